@@ -1,0 +1,80 @@
+// Lottery actor. Runs on the supervisor thread; session workers reach it over
+// MessagePorts. It counts FINISH per agency, runs the draw once agencies 1..N
+// have all finished, and answers each agency's WINNERS with that agency's
+// documents only, holding the request until then.
+
+import type { Remote } from 'comlink';
+import { logEvent, type Logger } from '../log/logger.ts';
+import { ErrorCode } from '../wire/errors.ts';
+import { Mailbox } from './mailbox.ts';
+import type { FinishOutcome, StoreApi, StoreSnapshot, Winners } from './store-api.ts';
+
+export type WinnersOutcome = { status: 'drawn'; documents: string[] } | { status: 'rejected'; code: ErrorCode; message: string };
+
+export type LotteryOptions = { agencies: number; store: Remote<StoreApi> | StoreApi; log: Logger; snapshot: StoreSnapshot };
+
+export class Lottery {
+  readonly #mailbox = new Mailbox();
+  readonly #agencies: number;
+  readonly #store: Remote<StoreApi> | StoreApi;
+  readonly #log: Logger;
+  readonly #finished = new Set<number>();
+  #winners: Winners | null;
+  #waiting: Array<{ agency: number; resolve: (outcome: WinnersOutcome) => void }> = [];
+  #stopping = false;
+
+  constructor({ agencies, store, log, snapshot }: LotteryOptions) {
+    this.#agencies = agencies;
+    this.#store = store;
+    this.#log = log;
+    this.#winners = snapshot.winners;
+    for (const [agency, state] of Object.entries(snapshot.agencies)) {
+      if (state.finished && Number(agency) <= agencies) this.#finished.add(Number(agency));
+    }
+  }
+
+  get drawn(): boolean {
+    return this.#winners !== null;
+  }
+
+  /** After a restart: a draw that every FINISH was recorded for but that did not complete runs now. */
+  resume(): Promise<void> {
+    return this.#mailbox.post(() => this.#drawIfAllFinished());
+  }
+
+  finish(agency: number, total: number): Promise<FinishOutcome> {
+    return this.#mailbox.post(async () => {
+      const outcome = await this.#store.finish(agency, total);
+      if (outcome.status === 'finished') {
+        this.#finished.add(agency);
+        logEvent(this.#log, 'info', 'agencia_finalizada', 'success', { agencia: agency, total, finalizadas: this.#finished.size });
+        await this.#drawIfAllFinished();
+      }
+      return outcome;
+    });
+  }
+
+  /** This agency's winners; waits for the draw if it has not taken place. */
+  winners(agency: number): Promise<WinnersOutcome> {
+    if (this.#winners !== null) return Promise.resolve({ status: 'drawn', documents: this.#winners[agency] ?? [] });
+    if (this.#stopping) return Promise.resolve(stoppingRefusal);
+    return new Promise((resolve) => this.#waiting.push({ agency, resolve }));
+  }
+
+  /** Answers every held WINNERS with SERVER_STOPPING. */
+  stop(): void {
+    this.#stopping = true;
+    for (const { resolve } of this.#waiting.splice(0)) resolve(stoppingRefusal);
+  }
+
+  async #drawIfAllFinished(): Promise<void> {
+    if (this.#winners !== null || this.#finished.size < this.#agencies) return;
+    const winners = await this.#store.draw(this.#agencies);
+    this.#winners = winners;
+    const total = Object.values(winners).reduce((sum, documents) => sum + documents.length, 0);
+    logEvent(this.#log, 'info', 'sorteo', 'success', { cant_ganadores: total });
+    for (const { agency, resolve } of this.#waiting.splice(0)) resolve({ status: 'drawn', documents: winners[agency] ?? [] });
+  }
+}
+
+const stoppingRefusal: WinnersOutcome = { status: 'rejected', code: ErrorCode.SERVER_STOPPING, message: 'the server is stopping; ask again once it is back' };

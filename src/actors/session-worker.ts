@@ -1,0 +1,51 @@
+// A session worker thread: runs one Session actor per connection handed to
+// it by the Acceptor, with comlink proxies to the Store and the Lottery.
+import { wrap } from 'comlink';
+import { parentPort, workerData } from 'node:worker_threads';
+import { createLogger, logEvent } from '../log/logger.ts';
+import { Session, type LotteryApi } from './session.ts';
+import type { StoreApi } from './store-api.ts';
+import type { FromSessionWorker, SessionWorkerData, ToSessionWorker } from './worker-messages.ts';
+
+const data = workerData as SessionWorkerData;
+const log = createLogger({ level: data.logLevel, format: data.logFormat });
+const port = parentPort!;
+const store = wrap<StoreApi>(data.storePort);
+const lottery = wrap<LotteryApi>(data.lotteryPort);
+const sessions = new Map<number, Session>();
+const reply = (message: FromSessionWorker) => port.postMessage(message);
+
+port.on('message', async (message: ToSessionWorker) => {
+  switch (message.type) {
+    case 'socket': {
+      const { connection, socket } = message;
+      const session = new Session(socket, {
+        agencies: data.agencies,
+        store,
+        lottery,
+        log,
+        handshakeTimeoutMs: data.handshakeTimeoutMs,
+        idleTimeoutMs: data.idleTimeoutMs,
+        onHello: (agency) => reply({ type: 'hello', connection, agency }),
+      });
+      sessions.set(connection, session);
+      void session.closed.then(() => {
+        sessions.delete(connection);
+        reply({ type: 'closed', connection });
+      });
+      break;
+    }
+    case 'replace':
+      sessions.get(message.connection)?.replace();
+      break;
+    case 'stop':
+      await Promise.all([...sessions.values()].map((session) => session.stop(message.reason)));
+      logEvent(log, 'info', `close_session_worker`, 'success', { worker: data.worker });
+      data.storePort.close();
+      data.lotteryPort.close();
+      reply({ type: 'stopped' });
+      port.close();
+      break;
+  }
+});
+reply({ type: 'ready' });

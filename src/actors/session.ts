@@ -1,0 +1,257 @@
+// Session actor. Runs on a session worker thread (see session-worker.ts), one
+// per connection: it owns the socket, turns its bytes into frames, and
+// speaks the protocol, validating every message before anything acts on it.
+// Frames are handled one at a time through the mailbox, and the socket is not
+// read while a frame is in hand: a slow Store slows the agency down instead
+// of filling memory.
+
+import type { Socket } from 'node:net';
+import type { Remote } from 'comlink';
+import { InvalidBetError, validateBet } from '../bets/bet.ts';
+import { encodeBetRows } from '../bets/bets-csv.ts';
+import { logEvent, type Logger } from '../log/logger.ts';
+import { decodeMessage, encodeMessage, encodeResult } from '../wire/codec.ts';
+import { ErrorCode, ProtocolError } from '../wire/errors.ts';
+import { FrameDecoder } from '../wire/frame-decoder.ts';
+import type { Frame } from '../wire/frame.ts';
+import type { Message, MessageOf, WireBet } from '../wire/messages.ts';
+import type { Lottery } from './lottery.ts';
+import { Mailbox } from './mailbox.ts';
+import type { StoreApi } from './store-api.ts';
+
+export type LotteryApi = Pick<Lottery, 'finish' | 'winners'>;
+
+export type SessionOptions = {
+  agencies: number;
+  store: Remote<StoreApi> | StoreApi;
+  lottery: Remote<LotteryApi> | LotteryApi;
+  log: Logger;
+  handshakeTimeoutMs: number;
+  idleTimeoutMs: number;
+  /** Told once the connection has said which agency it is. */
+  onHello?: (agency: number) => void;
+};
+
+/** How long a closing connection may take to flush its last frames. */
+const LINGER_MS = 2000;
+
+export class Session {
+  readonly #socket: Socket;
+  readonly #options: SessionOptions;
+  #log: Logger;
+  readonly #decoder = new FrameDecoder();
+  readonly #mailbox = new Mailbox();
+  readonly #peer: string;
+  #agency: number | undefined;
+  #finished = false;
+  #awaitingWinners = false;
+  #closing = false;
+  #handshakeTimer: NodeJS.Timeout;
+  readonly closed: Promise<void>;
+
+  constructor(socket: Socket, options: SessionOptions) {
+    this.#socket = socket;
+    this.#options = options;
+    this.#peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.#log = options.log;
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#receive(chunk));
+    socket.on('error', (error) => logEvent(this.#log, 'debug', 'connection', 'fail', { peer: this.#peer, error: error.message }));
+    socket.on('end', () => this.#close());
+    socket.on('close', () => clearTimeout(this.#handshakeTimer));
+    socket.setTimeout(options.idleTimeoutMs, () => this.#onIdle());
+    this.#handshakeTimer = setTimeout(() => {
+      this.#refuse(new ProtocolError(ErrorCode.TIMEOUT, `no HELLO within ${options.handshakeTimeoutMs / 1000} s`));
+    }, options.handshakeTimeoutMs);
+    socket.resume();
+  }
+
+  get agency(): number | undefined {
+    return this.#agency;
+  }
+
+  /** Stops the session: the frame in hand is finished and answered, then the connection closes. */
+  async stop(reason: string): Promise<void> {
+    this.#socket.pause();
+    await this.#mailbox.idle();
+    if (this.#awaitingWinners) this.#send({ type: 'ERROR', code: ErrorCode.SERVER_STOPPING, message: reason });
+    this.#close();
+    await this.closed;
+  }
+
+  /** Closes the connection because another one took its place. */
+  replace(): void {
+    this.#refuse(new ProtocolError(ErrorCode.REPLACED, `a newer connection for agency ${this.#agency} took over`));
+  }
+
+  #receive(chunk: Buffer): void {
+    let frames: Frame[];
+    try {
+      frames = this.#decoder.push(chunk);
+    } catch (error) {
+      this.#refuse(error);
+      return;
+    }
+    if (frames.length === 0) return;
+    this.#socket.pause();
+    for (const frame of frames) void this.#mailbox.post(() => this.#handle(frame));
+    void this.#mailbox.post(() => {
+      if (!this.#closing) this.#socket.resume();
+    });
+  }
+
+  async #handle(frame: Frame): Promise<void> {
+    if (this.#closing) return;
+    try {
+      await this.#dispatch(decodeMessage(frame));
+    } catch (error) {
+      this.#refuse(error);
+    }
+  }
+
+  async #dispatch(message: Message): Promise<void> {
+    switch (message.type) {
+      case 'PING':
+        return this.#send({ type: 'PONG' });
+      case 'HELLO':
+        return this.#hello(message);
+      case 'BETS':
+        return this.#bets(this.#requireAgency(message.type), message);
+      case 'FINISH':
+        return this.#finish(this.#requireAgency(message.type), message);
+      case 'WINNERS':
+        return this.#winners(this.#requireAgency(message.type));
+      default:
+        throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `an agency does not send ${message.type}`);
+    }
+  }
+
+  #requireAgency(type: string): number {
+    if (this.#agency === undefined) throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `${type} before HELLO`);
+    return this.#agency;
+  }
+
+  async #hello({ agency }: MessageOf<'HELLO'>): Promise<void> {
+    if (this.#agency !== undefined) throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, 'a second HELLO on the same connection');
+    if (agency < 1 || agency > this.#options.agencies) {
+      throw new ProtocolError(ErrorCode.UNKNOWN_AGENCY, `agency ${agency} is unknown: agencies are 1..${this.#options.agencies}`);
+    }
+    clearTimeout(this.#handshakeTimer);
+    this.#agency = agency;
+    this.#log = this.#options.log.child({ agencia: agency });
+    const welcome = await this.#options.store.welcome(agency);
+    this.#finished = welcome.finished;
+    this.#send({ type: 'WELCOME', ...welcome });
+    this.#options.onHello?.(agency);
+    logEvent(this.#log, 'info', 'conexion', 'success', { peer: this.#peer, offset: welcome.offset, finalizada: welcome.finished });
+  }
+
+  async #bets(agency: number, { offset, bets }: MessageOf<'BETS'>): Promise<void> {
+    let valid: WireBet[] | undefined;
+    let invalid: string | undefined;
+    try {
+      valid = validateAll(bets);
+    } catch (error) {
+      if (!(error instanceof InvalidBetError)) throw error;
+      invalid = error.message;
+    }
+    const rows = valid === undefined ? null : encodeBetRows(agency, valid);
+    const outcome = await this.#options.store.append({ agency, offset, count: bets.length, rows });
+    switch (outcome.status) {
+      case 'stored':
+        logEvent(this.#log, 'info', 'apuesta_recibida', 'success', { cantidad: outcome.stored });
+        if (this.#log.isLevelEnabled('debug')) {
+          for (const bet of valid!.slice(bets.length - outcome.stored)) {
+            logEvent(this.#log, 'debug', 'apuesta_almacenada', 'success', { dni: bet[2], numero: bet[4] });
+          }
+        }
+        return this.#send({ type: 'ACK', offset: outcome.next });
+      case 'duplicate':
+        logEvent(this.#log, 'info', 'apuesta_recibida', 'success', { cantidad: 0, duplicadas: bets.length, offset });
+        return this.#send({ type: 'ACK', offset: outcome.next });
+      case 'refused':
+        logEvent(this.#log, 'warn', 'apuesta_recibida', 'fail', { cantidad: bets.length, offset, error: invalid });
+        return this.#send({ type: 'ERROR', code: ErrorCode.INVALID_BET, message: invalid!, offset, next: outcome.next });
+      case 'rejected':
+        logEvent(this.#log, 'warn', 'apuesta_recibida', 'fail', { cantidad: bets.length, offset, code: outcome.code, error: outcome.message });
+        this.#send({ type: 'ERROR', code: outcome.code, message: outcome.message, offset, next: outcome.next });
+        return this.#close();
+    }
+  }
+
+  async #finish(agency: number, { total }: MessageOf<'FINISH'>): Promise<void> {
+    const outcome = await this.#options.lottery.finish(agency, total);
+    if (outcome.status === 'rejected') {
+      logEvent(this.#log, 'warn', 'finalizar', 'fail', { code: outcome.code, error: outcome.message });
+      this.#send({ type: 'ERROR', code: outcome.code, message: outcome.message, next: outcome.next });
+      return this.#close();
+    }
+    this.#finished = true;
+    // FINISH is answered with the total it recorded, so an agency knows it counts.
+    this.#send({ type: 'ACK', offset: outcome.total });
+  }
+
+  #winners(agency: number): void {
+    if (!this.#finished) throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, 'WINNERS before this agency\'s FINISH');
+    if (this.#awaitingWinners) return;
+    this.#awaitingWinners = true;
+    // Held outside the mailbox: PING and a close are still handled meanwhile.
+    void Promise.resolve(this.#options.lottery.winners(agency)).then(
+      (outcome) => {
+        this.#awaitingWinners = false;
+        if (this.#closing) return;
+        if (outcome.status === 'rejected') {
+          this.#send({ type: 'ERROR', code: outcome.code, message: outcome.message });
+          return this.#close();
+        }
+        for (const frame of encodeResult(outcome.documents)) this.#socket.write(frame);
+        logEvent(this.#log, 'info', 'consulta_ganadores', 'success', { cant_ganadores: outcome.documents.length });
+      },
+      (error: unknown) => {
+        this.#awaitingWinners = false;
+        this.#refuse(error);
+      },
+    );
+  }
+
+  #onIdle(): void {
+    if (this.#awaitingWinners) return;
+    const detail = this.#decoder.buffered > 0 ? `a frame cut off after ${this.#decoder.buffered} bytes` : 'no traffic';
+    this.#refuse(new ProtocolError(ErrorCode.TIMEOUT, `${detail} for ${this.#options.idleTimeoutMs / 1000} s`));
+  }
+
+  #send(message: Message): void {
+    if (!this.#socket.destroyed) this.#socket.write(encodeMessage(message));
+  }
+
+  /** Answers ERROR for what went wrong, logs it and closes the connection. */
+  #refuse(error: unknown): void {
+    if (this.#closing) return;
+    const code = error instanceof ProtocolError ? error.code : ErrorCode.INTERNAL;
+    const message = error instanceof Error ? error.message : String(error);
+    logEvent(this.#log, 'warn', 'conexion', 'fail', { peer: this.#peer, code, error: message });
+    this.#send({ type: 'ERROR', code, message });
+    this.#close();
+  }
+
+  #close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    clearTimeout(this.#handshakeTimer);
+    this.#socket.end();
+    // A peer that never reads must not keep the connection, or shutdown, waiting.
+    setTimeout(() => this.#socket.destroy(), LINGER_MS).unref();
+  }
+}
+
+function validateAll(bets: readonly unknown[]): WireBet[] {
+  return bets.map((bet, index) => {
+    try {
+      return validateBet(bet as unknown[]);
+    } catch (error) {
+      if (error instanceof InvalidBetError) throw new InvalidBetError(error.field, `bet ${index} of the batch: ${error.message}`);
+      throw error;
+    }
+  });
+}

@@ -1,0 +1,221 @@
+// Supervisor. Runs on the main thread of lottery-server: starts the store
+// worker, the Lottery and the Acceptor here, and W session workers; wires
+// their MessagePorts; replaces a session worker that dies; and on stop closes
+// everything in order, logging one line per resource closed.
+
+import { expose, wrap } from 'comlink';
+import { once } from 'node:events';
+import type { AddressInfo, Socket } from 'node:net';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import type { ServerConfig } from '../config/server-config.ts';
+import { logEvent, type Logger } from '../log/logger.ts';
+import { Acceptor } from './acceptor.ts';
+import { Lottery } from './lottery.ts';
+import type { StoreApi } from './store-api.ts';
+import type {
+  FromSessionWorker,
+  FromStoreWorker,
+  SessionWorkerData,
+  StoreWorkerData,
+  ToSessionWorker,
+  ToStoreWorker,
+} from './worker-messages.ts';
+
+/** Shutdown waits this long for sessions and the Store before it ends them. */
+const STOP_TIMEOUT_MS = 8000;
+
+type SessionWorker = { id: number; worker: Worker; ready: boolean; connections: Set<number> };
+
+export class Supervisor {
+  readonly #config: ServerConfig;
+  readonly #log: Logger;
+  #storeWorker!: Worker;
+  #lottery!: Lottery;
+  #acceptor!: Acceptor;
+  #address!: AddressInfo;
+  readonly #workers: SessionWorker[] = [];
+  readonly #connections = new Map<number, SessionWorker>();
+  /** The connection currently speaking for each agency: a newer one takes over. */
+  readonly #agencyConnections = new Map<number, number>();
+  #nextWorkerId = 1;
+  #roundRobin = 0;
+  #stopping: Promise<void> | undefined;
+
+  private constructor(config: ServerConfig, log: Logger) {
+    this.#config = config;
+    this.#log = log;
+  }
+
+  static async start(config: ServerConfig, log: Logger): Promise<Supervisor> {
+    const supervisor = new Supervisor(config, log);
+    await supervisor.#start();
+    return supervisor;
+  }
+
+  get address(): AddressInfo {
+    return this.#address;
+  }
+
+  async #start(): Promise<void> {
+    const config = this.#config;
+    const storeData: StoreWorkerData = { dataDir: config.dataDir, fsync: config.fsync, logLevel: config.logLevel, logFormat: config.logFormat };
+    this.#storeWorker = new Worker(new URL('./store-worker.ts', import.meta.url), { workerData: storeData });
+    const [started] = (await once(this.#storeWorker, 'message')) as [FromStoreWorker];
+    if (started.type !== 'ready') {
+      throw new Error(`the store could not start: ${started.type === 'failed' ? started.message : started.type}`);
+    }
+    this.#storeWorker.on('error', (error: Error) => logEvent(this.#log, 'error', 'store', 'fail', { error: error.message }));
+
+    this.#lottery = new Lottery({ agencies: config.agencies, store: wrap<StoreApi>(this.#storePort()), log: this.#log, snapshot: started.snapshot });
+    await this.#lottery.resume();
+
+    await Promise.all(Array.from({ length: config.workers }, () => this.#startSessionWorker()));
+
+    this.#acceptor = new Acceptor({
+      host: config.host,
+      port: config.port,
+      maxConnections: config.maxConnections,
+      log: this.#log,
+      dispatch: (socket, connection) => this.#dispatch(socket, connection),
+    });
+    this.#address = await this.#acceptor.listen();
+    logEvent(this.#log, 'info', 'listen', 'success', { host: this.#address.address, port: this.#address.port, apuestas: started.snapshot.bets });
+  }
+
+  /** A new port onto the Store actor. */
+  #storePort() {
+    const { port1, port2 } = new MessageChannel();
+    this.#storeWorker.postMessage({ type: 'connect', port: port2 } satisfies ToStoreWorker, [port2]);
+    return port1;
+  }
+
+  async #startSessionWorker(): Promise<void> {
+    const lotteryChannel = new MessageChannel();
+    expose(this.#lottery, lotteryChannel.port2);
+    const storePort = this.#storePort();
+    const id = this.#nextWorkerId++;
+    const data: SessionWorkerData = {
+      worker: id,
+      agencies: this.#config.agencies,
+      handshakeTimeoutMs: this.#config.handshakeTimeout * 1000,
+      idleTimeoutMs: this.#config.idleTimeout * 1000,
+      logLevel: this.#config.logLevel,
+      logFormat: this.#config.logFormat,
+      storePort,
+      lotteryPort: lotteryChannel.port1,
+    };
+    const worker = new Worker(new URL('./session-worker.ts', import.meta.url), {
+      workerData: data,
+      transferList: [storePort, lotteryChannel.port1],
+    });
+    const entry: SessionWorker = { id, worker, ready: false, connections: new Set() };
+    this.#workers.push(entry);
+    worker.on('message', (message: FromSessionWorker) => this.#fromSessionWorker(entry, message));
+    worker.on('error', (error: Error) => logEvent(this.#log, 'error', 'session_worker', 'fail', { worker: id, error: error.message }));
+    worker.once('exit', (code) => {
+      lotteryChannel.port2.close();
+      this.#onSessionWorkerExit(entry, code);
+    });
+    const [first] = (await once(worker, 'message')) as [FromSessionWorker];
+    if (first.type !== 'ready') throw new Error(`session worker ${id} did not start`);
+    entry.ready = true;
+  }
+
+  #fromSessionWorker(entry: SessionWorker, message: FromSessionWorker): void {
+    switch (message.type) {
+      case 'hello': {
+        const previous = this.#agencyConnections.get(message.agency);
+        this.#agencyConnections.set(message.agency, message.connection);
+        if (previous !== undefined && previous !== message.connection) {
+          this.#connections.get(previous)?.worker.postMessage({ type: 'replace', connection: previous } satisfies ToSessionWorker);
+        }
+        break;
+      }
+      case 'closed':
+        this.#release(entry, message.connection);
+        break;
+    }
+  }
+
+  #release(entry: SessionWorker, connection: number): void {
+    entry.connections.delete(connection);
+    this.#connections.delete(connection);
+    this.#acceptor?.released(connection);
+    for (const [agency, current] of this.#agencyConnections) {
+      if (current === connection) this.#agencyConnections.delete(agency);
+    }
+  }
+
+  #onSessionWorkerExit(entry: SessionWorker, code: number): void {
+    this.#workers.splice(this.#workers.indexOf(entry), 1);
+    for (const connection of [...entry.connections]) this.#release(entry, connection);
+    if (this.#stopping !== undefined || !entry.ready) return;
+    // Its connections are gone with it; their agencies reconnect and resume.
+    logEvent(this.#log, 'error', 'session_worker', 'fail', { worker: entry.id, exit_code: code, replaced: true });
+    this.#startSessionWorker().catch((error: Error) => {
+      logEvent(this.#log, 'error', 'session_worker', 'fail', { error: error.message });
+    });
+  }
+
+  #dispatch(socket: Socket, connection: number): void {
+    const ready = this.#workers.filter((entry) => entry.ready);
+    if (ready.length === 0) {
+      socket.destroy();
+      this.#acceptor.released(connection);
+      return;
+    }
+    const entry = ready[this.#roundRobin++ % ready.length];
+    entry.connections.add(connection);
+    this.#connections.set(connection, entry);
+    // Node >= 26.6 moves an accepted socket's handle to another thread.
+    entry.worker.postMessage({ type: 'socket', socket, connection } satisfies ToSessionWorker, [socket as never]);
+  }
+
+  /** Graceful shutdown. Safe to call more than once: later calls wait for the first. */
+  stop(reason: string): Promise<void> {
+    this.#stopping ??= this.#stop(reason);
+    return this.#stopping;
+  }
+
+  async #stop(reason: string): Promise<void> {
+    logEvent(this.#log, 'info', 'shutdown', 'in_progress', { reason });
+    await this.#acceptor?.close();
+    logEvent(this.#log, 'info', 'close_acceptor', 'success');
+    this.#lottery?.stop();
+    logEvent(this.#log, 'info', 'close_lottery', 'success');
+
+    const sessionsDone = Promise.all(
+      [...this.#workers].map(async ({ worker }) => {
+        const exited = once(worker, 'exit');
+        worker.postMessage({ type: 'stop', reason: `the server is stopping (${reason})` } satisfies ToSessionWorker);
+        await exited;
+      }),
+    );
+    if (!(await finishesWithin(sessionsDone, STOP_TIMEOUT_MS))) {
+      logEvent(this.#log, 'warn', 'close_session_workers', 'fail', { reason: `not closed within ${STOP_TIMEOUT_MS / 1000} s, terminated` });
+      await Promise.all(this.#workers.map(({ worker }) => worker.terminate()));
+    } else {
+      logEvent(this.#log, 'info', 'close_session_workers', 'success');
+    }
+
+    if (this.#storeWorker !== undefined) {
+      const exited = once(this.#storeWorker, 'exit');
+      this.#storeWorker.postMessage({ type: 'close' } satisfies ToStoreWorker);
+      if (!(await finishesWithin(exited, STOP_TIMEOUT_MS))) {
+        logEvent(this.#log, 'error', 'close_store', 'fail', { reason: 'the store did not close in time' });
+        await this.#storeWorker.terminate();
+      }
+    }
+    logEvent(this.#log, 'info', 'shutdown', 'success');
+  }
+}
+
+async function finishesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

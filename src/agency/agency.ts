@@ -1,0 +1,215 @@
+// The agency: uploads its bets file to the server, says it has finished and
+// asks for its winners. It keeps a few batches in flight, and after any
+// connection loss it reconnects with backoff and resumes from the offset the
+// server's WELCOME gives, so every bet is stored exactly once.
+
+import { stat } from 'node:fs/promises';
+import { logEvent, type Logger } from '../log/logger.ts';
+import { ConnectionError, ErrorCode } from '../wire/errors.ts';
+import type { Message, WireBet } from '../wire/messages.ts';
+import { Batcher } from './batcher.ts';
+import { readBets } from './bet-source.ts';
+import { ServerConnection } from './server-connection.ts';
+
+export type AgencyOptions = {
+  id: number;
+  host: string;
+  port: number;
+  dataFile: string;
+  batchMaxAmount: number;
+  winnersTimeoutMs: number;
+  retryTimeoutMs: number;
+  log: Logger;
+  signal?: AbortSignal;
+  onProgress?: (fraction: number, sent: number) => void;
+};
+
+export type AgencyResult = { winners: string[]; sent: number; stored: number; refused: number; badRows: number };
+
+/** Batches sent and not yet acknowledged, at most. */
+const WINDOW = 8;
+const BACKOFF_FIRST_MS = 100;
+const BACKOFF_MAX_MS = 5000;
+
+/** Errors that another try would only repeat. */
+const FATAL_CODES = new Set<string>([
+  ErrorCode.UNKNOWN_AGENCY,
+  ErrorCode.TOTAL_MISMATCH,
+  ErrorCode.AGENCY_FINISHED,
+  ErrorCode.DRAW_DONE,
+  ErrorCode.BAD_FRAME,
+  ErrorCode.BAD_MESSAGE,
+  ErrorCode.UNEXPECTED_MESSAGE,
+]);
+
+export class AgencyError extends Error {
+  override name = 'AgencyError';
+}
+
+export class Agency {
+  readonly #options: AgencyOptions;
+  readonly #log: Logger;
+  #connection: ServerConnection | undefined;
+  /** Bad rows are reported once, even when the file is read again after a reconnect. */
+  #badRowsReportedTo = 0;
+  #badRows = 0;
+  #refused = 0;
+  #sent = 0;
+
+  constructor(options: AgencyOptions) {
+    this.#options = options;
+    this.#log = options.log;
+  }
+
+  async run(): Promise<AgencyResult> {
+    const { signal, retryTimeoutMs } = this.#options;
+    let failingSince: number | undefined;
+    let attempt = 0;
+    while (true) {
+      signal?.throwIfAborted();
+      try {
+        const result = await this.#session(() => {
+          failingSince = undefined;
+          attempt = 0;
+        });
+        return result;
+      } catch (error) {
+        this.#connection?.close();
+        this.#connection = undefined;
+        if (signal?.aborted) throw signal.reason;
+        if (!(error instanceof ConnectionError) || FATAL_CODES.has(error.code)) throw error;
+        failingSince ??= Date.now();
+        const waited = Date.now() - failingSince;
+        if (waited >= retryTimeoutMs) {
+          throw new AgencyError(`gave up after ${Math.round(waited / 1000)} s without the server: ${error.message}`);
+        }
+        const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** attempt++) * (0.5 + Math.random() / 2);
+        logEvent(this.#log, 'warn', 'conexion', 'fail', { error: error.message, reintento_ms: Math.round(delay) });
+        await sleep(Math.min(delay, retryTimeoutMs - waited), signal);
+      }
+    }
+  }
+
+  /** Closes the connection at once (used on SIGTERM). */
+  close(): void {
+    this.#connection?.close();
+  }
+
+  /** One connection's worth of work: resume, finish, ask the winners. */
+  async #session(onConnected: () => void): Promise<AgencyResult> {
+    const { id, host, port } = this.#options;
+    const connection = await ServerConnection.connect(host, port);
+    this.#connection = connection;
+    await connection.send({ type: 'HELLO', agency: id });
+    const welcome = expect(await connection.receive(this.#options.winnersTimeoutMs), 'WELCOME');
+    onConnected();
+    logEvent(this.#log, 'info', 'conexion', 'success', { offset: welcome.offset, finalizada: welcome.finished, sorteo: welcome.drawn });
+    let total = welcome.offset;
+    if (!welcome.finished) {
+      if (welcome.drawn) throw new AgencyError('the draw took place without this agency: its bets can no longer be taken');
+      total = await this.#upload(connection, welcome.offset);
+      await connection.send({ type: 'FINISH', total });
+      const ack = expect(await connection.receive(this.#options.winnersTimeoutMs), 'ACK');
+      if (ack.offset !== total) throw new AgencyError(`the server recorded ${ack.offset} bets at FINISH, the agency sent ${total}`);
+      logEvent(this.#log, 'info', 'finalizar', 'success', { total, enviadas: this.#sent, rechazadas: this.#refused, filas_invalidas: this.#badRows });
+    }
+    await connection.send({ type: 'WINNERS' });
+    const winners = await this.#receiveWinners(connection);
+    logEvent(this.#log, 'info', 'consulta_ganadores', 'success', { cant_ganadores: winners.length });
+    connection.close();
+    return { winners, sent: this.#sent, stored: total - this.#refused, refused: this.#refused, badRows: this.#badRows };
+  }
+
+  /** Sends every bet from `offset` on; resolves with the total once all are acknowledged. */
+  async #upload(connection: ServerConnection, offset: number): Promise<number> {
+    const { dataFile, batchMaxAmount, onProgress, signal } = this.#options;
+    const fileSize = onProgress === undefined ? 0 : (await stat(dataFile)).size;
+    const inFlight: Array<{ offset: number; count: number }> = [];
+    let next = offset;
+    const settle = async () => this.#settle(inFlight, await connection.receive(this.#options.winnersTimeoutMs));
+    const send = async (bets: WireBet[]) => {
+      while (inFlight.length >= WINDOW) await settle();
+      signal?.throwIfAborted();
+      await connection.send({ type: 'BETS', offset: next, bets });
+      inFlight.push({ offset: next, count: bets.length });
+      if (this.#log.isLevelEnabled('debug')) {
+        for (const bet of bets) logEvent(this.#log, 'debug', 'apuesta_enviada', 'success', { dni: bet[2], numero: bet[4] });
+      }
+      next += bets.length;
+      this.#sent += bets.length;
+    };
+    const batcher = new Batcher(batchMaxAmount);
+    let bytesRead = 0;
+    const bets = readBets(dataFile, {
+      skip: offset,
+      onBadRow: ({ line, reason }) => {
+        if (line <= this.#badRowsReportedTo) return;
+        this.#badRowsReportedTo = line;
+        this.#badRows++;
+        logEvent(this.#log, 'warn', 'leer_apuesta', 'fail', { linea: line, error: reason });
+      },
+      onProgress: onProgress && ((read) => (bytesRead = read)),
+    });
+    for await (const bet of bets) {
+      const batch = batcher.add(bet);
+      if (batch !== undefined) {
+        await send(batch);
+        onProgress?.(bytesRead / fileSize, next);
+      }
+    }
+    const last = batcher.flush();
+    if (last !== undefined) await send(last);
+    while (inFlight.length > 0) await settle();
+    onProgress?.(1, next);
+    return next;
+  }
+
+  /** Applies one answer to the batches in flight. */
+  #settle(inFlight: Array<{ offset: number; count: number }>, message: Message): void {
+    if (message.type === 'ACK') {
+      while (inFlight.length > 0 && inFlight[0].offset + inFlight[0].count <= message.offset) inFlight.shift();
+      return;
+    }
+    if (message.type === 'ERROR' && message.code === ErrorCode.INVALID_BET && message.offset !== undefined) {
+      // The server refused the batch as a whole; its offsets are used up and the upload goes on.
+      const index = inFlight.findIndex((batch) => batch.offset === message.offset);
+      const batch = index >= 0 ? inFlight.splice(index, 1)[0] : undefined;
+      this.#refused += batch?.count ?? 0;
+      logEvent(this.#log, 'warn', 'apuesta_enviada', 'fail', { cantidad: batch?.count ?? 0, offset: message.offset, error: message.message });
+      return;
+    }
+    throw unexpected(message, 'ACK');
+  }
+
+  async #receiveWinners(connection: ServerConnection): Promise<string[]> {
+    const deadline = Date.now() + this.#options.winnersTimeoutMs;
+    const winners: string[] = [];
+    while (true) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new AgencyError(`no winners within ${this.#options.winnersTimeoutMs / 1000} s`);
+      const result = expect(await connection.receive(left), 'RESULT');
+      winners.push(...result.documents);
+      if (result.last) return winners;
+    }
+  }
+}
+
+function expect<T extends Message['type']>(message: Message, type: T): Extract<Message, { type: T }> {
+  if (message.type !== type) throw unexpected(message, type);
+  return message as Extract<Message, { type: T }>;
+}
+
+function unexpected(message: Message, wanted: string): Error {
+  if (message.type === 'ERROR') return new ConnectionError(message.code, `the server answered ${message.code}: ${message.message}`);
+  return new ConnectionError(ErrorCode.UNEXPECTED_MESSAGE, `expected ${wanted} from the server, got ${message.type}`);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}

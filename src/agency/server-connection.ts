@@ -1,0 +1,121 @@
+// A connection to the lottery server as the agency sees it: messages in,
+// messages out, over one TCP socket. Everything that can go wrong with the
+// connection surfaces as a ConnectionError from receive() or send().
+
+import net, { type Socket } from 'node:net';
+import { decodeMessage, encodeMessage } from '../wire/codec.ts';
+import { ConnectionError } from '../wire/errors.ts';
+import { FrameDecoder } from '../wire/frame-decoder.ts';
+import type { Message } from '../wire/messages.ts';
+
+export class ServerConnection {
+  readonly #socket: Socket;
+  readonly #decoder = new FrameDecoder();
+  readonly #inbox: Message[] = [];
+  #waiter: { resolve: (message: Message) => void; reject: (error: Error) => void } | undefined;
+  #failure: ConnectionError | undefined;
+
+  private constructor(socket: Socket) {
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#receive(chunk));
+    socket.on('error', (error) => this.#fail(new ConnectionError('CONNECTION_LOST', `connection to the server failed: ${error.message}`, { cause: error })));
+    socket.on('close', () => this.#fail(new ConnectionError('CONNECTION_LOST', 'the server closed the connection')));
+  }
+
+  static connect(host: string, port: number, timeoutMs = 5000): Promise<ServerConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host, port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new ConnectionError('CONNECT_TIMEOUT', `no answer from ${host}:${port} within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      socket.once('error', (error) => {
+        clearTimeout(timer);
+        reject(new ConnectionError('CONNECT_FAILED', `cannot reach the server at ${host}:${port}: ${error.message}`, { cause: error }));
+      });
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(new ServerConnection(socket));
+      });
+    });
+  }
+
+  /** Sends one message; resolves once the socket can take more. */
+  async send(message: Message): Promise<void> {
+    if (this.#failure !== undefined) throw this.#failure;
+    if (!this.#socket.write(encodeMessage(message))) {
+      await new Promise<void>((resolve, reject) => {
+        const onDrain = () => {
+          this.#socket.off('close', onClose);
+          resolve();
+        };
+        const onClose = () => {
+          this.#socket.off('drain', onDrain);
+          reject(this.#failure ?? new ConnectionError('CONNECTION_LOST', 'the server closed the connection'));
+        };
+        this.#socket.once('drain', onDrain);
+        this.#socket.once('close', onClose);
+      });
+    }
+  }
+
+  /** The next message from the server; rejects if the connection fails first or `timeoutMs` passes. */
+  receive(timeoutMs?: number): Promise<Message> {
+    const queued = this.#inbox.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          this.#waiter = undefined;
+          reject(new ConnectionError('TIMEOUT', `no answer from the server within ${timeoutMs / 1000} s`));
+        }, timeoutMs);
+      }
+      this.#waiter = {
+        resolve: (message) => {
+          clearTimeout(timer);
+          resolve(message);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+    });
+  }
+
+  close(): void {
+    this.#socket.end();
+    this.#socket.destroySoon();
+    setTimeout(() => this.#socket.destroy(), 1000).unref();
+  }
+
+  #receive(chunk: Buffer): void {
+    try {
+      for (const frame of this.#decoder.push(chunk)) this.#deliver(decodeMessage(frame));
+    } catch (error) {
+      this.#fail(new ConnectionError('BAD_REPLY', `the server sent something that is not this protocol: ${(error as Error).message}`));
+      this.#socket.destroy();
+    }
+  }
+
+  #deliver(message: Message): void {
+    const waiter = this.#waiter;
+    if (waiter !== undefined) {
+      this.#waiter = undefined;
+      waiter.resolve(message);
+    } else {
+      this.#inbox.push(message);
+    }
+  }
+
+  #fail(error: ConnectionError): void {
+    this.#failure ??= error;
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    waiter?.reject(this.#failure);
+  }
+}

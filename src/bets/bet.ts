@@ -1,0 +1,110 @@
+import type { WireBet } from '../wire/messages.ts';
+
+// One validation for both sides: an agency never sends what the server would
+// refuse, and the server never trusts that it did.
+
+/** A bet wins when its number is this one. */
+export const WINNING_NUMBER = 7574;
+export const NAME_MAX_BYTES = 100;
+export const DOCUMENT_MAX_DIGITS = 16;
+export const NUMBER_MAX = 9999;
+export const BET_FIELDS = ['first_name', 'last_name', 'document', 'birthdate', 'number'] as const;
+
+export class InvalidBetError extends Error {
+  override name = 'InvalidBetError';
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(message);
+    this.field = field;
+  }
+}
+
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+const DIGITS = /^[0-9]+$/;
+const ISO_DATE = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/;
+const utf8 = new TextEncoder();
+
+/** Today's date as YYYY-MM-DD in UTC: the latest birthdate a bet may carry. */
+export function todayUtc(now: Date = new Date()): string {
+  return now.toISOString().slice(0, 10);
+}
+
+/**
+ * Checks one bet as received on the wire (an array of unknown values) and
+ * returns it typed. Throws InvalidBetError naming the field at fault.
+ */
+export function validateBet(raw: readonly unknown[], today: string = todayUtc()): WireBet {
+  if (raw.length !== BET_FIELDS.length) {
+    throw new InvalidBetError('bet', `a bet has ${BET_FIELDS.length} fields, this one has ${raw.length}`);
+  }
+  const [firstName, lastName, document, birthdate, number] = raw;
+  checkName('first_name', firstName);
+  checkName('last_name', lastName);
+  if (typeof document !== 'string' || !DIGITS.test(document) || document.length > DOCUMENT_MAX_DIGITS) {
+    throw new InvalidBetError('document', `document must be 1 to ${DOCUMENT_MAX_DIGITS} digits, got ${show(document)}`);
+  }
+  checkBirthdate(birthdate, today);
+  if (typeof number !== 'number' || !Number.isInteger(number) || number < 0 || number > NUMBER_MAX) {
+    throw new InvalidBetError('number', `number must be an integer from 0 to ${NUMBER_MAX}, got ${show(number)}`);
+  }
+  return [firstName as string, lastName as string, document, birthdate as string, number];
+}
+
+/**
+ * Reads a bet from the five text fields of a CSV row, as an agency's file has
+ * them, and validates it. The number must be written as plain digits.
+ */
+export function betFromFields(fields: readonly string[], today: string = todayUtc()): WireBet {
+  if (fields.length !== BET_FIELDS.length) {
+    throw new InvalidBetError('bet', `a bet has ${BET_FIELDS.length} fields (${BET_FIELDS.join(',')}), this row has ${fields.length}`);
+  }
+  const numberText = fields[4];
+  if (!DIGITS.test(numberText) || numberText.length > 4) {
+    throw new InvalidBetError('number', `number must be an integer from 0 to ${NUMBER_MAX}, got ${show(numberText)}`);
+  }
+  return validateBet([fields[0], fields[1], fields[2], fields[3], Number(numberText)], today);
+}
+
+export function isWinner(bet: WireBet): boolean {
+  return bet[4] === WINNING_NUMBER;
+}
+
+function checkName(field: string, value: unknown): void {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new InvalidBetError(field, `${field} must be a non-empty string, got ${show(value)}`);
+  }
+  if (CONTROL_CHARACTER.test(value)) {
+    throw new InvalidBetError(field, `${field} must not contain control characters, got ${show(value)}`);
+  }
+  // Most names are ASCII; count bytes only when the length could be over.
+  if (value.length * 3 > NAME_MAX_BYTES && utf8.encode(value).length > NAME_MAX_BYTES) {
+    throw new InvalidBetError(field, `${field} must be at most ${NAME_MAX_BYTES} bytes of UTF-8`);
+  }
+}
+
+function checkBirthdate(value: unknown, today: string): void {
+  const match = typeof value === 'string' ? ISO_DATE.exec(value) : null;
+  if (match === null) {
+    throw new InvalidBetError('birthdate', `birthdate must be a date as YYYY-MM-DD, got ${show(value)}`);
+  }
+  const year = Number(match[1]);
+  const month = Number(match[2]);
+  const day = Number(match[3]);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) {
+    throw new InvalidBetError('birthdate', `birthdate ${value} is not a real date`);
+  }
+  if ((value as string) > today) {
+    throw new InvalidBetError('birthdate', `birthdate ${value} is in the future`);
+  }
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'bigint') return `${value}`;
+  return JSON.stringify(value) ?? String(value);
+}

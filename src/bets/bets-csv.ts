@@ -1,0 +1,24 @@
+import type { WireBet } from '../wire/messages.ts';
+
+// The layout of bets.csv: agency,first_name,last_name,document,birthdate,number
+// one bet per line, UTF-8, quoted only where a field needs it. Validation
+// forbids control characters in names, so a row is always exactly one line;
+// the Store relies on that to count and cut rows by their newlines.
+
+const NEEDS_QUOTES = /[",\r\n]/;
+const utf8 = new TextEncoder();
+
+function field(value: string): string {
+  return NEEDS_QUOTES.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+export function formatBetRow(agency: number, bet: WireBet): string {
+  return `${agency},${field(bet[0])},${field(bet[1])},${bet[2]},${bet[3]},${bet[4]}\n`;
+}
+
+/** The rows of one batch as the bytes the Store appends. */
+export function encodeBetRows(agency: number, bets: readonly WireBet[]): Uint8Array {
+  let text = '';
+  for (const bet of bets) text += formatBetRow(agency, bet);
+  return utf8.encode(text);
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// lottery-agency: uploads one agency's bets and logs its winners. See --help.
+import { requireRuntime } from '../runtime.ts';
+requireRuntime('lottery-agency');
+
+const { ConfigExit } = await import('../config/program-config.ts');
+const { loadAgencyConfig } = await import('../config/agency-config.ts');
+const { parseHostPort } = await import('../config/formats.ts');
+const { createLogger, logEvent } = await import('../log/logger.ts');
+const { Agency } = await import('../agency/agency.ts');
+const { ProgressBar } = await import('../agency/progress-bar.ts');
+
+let config;
+try {
+  config = loadAgencyConfig(process.argv.slice(2), process.env);
+} catch (error) {
+  if (!(error instanceof ConfigExit)) throw error;
+  (error.exitCode === 0 ? process.stdout : process.stderr).write(`${error.message}\n`);
+  process.exit(error.exitCode);
+}
+
+const log = createLogger({ level: config.logLevel, format: config.logFormat });
+const { config: configFile, ...shown } = config;
+logEvent(log, 'info', 'config', 'success', { ...shown, ...(configFile ? { config: configFile } : {}) });
+
+const { host, port } = parseHostPort(config.server)!;
+const stopping = new AbortController();
+const bar = process.stdout.isTTY ? new ProgressBar(process.stderr, `agency ${config.id}`) : undefined;
+const agency = new Agency({
+  id: config.id,
+  host,
+  port,
+  dataFile: config.dataFile,
+  batchMaxAmount: config.batchMaxAmount,
+  winnersTimeoutMs: config.winnersTimeout * 1000,
+  retryTimeoutMs: config.retryTimeout * 1000,
+  log,
+  signal: stopping.signal,
+  onProgress: bar && ((fraction, bets) => bar.update(fraction, bets)),
+});
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    logEvent(log, 'info', 'shutdown', 'in_progress', { reason: signal });
+    stopping.abort(new Error(signal));
+    agency.close();
+  });
+}
+
+try {
+  const { winners } = await agency.run();
+  bar?.done();
+  logEvent(log, 'info', 'ganadores', 'success', { agencia: config.id, cant_ganadores: winners.length, dnis: winners.join(',') });
+  process.exitCode = 0;
+} catch (error) {
+  bar?.done();
+  if (stopping.signal.aborted) {
+    agency.close();
+    logEvent(log, 'info', 'close_connection', 'success');
+    logEvent(log, 'info', 'close_file', 'success', { archivo: config.dataFile });
+    logEvent(log, 'info', 'shutdown', 'success');
+    process.exit(0);
+  }
+  logEvent(log, 'error', 'agencia', 'fail', { error: (error as Error).message });
+  process.exitCode = 1;
+}

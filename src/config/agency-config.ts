@@ -1,0 +1,65 @@
+import './formats.ts';
+import { configFileSetting, loadProgramConfig, type ProgramInfo, type Schema } from './program-config.ts';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/logger.ts';
+
+export type AgencyConfig = {
+  id: number;
+  server: string;
+  dataFile: string;
+  batchMaxAmount: number;
+  winnersTimeout: number;
+  retryTimeout: number;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  config: string;
+};
+
+export const agencyProgram: ProgramInfo = {
+  name: 'lottery-agency',
+  usage: 'lottery-agency --id N [options]',
+  summary:
+    'A betting agency: streams its bets file to the lottery server in batches of at most 8 KiB,\n' +
+    'says it has finished, then waits for the draw and logs its own winners.',
+};
+
+export const agencySchema = {
+  id: { doc: 'this agency\'s id, 1..N (required)', format: 'positive-integer', default: null, env: 'CLI_ID', arg: 'id', shownDefault: '(required)' },
+  server: { doc: 'the server as host:port', format: 'host-port', default: 'localhost:12345', env: 'CLI_SERVER_ADDRESS', arg: 'server' },
+  dataFile: {
+    doc: 'bets file: first_name,last_name,document,birthdate,number per line',
+    format: String,
+    default: '',
+    shownDefault: '.data/agency-<id>.csv',
+    env: 'CLI_DATA_FILE',
+    arg: 'data-file',
+  },
+  batchMaxAmount: {
+    doc: 'most bets per batch; 0 = as many as fit; a batch never exceeds the 8 KiB frame either way',
+    format: 'nat',
+    default: 0,
+    env: 'CLI_BATCH_MAXAMOUNT',
+    arg: 'batch-max-amount',
+  },
+  winnersTimeout: {
+    doc: 'seconds to wait for the draw after finishing',
+    format: 'seconds',
+    default: 300,
+    env: 'CLI_WINNERS_TIMEOUT',
+    arg: 'winners-timeout',
+  },
+  retryTimeout: {
+    doc: 'seconds to keep trying to reach the server before giving up',
+    format: 'seconds',
+    default: 60,
+    env: 'CLI_RETRY_TIMEOUT',
+    arg: 'retry-timeout',
+  },
+  logLevel: { doc: 'log level', format: LOG_LEVELS, default: 'info', env: 'LOGGING_LEVEL', arg: 'log-level' },
+  logFormat: { doc: 'log format: text (one line per event) or json', format: LOG_FORMATS, default: 'text', env: 'LOG_FORMAT', arg: 'log-format' },
+  config: configFileSetting('CLI_CONFIG'),
+} satisfies Schema;
+
+export function loadAgencyConfig(argv: string[], env: NodeJS.ProcessEnv): AgencyConfig {
+  const config = loadProgramConfig<AgencyConfig>(agencyProgram, agencySchema, argv, env);
+  return { ...config, dataFile: config.dataFile === '' ? `.data/agency-${config.id}.csv` : config.dataFile };
+}

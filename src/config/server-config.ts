@@ -1,0 +1,90 @@
+import { availableParallelism } from 'node:os';
+import './formats.ts';
+import { configFileSetting, loadProgramConfig, type ProgramInfo, type Schema } from './program-config.ts';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/logger.ts';
+
+export type ServerConfig = {
+  port: number;
+  host: string;
+  agencies: number;
+  dataDir: string;
+  workers: number;
+  fsync: boolean;
+  maxConnections: number;
+  handshakeTimeout: number;
+  idleTimeout: number;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  config: string;
+};
+
+export const serverProgram: ProgramInfo = {
+  name: 'lottery-server',
+  usage: 'lottery-server [options]',
+  summary:
+    'The central lottery server: takes every agency\'s bets over TCP, stores them in <data-dir>/bets.csv,\n' +
+    'runs the draw once agencies 1..N have all finished and answers each agency with its own winners.',
+};
+
+export const serverSchema = {
+  port: { doc: 'TCP port to listen on', format: 'port', default: 12345, env: 'SERVER_PORT', arg: 'port' },
+  host: { doc: 'address to listen on', format: String, default: '0.0.0.0', env: 'SERVER_HOST', arg: 'host' },
+  agencies: {
+    doc: 'number of agencies (ids 1..N); the draw runs when all of them have finished',
+    format: 'positive-integer',
+    default: 5,
+    env: 'LOTTERY_AGENCIES',
+    arg: 'agencies',
+  },
+  dataDir: {
+    doc: 'directory for bets.csv and its journal',
+    format: String,
+    default: '.data',
+    env: 'LOTTERY_DATA_DIR',
+    arg: 'data-dir',
+  },
+  workers: {
+    doc: 'session worker threads',
+    format: 'positive-integer',
+    default: availableParallelism(),
+    shownDefault: 'the machine\'s available parallelism',
+    env: 'LOTTERY_WORKERS',
+    arg: 'workers',
+  },
+  fsync: {
+    doc: 'sync bets.csv and the journal before acknowledging (on|off; off only for benchmarks)',
+    format: 'on-off',
+    default: true,
+    shownDefault: 'on',
+    env: 'LOTTERY_FSYNC',
+    arg: 'fsync',
+  },
+  maxConnections: {
+    doc: 'connections held open at once; more are answered ERROR and closed',
+    format: 'positive-integer',
+    default: 16384,
+    env: 'LOTTERY_MAX_CONNECTIONS',
+    arg: 'max-connections',
+  },
+  handshakeTimeout: {
+    doc: 'seconds a new connection has to say HELLO (PING is allowed meanwhile)',
+    format: 'seconds',
+    default: 10,
+    env: 'LOTTERY_HANDSHAKE_TIMEOUT',
+    arg: 'handshake-timeout',
+  },
+  idleTimeout: {
+    doc: 'seconds a connection may stay silent, or hold a frame half-sent, before it is closed (not while it waits for the draw)',
+    format: 'seconds',
+    default: 60,
+    env: 'LOTTERY_IDLE_TIMEOUT',
+    arg: 'idle-timeout',
+  },
+  logLevel: { doc: 'log level', format: LOG_LEVELS, default: 'info', env: 'LOGGING_LEVEL', arg: 'log-level' },
+  logFormat: { doc: 'log format: text (one line per event) or json', format: LOG_FORMATS, default: 'text', env: 'LOG_FORMAT', arg: 'log-format' },
+  config: configFileSetting('LOTTERY_CONFIG'),
+} satisfies Schema;
+
+export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
+  return loadProgramConfig<ServerConfig>(serverProgram, serverSchema, argv, env);
+}

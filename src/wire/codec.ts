@@ -1,0 +1,147 @@
+import { Packr, Unpackr } from 'msgpackr';
+import { ErrorCode, ProtocolError } from './errors.ts';
+import { HEADER_SIZE, MAX_PAYLOAD_SIZE, writeHeader, type Frame } from './frame.ts';
+import { MessageType, messageNameOf } from './message-type.ts';
+import type { Message, MessageName, MessageOf, WireBet } from './messages.ts';
+
+// Plain msgpack: no records extension, minimal map headers, so that an agency
+// written in any language with any msgpack library can speak the protocol.
+const packr = new Packr({ useRecords: false, variableMapSize: true });
+const unpackr = new Unpackr({ useRecords: false });
+
+/** The msgpack encoding of one value, as the protocol writes it. */
+export function packValue(value: unknown): Uint8Array {
+  return packr.pack(value);
+}
+
+/** Encodes one message as a whole frame (header and payload). */
+export function encodeMessage(message: Message): Uint8Array {
+  const { type, ...payload } = message;
+  const body = packr.pack(payload);
+  const frame = new Uint8Array(HEADER_SIZE + body.length);
+  writeHeader(frame, 0, MessageType[type], body.length);
+  frame.set(body, HEADER_SIZE);
+  return frame;
+}
+
+/**
+ * Decodes a frame's payload and checks it has the shape its type requires.
+ * Anything else is a ProtocolError with code BAD_MESSAGE: a peer cannot make
+ * the server act on a value of the wrong type.
+ */
+export function decodeMessage(frame: Frame): Message {
+  const name = messageNameOf(frame.type);
+  if (name === undefined) throw new ProtocolError(ErrorCode.BAD_FRAME, `unknown message type 0x${frame.type.toString(16)}`);
+  let payload: unknown;
+  try {
+    payload = unpackr.unpack(frame.payload);
+  } catch (cause) {
+    throw new ProtocolError(ErrorCode.BAD_MESSAGE, `${name} payload is not one msgpack value`, { cause });
+  }
+  if (!isPlainObject(payload)) throw new ProtocolError(ErrorCode.BAD_MESSAGE, `${name} payload must be a map`);
+  return shapes[name](payload);
+}
+
+/** Decodes and insists on one message type. */
+export function decodeAs<N extends MessageName>(frame: Frame, name: N): MessageOf<N> {
+  const message = decodeMessage(frame);
+  if (message.type !== name) {
+    throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `expected ${name}, got ${message.type}`);
+  }
+  return message as MessageOf<N>;
+}
+
+type Payload = Record<string, unknown>;
+
+const shapes: { [N in MessageName]: (p: Payload) => MessageOf<N> } = {
+  HELLO: (p) => ({ type: 'HELLO', agency: count(p, 'HELLO', 'agency') }),
+  WELCOME: (p) => ({
+    type: 'WELCOME',
+    offset: count(p, 'WELCOME', 'offset'),
+    finished: flag(p, 'WELCOME', 'finished'),
+    drawn: flag(p, 'WELCOME', 'drawn'),
+  }),
+  BETS: (p) => ({ type: 'BETS', offset: count(p, 'BETS', 'offset'), bets: betList(p) }),
+  ACK: (p) => ({ type: 'ACK', offset: count(p, 'ACK', 'offset') }),
+  FINISH: (p) => ({ type: 'FINISH', total: count(p, 'FINISH', 'total') }),
+  WINNERS: () => ({ type: 'WINNERS' }),
+  RESULT: (p) => ({ type: 'RESULT', documents: stringList(p, 'RESULT', 'documents'), last: flag(p, 'RESULT', 'last') }),
+  PING: () => ({ type: 'PING' }),
+  PONG: () => ({ type: 'PONG' }),
+  ERROR: (p) => {
+    const message: MessageOf<'ERROR'> = { type: 'ERROR', code: text(p, 'ERROR', 'code'), message: text(p, 'ERROR', 'message') };
+    if (p.offset !== undefined) message.offset = count(p, 'ERROR', 'offset');
+    if (p.next !== undefined) message.next = count(p, 'ERROR', 'next');
+    return message;
+  },
+};
+
+function isPlainObject(value: unknown): value is Payload {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+}
+
+function bad(name: string, field: string, what: string): never {
+  throw new ProtocolError(ErrorCode.BAD_MESSAGE, `${name}.${field} must be ${what}`);
+}
+
+function count(p: Payload, name: string, field: string): number {
+  const value = p[field];
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) bad(name, field, 'a non-negative integer');
+  return value;
+}
+
+function flag(p: Payload, name: string, field: string): boolean {
+  const value = p[field];
+  if (typeof value !== 'boolean') bad(name, field, 'a boolean');
+  return value;
+}
+
+function text(p: Payload, name: string, field: string): string {
+  const value = p[field];
+  if (typeof value !== 'string') bad(name, field, 'a string');
+  return value;
+}
+
+function stringList(p: Payload, name: string, field: string): string[] {
+  const value = p[field];
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) bad(name, field, 'an array of strings');
+  return value;
+}
+
+/**
+ * BETS.bets must be a non-empty array of arrays. The fields of each bet are
+ * checked by the bets domain, which names the bet and the field at fault.
+ */
+function betList(p: Payload): WireBet[] {
+  const value = p.bets;
+  if (!Array.isArray(value) || value.length === 0 || !value.every(Array.isArray)) {
+    bad('BETS', 'bets', 'a non-empty array of bets, each an array');
+  }
+  return value as WireBet[];
+}
+
+/**
+ * Splits a list of documents over as many RESULT frames as the frame cap
+ * needs; the last one says `last: true`. An empty list is one empty frame.
+ */
+export function encodeResult(documents: readonly string[]): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  // Room for the map around the array, its largest header and `last`.
+  const envelope = packr.pack({ documents: [], last: false }).length + 4;
+  let start = 0;
+  while (true) {
+    let size = envelope;
+    let end = start;
+    while (end < documents.length) {
+      const next = packr.pack(documents[end]).length;
+      if (size + next > MAX_PAYLOAD_SIZE) break;
+      size += next;
+      end++;
+    }
+    if (end === start && end < documents.length) throw new RangeError(`document ${documents[end]} cannot fit a frame`);
+    const last = end >= documents.length;
+    frames.push(encodeMessage({ type: 'RESULT', documents: documents.slice(start, end), last }));
+    if (last) return frames;
+    start = end;
+  }
+}

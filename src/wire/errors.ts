@@ -1,0 +1,54 @@
+// The errors that can end up on the wire. Each has a stable `code`: the same
+// string goes into the ERROR frame and into the `result: fail` log line, so an
+// operator can match what an agency saw with what the server logged.
+
+export const ErrorCode = {
+  /** The bytes are not a frame of this protocol: magic, version, type or length. */
+  BAD_FRAME: 'BAD_FRAME',
+  /** A frame whose payload is not msgpack or not the shape its type requires. */
+  BAD_MESSAGE: 'BAD_MESSAGE',
+  /** A well-formed message that makes no sense now (BETS before HELLO, ...). */
+  UNEXPECTED_MESSAGE: 'UNEXPECTED_MESSAGE',
+  UNKNOWN_AGENCY: 'UNKNOWN_AGENCY',
+  INVALID_BET: 'INVALID_BET',
+  OFFSET_GAP: 'OFFSET_GAP',
+  TOTAL_MISMATCH: 'TOTAL_MISMATCH',
+  AGENCY_FINISHED: 'AGENCY_FINISHED',
+  DRAW_DONE: 'DRAW_DONE',
+  TIMEOUT: 'TIMEOUT',
+  TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
+  REPLACED: 'REPLACED',
+  SERVER_STOPPING: 'SERVER_STOPPING',
+  INTERNAL: 'INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The peer broke the protocol: answer ERROR if possible and close. */
+export class ProtocolError extends Error {
+  override name = 'ProtocolError';
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** A request the server refuses for what it says, not how it is framed. */
+export class RefusalError extends Error {
+  override name = 'RefusalError';
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** Talking to a peer failed: refused, reset, timed out, or it said ERROR. */
+export class ConnectionError extends Error {
+  override name = 'ConnectionError';
+  readonly code: string;
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}

@@ -1,0 +1,72 @@
+import { HEADER_SIZE, MAX_FRAME_SIZE, readHeader, type Frame } from './frame.ts';
+
+/**
+ * Turns a byte stream into whole frames. Chunks may split a frame anywhere or
+ * carry several frames; both are the normal case on TCP.
+ *
+ * Memory is bounded by one frame: frames wholly inside a chunk are returned as
+ * views into it, and only the unfinished tail is copied into a buffer of at
+ * most MAX_FRAME_SIZE bytes, after its header has been checked. A bad header
+ * throws ProtocolError; the decoder is then unusable, as the stream is.
+ */
+export class FrameDecoder {
+  #pending = new Uint8Array(MAX_FRAME_SIZE);
+  #pendingLength = 0;
+  /** Payload length of the pending frame once its header is complete, else -1. */
+  #pendingPayload = -1;
+
+  /** Bytes held for a frame not yet complete. */
+  get buffered(): number {
+    return this.#pendingLength;
+  }
+
+  /** Feeds one chunk; returns the frames it completes, in order. */
+  push(chunk: Uint8Array): Frame[] {
+    const frames: Frame[] = [];
+    let at = 0;
+    if (this.#pendingLength > 0) {
+      at = this.#fillPending(chunk, frames);
+      if (this.#pendingLength > 0) return frames;
+    }
+    while (chunk.length - at >= HEADER_SIZE) {
+      const { type, length } = readHeader(chunk, at);
+      const end = at + HEADER_SIZE + length;
+      if (end > chunk.length) break;
+      frames.push({ type, payload: chunk.subarray(at + HEADER_SIZE, end) });
+      at = end;
+    }
+    if (at < chunk.length) {
+      // What is left is less than one frame; the header is checked as soon as it is whole.
+      this.#pendingLength = 0;
+      this.#pendingPayload = -1;
+      this.#fillPending(chunk.subarray(at), frames);
+    }
+    return frames;
+  }
+
+  /** Moves bytes from `chunk` into the pending frame; returns how many it took. */
+  #fillPending(chunk: Uint8Array, frames: Frame[]): number {
+    let taken = 0;
+    if (this.#pendingPayload < 0) {
+      const want = Math.min(HEADER_SIZE - this.#pendingLength, chunk.length);
+      this.#pending.set(chunk.subarray(0, want), this.#pendingLength);
+      this.#pendingLength += want;
+      taken = want;
+      if (this.#pendingLength < HEADER_SIZE) return taken;
+      this.#pendingPayload = readHeader(this.#pending, 0).length;
+    }
+    const total = HEADER_SIZE + this.#pendingPayload;
+    const want = Math.min(total - this.#pendingLength, chunk.length - taken);
+    this.#pending.set(chunk.subarray(taken, taken + want), this.#pendingLength);
+    this.#pendingLength += want;
+    taken += want;
+    if (this.#pendingLength === total) {
+      // Copy out: the pending buffer is reused for the next frame.
+      const type = this.#pending[3];
+      frames.push({ type, payload: this.#pending.slice(HEADER_SIZE, total) });
+      this.#pendingLength = 0;
+      this.#pendingPayload = -1;
+    }
+    return taken;
+  }
+}
