@@ -8,12 +8,13 @@ import type { WireBet } from '../wire/messages.ts';
 const NEEDS_QUOTES = /[",\r\n]/;
 const utf8 = new TextEncoder();
 
-function field(value: string): string {
+/** One CSV field, quoted only where it needs to be. */
+export function csvField(value: string): string {
   return NEEDS_QUOTES.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
 export function formatBetRow(agency: number, bet: WireBet): string {
-  return `${agency},${field(bet[0])},${field(bet[1])},${bet[2]},${bet[3]},${bet[4]}\n`;
+  return `${agency},${csvField(bet[0])},${csvField(bet[1])},${bet[2]},${bet[3]},${bet[4]}\n`;
 }
 
 /** The rows of one batch as the bytes the Store appends. */
