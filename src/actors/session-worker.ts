@@ -10,7 +10,7 @@ import type { FromSessionWorker, SessionWorkerData, ToSessionWorker } from './wo
 const data = workerData as SessionWorkerData;
 const log = createLogger({ level: data.logLevel, format: data.logFormat });
 const port = parentPort!;
-const store = wrap<StoreApi>(data.storePort);
+const store = withInjectedCrash(wrap<StoreApi>(data.storePort), data.crashAfterBatches);
 const lottery = wrap<LotteryApi>(data.lotteryPort);
 const sessions = new Map<number, Session>();
 const reply = (message: FromSessionWorker) => port.postMessage(message);
@@ -49,3 +49,23 @@ port.on('message', async (message: ToSessionWorker) => {
   }
 });
 reply({ type: 'ready' });
+
+/** Makes the worker die as a bug would, once it has passed `limit` batches on. */
+function withInjectedCrash<T extends Pick<StoreApi, 'append'>>(target: T, limit: number | undefined): T {
+  if (limit === undefined) return target;
+  let batches = 0;
+  return new Proxy(target, {
+    get(object, key) {
+      if (key !== 'append') return Reflect.get(object, key);
+      return (...args: Parameters<StoreApi['append']>) => {
+        if (++batches > limit) {
+          setImmediate(() => {
+            throw new Error(`injected fault: session worker ${data.worker} crashes after ${limit} batches`);
+          });
+          return new Promise(() => undefined);
+        }
+        return object.append(...args);
+      };
+    },
+  });
+}

@@ -103,6 +103,8 @@ export class Supervisor {
       logFormat: this.#config.logFormat,
       storePort,
       lotteryPort: lotteryChannel.port1,
+      // Only the first workers carry an injected fault, so their replacements serve on.
+      ...(this.#config.faultCrashAfterBatches > 0 && id <= this.#config.workers ? { crashAfterBatches: this.#config.faultCrashAfterBatches } : {}),
     };
     const worker = new Worker(new URL('./session-worker.ts', import.meta.url), {
       workerData: data,

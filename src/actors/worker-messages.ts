@@ -22,6 +22,11 @@ export type SessionWorkerData = LogSettings & {
   idleTimeoutMs: number;
   storePort: MessagePort;
   lotteryPort: MessagePort;
+  /**
+   * Fault injection for tests of worker replacement: the worker throws an
+   * uncaught error once it has passed this many batches to the Store.
+   */
+  crashAfterBatches?: number;
 };
 export type ToSessionWorker =
   | { type: 'socket'; socket: Socket; connection: number }

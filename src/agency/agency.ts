@@ -55,6 +55,8 @@ export class Agency {
   #badRows = 0;
   #refused = 0;
   #sent = 0;
+  /** Set when WINNERS is first asked; holds across reconnects. */
+  #winnersDeadline: number | undefined;
 
   constructor(options: AgencyOptions) {
     this.#options = options;
@@ -182,12 +184,20 @@ export class Agency {
   }
 
   async #receiveWinners(connection: ServerConnection): Promise<string[]> {
-    const deadline = Date.now() + this.#options.winnersTimeoutMs;
+    const deadline = (this.#winnersDeadline ??= Date.now() + this.#options.winnersTimeoutMs);
+    const gaveUp = () => new AgencyError(`no winners within ${this.#options.winnersTimeoutMs / 1000} s: the draw has not taken place`);
     const winners: string[] = [];
     while (true) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new AgencyError(`no winners within ${this.#options.winnersTimeoutMs / 1000} s`);
-      const result = expect(await connection.receive(left), 'RESULT');
+      if (left <= 0) throw gaveUp();
+      let message: Message;
+      try {
+        message = await connection.receive(left);
+      } catch (error) {
+        if (error instanceof ConnectionError && error.code === 'TIMEOUT') throw gaveUp();
+        throw error;
+      }
+      const result = expect(message, 'RESULT');
       winners.push(...result.documents);
       if (result.last) return winners;
     }

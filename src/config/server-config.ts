@@ -16,6 +16,7 @@ export type ServerConfig = {
   logLevel: LogLevel;
   logFormat: LogFormat;
   config: string;
+  faultCrashAfterBatches: number;
 };
 
 export const serverProgram: ProgramInfo = {
@@ -83,6 +84,13 @@ export const serverSchema = {
   logLevel: { doc: 'log level', format: LOG_LEVELS, default: 'info', env: 'LOGGING_LEVEL', arg: 'log-level' },
   logFormat: { doc: 'log format: text (one line per event) or json', format: LOG_FORMATS, default: 'text', env: 'LOG_FORMAT', arg: 'log-format' },
   config: configFileSetting('LOTTERY_CONFIG'),
+  faultCrashAfterBatches: {
+    doc: 'testing only: each first-generation session worker crashes after passing this many batches to the Store (0 = never)',
+    format: 'nat',
+    default: 0,
+    env: 'LOTTERY_FAULT_CRASH_AFTER_BATCHES',
+    arg: 'fault-crash-after-batches',
+  },
 } satisfies Schema;
 
 export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {

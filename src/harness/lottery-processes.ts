@@ -13,8 +13,11 @@ export type RunningProgram = {
   lines: string[];
   /** Resolves with the exit code (128 + n for a signal) once it exits. */
   exited: Promise<number>;
-  /** Resolves with the first stdout line matching `pattern`; rejects if it exits first. */
-  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  /**
+   * Resolves with the `count`-th output line (default the first) matching
+   * `pattern`; rejects if the program exits first or `timeoutMs` passes.
+   */
+  waitForLine(pattern: RegExp, options?: { timeoutMs?: number; count?: number }): Promise<RegExpExecArray>;
 };
 
 export type ProgramOptions = { onLine?: (line: string) => void; env?: NodeJS.ProcessEnv; cwd?: string };
@@ -39,10 +42,15 @@ export function startProgram(name: string, args: string[], options: ProgramOptio
   const exited = new Promise<number>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? 128 + (SIGNAL_NUMBERS[signal ?? ''] ?? 0)));
   });
-  const waitForLine = (pattern: RegExp, timeoutMs = 30_000) =>
+  const waitForLine = (pattern: RegExp, { timeoutMs = 30_000, count = 1 } = {}) =>
     new Promise<RegExpExecArray>((resolve, reject) => {
-      for (const line of lines) {
+      let seen = 0;
+      const matches = (line: string) => {
         const match = pattern.exec(line);
+        return match !== null && ++seen === count ? match : null;
+      };
+      for (const line of lines) {
+        const match = matches(line);
         if (match) return resolve(match);
       }
       const done = () => {
@@ -50,7 +58,7 @@ export function startProgram(name: string, args: string[], options: ProgramOptio
         clearTimeout(timer);
       };
       const watcher = (line: string) => {
-        const match = pattern.exec(line);
+        const match = matches(line);
         if (match) {
           done();
           resolve(match);
@@ -58,13 +66,13 @@ export function startProgram(name: string, args: string[], options: ProgramOptio
       };
       const timer = setTimeout(() => {
         done();
-        reject(new Error(`${name} printed no line matching ${pattern} within ${timeoutMs} ms:\n${lines.slice(-20).join('\n')}`));
+        reject(new Error(`${name} printed fewer than ${count} lines matching ${pattern} within ${timeoutMs} ms:\n${lines.slice(-20).join('\n')}`));
       }, timeoutMs);
       watchers.add(watcher);
       void exited.then((code) => {
         if (!watchers.has(watcher)) return;
         done();
-        reject(new Error(`${name} exited (${code}) before printing a line matching ${pattern}:\n${lines.slice(-20).join('\n')}`));
+        reject(new Error(`${name} exited (${code}) before printing ${count} lines matching ${pattern}:\n${lines.slice(-20).join('\n')}`));
       });
     });
   return { child, lines, exited, waitForLine };
@@ -72,9 +80,9 @@ export function startProgram(name: string, args: string[], options: ProgramOptio
 
 export type RunningServer = RunningProgram & { port: number; stop(): Promise<number> };
 
-/** Starts lottery-server on a free port of 127.0.0.1 and waits until it listens. */
-export async function startServer(args: string[], options: ProgramOptions = {}): Promise<RunningServer> {
-  const program = startProgram('lottery-server', ['--host', '127.0.0.1', '--port', '0', ...args], options);
+/** Starts lottery-server on 127.0.0.1 (a free port unless `port` is given) and waits until it listens. */
+export async function startServer(args: string[], options: ProgramOptions & { port?: number } = {}): Promise<RunningServer> {
+  const program = startProgram('lottery-server', ['--host', '127.0.0.1', '--port', String(options.port ?? 0), ...args], options);
   const match = await program.waitForLine(/action: listen \| result: success .*\| port: (\d+)/);
   return {
     ...program,

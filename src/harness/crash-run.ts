@@ -1,0 +1,68 @@
+// Kills the server with SIGKILL at chosen moments of a real upload, restarts
+// it on the same data dir and port each time, lets the agencies reconnect and
+// resume, and reports what ended up stored. Used by the durability test and
+// by CI on the course dataset.
+
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
+import { join } from 'node:path';
+import { startAgency, startServer, type AgencyRun, type RunningServer } from './lottery-processes.ts';
+
+export type CrashPoint = {
+  /** Said in reports. */
+  name: string;
+  /** Kill once the server, since its last start, has printed a line matching this. */
+  after: RegExp;
+  /** How many such lines to wait for (default 1). */
+  count?: number;
+};
+
+export type CrashRunOptions = {
+  dataDir: string;
+  /** The agency files, agency k at index k-1. */
+  files: string[];
+  crashes: CrashPoint[];
+  agencyArgs?: string[];
+  serverArgs?: string[];
+};
+
+export type CrashRunResult = { runs: AgencyRun[]; storedRows: string[]; kills: string[]; serverCode: number };
+
+/** A port free on 127.0.0.1 now, so that restarts can listen on the same one. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export async function crashRun(options: CrashRunOptions): Promise<CrashRunResult> {
+  const port = await freePort();
+  const agencies = options.files.length;
+  const serverArgs = ['--data-dir', options.dataDir, '--agencies', String(agencies), ...(options.serverArgs ?? [])];
+  const startOnPort = () => startServer(serverArgs, { port });
+
+  let server = await startOnPort();
+  const agencyRuns = options.files.map((file, i) =>
+    startAgency(i + 1, port, ['--data-file', file, '--retry-timeout', '120', ...(options.agencyArgs ?? [])]),
+  );
+  const kills: string[] = [];
+  try {
+    for (const crash of options.crashes) {
+      await server.waitForLine(crash.after, { count: crash.count ?? 1, timeoutMs: 120_000 });
+      server.child.kill('SIGKILL');
+      await server.exited;
+      kills.push(crash.name);
+      server = await startOnPort();
+    }
+    const runs = await Promise.all(agencyRuns.map((agency) => agency.result));
+    const serverCode = await server.stop();
+    const csv = await readFile(join(options.dataDir, 'bets.csv'), 'utf8');
+    return { runs, storedRows: csv.split('\n').filter((line) => line !== ''), kills, serverCode };
+  } catch (error) {
+    for (const agency of agencyRuns) agency.child.kill('SIGKILL');
+    server.child.kill('SIGKILL');
+    throw error;
+  }
+}
