@@ -1,0 +1,102 @@
+import test from 'ava';
+import { join } from 'node:path';
+import { startAgency, startServer } from '../src/harness/lottery-processes.ts';
+import { connectRaw, type RawConnection } from './helpers/raw-connection.ts';
+import { makeAgencyFiles, sorted } from './helpers/agency-files.ts';
+
+test('with 300 idle connections held open, real agencies still complete normally', async (t) => {
+  const { dir, files, winners } = await makeAgencyFiles([{ count: 200, winnerRows: [3] }, { count: 200, winnerRows: [] }]);
+  const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '2', '--handshake-timeout', '600']);
+  t.teardown(() => server.stop());
+  const idle: RawConnection[] = [];
+  t.teardown(() => idle.forEach((connection) => connection.destroy()));
+  for (let i = 0; i < 300; i++) idle.push(await connectRaw(server.port));
+  const runs = await Promise.all(files.map((file, i) => startAgency(i + 1, server.port, ['--data-file', file]).result));
+  runs.forEach((run, i) => {
+    t.is(run.code, 0);
+    t.deepEqual(sorted(run.winners ?? []), winners[i]);
+  });
+  // The idle connections are still being served.
+  idle[299].send({ type: 'PING' });
+  t.deepEqual(await idle[299].receive(), { type: 'PONG' });
+});
+
+test('past --max-connections a connection gets TOO_MANY_CONNECTIONS, and a freed place is given again', async (t) => {
+  const { dir } = await makeAgencyFiles([]);
+  const server = await startServer(['--data-dir', join(dir, 'server'), '--max-connections', '3']);
+  t.teardown(() => server.stop());
+  const held = [await connectRaw(server.port), await connectRaw(server.port), await connectRaw(server.port)];
+  t.teardown(() => held.forEach((connection) => connection.destroy()));
+  for (const connection of held) {
+    connection.send({ type: 'PING' });
+    t.deepEqual(await connection.receive(), { type: 'PONG' });
+  }
+  const refused = await connectRaw(server.port);
+  t.like(await refused.receive(), { type: 'ERROR', code: 'TOO_MANY_CONNECTIONS' });
+  await refused.closed;
+
+  held[0].destroy();
+  // The release reaches the acceptor asynchronously; try until a place is given.
+  let accepted: RawConnection | undefined;
+  for (let attempt = 0; attempt < 100 && accepted === undefined; attempt++) {
+    const connection = await connectRaw(server.port);
+    connection.send({ type: 'PING' });
+    const answer = await connection.receive();
+    if (answer.type === 'PONG') accepted = connection;
+    else {
+      t.like(answer, { type: 'ERROR', code: 'TOO_MANY_CONNECTIONS' });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  t.truthy(accepted, 'a place freed by a closed connection is given to a new one');
+  accepted?.destroy();
+});
+
+test('a connection that never says HELLO is closed with TIMEOUT after --handshake-timeout', async (t) => {
+  const { dir } = await makeAgencyFiles([]);
+  const server = await startServer(['--data-dir', join(dir, 'server'), '--handshake-timeout', '0.3']);
+  t.teardown(() => server.stop());
+  const connection = await connectRaw(server.port);
+  t.like(await connection.receive(), { type: 'ERROR', code: 'TIMEOUT', message: 'no HELLO within 0.3 s' });
+  await connection.closed;
+});
+
+test('a frame cut off and then silence is closed with TIMEOUT after --idle-timeout', async (t) => {
+  const { dir } = await makeAgencyFiles([]);
+  const server = await startServer(['--data-dir', join(dir, 'server'), '--idle-timeout', '0.3']);
+  t.teardown(() => server.stop());
+  const connection = await connectRaw(server.port);
+  connection.send({ type: 'HELLO', agency: 1 });
+  t.like(await connection.receive(), { type: 'WELCOME' });
+  connection.sendBytes(new Uint8Array([0x4c, 0x54, 1, 0x03, 0, 0, 0, 50, 0x82]));
+  const answer = await connection.receive();
+  t.like(answer, { type: 'ERROR', code: 'TIMEOUT' });
+  t.regex((answer as { message: string }).message, /a frame cut off after 9 bytes/);
+  await connection.closed;
+});
+
+test('an agency waiting for the draw is not closed by the idle timeout', async (t) => {
+  const { dir } = await makeAgencyFiles([]);
+  const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '2', '--idle-timeout', '0.2']);
+  t.teardown(() => server.stop());
+  const waiting = await connectRaw(server.port);
+  t.teardown(() => waiting.destroy());
+  waiting.send({ type: 'HELLO', agency: 1 });
+  await waiting.receive();
+  waiting.send({ type: 'FINISH', total: 0 });
+  t.deepEqual(await waiting.receive(), { type: 'ACK', offset: 0 });
+  waiting.send({ type: 'WINNERS' });
+  // Several idle timeouts pass while agency 2 is still to finish.
+  const other = await connectRaw(server.port);
+  t.teardown(() => other.destroy());
+  other.send({ type: 'HELLO', agency: 2 });
+  await other.receive();
+  for (let i = 0; i < 7; i++) {
+    // The other agency stays active; the waiting one says nothing.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    other.send({ type: 'PING' });
+    t.deepEqual(await other.receive(), { type: 'PONG' });
+  }
+  other.send({ type: 'FINISH', total: 0 });
+  t.deepEqual(await waiting.receive(), { type: 'RESULT', documents: [], last: true });
+});

@@ -1,0 +1,70 @@
+import test from 'ava';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { freePort } from '../src/harness/crash-run.ts';
+import { startAgency, startServer } from '../src/harness/lottery-processes.ts';
+import { connectRaw } from './helpers/raw-connection.ts';
+import { makeAgencyFiles, sorted } from './helpers/agency-files.ts';
+
+const storedRows = async (dataDir: string) => (await readFile(join(dataDir, 'bets.csv'), 'utf8')).split('\n').filter(Boolean);
+
+test('an agency started before the server keeps trying with backoff and completes once it is up', async (t) => {
+  const { dir, files, rows, winners } = await makeAgencyFiles([{ count: 300, winnerRows: [7] }]);
+  const port = await freePort();
+  const agency = startAgency(1, port, ['--data-file', files[0], '--retry-timeout', '60']);
+  t.teardown(() => agency.child.kill());
+  await agency.waitForLine(/action: conexion \| result: fail .*reintento_ms/, { count: 2 });
+  const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '1'], { port });
+  t.teardown(() => server.stop());
+  const run = await agency.result;
+  t.is(run.code, 0);
+  t.deepEqual(sorted(run.winners ?? []), winners[0]);
+  t.deepEqual(sorted(await storedRows(join(dir, 'server'))), sorted(rows));
+});
+
+test('an agency gives up after --retry-timeout with a fail line and exit code 1', async (t) => {
+  const { files } = await makeAgencyFiles([{ count: 10 }]);
+  const port = await freePort();
+  const agency = startAgency(1, port, ['--data-file', files[0], '--retry-timeout', '1']);
+  t.is(await agency.exited, 1);
+  t.regex(agency.lines.at(-1)!, /action: agencia \| result: fail \| error: gave up after \d+ s without the server/);
+});
+
+test('a session worker that dies is replaced and its agencies resume, storing every bet once', async (t) => {
+  const { dir, files, rows, winners } = await makeAgencyFiles([
+    { count: 400, winnerRows: [1, 399] },
+    { count: 400, winnerRows: [200] },
+    { count: 400 },
+  ]);
+  const dataDir = join(dir, 'server');
+  const server = await startServer(['--data-dir', dataDir, '--agencies', '3', '--workers', '2', '--fault-crash-after-batches', '10']);
+  t.teardown(() => server.stop());
+  const runs = await Promise.all(files.map((file, i) => startAgency(i + 1, server.port, ['--data-file', file, '--batch-max-amount', '5']).result));
+  runs.forEach((run, i) => {
+    t.is(run.code, 0, run.lines.slice(-5).join('\n'));
+    t.deepEqual(sorted(run.winners ?? []), winners[i]);
+  });
+  t.is(server.lines.filter((line) => /action: session_worker \| result: fail .*replaced: true/.test(line)).length, 2);
+  t.deepEqual(sorted(await storedRows(dataDir)), sorted(rows));
+});
+
+test('a second connection for the same agency takes over: the older one gets REPLACED and is closed', async (t) => {
+  const { dir } = await makeAgencyFiles([]);
+  const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '2']);
+  t.teardown(() => server.stop());
+  const older = await connectRaw(server.port);
+  t.teardown(() => older.destroy());
+  older.send({ type: 'HELLO', agency: 2 });
+  t.like(await older.receive(), { type: 'WELCOME', offset: 0 });
+  older.send({ type: 'BETS', offset: 0, bets: [['Ana', 'Gómez', '1', '1990-05-05', 10]] });
+  t.deepEqual(await older.receive(), { type: 'ACK', offset: 1 });
+
+  const newer = await connectRaw(server.port);
+  t.teardown(() => newer.destroy());
+  newer.send({ type: 'HELLO', agency: 2 });
+  t.like(await newer.receive(), { type: 'WELCOME', offset: 1 });
+  t.like(await older.receive(), { type: 'ERROR', code: 'REPLACED' });
+  await older.closed;
+  newer.send({ type: 'BETS', offset: 1, bets: [['Luis', 'Núñez', '2', '1991-06-06', 11]] });
+  t.deepEqual(await newer.receive(), { type: 'ACK', offset: 2 });
+});

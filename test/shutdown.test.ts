@@ -1,0 +1,79 @@
+import test from 'ava';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startAgency, startServer } from '../src/harness/lottery-processes.ts';
+import { connectRaw } from './helpers/raw-connection.ts';
+import { makeAgencyFiles } from './helpers/agency-files.ts';
+
+const closeLine = /action: close_(\w+) \| result: success/;
+
+test('SIGTERM under load: every batch logged as stored is in bets.csv, no row is torn, and the server exits 0', async (t) => {
+  const { dir, files } = await makeAgencyFiles(Array.from({ length: 4 }, () => ({ count: 3000 })));
+  const dataDir = join(dir, 'server');
+  const server = await startServer(['--data-dir', dataDir, '--agencies', '4']);
+  const agencies = files.map((file, i) => startAgency(i + 1, server.port, ['--data-file', file, '--batch-max-amount', '3', '--retry-timeout', '1']));
+  await server.waitForLine(/action: apuesta_recibida \| result: success/, { count: 30 });
+  const code = await server.stop();
+  for (const agency of agencies) await agency.exited;
+
+  t.is(code, 0);
+  const logged = server.lines
+    .map((line) => /action: apuesta_recibida \| result: success \| agencia: \d+ \| cantidad: (\d+)/.exec(line))
+    .reduce((sum, match) => sum + (match ? Number(match[1]) : 0), 0);
+  const csv = await readFile(join(dataDir, 'bets.csv'), 'utf8');
+  t.true(csv.endsWith('\n'), 'the last row is whole');
+  const rows = csv.split('\n').filter((line) => line !== '');
+  t.is(rows.length, logged);
+  for (const row of rows) t.regex(row, /^\d+,[^,]+,[^,]+,\d+,\d{4}-\d{2}-\d{2},\d+$/);
+  const closed = server.lines.map((line) => closeLine.exec(line)?.[1]).filter(Boolean);
+  // In order: stop accepting, close the sessions, then flush and close the files.
+  t.true(closed.indexOf('acceptor') >= 0);
+  t.true(closed.indexOf('acceptor') < closed.indexOf('session_workers'));
+  t.true(closed.indexOf('session_workers') < closed.indexOf('store'));
+  t.regex(server.lines.at(-1)!, /action: shutdown \| result: success$/);
+});
+
+test('SIGTERM answers a held WINNERS with SERVER_STOPPING', async (t) => {
+  const { dir } = await makeAgencyFiles([]);
+  const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '2']);
+  const client = await connectRaw(server.port);
+  t.teardown(() => client.destroy());
+  client.send({ type: 'HELLO', agency: 1 });
+  t.is((await client.receive()).type, 'WELCOME');
+  client.send({ type: 'BETS', offset: 0, bets: [['Ana', 'Pérez', '123', '2000-01-01', 1]] });
+  t.deepEqual(await client.receive(), { type: 'ACK', offset: 1 });
+  client.send({ type: 'FINISH', total: 1 });
+  t.deepEqual(await client.receive(), { type: 'ACK', offset: 1 });
+  client.send({ type: 'WINNERS' });
+  client.send({ type: 'PING' });
+  t.deepEqual(await client.receive(), { type: 'PONG' });
+  const code = server.stop();
+  const answer = await client.receive();
+  t.like(answer, { type: 'ERROR', code: 'SERVER_STOPPING' });
+  await client.closed;
+  t.is(await code, 0);
+});
+
+test('an idle server shuts down on SIGINT too, logging each resource it closes', async (t) => {
+  const { dir } = await makeAgencyFiles([]);
+  const server = await startServer(['--data-dir', join(dir, 'server'), '--workers', '3']);
+  server.child.kill('SIGINT');
+  t.is(await server.exited, 0);
+  t.is(server.lines.filter((line) => /action: close_session_worker \| result: success/.test(line)).length, 3);
+  t.true(server.lines.some((line) => /action: close_store \| result: success/.test(line)));
+  t.regex(server.lines.at(-1)!, /action: shutdown \| result: success$/);
+});
+
+test('an agency stopped with SIGTERM mid-upload closes its socket and file and exits 0', async (t) => {
+  const { dir, files } = await makeAgencyFiles([{ count: 20000 }]);
+  const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '1']);
+  t.teardown(() => server.stop());
+  const agency = startAgency(1, server.port, ['--data-file', files[0], '--batch-max-amount', '2']);
+  await server.waitForLine(/action: apuesta_recibida \| result: success/, { count: 5 });
+  agency.child.kill('SIGTERM');
+  t.is(await agency.exited, 0);
+  const actions = agency.lines.map((line) => /action: (\w+) \| result: (\w+)/.exec(line)?.slice(1, 3).join(' ')).filter(Boolean);
+  t.true(actions.includes('close_connection success'));
+  t.true(actions.includes('close_file success'));
+  t.is(actions.at(-1), 'shutdown success');
+});
