@@ -21,8 +21,13 @@ import type {
   ToStoreWorker,
 } from './worker-messages.ts';
 
-/** Shutdown waits this long for sessions and the Store before it ends them. */
-const STOP_TIMEOUT_MS = 8000;
+/**
+ * Shutdown gives sessions this long to answer the frame in hand and close,
+ * and then the Store this long to commit, sync and close: together under the
+ * 10 s that a container runtime or an operator usually waits.
+ */
+const SESSIONS_STOP_MS = 6000;
+const STORE_STOP_MS = 3000;
 
 type SessionWorker = { id: number; worker: Worker; ready: boolean; connections: Set<number> };
 
@@ -193,8 +198,8 @@ export class Supervisor {
         await exited;
       }),
     );
-    if (!(await finishesWithin(sessionsDone, STOP_TIMEOUT_MS))) {
-      logEvent(this.#log, 'warn', 'close_session_workers', 'fail', { reason: `not closed within ${STOP_TIMEOUT_MS / 1000} s, terminated` });
+    if (!(await finishesWithin(sessionsDone, SESSIONS_STOP_MS))) {
+      logEvent(this.#log, 'warn', 'close_session_workers', 'fail', { reason: `not closed within ${SESSIONS_STOP_MS / 1000} s, terminated` });
       await Promise.all(this.#workers.map(({ worker }) => worker.terminate()));
     } else {
       logEvent(this.#log, 'info', 'close_session_workers', 'success');
@@ -203,7 +208,7 @@ export class Supervisor {
     if (this.#storeWorker !== undefined) {
       const exited = once(this.#storeWorker, 'exit');
       this.#storeWorker.postMessage({ type: 'close' } satisfies ToStoreWorker);
-      if (!(await finishesWithin(exited, STOP_TIMEOUT_MS))) {
+      if (!(await finishesWithin(exited, STORE_STOP_MS))) {
         logEvent(this.#log, 'error', 'close_store', 'fail', { reason: 'the store did not close in time' });
         await this.#storeWorker.terminate();
       }

@@ -95,9 +95,9 @@ function checkFlags(program: ProgramInfo, schema: Schema, argv: string[]): void 
 }
 
 export function helpText(program: ProgramInfo, schema: Schema): string {
-  const rows = Object.values(schema).map((setting) => {
+  const rows = Object.entries(schema).map(([key, setting]) => {
     const shown = setting.shownDefault ?? (setting.default === '' ? '(none)' : String(setting.default));
-    return `  --${setting.arg} <value>\n      ${setting.doc}\n      env ${setting.env}, default ${shown}`;
+    return `  --${setting.arg} <value>\n      ${setting.doc}\n      env ${setting.env}, config file key "${key}", default ${shown}`;
   });
   return [
     `Usage: ${program.usage}`,
