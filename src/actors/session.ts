@@ -46,6 +46,8 @@ export class Session {
   #finished = false;
   #awaitingWinners = false;
   #closing = false;
+  /** Set by stop(): the socket is not read again. */
+  #stopping = false;
   #handshakeTimer: NodeJS.Timeout;
   readonly closed: Promise<void>;
 
@@ -73,6 +75,7 @@ export class Session {
 
   /** Stops the session: the frame in hand is finished and answered, then the connection closes. */
   async stop(reason: string): Promise<void> {
+    this.#stopping = true;
     this.#socket.pause();
     await this.#mailbox.idle();
     if (this.#awaitingWinners) this.#send({ type: 'ERROR', code: ErrorCode.SERVER_STOPPING, message: reason });
@@ -97,7 +100,7 @@ export class Session {
     this.#socket.pause();
     for (const frame of frames) void this.#mailbox.post(() => this.#handle(frame));
     void this.#mailbox.post(() => {
-      if (!this.#closing) this.#socket.resume();
+      if (!this.#closing && !this.#stopping) this.#socket.resume();
     });
   }
 
