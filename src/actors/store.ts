@@ -2,13 +2,13 @@
 // only writer of bets.csv and of its journal. Every call goes through its
 // mailbox, so the files and the per-agency offsets need no locks.
 
-import { parse } from 'fast-csv';
-import { constants, createReadStream } from 'node:fs';
+import { constants } from 'node:fs';
 import { mkdir, open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WINNING_NUMBER } from '../bets/bet.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
 import { encodeRecord, parseJournal, type JournalRecord } from '../storage/journal.ts';
+import { scanWinners } from '../storage/winner-scan.ts';
 import { ErrorCode } from '../wire/errors.ts';
 import { Mailbox } from './mailbox.ts';
 
@@ -293,8 +293,8 @@ export class Store {
       if (this.#winners !== null) return this.#winners;
       const winners: Winners = {};
       for (let agency = 1; agency <= agencies; agency++) winners[agency] = [];
-      await scanBets(this.#csvPath, this.#csvEnd, (row) => {
-        if (row[5] === String(WINNING_NUMBER)) (winners[row[0]] ??= []).push(row[3]);
+      await scanWinners(this.#csvPath, this.#csvEnd, WINNING_NUMBER, ({ agency, document }) => {
+        (winners[agency] ??= []).push(document);
       });
       await this.#writeRecord({ kind: 'draw', winners });
       this.#winners = winners;
@@ -339,18 +339,6 @@ async function writeFully(handle: FileHandle, chunks: Uint8Array[], position: nu
     }
     buffers = rest;
   }
-}
-
-function scanBets(path: string, end: number, onRow: (row: string[]) => void): Promise<void> {
-  if (end === 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    createReadStream(path, { start: 0, end: end - 1 })
-      .on('error', reject)
-      .pipe(parse({ headers: false }))
-      .on('error', reject)
-      .on('data', onRow)
-      .on('end', () => resolve());
-  });
 }
 
 async function exists(path: string): Promise<boolean> {
