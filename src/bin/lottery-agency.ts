@@ -3,25 +3,16 @@
 import { requireRuntime } from '../runtime.ts';
 requireRuntime('lottery-agency');
 
-const { ConfigExit } = await import('../config/program-config.ts');
+const { configOrExit } = await import('../config/program-config.ts');
 const { loadAgencyConfig } = await import('../config/agency-config.ts');
 const { parseHostPort } = await import('../config/formats.ts');
-const { createLogger, logEvent } = await import('../log/logger.ts');
+const { createLogger, logConfig, logEvent } = await import('../log/logger.ts');
 const { Agency } = await import('../agency/agency.ts');
 const { ProgressBar } = await import('../agency/progress-bar.ts');
 
-let config;
-try {
-  config = loadAgencyConfig(process.argv.slice(2), process.env);
-} catch (error) {
-  if (!(error instanceof ConfigExit)) throw error;
-  (error.exitCode === 0 ? process.stdout : process.stderr).write(`${error.message}\n`);
-  process.exit(error.exitCode);
-}
-
+const config = configOrExit(() => loadAgencyConfig(process.argv.slice(2), process.env));
 const log = createLogger({ level: config.logLevel, format: config.logFormat });
-const { config: configFile, ...shown } = config;
-logEvent(log, 'info', 'config', 'success', { ...shown, ...(configFile ? { config: configFile } : {}) });
+logConfig(log, config);
 
 const { host, port } = parseHostPort(config.server)!;
 const stopping = new AbortController();

@@ -3,23 +3,14 @@
 import { requireRuntime } from '../runtime.ts';
 requireRuntime('lottery-server');
 
-const { ConfigExit } = await import('../config/program-config.ts');
+const { configOrExit } = await import('../config/program-config.ts');
 const { loadServerConfig } = await import('../config/server-config.ts');
-const { createLogger, logEvent } = await import('../log/logger.ts');
+const { createLogger, logConfig, logEvent } = await import('../log/logger.ts');
 const { Supervisor } = await import('../actors/supervisor.ts');
 
-let config;
-try {
-  config = loadServerConfig(process.argv.slice(2), process.env);
-} catch (error) {
-  if (!(error instanceof ConfigExit)) throw error;
-  (error.exitCode === 0 ? process.stdout : process.stderr).write(`${error.message}\n`);
-  process.exit(error.exitCode);
-}
-
+const config = configOrExit(() => loadServerConfig(process.argv.slice(2), process.env));
 const log = createLogger({ level: config.logLevel, format: config.logFormat });
-const { config: configFile, ...shown } = config;
-logEvent(log, 'info', 'config', 'success', { ...shown, ...(configFile ? { config: configFile } : {}), ...(config.fsync ? {} : { warning: 'fsync off: acknowledged bets may be lost on a crash' }) });
+logConfig(log, config, config.fsync ? {} : { warning: 'fsync off: acknowledged bets may be lost on a crash' });
 
 let supervisor: Awaited<ReturnType<typeof Supervisor.start>>;
 try {

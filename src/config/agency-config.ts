@@ -1,6 +1,6 @@
 import './formats.ts';
-import { configFileSetting, loadProgramConfig, type ProgramInfo, type Schema } from './program-config.ts';
-import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/logger.ts';
+import { configFileSetting, loadProgramConfig, loggingSettings, type ProgramInfo, type Schema } from './program-config.ts';
+import type { LogFormat, LogLevel } from '../log/logger.ts';
 
 export type AgencyConfig = {
   id: number;
@@ -54,8 +54,7 @@ export const agencySchema = {
     env: 'CLI_RETRY_TIMEOUT',
     arg: 'retry-timeout',
   },
-  logLevel: { doc: 'log level', format: LOG_LEVELS, default: 'info', env: 'LOGGING_LEVEL', arg: 'log-level' },
-  logFormat: { doc: 'log format: text (one line per event) or json', format: LOG_FORMATS, default: 'text', env: 'LOG_FORMAT', arg: 'log-format' },
+  ...loggingSettings,
   config: configFileSetting('CLI_CONFIG'),
 } satisfies Schema;
 

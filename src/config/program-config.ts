@@ -1,6 +1,7 @@
 import convict from 'convict';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { LOG_FORMATS, LOG_LEVELS } from '../log/logger.ts';
 
 // One convict schema per program; this module turns a schema into a
 // command-line program's configuration. Precedence, lowest first:
@@ -35,6 +36,12 @@ export function projectVersion(): string {
   return pkg.version;
 }
 
+/** The logging settings every program has. */
+export const loggingSettings = {
+  logLevel: { doc: 'log level', format: LOG_LEVELS, default: 'info', env: 'LOGGING_LEVEL', arg: 'log-level' },
+  logFormat: { doc: 'log format: text (one line per event) or json', format: LOG_FORMATS, default: 'text', env: 'LOG_FORMAT', arg: 'log-format' },
+} satisfies Schema;
+
 /** The config file flag every program has. */
 export const configFileSetting = (env: string): Setting => ({
   doc: 'JSON config file to read; environment and flags override it',
@@ -65,9 +72,37 @@ export function loadProgramConfig<T>(
     if (typeof file === 'string' && file !== '') config.loadFile(file);
     config.validate({ allowed: 'strict' });
   } catch (error) {
-    throw new ConfigExit(`${program.name}: ${(error as Error).message}\nTry '${program.name} --help'.`, 2);
+    const lines = namingFlags(schema, (error as Error).message).split('\n');
+    throw new ConfigExit(`${lines.map((line) => `${program.name}: ${line}`).join('\n')}\nTry '${program.name} --help'.`, 2);
   }
   return config.getProperties() as T;
+}
+
+/**
+ * For a program's entry point: the configuration, or, for --help, --version
+ * and bad values, the message printed and the process ended (exit 0 or 2).
+ */
+export function configOrExit<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (error) {
+    if (!(error instanceof ConfigExit)) throw error;
+    (error.exitCode === 0 ? process.stdout : process.stderr).write(`${error.message}\n`);
+    process.exit(error.exitCode);
+  }
+}
+
+/** convict names a setting by its key; say its flag and variable too, which is what the user typed. */
+function namingFlags(schema: Schema, message: string): string {
+  return message
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const key = /^(\w+): /.exec(line)?.[1];
+      const setting = key === undefined ? undefined : schema[key];
+      return setting === undefined ? line : `--${setting.arg} (${setting.env}): ${line.slice(key!.length + 2)}`;
+    })
+    .join('\n');
 }
 
 /** Unknown flags and stray arguments are mistakes worth stopping for. */

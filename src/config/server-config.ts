@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import './formats.ts';
-import { configFileSetting, loadProgramConfig, type ProgramInfo, type Schema } from './program-config.ts';
-import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/logger.ts';
+import { configFileSetting, loadProgramConfig, loggingSettings, type ProgramInfo, type Schema } from './program-config.ts';
+import type { LogFormat, LogLevel } from '../log/logger.ts';
 
 export type ServerConfig = {
   port: number;
@@ -81,8 +81,7 @@ export const serverSchema = {
     env: 'LOTTERY_IDLE_TIMEOUT',
     arg: 'idle-timeout',
   },
-  logLevel: { doc: 'log level', format: LOG_LEVELS, default: 'info', env: 'LOGGING_LEVEL', arg: 'log-level' },
-  logFormat: { doc: 'log format: text (one line per event) or json', format: LOG_FORMATS, default: 'text', env: 'LOG_FORMAT', arg: 'log-format' },
+  ...loggingSettings,
   config: configFileSetting('LOTTERY_CONFIG'),
   faultCrashAfterBatches: {
     doc: 'testing only: each first-generation session worker crashes after passing this many batches to the Store (0 = never)',

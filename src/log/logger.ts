@@ -58,3 +58,9 @@ function formatLocalTime(date: Date): string {
   const two = (n: number) => String(n).padStart(2, '0');
   return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
 }
+
+/** The `config` line a program logs at start: every setting in force. */
+export function logConfig(log: Logger, config: Record<string, unknown>, notes: Record<string, unknown> = {}): void {
+  const { config: file, ...settings } = config;
+  logEvent(log, 'info', 'config', 'success', { ...settings, ...(file ? { config: file } : {}), ...notes });
+}

@@ -23,32 +23,24 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** An error with a stable code, for the ERROR frame and the log line. */
+abstract class CodedError<Code extends string> extends Error {
+  readonly code: Code;
+  constructor(code: Code, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
 /** The peer broke the protocol: answer ERROR if possible and close. */
-export class ProtocolError extends Error {
+export class ProtocolError extends CodedError<ErrorCode> {
   override name = 'ProtocolError';
-  readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
-/** A request the server refuses for what it says, not how it is framed. */
-export class RefusalError extends Error {
-  override name = 'RefusalError';
-  readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
-}
-
-/** Talking to a peer failed: refused, reset, timed out, or it said ERROR. */
-export class ConnectionError extends Error {
+/**
+ * Talking to the server failed: refused, reset, timed out, or it answered
+ * ERROR (then `code` is that ERROR's code).
+ */
+export class ConnectionError extends CodedError<string> {
   override name = 'ConnectionError';
-  readonly code: string;
-  constructor(code: string, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
 }
