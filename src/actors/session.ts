@@ -1,9 +1,11 @@
 // Session actor. Runs on a session worker thread (see session-worker.ts), one
 // per connection: it owns the socket, turns its bytes into frames, and
 // speaks the protocol, validating every message before anything acts on it.
-// Frames are handled one at a time through the mailbox, and the socket is not
-// read while a frame is in hand: a slow Store slows the agency down instead
-// of filling memory.
+// Frames are handled one at a time through the mailbox. The BETS frames of
+// one read go to the Store back to back, so they can share a group commit,
+// and are acknowledged in order; the socket is not read again until all of
+// them are answered: a slow Store slows the agency down instead of filling
+// memory.
 
 import type { Socket } from 'node:net';
 import type { Remote } from 'comlink';
@@ -17,7 +19,7 @@ import type { Frame } from '../wire/frame.ts';
 import type { Message, MessageOf, WireBet } from '../wire/messages.ts';
 import type { Lottery } from './lottery.ts';
 import { Mailbox } from './mailbox.ts';
-import type { StoreApi } from './store-api.ts';
+import type { AppendOutcome, StoreApi } from './store-api.ts';
 
 export type LotteryApi = Pick<Lottery, 'finish' | 'winners'>;
 
@@ -45,6 +47,8 @@ export class Session {
   #agency: number | undefined;
   #finished = false;
   #awaitingWinners = false;
+  /** The answers to BETS frames handed to the Store, sent in order as it decides. */
+  #answers: Promise<void> = Promise.resolve();
   #closing = false;
   /** Set by stop(): the socket is not read again. */
   #stopping = false;
@@ -99,7 +103,8 @@ export class Session {
     if (frames.length === 0) return;
     this.#socket.pause();
     for (const frame of frames) void this.#mailbox.post(() => this.#handle(frame));
-    void this.#mailbox.post(() => {
+    void this.#mailbox.post(async () => {
+      await this.#answers;
       if (!this.#closing && !this.#stopping) this.#socket.resume();
     });
   }
@@ -150,7 +155,7 @@ export class Session {
     logEvent(this.#log, 'info', 'conexion', 'success', { peer: this.#peer, offset: welcome.offset, finalizada: welcome.finished });
   }
 
-  async #bets(agency: number, { offset, bets }: MessageOf<'BETS'>): Promise<void> {
+  #bets(agency: number, { offset, bets }: MessageOf<'BETS'>): void {
     let valid: WireBet[] | undefined;
     let invalid: string | undefined;
     try {
@@ -160,30 +165,42 @@ export class Session {
       invalid = error.message;
     }
     const rows = valid === undefined ? null : encodeBetRows(agency, valid);
-    const outcome = await this.#options.store.append({ agency, offset, count: bets.length, rows });
+    const decided = Promise.resolve(this.#options.store.append({ agency, offset, count: bets.length, rows }));
+    this.#answers = this.#answers.then(async () => {
+      try {
+        this.#answerBets(offset, bets.length, valid, invalid, await decided);
+      } catch (error) {
+        this.#refuse(error);
+      }
+    });
+  }
+
+  #answerBets(offset: number, count: number, valid: WireBet[] | undefined, invalid: string | undefined, outcome: AppendOutcome): void {
     switch (outcome.status) {
       case 'stored':
         logEvent(this.#log, 'info', 'apuesta_recibida', 'success', { cantidad: outcome.stored });
         if (this.#log.isLevelEnabled('debug')) {
-          for (const bet of valid!.slice(bets.length - outcome.stored)) {
+          for (const bet of valid!.slice(count - outcome.stored)) {
             logEvent(this.#log, 'debug', 'apuesta_almacenada', 'success', { dni: bet[2], numero: bet[4] });
           }
         }
         return this.#send({ type: 'ACK', offset: outcome.next });
       case 'duplicate':
-        logEvent(this.#log, 'info', 'apuesta_recibida', 'success', { cantidad: 0, duplicadas: bets.length, offset });
+        logEvent(this.#log, 'info', 'apuesta_recibida', 'success', { cantidad: 0, duplicadas: count, offset });
         return this.#send({ type: 'ACK', offset: outcome.next });
       case 'refused':
-        logEvent(this.#log, 'warn', 'apuesta_recibida', 'fail', { cantidad: bets.length, offset, error: invalid });
+        logEvent(this.#log, 'warn', 'apuesta_recibida', 'fail', { cantidad: count, offset, error: invalid });
         return this.#send({ type: 'ERROR', code: ErrorCode.INVALID_BET, message: invalid!, offset, next: outcome.next });
       case 'rejected':
-        logEvent(this.#log, 'warn', 'apuesta_recibida', 'fail', { cantidad: bets.length, offset, code: outcome.code, error: outcome.message });
+        logEvent(this.#log, 'warn', 'apuesta_recibida', 'fail', { cantidad: count, offset, code: outcome.code, error: outcome.message });
         this.#send({ type: 'ERROR', code: outcome.code, message: outcome.message, offset, next: outcome.next });
         return this.#close();
     }
   }
 
   async #finish(agency: number, { total }: MessageOf<'FINISH'>): Promise<void> {
+    await this.#answers;
+    if (this.#closing) return;
     const outcome = await this.#options.lottery.finish(agency, total);
     if (outcome.status === 'rejected') {
       logEvent(this.#log, 'warn', 'finalizar', 'fail', { code: outcome.code, error: outcome.message });
@@ -225,7 +242,7 @@ export class Session {
   }
 
   #send(message: Message): void {
-    if (!this.#socket.destroyed) this.#socket.write(encodeMessage(message));
+    if (!this.#closing && !this.#socket.destroyed) this.#socket.write(encodeMessage(message));
   }
 
   /** Answers ERROR for what went wrong, logs it and closes the connection. */
