@@ -5,9 +5,10 @@
 import { constants } from 'node:fs';
 import { mkdir, open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { WINNING_NUMBER } from '../bets/bet.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
-import { encodeRecord, parseJournal, type JournalRecord } from '../storage/journal.ts';
+import { encodeRecord, parseJournal, type CommitRecord, type JournalRecord } from '../storage/journal.ts';
 import { scanWinners } from '../storage/winner-scan.ts';
 import { ErrorCode } from '../wire/errors.ts';
 import { Mailbox } from './mailbox.ts';
@@ -97,11 +98,12 @@ export class Store {
     } catch (error) {
       throw new StoreRecoveryError((error as Error).message);
     }
-    for (const record of replay.records) this.#apply(record);
-    this.#journalEnd = replay.validLength;
-    if (replay.cut !== undefined) {
-      await this.#journal.truncate(replay.validLength);
-      logEvent(this.#log, 'warn', 'recover_journal', 'fail', { cut: replay.cut });
+    const { records, validLength, cut } = replay;
+    for (const record of records) this.#apply(record);
+    this.#journalEnd = validLength;
+    if (cut !== undefined) {
+      await this.#journal.truncate(validLength);
+      logEvent(this.#log, 'warn', 'recover_journal', 'fail', { cut });
     }
     if (csvSize < this.#csvEnd) {
       throw new StoreRecoveryError(
@@ -109,17 +111,36 @@ export class Store {
           'refusing to start rather than take bets again on top of a damaged file',
       );
     }
+    // bets.csv is synced before the record that commits it is written, so the
+    // last group's bytes are on disk whenever its record is; if they do not
+    // match the record's CRC, the file was damaged after the fact.
+    const lastCommit = records.findLast((record) => record.kind === 'commit');
+    if (lastCommit !== undefined && !(await this.#csvHolds(records, lastCommit))) {
+      throw new StoreRecoveryError(
+        `the last bets committed to ${this.#csvPath} (up to byte ${lastCommit.csvEnd}) do not match the journal's checksum: ` +
+          'the file was damaged; refusing to start rather than take bets again on top of it',
+      );
+    }
     if (csvSize > this.#csvEnd) {
       await this.#csv.truncate(this.#csvEnd);
       logEvent(this.#log, 'warn', 'recover_bets', 'fail', { cut_bytes: csvSize - this.#csvEnd, reason: 'written but never committed' });
     }
-    if (this.#fsync && (replay.cut !== undefined || csvSize > this.#csvEnd)) {
+    if (this.#fsync && (cut !== undefined || csvSize > this.#csvEnd)) {
       await this.#csv.sync();
       await this.#journal.sync();
     }
-    if (replay.records.length > 0) {
+    if (records.length > 0) {
       logEvent(this.#log, 'info', 'recover', 'success', { apuestas: this.#storedTotal(), agencias: this.#agencies.size, sorteo: this.#winners !== null });
     }
+  }
+
+  /** Whether bets.csv holds the bytes the last commit appended, intact. */
+  async #csvHolds(records: JournalRecord[], last: CommitRecord): Promise<boolean> {
+    const commits = records.filter((record): record is CommitRecord => record.kind === 'commit');
+    const start = commits.length > 1 ? commits[commits.length - 2].csvEnd : 0;
+    const bytes = Buffer.alloc(last.csvEnd - start);
+    const { bytesRead } = await this.#csv.read(bytes, 0, bytes.length, start);
+    return bytesRead === bytes.length && crc32(bytes) === last.crc;
   }
 
   #apply(record: JournalRecord): void {
@@ -216,13 +237,17 @@ export class Store {
     }
     try {
       if (states.size > 0) {
+        const agencies: Record<string, { next: number; stored: number }> = {};
+        for (const [agency, { next, stored }] of states) agencies[agency] = { next, stored };
+        let crc = 0;
+        for (const chunk of chunks) crc = crc32(chunk, crc);
+        // bets.csv first, synced, then the record that commits it, synced:
+        // a record on disk always means its bets are too.
         if (bytes > 0) {
           await writeFully(this.#csv, chunks, this.#csvEnd);
           if (this.#fsync) await this.#csv.datasync();
         }
-        const agencies: Record<string, { next: number; stored: number }> = {};
-        for (const [agency, { next, stored }] of states) agencies[agency] = { next, stored };
-        await this.#writeRecord({ kind: 'commit', csvEnd: this.#csvEnd + bytes, agencies });
+        await this.#writeRecord({ kind: 'commit', csvEnd: this.#csvEnd + bytes, crc, agencies });
         this.#csvEnd += bytes;
         for (const [agency, state] of states) this.#agencies.set(agency, state);
       }

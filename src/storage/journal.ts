@@ -8,7 +8,11 @@ import { crc32 } from 'node:zlib';
 // line is an interrupted write and is cut; a corrupt line before the last
 // means the file was damaged, and recovery stops rather than guess.
 
-export type CommitRecord = { kind: 'commit'; csvEnd: number; agencies: Record<string, { next: number; stored: number }> };
+/**
+ * After a group commit: bets.csv ends at `csvEnd`, and `crc` is the CRC-32 of
+ * the bytes the group appended, from the previous commit's end to `csvEnd`.
+ */
+export type CommitRecord = { kind: 'commit'; csvEnd: number; crc: number; agencies: Record<string, { next: number; stored: number }> };
 export type FinishRecord = { kind: 'finish'; agency: number; total: number };
 export type DrawRecord = { kind: 'draw'; winners: Record<string, string[]> };
 export type JournalRecord = CommitRecord | FinishRecord | DrawRecord;
@@ -24,6 +28,8 @@ export function encodeRecord(record: JournalRecord): string {
 
 export type JournalReplay = {
   records: JournalRecord[];
+  /** Where each record starts in the file. */
+  starts: number[];
   /** Bytes of the file that hold whole, valid records. */
   validLength: number;
   /** What was cut from the end, if anything: a description for the log. */
@@ -32,23 +38,25 @@ export type JournalReplay = {
 
 export function parseJournal(content: Buffer): JournalReplay {
   const records: JournalRecord[] = [];
+  const starts: number[] = [];
   let at = 0;
   while (at < content.length) {
     const newline = content.indexOf(0x0a, at);
     if (newline < 0) {
-      return { records, validLength: at, cut: `a record cut short (${content.length - at} bytes with no end of line)` };
+      return { records, starts, validLength: at, cut: `a record cut short (${content.length - at} bytes with no end of line)` };
     }
     const record = decodeLine(content.subarray(at, newline).toString('utf8'));
     if (record === undefined) {
       if (newline === content.length - 1) {
-        return { records, validLength: at, cut: `a corrupt last record (${newline + 1 - at} bytes)` };
+        return { records, starts, validLength: at, cut: `a corrupt last record (${newline + 1 - at} bytes)` };
       }
       throw new JournalCorruptError(`journal record at byte ${at} is corrupt and is not the last one: the journal is damaged`);
     }
     records.push(record);
+    starts.push(at);
     at = newline + 1;
   }
-  return { records, validLength: at };
+  return { records, starts, validLength: at };
 }
 
 function decodeLine(line: string): JournalRecord | undefined {
