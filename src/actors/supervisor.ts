@@ -6,7 +6,7 @@
 import { expose, wrap } from 'comlink';
 import { once } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { ServerConfig } from '../config/server-config.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
 import { Acceptor } from './acceptor.ts';
@@ -35,7 +35,9 @@ export class Supervisor {
   readonly #config: ServerConfig;
   readonly #log: Logger;
   #storeWorker!: Worker;
-  #lottery!: Lottery;
+  #lottery: Lottery | undefined;
+  /** Ports for the Lottery opened before it exists; exposed once it does. */
+  readonly #lotteryPortsWaiting: MessagePort[] = [];
   #acceptor!: Acceptor;
   #address!: AddressInfo;
   readonly #workers: SessionWorker[] = [];
@@ -65,16 +67,23 @@ export class Supervisor {
     const config = this.#config;
     const storeData: StoreWorkerData = { dataDir: config.dataDir, fsync: config.fsync, logLevel: config.logLevel, logFormat: config.logFormat };
     this.#storeWorker = new Worker(new URL('./store-worker.ts', import.meta.url), { workerData: storeData });
-    const [started] = (await once(this.#storeWorker, 'message')) as [FromStoreWorker];
+    const storeStarted = once(this.#storeWorker, 'message') as Promise<[FromStoreWorker]>;
+    // Session workers start meanwhile: their calls to the Store and the
+    // Lottery wait in their ports until those are up.
+    const sessionsStarted = Promise.all(Array.from({ length: config.workers }, () => this.#startSessionWorker()));
+    const [started] = await storeStarted;
     if (started.type !== 'ready') {
+      this.#stopping = Promise.resolve();
+      await sessionsStarted.catch(() => undefined);
+      await Promise.all(this.#workers.map(({ worker }) => worker.terminate()));
       throw new Error(`the store could not start: ${started.type === 'failed' ? started.message : started.type}`);
     }
     this.#storeWorker.on('error', (error: Error) => logEvent(this.#log, 'error', 'store', 'fail', { error: error.message }));
 
     this.#lottery = new Lottery({ agencies: config.agencies, store: wrap<StoreApi>(this.#storePort()), log: this.#log, snapshot: started.snapshot });
+    for (const port of this.#lotteryPortsWaiting.splice(0)) expose(this.#lottery, port);
     await this.#lottery.resume();
-
-    await Promise.all(Array.from({ length: config.workers }, () => this.#startSessionWorker()));
+    await sessionsStarted;
 
     this.#acceptor = new Acceptor({
       host: config.host,
@@ -96,7 +105,8 @@ export class Supervisor {
 
   async #startSessionWorker(): Promise<void> {
     const lotteryChannel = new MessageChannel();
-    expose(this.#lottery, lotteryChannel.port2);
+    if (this.#lottery === undefined) this.#lotteryPortsWaiting.push(lotteryChannel.port2);
+    else expose(this.#lottery, lotteryChannel.port2);
     const storePort = this.#storePort();
     const id = this.#nextWorkerId++;
     const data: SessionWorkerData = {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // lottery-agency: uploads one agency's bets and logs its winners. See --help.
-import { requireRuntime } from '../runtime.ts';
+import { enableCompileCache, requireRuntime } from '../runtime.ts';
 requireRuntime('lottery-agency');
+await enableCompileCache();
 
 const { configOrExit } = await import('../config/program-config.ts');
 const { loadAgencyConfig } = await import('../config/agency-config.ts');

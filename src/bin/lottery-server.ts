@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // lottery-server: the central lottery server. See --help.
-import { requireRuntime } from '../runtime.ts';
+import { enableCompileCache, requireRuntime } from '../runtime.ts';
 requireRuntime('lottery-server');
+await enableCompileCache();
 
 const { configOrExit } = await import('../config/program-config.ts');
 const { loadServerConfig } = await import('../config/server-config.ts');
