@@ -10,7 +10,8 @@ import { HEADER_SIZE, MAX_FRAME_SIZE, readHeader, type Frame } from './frame.ts'
  * throws ProtocolError; the decoder is then unusable, as the stream is.
  */
 export class FrameDecoder {
-  #pending = new Uint8Array(MAX_FRAME_SIZE);
+  /** Allocated on the first frame that arrives in pieces: idle connections hold none. */
+  #pending: Uint8Array | undefined;
   #pendingLength = 0;
   /** Payload length of the pending frame once its header is complete, else -1. */
   #pendingPayload = -1;
@@ -46,24 +47,24 @@ export class FrameDecoder {
 
   /** Moves bytes from `chunk` into the pending frame; returns how many it took. */
   #fillPending(chunk: Uint8Array, frames: Frame[]): number {
+    const pending = (this.#pending ??= new Uint8Array(MAX_FRAME_SIZE));
     let taken = 0;
     if (this.#pendingPayload < 0) {
       const want = Math.min(HEADER_SIZE - this.#pendingLength, chunk.length);
-      this.#pending.set(chunk.subarray(0, want), this.#pendingLength);
+      pending.set(chunk.subarray(0, want), this.#pendingLength);
       this.#pendingLength += want;
       taken = want;
       if (this.#pendingLength < HEADER_SIZE) return taken;
-      this.#pendingPayload = readHeader(this.#pending, 0).length;
+      this.#pendingPayload = readHeader(pending, 0).length;
     }
     const total = HEADER_SIZE + this.#pendingPayload;
     const want = Math.min(total - this.#pendingLength, chunk.length - taken);
-    this.#pending.set(chunk.subarray(taken, taken + want), this.#pendingLength);
+    pending.set(chunk.subarray(taken, taken + want), this.#pendingLength);
     this.#pendingLength += want;
     taken += want;
     if (this.#pendingLength === total) {
       // Copy out: the pending buffer is reused for the next frame.
-      const type = this.#pending[3];
-      frames.push({ type, payload: this.#pending.slice(HEADER_SIZE, total) });
+      frames.push({ type: pending[3], payload: pending.slice(HEADER_SIZE, total) });
       this.#pendingLength = 0;
       this.#pendingPayload = -1;
     }
