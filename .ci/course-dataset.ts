@@ -3,11 +3,7 @@
 // bets.csv holds every input row exactly once and that each agency's winners
 // are the ones counted here from its own file. Prints the time it took.
 //   node .ci/course-dataset.ts DIR
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { courseFailures, readCourseDataset } from '../src/harness/course-dataset.ts';
-import { startAgency, startServer } from '../src/harness/lottery-processes.ts';
+import { readCourseDataset, runCourseDataset } from '../src/harness/course-dataset.ts';
 
 const dir = process.argv[2];
 if (dir === undefined) {
@@ -15,18 +11,9 @@ if (dir === undefined) {
   process.exit(2);
 }
 const dataset = await readCourseDataset(dir);
-const dataDir = await mkdtemp(join(tmpdir(), 'lottery-course-'));
+const { runs, storedRows, seconds, failures } = await runCourseDataset(dataset);
 
-const started = performance.now();
-const server = await startServer(['--data-dir', dataDir, '--agencies', String(dataset.files.length)]);
-const runs = await Promise.all(dataset.files.map((file, i) => startAgency(i + 1, server.port, ['--data-file', file]).result));
-const seconds = (performance.now() - started) / 1000;
-const serverCode = await server.stop();
-
-const stored = (await readFile(join(dataDir, 'bets.csv'), 'utf8')).split('\n').filter((line) => line !== '');
-const failures = courseFailures(dataset, runs, stored);
-if (serverCode !== 0) failures.push(`server exited ${serverCode}`);
-console.log(`winners per agency: ${runs.map((run) => run.winners?.length ?? '-').join(', ')}; bets.csv: ${stored.length} rows`);
+console.log(`winners per agency: ${runs.map((run) => run.winners?.length ?? '-').join(', ')}; bets.csv: ${storedRows.length} rows`);
 console.log(`course dataset: ${dataset.rows.length} bets, ${dataset.files.length} agencies, ${seconds.toFixed(2)} s from server start to the last agency's exit`);
 if (failures.length > 0) {
   console.error(`course dataset FAILED:\n${failures.join('\n')}`);

@@ -13,21 +13,29 @@ const config = configOrExit(() => loadServerConfig(process.argv.slice(2), proces
 const log = createLogger({ level: config.logLevel, format: config.logFormat });
 logConfig(log, config, config.fsync ? {} : { warning: 'fsync off: acknowledged bets may be lost on a crash' });
 
-let supervisor: Awaited<ReturnType<typeof Supervisor.start>>;
-try {
-  supervisor = await Supervisor.start(config, log);
-} catch (error) {
-  logEvent(log, 'error', 'start', 'fail', { error: (error as Error).message });
-  process.exit(1);
-}
-
+// The handlers go in before the server starts: it says it listens before
+// start() returns, and a SIGTERM sent on that word must already be handled
+// (Node's default for an unhandled SIGTERM is to die with 143, no shutdown).
+// A signal during start-up is kept and acted on once the server is up.
+let supervisor: Awaited<ReturnType<typeof Supervisor.start>> | undefined;
+let pendingSignal: NodeJS.Signals | undefined;
 let signals = 0;
+const stop = (signal: NodeJS.Signals, running: NonNullable<typeof supervisor>) => void running.stop(signal).then(() => process.exit(0));
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
     if (++signals > 1) {
       logEvent(log, 'warn', 'shutdown', 'fail', { reason: `second ${signal} during shutdown: exiting at once` });
       process.exit(130);
     }
-    void supervisor.stop(signal).then(() => process.exit(0));
+    if (supervisor === undefined) pendingSignal = signal;
+    else stop(signal, supervisor);
   });
 }
+
+try {
+  supervisor = await Supervisor.start(config, log);
+} catch (error) {
+  logEvent(log, 'error', 'start', 'fail', { error: (error as Error).message });
+  process.exit(1);
+}
+if (pendingSignal !== undefined) stop(pendingSignal, supervisor);

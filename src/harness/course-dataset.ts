@@ -2,10 +2,11 @@
 // one directory, and what a correct run must end with: every row stored
 // once (as bets.csv writes it) and each agency's winners.
 
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WINNING_NUMBER } from '../bets/bet.ts';
-import type { AgencyRun } from './lottery-processes.ts';
+import { startAgency, startServer, type AgencyRun } from './lottery-processes.ts';
 
 export type CourseDataset = { files: string[]; rows: string[]; winners: string[][] };
 
@@ -37,4 +38,48 @@ export function courseFailures(dataset: CourseDataset, runs: AgencyRun[], stored
   if (storedRows.length !== dataset.rows.length) failures.push(`bets.csv holds ${storedRows.length} rows, the files ${dataset.rows.length}`);
   else if ([...storedRows].sort().join('\n') !== [...dataset.rows].sort().join('\n')) failures.push('bets.csv is not the input rows, each exactly once');
   return failures;
+}
+
+export type CourseRun = {
+  dataset: CourseDataset;
+  runs: AgencyRun[];
+  storedRows: string[];
+  serverCode: number;
+  /** From starting the server to the last agency's exit. */
+  seconds: number;
+  /** What is wrong with the outcome (see courseFailures), and a server that did not exit 0; empty when right. */
+  failures: string[];
+};
+
+export type CourseRunOptions = { serverArgs?: string[]; agencyArgs?: string[] };
+
+/**
+ * Runs the real programs on the dataset once: a server on a fresh data dir
+ * (removed afterwards), agencies 1..N on their files, all at once. Checks the
+ * outcome against the dataset and times server start to the last agency's exit.
+ */
+export async function runCourseDataset(dataset: CourseDataset, options: CourseRunOptions = {}): Promise<CourseRun> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'lottery-course-'));
+  try {
+    const started = performance.now();
+    const server = await startServer(['--data-dir', dataDir, '--agencies', String(dataset.files.length), ...(options.serverArgs ?? [])]);
+    const agencies = dataset.files.map((file, i) => startAgency(i + 1, server.port, ['--data-file', file, ...(options.agencyArgs ?? [])]));
+    const finished = Promise.all(agencies.map((agency) => agency.result));
+    let runs: AgencyRun[];
+    let seconds: number;
+    try {
+      runs = await finished;
+      seconds = (performance.now() - started) / 1000;
+    } finally {
+      // Whatever happened to the agencies, no server is left behind.
+      if (server.child.exitCode === null && server.child.signalCode === null) await server.stop();
+    }
+    const serverCode = await server.exited;
+    const storedRows = (await readFile(join(dataDir, 'bets.csv'), 'utf8')).split('\n').filter((line) => line !== '');
+    const failures = courseFailures(dataset, runs, storedRows);
+    if (serverCode !== 0) failures.push(`server exited ${serverCode}`);
+    return { dataset, runs, storedRows, serverCode, seconds, failures };
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
 }

@@ -4,9 +4,10 @@
 // by CI on the course dataset.
 
 import { readFile } from 'node:fs/promises';
-import net from 'node:net';
 import { join } from 'node:path';
-import { startAgency, startServer, type AgencyRun, type RunningServer } from './lottery-processes.ts';
+import { freePort, startAgency, startServer, type AgencyRun, type RunningServer } from './lottery-processes.ts';
+
+export { freePort };
 
 export type CrashPoint = {
   /** Said in reports. */
@@ -27,15 +28,6 @@ export type CrashRunOptions = {
 };
 
 export type CrashRunResult = { runs: AgencyRun[]; storedRows: string[]; kills: string[]; serverCode: number };
-
-/** A port free on 127.0.0.1 now, so that restarts can listen on the same one. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 export async function crashRun(options: CrashRunOptions): Promise<CrashRunResult> {
   const port = await freePort();

@@ -3,6 +3,7 @@
 // and the benchmark. Everything here talks to 127.0.0.1 only.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { createInterface } from 'node:readline';
 
 const binPath = (name: string) => new URL(`../bin/${name}.ts`, import.meta.url).pathname;
@@ -11,7 +12,7 @@ export type RunningProgram = {
   child: ChildProcess;
   /** Every line written to stdout so far. */
   lines: string[];
-  /** Resolves with the exit code (128 + n for a signal) once it exits. */
+  /** Resolves with the exit code (128 + n for a signal) once it has exited and all its output is in `lines`. */
   exited: Promise<number>;
   /**
    * Resolves with the `count`-th output line (default the first) matching
@@ -39,8 +40,10 @@ export function startProgram(name: string, args: string[], options: ProgramOptio
   };
   createInterface({ input: child.stdout! }).on('line', onLine);
   createInterface({ input: child.stderr! }).on('line', onLine);
+  // 'close', not 'exit': 'exit' may come before the last output has been
+  // read, and a program's last line (an agency's winners) would be missed.
   const exited = new Promise<number>((resolve) => {
-    child.once('exit', (code, signal) => resolve(code ?? 128 + (SIGNAL_NUMBERS[signal ?? ''] ?? 0)));
+    child.once('close', (code, signal) => resolve(code ?? 128 + (SIGNAL_NUMBERS[signal ?? ''] ?? 0)));
   });
   const waitForLine = (pattern: RegExp, { timeoutMs = 30_000, count = 1 } = {}) =>
     new Promise<RegExpExecArray>((resolve, reject) => {
@@ -80,18 +83,79 @@ export function startProgram(name: string, args: string[], options: ProgramOptio
 
 export type RunningServer = RunningProgram & { port: number; stop(): Promise<number> };
 
-/** Starts lottery-server on 127.0.0.1 (a free port unless `port` is given) and waits until it listens. */
-export async function startServer(args: string[], options: ProgramOptions & { port?: number } = {}): Promise<RunningServer> {
-  const program = startProgram('lottery-server', ['--host', '127.0.0.1', '--port', String(options.port ?? 0), ...args], options);
-  const match = await program.waitForLine(/action: listen \| result: success .*\| port: (\d+)/);
+/** A port free on 127.0.0.1 now, so that restarts can listen on the same one. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export type ServerOptions = ProgramOptions & {
+  port?: number;
+  startTimeoutMs?: number;
+  /**
+   * How to tell that the server listens: its `listen` log line (the default),
+   * or, for a log level that hides that line (warn and above), a connection
+   * it accepts: then a free port is chosen unless `port` is given.
+   */
+  ready?: 'log' | 'connect';
+};
+
+/**
+ * Starts lottery-server on 127.0.0.1 (a free port unless `port` is given) and
+ * waits until it listens. If it does not come up within `startTimeoutMs`, it
+ * is killed and the promise rejects: a caller never holds a stray server.
+ */
+export async function startServer(args: string[], options: ServerOptions = {}): Promise<RunningServer> {
+  const ready = options.ready ?? 'log';
+  const requested = options.port ?? (ready === 'connect' ? await freePort() : 0);
+  const program = startProgram('lottery-server', ['--host', '127.0.0.1', '--port', String(requested), ...args], options);
+  const timeoutMs = options.startTimeoutMs ?? 30_000;
+  let port: number;
+  try {
+    if (ready === 'connect') {
+      await waitForConnect(requested, program, timeoutMs);
+      port = requested;
+    } else {
+      const match = await program.waitForLine(/action: listen \| result: success .*\| port: (\d+)/, { timeoutMs });
+      port = Number(match[1]);
+    }
+  } catch (error) {
+    program.child.kill('SIGKILL');
+    await program.exited;
+    throw error;
+  }
   return {
     ...program,
-    port: Number(match[1]),
+    port,
     stop: () => {
       program.child.kill('SIGTERM');
       return program.exited;
     },
   };
+}
+
+/** Tries to connect every 50 ms until the program accepts on `port`; rejects if it exits first or `timeoutMs` passes. */
+async function waitForConnect(port: number, program: RunningProgram, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exitCode: number | undefined;
+  void program.exited.then((code) => (exitCode = code));
+  while (true) {
+    if (exitCode !== undefined) throw new Error(`lottery-server exited (${exitCode}) before listening:\n${program.lines.slice(-20).join('\n')}`);
+    const connected = await new Promise<boolean>((resolve) => {
+      const probe = net.connect({ host: '127.0.0.1', port });
+      probe.once('connect', () => {
+        probe.end();
+        resolve(true);
+      });
+      probe.once('error', () => resolve(false));
+    });
+    if (connected) return;
+    if (Date.now() >= deadline) throw new Error(`lottery-server did not accept connections on port ${port} within ${timeoutMs} ms:\n${program.lines.slice(-20).join('\n')}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 export type AgencyRun = { code: number; lines: string[]; winners: string[] | undefined };

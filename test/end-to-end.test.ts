@@ -1,0 +1,163 @@
+// The real lottery-server and lottery-agency programs against each other on
+// 127.0.0.1: what the agencies' files hold is what bets.csv ends up holding,
+// batches are cut as configured, and every agency gets exactly its winners.
+import test, { type ExecutionContext } from 'ava';
+import { parseString } from 'fast-csv';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { packValue } from '../src/wire/codec.ts';
+import { HEADER_SIZE, MAX_FRAME_SIZE } from '../src/wire/frame.ts';
+import { agencyFor, serverFor, sorted, storedBatches, storedRows, tempDir, writeAgencies, type AgencySpec } from './helpers/lottery-fixtures.ts';
+
+/** Runs one server and one agency per spec entry, all at once; returns what they did. */
+async function runLottery(t: ExecutionContext, spec: readonly AgencySpec[], agencyArgs: string[] = [], seed = 1) {
+  const dir = await tempDir(t);
+  const inputs = await writeAgencies(dir, spec, seed);
+  const dataDir = join(dir, 'server');
+  const server = await serverFor(t, dataDir, ['--agencies', String(spec.length)]);
+  const agencies = inputs.map((input) => agencyFor(t, input.id, server.port, ['--data-file', input.file, ...agencyArgs]));
+  const runs = await Promise.all(agencies.map((agency) => agency.result));
+  return { dir, dataDir, server, inputs, runs };
+}
+
+/** Every agency exited 0 and logged exactly the winners placed in its file. */
+function assertWinners(t: ExecutionContext, runs: Awaited<ReturnType<typeof runLottery>>['runs'], expected: string[][]) {
+  runs.forEach((run, i) => {
+    t.is(run.code, 0, `agency ${i + 1} exits 0:\n${run.lines.slice(-5).join('\n')}`);
+    t.deepEqual(sorted(run.winners ?? ['(no ganadores line)']), expected[i], `agency ${i + 1} logs exactly its winners:\n${run.lines.slice(-8).join('\n')}`);
+  });
+}
+
+for (const [count, winnerRows, batches] of [
+  [64, [0, 63], [64]],
+  [99, [17, 50, 98], [64, 35]],
+] as const) {
+  test(`one agency with ${count} bets stores every row as it is in the file and gets the winners placed in it`, async (t) => {
+    const { dataDir, server, inputs, runs } = await runLottery(t, [{ count, winnerRows: [...winnerRows] }], ['--batch-max-amount', '64']);
+    assertWinners(t, runs, [inputs[0].winners]);
+    t.is(inputs[0].winners.length, winnerRows.length);
+    const stored = await storedRows(t, dataDir);
+    t.deepEqual(sorted(stored), sorted(inputs[0].rows));
+    t.true(stored.some((row) => /[áéíóúñÑüë]/.test(row)), 'the data has accented names, and they are stored intact');
+    t.deepEqual(storedBatches(server.lines, 1), [...batches]);
+    t.true(server.lines.some((line) => /action: sorteo \| result: success \| cant_ganadores: /.test(line)));
+  });
+}
+
+for (const [count, maxAmount, batches] of [
+  [16, 64, [16]],
+  [21, 8, [8, 8, 5]],
+  [24, 8, [8, 8, 8]],
+  [1, 8, [1]],
+] as const) {
+  const shape = batches.length === 1 ? `one batch of ${batches[0]}` : `batches of ${batches.join(', ')}`;
+  test(`with --batch-max-amount ${maxAmount}, ${count === 1 ? 'a single bet is' : `${count} bets are`} sent as ${shape}`, async (t) => {
+    const { dataDir, server, inputs, runs } = await runLottery(t, [{ count, winnerRows: [0] }], ['--batch-max-amount', String(maxAmount)]);
+    assertWinners(t, runs, [inputs[0].winners]);
+    t.deepEqual(storedBatches(server.lines, 1), [...batches]);
+    t.deepEqual(sorted(await storedRows(t, dataDir)), sorted(inputs[0].rows));
+  });
+}
+
+test('with no amount cap, every batch fits an 8 KiB frame and only the last one is short', async (t) => {
+  const { dataDir, server, inputs, runs } = await runLottery(t, [{ count: 1500, winnerRows: [0, 749, 1499] }]);
+  assertWinners(t, runs, [inputs[0].winners]);
+  const batches = storedBatches(server.lines, 1);
+  t.is(batches.reduce((sum, n) => sum + n, 0), 1500);
+  t.true(batches.length > 1, 'the bets need several frames');
+  const { bets } = inputs[0];
+  // The size of a BETS frame, counted without encodeMessage, which refuses an oversized one.
+  const frameSize = (offset: number, batch: unknown[]) => HEADER_SIZE + packValue({ offset, bets: batch }).length;
+  let offset = 0;
+  for (const [i, amount] of batches.entries()) {
+    const batch = bets.slice(offset, offset + amount);
+    const size = frameSize(offset, batch);
+    t.true(size <= MAX_FRAME_SIZE, `batch ${i} is a frame of ${size} bytes`);
+    if (i < batches.length - 1) {
+      // Full: one more bet would not fit, allowing for the Batcher's fixed 25-byte envelope estimate.
+      const withNext = frameSize(offset, [...batch, bets[offset + amount]]);
+      t.true(withNext > MAX_FRAME_SIZE - 25, `batch ${i} (${amount} bets, ${size} bytes) is full`);
+    }
+    offset += amount;
+  }
+  t.deepEqual(sorted(await storedRows(t, dataDir)), sorted(inputs[0].rows));
+});
+
+test('three agencies with winners at rows [0, 99], [50] and none each log exactly their own documents', async (t) => {
+  const { dataDir, inputs, runs } = await runLottery(t, [
+    { count: 100, winnerRows: [0, 99] },
+    { count: 100, winnerRows: [50] },
+    { count: 100, winnerRows: [] },
+  ]);
+  t.deepEqual(inputs.map((input) => input.winners.length), [2, 1, 0]);
+  assertWinners(t, runs, inputs.map((input) => input.winners));
+  t.deepEqual(runs.map((run) => run.winners?.length), [2, 1, 0]);
+  t.deepEqual(sorted(await storedRows(t, dataDir)), sorted(inputs.flatMap((input) => input.rows)));
+});
+
+test('five agencies of 60 bets where agency k placed k winners each get their k documents', async (t) => {
+  const spec = Array.from({ length: 5 }, (_, i) => ({ count: 60, winnerRows: Array.from({ length: i + 1 }, (_, j) => j * 13 + i) }));
+  const { dataDir, server, inputs, runs } = await runLottery(t, spec, ['--batch-max-amount', '7']);
+  assertWinners(t, runs, inputs.map((input) => input.winners));
+  t.deepEqual(runs.map((run) => run.winners?.length), [1, 2, 3, 4, 5]);
+  t.deepEqual(sorted(await storedRows(t, dataDir)), sorted(inputs.flatMap((input) => input.rows)));
+  t.is(server.lines.filter((line) => /action: sorteo \| result: success \| cant_ganadores: 15$/.test(line)).length, 1, 'one draw, 15 winners');
+});
+
+test('eight agencies uploading in parallel all finish, and bets.csv holds every row exactly once', async (t) => {
+  const spec = Array.from({ length: 8 }, (_, i) => ({ count: 200 + 37 * i, winnerRows: i % 3 === 0 ? [] : [i, 100 + i, 199] }));
+  const { dataDir, server, inputs, runs } = await runLottery(t, spec, ['--batch-max-amount', '16']);
+  assertWinners(t, runs, inputs.map((input) => input.winners));
+  const stored = await storedRows(t, dataDir);
+  const expected = inputs.flatMap((input) => input.rows);
+  t.is(stored.length, expected.length);
+  t.is(new Set(stored).size, stored.length, 'no row is stored twice');
+  t.deepEqual(sorted(stored), sorted(expected));
+  for (const input of inputs) {
+    t.is(storedBatches(server.lines, input.id).reduce((sum, n) => sum + n, 0), input.bets.length, `agency ${input.id}'s batches add up`);
+  }
+});
+
+test('a course-like file with CRLF, a UTF-8 BOM and quoted names with commas is stored with its values intact', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'agency-1.csv');
+  const lines = [
+    '\uFEFF"Pérez, Juan Martín",Gómez,30904465,1999-03-17,7574',
+    'María José,"Núñez, del Valle",25123987,1985-11-02,1234',
+    '"Ana ""la Negra""",O\'Connor,41222333,2001-01-31,7574',
+    'Zoë,"Ibáñez, Saldaña",12345678,1970-02-28,0',
+    '"Joaquín",Acuña,87654321,1960-06-15,9999',
+  ];
+  await writeFile(file, lines.map((line) => `${line}\r\n`).join(''), 'utf8');
+  const expected = [
+    ['1', 'Pérez, Juan Martín', 'Gómez', '30904465', '1999-03-17', '7574'],
+    ['1', 'María José', 'Núñez, del Valle', '25123987', '1985-11-02', '1234'],
+    ['1', 'Ana "la Negra"', "O'Connor", '41222333', '2001-01-31', '7574'],
+    ['1', 'Zoë', 'Ibáñez, Saldaña', '12345678', '1970-02-28', '0'],
+    ['1', 'Joaquín', 'Acuña', '87654321', '1960-06-15', '9999'],
+  ];
+  const dataDir = join(dir, 'server');
+  const server = await serverFor(t, dataDir, ['--agencies', '1']);
+  const run = await agencyFor(t, 1, server.port, ['--data-file', file]).result;
+  t.is(run.code, 0, run.lines.join('\n'));
+  t.false(run.lines.some((line) => /result: fail/.test(line)), 'no row of the file is refused');
+  t.deepEqual(sorted(run.winners ?? []), ['30904465', '41222333']);
+
+  const text = await readFile(join(dataDir, 'bets.csv'), 'utf8');
+  t.false(text.includes('\uFEFF'), 'the BOM is not stored');
+  t.false(text.includes('\r'), 'bets.csv has LF line endings');
+  t.true(text.includes('1,"Pérez, Juan Martín",Gómez,30904465,1999-03-17,7574\n'), 'a name with a comma is quoted');
+  const parsed = await parseCsv(text);
+  const key = (row: string[]) => row.join('\u0000');
+  t.deepEqual(parsed.map(key).sort(), expected.map(key).sort());
+});
+
+function parseCsv(text: string): Promise<string[][]> {
+  return new Promise((resolve, reject) => {
+    const rows: string[][] = [];
+    parseString(text, { headers: false })
+      .on('data', (row: string[]) => rows.push(row))
+      .on('error', reject)
+      .on('end', () => resolve(rows));
+  });
+}
