@@ -1,29 +1,14 @@
 import test from 'ava';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateBets, writeAgencyFile } from '../src/bets/bet-generator.ts';
-import { formatBetRow } from '../src/bets/bets-csv.ts';
 import { crashRun } from '../src/harness/crash-run.ts';
-
-const sorted = (rows: string[]) => [...rows].sort();
+import { agencyFiles, sorted } from './helpers/lottery-fixtures.ts';
 
 test('bets survive SIGKILL of the server mid-upload and at the draw, each stored exactly once with exact winners', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'lottery-durability-'));
-  const agencies = 5;
-  const files: string[] = [];
-  const expectedRows: string[] = [];
-  const expectedWinners: string[][] = [];
-  for (let agency = 1; agency <= agencies; agency++) {
-    const winnerRows = Array.from({ length: agency }, (_, i) => i * 97 + 13);
-    const bets = generateBets({ seed: 100 + agency, count: 600, winnerRows });
-    const file = join(dir, `agency-${agency}.csv`);
-    await writeAgencyFile(file, bets);
-    files.push(file);
-    for (const bet of bets) expectedRows.push(formatBetRow(agency, bet).trimEnd());
-    expectedWinners.push(winnerRows.map((row) => bets[row][2]).sort());
-  }
-
+  const { dir, files, rows, winners } = await agencyFiles(
+    t,
+    Array.from({ length: 5 }, (_, i) => ({ count: 600, winnerRows: Array.from({ length: i + 1 }, (_, k) => k * 97 + 13) })),
+    100,
+  );
   const received = /action: apuesta_recibida \| result: success/;
   const result = await crashRun({
     dataDir: join(dir, 'server'),
@@ -37,9 +22,9 @@ test('bets survive SIGKILL of the server mid-upload and at the draw, each stored
     ],
   });
 
-  t.deepEqual(result.kills.length, 4);
+  t.is(result.kills.length, 4);
   t.is(result.serverCode, 0);
   result.runs.forEach((run, i) => t.is(run.code, 0, `agency ${i + 1}:\n${run.lines.slice(-10).join('\n')}`));
-  t.deepEqual(sorted(result.storedRows), sorted(expectedRows));
-  result.runs.forEach((run, i) => t.deepEqual(sorted(run.winners ?? []), expectedWinners[i], `winners of agency ${i + 1}`));
+  t.deepEqual(sorted(result.storedRows), sorted(rows));
+  result.runs.forEach((run, i) => t.deepEqual(sorted(run.winners ?? []), winners[i], `winners of agency ${i + 1}`));
 });

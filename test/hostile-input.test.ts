@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { startAgency, startServer } from '../src/harness/lottery-processes.ts';
 import { encodeMessage } from '../src/wire/codec.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
-import { makeAgencyFiles, sorted } from './helpers/agency-files.ts';
+import { agencyFiles, sorted, tempDir } from './helpers/lottery-fixtures.ts';
 
 /** Sends `bytes` and waits for the server to answer or close; returns what it said, if anything. */
 async function probe(port: number, bytes: Uint8Array): Promise<string> {
@@ -24,7 +24,7 @@ async function probe(port: number, bytes: Uint8Array): Promise<string> {
 }
 
 test('arbitrary bytes never crash a session or the server, and real agencies complete afterwards', async (t) => {
-  const { dir, files, rows, winners } = await makeAgencyFiles([{ count: 150, winnerRows: [0] }, { count: 150, winnerRows: [149] }]);
+  const { dir, files, rows, winners } = await agencyFiles(t, [{ count: 150, winnerRows: [0] }, { count: 150, winnerRows: [149] }]);
   const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '2', '--handshake-timeout', '2', '--idle-timeout', '2']);
   t.teardown(() => server.stop());
 
@@ -58,7 +58,7 @@ test('arbitrary bytes never crash a session or the server, and real agencies com
 });
 
 test('each hostile input gets its own error code', async (t) => {
-  const { dir } = await makeAgencyFiles([]);
+  const dir = await tempDir(t);
   const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '2']);
   t.teardown(() => server.stop());
   const cases: Array<[string, Uint8Array | Array<Parameters<typeof encodeMessage>[0]>, string]> = [
@@ -84,7 +84,7 @@ test('each hostile input gets its own error code', async (t) => {
 });
 
 test('bets after an agency\'s FINISH and after the draw are refused', async (t) => {
-  const { dir } = await makeAgencyFiles([]);
+  const dir = await tempDir(t);
   const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '2']);
   t.teardown(() => server.stop());
   const bet = ['Eva', 'Ríos', '77', '1980-01-01', 5] as [string, string, string, string, number];

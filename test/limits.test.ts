@@ -2,10 +2,10 @@ import test from 'ava';
 import { join } from 'node:path';
 import { startAgency, startServer } from '../src/harness/lottery-processes.ts';
 import { connectRaw, type RawConnection } from './helpers/raw-connection.ts';
-import { makeAgencyFiles, sorted } from './helpers/agency-files.ts';
+import { agencyFiles, sorted, tempDir } from './helpers/lottery-fixtures.ts';
 
 test('with 300 idle connections held open, real agencies still complete normally', async (t) => {
-  const { dir, files, winners } = await makeAgencyFiles([{ count: 200, winnerRows: [3] }, { count: 200, winnerRows: [] }]);
+  const { dir, files, winners } = await agencyFiles(t, [{ count: 200, winnerRows: [3] }, { count: 200, winnerRows: [] }]);
   const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '2', '--handshake-timeout', '600']);
   t.teardown(() => server.stop());
   const idle: RawConnection[] = [];
@@ -22,7 +22,7 @@ test('with 300 idle connections held open, real agencies still complete normally
 });
 
 test('past --max-connections a connection gets TOO_MANY_CONNECTIONS, and a freed place is given again', async (t) => {
-  const { dir } = await makeAgencyFiles([]);
+  const dir = await tempDir(t);
   const server = await startServer(['--data-dir', join(dir, 'server'), '--max-connections', '3']);
   t.teardown(() => server.stop());
   const held = [await connectRaw(server.port), await connectRaw(server.port), await connectRaw(server.port)];
@@ -53,7 +53,7 @@ test('past --max-connections a connection gets TOO_MANY_CONNECTIONS, and a freed
 });
 
 test('a connection that never says HELLO is closed with TIMEOUT after --handshake-timeout', async (t) => {
-  const { dir } = await makeAgencyFiles([]);
+  const dir = await tempDir(t);
   const server = await startServer(['--data-dir', join(dir, 'server'), '--handshake-timeout', '0.3']);
   t.teardown(() => server.stop());
   const connection = await connectRaw(server.port);
@@ -62,7 +62,7 @@ test('a connection that never says HELLO is closed with TIMEOUT after --handshak
 });
 
 test('a frame cut off and then silence is closed with TIMEOUT after --idle-timeout', async (t) => {
-  const { dir } = await makeAgencyFiles([]);
+  const dir = await tempDir(t);
   const server = await startServer(['--data-dir', join(dir, 'server'), '--idle-timeout', '0.3']);
   t.teardown(() => server.stop());
   const connection = await connectRaw(server.port);
@@ -76,7 +76,7 @@ test('a frame cut off and then silence is closed with TIMEOUT after --idle-timeo
 });
 
 test('an agency waiting for the draw is not closed by the idle timeout', async (t) => {
-  const { dir } = await makeAgencyFiles([]);
+  const dir = await tempDir(t);
   const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '2', '--idle-timeout', '0.2']);
   t.teardown(() => server.stop());
   const waiting = await connectRaw(server.port);

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { freePort } from '../src/harness/crash-run.ts';
 import { startAgency, startServer } from '../src/harness/lottery-processes.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
-import { makeAgencyFiles, sorted } from './helpers/agency-files.ts';
+import { agencyFiles, sorted, tempDir } from './helpers/lottery-fixtures.ts';
 
 const storedRows = async (dataDir: string) => (await readFile(join(dataDir, 'bets.csv'), 'utf8')).split('\n').filter(Boolean);
 
 test('an agency started before the server keeps trying with backoff and completes once it is up', async (t) => {
-  const { dir, files, rows, winners } = await makeAgencyFiles([{ count: 300, winnerRows: [7] }]);
+  const { dir, files, rows, winners } = await agencyFiles(t, [{ count: 300, winnerRows: [7] }]);
   const port = await freePort();
   const agency = startAgency(1, port, ['--data-file', files[0], '--retry-timeout', '60']);
   t.teardown(() => agency.child.kill());
@@ -23,7 +23,7 @@ test('an agency started before the server keeps trying with backoff and complete
 });
 
 test('an agency gives up after --retry-timeout with a fail line and exit code 1', async (t) => {
-  const { files } = await makeAgencyFiles([{ count: 10 }]);
+  const { files } = await agencyFiles(t, [{ count: 10 }]);
   const port = await freePort();
   const agency = startAgency(1, port, ['--data-file', files[0], '--retry-timeout', '1']);
   t.is(await agency.exited, 1);
@@ -31,7 +31,7 @@ test('an agency gives up after --retry-timeout with a fail line and exit code 1'
 });
 
 test('a session worker that dies is replaced and its agencies resume, storing every bet once', async (t) => {
-  const { dir, files, rows, winners } = await makeAgencyFiles([
+  const { dir, files, rows, winners } = await agencyFiles(t, [
     { count: 400, winnerRows: [1, 399] },
     { count: 400, winnerRows: [200] },
     { count: 400 },
@@ -49,7 +49,7 @@ test('a session worker that dies is replaced and its agencies resume, storing ev
 });
 
 test('a second connection for the same agency takes over: the older one gets REPLACED and is closed', async (t) => {
-  const { dir } = await makeAgencyFiles([]);
+  const dir = await tempDir(t);
   const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '2']);
   t.teardown(() => server.stop());
   const older = await connectRaw(server.port);

@@ -3,12 +3,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startAgency, startServer } from '../src/harness/lottery-processes.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
-import { makeAgencyFiles } from './helpers/agency-files.ts';
+import { agencyFiles, tempDir } from './helpers/lottery-fixtures.ts';
 
 const closeLine = /action: close_(\w+) \| result: success/;
 
 test('SIGTERM under load: every batch logged as stored is in bets.csv, no row is torn, and the server exits 0', async (t) => {
-  const { dir, files } = await makeAgencyFiles(Array.from({ length: 4 }, () => ({ count: 3000 })));
+  const { dir, files } = await agencyFiles(t, Array.from({ length: 4 }, () => ({ count: 3000 })));
   const dataDir = join(dir, 'server');
   const server = await startServer(['--data-dir', dataDir, '--agencies', '4']);
   const agencies = files.map((file, i) => startAgency(i + 1, server.port, ['--data-file', file, '--batch-max-amount', '3', '--retry-timeout', '1']));
@@ -34,7 +34,7 @@ test('SIGTERM under load: every batch logged as stored is in bets.csv, no row is
 });
 
 test('SIGTERM answers a held WINNERS with SERVER_STOPPING', async (t) => {
-  const { dir } = await makeAgencyFiles([]);
+  const dir = await tempDir(t);
   const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '2']);
   const client = await connectRaw(server.port);
   t.teardown(() => client.destroy());
@@ -55,7 +55,7 @@ test('SIGTERM answers a held WINNERS with SERVER_STOPPING', async (t) => {
 });
 
 test('an idle server shuts down on SIGINT too, logging each resource it closes', async (t) => {
-  const { dir } = await makeAgencyFiles([]);
+  const dir = await tempDir(t);
   const server = await startServer(['--data-dir', join(dir, 'server'), '--workers', '3']);
   server.child.kill('SIGINT');
   t.is(await server.exited, 0);
@@ -65,7 +65,7 @@ test('an idle server shuts down on SIGINT too, logging each resource it closes',
 });
 
 test('an agency stopped with SIGTERM mid-upload closes its socket and file and exits 0', async (t) => {
-  const { dir, files } = await makeAgencyFiles([{ count: 20000 }]);
+  const { dir, files } = await agencyFiles(t, [{ count: 20000 }]);
   const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '1']);
   t.teardown(() => server.stop());
   const agency = startAgency(1, server.port, ['--data-file', files[0], '--batch-max-amount', '2']);

@@ -99,3 +99,15 @@ export function within<T>(promise: Promise<T>, what: string, ms = GUARD_MS): Pro
   });
   return Promise.race([promise, guard]).finally(() => clearTimeout(timer));
 }
+
+/** Generated files for agencies 1..n in a fresh temp dir, with what must end up stored and won, gathered. */
+export async function agencyFiles(t: ExecutionContext, spec: readonly AgencySpec[], seed = 1) {
+  const dir = await tempDir(t);
+  const inputs = await writeAgencies(dir, spec, seed);
+  return {
+    dir,
+    files: inputs.map((input) => input.file),
+    rows: inputs.flatMap((input) => input.rows),
+    winners: inputs.map((input) => input.winners),
+  };
+}
