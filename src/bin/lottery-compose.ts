@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// lottery-compose: writes the Compose file for a server and N agencies. See --help.
+import { enableCompileCache, requireRuntime } from '../runtime.ts';
+import type { Schema } from '../config/program-config.ts';
+requireRuntime('lottery-compose');
+await enableCompileCache();
+
+const { writeFileSync } = await import('node:fs');
+const { dirname, relative, resolve, sep } = await import('node:path');
+const { fileURLToPath } = await import('node:url');
+await import('../config/formats.ts');
+const { configFileSetting, configOrExit, loadProgramConfig } = await import('../config/program-config.ts');
+const { composeYaml } = await import('../compose/compose-file.ts');
+
+const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+const schema = {
+  agencies: {
+    doc: 'number of agencies (services agency1..agencyN; required)',
+    format: 'positive-integer',
+    default: null,
+    shownDefault: '(required)',
+    env: 'LOTTERY_COMPOSE_AGENCIES',
+    arg: 'agencies',
+  },
+  output: {
+    doc: 'file to write; its paths are relative to its directory, as Compose reads them',
+    format: String,
+    default: '',
+    shownDefault: 'compose/dev.yaml in the project',
+    env: 'LOTTERY_COMPOSE_OUTPUT',
+    arg: 'output',
+  },
+  config: configFileSetting('LOTTERY_COMPOSE_CONFIG'),
+} satisfies Schema;
+
+const program = {
+  name: 'lottery-compose',
+  usage: 'lottery-compose --agencies N [--output FILE]',
+  summary:
+    'Writes a Compose file with the lottery server and agencies 1..N, each agency reading .data/agency-K.csv,\n' +
+    'all built from compose/Dockerfile. The file is generated: change this program, not the file.',
+};
+
+const config = configOrExit(() => loadProgramConfig<{ agencies: number; output: string }>(program, schema, process.argv.slice(2), process.env));
+const output = config.output === '' ? resolve(projectRoot, 'compose', 'dev.yaml') : resolve(config.output);
+const projectDir = relative(dirname(output), projectRoot).split(sep).join('/') || '.';
+
+try {
+  writeFileSync(output, composeYaml({ agencies: config.agencies, projectDir }));
+} catch (error) {
+  process.stderr.write(`lottery-compose: cannot write ${output}: ${(error as Error).message}\n`);
+  process.exit(1);
+}
+process.stdout.write(`lottery-compose: wrote ${relative(process.cwd(), output) || output} (server and ${config.agencies === 1 ? '1 agency' : `${config.agencies} agencies`})\n`);

@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// lottery-ping: asks the lottery server for a PONG; exit 0 if it answers, 1
+// with the reason if not. A container healthcheck: an open port is not
+// enough, the server must speak the protocol. See --help.
+import { enableCompileCache, requireRuntime } from '../runtime.ts';
+import type { ServerConnection as Connection } from '../agency/server-connection.ts';
+import type { Schema } from '../config/program-config.ts';
+requireRuntime('lottery-ping');
+await enableCompileCache();
+
+const { parseHostPort } = await import('../config/formats.ts');
+const { configFileSetting, configOrExit, loadProgramConfig } = await import('../config/program-config.ts');
+const { ServerConnection } = await import('../agency/server-connection.ts');
+
+const schema = {
+  server: { doc: 'the server as host:port', format: 'host-port', default: 'localhost:12345', env: 'CLI_SERVER_ADDRESS', arg: 'server' },
+  timeout: {
+    doc: 'seconds to wait for the connection and for the PONG',
+    format: 'seconds',
+    default: 3,
+    env: 'LOTTERY_PING_TIMEOUT',
+    arg: 'timeout',
+  },
+  config: configFileSetting('LOTTERY_PING_CONFIG'),
+} satisfies Schema;
+
+const program = {
+  name: 'lottery-ping',
+  usage: 'lottery-ping [--server host:port] [--timeout seconds]',
+  summary: 'Sends the lottery server a PING; exits 0 when it answers PONG, 1 (with the reason on stderr) otherwise.',
+};
+
+const config = configOrExit(() => loadProgramConfig<{ server: string; timeout: number }>(program, schema, process.argv.slice(2), process.env));
+const { host, port } = parseHostPort(config.server)!;
+const deadline = Date.now() + config.timeout * 1000;
+
+function fail(reason: string): never {
+  process.stderr.write(`lottery-ping: ${reason}\n`);
+  process.exit(1);
+}
+
+let connection: Connection;
+try {
+  connection = await ServerConnection.connect(host, port, config.timeout * 1000);
+} catch (error) {
+  fail(reason(error));
+}
+try {
+  await connection.send({ type: 'PING' });
+  const answer = await connection.receive(Math.max(1, deadline - Date.now()));
+  if (answer.type === 'ERROR') fail(`the server at ${config.server} answered ERROR ${answer.code}: ${answer.message}`);
+  if (answer.type !== 'PONG') fail(`the server at ${config.server} answered ${answer.type} instead of PONG`);
+} catch (error) {
+  // The wait's own message would show the time left, not the --timeout given.
+  fail((error as { code?: string }).code === 'TIMEOUT' ? `no PONG from ${config.server} within ${config.timeout} s` : reason(error));
+}
+connection.close();
+process.stdout.write(`lottery-ping: the server at ${config.server} answered PONG\n`);
+process.exit(0);
+
+/**
+ * The error's message. When Node tried several addresses (localhost can be
+ * 127.0.0.1 and ::1) the AggregateError it gives has none: its errors say it.
+ */
+function reason(error: unknown): string {
+  const cause = (error as Error).cause;
+  if (cause instanceof AggregateError && cause.message === '') {
+    return `cannot reach the server at ${config.server}: ${cause.errors.map((inner: Error) => inner.message).join('; ')}`;
+  }
+  return (error as Error).message;
+}
