@@ -32,7 +32,7 @@ export class ServerConnection {
       }, timeoutMs);
       socket.once('error', (error) => {
         clearTimeout(timer);
-        reject(new ConnectionError('CONNECT_FAILED', `cannot reach the server at ${host}:${port}: ${error.message}`, { cause: error }));
+        reject(new ConnectionError('CONNECT_FAILED', `cannot reach the server at ${host}:${port}: ${describe(error)}`, { cause: error }));
       });
       socket.once('connect', () => {
         clearTimeout(timer);
@@ -118,4 +118,13 @@ export class ServerConnection {
     this.#waiter = undefined;
     waiter?.reject(this.#failure);
   }
+}
+
+/**
+ * An error's message. When Node tried several addresses (localhost can be
+ * 127.0.0.1 and ::1), the AggregateError it gives has none: its errors say it.
+ */
+function describe(error: Error): string {
+  if (error instanceof AggregateError && error.message === '') return error.errors.map((inner: Error) => inner.message).join('; ');
+  return error.message;
 }

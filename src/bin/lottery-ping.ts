@@ -43,7 +43,7 @@ let connection: Connection;
 try {
   connection = await ServerConnection.connect(host, port, config.timeout * 1000);
 } catch (error) {
-  fail(reason(error));
+  fail((error as Error).message);
 }
 try {
   await connection.send({ type: 'PING' });
@@ -52,20 +52,9 @@ try {
   if (answer.type !== 'PONG') fail(`the server at ${config.server} answered ${answer.type} instead of PONG`);
 } catch (error) {
   // The wait's own message would show the time left, not the --timeout given.
-  fail((error as { code?: string }).code === 'TIMEOUT' ? `no PONG from ${config.server} within ${config.timeout} s` : reason(error));
+  fail((error as { code?: string }).code === 'TIMEOUT' ? `no PONG from ${config.server} within ${config.timeout} s` : (error as Error).message);
 }
 connection.close();
 process.stdout.write(`lottery-ping: the server at ${config.server} answered PONG\n`);
 process.exit(0);
 
-/**
- * The error's message. When Node tried several addresses (localhost can be
- * 127.0.0.1 and ::1) the AggregateError it gives has none: its errors say it.
- */
-function reason(error: unknown): string {
-  const cause = (error as Error).cause;
-  if (cause instanceof AggregateError && cause.message === '') {
-    return `cannot reach the server at ${config.server}: ${cause.errors.map((inner: Error) => inner.message).join('; ')}`;
-  }
-  return (error as Error).message;
-}
