@@ -76,8 +76,15 @@ const shapes: { [N in MessageName]: (p: Payload) => MessageOf<N> } = {
   },
 };
 
+/**
+ * A msgpack map, as msgpackr decodes it: a plain object. Its extension values
+ * (a timestamp's Date, the C1Type it returns for the never-used byte 0xc1)
+ * are objects too, but not maps.
+ */
 function isPlainObject(value: unknown): value is Payload {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }
 
 function bad(name: string, field: string, what: string): never {
