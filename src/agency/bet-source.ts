@@ -26,10 +26,14 @@ export async function* readBets(path: string, options: BetSourceOptions = {}): A
   const rows = file.pipe(parse({ headers: false, trim: false }));
   file.on('error', (error) => rows.destroy(error));
   let line = 0;
+  let nextLine = 1;
   let valid = 0;
   try {
     for await (const row of rows as AsyncIterable<string[]>) {
-      line++;
+      // fast-csv yields rows, not lines: a quoted field may span lines, and
+      // the rows after it must still be reported by the line they are on.
+      line = nextLine;
+      nextLine += 1 + lineBreaks(row);
       if (line === 1 && row.length > 0 && row[0].startsWith('\uFEFF')) row[0] = row[0].slice(1);
       if (row.length === 0 || (row.length === 1 && row[0] === '')) continue;
       let bet: WireBet;
@@ -45,4 +49,10 @@ export async function* readBets(path: string, options: BetSourceOptions = {}): A
   } finally {
     file.destroy();
   }
+}
+
+function lineBreaks(row: readonly string[]): number {
+  let count = 0;
+  for (const field of row) count += field.match(/\r\n|\r|\n/g)?.length ?? 0;
+  return count;
 }
