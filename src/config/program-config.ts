@@ -110,24 +110,27 @@ function checkFlags(program: ProgramInfo, schema: Schema, argv: string[]): void 
   const known = new Set(Object.values(schema).map((setting) => setting.arg));
   const options = Object.fromEntries([...known].map((name) => [name, { type: 'string' as const }]));
   const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
+  // A flag that takes a value must have one: "--port" alone would read as "true".
+  // parseArgs would take a following flag as the value ("--data-dir --fsync"),
+  // but convict reads both as flags and sets the first to true; a value that
+  // looks like a flag is only taken written inline (--data-dir=-odd). Checked
+  // in order, so "--host --port 80" is told about --host, not about "80".
   for (const token of tokens) {
     const problem =
       token.kind === 'positional'
         ? `unexpected argument '${token.value}'`
-        : token.kind === 'option' && !known.has(token.name)
-          ? `unknown option '${token.rawName}'`
-          : undefined;
+        : token.kind !== 'option'
+          ? undefined
+          : !known.has(token.name)
+            ? `unknown option '${token.rawName}'`
+            : token.value === undefined || (!token.inlineValue && LOOKS_LIKE_A_FLAG.test(token.value))
+              ? `option '${token.rawName}' needs a value`
+              : undefined;
     if (problem !== undefined) throw new ConfigExit(`${program.name}: ${problem}\nTry '${program.name} --help'.`, 2);
   }
-  // A flag that takes a value must have one: "--port" alone would read as "true".
-  for (const token of tokens) {
-    if (token.kind === 'option' && token.value === undefined) {
-      {
-        throw new ConfigExit(`${program.name}: option '${token.rawName}' needs a value\nTry '${program.name} --help'.`, 2);
-      }
-    }
-  }
 }
+
+const LOOKS_LIKE_A_FLAG = /^--?[A-Za-z]/;
 
 export function helpText(program: ProgramInfo, schema: Schema): string {
   const rows = Object.entries(schema).map(([key, setting]) => {

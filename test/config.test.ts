@@ -1,0 +1,259 @@
+import test, { type ExecutionContext } from 'ava';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { agencySchema, loadAgencyConfig } from '../src/config/agency-config.ts';
+import { parseHostPort } from '../src/config/formats.ts';
+import { ConfigExit, projectVersion, type Schema } from '../src/config/program-config.ts';
+import { loadServerConfig, serverSchema } from '../src/config/server-config.ts';
+
+async function configFile(t: ExecutionContext, content: unknown): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'lottery-config-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'config.json');
+  await writeFile(path, JSON.stringify(content));
+  return path;
+}
+
+/** The ConfigExit a load throws. */
+function exitOf(t: ExecutionContext, load: () => unknown, label?: string): ConfigExit {
+  const error = t.throws(load, { instanceOf: ConfigExit }, label);
+  if (error === undefined) throw new Error(`${label ?? 'load'} did not throw ConfigExit`);
+  return error;
+}
+
+test('the server has the documented defaults', (t) => {
+  t.deepEqual(loadServerConfig([], {}), {
+    port: 12345,
+    host: '0.0.0.0',
+    agencies: 5,
+    dataDir: '.data',
+    workers: availableParallelism(),
+    fsync: true,
+    maxConnections: 16384,
+    handshakeTimeout: 10,
+    idleTimeout: 60,
+    logLevel: 'info',
+    logFormat: 'text',
+    config: '',
+    faultCrashAfterBatches: 0,
+  });
+});
+
+test('the agency has the documented defaults once given its id', (t) => {
+  t.deepEqual(loadAgencyConfig(['--id', '3'], {}), {
+    id: 3,
+    server: 'localhost:12345',
+    dataFile: '.data/agency-3.csv',
+    batchMaxAmount: 0,
+    winnersTimeout: 300,
+    retryTimeout: 60,
+    logLevel: 'info',
+    logFormat: 'text',
+    config: '',
+  });
+});
+
+test('every server setting can be set by flag and by environment variable', (t) => {
+  const flags = loadServerConfig(
+    ['--port', '2000', '--host', '127.0.0.1', '--agencies', '7', '--data-dir', '/tmp/x', '--workers', '3', '--fsync', 'off', '--max-connections', '9', '--handshake-timeout', '1.5', '--idle-timeout', '2', '--log-level', 'debug', '--log-format', 'json', '--fault-crash-after-batches', '4'],
+    {},
+  );
+  const env = loadServerConfig([], {
+    SERVER_PORT: '2000',
+    SERVER_HOST: '127.0.0.1',
+    LOTTERY_AGENCIES: '7',
+    LOTTERY_DATA_DIR: '/tmp/x',
+    LOTTERY_WORKERS: '3',
+    LOTTERY_FSYNC: 'off',
+    LOTTERY_MAX_CONNECTIONS: '9',
+    LOTTERY_HANDSHAKE_TIMEOUT: '1.5',
+    LOTTERY_IDLE_TIMEOUT: '2',
+    LOGGING_LEVEL: 'debug',
+    LOG_FORMAT: 'json',
+    LOTTERY_FAULT_CRASH_AFTER_BATCHES: '4',
+  });
+  const expected = {
+    port: 2000,
+    host: '127.0.0.1',
+    agencies: 7,
+    dataDir: '/tmp/x',
+    workers: 3,
+    fsync: false,
+    maxConnections: 9,
+    handshakeTimeout: 1.5,
+    idleTimeout: 2,
+    logLevel: 'debug',
+    logFormat: 'json',
+    config: '',
+    faultCrashAfterBatches: 4,
+  };
+  t.deepEqual(flags, expected);
+  t.deepEqual(env, expected);
+});
+
+test('the environment overrides the config file and flags override the environment', async (t) => {
+  const path = await configFile(t, { port: 2000, agencies: 3, dataDir: '/from/file', logLevel: 'warn' });
+  const fileOnly = loadServerConfig(['--config', path], {});
+  t.like(fileOnly, { port: 2000, agencies: 3, dataDir: '/from/file', logLevel: 'warn', config: path });
+  const fileAndEnv = loadServerConfig(['--config', path], { SERVER_PORT: '3000', LOTTERY_DATA_DIR: '/from/env' });
+  t.like(fileAndEnv, { port: 3000, agencies: 3, dataDir: '/from/env', logLevel: 'warn' });
+  const all = loadServerConfig(['--config', path, '--port', '4000'], { SERVER_PORT: '3000', LOTTERY_DATA_DIR: '/from/env' });
+  t.like(all, { port: 4000, agencies: 3, dataDir: '/from/env', logLevel: 'warn' });
+  // The config file named by the environment works the same way.
+  t.like(loadServerConfig([], { LOTTERY_CONFIG: path, SERVER_PORT: '3000' }), { port: 3000, agencies: 3 });
+});
+
+test('the agency takes the same precedence: file < environment < flags', async (t) => {
+  const path = await configFile(t, { id: 2, server: 'file:1', batchMaxAmount: 10 });
+  t.like(loadAgencyConfig(['--config', path], {}), { id: 2, server: 'file:1', batchMaxAmount: 10, dataFile: '.data/agency-2.csv' });
+  t.like(loadAgencyConfig(['--config', path], { CLI_ID: '4', CLI_SERVER_ADDRESS: 'env:2' }), { id: 4, server: 'env:2', batchMaxAmount: 10 });
+  t.like(loadAgencyConfig(['--config', path, '--server', 'flag:3', '--batch-max-amount', '64'], { CLI_SERVER_ADDRESS: 'env:2' }), {
+    id: 2,
+    server: 'flag:3',
+    batchMaxAmount: 64,
+  });
+});
+
+test('bad values exit 2 with a message naming the key', (t) => {
+  const cases: Array<[string[], Record<string, string>, RegExp]> = [
+    [['--port', '70000'], {}, /--port/],
+    [['--port', 'http'], {}, /--port/],
+    [['--agencies', '0'], {}, /--agencies/],
+    [['--agencies', '2.5'], {}, /--agencies/],
+    [['--workers', '-1'], {}, /--workers/],
+    [['--log-format', 'xml'], {}, /--log-format/],
+    [['--log-level', 'loud'], {}, /--log-level/],
+    [['--fsync', 'maybe'], {}, /--fsync/],
+    [['--idle-timeout', '0'], {}, /--idle-timeout/],
+    [[], { SERVER_PORT: '70000' }, /SERVER_PORT/],
+    [[], { LOTTERY_AGENCIES: 'five' }, /LOTTERY_AGENCIES/],
+  ];
+  for (const [argv, env, names] of cases) {
+    const exit = exitOf(t, () => loadServerConfig(argv, env), argv.join(' ') || JSON.stringify(env));
+    t.is(exit.exitCode, 2, exit.message);
+    t.regex(exit.message, names);
+    t.regex(exit.message, /^lottery-server: /);
+  }
+});
+
+test('a bad value in the config file exits 2 naming the key', async (t) => {
+  const path = await configFile(t, { port: 'not a port' });
+  const exit = exitOf(t, () => loadServerConfig(['--config', path], {}));
+  t.is(exit.exitCode, 2);
+  t.regex(exit.message, /--port/);
+});
+
+test('an unknown key in the config file exits 2 naming it', async (t) => {
+  const path = await configFile(t, { prot: 2000 });
+  const exit = exitOf(t, () => loadServerConfig(['--config', path], {}));
+  t.is(exit.exitCode, 2);
+  t.regex(exit.message, /prot/);
+});
+
+test('a config file that does not exist exits 2', (t) => {
+  const exit = exitOf(t, () => loadServerConfig(['--config', join(tmpdir(), 'no-such-lottery-config.json')], {}));
+  t.is(exit.exitCode, 2);
+  t.regex(exit.message, /no-such-lottery-config/);
+});
+
+test('an unknown option exits 2 naming it', (t) => {
+  for (const argv of [['--prot', '2000'], ['--port', '2000', '--verbose'], ['-x']]) {
+    const exit = exitOf(t, () => loadServerConfig(argv, {}), argv.join(' '));
+    t.is(exit.exitCode, 2);
+    t.regex(exit.message, /unknown option/);
+    t.regex(exit.message, new RegExp(argv.find((arg) => arg.startsWith('-') && !['--port'].includes(arg))!));
+  }
+  t.is(exitOf(t, () => loadAgencyConfig(['--id', '1', '--agencies', '3'], {})).exitCode, 2);
+});
+
+test('a stray argument exits 2', (t) => {
+  const exit = exitOf(t, () => loadServerConfig(['serve'], {}));
+  t.is(exit.exitCode, 2);
+  t.regex(exit.message, /serve/);
+});
+
+test('a flag without a value exits 2', (t) => {
+  // A flag followed by another flag has no value either: "--data-dir --fsync" is not a data dir named "--fsync".
+  for (const argv of [['--port'], ['--port', '--agencies', '3'], ['--agencies', '3', '--data-dir'], ['--data-dir', '--fsync'], ['--host', '--port', '80'], ['--host', '-h2']]) {
+    const exit = exitOf(t, () => loadServerConfig(argv, {}), argv.join(' '));
+    t.is(exit.exitCode, 2);
+    t.regex(exit.message, /needs a value/);
+  }
+  t.is(exitOf(t, () => loadAgencyConfig(['--id'], {})).exitCode, 2);
+});
+
+test('a flag given as --key=value is read like --key value, even a value that starts with a dash', (t) => {
+  t.like(loadServerConfig(['--port=2001', '--fsync=on', '--data-dir=-odd'], {}), { port: 2001, fsync: true, dataDir: '-odd' });
+});
+
+function checkHelp(t: ExecutionContext, schema: Schema, load: (argv: string[]) => unknown): void {
+  for (const flag of ['--help', '-h']) {
+    const exit = exitOf(t, () => load([flag]));
+    t.is(exit.exitCode, 0);
+    for (const [key, setting] of Object.entries(schema)) {
+      t.true(exit.message.includes(`--${setting.arg}`), `--help lists --${setting.arg}`);
+      t.true(exit.message.includes(setting.env), `--help lists ${setting.env}`);
+      t.true(exit.message.includes(`"${key}"`), `--help lists the config key ${key}`);
+    }
+  }
+  // --help wins over anything else on the line, even bad values.
+  t.is(exitOf(t, () => load(['--port', '70000', '--help'])).exitCode, 0);
+}
+
+test('--help exits 0 and lists every flag and environment variable of the server', (t) => {
+  checkHelp(t, serverSchema, (argv) => loadServerConfig(argv, {}));
+});
+
+test('--help exits 0 and lists every flag and environment variable of the agency', (t) => {
+  checkHelp(t, agencySchema, (argv) => loadAgencyConfig(argv, {}));
+});
+
+test('--version exits 0 with the project version', (t) => {
+  const exit = exitOf(t, () => loadServerConfig(['--version'], {}));
+  t.is(exit.exitCode, 0);
+  t.is(exit.message, projectVersion());
+  t.regex(exit.message, /^\d+\.\d+\.\d+/);
+});
+
+test('the agency id is required', (t) => {
+  const exit = exitOf(t, () => loadAgencyConfig([], {}));
+  t.is(exit.exitCode, 2);
+  t.regex(exit.message, /--id/);
+  t.regex(exit.message, /^lottery-agency: /);
+  for (const id of ['0', '-2', 'one', '1.5']) {
+    const bad = exitOf(t, () => loadAgencyConfig(['--id', id], {}), id);
+    t.is(bad.exitCode, 2);
+    t.regex(bad.message, /--id/);
+  }
+});
+
+test("the agency's data file defaults to .data/agency-<id>.csv and can be set", (t) => {
+  t.is(loadAgencyConfig(['--id', '7'], {}).dataFile, '.data/agency-7.csv');
+  t.is(loadAgencyConfig([], { CLI_ID: '12' }).dataFile, '.data/agency-12.csv');
+  t.is(loadAgencyConfig(['--id', '7', '--data-file', 'bets.csv'], {}).dataFile, 'bets.csv');
+  t.is(loadAgencyConfig(['--id', '7'], { CLI_DATA_FILE: '/in/env.csv' }).dataFile, '/in/env.csv');
+});
+
+test('bad agency values exit 2 naming the key', (t) => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--server', 'localhost'], /--server/],
+    [['--server', 'localhost:0'], /--server/],
+    [['--server', 'localhost:65536'], /--server/],
+    [['--batch-max-amount', '-1'], /--batch-max-amount/],
+    [['--winners-timeout', '0'], /--winners-timeout/],
+    [['--retry-timeout', 'soon'], /--retry-timeout/],
+  ];
+  for (const [argv, names] of cases) {
+    const exit = exitOf(t, () => loadAgencyConfig(['--id', '1', ...argv], {}), argv.join(' '));
+    t.is(exit.exitCode, 2);
+    t.regex(exit.message, names);
+  }
+});
+
+test('host:port parsing takes names, IPv4 and bracketed IPv6 with a port from 1 to 65535', (t) => {
+  t.deepEqual(parseHostPort('localhost:12345'), { host: 'localhost', port: 12345 });
+  t.deepEqual(parseHostPort('10.0.0.1:1'), { host: '10.0.0.1', port: 1 });
+  t.deepEqual(parseHostPort('[::1]:65535'), { host: '::1', port: 65535 });
+  for (const bad of ['localhost', 'localhost:', ':80', 'host:0', 'host:65536', 'host:123456', 'host:8o']) t.is(parseHostPort(bad), undefined, bad);
+});
