@@ -1,0 +1,170 @@
+import test, { type ExecutionContext } from 'ava';
+import fc from 'fast-check';
+import { Batcher, BETS_BUDGET } from '../src/agency/batcher.ts';
+import { generateBets } from '../src/bets/bet-generator.ts';
+import { encodeMessage, packValue } from '../src/wire/codec.ts';
+import { MAX_FRAME_SIZE } from '../src/wire/frame.ts';
+import type { WireBet } from '../src/wire/messages.ts';
+
+/** Every batch the batcher makes of `bets`, the short last one included. */
+function batchAll(maxAmount: number, bets: readonly WireBet[]): WireBet[][] {
+  const batcher = new Batcher(maxAmount);
+  const batches: WireBet[][] = [];
+  for (const bet of bets) {
+    const batch = batcher.add(bet);
+    if (batch !== undefined) batches.push(batch);
+  }
+  const last = batcher.flush();
+  if (last !== undefined) batches.push(last);
+  return batches;
+}
+
+const size = (bet: WireBet) => packValue(bet).length;
+const bytesOf = (batch: readonly WireBet[]) => batch.reduce((sum, bet) => sum + size(bet), 0);
+
+/**
+ * What the batcher promises for any input: the batches are the input in order;
+ * each fits a frame and the amount cap; each but the last is full, by amount
+ * or because the next bet of the stream would not fit the byte budget.
+ */
+function checkBatches(t: ExecutionContext, maxAmount: number, bets: readonly WireBet[], batches: WireBet[][]): void {
+  t.deepEqual(batches.flat(), [...bets]);
+  batches.forEach((batch, i) => {
+    t.true(batch.length > 0);
+    if (maxAmount > 0) t.true(batch.length <= maxAmount, `batch ${i} has ${batch.length} bets`);
+    t.true(bytesOf(batch) <= BETS_BUDGET, `batch ${i} has ${bytesOf(batch)} bytes`);
+    const frame = encodeMessage({ type: 'BETS', offset: 2 ** 40, bets: batch });
+    t.true(frame.length <= MAX_FRAME_SIZE, `batch ${i} makes a frame of ${frame.length} bytes`);
+    if (i < batches.length - 1) {
+      const next = batches[i + 1][0];
+      const amountFull = maxAmount > 0 && batch.length === maxAmount;
+      const byteFull = bytesOf(batch) + size(next) > BETS_BUDGET;
+      t.true(amountFull || byteFull, `batch ${i} of ${batch.length} bets and ${bytesOf(batch)} bytes is short`);
+    }
+  });
+}
+
+const longNames = (count: number): WireBet[] =>
+  Array.from({ length: count }, (_, i) => ['ñ'.repeat(50), 'x'.repeat(100), String(1_000_000_000_000_000n + BigInt(i)), '2000-02-29', i % 10_000]);
+
+test('with maxAmount 64, 16 bets make one batch of 16', (t) => {
+  const bets = generateBets({ seed: 1, count: 16 });
+  const batches = batchAll(64, bets);
+  t.deepEqual(
+    batches.map((batch) => batch.length),
+    [16],
+  );
+  t.deepEqual(batches[0], bets);
+});
+
+test('with maxAmount 99, 21 bets make one batch of 21', (t) => {
+  const bets = generateBets({ seed: 2, count: 21 });
+  t.deepEqual(
+    batchAll(99, bets).map((batch) => batch.length),
+    [21],
+  );
+});
+
+test('with maxAmount 5, 21 bets make four full batches and a short last one', (t) => {
+  const bets = generateBets({ seed: 3, count: 21 });
+  const batches = batchAll(5, bets);
+  t.deepEqual(
+    batches.map((batch) => batch.length),
+    [5, 5, 5, 5, 1],
+  );
+  checkBatches(t, 5, bets, batches);
+});
+
+test('a batch closes as soon as it reaches maxAmount, so nothing is left to flush', (t) => {
+  const batcher = new Batcher(3);
+  const bets = generateBets({ seed: 4, count: 6 });
+  t.is(batcher.add(bets[0]), undefined);
+  t.is(batcher.add(bets[1]), undefined);
+  t.deepEqual(batcher.add(bets[2]), bets.slice(0, 3));
+  t.is(batcher.add(bets[3]), undefined);
+  t.is(batcher.add(bets[4]), undefined);
+  t.deepEqual(batcher.add(bets[5]), bets.slice(3, 6));
+  t.is(batcher.flush(), undefined);
+});
+
+test('with maxAmount 99, many bets make batches of 99 but the last', (t) => {
+  const bets = generateBets({ seed: 5, count: 1000 });
+  const batches = batchAll(99, bets);
+  t.deepEqual(
+    batches.map((batch) => batch.length),
+    [...Array(10).fill(99), 10],
+  );
+  checkBatches(t, 99, bets, batches);
+});
+
+test('with maxAmount 0 batches are byte-full: the next bet would exceed the budget', (t) => {
+  const bets = generateBets({ seed: 6, count: 5000 });
+  const batches = batchAll(0, bets);
+  t.true(batches.length > 10);
+  checkBatches(t, 0, bets, batches);
+  // Byte-full, not amount-full: the budget is what closed each batch.
+  batches.slice(0, -1).forEach((batch, i) => t.true(bytesOf(batch) + size(batches[i + 1][0]) > BETS_BUDGET));
+});
+
+test('a large maxAmount is still held to the byte budget', (t) => {
+  const bets = longNames(300);
+  const batches = batchAll(99, bets);
+  t.true(batches.length > 3);
+  for (const batch of batches) t.true(batch.length < 99);
+  checkBatches(t, 99, bets, batches);
+});
+
+test('bets with 100-byte names fill batches to the byte budget and each frame fits', (t) => {
+  const bets = longNames(500);
+  for (const bet of bets) t.is(Buffer.byteLength(bet[0]), 100);
+  checkBatches(t, 0, bets, batchAll(0, bets));
+});
+
+test('accented names are sized by their UTF-8 bytes', (t) => {
+  const accented: WireBet[] = Array.from({ length: 2000 }, (_, i) => ['Agustín Emanuel', 'Núñez Ibáñez', String(20_000_000 + i), '1980-05-05', i % 10_000]);
+  const ascii: WireBet[] = accented.map(([, , ...rest]) => ['Agustin Emanuel', 'Nunez Ibanez', ...rest]);
+  const accentedBatches = batchAll(0, accented);
+  const asciiBatches = batchAll(0, ascii);
+  checkBatches(t, 0, accented, accentedBatches);
+  checkBatches(t, 0, ascii, asciiBatches);
+  // Three more bytes per bet: fewer bets per batch.
+  t.true(accentedBatches[0].length < asciiBatches[0].length);
+});
+
+test('the same bets fed through the batcher always give the same batches', (t) => {
+  const bets = generateBets({ seed: 7, count: 3000 });
+  for (const maxAmount of [0, 1, 7, 64, 99]) {
+    t.deepEqual(batchAll(maxAmount, bets), batchAll(maxAmount, bets));
+    t.deepEqual(batchAll(maxAmount, bets), batchAll(maxAmount, generateBets({ seed: 7, count: 3000 })));
+  }
+});
+
+test('any bets and any maxAmount make batches that keep order, fit a frame and are full but the last', (t) => {
+  const name = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }).filter((s) => Buffer.byteLength(s) <= 100);
+  const bet: fc.Arbitrary<WireBet> = fc.tuple(name, name, fc.stringMatching(/^[0-9]{1,16}$/), fc.constant('1970-01-01'), fc.integer({ min: 0, max: 9999 }));
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 200 }), fc.array(bet, { maxLength: 400 }), (maxAmount, bets) => {
+      checkBatches(t, maxAmount, bets, batchAll(maxAmount, bets));
+    }),
+    { seed: 42, numRuns: 100 },
+  );
+});
+
+test('flush of an empty batcher gives nothing', (t) => {
+  t.is(new Batcher(0).flush(), undefined);
+  t.deepEqual(batchAll(10, []), []);
+});
+
+test('a bet larger than the budget throws', (t) => {
+  const batcher = new Batcher(0);
+  const bet: WireBet = ['Ana', 'Paz', '1', '2000-01-01', 1];
+  t.is(batcher.add(bet), undefined);
+  const huge: WireBet = ['x'.repeat(BETS_BUDGET), 'Paz', '1', '2000-01-01', 1];
+  t.throws(() => batcher.add(huge), { instanceOf: RangeError });
+  // The batch in hand is neither lost nor joined by the bet that did not fit.
+  t.deepEqual(batcher.flush(), [bet]);
+});
+
+test('a maxAmount that is negative or fractional is refused', (t) => {
+  for (const maxAmount of [-1, 1.5, NaN]) t.throws(() => new Batcher(maxAmount), { instanceOf: TypeError });
+});

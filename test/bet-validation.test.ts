@@ -1,0 +1,162 @@
+import test, { type ExecutionContext } from 'ava';
+import { betFromFields, InvalidBetError, isWinner, todayUtc, validateBet, WINNING_NUMBER } from '../src/bets/bet.ts';
+import type { WireBet } from '../src/wire/messages.ts';
+
+const TODAY = '2026-06-15';
+const good: WireBet = ['Santiago Lionel', 'Lorca', '30904465', '1999-03-17', 7574];
+
+/** The same bet as the five text fields of a CSV row. */
+const fieldsOf = (bet: readonly unknown[]) => bet.map(String);
+
+function refuses(t: ExecutionContext, run: () => unknown, field: string, label = ''): void {
+  const error = t.throws(run, { instanceOf: InvalidBetError }, label);
+  t.is(error?.field, field, `${label}: ${error?.message}`);
+}
+
+/** The bet with one field replaced. */
+function withField(index: number, value: unknown): unknown[] {
+  const bet: unknown[] = [...good];
+  bet[index] = value;
+  return bet;
+}
+
+test('accepts a good bet and returns it unchanged', (t) => {
+  t.deepEqual(validateBet(good, TODAY), good);
+  t.deepEqual(betFromFields(fieldsOf(good), TODAY), good);
+});
+
+test('accepts names with accents, apostrophes, commas and quotes', (t) => {
+  for (const [first, last] of [
+    ['María José', 'Núñez'],
+    ['Zoë', "O'Connor"],
+    ['Juan, Jr.', 'Pérez, de la Torre'],
+    ['Ana "Anita"', 'García Márquez'],
+    ['Ñandú', 'Ibáñez'],
+  ]) {
+    const bet: WireBet = [first, last, '1', '1980-01-01', 1];
+    t.deepEqual(validateBet(bet, TODAY), bet);
+    t.deepEqual(betFromFields(fieldsOf(bet), TODAY), bet);
+  }
+});
+
+test('accepts the leap day 2000-02-29 and a birthdate of today', (t) => {
+  t.deepEqual(validateBet(withField(3, '2000-02-29'), TODAY)[3], '2000-02-29');
+  t.deepEqual(betFromFields(fieldsOf(withField(3, '2000-02-29')), TODAY)[3], '2000-02-29');
+  t.deepEqual(validateBet(withField(3, '2024-02-29'), TODAY)[3], '2024-02-29');
+  t.deepEqual(validateBet(withField(3, TODAY), TODAY)[3], TODAY);
+});
+
+test('accepts the numbers 0 and 9999', (t) => {
+  for (const number of [0, 9999]) {
+    t.is(validateBet(withField(4, number), TODAY)[4], number);
+    t.is(betFromFields(fieldsOf(withField(4, number)), TODAY)[4], number);
+  }
+});
+
+test('accepts a document of 1 and of 16 digits', (t) => {
+  for (const document of ['0', '1234567890123456']) {
+    t.is(validateBet(withField(2, document), TODAY)[2], document);
+    t.is(betFromFields(fieldsOf(withField(2, document)), TODAY)[2], document);
+  }
+});
+
+test('accepts names of exactly 100 UTF-8 bytes', (t) => {
+  for (const name of ['a'.repeat(100), 'ñ'.repeat(50), 'ab'.repeat(25) + 'ñ'.repeat(25)]) {
+    t.is(Buffer.byteLength(name), 100);
+    t.is(validateBet(withField(0, name), TODAY)[0], name);
+    t.is(betFromFields(fieldsOf(withField(1, name)), TODAY)[1], name);
+  }
+});
+
+for (const [index, field] of [
+  [0, 'first_name'],
+  [1, 'last_name'],
+] as const) {
+  test(`refuses an empty or whitespace-only ${field}`, (t) => {
+    for (const name of ['', ' ', '   ', '\u00a0']) {
+      refuses(t, () => validateBet(withField(index, name), TODAY), field, JSON.stringify(name));
+      refuses(t, () => betFromFields(fieldsOf(withField(index, name)), TODAY), field, JSON.stringify(name));
+    }
+  });
+
+  test(`refuses a ${field} with control characters`, (t) => {
+    for (const name of ['Ana\nMaría', 'Ana\r', '\tAna', 'Ana\r\nPaz', 'A\u0000na', 'A\u007fna', 'A\u001bna']) {
+      refuses(t, () => validateBet(withField(index, name), TODAY), field, JSON.stringify(name));
+      refuses(t, () => betFromFields(fieldsOf(withField(index, name)), TODAY), field, JSON.stringify(name));
+    }
+  });
+
+  test(`refuses a ${field} over 100 UTF-8 bytes`, (t) => {
+    for (const name of ['a'.repeat(101), 'ñ'.repeat(51), 'a' + 'ñ'.repeat(50), '😀'.repeat(26)]) {
+      t.true(Buffer.byteLength(name) > 100);
+      refuses(t, () => validateBet(withField(index, name), TODAY), field, `${Buffer.byteLength(name)} bytes`);
+      refuses(t, () => betFromFields(fieldsOf(withField(index, name)), TODAY), field, `${Buffer.byteLength(name)} bytes`);
+    }
+  });
+
+  test(`refuses a ${field} that is not a string`, (t) => {
+    for (const value of [undefined, null, 5, ['Ana'], {}]) refuses(t, () => validateBet(withField(index, value), TODAY), field, String(value));
+  });
+}
+
+test('refuses a document that is empty, has non-digits or more than 16 digits', (t) => {
+  for (const document of ['', '12a4', ' 1234', '1234 ', '-123', '1.5', '１２３', '12345678901234567']) {
+    refuses(t, () => validateBet(withField(2, document), TODAY), 'document', JSON.stringify(document));
+    refuses(t, () => betFromFields(fieldsOf(withField(2, document)), TODAY), 'document', JSON.stringify(document));
+  }
+  refuses(t, () => validateBet(withField(2, 30904465), TODAY), 'document', 'a number');
+});
+
+test('refuses a birthdate that is not a real YYYY-MM-DD date', (t) => {
+  for (const birthdate of ['2001-02-29', '1900-02-29', '2000-13-01', '2000-00-10', '2000-04-31', '2000-01-00', '2000-1-01', '2000-01-1', '01-01-2000', '2000/01/01', '', ' 2000-01-01', '2000-01-01T00:00']) {
+    refuses(t, () => validateBet(withField(3, birthdate), TODAY), 'birthdate', birthdate);
+    refuses(t, () => betFromFields(fieldsOf(withField(3, birthdate)), TODAY), 'birthdate', birthdate);
+  }
+  refuses(t, () => validateBet(withField(3, new Date(2000, 0, 1)), TODAY), 'birthdate', 'a Date');
+});
+
+test('refuses a birthdate after the today argument', (t) => {
+  refuses(t, () => validateBet(withField(3, '2026-06-16'), TODAY), 'birthdate');
+  refuses(t, () => betFromFields(fieldsOf(withField(3, '2027-01-01')), TODAY), 'birthdate');
+  t.notThrows(() => validateBet(withField(3, '2026-06-16'), '2026-06-16'));
+});
+
+test('by default refuses a birthdate after today in UTC', (t) => {
+  const tomorrow = todayUtc(new Date(Date.now() + 2 * 24 * 3600 * 1000));
+  refuses(t, () => validateBet(withField(3, tomorrow)), 'birthdate');
+  t.is(todayUtc(new Date(Date.UTC(2026, 10, 22, 23, 59))), '2026-11-22');
+});
+
+test('validateBet refuses a number below 0, above 9999, fractional, or not a number', (t) => {
+  for (const number of [-1, 10000, 1.5, NaN, Infinity, '12', '7574', null, 12n]) {
+    refuses(t, () => validateBet(withField(4, number), TODAY), 'number', String(number));
+  }
+});
+
+test('betFromFields refuses a number that is not plain digits from 0 to 9999', (t) => {
+  for (const number of ['-1', '10000', '1.5', '', ' 12', '12 ', '1e3', '0x10', '+5', '٣']) {
+    refuses(t, () => betFromFields(fieldsOf(withField(4, number)), TODAY), 'number', JSON.stringify(number));
+  }
+  t.is(betFromFields(fieldsOf(withField(4, '0042')), TODAY)[4], 42);
+});
+
+test('refuses a bet with the wrong number of fields', (t) => {
+  for (const fields of [good.slice(0, 4), [...good, 'extra'], [], good.slice(0, 1)]) {
+    refuses(t, () => validateBet(fields, TODAY), 'bet', `${fields.length} fields`);
+    refuses(t, () => betFromFields(fieldsOf(fields), TODAY), 'bet', `${fields.length} fields`);
+  }
+});
+
+test('the error message says what is wrong with the field', (t) => {
+  const error = t.throws(() => validateBet(withField(4, 10000), TODAY), { instanceOf: InvalidBetError });
+  t.regex(error!.message, /number/);
+  t.regex(error!.message, /10000/);
+  t.is(error!.name, 'InvalidBetError');
+});
+
+test('a bet wins exactly when its number is 7574', (t) => {
+  t.is(WINNING_NUMBER, 7574);
+  t.true(isWinner(['A', 'B', '1', '2000-01-01', 7574]));
+  t.false(isWinner(['A', 'B', '1', '2000-01-01', 7573]));
+  t.false(isWinner(['A', 'B', '1', '2000-01-01', 0]));
+});

@@ -1,0 +1,92 @@
+import test from 'ava';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger, formatTextLine, logConfig, logEvent } from '../src/log/logger.ts';
+
+// Local time, as the text line shows it: 2026-11-22 13:21:05 wherever the test runs.
+const time = new Date(2026, 10, 22, 13, 21, 5).getTime();
+const line = (fields: Record<string, unknown>) => formatTextLine(JSON.stringify({ level: 30, time, ...fields }));
+
+test('the text line is date, time, level padded to 8, then action and result', (t) => {
+  t.is(line({ action: 'apuesta_recibida', result: 'success', cantidad: 64 }), '2026-11-22 13:21:05 INFO     action: apuesta_recibida | result: success | cantidad: 64\n');
+});
+
+test('action comes first and result second whatever the key order', (t) => {
+  const expected = '2026-11-22 13:21:05 INFO     action: x | result: y | k: v | n: 2\n';
+  t.is(line({ k: 'v', result: 'y', n: 2, action: 'x' }), expected);
+  t.is(line({ result: 'y', action: 'x', k: 'v', n: 2 }), expected);
+  t.is(formatTextLine(JSON.stringify({ k: 'v', n: 2, result: 'y', time, action: 'x', level: 30 })), expected);
+});
+
+test('details keep their order after action and result', (t) => {
+  t.is(line({ dni: '30904465', action: 'apuesta_almacenada', numero: 7574, result: 'success' }), '2026-11-22 13:21:05 INFO     action: apuesta_almacenada | result: success | dni: 30904465 | numero: 7574\n');
+});
+
+test('every level is named and padded to 8 characters', (t) => {
+  const levels: Array<[number, string]> = [
+    [10, 'TRACE   '],
+    [20, 'DEBUG   '],
+    [30, 'INFO    '],
+    [40, 'WARNING '],
+    [50, 'ERROR   '],
+    [60, 'CRITICAL'],
+  ];
+  for (const [level, name] of levels) {
+    t.is(formatTextLine(JSON.stringify({ level, time, action: 'a', result: 'fail' })), `2026-11-22 13:21:05 ${name} action: a | result: fail\n`);
+  }
+});
+
+test('single-digit date and time fields are zero-padded', (t) => {
+  const early = new Date(2026, 0, 2, 3, 4, 5).getTime();
+  t.is(formatTextLine(JSON.stringify({ level: 30, time: early, action: 'a', result: 'success' })), '2026-01-02 03:04:05 INFO     action: a | result: success\n');
+});
+
+test('values are shown plainly: strings bare, arrays joined by commas, others as JSON', (t) => {
+  t.is(
+    line({ action: 'consulta_ganadores', result: 'success', ganadores: ['1', '2'], sorteo: true, extra: { a: 1 }, nada: null }),
+    '2026-11-22 13:21:05 INFO     action: consulta_ganadores | result: success | ganadores: 1,2 | sorteo: true | extra: {"a":1} | nada: null\n',
+  );
+});
+
+test('a plain message goes last', (t) => {
+  t.is(line({ msg: 'hello', action: 'a', result: 'in_progress', k: 1 }), '2026-11-22 13:21:05 INFO     action: a | result: in_progress | k: 1 | message: hello\n');
+});
+
+test('a logger in text format writes course lines, one per event', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'lottery-log-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'log.txt');
+  const file = await open(path, 'w');
+  try {
+    const log = createLogger({ level: 'info', format: 'text', fd: file.fd });
+    logEvent(log, 'info', 'apuesta_recibida', 'success', { cantidad: 64 });
+    logEvent(log, 'debug', 'apuesta_almacenada', 'success', { dni: '1', numero: 2 });
+    logEvent(log, 'warn', 'recover_bets', 'fail', { cut_bytes: 10 });
+    logConfig(log, { port: 12345, config: '' });
+  } finally {
+    await file.close();
+  }
+  const lines = (await readFile(path, 'utf8')).split('\n');
+  t.is(lines.pop(), '');
+  const stamp = String.raw`\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}`;
+  t.is(lines.length, 3, 'the debug event is below the level');
+  t.regex(lines[0], new RegExp(`^${stamp} INFO     action: apuesta_recibida \\| result: success \\| cantidad: 64$`));
+  t.regex(lines[1], new RegExp(`^${stamp} WARNING  action: recover_bets \\| result: fail \\| cut_bytes: 10$`));
+  t.regex(lines[2], new RegExp(`^${stamp} INFO     action: config \\| result: success \\| port: 12345$`));
+});
+
+test('a logger in json format writes pino JSON with action and result', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'lottery-log-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'log.json');
+  const file = await open(path, 'w');
+  try {
+    logEvent(createLogger({ level: 'info', format: 'json', fd: file.fd }), 'info', 'sorteo', 'success', { cant_ganadores: 3 });
+  } finally {
+    await file.close();
+  }
+  const record = JSON.parse(await readFile(path, 'utf8'));
+  t.like(record, { level: 30, action: 'sorteo', result: 'success', cant_ganadores: 3 });
+  t.is(typeof record.time, 'number');
+});

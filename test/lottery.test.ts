@@ -1,0 +1,200 @@
+import test, { type ExecutionContext } from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setImmediate as turn } from 'node:timers/promises';
+import { Lottery, type WinnersOutcome } from '../src/actors/lottery.ts';
+import { Store } from '../src/actors/store.ts';
+import type { StoreApi } from '../src/actors/store-api.ts';
+import { generateBets } from '../src/bets/bet-generator.ts';
+import { encodeBetRows } from '../src/bets/bets-csv.ts';
+import { createLogger } from '../src/log/logger.ts';
+import { ErrorCode } from '../src/wire/errors.ts';
+import type { WireBet } from '../src/wire/messages.ts';
+
+const log = createLogger({ level: 'silent', format: 'text' });
+const AGENCIES = 3;
+
+type Fixture = { store: Store; counted: StoreApi; draws: () => number; bets: WireBet[][]; winners: string[][] };
+
+/** A real Store in a temp dir holding each agency's bets, and a view of it that counts draws. */
+async function fixture(t: ExecutionContext, dir?: string): Promise<Fixture> {
+  const dataDir = dir ?? (await mkdtemp(join(tmpdir(), 'lottery-lottery-')));
+  if (dir === undefined) t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const store = await Store.open({ dataDir, fsync: true, log });
+  t.teardown(() => store.close());
+  const bets: WireBet[][] = [];
+  const winners: string[][] = [];
+  for (let agency = 1; agency <= AGENCIES; agency++) {
+    // Agency 3 has no winners: its answer is an empty list, not someone else's.
+    const winnerRows = agency === 3 ? [] : Array.from({ length: agency * 2 }, (_, i) => i * 11 + agency);
+    const agencyBets = generateBets({ seed: 700 + agency, count: 60, winnerRows });
+    bets.push(agencyBets);
+    winners.push(winnerRows.map((row) => agencyBets[row][2]));
+    if (store.status(agency).next === 0) {
+      await store.append({ agency, offset: 0, count: agencyBets.length, rows: encodeBetRows(agency, agencyBets) });
+    }
+  }
+  let draws = 0;
+  const counted: StoreApi = {
+    append: (request) => store.append(request),
+    finish: (agency, total) => store.finish(agency, total),
+    status: (agency) => store.status(agency),
+    welcome: (agency) => store.welcome(agency),
+    snapshot: () => store.snapshot(),
+    draw: (agencies) => {
+      draws++;
+      return store.draw(agencies);
+    },
+  };
+  return { store, counted, draws: () => draws, bets, winners };
+}
+
+const lotteryOf = (f: Fixture) => new Lottery({ agencies: AGENCIES, store: f.counted, log, snapshot: f.store.snapshot() });
+
+/** Tracks a promise so a test can see whether it has settled yet. */
+function track<T>(promise: Promise<T>): { settled: () => boolean; promise: Promise<T> } {
+  let settled = false;
+  void promise.finally(() => (settled = true));
+  return { settled: () => settled, promise };
+}
+
+/** Lets every pending callback run: ordering, not timing. */
+async function drain(): Promise<void> {
+  for (let i = 0; i < 5; i++) await turn();
+}
+
+test("WINNERS before the draw waits and is answered after the last agency's FINISH", async (t) => {
+  const f = await fixture(t);
+  const lottery = lotteryOf(f);
+  const asked = track(lottery.winners(1));
+  await drain();
+  t.false(asked.settled());
+  t.deepEqual(await lottery.finish(1, 60), { status: 'finished', total: 60 });
+  t.deepEqual(await lottery.finish(2, 60), { status: 'finished', total: 60 });
+  await drain();
+  t.false(asked.settled(), 'answered before every agency finished');
+  t.false(lottery.drawn);
+  t.is(f.draws(), 0);
+  await lottery.finish(3, 60);
+  t.true(lottery.drawn);
+  t.deepEqual(await asked.promise, { status: 'drawn', documents: f.winners[0] });
+});
+
+test('a FINISH the store refuses does not count towards the draw', async (t) => {
+  const f = await fixture(t);
+  const lottery = lotteryOf(f);
+  await lottery.finish(1, 60);
+  await lottery.finish(2, 60);
+  t.like(await lottery.finish(3, 59), { status: 'rejected', code: ErrorCode.TOTAL_MISMATCH });
+  t.false(lottery.drawn);
+  t.is(f.draws(), 0);
+  await lottery.finish(3, 60);
+  t.true(lottery.drawn);
+});
+
+test('each agency gets only its own documents', async (t) => {
+  const f = await fixture(t);
+  const lottery = lotteryOf(f);
+  const before = [1, 2, 3].map((agency) => lottery.winners(agency));
+  for (let agency = 1; agency <= AGENCIES; agency++) await lottery.finish(agency, 60);
+  const after = [1, 2, 3].map((agency) => lottery.winners(agency));
+  for (const answers of [await Promise.all(before), await Promise.all(after)]) {
+    t.deepEqual(answers, [
+      { status: 'drawn', documents: f.winners[0] },
+      { status: 'drawn', documents: f.winners[1] },
+      { status: 'drawn', documents: [] },
+    ]);
+  }
+  t.is(f.winners[0].length, 2);
+  t.is(f.winners[1].length, 4);
+});
+
+test('the draw runs once even with FINISHes interleaved and repeated', async (t) => {
+  const f = await fixture(t);
+  const lottery = lotteryOf(f);
+  const waiting = [1, 2, 3, 1, 2, 3].map((agency) => lottery.winners(agency));
+  const outcomes = await Promise.all([3, 1, 2, 3, 1, 2, 2].map((agency) => lottery.finish(agency, 60)));
+  t.true(outcomes.every((outcome) => outcome.status === 'finished'));
+  await Promise.all([lottery.finish(1, 60), lottery.resume(), lottery.resume()]);
+  t.is(f.draws(), 1);
+  const answers = await Promise.all(waiting);
+  t.deepEqual(
+    answers.map((answer) => (answer.status === 'drawn' ? answer.documents : answer.code)),
+    [f.winners[0], f.winners[1], [], f.winners[0], f.winners[1], []],
+  );
+});
+
+test('stop() answers held WINNERS with SERVER_STOPPING', async (t) => {
+  const f = await fixture(t);
+  const lottery = lotteryOf(f);
+  await lottery.finish(1, 60);
+  const held = [lottery.winners(1), lottery.winners(2)];
+  lottery.stop();
+  const answers: WinnersOutcome[] = await Promise.all(held);
+  for (const answer of answers) t.like(answer, { status: 'rejected', code: ErrorCode.SERVER_STOPPING });
+  // Asked while stopping, before the draw: the same answer, not a wait.
+  t.like(await lottery.winners(3), { status: 'rejected', code: ErrorCode.SERVER_STOPPING });
+  t.is(f.draws(), 0);
+});
+
+test('after the draw, WINNERS is answered even while stopping', async (t) => {
+  const f = await fixture(t);
+  const lottery = lotteryOf(f);
+  for (let agency = 1; agency <= AGENCIES; agency++) await lottery.finish(agency, 60);
+  lottery.stop();
+  t.deepEqual(await lottery.winners(2), { status: 'drawn', documents: f.winners[1] });
+});
+
+test('a lottery built from a snapshot where all agencies finished but no draw is recorded draws on resume()', async (t) => {
+  const f = await fixture(t);
+  for (let agency = 1; agency <= AGENCIES; agency++) await f.store.finish(agency, 60);
+  t.is(f.store.snapshot().winners, null);
+  const lottery = lotteryOf(f);
+  t.false(lottery.drawn);
+  const asked = track(lottery.winners(2));
+  await lottery.resume();
+  t.true(lottery.drawn);
+  t.is(f.draws(), 1);
+  t.deepEqual(await asked.promise, { status: 'drawn', documents: f.winners[1] });
+  t.deepEqual(await lottery.winners(1), { status: 'drawn', documents: f.winners[0] });
+});
+
+test('resume() does not draw while an agency has not finished', async (t) => {
+  const f = await fixture(t);
+  await f.store.finish(1, 60);
+  await f.store.finish(2, 60);
+  const lottery = lotteryOf(f);
+  await lottery.resume();
+  t.false(lottery.drawn);
+  t.is(f.draws(), 0);
+  await lottery.finish(3, 60);
+  t.is(f.draws(), 1);
+});
+
+test('finishes of agencies beyond N do not count towards the draw', async (t) => {
+  const f = await fixture(t);
+  await f.store.finish(1, 60);
+  await f.store.finish(2, 60);
+  await f.store.finish(7, 0);
+  const lottery = lotteryOf(f);
+  await lottery.resume();
+  t.false(lottery.drawn);
+  t.is(f.draws(), 0);
+});
+
+test('a lottery built from a snapshot with a recorded draw answers at once and never draws again', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'lottery-lottery-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const first = await fixture(t, dir);
+  const lottery = lotteryOf(first);
+  for (let agency = 1; agency <= AGENCIES; agency++) await lottery.finish(agency, 60);
+  await first.store.close();
+
+  const second = await fixture(t, dir);
+  const restarted = lotteryOf(second);
+  t.true(restarted.drawn);
+  await restarted.resume();
+  t.is(second.draws(), 0);
+  t.deepEqual(await restarted.winners(1), { status: 'drawn', documents: first.winners[0] });
+});

@@ -1,0 +1,362 @@
+import test, { type ExecutionContext } from 'ava';
+import { appendFile, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BETS_FILE, JOURNAL_FILE, Store, StoreRecoveryError } from '../src/actors/store.ts';
+import { generateBets } from '../src/bets/bet-generator.ts';
+import { encodeBetRows } from '../src/bets/bets-csv.ts';
+import { createLogger } from '../src/log/logger.ts';
+import { encodeRecord, parseJournal, type JournalRecord } from '../src/storage/journal.ts';
+import { ErrorCode } from '../src/wire/errors.ts';
+import type { WireBet } from '../src/wire/messages.ts';
+
+const log = createLogger({ level: 'silent', format: 'text' });
+
+async function dataDir(t: ExecutionContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'lottery-store-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A store on `dir`, closed after the test if the test has not closed it. */
+async function openStore(t: ExecutionContext, dir: string): Promise<Store> {
+  const store = await Store.open({ dataDir: dir, fsync: true, log });
+  t.teardown(() => store.close());
+  return store;
+}
+
+const csvOf = async (dir: string) => readFile(join(dir, BETS_FILE), 'utf8');
+const journalOf = async (dir: string): Promise<JournalRecord[]> => parseJournal(await readFile(join(dir, JOURNAL_FILE))).records;
+const commitsOf = async (dir: string) => (await journalOf(dir)).filter((record) => record.kind === 'commit');
+
+/** The append of bets[from..to) of an agency's stream. */
+const batch = (agency: number, bets: readonly WireBet[], from: number, to: number) => ({
+  agency,
+  offset: from,
+  count: to - from,
+  rows: encodeBetRows(agency, bets.slice(from, to)),
+});
+
+const rowsText = (agency: number, bets: readonly WireBet[]) => Buffer.from(encodeBetRows(agency, bets)).toString('utf8');
+
+test('appends in order are stored and bets.csv holds exactly their rows', async (t) => {
+  const dir = await dataDir(t);
+  const store = await openStore(t, dir);
+  const one = generateBets({ seed: 1, count: 30 });
+  const two = generateBets({ seed: 2, count: 10 });
+  t.deepEqual(await store.append(batch(1, one, 0, 10)), { status: 'stored', next: 10, stored: 10 });
+  t.deepEqual(await store.append(batch(2, two, 0, 10)), { status: 'stored', next: 10, stored: 10 });
+  t.deepEqual(await store.append(batch(1, one, 10, 30)), { status: 'stored', next: 30, stored: 20 });
+  t.is(await csvOf(dir), rowsText(1, one.slice(0, 10)) + rowsText(2, two) + rowsText(1, one.slice(10)));
+  t.deepEqual(store.status(1), { next: 30, stored: 30, finished: false });
+  t.deepEqual(store.status(2), { next: 10, stored: 10, finished: false });
+  t.deepEqual(store.welcome(1), { offset: 30, finished: false, drawn: false });
+  t.deepEqual(store.welcome(3), { offset: 0, finished: false, drawn: false });
+  t.is(store.snapshot().bets, 40);
+});
+
+test('a resent batch is a duplicate: no rows written and the next offset unchanged', async (t) => {
+  const dir = await dataDir(t);
+  const store = await openStore(t, dir);
+  const bets = generateBets({ seed: 3, count: 20 });
+  await store.append(batch(1, bets, 0, 10));
+  await store.append(batch(1, bets, 10, 20));
+  const before = await csvOf(dir);
+  t.deepEqual(await store.append(batch(1, bets, 0, 10)), { status: 'duplicate', next: 20 });
+  t.deepEqual(await store.append(batch(1, bets, 10, 20)), { status: 'duplicate', next: 20 });
+  t.deepEqual(await store.append(batch(1, bets, 5, 20)), { status: 'duplicate', next: 20 });
+  t.is(await csvOf(dir), before);
+  t.deepEqual(store.status(1), { next: 20, stored: 20, finished: false });
+});
+
+test('a batch that overlaps the stored prefix stores only its new tail', async (t) => {
+  const dir = await dataDir(t);
+  const store = await openStore(t, dir);
+  const bets = generateBets({ seed: 4, count: 20 });
+  await store.append(batch(1, bets, 0, 8));
+  t.deepEqual(await store.append(batch(1, bets, 5, 15)), { status: 'stored', next: 15, stored: 7 });
+  t.is(await csvOf(dir), rowsText(1, bets.slice(0, 15)));
+  t.deepEqual(store.status(1), { next: 15, stored: 15, finished: false });
+});
+
+test('a batch that starts past the next offset is rejected with OFFSET_GAP and writes nothing', async (t) => {
+  const dir = await dataDir(t);
+  const store = await openStore(t, dir);
+  const bets = generateBets({ seed: 5, count: 20 });
+  await store.append(batch(1, bets, 0, 5));
+  const outcome = await store.append(batch(1, bets, 6, 10));
+  t.like(outcome, { status: 'rejected', code: ErrorCode.OFFSET_GAP, next: 5 });
+  t.is(await csvOf(dir), rowsText(1, bets.slice(0, 5)));
+  t.deepEqual(store.status(1), { next: 5, stored: 5, finished: false });
+  // A gap on a fresh agency too.
+  t.like(await store.append(batch(2, bets, 1, 3)), { status: 'rejected', code: ErrorCode.OFFSET_GAP, next: 0 });
+});
+
+test('a refused batch uses up its offsets and writes nothing', async (t) => {
+  const dir = await dataDir(t);
+  const store = await openStore(t, dir);
+  const bets = generateBets({ seed: 6, count: 20 });
+  await store.append(batch(1, bets, 0, 5));
+  t.deepEqual(await store.append({ agency: 1, offset: 5, count: 5, rows: null }), { status: 'refused', next: 10 });
+  t.is(await csvOf(dir), rowsText(1, bets.slice(0, 5)));
+  t.deepEqual(store.status(1), { next: 10, stored: 5, finished: false });
+  // Resent, it is a duplicate; the next batch follows on.
+  t.deepEqual(await store.append({ agency: 1, offset: 5, count: 5, rows: null }), { status: 'duplicate', next: 10 });
+  t.deepEqual(await store.append(batch(1, bets, 10, 20)), { status: 'stored', next: 20, stored: 10 });
+  t.is(await csvOf(dir), rowsText(1, bets.slice(0, 5)) + rowsText(1, bets.slice(10, 20)));
+  // FINISH counts offsets, refused ones included.
+  t.deepEqual(await store.finish(1, 20), { status: 'finished', total: 20 });
+});
+
+test('appends issued at once are committed as one group and all resolve', async (t) => {
+  const dir = await dataDir(t);
+  const store = await openStore(t, dir);
+  const agencies = [1, 2, 3, 4, 5];
+  const streams = agencies.map((agency) => generateBets({ seed: 10 + agency, count: 100 }));
+  const pending = [];
+  // 50 appends: ten consecutive batches for each of five agencies, interleaved.
+  for (let i = 0; i < 10; i++) {
+    for (const agency of agencies) pending.push(store.append(batch(agency, streams[agency - 1], i * 10, i * 10 + 10)));
+  }
+  const outcomes = await Promise.all(pending);
+  t.is(outcomes.length, 50);
+  outcomes.forEach((outcome, j) => t.deepEqual(outcome, { status: 'stored', next: (Math.floor(j / 5) + 1) * 10, stored: 10 }));
+  const commits = await commitsOf(dir);
+  t.true(commits.length >= 1 && commits.length <= 2, `${commits.length} commit records for 50 appends`);
+  for (const agency of agencies) t.deepEqual(store.status(agency), { next: 100, stored: 100, finished: false });
+  // Each agency's rows are in its own order.
+  const lines = (await csvOf(dir)).trimEnd().split('\n');
+  t.is(lines.length, 500);
+  for (const agency of agencies) {
+    t.deepEqual(
+      lines.filter((line) => line.startsWith(`${agency},`)).map((line) => `${line}\n`).join(''),
+      rowsText(agency, streams[agency - 1]),
+    );
+  }
+});
+
+test('a group decides each append against the ones before it in the same group', async (t) => {
+  const dir = await dataDir(t);
+  const store = await openStore(t, dir);
+  const bets = generateBets({ seed: 7, count: 30 });
+  const outcomes = await Promise.all([
+    store.append(batch(1, bets, 0, 10)),
+    store.append(batch(1, bets, 0, 10)), // duplicate of the one before
+    store.append(batch(1, bets, 20, 30)), // gap: 10..20 not sent yet
+    store.append(batch(1, bets, 5, 20)), // overlap: stores 10..20
+  ]);
+  t.deepEqual(outcomes[0], { status: 'stored', next: 10, stored: 10 });
+  t.deepEqual(outcomes[1], { status: 'duplicate', next: 10 });
+  t.like(outcomes[2], { status: 'rejected', code: ErrorCode.OFFSET_GAP, next: 10 });
+  t.deepEqual(outcomes[3], { status: 'stored', next: 20, stored: 10 });
+  t.is(await csvOf(dir), rowsText(1, bets.slice(0, 20)));
+});
+
+test('a duplicate-only group writes no commit record', async (t) => {
+  const dir = await dataDir(t);
+  const store = await openStore(t, dir);
+  const bets = generateBets({ seed: 8, count: 10 });
+  await store.append(batch(1, bets, 0, 10));
+  const before = (await commitsOf(dir)).length;
+  await store.append(batch(1, bets, 0, 10));
+  t.is((await commitsOf(dir)).length, before);
+});
+
+test('FINISH with the wrong total is TOTAL_MISMATCH; with the right one it is recorded; bets after it are AGENCY_FINISHED', async (t) => {
+  const dir = await dataDir(t);
+  const store = await openStore(t, dir);
+  const bets = generateBets({ seed: 9, count: 12 });
+  await store.append(batch(1, bets, 0, 10));
+  t.like(await store.finish(1, 12), { status: 'rejected', code: ErrorCode.TOTAL_MISMATCH, next: 10 });
+  t.false(store.status(1).finished);
+  t.deepEqual(await store.finish(1, 10), { status: 'finished', total: 10 });
+  t.true(store.status(1).finished);
+  t.true(store.welcome(1).finished);
+  t.deepEqual(
+    (await journalOf(dir)).filter((record) => record.kind === 'finish'),
+    [{ kind: 'finish', agency: 1, total: 10 }],
+  );
+  // A repeated FINISH is answered the same and not recorded again.
+  t.deepEqual(await store.finish(1, 10), { status: 'finished', total: 10 });
+  t.is((await journalOf(dir)).filter((record) => record.kind === 'finish').length, 1);
+  const before = await csvOf(dir);
+  t.like(await store.append(batch(1, bets, 10, 12)), { status: 'rejected', code: ErrorCode.AGENCY_FINISHED });
+  t.like(await store.append(batch(1, bets, 0, 10)), { status: 'rejected', code: ErrorCode.AGENCY_FINISHED });
+  t.is(await csvOf(dir), before);
+  // An agency that sent nothing finishes with total 0.
+  t.deepEqual(await store.finish(2, 0), { status: 'finished', total: 0 });
+});
+
+test("draw(N) returns each agency's winning documents and bets after it are DRAW_DONE", async (t) => {
+  const dir = await dataDir(t);
+  const store = await openStore(t, dir);
+  const one = generateBets({ seed: 21, count: 50, winnerRows: [3, 40] });
+  const two = generateBets({ seed: 22, count: 50, winnerRows: [0] });
+  const three = generateBets({ seed: 23, count: 20 });
+  await store.append(batch(1, one, 0, 50));
+  await store.append(batch(2, two, 0, 50));
+  await store.append(batch(3, three, 0, 20));
+  const winners = await store.draw(3);
+  t.deepEqual(winners, { '1': [one[3][2], one[40][2]], '2': [two[0][2]], '3': [] });
+  t.true(store.welcome(1).drawn);
+  t.deepEqual(store.snapshot().winners, winners);
+  t.deepEqual(await store.draw(3), winners);
+  t.is((await journalOf(dir)).filter((record) => record.kind === 'draw').length, 1);
+  const before = await csvOf(dir);
+  t.like(await store.append(batch(3, generateBets({ seed: 24, count: 5 }), 20, 25)), { status: 'rejected', code: ErrorCode.DRAW_DONE });
+  t.like(await store.append(batch(4, three, 0, 5)), { status: 'rejected', code: ErrorCode.DRAW_DONE });
+  t.is(await csvOf(dir), before);
+});
+
+test('the draw lists agencies 1..N even when some sent nothing', async (t) => {
+  const dir = await dataDir(t);
+  const store = await openStore(t, dir);
+  t.deepEqual(await store.draw(3), { '1': [], '2': [], '3': [] });
+});
+
+test('reopening the same data dir restores offsets, finishes and the draw', async (t) => {
+  const dir = await dataDir(t);
+  const one = generateBets({ seed: 31, count: 40, winnerRows: [7] });
+  const two = generateBets({ seed: 32, count: 40, winnerRows: [1, 2] });
+  const first = await Store.open({ dataDir: dir, fsync: true, log });
+  await first.append(batch(1, one, 0, 40));
+  await first.append(batch(2, two, 0, 25));
+  await first.append({ agency: 2, offset: 25, count: 5, rows: null });
+  await first.finish(1, 40);
+  const snapshot = first.snapshot();
+  await first.close();
+
+  const second = await Store.open({ dataDir: dir, fsync: true, log });
+  t.deepEqual(second.snapshot(), snapshot);
+  t.deepEqual(second.status(2), { next: 30, stored: 25, finished: false });
+  t.like(await second.append(batch(1, one, 0, 5)), { status: 'rejected', code: ErrorCode.AGENCY_FINISHED });
+  t.deepEqual(await second.append(batch(2, two, 25, 30)), { status: 'duplicate', next: 30 });
+  t.deepEqual(await second.append(batch(2, two, 30, 40)), { status: 'stored', next: 40, stored: 10 });
+  await second.finish(2, 40);
+  const winners = await second.draw(2);
+  t.deepEqual(winners, { '1': [one[7][2]], '2': [two[1][2], two[2][2]] });
+  await second.close();
+
+  const third = await openStore(t, dir);
+  t.deepEqual(third.snapshot().winners, winners);
+  t.deepEqual(await third.draw(2), winners);
+  t.deepEqual(third.status(1), { next: 40, stored: 40, finished: true });
+  t.deepEqual(third.status(2), { next: 40, stored: 35, finished: true });
+  t.is(await csvOf(dir), rowsText(1, one) + rowsText(2, two.slice(0, 25)) + rowsText(2, two.slice(30)));
+});
+
+/** A data dir holding two committed batches for agency 1; returns the committed bets.csv and journal. */
+async function committedDir(t: ExecutionContext) {
+  const dir = await dataDir(t);
+  const bets = generateBets({ seed: 41, count: 30 });
+  const store = await Store.open({ dataDir: dir, fsync: true, log });
+  await store.append(batch(1, bets, 0, 10));
+  await store.append(batch(1, bets, 10, 20));
+  await store.close();
+  return { dir, bets, csv: await csvOf(dir), journal: await readFile(join(dir, JOURNAL_FILE)) };
+}
+
+test('recovery cuts a bets.csv row cut in half after the last commit', async (t) => {
+  const { dir, bets, csv } = await committedDir(t);
+  await appendFile(join(dir, BETS_FILE), rowsText(1, bets.slice(20, 21)).slice(0, 15));
+  const store = await openStore(t, dir);
+  t.is(await csvOf(dir), csv);
+  t.deepEqual(store.status(1), { next: 20, stored: 20, finished: false });
+  // And goes on from the committed end.
+  t.deepEqual(await store.append(batch(1, bets, 20, 30)), { status: 'stored', next: 30, stored: 10 });
+  t.is(await csvOf(dir), rowsText(1, bets));
+});
+
+test("recovery cuts whole rows in bets.csv past the journal's csvEnd", async (t) => {
+  const { dir, bets, csv } = await committedDir(t);
+  await appendFile(join(dir, BETS_FILE), rowsText(1, bets.slice(20, 25)));
+  const store = await openStore(t, dir);
+  t.is(await csvOf(dir), csv);
+  t.deepEqual(store.status(1), { next: 20, stored: 20, finished: false });
+  t.deepEqual(await store.append(batch(1, bets, 20, 30)), { status: 'stored', next: 30, stored: 10 });
+  t.is(await csvOf(dir), rowsText(1, bets));
+});
+
+test('recovery cuts a journal record cut in half, and the bets it would have committed', async (t) => {
+  const { dir, bets, csv, journal } = await committedDir(t);
+  // A group that wrote its rows and half its record when the power went.
+  const rows = rowsText(1, bets.slice(20, 30));
+  await appendFile(join(dir, BETS_FILE), rows);
+  const record = encodeRecord({ kind: 'commit', csvEnd: Buffer.byteLength(csv + rows), crc: 0, agencies: { '1': { next: 30, stored: 30 } } });
+  await appendFile(join(dir, JOURNAL_FILE), record.slice(0, Math.floor(record.length / 2)));
+  const store = await openStore(t, dir);
+  t.deepEqual(store.status(1), { next: 20, stored: 20, finished: false });
+  t.is(await csvOf(dir), csv);
+  t.deepEqual(await readFile(join(dir, JOURNAL_FILE)), journal);
+  // The agency resends and the store takes it.
+  t.deepEqual(await store.append(batch(1, bets, 20, 30)), { status: 'stored', next: 30, stored: 10 });
+  await store.close();
+  const again = await openStore(t, dir);
+  t.deepEqual(again.status(1), { next: 30, stored: 30, finished: false });
+  t.is(await csvOf(dir), rowsText(1, bets));
+});
+
+test('recovery cuts a half-written FINISH record', async (t) => {
+  const { dir, journal } = await committedDir(t);
+  const record = encodeRecord({ kind: 'finish', agency: 1, total: 20 });
+  await appendFile(join(dir, JOURNAL_FILE), record.slice(0, record.length - 1));
+  const store = await openStore(t, dir);
+  t.false(store.status(1).finished);
+  t.deepEqual(await readFile(join(dir, JOURNAL_FILE)), journal);
+});
+
+test('bets.csv shorter than the journal says makes Store.open reject with StoreRecoveryError', async (t) => {
+  const { dir, csv } = await committedDir(t);
+  await truncate(join(dir, BETS_FILE), Buffer.byteLength(csv) - 1);
+  await t.throwsAsync(Store.open({ dataDir: dir, fsync: true, log }), { instanceOf: StoreRecoveryError });
+  // The evidence is left alone.
+  t.is((await stat(join(dir, BETS_FILE))).size, Buffer.byteLength(csv) - 1);
+});
+
+test('bets.csv whose last committed bytes were changed makes Store.open reject with StoreRecoveryError', async (t) => {
+  const { dir, csv } = await committedDir(t);
+  const damaged = Buffer.from(csv);
+  damaged[damaged.length - 3] ^= 0x01;
+  await writeFile(join(dir, BETS_FILE), damaged);
+  await t.throwsAsync(Store.open({ dataDir: dir, fsync: true, log }), { instanceOf: StoreRecoveryError });
+});
+
+test('a journal damaged before its last record makes Store.open reject with StoreRecoveryError', async (t) => {
+  const { dir, journal } = await committedDir(t);
+  const text = journal.toString('utf8');
+  await writeFile(join(dir, JOURNAL_FILE), 'x' + text.slice(1));
+  await t.throwsAsync(Store.open({ dataDir: dir, fsync: true, log }), { instanceOf: StoreRecoveryError });
+});
+
+test('bets.csv present without a journal makes Store.open reject with StoreRecoveryError', async (t) => {
+  const dir = await dataDir(t);
+  await writeFile(join(dir, BETS_FILE), rowsText(1, generateBets({ seed: 51, count: 3 })));
+  const error = await t.throwsAsync(Store.open({ dataDir: dir, fsync: true, log }), { instanceOf: StoreRecoveryError });
+  t.regex(error!.message, /journal/);
+});
+
+test('an empty bets.csv without a journal is a fresh start', async (t) => {
+  const dir = await dataDir(t);
+  await writeFile(join(dir, BETS_FILE), '');
+  const store = await openStore(t, dir);
+  t.deepEqual(store.snapshot(), { agencies: {}, winners: null, bets: 0 });
+});
+
+test('open creates the data dir and both files', async (t) => {
+  const dir = join(await dataDir(t), 'nested', 'data');
+  await openStore(t, dir);
+  t.is((await stat(join(dir, BETS_FILE))).size, 0);
+  t.is((await stat(join(dir, JOURNAL_FILE))).size, 0);
+});
+
+test('close() twice is safe, and appends after close reject', async (t) => {
+  const dir = await dataDir(t);
+  const store = await Store.open({ dataDir: dir, fsync: true, log });
+  const bets = generateBets({ seed: 61, count: 5 });
+  const pending = store.append(batch(1, bets, 0, 5));
+  await Promise.all([store.close(), store.close()]);
+  await store.close();
+  t.deepEqual(await pending, { status: 'stored', next: 5, stored: 5 });
+  await t.throwsAsync(store.append(batch(1, bets, 0, 5)));
+  t.is(await csvOf(dir), rowsText(1, bets));
+});
