@@ -9,7 +9,7 @@
 
 import type { Socket } from 'node:net';
 import type { Remote } from 'comlink';
-import { InvalidBetError, validateBet } from '../bets/bet.ts';
+import { InvalidBetError, todayUtc, validateBet } from '../bets/bet.ts';
 import { encodeBetRows } from '../bets/bets-csv.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
 import { decodeMessage, encodeMessage, encodeResult } from '../wire/codec.ts';
@@ -266,9 +266,11 @@ export class Session {
 }
 
 function validateAll(bets: readonly unknown[]): WireBet[] {
+  // Read once per batch: formatting the clock per bet costs more than checking the bet.
+  const today = todayUtc();
   return bets.map((bet, index) => {
     try {
-      return validateBet(bet as unknown[]);
+      return validateBet(bet as unknown[], today);
     } catch (error) {
       if (error instanceof InvalidBetError) throw new InvalidBetError(error.field, `bet ${index} of the batch: ${error.message}`);
       throw error;
