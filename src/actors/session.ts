@@ -10,12 +10,14 @@
 import type { Socket } from 'node:net';
 import type { Remote } from 'comlink';
 import { InvalidBetError, todayUtc, validateBet } from '../bets/bet.ts';
+import { betRowsFromPayload } from '../bets/bet-rows-from-payload.ts';
 import { encodeBetRows } from '../bets/bets-csv.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
 import { decodeMessage, encodeMessage, encodeResult } from '../wire/codec.ts';
 import { ErrorCode, ProtocolError } from '../wire/errors.ts';
 import { FrameDecoder } from '../wire/frame-decoder.ts';
 import type { Frame } from '../wire/frame.ts';
+import { MessageType } from '../wire/message-type.ts';
 import type { Message, MessageOf, WireBet } from '../wire/messages.ts';
 import type { Lottery } from './lottery.ts';
 import { Mailbox } from './mailbox.ts';
@@ -112,7 +114,7 @@ export class Session {
   async #handle(frame: Frame): Promise<void> {
     if (this.#closing) return;
     try {
-      await this.#dispatch(decodeMessage(frame));
+      if (!this.#betsFromFrame(frame)) await this.#dispatch(decodeMessage(frame));
     } catch (error) {
       this.#refuse(error);
     }
@@ -155,6 +157,20 @@ export class Session {
     logEvent(this.#log, 'info', 'conexion', 'success', { peer: this.#peer, offset: welcome.offset, finalizada: welcome.finished });
   }
 
+  /**
+   * Takes a BETS frame straight from its bytes when the fast path can (see
+   * bet-rows-from-payload.ts): the common case, every bet valid and plainly
+   * encoded. The rest, and every frame at debug level, which logs each bet,
+   * goes through decodeMessage and #bets.
+   */
+  #betsFromFrame(frame: Frame): boolean {
+    if (frame.type !== MessageType.BETS || this.#agency === undefined || this.#log.isLevelEnabled('debug')) return false;
+    const batch = betRowsFromPayload(frame.payload, this.#agency, todayUtc());
+    if (batch === undefined) return false;
+    this.#append(this.#agency, batch.offset, batch.count, batch.rows, undefined, undefined);
+    return true;
+  }
+
   #bets(agency: number, { offset, bets }: MessageOf<'BETS'>): void {
     let valid: WireBet[] | undefined;
     let invalid: string | undefined;
@@ -164,11 +180,15 @@ export class Session {
       if (!(error instanceof InvalidBetError)) throw error;
       invalid = error.message;
     }
-    const rows = valid === undefined ? null : encodeBetRows(agency, valid);
-    const decided = Promise.resolve(this.#options.store.append({ agency, offset, count: bets.length, rows }));
+    this.#append(agency, offset, bets.length, valid === undefined ? null : encodeBetRows(agency, valid), valid, invalid);
+  }
+
+  /** Hands a batch to the Store now and queues its answer behind the earlier ones. */
+  #append(agency: number, offset: number, count: number, rows: Uint8Array | null, valid: WireBet[] | undefined, invalid: string | undefined): void {
+    const decided = Promise.resolve(this.#options.store.append({ agency, offset, count, rows }));
     this.#answers = this.#answers.then(async () => {
       try {
-        this.#answerBets(offset, bets.length, valid, invalid, await decided);
+        this.#answerBets(offset, count, valid, invalid, await decided);
       } catch (error) {
         this.#refuse(error);
       }

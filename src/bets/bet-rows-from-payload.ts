@@ -1,0 +1,238 @@
+import { isUtf8 } from 'node:buffer';
+import { daysInMonth, DOCUMENT_MAX_DIGITS, NAME_MAX_BYTES, NUMBER_MAX } from './bet.ts';
+
+// The fast path for the one message that carries volume: a BETS payload read
+// straight from the frame's bytes into bets.csv rows, with no string, array
+// or object per bet. The general path is msgpackr's decode, validateBet and
+// formatBetRow; this one accepts only what it can prove the general path
+// accepts and would write byte for byte the same. On anything else (another
+// msgpack encoding of the same values, a name that needs quoting or is not
+// plain enough to judge here, any bet the general path would refuse) it
+// answers undefined and the caller takes the general path, which gives the
+// errors. The tests feed both the same payloads and check that they agree.
+
+export type BetRows = { offset: number; count: number; rows: Uint8Array };
+
+const COMMA = 0x2c;
+const NEWLINE = 0x0a;
+const KEY_OFFSET = Buffer.from('offset');
+const KEY_BETS = Buffer.from('bets');
+/** The smallest bet: fixarray, three one-byte strings, a ten-byte date, a fixint. */
+const MIN_BET_BYTES = 1 + 3 * 2 + 11 + 1;
+
+/** Reused for every batch on this thread; each answer gets its own copy. */
+let scratch = new Uint8Array(16 * 1024);
+
+/**
+ * The rows of a BETS payload whose bets are all valid and plainly encoded,
+ * with the batch's offset and bet count; undefined when the general path must
+ * decide. `today` is todayUtc(): no birthdate may be after it.
+ */
+export function betRowsFromPayload(payload: Uint8Array, agency: number, today: string): BetRows | undefined {
+  const reader = new PayloadReader(payload);
+  if (reader.fixMapLength() !== 2) return undefined;
+  let offset = -1;
+  let rows: Uint8Array | undefined;
+  let count = 0;
+  for (let entry = 0; entry < 2; entry++) {
+    const key = reader.string();
+    if (key < 0) return undefined;
+    if (offset < 0 && reader.equals(key, KEY_OFFSET)) {
+      offset = reader.unsigned(0xffffffff);
+      if (offset < 0) return undefined;
+    } else if (rows === undefined && reader.equals(key, KEY_BETS)) {
+      count = reader.arrayLength();
+      if (count <= 0 || count * MIN_BET_BYTES > payload.length) return undefined;
+      rows = reader.rows(count, agency, today);
+      if (rows === undefined) return undefined;
+    } else {
+      return undefined;
+    }
+  }
+  if (reader.at !== payload.length || rows === undefined) return undefined;
+  return { offset, count, rows };
+}
+
+class PayloadReader {
+  readonly #bytes: Uint8Array;
+  at = 0;
+  /** Where the last string read starts; string() returns its length. */
+  #start = 0;
+
+  constructor(bytes: Uint8Array) {
+    this.#bytes = bytes;
+  }
+
+  fixMapLength(): number {
+    const head = this.#bytes[this.at];
+    if (head < 0x80 || head > 0x8f) return -1;
+    this.at++;
+    return head & 0x0f;
+  }
+
+  arrayLength(): number {
+    const bytes = this.#bytes;
+    const head = bytes[this.at];
+    if (head >= 0x90 && head <= 0x9f) {
+      this.at++;
+      return head & 0x0f;
+    }
+    if (head === 0xdc && this.at + 3 <= bytes.length) {
+      const length = (bytes[this.at + 1] << 8) | bytes[this.at + 2];
+      this.at += 3;
+      return length;
+    }
+    return -1;
+  }
+
+  /** A positive fixint, uint8, uint16 or uint32 up to `max`; -1 for anything else. */
+  unsigned(max: number): number {
+    const bytes = this.#bytes;
+    const at = this.at;
+    const head = bytes[at];
+    let value: number;
+    if (head <= 0x7f) {
+      value = head;
+      this.at = at + 1;
+    } else if (head === 0xcc && at + 2 <= bytes.length) {
+      value = bytes[at + 1];
+      this.at = at + 2;
+    } else if (head === 0xcd && at + 3 <= bytes.length) {
+      value = (bytes[at + 1] << 8) | bytes[at + 2];
+      this.at = at + 3;
+    } else if (head === 0xce && at + 5 <= bytes.length) {
+      value = ((bytes[at + 1] << 24) >>> 0) + ((bytes[at + 2] << 16) | (bytes[at + 3] << 8) | bytes[at + 4]);
+      this.at = at + 5;
+    } else {
+      return -1;
+    }
+    return value <= max ? value : -1;
+  }
+
+  /** A fixstr, str8 or str16 that fits the payload: its length (its start in #start), or -1. */
+  string(): number {
+    const bytes = this.#bytes;
+    const at = this.at;
+    const head = bytes[at];
+    let length: number;
+    let start: number;
+    if (head >= 0xa0 && head <= 0xbf) {
+      length = head & 0x1f;
+      start = at + 1;
+    } else if (head === 0xd9 && at + 2 <= bytes.length) {
+      length = bytes[at + 1];
+      start = at + 2;
+    } else if (head === 0xda && at + 3 <= bytes.length) {
+      length = (bytes[at + 1] << 8) | bytes[at + 2];
+      start = at + 3;
+    } else {
+      return -1;
+    }
+    if (start + length > bytes.length) return -1;
+    this.#start = start;
+    this.at = start + length;
+    return length;
+  }
+
+  /** Whether the last string read, of `length` bytes, is `expected`. */
+  equals(length: number, expected: Uint8Array): boolean {
+    if (length !== expected.length) return false;
+    for (let i = 0; i < length; i++) if (this.#bytes[this.#start + i] !== expected[i]) return false;
+    return true;
+  }
+
+  /** Reads `count` bets and writes their rows; undefined at the first one the fast path cannot take. */
+  rows(count: number, agency: number, today: string): Uint8Array | undefined {
+    const bytes = this.#bytes;
+    const prefix = Buffer.from(`${agency},`);
+    // A row never outgrows its bet by more than this: the agency and comma
+    // replace nothing, and a fixint number can grow to four digits.
+    const bound = bytes.length - this.at + count * (prefix.length + 3);
+    if (scratch.length < bound) scratch = new Uint8Array(bound);
+    const out = scratch;
+    let w = 0;
+    for (let bet = 0; bet < count; bet++) {
+      if (bytes[this.at++] !== 0x95) return undefined;
+      out.set(prefix, w);
+      w += prefix.length;
+      for (let field = 0; field < 2; field++) {
+        const length = this.string();
+        if (length < 0 || !this.#plainName(length)) return undefined;
+        out.set(bytes.subarray(this.#start, this.at), w);
+        w += length;
+        out[w++] = COMMA;
+      }
+      const document = this.string();
+      if (document < 1 || document > DOCUMENT_MAX_DIGITS || !this.#digits(this.#start, this.at)) return undefined;
+      out.set(bytes.subarray(this.#start, this.at), w);
+      w += document;
+      out[w++] = COMMA;
+      if (this.string() !== 10 || !this.#pastDate(today)) return undefined;
+      out.set(bytes.subarray(this.#start, this.at), w);
+      w += 10;
+      out[w++] = COMMA;
+      const number = this.unsigned(NUMBER_MAX);
+      if (number < 0) return undefined;
+      w += writeDecimal(out, w, number);
+      out[w++] = NEWLINE;
+    }
+    return out.slice(0, w);
+  }
+
+  /**
+   * A name validateBet takes and formatBetRow writes unquoted: at most
+   * NAME_MAX_BYTES of valid UTF-8, no control character, no quote or comma,
+   * and at least one visible ASCII character, so that it is not blank.
+   */
+  #plainName(length: number): boolean {
+    if (length === 0 || length > NAME_MAX_BYTES) return false;
+    const bytes = this.#bytes;
+    let visible = false;
+    let wide = false;
+    for (let i = this.#start; i < this.at; i++) {
+      const byte = bytes[i];
+      if (byte > 0x20 && byte < 0x7f) {
+        if (byte === 0x22 || byte === COMMA) return false;
+        visible = true;
+      } else if (byte >= 0x80) {
+        wide = true;
+      } else if (byte !== 0x20) {
+        return false;
+      }
+    }
+    return visible && (!wide || isUtf8(bytes.subarray(this.#start, this.at)));
+  }
+
+  #digits(from: number, to: number): boolean {
+    for (let i = from; i < to; i++) if (this.#bytes[i] < 0x30 || this.#bytes[i] > 0x39) return false;
+    return true;
+  }
+
+  /** The last string read is a real YYYY-MM-DD date, not after `today`. */
+  #pastDate(today: string): boolean {
+    const bytes = this.#bytes;
+    const at = this.#start;
+    if (bytes[at + 4] !== 0x2d || bytes[at + 7] !== 0x2d) return false;
+    if (!this.#digits(at, at + 4) || !this.#digits(at + 5, at + 7) || !this.#digits(at + 8, at + 10)) return false;
+    const year = (bytes[at] - 0x30) * 1000 + (bytes[at + 1] - 0x30) * 100 + (bytes[at + 2] - 0x30) * 10 + (bytes[at + 3] - 0x30);
+    const month = (bytes[at + 5] - 0x30) * 10 + (bytes[at + 6] - 0x30);
+    const day = (bytes[at + 8] - 0x30) * 10 + (bytes[at + 9] - 0x30);
+    if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return false;
+    // ASCII digits compare as the strings do.
+    for (let i = 0; i < 10; i++) {
+      const difference = bytes[at + i] - today.charCodeAt(i);
+      if (difference !== 0) return difference < 0;
+    }
+    return true;
+  }
+}
+
+/** Writes 0..9999 in decimal at `at`; returns how many digits. */
+function writeDecimal(out: Uint8Array, at: number, value: number): number {
+  const digits = value >= 1000 ? 4 : value >= 100 ? 3 : value >= 10 ? 2 : 1;
+  for (let i = digits - 1; i >= 0; i--) {
+    out[at + i] = 0x30 + (value % 10);
+    value = Math.floor(value / 10);
+  }
+  return digits;
+}
