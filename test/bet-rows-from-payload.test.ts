@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import test from 'ava';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
@@ -172,6 +173,27 @@ test('any bets fast-check can think of: taken only as the general path takes the
     { numRuns: 2000, seed: 20261123 },
   );
   t.true(taken > 0, 'some random batches are plain enough to take');
+});
+
+test('names of random bytes: taken only when they are well-formed UTF-8 that the general path takes', (t) => {
+  // The names are raw msgpack strings, so the bytes reach the fast path as they are.
+  const withName = (name: Uint8Array) =>
+    Buffer.concat([Buffer.from([0x82]), payloadOf('offset'), payloadOf(0), payloadOf('bets'), Buffer.from([0x91, 0x95, 0xd9, name.length]), name, payloadOf('Lorca'), payloadOf('30904465'), payloadOf('1999-03-17'), payloadOf(1)]);
+  const highBytes = fc.uint8Array({ minLength: 1, maxLength: 8 }).map((bytes) => bytes.map((byte) => byte | 0x80));
+  const name = fc.array(fc.oneof(highBytes, fc.constant(Buffer.from('a'))), { minLength: 1, maxLength: 6 }).map((parts) => Buffer.concat(parts));
+  let wellFormed = 0;
+  fc.assert(
+    fc.property(name, (bytes) => {
+      const taken = agree(t, withName(bytes), bytes.toString('hex'));
+      const valid = isUtf8(bytes) && bytes.includes(0x61);
+      if (valid) wellFormed++;
+      t.is(taken, valid, `${bytes.toString('hex')}: taken ${taken}, well-formed with a visible letter ${valid}`);
+    }),
+    { numRuns: 5000, seed: 7 },
+  );
+  for (const hex of ['61c3a9', '61e282ac', '61f09f8eb2', '61efbfbf', '61f48fbfbf']) t.true(agree(t, withName(Buffer.from(hex, 'hex')), hex), hex);
+  for (const hex of ['61c0af', '61e080af', '61eda080', '61f4908080', '61c3', '61e282', '61ff', '6180']) t.false(agree(t, withName(Buffer.from(hex, 'hex')), hex), hex);
+  t.true(wellFormed > 0);
 });
 
 test('payloads with random bytes changed: taken only as the general path takes them', (t) => {
