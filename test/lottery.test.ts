@@ -38,6 +38,7 @@ async function fixture(t: ExecutionContext, dir?: string): Promise<Fixture> {
   let draws = 0;
   const counted: StoreApi = {
     append: (request) => store.append(request),
+    appendAll: (requests) => store.appendAll(requests),
     finish: (agency, total) => store.finish(agency, total),
     status: (agency) => store.status(agency),
     welcome: (agency) => store.welcome(agency),

@@ -55,6 +55,22 @@ test('appends in order are stored and bets.csv holds exactly their rows', async 
   t.is(store.snapshot().bets, 40);
 });
 
+test('appendAll decides its batches in order, as separate appends would, in one group commit', async (t) => {
+  const dir = await dataDir(t);
+  const store = await openStore(t, dir);
+  const bets = generateBets({ seed: 5, count: 30 });
+  const outcomes = await store.appendAll([batch(1, bets, 0, 10), batch(1, bets, 0, 10), { ...batch(2, bets, 0, 5), rows: null }, batch(1, bets, 10, 30), batch(3, bets, 4, 6)]);
+  t.deepEqual(outcomes, [
+    { status: 'stored', next: 10, stored: 10 },
+    { status: 'duplicate', next: 10 },
+    { status: 'refused', next: 5 },
+    { status: 'stored', next: 30, stored: 20 },
+    { status: 'rejected', code: ErrorCode.OFFSET_GAP, message: 'batch starts at 4 but the next bet expected is 0', next: 0 },
+  ]);
+  t.is(await csvOf(dir), rowsText(1, bets));
+  t.is((await commitsOf(dir)).length, 1);
+});
+
 test('a resent batch is a duplicate: no rows written and the next offset unchanged', async (t) => {
   const dir = await dataDir(t);
   const store = await openStore(t, dir);

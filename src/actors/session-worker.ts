@@ -5,12 +5,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger, logEvent } from '../log/logger.ts';
 import { Session, type LotteryApi } from './session.ts';
 import type { StoreApi } from './store-api.ts';
+import { StoreClient, type SessionStore } from './store-client.ts';
 import type { FromSessionWorker, SessionWorkerData, ToSessionWorker } from './worker-messages.ts';
 
 const data = workerData as SessionWorkerData;
 const log = createLogger({ level: data.logLevel, format: data.logFormat });
 const port = parentPort!;
-const store = withInjectedCrash(wrap<StoreApi>(data.storePort), data.crashAfterBatches);
+const store = withInjectedCrash(new StoreClient(wrap<StoreApi>(data.storePort)), data.crashAfterBatches);
 const lottery = wrap<LotteryApi>(data.lotteryPort);
 const sessions = new Map<number, Session>();
 const reply = (message: FromSessionWorker) => port.postMessage(message);
@@ -51,21 +52,19 @@ port.on('message', async (message: ToSessionWorker) => {
 reply({ type: 'ready' });
 
 /** Makes the worker die as a bug would, once it has passed `limit` batches on. */
-function withInjectedCrash<T extends Pick<StoreApi, 'append'>>(target: T, limit: number | undefined): T {
+function withInjectedCrash(target: SessionStore, limit: number | undefined): SessionStore {
   if (limit === undefined) return target;
   let batches = 0;
-  return new Proxy(target, {
-    get(object, key) {
-      if (key !== 'append') return Reflect.get(object, key);
-      return (...args: Parameters<StoreApi['append']>) => {
-        if (++batches > limit) {
-          setImmediate(() => {
-            throw new Error(`injected fault: session worker ${data.worker} crashes after ${limit} batches`);
-          });
-          return new Promise(() => undefined);
-        }
-        return object.append(...args);
-      };
+  return {
+    welcome: (agency) => target.welcome(agency),
+    append: (request) => {
+      if (++batches > limit) {
+        setImmediate(() => {
+          throw new Error(`injected fault: session worker ${data.worker} crashes after ${limit} batches`);
+        });
+        return new Promise(() => undefined);
+      }
+      return target.append(request);
     },
-  });
+  };
 }

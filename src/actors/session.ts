@@ -21,13 +21,14 @@ import { MessageType } from '../wire/message-type.ts';
 import type { Message, MessageOf, WireBet } from '../wire/messages.ts';
 import type { Lottery } from './lottery.ts';
 import { Mailbox } from './mailbox.ts';
-import type { AppendOutcome, StoreApi } from './store-api.ts';
+import type { AppendOutcome } from './store-api.ts';
+import type { SessionStore } from './store-client.ts';
 
 export type LotteryApi = Pick<Lottery, 'finish' | 'winners'>;
 
 export type SessionOptions = {
   agencies: number;
-  store: Remote<StoreApi> | StoreApi;
+  store: SessionStore;
   lottery: Remote<LotteryApi> | LotteryApi;
   log: Logger;
   handshakeTimeoutMs: number;
@@ -185,7 +186,7 @@ export class Session {
 
   /** Hands a batch to the Store now and queues its answer behind the earlier ones. */
   #append(agency: number, offset: number, count: number, rows: Uint8Array | null, valid: WireBet[] | undefined, invalid: string | undefined): void {
-    const decided = Promise.resolve(this.#options.store.append({ agency, offset, count, rows }));
+    const decided = this.#options.store.append({ agency, offset, count, rows });
     this.#answers = this.#answers.then(async () => {
       try {
         this.#answerBets(offset, count, valid, invalid, await decided);

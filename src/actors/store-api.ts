@@ -2,5 +2,5 @@
 // with; a types-only view of store.ts for the threads that do not run it.
 import type { Store } from './store.ts';
 
-export type { AgencyState, AppendOutcome, AppendRequest, FinishOutcome, StoreSnapshot, Winners } from './store.ts';
-export type StoreApi = Pick<Store, 'append' | 'finish' | 'status' | 'welcome' | 'snapshot' | 'draw'>;
+export type { AgencyState, AgencyWelcome, AppendOutcome, AppendRequest, FinishOutcome, StoreSnapshot, Winners } from './store.ts';
+export type StoreApi = Pick<Store, 'append' | 'appendAll' | 'finish' | 'status' | 'welcome' | 'snapshot' | 'draw'>;

@@ -17,6 +17,8 @@ export const BETS_FILE = 'bets.csv';
 export const JOURNAL_FILE = 'bets.journal';
 
 export type AgencyState = { next: number; stored: number; finished: boolean };
+/** Where an agency that says HELLO stands. */
+export type AgencyWelcome = { offset: number; finished: boolean; drawn: boolean };
 export type Winners = Record<string, string[]>;
 
 /** A batch for the Store: `rows` are its bets as bets.csv lines, or null for a batch refused as invalid. */
@@ -182,7 +184,7 @@ export class Store {
   }
 
   /** What an agency is told when it says HELLO. */
-  welcome(agency: number): { offset: number; finished: boolean; drawn: boolean } {
+  welcome(agency: number): AgencyWelcome {
     const { next, finished } = this.status(agency);
     return { offset: next, finished, drawn: this.#winners !== null };
   }
@@ -209,6 +211,11 @@ export class Store {
         void this.#mailbox.post(() => this.#commitGroup());
       }
     });
+  }
+
+  /** Takes several batches, in order, as that many append calls would; the outcomes in the same order. */
+  appendAll(requests: readonly AppendRequest[]): Promise<AppendOutcome[]> {
+    return Promise.all(requests.map((request) => this.append(request)));
   }
 
   async #commitGroup(): Promise<void> {
