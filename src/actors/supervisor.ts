@@ -44,6 +44,8 @@ export class Supervisor {
   readonly #connections = new Map<number, SessionWorker>();
   /** The connection currently speaking for each agency: a newer one takes over. */
   readonly #agencyConnections = new Map<number, number>();
+  /** The other way round, so that a closed connection is forgotten without a search. */
+  readonly #connectionAgencies = new Map<number, number>();
   #nextWorkerId = 1;
   #roundRobin = 0;
   #stopping: Promise<void> | undefined;
@@ -143,6 +145,7 @@ export class Supervisor {
       case 'hello': {
         const previous = this.#agencyConnections.get(message.agency);
         this.#agencyConnections.set(message.agency, message.connection);
+        this.#connectionAgencies.set(message.connection, message.agency);
         if (previous !== undefined && previous !== message.connection) {
           this.#connections.get(previous)?.worker.postMessage({ type: 'replace', connection: previous } satisfies ToSessionWorker);
         }
@@ -158,9 +161,9 @@ export class Supervisor {
     entry.connections.delete(connection);
     this.#connections.delete(connection);
     this.#acceptor?.released(connection);
-    for (const [agency, current] of this.#agencyConnections) {
-      if (current === connection) this.#agencyConnections.delete(agency);
-    }
+    const agency = this.#connectionAgencies.get(connection);
+    this.#connectionAgencies.delete(connection);
+    if (agency !== undefined && this.#agencyConnections.get(agency) === connection) this.#agencyConnections.delete(agency);
   }
 
   #onSessionWorkerExit(entry: SessionWorker, code: number): void {

@@ -1,0 +1,87 @@
+// One load agency: the real agency's conversation with none of its work.
+// HELLO, wait WELCOME, send pre-encoded BETS frames keeping `window` batches
+// in flight, take cumulative ACKs, then FINISH and wait its ACK. Records how
+// long each batch waited for the ACK that covered it.
+import net from 'node:net';
+import { decodeMessage } from '../src/wire/codec.ts';
+import { FrameDecoder } from '../src/wire/frame-decoder.ts';
+import type { Message } from '../src/wire/messages.ts';
+import type { AgencyFrames } from './load-frames.ts';
+
+export type AgencyLoadResult = { agency: number; /** ms from writing each batch to the ACK that covered it, in batch order. */ latencies: Float64Array };
+
+export function runLoadAgency(port: number, load: AgencyFrames, window: number): Promise<AgencyLoadResult> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.setNoDelay(true);
+    const decoder = new FrameDecoder();
+    const sentAt = new Float64Array(load.bets.length);
+    const latencies = new Float64Array(load.bets.length);
+    let phase: 'welcome' | 'bets' | 'finish' | 'done' = 'welcome';
+    let sent = 0;
+    let acked = 0;
+    let draining = false;
+
+    const fail = (why: string) => {
+      if (phase === 'done') return;
+      phase = 'done';
+      socket.destroy();
+      reject(new Error(`load agency ${load.agency}: ${why} (${acked}/${load.bets.length} batches acknowledged)`));
+    };
+
+    const pump = () => {
+      while (!draining && sent < load.bets.length && sent - acked < window) {
+        const ok = socket.write(load.bets[sent].frame);
+        sentAt[sent++] = performance.now();
+        if (!ok) draining = true;
+      }
+      if (acked === load.bets.length) {
+        phase = 'finish';
+        socket.write(load.finish);
+      }
+    };
+
+    const onMessage = (message: Message) => {
+      if (message.type === 'ERROR') return fail(`the server answered ${message.code}: ${message.message}`);
+      if (phase === 'welcome') {
+        if (message.type !== 'WELCOME') return fail(`expected WELCOME, got ${message.type}`);
+        if (message.offset !== 0) return fail(`WELCOME says offset ${message.offset}: the server was not fresh`);
+        phase = 'bets';
+        return pump();
+      }
+      if (message.type !== 'ACK') return fail(`expected ACK, got ${message.type}`);
+      if (phase === 'bets') {
+        const now = performance.now();
+        while (acked < sent && load.bets[acked].end <= message.offset) {
+          latencies[acked] = now - sentAt[acked];
+          acked++;
+        }
+        return pump();
+      }
+      if (phase === 'finish') {
+        if (message.offset !== load.total) return fail(`FINISH acknowledged ${message.offset}, sent ${load.total}`);
+        phase = 'done';
+        socket.end();
+        resolve({ agency: load.agency, latencies });
+      }
+    };
+
+    socket.on('connect', () => socket.write(load.hello));
+    socket.on('drain', () => {
+      draining = false;
+      if (phase === 'bets') pump();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        for (const frame of decoder.push(chunk)) {
+          onMessage(decodeMessage(frame));
+          if (phase === 'done') return;
+        }
+      } catch (error) {
+        fail(`bad reply: ${(error as Error).message}`);
+      }
+    });
+    socket.on('error', (error) => fail(error.message));
+    socket.on('close', () => fail('the connection closed'));
+  });
+}

@@ -1,0 +1,22 @@
+// Runs every load agency at once against a port and times the whole: from
+// the first connect to the last FINISH acknowledged.
+import { runLoadAgency } from './load-agency.ts';
+import type { AgencyFrames } from './load-frames.ts';
+import { percentile } from './stats.ts';
+
+export type LoadRunResult = { seconds: number; batches: number; ackP50Ms: number; ackP99Ms: number; ackMaxMs: number };
+
+export async function runLoad(port: number, load: readonly AgencyFrames[], window: number): Promise<LoadRunResult> {
+  const started = performance.now();
+  const results = await Promise.all(load.map((agency) => runLoadAgency(port, agency, window)));
+  const seconds = (performance.now() - started) / 1000;
+  const batches = results.reduce((sum, { latencies }) => sum + latencies.length, 0);
+  const all = new Float64Array(batches);
+  let at = 0;
+  for (const { latencies } of results) {
+    all.set(latencies, at);
+    at += latencies.length;
+  }
+  all.sort();
+  return { seconds, batches, ackP50Ms: percentile(all, 0.5), ackP99Ms: percentile(all, 0.99), ackMaxMs: all.at(-1) ?? 0 };
+}

@@ -1,0 +1,103 @@
+// The benchmark's command line. Kept apart so that --help and the checks on
+// each flag read in one place.
+import { parseArgs } from 'node:util';
+
+export type LoadOptions = {
+  mode: 'load';
+  agencies: number;
+  /** Total over all agencies, split evenly (the first N mod K agencies take one more). */
+  bets: number;
+  fsync: boolean;
+  window: number;
+  seed: number;
+  json: boolean;
+  /** Start the server with --cpu-prof into this directory. */
+  cpuProf: string | undefined;
+  timeoutSeconds: number;
+};
+
+export type CourseOptions = { mode: 'course'; dir: string | undefined; runs: number; json: boolean; timeoutSeconds: number };
+
+export type BenchOptions = LoadOptions | CourseOptions;
+
+export const HELP = `Usage:
+  npm run bench -- --agencies K --bets N [--fsync on|off] [--json]
+  npm run bench -- --mode course [--dir DIR] [--runs R] [--json]
+
+Load mode (the default) times the real lottery-server (src/bin/lottery-server.ts,
+--log-level warn, a fresh temp data dir) under K concurrent load agencies in
+this process that send pre-encoded BETS frames, then the same frames against a
+raw sink that only reads frame headers and answers pre-encoded ACKs: the limit
+of this machine and this load generator. It checks that bets.csv holds N rows.
+
+  --agencies K     concurrent agencies, ids 1..K (default 5)
+  --bets N         bets in TOTAL, split evenly over the K agencies (default 100000)
+  --fsync on|off   passed to the server (default on)
+  --window W       batches in flight per agency, as the real agency (default 8)
+  --seed S         seed of the generated bets; agency k uses S + k (default 1)
+  --cpu-prof DIR   run the server with node --cpu-prof, one .cpuprofile per thread in DIR
+                   (summarise them with: node bench/profile-summary.ts DIR)
+
+Course mode times the real programs on the course dataset: lottery-server and
+lottery-agency 1..5, from server start to the last agency's exit; prints the
+median of R runs and checks every run's outcome.
+
+  --dir DIR        agency-1.csv .. agency-5.csv (default: ../shared/data/tp0-dataset.zip
+                   extracted to a temp dir, or else .data/)
+  --runs R         runs (default 5)
+
+Both:
+  --json           also print one JSON line on stdout (the table goes to stderr)
+  --timeout S      give up after S seconds, stopping whatever was started (default 900)
+  --help`;
+
+export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      mode: { type: 'string', default: 'load' },
+      agencies: { type: 'string', default: '5' },
+      bets: { type: 'string', default: '100000' },
+      fsync: { type: 'string', default: 'on' },
+      window: { type: 'string', default: '8' },
+      seed: { type: 'string', default: '1' },
+      'cpu-prof': { type: 'string' },
+      dir: { type: 'string' },
+      runs: { type: 'string', default: '5' },
+      json: { type: 'boolean', default: false },
+      timeout: { type: 'string', default: '900' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  const timeoutSeconds = positive('timeout', values.timeout);
+  if (values.mode === 'course') {
+    return { mode: 'course', dir: values.dir, runs: positive('runs', values.runs), json: values.json, timeoutSeconds };
+  }
+  if (values.mode !== 'load') throw new TypeError(`--mode must be load or course, got ${values.mode}`);
+  if (values.fsync !== 'on' && values.fsync !== 'off') throw new TypeError(`--fsync must be on or off, got ${values.fsync}`);
+  return {
+    mode: 'load',
+    agencies: positive('agencies', values.agencies),
+    bets: positive('bets', values.bets),
+    fsync: values.fsync === 'on',
+    window: positive('window', values.window),
+    seed: natural('seed', values.seed),
+    json: values.json,
+    cpuProf: values['cpu-prof'],
+    timeoutSeconds,
+  };
+}
+
+function natural(name: string, text: string, least = 0): number {
+  const value = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(value) || value < least) {
+    throw new TypeError(`--${name} must be ${least === 0 ? 'a non-negative' : 'a positive'} integer, got ${text}`);
+  }
+  return value;
+}
+
+function positive(name: string, text: string): number {
+  return natural(name, text, 1);
+}

@@ -1,0 +1,92 @@
+// What the bench prints: a table for a person, one JSON line for a script.
+import { availableParallelism } from 'node:os';
+import type { LoadOptions } from './options.ts';
+import type { LoadRunResult } from './load-run.ts';
+import type { ServerRunResult } from './server-run.ts';
+
+export type LoadReport = {
+  mode: 'load';
+  bets: number;
+  agencies: number;
+  stored: number;
+  seconds: number;
+  betsPerSecond: number;
+  ackP50Ms: number;
+  ackP99Ms: number;
+  ackMaxMs: number;
+  serverPeakRssMb: number;
+  limitSeconds: number;
+  limitBetsPerSecond: number;
+  limitAckP50Ms: number;
+  limitAckP99Ms: number;
+  fsync: 'on' | 'off';
+  window: number;
+  frames: number;
+  bytes: number;
+  node: string;
+  cpus: number;
+};
+
+export function loadReport(options: LoadOptions, size: { frames: number; bytes: number }, server: ServerRunResult, limit: LoadRunResult): LoadReport {
+  return {
+    mode: 'load',
+    bets: options.bets,
+    agencies: options.agencies,
+    stored: server.stored,
+    seconds: round(server.seconds, 3),
+    betsPerSecond: Math.round(options.bets / server.seconds),
+    ackP50Ms: round(server.ackP50Ms, 2),
+    ackP99Ms: round(server.ackP99Ms, 2),
+    ackMaxMs: round(server.ackMaxMs, 2),
+    serverPeakRssMb: round(server.serverPeakRssMb, 1),
+    limitSeconds: round(limit.seconds, 3),
+    limitBetsPerSecond: Math.round(options.bets / limit.seconds),
+    limitAckP50Ms: round(limit.ackP50Ms, 2),
+    limitAckP99Ms: round(limit.ackP99Ms, 2),
+    fsync: options.fsync ? 'on' : 'off',
+    window: options.window,
+    frames: size.frames,
+    bytes: size.bytes,
+    node: process.versions.node,
+    cpus: availableParallelism(),
+  };
+}
+
+export function loadTable(r: LoadReport): string {
+  const row = (name: string, seconds: number, perSecond: number, p50: number, p99: number) =>
+    `${name.padEnd(18)}${seconds.toFixed(3).padStart(9)}${perSecond.toLocaleString('en-US').padStart(13)}${p50.toFixed(2).padStart(12)}${p99.toFixed(2).padStart(12)}`;
+  return [
+    `bench: ${r.bets} bets from ${r.agencies} agencies (${r.frames} frames, ${(r.bytes / 1e6).toFixed(1)} MB), fsync ${r.fsync}, window ${r.window}, node ${r.node}, ${r.cpus} cpus`,
+    `${''.padEnd(18)}${'seconds'.padStart(9)}${'bets/s'.padStart(13)}${'ack p50 ms'.padStart(12)}${'ack p99 ms'.padStart(12)}`,
+    row('lottery-server', r.seconds, r.betsPerSecond, r.ackP50Ms, r.ackP99Ms),
+    row('raw sink (limit)', r.limitSeconds, r.limitBetsPerSecond, r.limitAckP50Ms, r.limitAckP99Ms),
+    `server at ${((100 * r.betsPerSecond) / r.limitBetsPerSecond).toFixed(1)}% of the limit; slowest ack ${r.ackMaxMs.toFixed(1)} ms; server peak RSS ${r.serverPeakRssMb.toFixed(1)} MiB`,
+    `bets.csv: ${r.stored} rows, expected ${r.bets}: ${r.stored === r.bets ? 'OK' : 'WRONG'}`,
+  ].join('\n');
+}
+
+export type CourseReport = {
+  mode: 'course';
+  bets: number;
+  agencies: number;
+  runs: number;
+  seconds: number;
+  secondsEach: number[];
+  betsPerSecond: number;
+  ok: boolean;
+  node: string;
+  cpus: number;
+};
+
+export function courseTable(r: CourseReport, source: string): string {
+  return [
+    `bench course: ${r.bets} bets from ${r.agencies} agencies (${source}), ${r.runs} runs, node ${r.node}, ${r.cpus} cpus`,
+    `server start to the last agency's exit: ${r.secondsEach.map((s) => s.toFixed(2)).join(' s, ')} s`,
+    `median ${r.seconds.toFixed(2)} s = ${r.betsPerSecond.toLocaleString('en-US')} bets/s; outcome ${r.ok ? 'OK in every run' : 'WRONG'}`,
+  ].join('\n');
+}
+
+function round(value: number, digits: number): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}

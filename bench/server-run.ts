@@ -1,0 +1,85 @@
+// The real server under the load: lottery-server started as a child process
+// with the real CLI, on a fresh data dir, run, measured, stopped, and its
+// bets.csv counted.
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, type RunningServer } from '../src/harness/lottery-processes.ts';
+import type { AgencyFrames } from './load-frames.ts';
+import { runLoad, type LoadRunResult } from './load-run.ts';
+
+export type ServerRunOptions = { agencies: number; fsync: boolean; window: number; cpuProf: string | undefined };
+export type ServerRunResult = LoadRunResult & { stored: number; serverPeakRssMb: number; serverCode: number };
+
+/** The server being started or measured and its data dir, so that a timeout can stop it and clean up. */
+let current: { server: Promise<RunningServer>; dataDir: string } | undefined;
+
+/** Stops the server if one is up or starting (one that fails to start is killed by startServer), and removes its data. */
+export async function stopRunningServer(): Promise<void> {
+  if (current === undefined) return;
+  const { dataDir } = current;
+  const server = await current.server.catch(() => undefined);
+  if (server !== undefined) await stopOnce(server);
+  await rm(dataDir, { recursive: true, force: true });
+}
+
+export async function runServer(load: readonly AgencyFrames[], options: ServerRunOptions): Promise<ServerRunResult> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'lottery-bench-'));
+  try {
+    const env = options.cpuProf === undefined ? process.env : { ...process.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${options.cpuProf}` };
+    const starting = startServer(
+      ['--agencies', String(options.agencies), '--data-dir', dataDir, '--fsync', options.fsync ? 'on' : 'off', '--log-level', 'warn'],
+      // At warn the server does not log that it listens: a connection tells instead.
+      { env, startTimeoutMs: 60_000, ready: 'connect' },
+    );
+    current = { server: starting, dataDir };
+    const server = await starting;
+    let result: LoadRunResult;
+    let serverPeakRssMb: number;
+    try {
+      result = await runLoad(server.port, load, options.window);
+      serverPeakRssMb = await peakRssMb(server.child.pid!);
+    } finally {
+      await stopOnce(server);
+    }
+    const serverCode = await server.exited;
+    if (serverCode !== 0) console.error(`bench: the server exited ${serverCode}:\n${server.lines.slice(-10).join('\n')}`);
+    else {
+      // At warn, anything but the shutdown lines is worth seeing.
+      const notable = server.lines.filter((line) => !/ INFO /.test(line));
+      if (notable.length > 0) console.error(`bench: the server said:\n${notable.slice(0, 10).join('\n')}`);
+    }
+    return { ...result, stored: await countLines(join(dataDir, 'bets.csv')), serverPeakRssMb, serverCode };
+  } finally {
+    current = undefined;
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+const stopping = new WeakMap<RunningServer, Promise<number>>();
+
+/** One SIGTERM only: a second one makes the server exit at once, without its shutdown. */
+function stopOnce(server: RunningServer): Promise<number> {
+  let stopped = stopping.get(server);
+  if (stopped === undefined) {
+    stopped = server.child.exitCode === null && server.child.signalCode === null ? server.stop() : server.exited;
+    stopping.set(server, stopped);
+  }
+  return stopped;
+}
+
+/** The process's peak resident set (VmHWM), in MiB. */
+async function peakRssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(status);
+  return match === null ? Number.NaN : Number(match[1]) / 1024;
+}
+
+async function countLines(path: string): Promise<number> {
+  let lines = 0;
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) lines++;
+  }
+  return lines;
+}
