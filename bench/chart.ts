@@ -8,6 +8,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
 
+const SERIES_COLORS = ['#1f6feb', '#d9480f', '#2f9e44', '#7048e8'];
+
 type Result = { agencies: number; betsPerSecond: number; limitBetsPerSecond?: number; fsync?: string; bets?: number };
 
 const { values, positionals } = parseArgs({
@@ -52,7 +54,10 @@ export function renderChart(results: Result[], title: string): string {
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
   const ks = results.map((r) => r.agencies);
-  const limits = results.filter((r) => typeof r.limitBetsPerSecond === 'number');
+  // The raw sink does not depend on fsync: one point per agency count, the mean of its runs.
+  const limitRuns = new Map<number, number[]>();
+  for (const r of results) if (typeof r.limitBetsPerSecond === 'number') limitRuns.set(r.agencies, [...(limitRuns.get(r.agencies) ?? []), r.limitBetsPerSecond]);
+  const limits = [...limitRuns].map(([agencies, runs]) => ({ agencies, limitBetsPerSecond: runs.reduce((a, b) => a + b, 0) / runs.length }));
   const yMax = niceCeiling(Math.max(...results.map((r) => r.betsPerSecond), ...limits.map((r) => r.limitBetsPerSecond!)));
   const xMin = Math.log10(Math.min(...ks));
   const xMax = Math.max(Math.log10(Math.max(...ks)), xMin + 1);
@@ -82,16 +87,25 @@ export function renderChart(results: Result[], title: string): string {
     parts.push(`<path d="${path(limits.map((r) => [x(r.agencies), y(r.limitBetsPerSecond!)]))}" fill="none" stroke="#999" stroke-width="2" stroke-dasharray="6 4"/>`);
     for (const r of limits) parts.push(`<circle cx="${x(r.agencies)}" cy="${y(r.limitBetsPerSecond!)}" r="3" fill="#999"/>`);
   }
-  parts.push(`<path d="${path(results.map((r) => [x(r.agencies), y(r.betsPerSecond)]))}" fill="none" stroke="#1f6feb" stroke-width="2.5"/>`);
-  for (const r of results) {
-    parts.push(`<circle cx="${x(r.agencies)}" cy="${y(r.betsPerSecond)}" r="4" fill="#1f6feb"><title>${r.agencies} agencies: ${r.betsPerSecond.toLocaleString('en-US')} bets/s</title></circle>`);
+  // One server line per fsync setting, so that on and off are not joined into one zigzag.
+  const series = [...new Set(results.map((r) => r.fsync ?? ''))].map((fsync, i) => ({
+    label: fsync === '' ? 'lottery-server' : `lottery-server, fsync ${fsync}`,
+    color: SERIES_COLORS[i % SERIES_COLORS.length],
+    points: results.filter((r) => (r.fsync ?? '') === fsync),
+  }));
+  for (const { color, points } of series) {
+    parts.push(`<path d="${path(points.map((r) => [x(r.agencies), y(r.betsPerSecond)]))}" fill="none" stroke="${color}" stroke-width="2.5"/>`);
+    for (const r of points) {
+      parts.push(`<circle cx="${x(r.agencies)}" cy="${y(r.betsPerSecond)}" r="4" fill="${color}"><title>${r.agencies} agencies${r.fsync ? `, fsync ${r.fsync}` : ''}: ${r.betsPerSecond.toLocaleString('en-US')} bets/s</title></circle>`);
+    }
   }
-  // Legend.
+  // Legend, top left: at one agency the lines run low.
   const lx = pad.left + 12;
-  parts.push(`<line x1="${lx}" x2="${lx + 24}" y1="${pad.top + 10}" y2="${pad.top + 10}" stroke="#1f6feb" stroke-width="2.5"/><text x="${lx + 30}" y="${pad.top + 14}">lottery-server</text>`);
-  if (limits.length > 0) {
-    parts.push(`<line x1="${lx}" x2="${lx + 24}" y1="${pad.top + 28}" y2="${pad.top + 28}" stroke="#999" stroke-width="2" stroke-dasharray="6 4"/><text x="${lx + 30}" y="${pad.top + 32}">raw sink (limit of the machine and load generator)</text>`);
-  }
+  const legend = [...series.map(({ label, color }) => ({ label, color, dash: '' })), ...(limits.length > 0 ? [{ label: 'raw sink (limit of machine and load generator)', color: '#999', dash: ' stroke-dasharray="6 4"' }] : [])];
+  legend.forEach(({ label, color, dash }, i) => {
+    const ly = pad.top + 10 + 18 * i;
+    parts.push(`<line x1="${lx}" x2="${lx + 24}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2.5"${dash}/><text x="${lx + 30}" y="${ly + 4}">${escape(label)}</text>`);
+  });
   parts.push('</svg>\n');
   return parts.join('\n');
 }

@@ -36,7 +36,7 @@ of this machine and this load generator. It checks that bets.csv holds N rows.
   --window W       batches in flight per agency, as the real agency (default 8)
   --seed S         seed of the generated bets; agency k uses S + k (default 1)
   --cpu-prof DIR   run the server with node --cpu-prof, one .cpuprofile per thread in DIR
-                   (summarise them with: node bench/profile-summary.ts DIR)
+                   (summarise them with: node_modules/.bin/node bench/profile-summary.ts DIR)
 
 Course mode times the real programs on the course dataset: lottery-server and
 lottery-agency 1..5, from server start to the last agency's exit; prints the

@@ -1,0 +1,49 @@
+// Times the draw: the real Store on a temporary data dir filled with
+// N generated bets (fsync off while filling: the draw reads what is there,
+// however it got there), then Store.draw, which scans bets.csv for the
+// winning number. Checks it finds exactly the winners the bets carry.
+//   node bench/draw.ts [BETS]   (default 10000000)
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BETS_FILE, Store } from '../src/actors/store.ts';
+import { generateBets } from '../src/bets/bet-generator.ts';
+import { encodeBetRows } from '../src/bets/bets-csv.ts';
+import { createLogger } from '../src/log/logger.ts';
+
+const total = Number(process.argv[2] ?? 10_000_000);
+const AGENCIES = 10;
+const CHUNK = 100_000;
+if (!Number.isSafeInteger(total) || total < AGENCIES || total % (AGENCIES * CHUNK) !== 0) {
+  console.error(`Usage: node bench/draw.ts [BETS], BETS a multiple of ${AGENCIES * CHUNK}`);
+  process.exit(2);
+}
+
+const dataDir = await mkdtemp(join(tmpdir(), 'lottery-draw-'));
+try {
+  const store = await Store.open({ dataDir, fsync: false, log: createLogger({ level: 'warn', format: 'text' }) });
+  const perAgency = total / AGENCIES;
+  // Each chunk of an agency's stream: the same generated bets with one winner, at a row of its own.
+  let expected = 0;
+  let started = performance.now();
+  for (let agency = 1; agency <= AGENCIES; agency++) {
+    for (let offset = 0; offset < perAgency; offset += CHUNK) {
+      const rows = encodeBetRows(agency, generateBets({ seed: agency * 1000 + offset / CHUNK, count: CHUNK, winnerRows: [agency] }));
+      expected++;
+      const outcome = await store.append({ agency, offset, count: CHUNK, rows });
+      if (outcome.status !== 'stored') throw new Error(`append ${agency}@${offset}: ${JSON.stringify(outcome)}`);
+    }
+    await store.finish(agency, perAgency);
+  }
+  const size = (await stat(join(dataDir, BETS_FILE))).size;
+  console.log(`draw: ${total.toLocaleString('en-US')} bets stored (${(size / 1e6).toFixed(0)} MB) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  started = performance.now();
+  const winners = await store.draw(AGENCIES);
+  const seconds = (performance.now() - started) / 1000;
+  const found = Object.values(winners).reduce((sum, documents) => sum + documents.length, 0);
+  console.log(`draw: ${seconds.toFixed(2)} s over ${total.toLocaleString('en-US')} bets (${Math.round(total / seconds).toLocaleString('en-US')} bets/s), ${found} winners, expected ${expected}: ${found === expected ? 'OK' : 'WRONG'}`);
+  await store.close();
+  process.exitCode = found === expected ? 0 : 1;
+} finally {
+  await rm(dataDir, { recursive: true, force: true });
+}
