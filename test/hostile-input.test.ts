@@ -1,8 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startAgency, startServer } from '../src/harness/lottery-processes.ts';
+import { readStoredRows, startAgency, startServer } from '../src/harness/lottery-processes.ts';
 import { encodeMessage } from '../src/wire/codec.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
 import { agencyFiles, sorted, tempDir } from './helpers/lottery-fixtures.ts';
@@ -53,7 +52,7 @@ test('arbitrary bytes never crash a session or the server, and real agencies com
     t.deepEqual(sorted(run.winners ?? []), winners[i]);
   });
   t.is(server.child.exitCode, null);
-  const stored = (await readFile(join(dir, 'server', 'bets.csv'), 'utf8')).split('\n').filter(Boolean);
+  const stored = await readStoredRows(join(dir, 'server'));
   t.deepEqual(sorted(stored), sorted(rows));
 });
 

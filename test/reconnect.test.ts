@@ -1,12 +1,8 @@
 import test from 'ava';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort } from '../src/harness/crash-run.ts';
-import { startAgency, startServer } from '../src/harness/lottery-processes.ts';
+import { freePort, readStoredRows, startAgency, startServer } from '../src/harness/lottery-processes.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
 import { agencyFiles, sorted, tempDir } from './helpers/lottery-fixtures.ts';
-
-const storedRows = async (dataDir: string) => (await readFile(join(dataDir, 'bets.csv'), 'utf8')).split('\n').filter(Boolean);
 
 test('an agency started before the server keeps trying with backoff and completes once it is up', async (t) => {
   const { dir, files, rows, winners } = await agencyFiles(t, [{ count: 300, winnerRows: [7] }]);
@@ -19,7 +15,7 @@ test('an agency started before the server keeps trying with backoff and complete
   const run = await agency.result;
   t.is(run.code, 0);
   t.deepEqual(sorted(run.winners ?? []), winners[0]);
-  t.deepEqual(sorted(await storedRows(join(dir, 'server'))), sorted(rows));
+  t.deepEqual(sorted(await readStoredRows(join(dir, 'server'))), sorted(rows));
 });
 
 test('an agency gives up after --retry-timeout with a fail line and exit code 1', async (t) => {
@@ -45,7 +41,7 @@ test('a session worker that dies is replaced and its agencies resume, storing ev
     t.deepEqual(sorted(run.winners ?? []), winners[i]);
   });
   t.is(server.lines.filter((line) => /action: session_worker \| result: fail .*replaced: true/.test(line)).length, 2);
-  t.deepEqual(sorted(await storedRows(dataDir)), sorted(rows));
+  t.deepEqual(sorted(await readStoredRows(dataDir)), sorted(rows));
 });
 
 test('a second connection for the same agency takes over: the older one gets REPLACED and is closed', async (t) => {

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WINNING_NUMBER } from '../bets/bet.ts';
-import { startAgency, startServer, type AgencyRun } from './lottery-processes.ts';
+import { readStoredRows, startAgency, startServer, type AgencyRun } from './lottery-processes.ts';
 
 export type CourseDataset = { files: string[]; rows: string[]; winners: string[][] };
 
@@ -75,7 +75,7 @@ export async function runCourseDataset(dataset: CourseDataset, options: CourseRu
       if (server.child.exitCode === null && server.child.signalCode === null) await server.stop();
     }
     const serverCode = await server.exited;
-    const storedRows = (await readFile(join(dataDir, 'bets.csv'), 'utf8')).split('\n').filter((line) => line !== '');
+    const storedRows = await readStoredRows(dataDir);
     const failures = courseFailures(dataset, runs, storedRows);
     if (serverCode !== 0) failures.push(`server exited ${serverCode}`);
     return { dataset, runs, storedRows, serverCode, seconds, failures };

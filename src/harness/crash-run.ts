@@ -3,11 +3,7 @@
 // resume, and reports what ended up stored. Used by the durability test and
 // by CI on the course dataset.
 
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { freePort, startAgency, startServer, type AgencyRun, type RunningServer } from './lottery-processes.ts';
-
-export { freePort };
+import { freePort, readStoredRows, startAgency, startServer, type AgencyRun, type RunningServer } from './lottery-processes.ts';
 
 export type CrashPoint = {
   /** Said in reports. */
@@ -50,8 +46,7 @@ export async function crashRun(options: CrashRunOptions): Promise<CrashRunResult
     }
     const runs = await Promise.all(agencyRuns.map((agency) => agency.result));
     const serverCode = await server.stop();
-    const csv = await readFile(join(options.dataDir, 'bets.csv'), 'utf8');
-    return { runs, storedRows: csv.split('\n').filter((line) => line !== ''), kills, serverCode };
+    return { runs, storedRows: await readStoredRows(options.dataDir), kills, serverCode };
   } catch (error) {
     for (const agency of agencyRuns) agency.child.kill('SIGKILL');
     server.child.kill('SIGKILL');

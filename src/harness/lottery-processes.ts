@@ -3,7 +3,9 @@
 // and the benchmark. Everything here talks to 127.0.0.1 only.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const binPath = (name: string) => new URL(`../bin/${name}.ts`, import.meta.url).pathname;
@@ -90,6 +92,11 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/** The rows of `dataDir`/bets.csv, as the server wrote them. */
+export async function readStoredRows(dataDir: string): Promise<string[]> {
+  return (await readFile(join(dataDir, 'bets.csv'), 'utf8')).split('\n').filter((line) => line !== '');
 }
 
 export type ServerOptions = ProgramOptions & {
