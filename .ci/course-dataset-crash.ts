@@ -7,7 +7,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { courseFailures, readCourseDataset } from '../src/harness/course-dataset.ts';
-import { crashRun } from '../src/harness/crash-run.ts';
+import { crashRun, uploadAndDrawCrashes } from '../src/harness/crash-run.ts';
 
 const dir = process.argv[2];
 if (dir === undefined) {
@@ -15,18 +15,12 @@ if (dir === undefined) {
   process.exit(2);
 }
 const dataset = await readCourseDataset(dir);
-const received = /action: apuesta_recibida \| result: success/;
 const result = await crashRun({
   dataDir: await mkdtemp(join(tmpdir(), 'lottery-course-crash-')),
   files: dataset.files,
   // Small batches, so that the upload spans the kills.
   agencyArgs: ['--batch-max-amount', '20'],
-  crashes: [
-    { name: 'early in the upload', after: received, count: 20 },
-    { name: 'mid-upload', after: received, count: 300 },
-    { name: 'late in the upload', after: received, count: 900 },
-    { name: 'at the draw', after: /action: agencia_finalizada \| result: success .*finalizadas: 5/ },
-  ],
+  crashes: uploadAndDrawCrashes(dataset.files.length, [20, 300, 900]),
 });
 const failures = courseFailures(dataset, result.runs, result.storedRows);
 if (result.serverCode !== 0) failures.push(`server exited ${result.serverCode}`);

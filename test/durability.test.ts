@@ -1,6 +1,6 @@
 import test from 'ava';
 import { join } from 'node:path';
-import { crashRun } from '../src/harness/crash-run.ts';
+import { crashRun, uploadAndDrawCrashes } from '../src/harness/crash-run.ts';
 import { agencyFiles, sorted } from './helpers/lottery-fixtures.ts';
 
 test('bets survive SIGKILL of the server mid-upload and at the draw, each stored exactly once with exact winners', async (t) => {
@@ -9,17 +9,11 @@ test('bets survive SIGKILL of the server mid-upload and at the draw, each stored
     Array.from({ length: 5 }, (_, i) => ({ count: 600, winnerRows: Array.from({ length: i + 1 }, (_, k) => k * 97 + 13) })),
     100,
   );
-  const received = /action: apuesta_recibida \| result: success/;
   const result = await crashRun({
     dataDir: join(dir, 'server'),
     files,
     agencyArgs: ['--batch-max-amount', '7'],
-    crashes: [
-      { name: 'early in the upload', after: received, count: 5 },
-      { name: 'mid-upload', after: received, count: 40 },
-      { name: 'late in the upload', after: received, count: 80 },
-      { name: 'at the draw', after: /action: agencia_finalizada \| result: success .*finalizadas: 5/ },
-    ],
+    crashes: uploadAndDrawCrashes(files.length, [5, 40, 80]),
   });
 
   t.is(result.kills.length, 4);

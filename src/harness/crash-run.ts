@@ -14,6 +14,21 @@ export type CrashPoint = {
   count?: number;
 };
 
+/**
+ * The kills the durability checks make: three during the upload, once the
+ * server has stored `early`, `mid` and `late` batches since its last start,
+ * and one at the draw, once all `agencies` have finished.
+ */
+export function uploadAndDrawCrashes(agencies: number, [early, mid, late]: [number, number, number]): CrashPoint[] {
+  const received = /action: apuesta_recibida \| result: success/;
+  return [
+    { name: 'early in the upload', after: received, count: early },
+    { name: 'mid-upload', after: received, count: mid },
+    { name: 'late in the upload', after: received, count: late },
+    { name: 'at the draw', after: new RegExp(`action: agencia_finalizada \\| result: success .*finalizadas: ${agencies}\\b`) },
+  ];
+}
+
 export type CrashRunOptions = {
   dataDir: string;
   /** The agency files, agency k at index k-1. */
