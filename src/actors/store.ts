@@ -116,8 +116,9 @@ export class Store {
     // bets.csv is synced before the record that commits it is written, so the
     // last group's bytes are on disk whenever its record is; if they do not
     // match the record's CRC, the file was damaged after the fact.
-    const lastCommit = records.findLast((record) => record.kind === 'commit');
-    if (lastCommit !== undefined && !(await this.#csvHolds(records, lastCommit))) {
+    const commits = records.filter((record): record is CommitRecord => record.kind === 'commit');
+    const lastCommit = commits.at(-1);
+    if (lastCommit !== undefined && !(await this.#csvHolds(commits.at(-2)?.csvEnd ?? 0, lastCommit))) {
       throw new StoreRecoveryError(
         `the last bets committed to ${this.#csvPath} (up to byte ${lastCommit.csvEnd}) do not match the journal's checksum: ` +
           'the file was damaged; refusing to start rather than take bets again on top of it',
@@ -136,10 +137,8 @@ export class Store {
     }
   }
 
-  /** Whether bets.csv holds the bytes the last commit appended, intact. */
-  async #csvHolds(records: JournalRecord[], last: CommitRecord): Promise<boolean> {
-    const commits = records.filter((record): record is CommitRecord => record.kind === 'commit');
-    const start = commits.length > 1 ? commits[commits.length - 2].csvEnd : 0;
+  /** Whether bets.csv holds, intact, the bytes a commit appended from `start`. */
+  async #csvHolds(start: number, last: CommitRecord): Promise<boolean> {
     const bytes = Buffer.alloc(last.csvEnd - start);
     const { bytesRead } = await this.#csv.read(bytes, 0, bytes.length, start);
     return bytesRead === bytes.length && crc32(bytes) === last.crc;
