@@ -1,0 +1,138 @@
+// A directory of certificates as lottery-pki keeps it:
+//   ca.crt ca.key                 the lottery's own CA
+//   server.crt server.key         the server, named by every host it answers on
+//   agency-K.crt agency-K.key     agency K's identity, K = 1..N
+//   monitor.crt monitor.key       an identity that may only PING (healthchecks)
+//   ca.crl                        the certificates revoked so far (once any is)
+// Private keys are written 0600 and the directory 0700. A CA is never
+// replaced unless asked (--force): every certificate it signed would stop
+// working. Run again against an existing CA, only what is missing is made.
+
+import { chmod, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  certificatePem,
+  createCa,
+  crlPem,
+  createCrl,
+  describeCertificate,
+  issueCertificate,
+  loadCa,
+  privateKeyPem,
+  randomSerial,
+  serialsInCrl,
+  validityFor,
+  type Issued,
+} from './certificates.ts';
+import { agencyCommonName, CA_COMMON_NAME, MONITOR_COMMON_NAME, SERVER_COMMON_NAME } from './identity.ts';
+
+export type PkiRequest = {
+  dir: string;
+  agencies: number;
+  hosts: readonly string[];
+  /** Validity of the server's, agencies' and monitor's certificates. */
+  days: number;
+  /** Validity of a new CA. */
+  caDays: number;
+  /** Replace an existing CA and everything it signed. */
+  force: boolean;
+};
+
+export type PkiOutcome = { made: string[]; kept: string[]; removed: string[]; newCa: boolean };
+
+export class PkiError extends Error {
+  override name = 'PkiError';
+}
+
+const KEY_MODE = 0o600;
+const CERTIFICATE_MODE = 0o644;
+
+export async function makePkiDirectory(request: PkiRequest): Promise<PkiOutcome> {
+  const { dir } = request;
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const outcome: PkiOutcome = { made: [], kept: [], removed: [], newCa: false };
+  const caCert = join(dir, 'ca.crt');
+  const caKey = join(dir, 'ca.key');
+  let ca: Issued;
+  if (existsSync(caCert) && !request.force) {
+    if (!existsSync(caKey)) throw new PkiError(`${caCert} exists but ${caKey} does not: certificates cannot be added without the CA's key`);
+    ca = await loadCa(await readFile(caCert, 'utf8'), await readFile(caKey, 'utf8'));
+    outcome.kept.push('ca.crt', 'ca.key');
+  } else {
+    if (existsSync(caCert)) outcome.removed.push(...(await removeIssued(dir)));
+    ca = await createCa(CA_COMMON_NAME, validityFor(request.caDays));
+    await writeIssued(dir, 'ca', ca);
+    outcome.made.push('ca.crt', 'ca.key');
+    outcome.newCa = true;
+  }
+
+  const serials = new Set<string>([ca.certificate.serialNumber]);
+  for (const name of await readdir(dir)) {
+    if (name.endsWith('.crt')) serials.add(describeCertificate(await readFile(join(dir, name), 'utf8')).serialNumber);
+  }
+  const uniqueSerial = () => {
+    let serial = randomSerial();
+    while (serials.has(serial)) serial = randomSerial();
+    serials.add(serial);
+    return serial;
+  };
+
+  const wanted: Array<{ name: string; commonName: string; usage: 'server' | 'client'; hosts?: readonly string[] }> = [
+    { name: 'server', commonName: SERVER_COMMON_NAME, usage: 'server', hosts: request.hosts },
+    { name: 'monitor', commonName: MONITOR_COMMON_NAME, usage: 'client' },
+    ...Array.from({ length: request.agencies }, (_, i) => ({ name: agencyCommonName(i + 1), commonName: agencyCommonName(i + 1), usage: 'client' as const })),
+  ];
+  for (const { name, commonName, usage, hosts } of wanted) {
+    if (!outcome.newCa && existsSync(join(dir, `${name}.crt`)) && existsSync(join(dir, `${name}.key`))) {
+      outcome.kept.push(`${name}.crt`, `${name}.key`);
+      continue;
+    }
+    const issued = await issueCertificate(ca, { commonName, usage, hosts, validity: validityFor(request.days), serialNumber: uniqueSerial() });
+    await writeIssued(dir, name, issued);
+    outcome.made.push(`${name}.crt`, `${name}.key`);
+  }
+  return outcome;
+}
+
+/**
+ * Adds the certificates of `names` (e.g. agency-3, monitor) to the CA's
+ * revocation list, ca.crl, keeping those already on it. A server started with
+ * --tls-crl pointing at that file refuses them at the handshake.
+ */
+export async function revokeCertificates(dir: string, names: readonly string[]): Promise<{ file: string; revoked: string[] }> {
+  const ca = await loadCa(await readFile(join(dir, 'ca.crt'), 'utf8'), await readFile(join(dir, 'ca.key'), 'utf8')).catch((error: Error) => {
+    throw new PkiError(`cannot read the CA in ${dir}: ${error.message}`);
+  });
+  const crlFile = join(dir, 'ca.crl');
+  const serials = new Set(existsSync(crlFile) ? serialsInCrl(await readFile(crlFile, 'utf8')) : []);
+  for (const name of names) {
+    const file = join(dir, `${name}.crt`);
+    if (!existsSync(file)) throw new PkiError(`there is no ${file} to revoke`);
+    serials.add(describeCertificate(await readFile(file, 'utf8')).serialNumber);
+  }
+  const crl = await createCrl(ca, [...serials]);
+  // OpenSSL, and so Node's TLS, reads a CRL only under the label X509 CRL.
+  await writeFile(crlFile, `${crlPem(crl)}\n`, { mode: CERTIFICATE_MODE });
+  return { file: crlFile, revoked: [...names] };
+}
+
+async function writeIssued(dir: string, name: string, issued: Issued): Promise<void> {
+  const keyFile = join(dir, `${name}.key`);
+  // The key is written 0600 from its first byte; chmod covers a file that existed (--force).
+  await writeFile(keyFile, await privateKeyPem(issued), { mode: KEY_MODE });
+  await chmod(keyFile, KEY_MODE);
+  await writeFile(join(dir, `${name}.crt`), certificatePem(issued), { mode: CERTIFICATE_MODE });
+}
+
+/** What an old CA signed, before a new CA replaces it: none of it would verify any more. */
+async function removeIssued(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(dir)) {
+    if (/^(ca|server|monitor|agency-\d+)\.(crt|key)$|^ca\.crl$/.test(name)) {
+      await rm(join(dir, name));
+      removed.push(name);
+    }
+  }
+  return removed;
+}
