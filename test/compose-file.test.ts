@@ -90,7 +90,7 @@ test('the file starts by saying it is generated and by which command', (t) => {
 
 test('compose/dev.yaml is what lottery-compose writes for 5 agencies', async (t) => {
   const committed = await readFile(join(projectRoot, 'compose/dev.yaml'), 'utf8');
-  t.is(committed, composeYaml({ agencies: 5 }), 'run: node src/bin/lottery-compose.ts --agencies 5');
+  t.is(committed, composeYaml({ agencies: 5 }), 'run: node src/bin/lottery-compose.ts --agencies 5 --output compose/dev.yaml');
 });
 
 /** Runs lottery-compose to its end, with none of its variables set. */
@@ -117,6 +117,18 @@ test('lottery-compose writes to --output with paths that lead from there to the 
   t.is(resolve(dir, file.services.server.build.context), resolve(projectRoot));
   t.is(resolve(dir, file.services.server.volumes[0].source), join(projectRoot, 'compose/server.json'));
   t.is(resolve(dir, file.services.agency3.volumes[0].source), join(projectRoot, '.data/agency-3.csv'));
+});
+
+test('lottery-compose without --output writes compose/agencies-N.yaml and leaves the tracked dev.yaml alone', async (t) => {
+  const devYaml = join(projectRoot, 'compose/dev.yaml');
+  const output = join(projectRoot, 'compose/agencies-2.yaml');
+  t.teardown(() => rm(output, { force: true }));
+  const before = await readFile(devYaml, 'utf8');
+  const { code, stdout } = await runCompose(['--agencies', '2']);
+  t.is(code, 0);
+  t.regex(stdout, /wrote compose\/agencies-2\.yaml \(server and 2 agencies\)/);
+  t.is(await readFile(output, 'utf8'), composeYaml({ agencies: 2 }));
+  t.is(await readFile(devYaml, 'utf8'), before);
 });
 
 for (const value of ['0', '-3', 'abc']) {

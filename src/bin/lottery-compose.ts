@@ -27,7 +27,7 @@ const schema = {
     doc: 'file to write; its paths are relative to its directory, as Compose reads them',
     format: String,
     default: '',
-    shownDefault: 'compose/dev.yaml in the project',
+    shownDefault: 'compose/agencies-<N>.yaml in the project (compose/dev.yaml is kept as committed)',
     env: 'LOTTERY_COMPOSE_OUTPUT',
     arg: 'output',
   },
@@ -43,7 +43,9 @@ const program = {
 };
 
 const config = configOrExit(() => loadProgramConfig<{ agencies: number; output: string }>(program, schema, process.argv.slice(2), process.env));
-const output = config.output === '' ? resolve(projectRoot, 'compose', 'dev.yaml') : resolve(config.output);
+// Never compose/dev.yaml unless asked: it is tracked, and a try with another
+// N must not leave the checkout changed.
+const output = config.output === '' ? resolve(projectRoot, 'compose', `agencies-${config.agencies}.yaml`) : resolve(config.output);
 const projectDir = relative(dirname(output), projectRoot).split(sep).join('/') || '.';
 
 try {
