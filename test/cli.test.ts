@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { agencySchema } from '../src/config/agency-config.ts';
+import type { Setting } from '../src/config/program-config.ts';
 import { serverSchema } from '../src/config/server-config.ts';
 import { startProgram, type RunningProgram } from '../src/harness/lottery-processes.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
@@ -49,9 +50,13 @@ for (const [name, flags, schema] of [
     const { code, output } = await run(t, name, ['--help']);
     t.is(code, 0);
     t.regex(output, new RegExp(`^Usage: ${name}`));
-    const every = new Set([...flags, ...Object.values(schema).map((setting) => setting.arg), 'help', 'version']);
+    const settings: Setting[] = Object.values(schema);
+    const shown = settings.filter((setting) => !setting.hidden);
+    const every = new Set([...flags, ...shown.map((setting) => setting.arg), 'help', 'version']);
     for (const flag of every) t.regex(output, new RegExp(`^ +--${flag}\\b`, 'm'), `--help lists --${flag}`);
-    for (const setting of Object.values(schema)) t.true(output.includes(setting.env), `--help names ${setting.env}`);
+    for (const setting of shown) t.true(output.includes(setting.env), `--help names ${setting.env}`);
+    // Settings for tests only (fault injection) stay out of the operator's --help.
+    for (const setting of settings.filter((setting) => setting.hidden)) t.false(output.includes(`--${setting.arg}`), `--help hides --${setting.arg}`);
   });
 
   test(`${name} --version prints package.json's version`, async (t) => {
@@ -117,13 +122,17 @@ test('--log-format json gives one JSON object per line, each with an action and 
       }
       t.is(typeof event.action, 'string', `${who}: ${line}`);
       t.regex(String(event.result), RESULT, `${who}: ${line}`);
-      t.is(typeof event.level, 'number', `${who}: ${line}`);
+      t.regex(String(event.level), /^(debug|info|warn|error)$/, `${who}: ${line}`);
+      t.is(new Date(String(event.time)).toISOString(), String(event.time), `${who}: ${line}`);
     }
   }
   const events = (lines: string[]) => lines.map((line) => JSON.parse(line) as Record<string, unknown>);
   t.like(events(server.lines)[0], { action: 'config', result: 'success' });
   t.like(events(server.lines).at(-1), { action: 'shutdown', result: 'success' });
-  t.like(events(agencies[0].lines).find((event) => event.action === 'ganadores'), { result: 'success', cant_ganadores: 1, dnis: inputs[0].winners.join(',') });
+  t.like(events(agencies[0].lines).find((event) => event.action === 'ganadores'), { result: 'success', cant_ganadores: 1, dnis: inputs[0].winners });
+  const noWinners = events(agencies[1].lines).find((event) => event.action === 'ganadores');
+  t.like(noWinners, { result: 'success', cant_ganadores: 0 });
+  t.false('dnis' in noWinners!, 'no empty list of documents');
   t.like(events(agencies[1].lines).find((event) => event.action === 'leer_apuesta'), { result: 'fail', linea: 31 });
 });
 

@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, formatTextLine, logConfig, logEvent } from '../src/log/logger.ts';
+import { colorWanted, createLogger, formatTextLine, logConfig, logEvent } from '../src/log/logger.ts';
 
 // Local time, as the text line shows it: 2026-11-22 13:21:05 wherever the test runs.
 const time = new Date(2026, 10, 22, 13, 21, 5).getTime();
@@ -87,6 +87,42 @@ test('a logger in json format writes pino JSON with action and result', async (t
     await file.close();
   }
   const record = JSON.parse(await readFile(path, 'utf8'));
-  t.like(record, { level: 30, action: 'sorteo', result: 'success', cant_ganadores: 3 });
-  t.is(typeof record.time, 'number');
+  t.like(record, { level: 'info', action: 'sorteo', result: 'success', cant_ganadores: 3 });
+  t.regex(record.time, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+  t.is(new Date(record.time).toISOString(), record.time);
+});
+
+test('json logs keep lists as arrays and name every level', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'lottery-log-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'log.json');
+  const file = await open(path, 'w');
+  try {
+    const log = createLogger({ level: 'debug', format: 'json', fd: file.fd });
+    logEvent(log, 'debug', 'a', 'success');
+    logEvent(log, 'info', 'ganadores', 'success', { dnis: ['1', '22'] });
+    logEvent(log, 'warn', 'c', 'fail');
+    logEvent(log, 'error', 'd', 'fail');
+  } finally {
+    await file.close();
+  }
+  const records = (await readFile(path, 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
+  t.deepEqual(records.map((record) => record.level), ['debug', 'info', 'warn', 'error']);
+  t.deepEqual(records[1].dnis, ['1', '22']);
+});
+
+test('text lines colour their level only when asked: warnings yellow, errors red, info plain', (t) => {
+  const coloured = (level: number) => formatTextLine(JSON.stringify({ level, time, action: 'a', result: 'fail' }), { color: true });
+  t.is(coloured(40), '2026-11-22 13:21:05 \x1b[33mWARNING \x1b[0m action: a | result: fail\n');
+  t.is(coloured(50), '2026-11-22 13:21:05 \x1b[31mERROR   \x1b[0m action: a | result: fail\n');
+  t.is(coloured(30), '2026-11-22 13:21:05 INFO     action: a | result: fail\n');
+  t.is(formatTextLine(JSON.stringify({ level: 50, time, action: 'a', result: 'fail' })), '2026-11-22 13:21:05 ERROR    action: a | result: fail\n');
+});
+
+test('colour is wanted on a terminal only, and never with NO_COLOR set', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'lottery-log-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = await open(join(dir, 'log.txt'), 'w');
+  t.teardown(() => file.close());
+  t.false(colorWanted(file.fd, {}), 'a file is not a terminal');
 });

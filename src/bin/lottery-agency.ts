@@ -42,7 +42,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 try {
   const { winners } = await agency.run();
   bar?.done();
-  logEvent(log, 'info', 'ganadores', 'success', { agencia: config.id, cant_ganadores: winners.length, dnis: winners.join(',') });
+  logEvent(log, 'info', 'ganadores', 'success', { agencia: config.id, cant_ganadores: winners.length, ...(winners.length > 0 ? { dnis: winners } : {}) });
   process.exitCode = 0;
 } catch (error) {
   bar?.done();

@@ -15,6 +15,8 @@ export type Setting = {
   arg: string;
   /** How --help shows the default when it is computed (e.g. from the machine). */
   shownDefault?: string;
+  /** For tests only: left out of --help (still a flag, variable and key). */
+  hidden?: boolean;
 };
 export type Schema = Record<string, Setting>;
 
@@ -133,7 +135,7 @@ function checkFlags(program: ProgramInfo, schema: Schema, argv: string[]): void 
 const LOOKS_LIKE_A_FLAG = /^--?[A-Za-z]/;
 
 export function helpText(program: ProgramInfo, schema: Schema): string {
-  const rows = Object.entries(schema).map(([key, setting]) => {
+  const rows = Object.entries(schema).filter(([, setting]) => !setting.hidden).map(([key, setting]) => {
     const shown = setting.shownDefault ?? (setting.default === '' ? '(none)' : String(setting.default));
     return `  --${setting.arg} <value>\n      ${setting.doc}\n      env ${setting.env}, config file key "${key}", default ${shown}`;
   });

@@ -89,6 +89,7 @@ export const serverSchema = {
     default: 0,
     env: 'LOTTERY_FAULT_CRASH_AFTER_BATCHES',
     arg: 'fault-crash-after-batches',
+    hidden: true,
   },
 } satisfies Schema;
 

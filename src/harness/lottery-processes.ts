@@ -174,11 +174,27 @@ export function startAgency(id: number, port: number, args: string[] = [], optio
   return { ...program, result };
 }
 
-/** The winners an agency logged in its `ganadores` line, if it logged one. */
+/** The winners an agency logged in its `ganadores` line (text or JSON), if it logged one. */
 export function winnersIn(lines: readonly string[]): string[] | undefined {
   for (const line of lines) {
-    const match = /action: ganadores \| result: success .*\| dnis: ?(.*)$/.exec(line);
-    if (match) return match[1] === '' ? [] : match[1].split(',');
+    const event = jsonEvent(line);
+    if (event !== undefined) {
+      if (event.action === 'ganadores' && event.result === 'success') return (event.dnis as string[] | undefined) ?? [];
+      continue;
+    }
+    const match = /action: ganadores \| result: success\b(?:.*\| dnis: (.*))?/.exec(line);
+    // No `dnis` at all when there are no winners.
+    if (match) return match[1] === undefined ? [] : match[1].split(',');
   }
   return undefined;
+}
+
+/** A JSON log line as an object; undefined for any other line. */
+export function jsonEvent(line: string): Record<string, unknown> | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
 }

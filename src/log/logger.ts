@@ -1,11 +1,13 @@
+import { isatty } from 'node:tty';
 import { pino, type Logger, type DestinationStream } from 'pino';
 
 // Every log line is an event: `action`, then `result`, then details.
 // The text format is the course's:
 //   2026-11-22 13:21:05 INFO     action: apuesta_recibida | result: success | cantidad: 64
-// and `json` is pino's own, for log pipelines. Both write whole lines
-// synchronously, so nothing is lost on exit and threads never interleave
-// inside a line.
+// and `json` is pino's own, for log pipelines: level names, ISO times, lists
+// as arrays. Both write whole lines synchronously, so nothing is lost on exit
+// and threads never interleave inside a line. On a terminal (and without
+// NO_COLOR) the text line's level is coloured, so warnings and errors stand out.
 
 export type { Logger };
 export type LogFormat = 'text' | 'json';
@@ -14,12 +16,30 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', '
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type EventResult = 'success' | 'fail' | 'in_progress';
 
-export type LoggerOptions = { level: LogLevel; format: LogFormat; fd?: number };
+export type LoggerOptions = {
+  level: LogLevel;
+  format: LogFormat;
+  fd?: number;
+  /** Colour the level of text lines; default: when `fd` is a terminal and NO_COLOR is not set. */
+  color?: boolean;
+};
 
-export function createLogger({ level, format, fd = 1 }: LoggerOptions): Logger {
+export function createLogger({ level, format, fd = 1, color = colorWanted(fd) }: LoggerOptions): Logger {
   const destination = pino.destination({ fd, sync: true });
-  const stream: DestinationStream = format === 'json' ? destination : { write: (line) => destination.write(formatTextLine(line)) };
+  if (format === 'json') {
+    return pino(
+      { level, base: null, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
+      destination,
+    );
+  }
+  // The text line is made from pino's own JSON, whose level is a number and time an epoch.
+  const stream: DestinationStream = { write: (line) => destination.write(formatTextLine(line, { color })) };
   return pino({ level, base: null, timestamp: pino.stdTimeFunctions.epochTime }, stream);
+}
+
+/** https://no-color.org: any non-empty NO_COLOR turns colour off. */
+export function colorWanted(fd: number, env: NodeJS.ProcessEnv = process.env): boolean {
+  return isatty(fd) && !env.NO_COLOR;
 }
 
 /** Logs one event; `result` always comes second on the line. */
@@ -34,11 +54,15 @@ export function logEvent(
 }
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARNING', 50: 'ERROR', 60: 'CRITICAL' };
+/** SGR colours by level: debug dim, warning yellow, error red, critical bold red. */
+const LEVEL_COLORS: Record<number, string> = { 10: '2', 20: '2', 40: '33', 50: '31', 60: '1;31' };
 
 /** Turns one pino JSON line into the course's text line. */
-export function formatTextLine(json: string): string {
+export function formatTextLine(json: string, { color = false } = {}): string {
   const { level, time, action, result, msg, ...details } = JSON.parse(json) as Record<string, unknown>;
-  let line = `${formatLocalTime(new Date(time as number))} ${(LEVEL_NAMES[level as number] ?? String(level)).padEnd(8)} `;
+  const name = (LEVEL_NAMES[level as number] ?? String(level)).padEnd(8);
+  const sgr = color ? LEVEL_COLORS[level as number] : undefined;
+  let line = `${formatLocalTime(new Date(time as number))} ${sgr === undefined ? name : `\x1b[${sgr}m${name}\x1b[0m`} `;
   const parts: string[] = [];
   if (action !== undefined) parts.push(`action: ${action}`);
   if (result !== undefined) parts.push(`result: ${result}`);
