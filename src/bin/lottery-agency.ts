@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 // lottery-agency: uploads one agency's bets and logs its winners. See --help.
-import { enableCompileCache, requireRuntime } from '../runtime.ts';
-requireRuntime('lottery-agency');
-await enableCompileCache();
+import { onStopSignal, prepareRuntime } from '../runtime.mjs';
+prepareRuntime('lottery-agency');
 
 const { configOrExit } = await import('../config/program-config.ts');
 const { loadAgencyConfig } = await import('../config/agency-config.ts');
@@ -17,8 +16,20 @@ logConfig(log, config);
 
 const { host, port } = parseHostPort(config.server)!;
 const stopping = new AbortController();
+let agency: InstanceType<typeof Agency> | undefined;
+// A signal that came while the program loaded is acted on now: run() sees
+// the abort at once and the agency shuts down as it would later on.
+onStopSignal((signal, count) => {
+  if (count > 1) {
+    logEvent(log, 'warn', 'shutdown', 'fail', { reason: `second ${signal} during shutdown: exiting at once` });
+    process.exit(130);
+  }
+  logEvent(log, 'info', 'shutdown', 'in_progress', { reason: signal });
+  stopping.abort(new Error(signal));
+  agency?.close();
+});
 const bar = process.stdout.isTTY ? new ProgressBar(process.stderr, `agency ${config.id}`) : undefined;
-const agency = new Agency({
+agency = new Agency({
   id: config.id,
   host,
   port,
@@ -30,14 +41,6 @@ const agency = new Agency({
   signal: stopping.signal,
   onProgress: bar && ((fraction, bets) => bar.update(fraction, bets)),
 });
-
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    logEvent(log, 'info', 'shutdown', 'in_progress', { reason: signal });
-    stopping.abort(new Error(signal));
-    agency.close();
-  });
-}
 
 try {
   const { winners } = await agency.run();

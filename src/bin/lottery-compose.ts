@@ -1,9 +1,14 @@
 #!/usr/bin/env node
 // lottery-compose: writes the Compose file for a server and N agencies. See --help.
-import { enableCompileCache, requireRuntime } from '../runtime.ts';
+import { onStopSignal, prepareRuntime } from '../runtime.mjs';
 import type { Schema } from '../config/program-config.ts';
-requireRuntime('lottery-compose');
-await enableCompileCache();
+prepareRuntime('lottery-compose');
+// The file is written in one synchronous call, so a signal can only come
+// before it: nothing has been written then.
+onStopSignal((signal) => {
+  process.stderr.write(`lottery-compose: stopped by ${signal}; nothing written\n`);
+  process.exit(1);
+});
 
 const { writeFileSync } = await import('node:fs');
 const { dirname, relative, resolve, sep } = await import('node:path');

@@ -8,10 +8,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { generateBets, writeAgencyFile } from '../bets/bet-generator.ts';
 import { startAgency, startServer } from '../harness/lottery-processes.ts';
-import { enableCompileCache, requireRuntime } from '../runtime.ts';
+import { prepareRuntime } from '../runtime.mjs';
 
-requireRuntime('lottery-demo');
-await enableCompileCache();
+prepareRuntime('lottery-demo');
 if (process.argv.includes('--help')) {
   console.log(
     'Usage: lottery-demo\n\nRuns lottery-server and agencies 1..5 on 127.0.0.1 with .data/agency-N.csv\n' +

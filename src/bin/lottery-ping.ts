@@ -2,11 +2,15 @@
 // lottery-ping: asks the lottery server for a PONG; exit 0 if it answers, 1
 // with the reason if not. A container healthcheck: an open port is not
 // enough, the server must speak the protocol. See --help.
-import { enableCompileCache, requireRuntime } from '../runtime.ts';
+import { onStopSignal, prepareRuntime } from '../runtime.mjs';
 import type { ServerConnection as Connection } from '../agency/server-connection.ts';
 import type { Schema } from '../config/program-config.ts';
-requireRuntime('lottery-ping');
-await enableCompileCache();
+prepareRuntime('lottery-ping');
+// Stopped before the answer came: no PONG, so exit 1, saying why.
+onStopSignal((signal) => {
+  process.stderr.write(`lottery-ping: stopped by ${signal} before a PONG\n`);
+  process.exit(1);
+});
 
 const { parseHostPort } = await import('../config/formats.ts');
 const { configFileSetting, configOrExit, loadProgramConfig } = await import('../config/program-config.ts');

@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 // lottery-pki: makes the certificates for mutual TLS (see src/pki). See --help.
-import { enableCompileCache, requireRuntime } from '../runtime.ts';
+import { prepareRuntime } from '../runtime.mjs';
 import type { Schema } from '../config/program-config.ts';
-requireRuntime('lottery-pki');
-await enableCompileCache();
+prepareRuntime('lottery-pki');
 
 await import('../config/formats.ts');
 const { configFileSetting, configOrExit, loadProgramConfig } = await import('../config/program-config.ts');

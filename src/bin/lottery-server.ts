@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 // lottery-server: the central lottery server. See --help.
-import { enableCompileCache, requireRuntime } from '../runtime.ts';
-requireRuntime('lottery-server');
-await enableCompileCache();
+import { onStopSignal, prepareRuntime } from '../runtime.mjs';
+prepareRuntime('lottery-server');
 
 const { configOrExit } = await import('../config/program-config.ts');
 const { loadServerConfig } = await import('../config/server-config.ts');
@@ -13,24 +12,21 @@ const config = configOrExit(() => loadServerConfig(process.argv.slice(2), proces
 const log = createLogger({ level: config.logLevel, format: config.logFormat });
 logConfig(log, config, config.fsync ? {} : { warning: 'fsync off: acknowledged bets may be lost on a crash' });
 
-// The handlers go in before the server starts: it says it listens before
-// start() returns, and a SIGTERM sent on that word must already be handled
-// (Node's default for an unhandled SIGTERM is to die with 143, no shutdown).
-// A signal during start-up is kept and acted on once the server is up.
+// prepareRuntime caught the signals first of all; this acts on them. The
+// server says it listens before start() returns, and a SIGTERM sent on that
+// word must already be handled. A signal during start-up is kept and acted
+// on once the server is up.
 let supervisor: Awaited<ReturnType<typeof Supervisor.start>> | undefined;
 let pendingSignal: NodeJS.Signals | undefined;
-let signals = 0;
 const stop = (signal: NodeJS.Signals, running: NonNullable<typeof supervisor>) => void running.stop(signal).then(() => process.exit(0));
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    if (++signals > 1) {
-      logEvent(log, 'warn', 'shutdown', 'fail', { reason: `second ${signal} during shutdown: exiting at once` });
-      process.exit(130);
-    }
-    if (supervisor === undefined) pendingSignal = signal;
-    else stop(signal, supervisor);
-  });
-}
+onStopSignal((signal, count) => {
+  if (count > 1) {
+    logEvent(log, 'warn', 'shutdown', 'fail', { reason: `second ${signal} during shutdown: exiting at once` });
+    process.exit(130);
+  }
+  if (supervisor === undefined) pendingSignal = signal;
+  else stop(signal, supervisor);
+});
 
 try {
   supervisor = await Supervisor.start(config, log);

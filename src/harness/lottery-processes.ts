@@ -8,7 +8,8 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-const binPath = (name: string) => new URL(`../bin/${name}.ts`, import.meta.url).pathname;
+// The .mjs entry points, as npx and npm run them.
+const binPath = (name: string) => new URL(`../bin/${name}.mjs`, import.meta.url).pathname;
 
 export type RunningProgram = {
   child: ChildProcess;
