@@ -1,8 +1,11 @@
 import test from 'ava';
+import net from 'node:net';
 import { join } from 'node:path';
 import { freePort, readStoredRows, startAgency, startServer } from '../src/harness/lottery-processes.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
-import { agencyFiles, sorted, tempDir } from './helpers/lottery-fixtures.ts';
+import { agencyFiles, sorted, tempDir, within } from './helpers/lottery-fixtures.ts';
+import { decodeMessage, encodeMessage } from '../src/wire/codec.ts';
+import { FrameDecoder } from '../src/wire/frame-decoder.ts';
 
 test('an agency started before the server keeps trying with backoff and completes once it is up', async (t) => {
   const { dir, files, rows, winners } = await agencyFiles(t, [{ count: 300, winnerRows: [7] }]);
@@ -63,4 +66,36 @@ test('a second connection for the same agency takes over: the older one gets REP
   await older.closed;
   newer.send({ type: 'BETS', offset: 1, bets: [['Luis', 'Núñez', '2', '1991-06-06', 11]] });
   t.deepEqual(await newer.receive(), { type: 'ACK', offset: 2 });
+});
+
+test('an agency whose server fails every request after WELCOME gives up after --retry-timeout, logging the ERROR the server sent', async (t) => {
+  const { files } = await agencyFiles(t, [{ count: 50 }]);
+  // A server that welcomes and then fails each batch, as one with a full disk does.
+  let connections = 0;
+  const failing = net.createServer((socket) => {
+    connections++;
+    const decoder = new FrameDecoder();
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) => {
+      for (const frame of decoder.push(chunk)) {
+        const message = decodeMessage(frame);
+        if (message.type === 'HELLO') socket.write(encodeMessage({ type: 'WELCOME', offset: 0, finished: false, drawn: false }));
+        if (message.type === 'BETS') {
+          socket.end(encodeMessage({ type: 'ERROR', code: 'INTERNAL', message: 'ENOSPC: no space left on device, write' }));
+          return;
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve) => failing.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => failing.close());
+  const { port } = failing.address() as net.AddressInfo;
+  const agency = startAgency(1, port, ['--data-file', files[0], '--retry-timeout', '2']);
+  t.teardown(() => agency.child.kill('SIGKILL'));
+  t.is(await within(agency.exited, 'the agency giving up'), 1);
+  t.true(connections > 1, 'it tried again');
+  const failures = agency.lines.filter((line) => /action: conexion \| result: fail/.test(line));
+  t.true(failures.length > 0);
+  for (const line of failures) t.regex(line, /code: INTERNAL \| error: the server answered INTERNAL: ENOSPC: no space left on device, write/);
+  t.regex(agency.lines.at(-1)!, /action: agencia \| result: fail \| error: gave up after \d+ s: the server kept failing: the server answered INTERNAL: ENOSPC/);
 });

@@ -42,6 +42,9 @@ const FATAL_CODES = new Set<string>([
   ErrorCode.UNEXPECTED_MESSAGE,
 ]);
 
+/** Failures to reach or keep the server, as opposed to the server answering ERROR. */
+const UNREACHED_CODES = new Set(['CONNECT_FAILED', 'CONNECT_TIMEOUT', 'CONNECTION_LOST', 'TIMEOUT']);
+
 export class AgencyError extends Error {
   override name = 'AgencyError';
 }
@@ -57,6 +60,14 @@ export class Agency {
   #sent = 0;
   /** Set when WINNERS is first asked; holds across reconnects. */
   #winnersDeadline: number | undefined;
+  /**
+   * Whether the connection now ending did any good: the server acknowledged
+   * bets or the FINISH, answered winners, or held the WINNERS request until
+   * the connection was lost. Only that restarts the --retry-timeout clock: a
+   * server that answers WELCOME and then fails every request (a full disk)
+   * is not progress, and the agency must give up on it in time.
+   */
+  #progressed = false;
 
   constructor(options: AgencyOptions) {
     this.#options = options;
@@ -70,23 +81,29 @@ export class Agency {
     while (true) {
       signal?.throwIfAborted();
       try {
-        const result = await this.#session(() => {
-          failingSince = undefined;
-          attempt = 0;
-        });
-        return result;
+        return await this.#session();
       } catch (error) {
         this.#connection?.close();
         this.#connection = undefined;
         if (signal?.aborted) throw signal.reason;
         if (!(error instanceof ConnectionError) || FATAL_CODES.has(error.code)) throw error;
+        if (this.#progressed) {
+          failingSince = undefined;
+          attempt = 0;
+          this.#progressed = false;
+        }
         failingSince ??= Date.now();
         const waited = Date.now() - failingSince;
         if (waited >= retryTimeoutMs) {
-          throw new AgencyError(`gave up after ${Math.round(waited / 1000)} s without the server: ${error.message}`);
+          const seconds = Math.round(waited / 1000);
+          throw new AgencyError(
+            UNREACHED_CODES.has(error.code)
+              ? `gave up after ${seconds} s without the server: ${error.message}`
+              : `gave up after ${seconds} s: the server kept failing: ${error.message}`,
+          );
         }
         const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** attempt++) * (0.5 + Math.random() / 2);
-        logEvent(this.#log, 'warn', 'conexion', 'fail', { error: error.message, reintento_ms: Math.round(delay) });
+        logEvent(this.#log, 'warn', 'conexion', 'fail', { code: error.code, error: error.message, reintento_ms: Math.round(delay) });
         await sleep(Math.min(delay, retryTimeoutMs - waited), signal);
       }
     }
@@ -98,13 +115,12 @@ export class Agency {
   }
 
   /** One connection's worth of work: resume, finish, ask the winners. */
-  async #session(onConnected: () => void): Promise<AgencyResult> {
+  async #session(): Promise<AgencyResult> {
     const { id, host, port } = this.#options;
     const connection = await ServerConnection.connect(host, port);
     this.#connection = connection;
     await connection.send({ type: 'HELLO', agency: id });
     const welcome = expect(await connection.receive(this.#options.winnersTimeoutMs), 'WELCOME');
-    onConnected();
     logEvent(this.#log, 'info', 'conexion', 'success', { offset: welcome.offset, finalizada: welcome.finished, sorteo: welcome.drawn });
     let total = welcome.offset;
     if (!welcome.finished) {
@@ -113,6 +129,7 @@ export class Agency {
       await connection.send({ type: 'FINISH', total });
       const ack = expect(await connection.receive(this.#options.winnersTimeoutMs), 'ACK');
       if (ack.offset !== total) throw new AgencyError(`the server recorded ${ack.offset} bets at FINISH, the agency sent ${total}`);
+      this.#progressed = true;
       logEvent(this.#log, 'info', 'finalizar', 'success', { total, enviadas: this.#sent, rechazadas: this.#refused, filas_invalidas: this.#badRows });
     }
     await connection.send({ type: 'WINNERS' });
@@ -169,11 +186,13 @@ export class Agency {
   /** Applies one answer to the batches in flight. */
   #settle(inFlight: Array<{ offset: number; count: number }>, message: Message): void {
     if (message.type === 'ACK') {
+      this.#progressed = true;
       while (inFlight.length > 0 && inFlight[0].offset + inFlight[0].count <= message.offset) inFlight.shift();
       return;
     }
     if (message.type === 'ERROR' && message.code === ErrorCode.INVALID_BET && message.offset !== undefined) {
       // The server refused the batch as a whole; its offsets are used up and the upload goes on.
+      this.#progressed = true;
       const index = inFlight.findIndex((batch) => batch.offset === message.offset);
       const batch = index >= 0 ? inFlight.splice(index, 1)[0] : undefined;
       this.#refused += batch?.count ?? 0;
@@ -195,9 +214,12 @@ export class Agency {
         message = await connection.receive(left);
       } catch (error) {
         if (error instanceof ConnectionError && error.code === 'TIMEOUT') throw gaveUp();
+        // The server held the request until the connection was lost or it stopped: it was working.
+        if (error instanceof ConnectionError && (error.code === 'CONNECTION_LOST' || error.code === ErrorCode.SERVER_STOPPING)) this.#progressed = true;
         throw error;
       }
       const result = expect(message, 'RESULT');
+      this.#progressed = true;
       winners.push(...result.documents);
       if (result.last) return winners;
     }

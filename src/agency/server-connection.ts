@@ -14,6 +14,12 @@ export class ServerConnection {
   readonly #inbox: Message[] = [];
   #waiter: { resolve: (message: Message) => void; reject: (error: Error) => void } | undefined;
   #failure: ConnectionError | undefined;
+  /**
+   * An ERROR that ends the connection (one not about a single batch): the
+   * server closes right after it, and whatever fails next (a send, a
+   * receive) reports it, not the closed socket it leads to.
+   */
+  #closingError: ConnectionError | undefined;
 
   private constructor(socket: Socket) {
     this.#socket = socket;
@@ -103,6 +109,9 @@ export class ServerConnection {
   }
 
   #deliver(message: Message): void {
+    if (message.type === 'ERROR' && message.offset === undefined) {
+      this.#closingError ??= new ConnectionError(message.code, `the server answered ${message.code}: ${message.message}`);
+    }
     const waiter = this.#waiter;
     if (waiter !== undefined) {
       this.#waiter = undefined;
@@ -113,7 +122,7 @@ export class ServerConnection {
   }
 
   #fail(error: ConnectionError): void {
-    this.#failure ??= error;
+    this.#failure ??= this.#closingError ?? error;
     const waiter = this.#waiter;
     this.#waiter = undefined;
     waiter?.reject(this.#failure);
