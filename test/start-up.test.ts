@@ -31,7 +31,7 @@ function olderNode(): string | undefined {
 
 const oldNode = olderNode();
 (oldNode === undefined ? test.skip : test)('on an older Node every program says in one line which Node it needs, and exits 1', (t) => {
-  for (const program of ['lottery-server', 'lottery-agency', 'lottery-ping', 'lottery-compose', 'lottery-demo']) {
+  for (const program of ['lottery-server', 'lottery-agency', 'lottery-ping', 'lottery-compose', 'lottery-pki', 'lottery-demo']) {
     const { status, stdout, stderr } = spawnSync(oldNode!, [join(binDir, `${program}.mjs`), '--help'], { encoding: 'utf8' });
     t.is(status, 1, program);
     t.is(stdout, '', program);
