@@ -317,3 +317,77 @@ test('any payload bytes under any type either decode to a message or throw Proto
   );
   t.pass();
 });
+
+// Payloads built by hand, byte by byte: msgpackr's own extensions and shapes
+// no message has are refused before anything decodes them.
+const hexOf = (text: string) => Buffer.from(text).toString('hex');
+const key = (name: string) => (0xa0 + name.length).toString(16) + hexOf(name);
+
+test('every msgpack extension is refused as BAD_MESSAGE before it is decoded, wherever it sits', (t) => {
+  const extensions = {
+    'fixext 1': 'd40100',
+    'fixext 2': 'd5010000',
+    'fixext 4 (a timestamp)': 'd6ff00000000',
+    'fixext 8': 'd7010000000000000000',
+    'fixext 16': `d801${'00'.repeat(16)}`,
+    'ext 8': 'c70101ff',
+    'ext 16': 'c8000101ff',
+    'ext 32': 'c900000001 01ff'.replace(' ', ''),
+    // msgpackr's record definition (ext 0x72) and structured-clone reference (ext 0x70).
+    'a record definition': `d47240`,
+    'a structured-clone reference': 'd57000 00'.replace(' ', ''),
+  };
+  for (const [label, ext] of Object.entries(extensions)) {
+    for (const payload of [ext, `81${key('agency')}${ext}`, `82${key('offset')}00${key('bets')}91${ext}`]) {
+      for (const name of ['HELLO', 'BETS', 'PING', 'WINNERS'] as const) {
+        badMessage(t, rawFrame(name, payload), new RegExp(`^${name} payload: a msgpack extension \\(0x[cd][0-9]\\) at byte \\d+$`));
+      }
+    }
+    t.log(label, 'refused');
+  }
+});
+
+test('map keys that are not strings, 0xc1, and maps of more than 16 entries are BAD_MESSAGE', (t) => {
+  badMessage(t, rawFrame('HELLO', '810103'), /HELLO payload: a map key that is not a string at byte 1/);
+  badMessage(t, rawFrame('HELLO', `8191${key('agency')}03`), /a map key that is not a string/);
+  badMessage(t, rawFrame('HELLO', `81${key('agency')}c1`), /the never-used byte 0xc1/);
+  const entries = (n: number) => Array.from({ length: n }, (_, i) => `${key(`k${String(i).padStart(4, '0')}`)}c0`).join('');
+  badMessage(t, rawFrame('PING', `de0011${entries(17)}`), /PING payload: a map of 17 entries \(at most 16\)/);
+  // 2,040 keys fill a frame: refused on its header, whatever follows.
+  badMessage(t, rawFrame('PING', `de07f8${entries(2040)}`.slice(0, 2 * 8184)), /a map of 2040 entries/);
+  t.deepEqual(decodeMessage(rawFrame('PING', `de0010${entries(16)}`)), { type: 'PING' });
+});
+
+test('nesting deeper than 8 levels is BAD_MESSAGE; 8 levels decode', (t) => {
+  const nested = (levels: number) => `82${key('offset')}00${key('bets')}${'91'.repeat(levels - 1)}c0`;
+  badMessage(t, rawFrame('BETS', nested(9)), /BETS payload: nesting deeper than 8 levels/);
+  t.notThrows(() => {
+    try {
+      decodeMessage(rawFrame('BETS', nested(8)));
+    } catch (error) {
+      if (!(error instanceof ProtocolError) || !/BETS\.bets/.test(error.message)) throw error;
+    }
+  });
+  badMessage(t, rawFrame('BETS', `${'91'.repeat(8000)}c0`), /nesting deeper than 8 levels at byte 8/);
+});
+
+test('lengths past the end of the payload are BAD_MESSAGE, checked before anything is read', (t) => {
+  for (const hex of ['dcffff', 'ddffffffff', 'dbffffffff41', 'c6ffffffff', 'd9ff41', '9f', `81${key('agency')}`]) {
+    badMessage(t, rawFrame('HELLO', hex), /HELLO payload: (a length past the end of the payload|the payload ends inside a value)/);
+  }
+});
+
+test('PING, PONG and WINNERS are answered from a plain map without decoding it', (t) => {
+  for (const name of ['PING', 'PONG', 'WINNERS'] as const) {
+    t.deepEqual(decodeMessage(rawFrame(name, '80')), { type: name });
+    t.deepEqual(decodeMessage(rawFrame(name, `81${key('x')}${key('y')}`)), { type: name });
+    t.deepEqual(decodeMessage(rawFrame(name, 'de0000')), { type: name });
+    badMessage(t, rawFrame(name, '90'), new RegExp(`${name} payload must be a map`));
+  }
+});
+
+test('error messages stay short whatever the payload holds', (t) => {
+  const long = rawPackr.pack({ agency: 'x'.repeat(8000) });
+  const error = t.throws(() => decodeMessage({ type: MessageType.HELLO, payload: long }), { instanceOf: ProtocolError });
+  t.true((error?.message.length ?? Infinity) < 100, error?.message);
+});

@@ -1,3 +1,4 @@
+import { excerpt } from '../wire/excerpt.ts';
 import type { WireBet } from '../wire/messages.ts';
 
 // One validation for both sides: an agency never sends what the server would
@@ -41,11 +42,11 @@ export function validateBet(raw: readonly unknown[], today: string = todayUtc())
   checkName('first_name', firstName);
   checkName('last_name', lastName);
   if (typeof document !== 'string' || !DIGITS.test(document) || document.length > DOCUMENT_MAX_DIGITS) {
-    throw new InvalidBetError('document', `document must be 1 to ${DOCUMENT_MAX_DIGITS} digits, got ${show(document)}`);
+    throw new InvalidBetError('document', `document must be 1 to ${DOCUMENT_MAX_DIGITS} digits, got ${excerpt(document)}`);
   }
   checkBirthdate(birthdate, today);
   if (typeof number !== 'number' || !Number.isInteger(number) || number < 0 || number > NUMBER_MAX) {
-    throw new InvalidBetError('number', `number must be an integer from 0 to ${NUMBER_MAX}, got ${show(number)}`);
+    throw new InvalidBetError('number', `number must be an integer from 0 to ${NUMBER_MAX}, got ${excerpt(number)}`);
   }
   return [firstName as string, lastName as string, document, birthdate as string, number];
 }
@@ -60,7 +61,7 @@ export function betFromFields(fields: readonly string[], today: string = todayUt
   }
   const numberText = fields[4];
   if (!DIGITS.test(numberText) || numberText.length > 4) {
-    throw new InvalidBetError('number', `number must be an integer from 0 to ${NUMBER_MAX}, got ${show(numberText)}`);
+    throw new InvalidBetError('number', `number must be an integer from 0 to ${NUMBER_MAX}, got ${excerpt(numberText)}`);
   }
   return validateBet([fields[0], fields[1], fields[2], fields[3], Number(numberText)], today);
 }
@@ -71,10 +72,10 @@ export function isWinner(bet: WireBet): boolean {
 
 function checkName(field: string, value: unknown): void {
   if (typeof value !== 'string' || value.trim() === '') {
-    throw new InvalidBetError(field, `${field} must be a non-empty string, got ${show(value)}`);
+    throw new InvalidBetError(field, `${field} must be a non-empty string, got ${excerpt(value)}`);
   }
   if (CONTROL_CHARACTER.test(value)) {
-    throw new InvalidBetError(field, `${field} must not contain control characters, got ${show(value)}`);
+    throw new InvalidBetError(field, `${field} must not contain control characters, got ${excerpt(value)}`);
   }
   // Most names are ASCII; count bytes only when the length could be over.
   if (value.length * 3 > NAME_MAX_BYTES && utf8.encode(value).length > NAME_MAX_BYTES) {
@@ -85,7 +86,7 @@ function checkName(field: string, value: unknown): void {
 function checkBirthdate(value: unknown, today: string): void {
   const match = typeof value === 'string' ? ISO_DATE.exec(value) : null;
   if (match === null) {
-    throw new InvalidBetError('birthdate', `birthdate must be a date as YYYY-MM-DD, got ${show(value)}`);
+    throw new InvalidBetError('birthdate', `birthdate must be a date as YYYY-MM-DD, got ${excerpt(value)}`);
   }
   const year = Number(match[1]);
   const month = Number(match[2]);
@@ -103,8 +104,3 @@ export function daysInMonth(year: number, month: number): number {
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === 'bigint') return `${value}`;
-  return JSON.stringify(value) ?? String(value);
-}

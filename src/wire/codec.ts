@@ -3,11 +3,16 @@ import { ErrorCode, ProtocolError } from './errors.ts';
 import { HEADER_SIZE, MAX_PAYLOAD_SIZE, writeHeader, type Frame } from './frame.ts';
 import { MessageType, messageNameOf } from './message-type.ts';
 import type { Message, MessageName, MessageOf, WireBet } from './messages.ts';
+import { checkPlainMsgpack } from './plain-msgpack.ts';
 
 // Plain msgpack: no records extension, minimal map headers, so that an agency
 // written in any language with any msgpack library can speak the protocol.
+// What is decoded has been checked to be plain first (plain-msgpack.ts).
 const packr = new Packr({ useRecords: false, variableMapSize: true });
-const unpackr = new Unpackr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false, structuredClone: false });
+
+/** Messages whose payload carries nothing: checked to be a plain map, never decoded. */
+const EMPTY_PAYLOAD: ReadonlySet<MessageName> = new Set(['WINNERS', 'PING', 'PONG']);
 
 /** The msgpack encoding of one value, as the protocol writes it. */
 export function packValue(value: unknown): Uint8Array {
@@ -27,11 +32,15 @@ export function encodeMessage(message: Message): Uint8Array {
 /**
  * Decodes a frame's payload and checks it has the shape its type requires.
  * Anything else is a ProtocolError with code BAD_MESSAGE: a peer cannot make
- * the server act on a value of the wrong type.
+ * the server act on a value of the wrong type. The bytes are checked to be
+ * plain msgpack before they are decoded, and the payloads of PING, PONG and
+ * WINNERS, which carry nothing, are not decoded at all.
  */
 export function decodeMessage(frame: Frame): Message {
   const name = messageNameOf(frame.type);
   if (name === undefined) throw new ProtocolError(ErrorCode.BAD_FRAME, `unknown message type 0x${frame.type.toString(16)}`);
+  if (checkPlainMsgpack(frame.payload, name) !== 'map') throw new ProtocolError(ErrorCode.BAD_MESSAGE, `${name} payload must be a map`);
+  if (EMPTY_PAYLOAD.has(name)) return { type: name } as Message;
   let payload: unknown;
   try {
     payload = unpackr.unpack(frame.payload);
