@@ -108,6 +108,25 @@ test('declines every bet the general path refuses, and the names it cannot write
     bet({ 0: 'Ana, María' }),
     bet({ 1: 'Pérez "el Tano"' }),
     bet({ 0: 'ÑÑ' }),
+    bet({ 0: 'Ana\u0085' }),
+    bet({ 0: 'Ana\u009f' }),
+    bet({ 1: 'Ana\u202eaíraM' }),
+    bet({ 1: 'Ana\u202a' }),
+    bet({ 1: 'Ana\u2066' }),
+    bet({ 1: 'Ana\u2069' }),
+    bet({ 0: 'Ana\u200e' }),
+    bet({ 0: 'Ana\u200f' }),
+    bet({ 0: 'Ana\u061c' }),
+    bet({ 0: 'Ana\u2028' }),
+    bet({ 0: 'Ana\u2029' }),
+    bet({ 0: 'Ana\ufffd' }),
+    bet({ 0: '\u200b' }),
+    bet({ 0: '=1+1' }),
+    bet({ 0: '+54' }),
+    bet({ 1: '-Paz' }),
+    bet({ 1: '@Paz' }),
+    bet({ 1: '  =Paz' }),
+    bet({ 1: '\u00a0=Paz' }),
     bet({ 2: '' }),
     bet({ 2: '12345678901234567' }),
     bet({ 2: '3090446a' }),
@@ -158,7 +177,7 @@ test('declines other encodings and shapes, which the general path judges', (t) =
 });
 
 test('any bets fast-check can think of: taken only as the general path takes them', (t) => {
-  const field = fc.oneof(fc.string({ maxLength: 12 }), fc.string({ unit: 'grapheme', maxLength: 40 }), fc.constantFrom('Ana', 'Núñez', ' ', '"', ','));
+  const field = fc.oneof(fc.string({ maxLength: 12 }), fc.string({ unit: 'grapheme', maxLength: 40 }), fc.constantFrom('Ana', 'Núñez', ' ', '"', ',', '=', '+', '-', '@', '\u0085', '\u202e', '\u2066', '\u2028', '\u200b', '\ufffd'));
   const date = fc.oneof(
     fc.date({ min: new Date('0001-01-01'), max: new Date('2030-12-31'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10)),
     fc.string({ minLength: 10, maxLength: 10 }),
@@ -180,19 +199,38 @@ test('names of random bytes: taken only when they are well-formed UTF-8 that the
   const withName = (name: Uint8Array) =>
     Buffer.concat([Buffer.from([0x82]), payloadOf('offset'), payloadOf(0), payloadOf('bets'), Buffer.from([0x91, 0x95, 0xd9, name.length]), name, payloadOf('Lorca'), payloadOf('30904465'), payloadOf('1999-03-17'), payloadOf(1)]);
   const highBytes = fc.uint8Array({ minLength: 1, maxLength: 8 }).map((bytes) => bytes.map((byte) => byte | 0x80));
-  const name = fc.array(fc.oneof(highBytes, fc.constant(Buffer.from('a'))), { minLength: 1, maxLength: 6 }).map((parts) => Buffer.concat(parts));
+  // The UTF-8 of every character a name may not hold, and of its neighbours, which it may.
+  const nearForbidden = fc.constantFrom(
+    ...['\u007f', '\u0080', '\u009f', '\u00a0', '\u061b', '\u061c', '\u061d', '\u200d', '\u200e', '\u200f', '\u2010', '\u2027', '\u2028', '\u2029', '\u202a', '\u202e', '\u202f', '\u2065', '\u2066', '\u2069', '\u206a', '\ufffc', '\ufffd', '\ufffe', '=', '+', '-', '@', ' '].map((c) => Buffer.from(c)),
+  );
+  const name = fc.array(fc.oneof(highBytes, nearForbidden, fc.constant(Buffer.from('a'))), { minLength: 1, maxLength: 6 }).map((parts) => Buffer.concat(parts));
   let wellFormed = 0;
+  let invalid = 0;
   fc.assert(
     fc.property(name, (bytes) => {
       const taken = agree(t, withName(bytes), bytes.toString('hex'));
-      const valid = isUtf8(bytes) && bytes.includes(0x61);
-      if (valid) wellFormed++;
-      t.is(taken, valid, `${bytes.toString('hex')}: taken ${taken}, well-formed with a visible letter ${valid}`);
+      const general = generalPath(withName(bytes));
+      // Not UTF-8: the general path refuses it, naming the field; it never stores a replacement.
+      if (!isUtf8(bytes)) {
+        invalid++;
+        t.regex(typeof general === 'string' ? general : 'taken', /^first_name must /, bytes.toString('hex'));
+      }
+      // Taken exactly when it is plain: well-formed, a visible letter, accepted by the general path, and
+      // its first visible ASCII character not a formula's (the fast path leaves =, +, - and @ after
+      // other leading characters to the general path).
+      const firstVisible = bytes.find((byte) => byte > 0x20 && byte < 0x7f);
+      const plain = isUtf8(bytes) && bytes.includes(0x61) && typeof general !== 'string' && !'=+-@'.includes(String.fromCharCode(firstVisible ?? 0x61));
+      if (plain) wellFormed++;
+      t.is(taken, plain, `${bytes.toString('hex')}: taken ${taken}, plain ${plain}`);
     }),
     { numRuns: 5000, seed: 7 },
   );
+  t.true(invalid > 0);
   for (const hex of ['61c3a9', '61e282ac', '61f09f8eb2', '61efbfbf', '61f48fbfbf']) t.true(agree(t, withName(Buffer.from(hex, 'hex')), hex), hex);
-  for (const hex of ['61c0af', '61e080af', '61eda080', '61f4908080', '61c3', '61e282', '61ff', '6180']) t.false(agree(t, withName(Buffer.from(hex, 'hex')), hex), hex);
+  for (const hex of ['61c0af', '61e080af', '61eda080', '61f4908080', '61c3', '61e282', '61ff', '6180']) {
+    t.false(agree(t, withName(Buffer.from(hex, 'hex')), hex), hex);
+    t.regex(String(generalPath(withName(Buffer.from(hex, 'hex')))), /^first_name must not contain bytes that are not valid UTF-8/, hex);
+  }
   t.true(wellFormed > 0);
 });
 

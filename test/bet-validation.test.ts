@@ -86,6 +86,59 @@ for (const [index, field] of [
     }
   });
 
+  test(`refuses a ${field} with C1 controls, bidi controls, line separators or U+FFFD, naming the character`, (t) => {
+    const cases: Array<[string, RegExp]> = [
+      ['Ana\u0085', /a control character: U\+0085 at character 4/],
+      ['A\u009bna', /a control character: U\+009B/],
+      ['Ana\u202eaíraM', /a bidirectional control: U\+202E/],
+      ...['\u202a', '\u202b', '\u202c', '\u202d', '\u2066', '\u2067', '\u2068', '\u2069', '\u200e', '\u200f', '\u061c'].map(
+        (c): [string, RegExp] => [`Ana${c}Paz`, /a bidirectional control/],
+      ),
+      ['Ana\u2028Paz', /a line or paragraph separator: U\+2028/],
+      ['Ana\u2029', /a line or paragraph separator: U\+2029/],
+      ['Ana\ufffd', /bytes that are not valid UTF-8: U\+FFFD/],
+      ['Ana\ud800', /bytes that are not valid UTF-8: U\+D800/],
+    ];
+    for (const [name, reason] of cases) {
+      for (const run of [() => validateBet(withField(index, name), TODAY), () => betFromFields(fieldsOf(withField(index, name)), TODAY)]) {
+        refuses(t, run, field, JSON.stringify(name));
+        const error = t.throws(run);
+        t.regex(error!.message, new RegExp(`^${field} must not contain`));
+        t.regex(error!.message, reason);
+        // The excerpt in the message shows the character escaped, never as itself.
+        t.false(/[\u0080-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufffd]/u.test(error!.message), error!.message);
+      }
+    }
+  });
+
+  test(`refuses a ${field} that is blank once zero-width characters are removed`, (t) => {
+    for (const name of ['\u200b', '\u200b\u200c\u200d', ' \u2060 ', '\ufeff\u200b']) {
+      refuses(t, () => validateBet(withField(index, name), TODAY), field, JSON.stringify(name));
+      refuses(t, () => betFromFields(fieldsOf(withField(index, name)), TODAY), field, JSON.stringify(name));
+    }
+    t.is(validateBet(withField(index, 'A\u200bna'), TODAY)[index], 'A\u200bna');
+  });
+
+  test(`refuses a ${field} that starts with =, +, - or @, and takes them inside a name`, (t) => {
+    for (const name of ['=HYPERLINK("x")', '+54 11', '-2+3', '@SUM(A1)', ' =1+1', '\u00a0@x']) {
+      const error = t.throws(() => validateBet(withField(index, name), TODAY), { instanceOf: InvalidBetError });
+      t.is(error?.field, field);
+      t.regex(error!.message, /must not start with =, \+, - or @/);
+      refuses(t, () => betFromFields(fieldsOf(withField(index, name)), TODAY), field, JSON.stringify(name));
+    }
+    for (const name of ['Jean-Pierre', 'A+B', 'ana@example', 'Ana = Paz', 'O’Connor']) t.is(validateBet(withField(index, name), TODAY)[index], name);
+  });
+
+  test(`a refused ${field} of any size or shape is described in a bounded message`, (t) => {
+    const nested: unknown[] = [];
+    let inner = nested;
+    for (let i = 0; i < 1000; i++) inner.push((inner = []));
+    for (const value of ['\u0001'.repeat(5000), 'x'.repeat(5000) + '\u202e', Array.from({ length: 5000 }, () => 'Ana'), nested, { a: 'x'.repeat(5000) }]) {
+      const error = t.throws(() => validateBet(withField(index, value), TODAY), { instanceOf: InvalidBetError });
+      t.true(error!.message.length < 200, `${error!.message.length} characters: ${error!.message.slice(0, 300)}`);
+    }
+  });
+
   test(`refuses a ${field} over 100 UTF-8 bytes`, (t) => {
     for (const name of ['a'.repeat(101), 'ñ'.repeat(51), 'a' + 'ñ'.repeat(50), '😀'.repeat(26)]) {
       t.true(Buffer.byteLength(name) > 100);

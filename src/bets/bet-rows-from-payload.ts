@@ -183,8 +183,12 @@ class PayloadReader {
 
   /**
    * A name validateBet takes and formatBetRow writes unquoted: at most
-   * NAME_MAX_BYTES of well-formed UTF-8, no control character, no quote or
-   * comma, and at least one visible ASCII character, so that it is not blank.
+   * NAME_MAX_BYTES of well-formed UTF-8, no control character, bidi control,
+   * line separator or U+FFFD, no quote or comma, not starting (after spaces)
+   * with a formula's =, +, - or @, and at least one visible ASCII character,
+   * so that it is not blank. A formula character after anything but spaces
+   * and visible ASCII is declined: what counts as leading space there is the
+   * general path's to judge.
    */
   #plainName(length: number): boolean {
     if (length === 0 || length > NAME_MAX_BYTES) return false;
@@ -195,10 +199,11 @@ class PayloadReader {
       const byte = bytes[i];
       if (byte > 0x20 && byte < 0x7f) {
         if (byte === 0x22 || byte === COMMA) return false;
+        if (!visible && (byte === 0x3d || byte === 0x2b || byte === 0x2d || byte === 0x40)) return false;
         visible = true;
       } else if (byte >= 0x80) {
         const next = utf8SequenceEnd(bytes, i, end);
-        if (next < 0) return false;
+        if (next < 0 || forbiddenInName(bytes, i)) return false;
         i = next - 1;
       } else if (byte !== 0x20) {
         return false;
@@ -231,7 +236,6 @@ class PayloadReader {
   }
 }
 
-/** Writes 0..9999 in decimal at `at`; returns how many digits. */
 /**
  * Where the UTF-8 sequence that starts at `at` (with a byte >= 0x80) ends, or
  * -1 if it is not well-formed: the ranges of the Unicode standard's table of
@@ -261,6 +265,25 @@ function utf8SequenceEnd(bytes: Uint8Array, at: number, end: number): number {
   return at + continuations + 1;
 }
 
+/**
+ * Whether the well-formed UTF-8 sequence at `at` is a character validateBet
+ * refuses in a name: a C1 control (U+0080-009F), a bidi control (U+061C,
+ * U+200E/F, U+202A-202E, U+2066-2069), U+2028/2029, or U+FFFD.
+ */
+function forbiddenInName(bytes: Uint8Array, at: number): boolean {
+  const lead = bytes[at];
+  const second = bytes[at + 1];
+  if (lead === 0xc2) return second < 0xa0;
+  if (lead === 0xd8) return second === 0x9c;
+  if (lead === 0xe2) {
+    const third = bytes[at + 2];
+    if (second === 0x80) return third === 0x8e || third === 0x8f || (third >= 0xa8 && third <= 0xae);
+    return second === 0x81 && third >= 0xa6 && third <= 0xa9;
+  }
+  return lead === 0xef && second === 0xbf && bytes[at + 2] === 0xbd;
+}
+
+/** Writes 0..9999 in decimal at `at`; returns how many digits. */
 function writeDecimal(out: Uint8Array, at: number, value: number): number {
   const digits = value >= 1000 ? 4 : value >= 100 ? 3 : value >= 10 ? 2 : 1;
   for (let i = digits - 1; i >= 0; i--) {

@@ -20,7 +20,23 @@ export class InvalidBetError extends Error {
   }
 }
 
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+// What a name must not hold, each with the reason given when it does. A name
+// ends up in bets.csv, in logs and in whatever an operator opens them with:
+// controls and line separators break lines, bidi controls make text read
+// other than it is, and U+FFFD is what bytes that were not UTF-8 decode to
+// (so invalid UTF-8 is refused, never stored as replaced).
+const FORBIDDEN_IN_NAME: ReadonlyArray<[RegExp, string]> = [
+  [/[\u0000-\u001f\u007f-\u009f]/u, 'a control character'],
+  [/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u, 'a bidirectional control'],
+  [/[\u2028\u2029]/u, 'a line or paragraph separator'],
+  [/[\ufffd]|\p{Cs}/u, 'bytes that are not valid UTF-8'],
+];
+/** All of the above in one test, for the common case of a name that has none. */
+const ANY_FORBIDDEN_IN_NAME = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufffd]|\p{Cs}/u;
+/** Characters that show as nothing: a name of only these (and spaces) is blank. */
+const ZERO_WIDTH = /[\u200b-\u200d\u2060\ufeff]/gu;
+/** A spreadsheet reads a cell that starts with one of these as a formula. */
+const FORMULA_START = /^\s*[=+\-@]/u;
 const DIGITS = /^[0-9]+$/;
 const ISO_DATE = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/;
 const utf8 = new TextEncoder();
@@ -71,11 +87,19 @@ export function isWinner(bet: WireBet): boolean {
 }
 
 function checkName(field: string, value: unknown): void {
-  if (typeof value !== 'string' || value.trim() === '') {
+  if (typeof value !== 'string' || value.trim() === '' || value.replace(ZERO_WIDTH, '').trim() === '') {
     throw new InvalidBetError(field, `${field} must be a non-empty string, got ${excerpt(value)}`);
   }
-  if (CONTROL_CHARACTER.test(value)) {
-    throw new InvalidBetError(field, `${field} must not contain control characters, got ${excerpt(value)}`);
+  if (ANY_FORBIDDEN_IN_NAME.test(value)) {
+    for (const [pattern, what] of FORBIDDEN_IN_NAME) {
+      const found = pattern.exec(value);
+      if (found === null) continue;
+      const code = found[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+      throw new InvalidBetError(field, `${field} must not contain ${what}: U+${code} at character ${found.index + 1} of ${excerpt(value)}`);
+    }
+  }
+  if (FORMULA_START.test(value)) {
+    throw new InvalidBetError(field, `${field} must not start with =, +, - or @ (a spreadsheet reads it as a formula), got ${excerpt(value)}`);
   }
   // Most names are ASCII; count bytes only when the length could be over.
   if (value.length * 3 > NAME_MAX_BYTES && utf8.encode(value).length > NAME_MAX_BYTES) {

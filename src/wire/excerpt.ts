@@ -3,20 +3,29 @@
 // escaped, so that a control character, a bidi override or a line separator
 // in it cannot break a log line or disguise what it says.
 
-/** Characters of a string shown before it is cut. */
-export const EXCERPT_CHARACTERS = 40;
+/** Characters of a string shown, escapes included, before it is cut. */
+export const EXCERPT_CHARACTERS = 48;
 
 // Controls, format characters (bidi controls, zero-width characters),
 // surrogates, unassigned and private-use code points, line and paragraph
-// separators, and the escapes' own backslash and quote.
-const UNSAFE = /[\p{C}\p{Zl}\p{Zp}\\"]/gu;
+// separators, U+FFFD (what bytes that were not UTF-8 decode to), and the
+// escapes' own backslash and quote.
+const UNSAFE = /[\p{C}\p{Zl}\p{Zp}\ufffd\\"]/gu;
+const UNSAFE_ONE = /^[\p{C}\p{Zl}\p{Zp}\ufffd\\"]$/u;
 
 /** A bounded, escaped rendering of `value`: a quoted excerpt of a string, or what kind of value it is. */
 export function excerpt(value: unknown): string {
   switch (typeof value) {
     case 'string': {
-      const cut = [...value.slice(0, EXCERPT_CHARACTERS * 2)].slice(0, EXCERPT_CHARACTERS).join('');
-      return `"${escapeText(cut)}"${cut.length < value.length ? '…' : ''}`;
+      let shown = '';
+      let taken = 0;
+      for (const character of value) {
+        const piece = UNSAFE_ONE.test(character) ? escapeText(character) : character;
+        if (shown.length + piece.length > EXCERPT_CHARACTERS) break;
+        shown += piece;
+        taken += character.length;
+      }
+      return `"${shown}"${taken < value.length ? '…' : ''}`;
     }
     case 'number':
     case 'boolean':
