@@ -33,6 +33,7 @@ test('the server has the documented defaults', (t) => {
     maxConnections: 16384,
     handshakeTimeout: 10,
     idleTimeout: 60,
+    frameTimeout: 10,
     logLevel: 'info',
     logFormat: 'text',
     config: '',
@@ -56,7 +57,7 @@ test('the agency has the documented defaults once given its id', (t) => {
 
 test('every server setting can be set by flag and by environment variable', (t) => {
   const flags = loadServerConfig(
-    ['--port', '2000', '--host', '127.0.0.1', '--agencies', '7', '--data-dir', '/tmp/x', '--workers', '3', '--fsync', 'off', '--max-connections', '9', '--handshake-timeout', '1.5', '--idle-timeout', '2', '--log-level', 'debug', '--log-format', 'json', '--fault-crash-after-batches', '4'],
+    ['--port', '2000', '--host', '127.0.0.1', '--agencies', '7', '--data-dir', '/tmp/x', '--workers', '3', '--fsync', 'off', '--max-connections', '9', '--handshake-timeout', '1.5', '--idle-timeout', '2', '--frame-timeout', '0.5', '--log-level', 'debug', '--log-format', 'json', '--fault-crash-after-batches', '4'],
     {},
   );
   const env = loadServerConfig([], {
@@ -69,6 +70,7 @@ test('every server setting can be set by flag and by environment variable', (t) 
     LOTTERY_MAX_CONNECTIONS: '9',
     LOTTERY_HANDSHAKE_TIMEOUT: '1.5',
     LOTTERY_IDLE_TIMEOUT: '2',
+    LOTTERY_FRAME_TIMEOUT: '0.5',
     LOGGING_LEVEL: 'debug',
     LOG_FORMAT: 'json',
     LOTTERY_FAULT_CRASH_AFTER_BATCHES: '4',
@@ -83,6 +85,7 @@ test('every server setting can be set by flag and by environment variable', (t) 
     maxConnections: 9,
     handshakeTimeout: 1.5,
     idleTimeout: 2,
+    frameTimeout: 0.5,
     logLevel: 'debug',
     logFormat: 'json',
     config: '',
@@ -126,6 +129,15 @@ test('bad values exit 2 with a message naming the key', (t) => {
     [['--log-level', 'loud'], {}, /--log-level/],
     [['--fsync', 'maybe'], {}, /--fsync/],
     [['--idle-timeout', '0'], {}, /--idle-timeout/],
+    // Past 2^31 - 1 ms a Node timer fires at once: refused, not overflowed.
+    [['--idle-timeout', '2147484'], {}, /--idle-timeout.*at most 2147483/],
+    [['--handshake-timeout', '1e10'], {}, /--handshake-timeout/],
+    [['--frame-timeout', '3000000'], {}, /--frame-timeout.*at most 2147483/],
+    [['--frame-timeout', '0'], {}, /--frame-timeout/],
+    [[], { LOTTERY_HANDSHAKE_TIMEOUT: '2147484' }, /LOTTERY_HANDSHAKE_TIMEOUT/],
+    [['--workers', '0'], {}, /--workers.*from 1 to 256/],
+    [['--workers', '257'], {}, /--workers.*from 1 to 256/],
+    [[], { LOTTERY_WORKERS: '100000' }, /LOTTERY_WORKERS/],
     [[], { SERVER_PORT: '70000' }, /SERVER_PORT/],
     [[], { LOTTERY_AGENCIES: 'five' }, /LOTTERY_AGENCIES/],
   ];
@@ -181,6 +193,33 @@ test('a flag without a value exits 2', (t) => {
     t.regex(exit.message, /needs a value/);
   }
   t.is(exitOf(t, () => loadAgencyConfig(['--id'], {})).exitCode, 2);
+});
+
+test('the longest timeouts a timer can hold and the most workers are taken', (t) => {
+  t.like(loadServerConfig(['--idle-timeout', '2147483', '--handshake-timeout', '2147483', '--frame-timeout', '2147483', '--workers', '256'], {}), {
+    idleTimeout: 2147483,
+    handshakeTimeout: 2147483,
+    frameTimeout: 2147483,
+    workers: 256,
+  });
+  t.like(loadAgencyConfig(['--id', '1', '--winners-timeout', '2147483'], {}), { winnersTimeout: 2147483 });
+  t.is(exitOf(t, () => loadAgencyConfig(['--id', '1', '--retry-timeout', '2147484'], {})).exitCode, 2);
+});
+
+test('any flag given twice exits 2 naming it, whatever the two values', (t) => {
+  for (const [key, setting] of Object.entries(serverSchema)) {
+    const value = key === 'config' ? '/nonexistent.json' : String(serverSchema[key as keyof typeof serverSchema].default);
+    for (const argv of [[`--${setting.arg}`, value, `--${setting.arg}`, value], [`--${setting.arg}=${value}`, `--${setting.arg}`, value]]) {
+      const exit = exitOf(t, () => loadServerConfig(argv, {}), argv.join(' '));
+      t.is(exit.exitCode, 2);
+      t.regex(exit.message, new RegExp(`option '--${setting.arg}' is given more than once`));
+    }
+  }
+  for (const setting of Object.values(agencySchema)) {
+    const exit = exitOf(t, () => loadAgencyConfig(['--id', '1', `--${setting.arg}`, '1', `--${setting.arg}`, '2'], {}), setting.arg);
+    t.regex(exit.message, new RegExp(`option '--${setting.arg}' is given more than once`));
+  }
+  t.regex(exitOf(t, () => loadServerConfig(['--help'], {})).message, /each flag may be given once/);
 });
 
 test('a flag given as --key=value is read like --key value, even a value that starts with a dash', (t) => {

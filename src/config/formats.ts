@@ -11,12 +11,30 @@ export const positiveInteger: convict.Format = {
   coerce: (value: unknown) => (typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value),
 };
 
+/** The longest a Node timer can wait: 2^31 - 1 ms; longer ones fire at once. */
+export const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
 export const seconds: convict.Format = {
   name: 'seconds',
   validate(value: unknown) {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new Error('must be a positive number of seconds');
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_TIMER_SECONDS) {
+      throw new Error(`must be a positive number of seconds, at most ${MAX_TIMER_SECONDS} (about 24 days, the longest a timer can wait)`);
+    }
   },
   coerce: (value: unknown) => (typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value),
+};
+
+/** Session worker threads: more than this only costs memory and start-up time. */
+export const MAX_WORKERS = 256;
+
+export const workerCount: convict.Format = {
+  name: 'worker-count',
+  validate(value: unknown) {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_WORKERS) {
+      throw new Error(`must be an integer from 1 to ${MAX_WORKERS}`);
+    }
+  },
+  coerce: positiveInteger.coerce,
 };
 
 export const onOff: convict.Format = {
@@ -49,4 +67,4 @@ export function parseHostPort(value: string): { host: string; port: number } | u
   return port >= 1 && port <= 65535 ? { host: match[1], port } : undefined;
 }
 
-convict.addFormats({ 'positive-integer': positiveInteger, seconds, 'on-off': onOff, 'host-port': hostPort });
+convict.addFormats({ 'positive-integer': positiveInteger, seconds, 'worker-count': workerCount, 'on-off': onOff, 'host-port': hostPort });

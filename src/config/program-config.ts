@@ -117,6 +117,9 @@ function checkFlags(program: ProgramInfo, schema: Schema, argv: string[]): void 
   // but convict reads both as flags and sets the first to true; a value that
   // looks like a flag is only taken written inline (--data-dir=-odd). Checked
   // in order, so "--host --port 80" is told about --host, not about "80".
+  // A flag given twice is refused, whichever flag it is: which of the two
+  // was meant is not for the program to guess.
+  const seen = new Set<string>();
   for (const token of tokens) {
     const problem =
       token.kind === 'positional'
@@ -127,7 +130,10 @@ function checkFlags(program: ProgramInfo, schema: Schema, argv: string[]): void 
             ? `unknown option '${token.rawName}'`
             : token.value === undefined || (!token.inlineValue && LOOKS_LIKE_A_FLAG.test(token.value))
               ? `option '${token.rawName}' needs a value`
-              : undefined;
+              : seen.has(token.name)
+                ? `option '--${token.name}' is given more than once`
+                : undefined;
+    if (token.kind === 'option') seen.add(token.name);
     if (problem !== undefined) throw new ConfigExit(`${program.name}: ${problem}\nTry '${program.name} --help'.`, 2);
   }
 }
@@ -145,7 +151,7 @@ export function helpText(program: ProgramInfo, schema: Schema): string {
     program.summary,
     '',
     'Options (each also settable by environment variable or config file;',
-    'precedence: defaults < --config file < environment < flags):',
+    'precedence: defaults < --config file < environment < flags; each flag may be given once):',
     ...rows,
     '  --help       show this text',
     '  --version    show the version',

@@ -13,6 +13,7 @@ export type ServerConfig = {
   maxConnections: number;
   handshakeTimeout: number;
   idleTimeout: number;
+  frameTimeout: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
   config: string;
@@ -45,9 +46,9 @@ export const serverSchema = {
     arg: 'data-dir',
   },
   workers: {
-    doc: 'session worker threads',
-    format: 'positive-integer',
-    default: availableParallelism(),
+    doc: 'session worker threads, 1 to 256',
+    format: 'worker-count',
+    default: Math.min(availableParallelism(), 256),
     shownDefault: 'the machine\'s available parallelism',
     env: 'LOTTERY_WORKERS',
     arg: 'workers',
@@ -75,11 +76,20 @@ export const serverSchema = {
     arg: 'handshake-timeout',
   },
   idleTimeout: {
-    doc: 'seconds a connection may stay silent, or hold a frame half-sent, before it is closed (not while it waits for the draw)',
+    doc:
+      'seconds a connection may leave the server waiting (silent, or not reading its replies) before it is closed;\n' +
+      '      time the server spends on its behalf (the Store, the draw it waits for) does not count',
     format: 'seconds',
     default: 60,
     env: 'LOTTERY_IDLE_TIMEOUT',
     arg: 'idle-timeout',
+  },
+  frameTimeout: {
+    doc: 'seconds a frame may take to arrive once its first byte has, however its bytes trickle in',
+    format: 'seconds',
+    default: 10,
+    env: 'LOTTERY_FRAME_TIMEOUT',
+    arg: 'frame-timeout',
   },
   ...loggingSettings,
   config: configFileSetting('LOTTERY_CONFIG'),
