@@ -1,6 +1,7 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { startAgency, startServer } from '../src/harness/lottery-processes.ts';
+import { encodeMessage } from '../src/wire/codec.ts';
 import { connectRaw, type RawConnection } from './helpers/raw-connection.ts';
 import { agencyFiles, sorted, tempDir } from './helpers/lottery-fixtures.ts';
 
@@ -61,42 +62,61 @@ test('a connection that never says HELLO is closed with TIMEOUT after --handshak
   await connection.closed;
 });
 
+// Timing tests below hold on a loaded machine: every client step that has to
+// happen inside a timeout is sent ahead in one write, and the timeouts that
+// must not fire are many times longer than any stall the test can cause.
+
 test('a frame cut off and then silence is closed with TIMEOUT after --idle-timeout', async (t) => {
   const dir = await tempDir(t);
   const server = await startServer(['--data-dir', join(dir, 'server'), '--idle-timeout', '0.3']);
   t.teardown(() => server.stop());
   const connection = await connectRaw(server.port);
-  connection.send({ type: 'HELLO', agency: 1 });
+  // HELLO and the first 9 bytes of a BETS frame in one write: the silence that follows is the peer's alone.
+  connection.sendBytes(Buffer.concat([encodeMessage({ type: 'HELLO', agency: 1 }), Buffer.from([0x4c, 0x54, 1, 0x03, 0, 0, 0, 50, 0x82])]));
   t.like(await connection.receive(), { type: 'WELCOME' });
-  connection.sendBytes(new Uint8Array([0x4c, 0x54, 1, 0x03, 0, 0, 0, 50, 0x82]));
   const answer = await connection.receive();
   t.like(answer, { type: 'ERROR', code: 'TIMEOUT' });
-  t.regex((answer as { message: string }).message, /a frame cut off after 9 bytes/);
+  t.regex((answer as { message: string }).message, /a frame cut off after 9 bytes for 0\.3 s/);
+  await connection.closed;
+});
+
+test('a frame trickled in byte by byte is closed with TIMEOUT after --frame-timeout, though the peer is never silent', async (t) => {
+  const dir = await tempDir(t);
+  const server = await startServer(['--data-dir', join(dir, 'server'), '--idle-timeout', '600', '--frame-timeout', '1']);
+  t.teardown(() => server.stop());
+  const connection = await connectRaw(server.port);
+  t.teardown(() => connection.destroy());
+  const frame = encodeMessage({ type: 'HELLO', agency: 1 });
+  connection.sendBytes(frame.subarray(0, 1));
+  // One byte every 50 ms would finish the 17-byte frame in under a second on an idle machine, so
+  // send only half of it: whatever the load, the frame is never complete and only its deadline can end it.
+  const trickle = setInterval(() => {
+    const sent = connection.socket.bytesWritten;
+    if (sent < frame.length / 2) connection.sendBytes(frame.subarray(sent, sent + 1));
+  }, 50);
+  t.teardown(() => clearInterval(trickle));
+  const answer = await connection.receive();
+  t.like(answer, { type: 'ERROR', code: 'TIMEOUT' });
+  t.regex((answer as { message: string }).message, /^a frame not complete within 1 s: \d+ bytes of it came$/);
   await connection.closed;
 });
 
 test('an agency waiting for the draw is not closed by the idle timeout', async (t) => {
   const dir = await tempDir(t);
-  const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '2', '--idle-timeout', '0.2']);
+  const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '2', '--idle-timeout', '0.5']);
   t.teardown(() => server.stop());
   const waiting = await connectRaw(server.port);
   t.teardown(() => waiting.destroy());
-  waiting.send({ type: 'HELLO', agency: 1 });
-  await waiting.receive();
-  waiting.send({ type: 'FINISH', total: 0 });
+  // HELLO, FINISH and WINNERS in one write: from here on the server owes this agency its answer.
+  waiting.sendBytes(
+    Buffer.concat([encodeMessage({ type: 'HELLO', agency: 1 }), encodeMessage({ type: 'FINISH', total: 0 }), encodeMessage({ type: 'WINNERS' })]),
+  );
+  t.like(await waiting.receive(), { type: 'WELCOME' });
   t.deepEqual(await waiting.receive(), { type: 'ACK', offset: 0 });
-  waiting.send({ type: 'WINNERS' });
-  // Several idle timeouts pass while agency 2 is still to finish.
+  // Many idle timeouts pass while agency 2 has yet to finish; the waiting agency says nothing.
+  await new Promise((resolve) => setTimeout(resolve, 4000));
   const other = await connectRaw(server.port);
   t.teardown(() => other.destroy());
-  other.send({ type: 'HELLO', agency: 2 });
-  await other.receive();
-  for (let i = 0; i < 7; i++) {
-    // The other agency stays active; the waiting one says nothing.
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    other.send({ type: 'PING' });
-    t.deepEqual(await other.receive(), { type: 'PONG' });
-  }
-  other.send({ type: 'FINISH', total: 0 });
+  other.sendBytes(Buffer.concat([encodeMessage({ type: 'HELLO', agency: 2 }), encodeMessage({ type: 'FINISH', total: 0 })]));
   t.deepEqual(await waiting.receive(), { type: 'RESULT', documents: [], last: true });
 });

@@ -139,6 +139,21 @@ test('stop() answers held WINNERS with SERVER_STOPPING', async (t) => {
   t.is(f.draws(), 0);
 });
 
+test('a held WINNERS that is withdrawn is dropped at once; the others still get the draw', async (t) => {
+  const f = await fixture(t);
+  const lottery = lotteryOf(f);
+  const dropped = Array.from({ length: 1000 }, (_, i) => lottery.winners(1, `gone-${i}`));
+  const kept = lottery.winners(2, 'kept');
+  t.is(lottery.held, 1001);
+  for (let i = 0; i < 1000; i++) lottery.withdraw(`gone-${i}`);
+  t.is(lottery.held, 1, 'the waiting list does not grow with dropped connections');
+  for (const answer of await Promise.all(dropped)) t.like(answer, { status: 'rejected' });
+  lottery.withdraw('never-asked');
+  for (let agency = 1; agency <= AGENCIES; agency++) await lottery.finish(agency, 60);
+  t.deepEqual(await kept, { status: 'drawn', documents: f.winners[1] });
+  t.is(lottery.held, 0);
+});
+
 test('after the draw, WINNERS is answered even while stopping', async (t) => {
   const f = await fixture(t);
   const lottery = lotteryOf(f);

@@ -20,7 +20,8 @@ export class Lottery {
   readonly #log: Logger;
   readonly #finished = new Set<number>();
   #winners: Winners | null;
-  #waiting: Array<{ agency: number; resolve: (outcome: WinnersOutcome) => void }> = [];
+  /** Held WINNERS requests, by the ticket their session gave (or a key of their own). */
+  readonly #waiting = new Map<unknown, { agency: number; resolve: (outcome: WinnersOutcome) => void }>();
   #stopping = false;
 
   constructor({ agencies, store, log, snapshot }: LotteryOptions) {
@@ -54,17 +55,32 @@ export class Lottery {
     });
   }
 
-  /** This agency's winners; waits for the draw if it has not taken place. */
-  winners(agency: number): Promise<WinnersOutcome> {
+  /**
+   * This agency's winners; waits for the draw if it has not taken place.
+   * `ticket` names the request, so that withdraw() can drop it.
+   */
+  winners(agency: number, ticket: unknown = {}): Promise<WinnersOutcome> {
     if (this.#winners !== null) return Promise.resolve({ status: 'drawn', documents: this.#winners[agency] ?? [] });
     if (this.#stopping) return Promise.resolve(stoppingRefusal);
-    return new Promise((resolve) => this.#waiting.push({ agency, resolve }));
+    return new Promise((resolve) => this.#waiting.set(ticket, { agency, resolve }));
+  }
+
+  /** The connection that asked is gone: its held request is dropped, not kept until the draw. */
+  withdraw(ticket: unknown): void {
+    this.#waiting.get(ticket)?.resolve(withdrawnAnswer);
+    this.#waiting.delete(ticket);
+  }
+
+  /** WINNERS requests held for the draw. */
+  get held(): number {
+    return this.#waiting.size;
   }
 
   /** Answers every held WINNERS with SERVER_STOPPING. */
   stop(): void {
     this.#stopping = true;
-    for (const { resolve } of this.#waiting.splice(0)) resolve(stoppingRefusal);
+    for (const { resolve } of this.#waiting.values()) resolve(stoppingRefusal);
+    this.#waiting.clear();
   }
 
   async #drawIfAllFinished(): Promise<void> {
@@ -73,8 +89,10 @@ export class Lottery {
     this.#winners = winners;
     const total = Object.values(winners).reduce((sum, documents) => sum + documents.length, 0);
     logEvent(this.#log, 'info', 'sorteo', 'success', { cant_ganadores: total });
-    for (const { agency, resolve } of this.#waiting.splice(0)) resolve({ status: 'drawn', documents: winners[agency] ?? [] });
+    for (const { agency, resolve } of this.#waiting.values()) resolve({ status: 'drawn', documents: winners[agency] ?? [] });
+    this.#waiting.clear();
   }
 }
 
+const withdrawnAnswer: WinnersOutcome = { status: 'rejected', code: ErrorCode.INTERNAL, message: 'the connection that asked has closed' };
 const stoppingRefusal: WinnersOutcome = { status: 'rejected', code: ErrorCode.SERVER_STOPPING, message: 'the server is stopping; ask again once it is back' };

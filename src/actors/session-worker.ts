@@ -27,6 +27,7 @@ port.on('message', async (message: ToSessionWorker) => {
         log,
         handshakeTimeoutMs: data.handshakeTimeoutMs,
         idleTimeoutMs: data.idleTimeoutMs,
+        frameTimeoutMs: data.frameTimeoutMs,
         onHello: (agency) => reply({ type: 'hello', connection, agency }),
       });
       sessions.set(connection, session);

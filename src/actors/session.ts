@@ -6,8 +6,19 @@
 // and are acknowledged in order; the socket is not read again until all of
 // them are answered: a slow Store slows the agency down instead of filling
 // memory.
+//
+// What one peer can cost is bounded. A read's frames are handled at most
+// TURN_BYTES at a time, yielding to the worker's other connections between;
+// the socket is not read while its unsent replies exceed WRITE_BUFFER_CAP,
+// and a peer that leaves them unread for the idle timeout is cut off. The
+// idle timer only runs while it is the peer's turn to speak (never while the
+// server works for it, or holds its WINNERS), and a frame, once begun, must
+// be complete within the frame timeout however slowly its bytes trickle in.
 
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import type { Socket } from 'node:net';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Remote } from 'comlink';
 import { InvalidBetError, todayUtc, validateBet } from '../bets/bet.ts';
 import { betRowsFromPayload } from '../bets/bet-rows-from-payload.ts';
@@ -16,7 +27,7 @@ import { logEvent, type Logger } from '../log/logger.ts';
 import { decodeMessage, encodeMessage, encodeResult } from '../wire/codec.ts';
 import { ErrorCode, ProtocolError } from '../wire/errors.ts';
 import { FrameDecoder } from '../wire/frame-decoder.ts';
-import type { Frame } from '../wire/frame.ts';
+import { HEADER_SIZE, MAX_FRAME_SIZE, type Frame } from '../wire/frame.ts';
 import { MessageType } from '../wire/message-type.ts';
 import type { Message, MessageOf, WireBet } from '../wire/messages.ts';
 import type { Lottery } from './lottery.ts';
@@ -24,7 +35,7 @@ import { Mailbox } from './mailbox.ts';
 import type { AppendOutcome } from './store-api.ts';
 import type { SessionStore } from './store-client.ts';
 
-export type LotteryApi = Pick<Lottery, 'finish' | 'winners'>;
+export type LotteryApi = Pick<Lottery, 'finish' | 'winners' | 'withdraw'>;
 
 export type SessionOptions = {
   agencies: number;
@@ -32,13 +43,20 @@ export type SessionOptions = {
   lottery: Remote<LotteryApi> | LotteryApi;
   log: Logger;
   handshakeTimeoutMs: number;
+  /** How long the peer may keep the server waiting: silent, or not reading its replies. */
   idleTimeoutMs: number;
+  /** How long a frame may take to arrive once its first byte has. */
+  frameTimeoutMs: number;
   /** Told once the connection has said which agency it is. */
   onHello?: (agency: number) => void;
 };
 
 /** How long a closing connection may take to flush its last frames. */
 const LINGER_MS = 2000;
+/** Unsent replies past which the socket is not read: the peer must read them first. */
+export const WRITE_BUFFER_CAP = 16 * 1024;
+/** Frame bytes handled in one turn of the worker's event loop before other connections get theirs. */
+export const TURN_BYTES = 4 * MAX_FRAME_SIZE;
 
 export class Session {
   readonly #socket: Socket;
@@ -50,6 +68,18 @@ export class Session {
   #agency: number | undefined;
   #finished = false;
   #awaitingWinners = false;
+  /** Names this connection's held WINNERS request, so the Lottery can drop it if the connection goes. */
+  #winnersTicket: string | undefined;
+  /** Frames of a read in hand: the server is working for the peer, whose silence does not count. */
+  #busy = false;
+  /** Runs while it is the peer's turn to speak; see #peersTurn. */
+  #idleTimer: NodeJS.Timeout | undefined;
+  /** Runs while a begun frame waits for its rest (and the peer's turn); #frameBudgetMs is what it has left. */
+  #frameTimer: NodeJS.Timeout | undefined;
+  #frameBudgetMs = 0;
+  #frameClockSince = 0;
+  /** Replies are being gathered for one write; see #batchReplies. */
+  #corked = false;
   /** The answers to BETS frames handed to the Store, sent in order as it decides. */
   #answers: Promise<void> = Promise.resolve();
   #closing = false;
@@ -68,8 +98,8 @@ export class Session {
     socket.on('data', (chunk: Buffer) => this.#receive(chunk));
     socket.on('error', (error) => logEvent(this.#log, 'debug', 'connection', 'fail', { peer: this.#peer, error: error.message }));
     socket.on('end', () => this.#close());
-    socket.on('close', () => clearTimeout(this.#handshakeTimer));
-    socket.setTimeout(options.idleTimeoutMs, () => this.#onIdle());
+    socket.on('close', () => this.#onClosed());
+    this.#startIdleTimer();
     this.#handshakeTimer = setTimeout(() => {
       this.#refuse(new ProtocolError(ErrorCode.TIMEOUT, `no HELLO within ${options.handshakeTimeoutMs / 1000} s`));
     }, options.handshakeTimeoutMs);
@@ -84,6 +114,7 @@ export class Session {
   async stop(reason: string): Promise<void> {
     this.#stopping = true;
     this.#socket.pause();
+    this.#stopClocks();
     await this.#mailbox.idle();
     if (this.#awaitingWinners) this.#send({ type: 'ERROR', code: ErrorCode.SERVER_STOPPING, message: reason });
     this.#close();
@@ -96,6 +127,7 @@ export class Session {
   }
 
   #receive(chunk: Buffer): void {
+    const wasBuffered = this.#decoder.buffered;
     let frames: Frame[];
     try {
       frames = this.#decoder.push(chunk);
@@ -103,13 +135,77 @@ export class Session {
       this.#refuse(error);
       return;
     }
+    this.#idleTimer?.refresh();
+    // A frame begun in this chunk gets the whole frame timeout; one still arriving keeps what it had left.
+    if (this.#decoder.buffered === 0) this.#stopFrameClock();
+    else if (frames.length > 0 || wasBuffered === 0) this.#startFrameClock(this.#options.frameTimeoutMs);
     if (frames.length === 0) return;
     this.#socket.pause();
-    for (const frame of frames) void this.#mailbox.post(() => this.#handle(frame));
-    void this.#mailbox.post(async () => {
-      await this.#answers;
-      if (!this.#closing && !this.#stopping) this.#socket.resume();
+    this.#busy = true;
+    this.#stopClocks();
+    void this.#mailbox.post(() => this.#handleRead(frames));
+  }
+
+  /**
+   * Handles the frames of one read, a fair share at a time, then reads again
+   * once every answer is out and the peer has taken its replies.
+   */
+  async #handleRead(frames: Frame[]): Promise<void> {
+    let turn = 0;
+    for (const frame of frames) {
+      if (this.#closing || this.#stopping) break;
+      if (turn >= TURN_BYTES) {
+        // The worker's other connections get a turn.
+        await nextTurn();
+        turn = 0;
+      }
+      this.#batchReplies();
+      await this.#handle(frame);
+      turn += HEADER_SIZE + frame.payload.length;
+      await this.#drained();
+    }
+    await this.#answers;
+    await this.#drained();
+    this.#busy = false;
+    if (this.#closing || this.#stopping) return;
+    this.#startClocks();
+    this.#socket.resume();
+  }
+
+  /**
+   * The replies written until this tick ends leave in one write: a burst of
+   * small frames (PINGs, say) costs one system call, not one each. Any real
+   * wait ends the tick, so no reply is held back while the server works.
+   */
+  #batchReplies(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.#socket.cork();
+    process.nextTick(() => {
+      this.#corked = false;
+      this.#socket.uncork();
     });
+  }
+
+  /**
+   * Waits until the peer has read enough of its replies; a peer that has not
+   * within the idle timeout is cut off: it cannot be told, it is not reading.
+   */
+  async #drained(): Promise<void> {
+    if (this.#socket.writableLength <= WRITE_BUFFER_CAP || this.#socket.destroyed) return;
+    const timeoutMs = this.#options.idleTimeoutMs;
+    try {
+      await Promise.race([once(this.#socket, 'drain', { signal: AbortSignal.timeout(timeoutMs) }), this.closed]);
+    } catch {
+      if (this.#socket.destroyed) return;
+      logEvent(this.#log, 'warn', 'conexion', 'fail', {
+        peer: this.#peer,
+        code: ErrorCode.TIMEOUT,
+        error: `${this.#socket.writableLength} bytes of replies unread for ${timeoutMs / 1000} s`,
+      });
+      this.#closing = true;
+      this.#socket.destroy();
+    }
   }
 
   async #handle(frame: Frame): Promise<void> {
@@ -237,10 +333,14 @@ export class Session {
     if (!this.#finished) throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, 'WINNERS before this agency\'s FINISH');
     if (this.#awaitingWinners) return;
     this.#awaitingWinners = true;
+    this.#winnersTicket = randomUUID();
     // Held outside the mailbox: PING and a close are still handled meanwhile.
-    void Promise.resolve(this.#options.lottery.winners(agency)).then(
+    // The idle timer does not run while the server owes the answer.
+    void Promise.resolve(this.#options.lottery.winners(agency, this.#winnersTicket)).then(
       (outcome) => {
         this.#awaitingWinners = false;
+        this.#winnersTicket = undefined;
+        this.#startClocks();
         if (this.#closing) return;
         if (outcome.status === 'rejected') {
           this.#send({ type: 'ERROR', code: outcome.code, message: outcome.message });
@@ -251,15 +351,75 @@ export class Session {
       },
       (error: unknown) => {
         this.#awaitingWinners = false;
+        this.#winnersTicket = undefined;
         this.#refuse(error);
       },
     );
   }
 
+  /** Whether the socket is being read: the server is not working on the peer's frames, nor closing. */
+  #reading(): boolean {
+    return !this.#busy && !this.#closing && !this.#stopping;
+  }
+
+  /** Whether the server waits on the peer: reading, and not holding its WINNERS. */
+  #peersTurn(): boolean {
+    return this.#reading() && !this.#awaitingWinners;
+  }
+
+  /** When the socket is read again: the frame clock if a frame is half in, and the idle timer if it is the peer's turn. */
+  #startClocks(): void {
+    if (!this.#reading()) return;
+    if (this.#decoder.buffered > 0 && this.#frameTimer === undefined) this.#startFrameClock(this.#frameBudgetMs);
+    if (this.#peersTurn()) this.#startIdleTimer();
+  }
+
+  #startIdleTimer(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => this.#onIdle(), this.#options.idleTimeoutMs);
+  }
+
+  #stopClocks(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    if (this.#frameTimer !== undefined) {
+      clearTimeout(this.#frameTimer);
+      this.#frameTimer = undefined;
+      this.#frameBudgetMs -= performance.now() - this.#frameClockSince;
+    }
+  }
+
+  #startFrameClock(budgetMs: number): void {
+    clearTimeout(this.#frameTimer);
+    this.#frameBudgetMs = budgetMs;
+    this.#frameClockSince = performance.now();
+    this.#frameTimer = setTimeout(() => this.#onFrameTimeout(), Math.max(0, budgetMs));
+  }
+
+  #stopFrameClock(): void {
+    clearTimeout(this.#frameTimer);
+    this.#frameTimer = undefined;
+  }
+
   #onIdle(): void {
-    if (this.#awaitingWinners) return;
+    this.#idleTimer = undefined;
+    if (!this.#peersTurn()) return;
     const detail = this.#decoder.buffered > 0 ? `a frame cut off after ${this.#decoder.buffered} bytes` : 'no traffic';
     this.#refuse(new ProtocolError(ErrorCode.TIMEOUT, `${detail} for ${this.#options.idleTimeoutMs / 1000} s`));
+  }
+
+  #onFrameTimeout(): void {
+    this.#frameTimer = undefined;
+    if (!this.#reading()) return;
+    const seconds = this.#options.frameTimeoutMs / 1000;
+    this.#refuse(new ProtocolError(ErrorCode.TIMEOUT, `a frame not complete within ${seconds} s: ${this.#decoder.buffered} bytes of it came`));
+  }
+
+  /** The connection is gone: no timer runs for it, and the Lottery holds nothing for it. */
+  #onClosed(): void {
+    clearTimeout(this.#handshakeTimer);
+    this.#stopClocks();
+    if (this.#winnersTicket !== undefined) void Promise.resolve(this.#options.lottery.withdraw(this.#winnersTicket)).catch(() => undefined);
   }
 
   #send(message: Message): void {

@@ -116,6 +116,7 @@ export class Supervisor {
       agencies: this.#config.agencies,
       handshakeTimeoutMs: this.#config.handshakeTimeout * 1000,
       idleTimeoutMs: this.#config.idleTimeout * 1000,
+      frameTimeoutMs: this.#config.frameTimeout * 1000,
       logLevel: this.#config.logLevel,
       logFormat: this.#config.logFormat,
       storePort,

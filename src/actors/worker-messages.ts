@@ -20,6 +20,7 @@ export type SessionWorkerData = LogSettings & {
   agencies: number;
   handshakeTimeoutMs: number;
   idleTimeoutMs: number;
+  frameTimeoutMs: number;
   storePort: MessagePort;
   lotteryPort: MessagePort;
   /**
