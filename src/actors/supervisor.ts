@@ -9,6 +9,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { ServerConfig } from '../config/server-config.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
+import { lockDataDir, type DataDirLock } from '../storage/data-dir-lock.ts';
 import { Acceptor } from './acceptor.ts';
 import { Lottery } from './lottery.ts';
 import type { StoreApi } from './store-api.ts';
@@ -34,6 +35,7 @@ type SessionWorker = { id: number; worker: Worker; ready: boolean; connections: 
 export class Supervisor {
   readonly #config: ServerConfig;
   readonly #log: Logger;
+  #lock: DataDirLock | undefined;
   #storeWorker!: Worker;
   #lottery: Lottery | undefined;
   /** Ports for the Lottery opened before it exists; exposed once it does. */
@@ -67,6 +69,8 @@ export class Supervisor {
 
   async #start(): Promise<void> {
     const config = this.#config;
+    // Before anything touches the data dir: a second server stops here.
+    this.#lock = await lockDataDir(config.dataDir);
     const storeData: StoreWorkerData = { dataDir: config.dataDir, fsync: config.fsync, logLevel: config.logLevel, logFormat: config.logFormat };
     this.#storeWorker = new Worker(new URL('./store-worker.ts', import.meta.url), { workerData: storeData });
     const storeStarted = once(this.#storeWorker, 'message') as Promise<[FromStoreWorker]>;
@@ -78,6 +82,7 @@ export class Supervisor {
       this.#stopping = Promise.resolve();
       await sessionsStarted.catch(() => undefined);
       await Promise.all(this.#workers.map(({ worker }) => worker.terminate()));
+      await this.#lock.release();
       throw new Error(`the store could not start: ${started.type === 'failed' ? started.message : started.type}`);
     }
     this.#storeWorker.on('error', (error: Error) => logEvent(this.#log, 'error', 'store', 'fail', { error: error.message }));
@@ -227,6 +232,7 @@ export class Supervisor {
         await this.#storeWorker.terminate();
       }
     }
+    await this.#lock?.release();
     logEvent(this.#log, 'info', 'shutdown', 'success');
   }
 }
