@@ -38,6 +38,7 @@ test('the server has the documented defaults', (t) => {
     logFormat: 'text',
     config: '',
     faultCrashAfterBatches: 0,
+    faultStoreCrashAfterBatches: 0,
   });
 });
 
@@ -90,6 +91,7 @@ test('every server setting can be set by flag and by environment variable', (t) 
     logFormat: 'json',
     config: '',
     faultCrashAfterBatches: 4,
+    faultStoreCrashAfterBatches: 0,
   };
   t.deepEqual(flags, expected);
   t.deepEqual(env, expected);

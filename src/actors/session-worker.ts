@@ -1,8 +1,8 @@
 // A session worker thread: runs one Session actor per connection handed to
 // it by the Acceptor, with comlink proxies to the Store and the Lottery.
-import { wrap } from 'comlink';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger, logEvent } from '../log/logger.ts';
+import { wrapPort } from './port-remote.ts';
 import { Session, type LotteryApi } from './session.ts';
 import type { StoreApi } from './store-api.ts';
 import { StoreClient, type SessionStore } from './store-client.ts';
@@ -11,8 +11,8 @@ import type { FromSessionWorker, SessionWorkerData, ToSessionWorker } from './wo
 const data = workerData as SessionWorkerData;
 const log = createLogger({ level: data.logLevel, format: data.logFormat });
 const port = parentPort!;
-const store = withInjectedCrash(new StoreClient(wrap<StoreApi>(data.storePort)), data.crashAfterBatches);
-const lottery = wrap<LotteryApi>(data.lotteryPort);
+const store = withInjectedCrash(new StoreClient(wrapPort<StoreApi>(data.storePort, 'store')), data.crashAfterBatches);
+const lottery = wrapPort<LotteryApi>(data.lotteryPort, 'lottery');
 const sessions = new Map<number, Session>();
 const reply = (message: FromSessionWorker) => port.postMessage(message);
 

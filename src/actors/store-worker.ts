@@ -3,7 +3,7 @@
 import { expose } from 'comlink';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { createLogger, logEvent } from '../log/logger.ts';
-import { Store } from './store.ts';
+import { Store, type AppendRequest } from './store.ts';
 import type { FromStoreWorker, StoreWorkerData, ToStoreWorker } from './worker-messages.ts';
 
 const data = workerData as StoreWorkerData;
@@ -14,10 +14,11 @@ const reply = (message: FromStoreWorker) => port.postMessage(message);
 try {
   const store = await Store.open({ dataDir: data.dataDir, fsync: data.fsync, log });
   const connected: MessagePort[] = [];
+  const exposed = withInjectedCrash(store, data.crashAfterBatches);
   port.on('message', async (message: ToStoreWorker) => {
     if (message.type === 'connect') {
       connected.push(message.port);
-      expose(store, message.port);
+      expose(exposed, message.port);
     } else if (message.type === 'close') {
       await store.close();
       logEvent(log, 'info', 'close_store', 'success', { archivo: 'bets.csv' });
@@ -30,4 +31,24 @@ try {
 } catch (error) {
   reply({ type: 'failed', message: (error as Error).message });
   port.close();
+}
+
+/** Makes the worker die as a bug would, once it has taken `limit` batches; its pending calls never answer. */
+function withInjectedCrash(store: Store, limit: number | undefined): Store {
+  if (limit === undefined) return store;
+  let batches = 0;
+  return new Proxy(store, {
+    get(target, name) {
+      const value = Reflect.get(target, name, target) as unknown;
+      if (name !== 'appendAll' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+      return (requests: AppendRequest[]) => {
+        batches += requests.length;
+        if (batches <= limit) return target.appendAll(requests);
+        setImmediate(() => {
+          throw new Error(`injected fault: the store worker crashes after ${limit} batches`);
+        });
+        return new Promise(() => undefined);
+      };
+    },
+  });
 }

@@ -3,7 +3,7 @@
 // their MessagePorts; replaces a session worker that dies; and on stop closes
 // everything in order, logging one line per resource closed.
 
-import { expose, wrap } from 'comlink';
+import { expose } from 'comlink';
 import { once } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
@@ -12,6 +12,7 @@ import { logEvent, type Logger } from '../log/logger.ts';
 import { lockDataDir, type DataDirLock } from '../storage/data-dir-lock.ts';
 import { Acceptor } from './acceptor.ts';
 import { Lottery } from './lottery.ts';
+import { wrapPort } from './port-remote.ts';
 import type { StoreApi } from './store-api.ts';
 import type {
   FromSessionWorker,
@@ -51,6 +52,7 @@ export class Supervisor {
   #nextWorkerId = 1;
   #roundRobin = 0;
   #stopping: Promise<void> | undefined;
+  readonly #failure = Promise.withResolvers<Error>();
 
   private constructor(config: ServerConfig, log: Logger) {
     this.#config = config;
@@ -67,17 +69,37 @@ export class Supervisor {
     return this.#address;
   }
 
+  /**
+   * Resolves if the server can no longer do its work (its Store worker died):
+   * then the program must exit non-zero, so that whatever supervises it
+   * (Compose's `restart:`, systemd) restarts it and recovery takes over,
+   * rather than leave a zombie that still answers PING.
+   */
+  get failure(): Promise<Error> {
+    return this.#failure.promise;
+  }
+
   async #start(): Promise<void> {
     const config = this.#config;
     // Before anything touches the data dir: a second server stops here.
     this.#lock = await lockDataDir(config.dataDir);
-    const storeData: StoreWorkerData = { dataDir: config.dataDir, fsync: config.fsync, logLevel: config.logLevel, logFormat: config.logFormat };
+    const storeData: StoreWorkerData = {
+      dataDir: config.dataDir,
+      fsync: config.fsync,
+      logLevel: config.logLevel,
+      logFormat: config.logFormat,
+      ...(config.faultStoreCrashAfterBatches > 0 ? { crashAfterBatches: config.faultStoreCrashAfterBatches } : {}),
+    };
     this.#storeWorker = new Worker(new URL('./store-worker.ts', import.meta.url), { workerData: storeData });
-    const storeStarted = once(this.#storeWorker, 'message') as Promise<[FromStoreWorker]>;
+    const storeStarted = new Promise<FromStoreWorker>((resolve) => {
+      this.#storeWorker.once('message', resolve);
+      this.#storeWorker.once('error', (error: Error) => resolve({ type: 'failed', message: error.message }));
+      this.#storeWorker.once('exit', (code) => resolve({ type: 'failed', message: `its thread exited (${code}) before it was ready` }));
+    });
     // Session workers start meanwhile: their calls to the Store and the
     // Lottery wait in their ports until those are up.
     const sessionsStarted = Promise.all(Array.from({ length: config.workers }, () => this.#startSessionWorker()));
-    const [started] = await storeStarted;
+    const started = await storeStarted;
     if (started.type !== 'ready') {
       this.#stopping = Promise.resolve();
       await sessionsStarted.catch(() => undefined);
@@ -85,9 +107,16 @@ export class Supervisor {
       await this.#lock.release();
       throw new Error(`the store could not start: ${started.type === 'failed' ? started.message : started.type}`);
     }
-    this.#storeWorker.on('error', (error: Error) => logEvent(this.#log, 'error', 'store', 'fail', { error: error.message }));
+    let storeError: string | undefined;
+    this.#storeWorker.on('error', (error: Error) => (storeError = error.message));
+    this.#storeWorker.once('exit', (code) => {
+      if (this.#stopping !== undefined) return;
+      const reason = `the store worker exited (${code})${storeError === undefined ? '' : `: ${storeError}`}`;
+      logEvent(this.#log, 'error', 'store', 'fail', { error: reason, fatal: true });
+      this.#failure.resolve(new Error(reason));
+    });
 
-    this.#lottery = new Lottery({ agencies: config.agencies, store: wrap<StoreApi>(this.#storePort()), log: this.#log, snapshot: started.snapshot });
+    this.#lottery = new Lottery({ agencies: config.agencies, store: wrapPort<StoreApi>(this.#storePort(), 'store'), log: this.#log, snapshot: started.snapshot });
     for (const port of this.#lotteryPortsWaiting.splice(0)) expose(this.#lottery, port);
     await this.#lottery.resume();
     await sessionsStarted;

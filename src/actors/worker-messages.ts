@@ -8,7 +8,12 @@ import type { StoreSnapshot } from './store-api.ts';
 
 export type LogSettings = { logLevel: LogLevel; logFormat: LogFormat };
 
-export type StoreWorkerData = LogSettings & { dataDir: string; fsync: boolean };
+export type StoreWorkerData = LogSettings & {
+  dataDir: string;
+  fsync: boolean;
+  /** Fault injection for tests of a Store failure: the worker throws an uncaught error once it has taken this many batches. */
+  crashAfterBatches?: number;
+};
 export type ToStoreWorker = { type: 'connect'; port: MessagePort } | { type: 'close' };
 export type FromStoreWorker =
   | { type: 'ready'; snapshot: StoreSnapshot }

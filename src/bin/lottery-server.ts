@@ -14,18 +14,31 @@ logConfig(log, config, config.fsync ? {} : { warning: 'fsync off: acknowledged b
 
 // prepareRuntime caught the signals first of all; this acts on them. The
 // server says it listens before start() returns, and a SIGTERM sent on that
-// word must already be handled. A signal during start-up is kept and acted
-// on once the server is up.
+// word must already be handled.
 let supervisor: Awaited<ReturnType<typeof Supervisor.start>> | undefined;
-let pendingSignal: NodeJS.Signals | undefined;
-const stop = (signal: NodeJS.Signals, running: NonNullable<typeof supervisor>) => void running.stop(signal).then(() => process.exit(0));
+/**
+ * Ends the process as the signal's default action would (exit status 128 + n).
+ * process.exit() is no way out here: Node waits on exit for its thread pool,
+ * and a thread stuck in a file system call (a data dir on a hung mount)
+ * would keep the process alive through every SIGTERM.
+ */
+const dieBy = (signal: NodeJS.Signals) => {
+  process.removeAllListeners(signal);
+  process.kill(process.pid, signal);
+};
 onStopSignal((signal, count) => {
   if (count > 1) {
     logEvent(log, 'warn', 'shutdown', 'fail', { reason: `second ${signal} during shutdown: exiting at once` });
-    process.exit(130);
+    return dieBy(signal);
   }
-  if (supervisor === undefined) pendingSignal = signal;
-  else stop(signal, supervisor);
+  if (supervisor === undefined) {
+    // Nothing is acknowledged before the server listens, and recovery is
+    // safe to cut at any instant (as a kill -9 would), so start-up is not
+    // waited for: it may be stuck on the data dir.
+    logEvent(log, 'warn', 'shutdown', 'fail', { reason: `${signal} during start-up: stopping at once` });
+    return dieBy(signal);
+  }
+  void supervisor.stop(signal).then(() => process.exit(0));
 });
 
 try {
@@ -34,4 +47,7 @@ try {
   logEvent(log, 'error', 'start', 'fail', { error: (error as Error).message });
   process.exit(1);
 }
-if (pendingSignal !== undefined) stop(pendingSignal, supervisor);
+void supervisor.failure.then((error) => {
+  logEvent(log, 'error', 'shutdown', 'fail', { reason: `${error.message}: the server cannot go on; exiting so that it is restarted into recovery` });
+  process.exit(1);
+});

@@ -18,6 +18,7 @@ export type ServerConfig = {
   logFormat: LogFormat;
   config: string;
   faultCrashAfterBatches: number;
+  faultStoreCrashAfterBatches: number;
 };
 
 export const serverProgram: ProgramInfo = {
@@ -100,6 +101,13 @@ export const serverSchema = {
     env: 'LOTTERY_FAULT_CRASH_AFTER_BATCHES',
     arg: 'fault-crash-after-batches',
     hidden: true,
+  },
+  faultStoreCrashAfterBatches: {
+    doc: 'testing only: the store worker crashes after taking this many batches (0 = never); the server must then exit non-zero',
+    format: 'nat',
+    default: 0,
+    env: 'LOTTERY_FAULT_STORE_CRASH_AFTER_BATCHES',
+    arg: 'fault-store-crash-after-batches',
   },
 } satisfies Schema;
 

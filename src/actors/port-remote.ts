@@ -1,0 +1,38 @@
+// comlink's proxy onto an actor behind a MessagePort, with the one thing
+// comlink leaves out: a call whose answer can no longer come fails. comlink
+// keeps a pending call until its reply arrives, and when the thread on the
+// other side dies no reply ever does: a Store worker that died left the
+// Lottery's mailbox blocked for good behind a draw that would never answer.
+// Here, as piscina fails a dead worker's in-flight tasks, every pending call
+// rejects once the port closes (Node closes a port when the thread holding
+// its other end exits, for any reason), and later calls reject at once.
+
+import { wrap, type Remote } from 'comlink';
+import type { MessagePort } from 'node:worker_threads';
+
+/** The actor on the other side of the port is gone. */
+export class ActorGoneError extends Error {
+  override name = 'ActorGoneError';
+}
+
+export function wrapPort<T>(port: MessagePort, actor: string): Remote<T> {
+  const remote = wrap<T>(port) as Record<PropertyKey, unknown>;
+  const gone = Promise.withResolvers<never>();
+  // Never unhandled: each call races it, and a port may close with nothing pending.
+  gone.promise.catch(() => undefined);
+  let closed = false;
+  port.once('close', () => {
+    closed = true;
+    gone.reject(new ActorGoneError(`the ${actor} is gone: its thread exited`));
+  });
+  return new Proxy(remote, {
+    get(target, name) {
+      const method = target[name];
+      if (typeof method !== 'function') return method;
+      return (...args: unknown[]) => {
+        if (closed) return gone.promise;
+        return Promise.race([(method as (...a: unknown[]) => Promise<unknown>)(...args), gone.promise]);
+      };
+    },
+  }) as Remote<T>;
+}
