@@ -1,10 +1,10 @@
-// The agency's own work on one file, without a server: reading and checking
-// the rows (bet-source.ts over fast-csv), then batching and encoding them
-// (Batcher, encodeMessage). Prints rows/s for each stage and for both.
+// The agency's own work on one file, without a server: reading, numbering
+// and checking the rows (bet-source.ts over csv-rows.ts), then batching and
+// encoding them into BETS frames (Batcher). Prints rows/s for each stage and
+// CPU µs per row for both.
 //   node bench/agency-read.ts FILE.csv
 import { Batcher } from '../src/agency/batcher.ts';
-import { readBets } from '../src/agency/bet-source.ts';
-import { encodeMessage } from '../src/wire/codec.ts';
+import { readBetRows } from '../src/agency/bet-source.ts';
 import type { WireBet } from '../src/wire/messages.ts';
 
 const file = process.argv[2];
@@ -13,24 +13,23 @@ if (file === undefined) {
   process.exit(2);
 }
 
-for (let round = 1; round <= 3; round++) {
+for (let round = 1; round <= 5; round++) {
+  const cpuStart = process.cpuUsage();
   let started = performance.now();
   const bets: WireBet[] = [];
-  for await (const bet of readBets(file)) bets.push(bet);
+  for await (const rows of readBetRows(file)) for (const row of rows) if (row.bet !== undefined) bets.push(row.bet);
   const readMs = performance.now() - started;
 
   started = performance.now();
   const batcher = new Batcher(0);
-  let offset = 0;
   let bytes = 0;
-  const send = (batch: WireBet[] | undefined) => {
-    if (batch === undefined) return;
-    bytes += encodeMessage({ type: 'BETS', offset, bets: batch }).length;
-    offset += batch.length;
-  };
-  for (const bet of bets) send(batcher.add(bet));
-  send(batcher.flush());
+  for (const bet of bets) bytes += batcher.add(bet)?.frame.length ?? 0;
+  bytes += batcher.flush()?.frame.length ?? 0;
   const encodeMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuStart);
   const rate = (ms: number) => Math.round((bets.length / ms) * 1000).toLocaleString('en-US').padStart(11);
-  console.log(`round ${round}: ${bets.length} bets, ${(bytes / 1e6).toFixed(2)} MB; read ${readMs.toFixed(0).padStart(4)} ms (${rate(readMs)}/s), batch+encode ${encodeMs.toFixed(0).padStart(4)} ms (${rate(encodeMs)}/s)`);
+  console.log(
+    `round ${round}: ${bets.length} bets, ${(bytes / 1e6).toFixed(2)} MB; read ${readMs.toFixed(0).padStart(4)} ms (${rate(readMs)}/s), ` +
+      `batch+encode ${encodeMs.toFixed(0).padStart(4)} ms (${rate(encodeMs)}/s); CPU ${((cpu.user + cpu.system) / bets.length).toFixed(2)} µs/row`,
+  );
 }

@@ -1,7 +1,7 @@
 // The frames each load agency sends, encoded before any clock starts: the
 // same Batcher and encoder as the real agency, so the batches are the same
 // size (as many bets as fit 8 KiB) and the server does the same work.
-import { Batcher } from '../src/agency/batcher.ts';
+import { Batcher, type BetsBatch } from '../src/agency/batcher.ts';
 import { generateBets } from '../src/bets/bet-generator.ts';
 import { encodeMessage } from '../src/wire/codec.ts';
 
@@ -19,11 +19,8 @@ export function encodeAgencyFrames(agency: number, count: number, seed: number):
   const bets = generateBets({ seed: seed + agency, count });
   const batcher = new Batcher(0);
   const frames: BetsFrame[] = [];
-  let offset = 0;
-  const push = (batch: typeof bets | undefined) => {
-    if (batch === undefined) return;
-    frames.push({ frame: encodeMessage({ type: 'BETS', offset, bets: batch }), end: offset + batch.length });
-    offset += batch.length;
+  const push = (batch: BetsBatch | undefined) => {
+    if (batch !== undefined) frames.push({ frame: batch.frame, end: batch.offset + batch.count });
   };
   for (const bet of bets) push(batcher.add(bet));
   push(batcher.flush());

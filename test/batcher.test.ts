@@ -1,22 +1,30 @@
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
-import { Batcher, BETS_BUDGET } from '../src/agency/batcher.ts';
+import { Batcher, BETS_BUDGET, type BetsBatch } from '../src/agency/batcher.ts';
 import { generateBets } from '../src/bets/bet-generator.ts';
 import { encodeMessage, packValue } from '../src/wire/codec.ts';
 import { MAX_FRAME_SIZE } from '../src/wire/frame.ts';
 import type { WireBet } from '../src/wire/messages.ts';
 
 /** Every batch the batcher makes of `bets`, the short last one included. */
-function batchAll(maxAmount: number, bets: readonly WireBet[]): WireBet[][] {
-  const batcher = new Batcher(maxAmount);
-  const batches: WireBet[][] = [];
+function batchAll(maxAmount: number, bets: readonly WireBet[], offset = 0): WireBet[][] {
+  const batcher = new Batcher(maxAmount, offset);
+  const batches: BetsBatch[] = [];
   for (const bet of bets) {
     const batch = batcher.add(bet);
     if (batch !== undefined) batches.push(batch);
   }
   const last = batcher.flush();
   if (last !== undefined) batches.push(last);
-  return batches;
+  // Each batch's frame is, byte for byte, what the codec makes of the same message.
+  let next = offset;
+  for (const batch of batches) {
+    if (batch.offset !== next || batch.count !== batch.bets.length) throw new Error(`batch at ${batch.offset} (${batch.count} bets), expected ${next}`);
+    const expected = encodeMessage({ type: 'BETS', offset: batch.offset, bets: batch.bets as WireBet[] });
+    if (!Buffer.from(batch.frame).equals(expected)) throw new Error(`the frame of the batch at ${batch.offset} differs from encodeMessage's`);
+    next += batch.count;
+  }
+  return batches.map((batch) => batch.bets as WireBet[]);
 }
 
 const size = (bet: WireBet) => packValue(bet).length;
@@ -80,10 +88,10 @@ test('a batch closes as soon as it reaches maxAmount, so nothing is left to flus
   const bets = generateBets({ seed: 4, count: 6 });
   t.is(batcher.add(bets[0]), undefined);
   t.is(batcher.add(bets[1]), undefined);
-  t.deepEqual(batcher.add(bets[2]), bets.slice(0, 3));
+  t.deepEqual(batcher.add(bets[2])?.bets, bets.slice(0, 3));
   t.is(batcher.add(bets[3]), undefined);
   t.is(batcher.add(bets[4]), undefined);
-  t.deepEqual(batcher.add(bets[5]), bets.slice(3, 6));
+  t.deepEqual(batcher.add(bets[5])?.bets, bets.slice(3, 6));
   t.is(batcher.flush(), undefined);
 });
 
@@ -162,9 +170,42 @@ test('a bet larger than the budget throws', (t) => {
   const huge: WireBet = ['x'.repeat(BETS_BUDGET), 'Paz', '1', '2000-01-01', 1];
   t.throws(() => batcher.add(huge), { instanceOf: RangeError });
   // The batch in hand is neither lost nor joined by the bet that did not fit.
-  t.deepEqual(batcher.flush(), [bet]);
+  t.deepEqual(batcher.flush()?.bets, [bet]);
+  t.is(batcher.nextOffset, 1);
 });
 
 test('a maxAmount that is negative or fractional is refused', (t) => {
   for (const maxAmount of [-1, 1.5, NaN]) t.throws(() => new Batcher(maxAmount), { instanceOf: TypeError });
+});
+
+test('frames are the codec\'s bytes at any offset: fixint, uint8, uint16, uint32 and beyond', (t) => {
+  const bets = generateBets({ seed: 31, count: 700 });
+  for (const offset of [0, 100, 200, 60_000, 70_000, 2 ** 32 - 5, 2 ** 40, Number.MAX_SAFE_INTEGER - 1000]) {
+    t.deepEqual(batchAll(0, bets, offset).flat(), bets, `offset ${offset}`);
+  }
+});
+
+test('frames are the codec\'s bytes for any bets, names of every length and script included', (t) => {
+  const text = fc.string({ unit: 'grapheme', maxLength: 120 });
+  const bet = fc.tuple(text, text, fc.stringMatching(/^[0-9]{1,16}$/), fc.constant('1999-12-31'), fc.integer({ min: 0, max: 9999 }));
+  fc.assert(
+    fc.property(fc.array(bet, { maxLength: 300 }), fc.nat({ max: 200 }), fc.nat({ max: 2 ** 33 }), (bets, maxAmount, offset) => {
+      t.deepEqual(batchAll(maxAmount, bets, offset).flat(), bets);
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('a bet sent alone closes the open batch, takes the next offset in a frame of its own, and numbering goes on', (t) => {
+  const [a, b, c] = generateBets({ seed: 32, count: 3 });
+  const batcher = new Batcher(0, 10);
+  t.is(batcher.add(a), undefined);
+  const [open, single] = batcher.alone(['Bad', 'Row', 'x1', '1999-02-30', 'seven']);
+  t.deepEqual([open.offset, open.count, single.offset, single.count], [10, 1, 11, 1]);
+  t.true(Buffer.from(single.frame).equals(encodeMessage({ type: 'BETS', offset: 11, bets: [['Bad', 'Row', 'x1', '1999-02-30', 'seven'] as unknown as WireBet] })));
+  t.deepEqual(batcher.alone(['only']).map((batch) => batch.offset), [12]);
+  t.is(batcher.add(b), undefined);
+  t.is(batcher.add(c), undefined);
+  const last = batcher.flush()!;
+  t.deepEqual([last.offset, last.count, batcher.nextOffset], [13, 2, 15]);
 });

@@ -59,9 +59,9 @@ test('takes the batches the real agency sends, accents and all, and writes what 
   const batches: WireBet[][] = [];
   for (const b of generateBets({ seed: 11, count: 3000, winnerRows: [0, 5, 2999] })) {
     const full = batcher.add(b);
-    if (full !== undefined) batches.push(full);
+    if (full !== undefined) batches.push(full.bets as WireBet[]);
   }
-  batches.push(batcher.flush()!);
+  batches.push(batcher.flush()!.bets as WireBet[]);
   let offset = 0;
   for (const batch of batches) {
     // The generator has "O'Connor" but no name that needs quoting.

@@ -2,7 +2,8 @@ import test, { type ExecutionContext } from 'ava';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readBets, type BadRow, type BetSourceOptions } from '../src/agency/bet-source.ts';
+import { checkDataFile, DataFileError, fieldsAsSent, readBetRows, type BetRow, type BetSourceOptions } from '../src/agency/bet-source.ts';
+import { CsvSyntaxError } from '../src/agency/csv-rows.ts';
 import { generateBets, writeAgencyFile } from '../src/bets/bet-generator.ts';
 import type { WireBet } from '../src/wire/messages.ts';
 
@@ -14,10 +15,24 @@ async function tempFile(t: ExecutionContext, content: string | Uint8Array): Prom
   return path;
 }
 
+type BadRow = { line: number; reason: string };
+
+async function rowsOf(path: string, options: BetSourceOptions = {}): Promise<BetRow[]> {
+  const rows: BetRow[] = [];
+  for await (const chunk of readBetRows(path, options)) rows.push(...chunk);
+  return rows;
+}
+
+/** The bets the agency takes for valid and the rows it refuses, each checked to have the next offset. */
 async function readAll(path: string, options: BetSourceOptions = {}): Promise<{ bets: WireBet[]; bad: BadRow[] }> {
   const bets: WireBet[] = [];
   const bad: BadRow[] = [];
-  for await (const bet of readBets(path, { ...options, onBadRow: (row) => bad.push(row) })) bets.push(bet);
+  let offset = options.skip ?? 0;
+  for (const row of await rowsOf(path, options)) {
+    if (row.offset !== offset++) throw new Error(`row at line ${row.line} has offset ${row.offset}, expected ${offset - 1}`);
+    if (row.bet !== undefined) bets.push(row.bet);
+    else bad.push({ line: row.line, reason: row.invalid });
+  }
   return { bets, bad };
 }
 
@@ -80,7 +95,7 @@ test('files written by writeAgencyFile with odd names read back exactly', async 
   }
 });
 
-test('bad rows are reported with their line number and skipped; valid bets keep their order', async (t) => {
+test('bad rows are reported with their line number; valid bets keep their order', async (t) => {
   const content = [
     'Ana,Paz,111,1990-01-01,7574', // 1
     'Bad,Date,999,2001-02-29,1', // 2: not a real date
@@ -128,14 +143,17 @@ test('a quoted field that spans lines is a bad row, and later rows keep their tr
   }
 });
 
-test('bad rows are skipped silently when nobody listens', async (t) => {
-  const path = await tempFile(t, 'Ana,Paz,111,1990-01-01,7574\nbad row\nLuis,Gómez,222,1991-02-02,12\n');
-  const bets: WireBet[] = [];
-  for await (const bet of readBets(path)) bets.push(bet);
-  t.deepEqual(bets, [ana, luis]);
+test('every row has an offset, numbered in file order whatever the agency thinks of it; empty lines have none', async (t) => {
+  const path = await tempFile(t, 'Ana,Paz,111,1990-01-01,7574\n\nbad row\nLuis,Gómez,222,1991-02-02,12\nFut,Ure,1,2999-01-01,1\n');
+  const rows = await rowsOf(path);
+  t.deepEqual(
+    rows.map((row) => [row.offset, row.line, row.bet !== undefined]),
+    [[0, 1, true], [1, 3, false], [2, 4, true], [3, 5, false]],
+  );
+  t.deepEqual(rows[1].fields, ['bad row']);
 });
 
-test('a birthdate in the future is a bad row', async (t) => {
+test('a birthdate in the future is a bad row, and still has its offset', async (t) => {
   const read = await readAll(await tempFile(t, 'Ana,Paz,111,1990-01-01,7574\nFut,Ure,1,2999-01-01,1\n'));
   t.deepEqual(read.bets, [ana]);
   t.deepEqual(
@@ -144,13 +162,15 @@ test('a birthdate in the future is a bad row', async (t) => {
   );
 });
 
-test('skip passes over the first N valid bets, not rows', async (t) => {
+test('skip passes over the first N rows, valid or not: offsets depend on the file alone', async (t) => {
   const content = ['bad', 'Ana,Paz,111,1990-01-01,7574', 'also,bad', 'Luis,Gómez,222,1991-02-02,12', 'Eva,Ríos,333,1992-03-03,0'].join('\n');
   const path = await tempFile(t, content);
   t.deepEqual((await readAll(path, { skip: 0 })).bets, [ana, luis, eva]);
-  t.deepEqual((await readAll(path, { skip: 1 })).bets, [luis, eva]);
-  t.deepEqual((await readAll(path, { skip: 2 })).bets, [eva]);
-  t.deepEqual((await readAll(path, { skip: 3 })).bets, []);
+  t.deepEqual((await readAll(path, { skip: 1 })).bets, [ana, luis, eva]);
+  t.deepEqual((await readAll(path, { skip: 2 })), { bets: [luis, eva], bad: [{ line: 3, reason: (await readAll(path)).bad[1].reason }] });
+  t.deepEqual((await readAll(path, { skip: 3 })).bets, [luis, eva]);
+  t.deepEqual((await readAll(path, { skip: 4 })).bets, [eva]);
+  t.deepEqual((await readAll(path, { skip: 5 })).bets, []);
   t.deepEqual((await readAll(path, { skip: 10 })).bets, []);
 });
 
@@ -181,11 +201,40 @@ test('a missing file rejects', async (t) => {
   await t.throwsAsync(readAll(join(dir, 'nope.csv')), { code: 'ENOENT' });
 });
 
+test('checkDataFile says in one line why a bets file cannot be read: missing, a directory', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'lottery-bet-source-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await t.throwsAsync(checkDataFile(join(dir, 'nope.csv')), { instanceOf: DataFileError, message: `the bets file ${join(dir, 'nope.csv')} does not exist` });
+  await t.throwsAsync(checkDataFile(dir), { instanceOf: DataFileError, message: `the bets file ${dir} is a directory` });
+  await t.notThrowsAsync(checkDataFile(await tempFile(t, '')));
+});
+
+test('an unclosed quote ends the rows with an error naming its line, after every row before it', async (t) => {
+  const good = generateBets({ seed: 23, count: 3000 });
+  const lines = good.map((bet) => bet.join(','));
+  lines.splice(2500, 0, 'Ana,"Paz,111,1990-01-01,7574');
+  const path = await tempFile(t, lines.join('\r\n') + '\r\n');
+  const rows: BetRow[] = [];
+  const error = await t.throwsAsync(async () => {
+    for await (const chunk of readBetRows(path)) rows.push(...chunk);
+  }, { instanceOf: CsvSyntaxError });
+  t.is(error?.line, 2501);
+  t.regex(error!.message, /^line 2501: missing closing: '"'$/);
+  t.deepEqual(rows.map((row) => row.bet), good.slice(0, 2500));
+});
+
+test('a refused row is sent as read, cut so that it always fits a frame and never becomes valid', (t) => {
+  t.deepEqual(fieldsAsSent(['Ana', 'Paz', '111', '2999-01-01', '7574']), ['Ana', 'Paz', '111', '2999-01-01', 7574]);
+  t.deepEqual(fieldsAsSent(['a', 'b', 'c', 'd', 'x12', 'f', 'g']), ['a', 'b', 'c', 'd', 'x12', 'f']);
+  t.deepEqual(fieldsAsSent(['x'.repeat(10_000)]), ['x'.repeat(200)]);
+  t.deepEqual(fieldsAsSent(['a', 'b', 'c', 'd', '1234567890']), ['a', 'b', 'c', 'd', '1234567890']);
+});
+
 test('onProgress is told the bytes read, up to the file size', async (t) => {
   const content = 'Ana,Paz,111,1990-01-01,7574\nLuis,Gómez,222,1991-02-02,12\n';
   const path = await tempFile(t, content);
   const seen: number[] = [];
-  for await (const _ of readBets(path, { onProgress: (bytes) => seen.push(bytes) }));
+  for await (const _ of readBetRows(path, { onProgress: (bytes) => seen.push(bytes) }));
   t.true(seen.length > 0);
   t.is(seen.at(-1), Buffer.byteLength(content));
 });

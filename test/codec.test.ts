@@ -276,10 +276,10 @@ test('no BETS frame made from a full batch exceeds 8192 bytes, even with the lar
     const batches: WireBet[][] = [];
     for (const bet of bets) {
       const batch = batcher.add(bet);
-      if (batch) batches.push(batch);
+      if (batch) batches.push(batch.bets as WireBet[]);
     }
     const last = batcher.flush();
-    if (last) batches.push(last);
+    if (last) batches.push(last.bets as WireBet[]);
     t.true(batches.length > 1);
     for (const batch of batches) {
       for (const offset of [0, 2 ** 40, Number.MAX_SAFE_INTEGER]) {

@@ -6,9 +6,10 @@
 import { stat } from 'node:fs/promises';
 import { logEvent, type Logger } from '../log/logger.ts';
 import { ConnectionError, ErrorCode } from '../wire/errors.ts';
-import type { Message, WireBet } from '../wire/messages.ts';
-import { Batcher } from './batcher.ts';
-import { readBets } from './bet-source.ts';
+import type { Message } from '../wire/messages.ts';
+import { Batcher, type BetsBatch } from './batcher.ts';
+import { checkDataFile, fieldsAsSent, readBetRows } from './bet-source.ts';
+import { CsvSyntaxError } from './csv-rows.ts';
 import { ServerConnection } from './server-connection.ts';
 
 export type AgencyOptions = {
@@ -58,6 +59,8 @@ export class Agency {
   #badRows = 0;
   #refused = 0;
   #sent = 0;
+  /** Offsets of rows sent alone because this agency refused them: already logged, by line. */
+  readonly #doubted = new Set<number>();
   /** Set when WINNERS is first asked; holds across reconnects. */
   #winnersDeadline: number | undefined;
   /**
@@ -78,6 +81,8 @@ export class Agency {
     const { signal, retryTimeoutMs } = this.#options;
     let failingSince: number | undefined;
     let attempt = 0;
+    // Before any connection: a missing file must not wait for the server to say so.
+    await checkDataFile(this.#options.dataFile);
     while (true) {
       signal?.throwIfAborted();
       try {
@@ -139,52 +144,69 @@ export class Agency {
     return { winners, sent: this.#sent, stored: total - this.#refused, refused: this.#refused, badRows: this.#badRows };
   }
 
-  /** Sends every bet from `offset` on; resolves with the total once all are acknowledged. */
+  /**
+   * Sends every row from `offset` on; resolves with the total once all are
+   * acknowledged. A row this agency refuses still has its offset: it goes in
+   * a batch of its own, so that the server's verdict on it takes no other bet
+   * with it, and the numbering stays the file's.
+   */
   async #upload(connection: ServerConnection, offset: number): Promise<number> {
     const { dataFile, batchMaxAmount, onProgress, signal } = this.#options;
     const fileSize = onProgress === undefined ? 0 : (await stat(dataFile)).size;
-    const inFlight: Array<{ offset: number; count: number }> = [];
-    let next = offset;
+    const inFlight: BetsBatch[] = [];
     const settle = async () => this.#settle(inFlight, await connection.receive(this.#options.winnersTimeoutMs));
-    const send = async (bets: WireBet[]) => {
+    const send = async (batch: BetsBatch) => {
       while (inFlight.length >= WINDOW) await settle();
       signal?.throwIfAborted();
-      await connection.send({ type: 'BETS', offset: next, bets });
-      inFlight.push({ offset: next, count: bets.length });
+      await connection.sendFrame(batch.frame);
+      inFlight.push(batch);
       if (this.#log.isLevelEnabled('debug')) {
-        for (const bet of bets) logEvent(this.#log, 'debug', 'apuesta_enviada', 'success', { dni: bet[2], numero: bet[4] });
+        for (const bet of batch.bets) logEvent(this.#log, 'debug', 'apuesta_enviada', 'success', { dni: bet[2], numero: bet[4] });
       }
-      next += bets.length;
-      this.#sent += bets.length;
+      this.#sent += batch.count;
     };
-    const batcher = new Batcher(batchMaxAmount);
+    const batcher = new Batcher(batchMaxAmount, offset);
     let bytesRead = 0;
-    const bets = readBets(dataFile, {
-      skip: offset,
-      onBadRow: ({ line, reason }) => {
-        if (line <= this.#badRowsReportedTo) return;
-        this.#badRowsReportedTo = line;
-        this.#badRows++;
-        logEvent(this.#log, 'warn', 'leer_apuesta', 'fail', { linea: line, error: reason });
-      },
-      onProgress: onProgress && ((read) => (bytesRead = read)),
-    });
-    for await (const bet of bets) {
-      const batch = batcher.add(bet);
-      if (batch !== undefined) {
-        await send(batch);
-        onProgress?.(bytesRead / fileSize, next);
+    const rows = readBetRows(dataFile, { skip: offset, onProgress: onProgress && ((read) => (bytesRead = read)) });
+    try {
+      for await (const chunk of rows) {
+        for (const row of chunk) {
+          if (row.bet !== undefined) {
+            const full = batcher.add(row.bet);
+            if (full !== undefined) await send(full);
+            continue;
+          }
+          if (row.line > this.#badRowsReportedTo) {
+            this.#badRowsReportedTo = row.line;
+            this.#badRows++;
+            logEvent(this.#log, 'warn', 'leer_apuesta', 'fail', { linea: row.line, error: row.invalid });
+          }
+          this.#doubted.add(row.offset);
+          for (const batch of batcher.alone(fieldsAsSent(row.fields))) await send(batch);
+        }
+        onProgress?.(bytesRead / fileSize, batcher.nextOffset);
       }
+    } catch (error) {
+      if (!(error instanceof CsvSyntaxError)) throw error;
+      // What was read before the error is the agency's to deliver; then it stops, unfinished.
+      const last = batcher.flush();
+      if (last !== undefined) await send(last);
+      while (inFlight.length > 0) await settle();
+      const sent = batcher.nextOffset;
+      throw new AgencyError(
+        `the bets file ${dataFile} cannot be read at line ${error.line} (${error.message.replace(/^line \d+: /, '')}): ` +
+          `the ${sent} rows before it were sent and acknowledged, the agency stopped there and did not finish`,
+      );
     }
     const last = batcher.flush();
     if (last !== undefined) await send(last);
     while (inFlight.length > 0) await settle();
-    onProgress?.(1, next);
-    return next;
+    onProgress?.(1, batcher.nextOffset);
+    return batcher.nextOffset;
   }
 
   /** Applies one answer to the batches in flight. */
-  #settle(inFlight: Array<{ offset: number; count: number }>, message: Message): void {
+  #settle(inFlight: BetsBatch[], message: Message): void {
     if (message.type === 'ACK') {
       this.#progressed = true;
       while (inFlight.length > 0 && inFlight[0].offset + inFlight[0].count <= message.offset) inFlight.shift();
@@ -196,6 +218,7 @@ export class Agency {
       const index = inFlight.findIndex((batch) => batch.offset === message.offset);
       const batch = index >= 0 ? inFlight.splice(index, 1)[0] : undefined;
       this.#refused += batch?.count ?? 0;
+      if (this.#doubted.has(message.offset)) return;
       logEvent(this.#log, 'warn', 'apuesta_enviada', 'fail', { cantidad: batch?.count ?? 0, offset: message.offset, error: message.message });
       return;
     }

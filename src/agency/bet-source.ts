@@ -1,58 +1,101 @@
 // Streams an agency's bets file: first_name,last_name,document,birthdate,number
-// per row, CRLF or LF, UTF-8 with or without a BOM, quoted fields allowed.
-// The file is never loaded whole. A row that is not a valid bet is reported
-// with its line number and skipped; valid bets are numbered from 0 in file
-// order, which is what the protocol's offsets count.
+// per row, CRLF or LF, UTF-8 with or without a BOM, quoted fields allowed
+// (csv-rows.ts). The file is never loaded whole.
+//
+// Every row of the file (empty lines are none) is numbered from 0 in file
+// order: that number is its offset in the protocol. It depends on the file
+// alone, never on the clock or on what this agency thinks of the row, so two
+// connections, or two versions of the checks, number the same row alike.
+// Each row comes with the agency's own verdict on it (bet.ts, the module the
+// server checks with); the server's verdict is the one that counts.
 
-import { parse } from 'fast-csv';
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { betFromFields, InvalidBetError, todayUtc } from '../bets/bet.ts';
 import type { WireBet } from '../wire/messages.ts';
+import { csvRows } from './csv-rows.ts';
 
-export type BadRow = { line: number; reason: string };
+export type BetRow =
+  | { offset: number; line: number; bet: WireBet; invalid?: undefined; fields?: undefined }
+  | { offset: number; line: number; bet?: undefined; invalid: string; fields: string[] };
+
 export type BetSourceOptions = {
-  /** Valid bets to pass over first: those the server already holds. */
+  /** Rows to pass over first: those the server already holds. They are read, not checked. */
   skip?: number;
-  onBadRow?: (row: BadRow) => void;
   /** Told how many bytes of the file have been read, as reading goes. */
   onProgress?: (bytesRead: number) => void;
 };
 
-export async function* readBets(path: string, options: BetSourceOptions = {}): AsyncGenerator<WireBet> {
-  const { skip = 0, onBadRow, onProgress } = options;
-  const today = todayUtc();
-  const file = createReadStream(path);
-  if (onProgress !== undefined) file.on('data', () => onProgress(file.bytesRead));
-  const rows = file.pipe(parse({ headers: false, trim: false }));
-  file.on('error', (error) => rows.destroy(error));
-  let line = 0;
-  let nextLine = 1;
-  let valid = 0;
+export class DataFileError extends Error {
+  override name = 'DataFileError';
+}
+
+/**
+ * Checks that `path` is a regular file this process can read; throws
+ * DataFileError with one line that says why not.
+ */
+export async function checkDataFile(path: string): Promise<void> {
+  let handle;
   try {
-    for await (const row of rows as AsyncIterable<string[]>) {
-      // fast-csv yields rows, not lines: a quoted field may span lines, and
-      // the rows after it must still be reported by the line they are on.
-      line = nextLine;
-      nextLine += 1 + lineBreaks(row);
-      if (line === 1 && row.length > 0 && row[0].startsWith('\uFEFF')) row[0] = row[0].slice(1);
-      if (row.length === 0 || (row.length === 1 && row[0] === '')) continue;
-      let bet: WireBet;
-      try {
-        bet = betFromFields(row, today);
-      } catch (error) {
-        if (!(error instanceof InvalidBetError)) throw error;
-        onBadRow?.({ line, reason: error.message });
-        continue;
+    handle = await open(path, 'r');
+    const stats = await handle.stat();
+    if (stats.isDirectory()) throw new DataFileError(`the bets file ${path} is a directory`);
+    if (!stats.isFile()) throw new DataFileError(`the bets file ${path} is not a regular file`);
+  } catch (error) {
+    if (error instanceof DataFileError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' || code === 'EPERM' ? 'cannot be read (permission denied)' : code === 'EISDIR' ? 'is a directory' : `cannot be read: ${(error as Error).message}`;
+    throw new DataFileError(`the bets file ${path} ${why}`, { cause: error });
+  } finally {
+    await handle?.close();
+  }
+}
+
+/**
+ * The file's rows from offset `skip` on, numbered and checked, as many at a
+ * time as each read completes. A row that is not a bet here carries the
+ * reason and its fields as read. Ends with a CsvSyntaxError (csv-rows.ts) at
+ * a row the CSV reader cannot make sense of.
+ */
+export async function* readBetRows(path: string, options: BetSourceOptions = {}): AsyncGenerator<BetRow[]> {
+  const { skip = 0, onProgress } = options;
+  // Read once per file: formatting the clock per row costs more than checking the row.
+  const today = todayUtc();
+  const file = createReadStream(path, { highWaterMark: 64 * 1024 });
+  if (onProgress !== undefined) file.on('data', () => onProgress(file.bytesRead));
+  let offset = 0;
+  try {
+    for await (const rows of csvRows(file)) {
+      const out: BetRow[] = [];
+      for (const { line, fields } of rows) {
+        if (offset < skip) {
+          offset++;
+          continue;
+        }
+        try {
+          out.push({ offset, line, bet: betFromFields(fields, today) });
+        } catch (error) {
+          if (!(error instanceof InvalidBetError)) throw error;
+          out.push({ offset, line, invalid: error.message, fields });
+        }
+        offset++;
       }
-      if (valid++ >= skip) yield bet;
+      if (out.length > 0) yield out;
     }
   } finally {
     file.destroy();
   }
 }
 
-function lineBreaks(row: readonly string[]): number {
-  let count = 0;
-  for (const field of row) count += field.match(/\r\n|\r|\n/g)?.length ?? 0;
-  return count;
+/**
+ * A row this agency refuses, as it is sent for the server's verdict: its
+ * fields as read, a number field of digits as a number, each cut to 200
+ * characters and at most one field too many. A cut never makes a refused row
+ * valid (no valid field is that long), and the bet always fits a frame.
+ */
+export function fieldsAsSent(fields: readonly string[]): unknown[] {
+  return fields.slice(0, 6).map((field, index) => {
+    const cut = field.slice(0, 200);
+    return index === 4 && /^[0-9]{1,9}$/.test(cut) ? Number(cut) : cut;
+  });
 }

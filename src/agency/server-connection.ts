@@ -49,9 +49,14 @@ export class ServerConnection {
   }
 
   /** Sends one message; resolves once the socket can take more. */
-  async send(message: Message): Promise<void> {
+  send(message: Message): Promise<void> {
+    return this.sendFrame(encodeMessage(message));
+  }
+
+  /** Sends one frame already encoded; resolves once the socket can take more. */
+  async sendFrame(frame: Uint8Array): Promise<void> {
     if (this.#failure !== undefined) throw this.#failure;
-    if (!this.#socket.write(encodeMessage(message))) {
+    if (!this.#socket.write(frame)) {
       await new Promise<void>((resolve, reject) => {
         const onDrain = () => {
           this.#socket.off('close', onClose);

@@ -8,6 +8,7 @@ const { loadAgencyConfig } = await import('../config/agency-config.ts');
 const { parseHostPort } = await import('../config/formats.ts');
 const { createLogger, logConfig, logEvent } = await import('../log/logger.ts');
 const { Agency } = await import('../agency/agency.ts');
+const { DataFileError } = await import('../agency/bet-source.ts');
 const { ProgressBar } = await import('../agency/progress-bar.ts');
 
 const config = configOrExit(() => loadAgencyConfig(process.argv.slice(2), process.env));
@@ -57,5 +58,6 @@ try {
     process.exit(0);
   }
   logEvent(log, 'error', 'agencia', 'fail', { error: (error as Error).message });
-  process.exitCode = 1;
+  // A bets file that cannot be read is a setting to fix, like a bad flag.
+  process.exitCode = error instanceof DataFileError ? 2 : 1;
 }
