@@ -16,7 +16,7 @@ const ZIP = fileURLToPath(new URL('../../shared/data/tp0-dataset.zip', import.me
 const DATA = fileURLToPath(new URL('../.data', import.meta.url));
 
 /** Where agency-N.csv are, and what to remove afterwards. */
-async function datasetDir(dir: string | undefined): Promise<{ dir: string; source: string; cleanup: () => Promise<void> }> {
+export async function datasetDir(dir: string | undefined): Promise<{ dir: string; source: string; cleanup: () => Promise<void> }> {
   const none = async () => undefined;
   if (dir !== undefined) return { dir, source: dir, cleanup: none };
   if (existsSync(ZIP)) {

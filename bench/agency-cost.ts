@@ -1,0 +1,100 @@
+// An agency's cost, as CPU time (user + sys, from the kernel through
+// /usr/bin/time), with a bare `node -e 0` as the yardstick in the same run:
+//   fixed cost  an agency on an empty file against an idle server
+//               (start, config, connect, HELLO/WELCOME, FINISH, WINNERS, exit)
+//   per row     (agency on N rows - agency on an empty file) / N
+// Also the wall time from spawning the agency to its `conexion` line (its
+// first WELCOME). Rounds are interleaved (node -e 0, empty, N rows, ...) so
+// that a busy machine weighs on all three alike; medians are printed.
+//   node bench/agency-cost.ts [--rows N] [--file FILE.csv] [--rounds R]
+// Each agency run gets a fresh lottery-server (--agencies 1, --fsync off,
+// its start is not counted) so that its draw answers at once.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { generateBets, writeAgencyFile } from '../src/bets/bet-generator.ts';
+import { startServer } from '../src/harness/lottery-processes.ts';
+import { median } from './stats.ts';
+
+const TIME = '/usr/bin/time';
+const { values } = parseArgs({
+  options: { rows: { type: 'string', default: '30000' }, file: { type: 'string' }, rounds: { type: 'string', default: '7' } },
+});
+if (!existsSync(TIME)) {
+  console.error(`agency-cost: needs GNU time at ${TIME} to read a child's CPU time`);
+  process.exit(2);
+}
+const rounds = Number(values.rounds);
+const work = await mkdtemp(join(tmpdir(), 'lottery-agency-cost-'));
+const empty = join(work, 'empty.csv');
+await writeFile(empty, '');
+let file = values.file;
+if (file === undefined) {
+  file = join(work, 'rows.csv');
+  await writeAgencyFile(file, generateBets({ seed: 7, count: Number(values.rows), winnerRows: [3] }));
+}
+const rows = (await readFile(file, 'utf8')).split(/\r?\n/).filter((line) => line !== '').length;
+const agencyEntry = ['lottery-agency.mjs', 'lottery-agency.ts']
+  .map((name) => new URL(`../src/bin/${name}`, import.meta.url).pathname)
+  .find((path) => existsSync(path))!;
+
+type Sample = { cpuMs: number; wallMs: number; welcomeMs?: number };
+
+/** Runs argv under GNU time; the CPU and wall time of that process alone. */
+async function timed(argv: string[], welcome?: RegExp): Promise<Sample> {
+  const out = join(work, 'time.txt');
+  const started = performance.now();
+  const child = spawn(TIME, ['-f', '%e %U %S', '-o', out, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let welcomeMs: number | undefined;
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (welcomeMs === undefined && welcome?.test(line)) welcomeMs = performance.now() - started;
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  if (code !== 0) throw new Error(`${argv.join(' ')} exited ${code}`);
+  const [wall, user, sys] = (await readFile(out, 'utf8')).trim().split('\n').at(-1)!.split(' ').map(Number);
+  return { cpuMs: (user + sys) * 1000, wallMs: wall * 1000, welcomeMs };
+}
+
+async function agencyRun(dataFile: string): Promise<Sample> {
+  const dataDir = await mkdtemp(join(work, 'server-'));
+  const server = await startServer(['--data-dir', dataDir, '--agencies', '1', '--fsync', 'off']);
+  try {
+    const argv = [process.execPath, agencyEntry, '--id', '1', '--server', `127.0.0.1:${server.port}`, '--data-file', dataFile];
+    return await timed(argv, /action: conexion \| result: success/);
+  } finally {
+    await server.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+const bare: Sample[] = [];
+const fixed: Sample[] = [];
+const full: Sample[] = [];
+try {
+  for (let round = 1; round <= rounds; round++) {
+    bare.push(await timed([process.execPath, '-e', '0']));
+    fixed.push(await agencyRun(empty));
+    full.push(await agencyRun(file));
+    process.stderr.write(`round ${round}/${rounds}: node -e 0 ${bare.at(-1)!.cpuMs} ms, empty ${fixed.at(-1)!.cpuMs} ms, ${rows} rows ${full.at(-1)!.cpuMs} ms CPU\n`);
+  }
+} finally {
+  await rm(work, { recursive: true, force: true });
+}
+
+const m = (samples: Sample[], key: keyof Sample) => median(samples.map((s) => s[key] ?? NaN));
+const bareCpu = m(bare, 'cpuMs');
+const bareWall = m(bare, 'wallMs');
+const perRowUs = ((m(full, 'cpuMs') - m(fixed, 'cpuMs')) / rows) * 1000;
+const fmt = (ms: number) => `${ms.toFixed(0).padStart(5)} ms`;
+console.log(`agency cost, ${rounds} interleaved rounds, medians (Node ${process.versions.node}, ${rows} rows from ${values.file ?? 'generated bets'})
+|                                   |   CPU    | × node -e 0 |   wall   | × node -e 0 |
+|-----------------------------------|---------:|------------:|---------:|------------:|
+| node -e 0                         | ${fmt(bareCpu)} |        1.00 | ${fmt(bareWall)} |        1.00 |
+| agency, empty file (whole run)    | ${fmt(m(fixed, 'cpuMs'))} | ${(m(fixed, 'cpuMs') / bareCpu).toFixed(2).padStart(11)} | ${fmt(m(fixed, 'wallMs'))} | ${(m(fixed, 'wallMs') / bareWall).toFixed(2).padStart(11)} |
+| agency, start to first WELCOME    |          |             | ${fmt(m(fixed, 'welcomeMs'))} | ${(m(fixed, 'welcomeMs') / bareWall).toFixed(2).padStart(11)} |
+| agency, ${String(rows).padEnd(6)} rows (whole run)  | ${fmt(m(full, 'cpuMs'))} |             | ${fmt(m(full, 'wallMs'))} |             |
+per row: ${perRowUs.toFixed(2)} µs of CPU (read, check, batch, encode, send, acknowledgements)`);
