@@ -6,7 +6,10 @@
 // Also the wall time from spawning the agency to its `conexion` line (its
 // first WELCOME). Rounds are interleaved (node -e 0, empty, N rows, ...) so
 // that a busy machine weighs on all three alike; medians are printed.
-//   node bench/agency-cost.ts [--rows N] [--file FILE.csv] [--rounds R]
+// With --instructions each process runs under valgrind's callgrind and the
+// figures are instructions executed, which another process's load does not
+// change (about 50 times slower; one round is enough).
+//   node bench/agency-cost.ts [--rows N] [--file FILE.csv] [--rounds R] [--instructions]
 // Each agency run gets a fresh lottery-server (--agencies 1, --fsync off,
 // its start is not counted) so that its draw answers at once.
 import { spawn } from 'node:child_process';
@@ -22,13 +25,19 @@ import { median } from './stats.ts';
 
 const TIME = '/usr/bin/time';
 const { values } = parseArgs({
-  options: { rows: { type: 'string', default: '30000' }, file: { type: 'string' }, rounds: { type: 'string', default: '7' } },
+  options: {
+    rows: { type: 'string', default: '30000' },
+    file: { type: 'string' },
+    rounds: { type: 'string' },
+    instructions: { type: 'boolean', default: false },
+  },
 });
+const instructions = values.instructions;
 if (!existsSync(TIME)) {
   console.error(`agency-cost: needs GNU time at ${TIME} to read a child's CPU time`);
   process.exit(2);
 }
-const rounds = Number(values.rounds);
+const rounds = Number(values.rounds ?? (instructions ? 1 : 7));
 const work = await mkdtemp(join(tmpdir(), 'lottery-agency-cost-'));
 const empty = join(work, 'empty.csv');
 await writeFile(empty, '');
@@ -42,19 +51,33 @@ const agencyEntry = ['lottery-agency.mjs', 'lottery-agency.ts']
   .map((name) => new URL(`../src/bin/${name}`, import.meta.url).pathname)
   .find((path) => existsSync(path))!;
 
+/** cpuMs is millions of instructions with --instructions. */
 type Sample = { cpuMs: number; wallMs: number; welcomeMs?: number };
+const CALLGRIND = ['valgrind', '--tool=callgrind', '--callgrind-out-file=/dev/null', '--smc-check=all-non-file'];
 
-/** Runs argv under GNU time; the CPU and wall time of that process alone. */
+/** Runs argv under GNU time (or callgrind); the CPU time (or instructions) and wall time of that process alone. */
 async function timed(argv: string[], welcome?: RegExp): Promise<Sample> {
   const out = join(work, 'time.txt');
   const started = performance.now();
-  const child = spawn(TIME, ['-f', '%e %U %S', '-o', out, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const wrapped = instructions ? [...CALLGRIND, ...argv] : ['-f', '%e %U %S', '-o', out, ...argv];
+  const child = spawn(instructions ? wrapped[0] : TIME, instructions ? wrapped.slice(1) : wrapped, { stdio: ['ignore', 'pipe', 'pipe'] });
   let welcomeMs: number | undefined;
   createInterface({ input: child.stdout! }).on('line', (line) => {
     if (welcomeMs === undefined && welcome?.test(line)) welcomeMs = performance.now() - started;
   });
+  let collected: number | undefined;
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    const match = /Collected : (\d+)/.exec(line);
+    if (match) collected = Number(match[1]);
+    else if (!instructions) process.stderr.write(`${line}\n`);
+  });
   const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
   if (code !== 0) throw new Error(`${argv.join(' ')} exited ${code}`);
+  const wallMs = performance.now() - started;
+  if (instructions) {
+    if (collected === undefined) throw new Error('callgrind reported no instruction count');
+    return { cpuMs: collected / 1e6, wallMs, welcomeMs };
+  }
   const [wall, user, sys] = (await readFile(out, 'utf8')).trim().split('\n').at(-1)!.split(' ').map(Number);
   return { cpuMs: (user + sys) * 1000, wallMs: wall * 1000, welcomeMs };
 }
@@ -71,6 +94,11 @@ async function agencyRun(dataFile: string): Promise<Sample> {
   }
 }
 
+const unit = instructions ? 'M instr' : 'ms CPU';
+if (instructions && !existsSync('/usr/bin/valgrind')) {
+  console.error('agency-cost: --instructions needs valgrind');
+  process.exit(2);
+}
 const bare: Sample[] = [];
 const fixed: Sample[] = [];
 const full: Sample[] = [];
@@ -79,7 +107,8 @@ try {
     bare.push(await timed([process.execPath, '-e', '0']));
     fixed.push(await agencyRun(empty));
     full.push(await agencyRun(file));
-    process.stderr.write(`round ${round}/${rounds}: node -e 0 ${bare.at(-1)!.cpuMs} ms, empty ${fixed.at(-1)!.cpuMs} ms, ${rows} rows ${full.at(-1)!.cpuMs} ms CPU\n`);
+    const cost = (samples: Sample[]) => samples.at(-1)!.cpuMs.toFixed(0);
+    process.stderr.write(`round ${round}/${rounds}: node -e 0 ${cost(bare)}, empty file ${cost(fixed)}, ${rows} rows ${cost(full)} ${unit}\n`);
   }
 } finally {
   await rm(work, { recursive: true, force: true });
@@ -89,12 +118,13 @@ const m = (samples: Sample[], key: keyof Sample) => median(samples.map((s) => s[
 const bareCpu = m(bare, 'cpuMs');
 const bareWall = m(bare, 'wallMs');
 const perRowUs = ((m(full, 'cpuMs') - m(fixed, 'cpuMs')) / rows) * 1000;
-const fmt = (ms: number) => `${ms.toFixed(0).padStart(5)} ms`;
-console.log(`agency cost, ${rounds} interleaved rounds, medians (Node ${process.versions.node}, ${rows} rows from ${values.file ?? 'generated bets'})
-|                                   |   CPU    | × node -e 0 |   wall   | × node -e 0 |
-|-----------------------------------|---------:|------------:|---------:|------------:|
-| node -e 0                         | ${fmt(bareCpu)} |        1.00 | ${fmt(bareWall)} |        1.00 |
-| agency, empty file (whole run)    | ${fmt(m(fixed, 'cpuMs'))} | ${(m(fixed, 'cpuMs') / bareCpu).toFixed(2).padStart(11)} | ${fmt(m(fixed, 'wallMs'))} | ${(m(fixed, 'wallMs') / bareWall).toFixed(2).padStart(11)} |
-| agency, start to first WELCOME    |          |             | ${fmt(m(fixed, 'welcomeMs'))} | ${(m(fixed, 'welcomeMs') / bareWall).toFixed(2).padStart(11)} |
-| agency, ${String(rows).padEnd(6)} rows (whole run)  | ${fmt(m(full, 'cpuMs'))} |             | ${fmt(m(full, 'wallMs'))} |             |
-per row: ${perRowUs.toFixed(2)} µs of CPU (read, check, batch, encode, send, acknowledgements)`);
+const fmt = (value: number) => `${value.toFixed(0).padStart(5)} ${instructions ? 'M' : 'ms'}`;
+const what = instructions ? 'instructions' : 'CPU';
+console.log(`agency cost, ${rounds} interleaved round(s), medians (Node ${process.versions.node}, ${rows} rows from ${values.file ?? 'generated bets'})
+|                                   | ${what.padEnd(12)} | × node -e 0 |   wall   | × node -e 0 |
+|-----------------------------------|-------------:|------------:|---------:|------------:|
+| node -e 0                         | ${fmt(bareCpu).padStart(12)} |        1.00 | ${fmt(bareWall)} |        1.00 |
+| agency, empty file (whole run)    | ${fmt(m(fixed, 'cpuMs')).padStart(12)} | ${(m(fixed, 'cpuMs') / bareCpu).toFixed(2).padStart(11)} | ${fmt(m(fixed, 'wallMs'))} | ${(m(fixed, 'wallMs') / bareWall).toFixed(2).padStart(11)} |
+| agency, start to first WELCOME    |              |             | ${fmt(m(fixed, 'welcomeMs'))} | ${(m(fixed, 'welcomeMs') / bareWall).toFixed(2).padStart(11)} |
+| agency, ${String(rows).padEnd(6)} rows (whole run)  | ${fmt(m(full, 'cpuMs')).padStart(12)} |             | ${fmt(m(full, 'wallMs'))} |             |
+per row: ${perRowUs.toFixed(2)} ${instructions ? 'thousand instructions' : 'µs of CPU'} (read, check, batch, encode, send, acknowledgements)${instructions ? ' (wall times under valgrind mean nothing)' : ''}`);
