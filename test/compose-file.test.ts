@@ -1,16 +1,18 @@
 // The Compose file lottery-compose writes: its services, mounts, health
-// check and start order for any N, the committed compose/dev.yaml matching
-// the generator, and the program refusing an N that is not a positive integer.
+// check and start order for any N, the one image built once, the check of
+// the agency files before anything starts, each setting in one place, the
+// committed compose/dev.yaml matching the generator, and the program
+// refusing an N that is not a positive integer.
 import test from 'ava';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { composeYaml } from '../src/compose/compose-file.ts';
-import { loadServerConfig } from '../src/config/server-config.ts';
+import { loadServerConfig, serverSchema } from '../src/config/server-config.ts';
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 const composeBin = join(projectRoot, 'src/bin/lottery-compose.ts');
@@ -18,12 +20,13 @@ const composeBin = join(projectRoot, 'src/bin/lottery-compose.ts');
 type Mount = { type: string; source: string; target: string; read_only?: boolean };
 type Service = {
   image: string;
-  build: { context: string; dockerfile: string };
-  container_name: string;
+  build?: { context: string; dockerfile: string };
   command: string[];
-  networks: string[];
+  networks?: string[];
+  network_mode?: string;
   environment: Record<string, string>;
   volumes: Mount[];
+  restart?: string;
   stop_grace_period?: string;
   healthcheck?: { test: string[]; interval: string; timeout: string; retries: number; start_period: string };
   depends_on?: Record<string, { condition: string }>;
@@ -33,56 +36,135 @@ type ComposeFile = { services: Record<string, Service>; networks: Record<string,
 const parsed = (agencies: number) => parse(composeYaml({ agencies })) as ComposeFile;
 const agencyIds = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 const seconds = (duration: string) => Number(/^(\d+)s$/.exec(duration)?.[1]);
+const IMAGE = 'loteria-nacional:${LOTTERY_IMAGE_TAG:-latest}';
+const agencyFile = (id: number) => `\${LOTTERY_AGENCY_FILES:-../.data}/agency-${id}.csv`;
+
+/** Service names in the order Compose starts them: each after what it depends on, ties in file order. */
+function startOrder(services: Record<string, Service>): string[] {
+  const order: string[] = [];
+  const visit = (name: string) => {
+    if (order.includes(name)) return;
+    for (const dependency of Object.keys(services[name].depends_on ?? {})) visit(dependency);
+    order.push(name);
+  };
+  Object.keys(services).forEach(visit);
+  return order;
+}
+
+// Keys both Compose v1 (1.29) and the Compose Specification (v2) accept for a
+// service; anything else must be weighed against both before it goes in.
+const PORTABLE_SERVICE_KEYS = new Set([
+  'image', 'build', 'command', 'init', 'networks', 'network_mode', 'environment', 'volumes',
+  'restart', 'stop_grace_period', 'healthcheck', 'depends_on', 'secrets',
+]);
 
 for (const n of [1, 5, 12]) {
   const agencies = n === 1 ? '1 agency' : `${n} agencies`;
-  test(`with ${agencies} there is a server and agency1..agency${n}, each container named as its service`, (t) => {
+  test(`with ${agencies} there is the agency-files check, a server and agency1..agency${n}, and nothing has a fixed name`, (t) => {
     const file = parsed(n);
-    t.deepEqual(Object.keys(file.services), ['server', ...agencyIds(n).map((id) => `agency${id}`)]);
-    for (const [name, service] of Object.entries(file.services)) t.is(service.container_name, name);
+    t.deepEqual(Object.keys(file.services), ['agency-files', 'server', ...agencyIds(n).map((id) => `agency${id}`)]);
+    // Fixed names would collide between two projects on one engine: `-p` scopes them all.
+    for (const service of Object.values(file.services)) t.false('container_name' in service);
+    t.deepEqual(file.networks, { lottery: {} });
+    t.deepEqual(file.volumes, { bets: {} });
   });
 
-  test(`with ${agencies} every service runs the one image, built from compose/Dockerfile, on the one network`, (t) => {
-    const file = parsed(n);
-    t.deepEqual(Object.keys(file.networks), ['lottery']);
-    for (const service of Object.values(file.services)) {
-      t.is(service.image, 'loteria-nacional:latest');
-      t.deepEqual(service.build, { context: '..', dockerfile: 'compose/Dockerfile' });
-      t.deepEqual(service.networks, ['lottery']);
+  test(`with ${agencies} the one image is built once, by the first service to start, and every service runs it`, (t) => {
+    const { services } = parsed(n);
+    const building = Object.entries(services).filter(([, service]) => service.build !== undefined).map(([name]) => name);
+    t.deepEqual(building, [startOrder(services)[0]]);
+    t.deepEqual(services[building[0]].build, { context: '..', dockerfile: 'compose/Dockerfile' });
+    for (const service of Object.values(services)) t.is(service.image, IMAGE);
+  });
+
+  test(`with ${agencies} every service uses only keys Compose v1 and v2 both accept`, (t) => {
+    for (const [name, service] of Object.entries(parsed(n).services)) {
+      for (const key of Object.keys(service)) t.true(PORTABLE_SERVICE_KEYS.has(key), `${name}.${key}`);
     }
+    t.false('version' in parsed(n));
   });
 
-  test(`with ${agencies} the server reads compose/server.json read-only, expects ${agencies} and keeps bets on a volume`, (t) => {
-    const { services, volumes } = parsed(n);
+  test(`with ${agencies} the server reads compose/server.json read-only, expects ${agencies}, keeps bets on a volume and restarts on failure`, (t) => {
+    const { services } = parsed(n);
     const server = services.server;
-    t.deepEqual(server.command, ['node', 'src/bin/lottery-server.ts']);
+    t.deepEqual(server.command, ['node', 'src/bin/lottery-server.mjs']);
+    t.deepEqual(server.networks, ['lottery']);
     t.is(server.environment.LOTTERY_AGENCIES, String(n));
     t.deepEqual(server.volumes, [
       { type: 'bind', source: '../compose/server.json', target: server.environment.LOTTERY_CONFIG, read_only: true },
       { type: 'volume', source: 'bets', target: server.environment.LOTTERY_DATA_DIR },
     ]);
-    t.deepEqual(Object.keys(volumes), ['bets']);
+    t.is(server.restart, 'on-failure', 'a server that dies comes back into recovery; a graceful stop stays stopped');
     t.true(seconds(server.stop_grace_period!) >= 20, 'room for a graceful shutdown under load');
   });
 
   test(`with ${agencies} the server's health check pings it with lottery-ping`, (t) => {
     const { healthcheck } = parsed(n).services.server;
-    t.deepEqual(healthcheck!.test, ['CMD', 'node', 'src/bin/lottery-ping.ts', '--server', '127.0.0.1:12345', '--timeout', '3']);
+    t.deepEqual(healthcheck!.test, ['CMD', 'node', 'src/bin/lottery-ping.mjs', '--server', '127.0.0.1:12345', '--timeout', '3']);
     t.true(seconds(healthcheck!.timeout) > 3, 'the check outlives lottery-ping\'s own timeout');
   });
 
-  test(`with ${agencies} agency K reads .data/agency-K.csv read-only and starts once the server is healthy`, (t) => {
+  test(`with ${agencies} agency K reads its own file read-only and starts once the server is healthy`, (t) => {
     const { services } = parsed(n);
     for (const id of agencyIds(n)) {
       const agency = services[`agency${id}`];
-      t.deepEqual(agency.command, ['node', 'src/bin/lottery-agency.ts']);
+      t.deepEqual(agency.command, ['node', 'src/bin/lottery-agency.mjs']);
+      t.deepEqual(agency.networks, ['lottery']);
       t.is(agency.environment.CLI_ID, String(id));
       t.is(agency.environment.CLI_SERVER_ADDRESS, 'server:12345');
-      t.deepEqual(agency.volumes, [{ type: 'bind', source: `../.data/agency-${id}.csv`, target: agency.environment.CLI_DATA_FILE, read_only: true }]);
+      t.deepEqual(agency.volumes, [{ type: 'bind', source: agencyFile(id), target: agency.environment.CLI_DATA_FILE, read_only: true }]);
       t.deepEqual(agency.depends_on, { server: { condition: 'service_healthy' } });
     }
   });
+
+  test(`with ${agencies} the server starts only once every agency's file has been checked`, (t) => {
+    const { services } = parsed(n);
+    const check = services['agency-files'];
+    t.deepEqual(services.server.depends_on, { 'agency-files': { condition: 'service_completed_successfully' } });
+    t.is(check.depends_on, undefined);
+    t.is(check.network_mode, 'none');
+    // The very files the agencies mount, each passed to the check.
+    const sources = agencyIds(n).map((id) => services[`agency${id}`].volumes[0].source);
+    t.deepEqual(check.volumes.map((mount) => mount.source), sources);
+    t.true(check.volumes.every((mount) => mount.type === 'bind' && mount.read_only === true));
+    t.deepEqual(check.command.slice(4), check.volumes.map((mount) => mount.target));
+  });
 }
+
+/** The check's command as the container runs it: Compose turns `$$` into `$`. */
+function runAgencyFilesCheck(files: string[]) {
+  const [program, ...args] = parsed(1).services['agency-files'].command.map((arg) => arg.replaceAll('$$', '$'));
+  return spawnSync(program, [...args.slice(0, 3), ...files], { encoding: 'utf8' });
+}
+
+test('the agency-files check passes when every file is there and names the first one that is not', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'agency-files-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const files = [1, 2, 3].map((id) => join(dir, `agency-${id}.csv`));
+  await writeFile(files[0], 'a,b,1,2000-01-01,1\n');
+  await writeFile(files[2], '');
+  const missing = runAgencyFilesCheck(files);
+  t.is(missing.status, 1);
+  t.is(missing.stderr, `agency-files: ${files[1]} is not a file the node user can read\n`);
+  await writeFile(files[1], 'a,b,1,2000-01-01,1\n');
+  t.is(runAgencyFilesCheck(files).status, 0);
+});
+
+test('compose/server.json sets nothing the Compose file sets in the server\'s environment', async (t) => {
+  const json = JSON.parse(await readFile(join(projectRoot, 'compose/server.json'), 'utf8')) as Record<string, unknown>;
+  const setByCompose = Object.keys(parsed(5).services.server.environment);
+  const keyOf = (env: string) => Object.entries(serverSchema).find(([, setting]) => setting.env === env)?.[0];
+  for (const env of setByCompose) {
+    const key = keyOf(env);
+    t.not(key, undefined, `${env} is a lottery-server setting`);
+    t.false(key! in json, `${key} is set by ${env} in the Compose file: one place only`);
+  }
+});
+
+test('the Dockerfile asks for no BuildKit frontend: an offline build must not fetch one', async (t) => {
+  const dockerfile = await readFile(join(projectRoot, 'compose/Dockerfile'), 'utf8');
+  t.notRegex(dockerfile, /^#\s*syntax\s*=/im);
+});
 
 test('the file starts by saying it is generated and by which command', (t) => {
   t.regex(composeYaml({ agencies: 7 }).split('\n')[0], /^# Generated by `lottery-compose --agencies 7`: do not edit by hand/);
@@ -114,9 +196,9 @@ test('lottery-compose writes to --output with paths that lead from there to the 
   const projectDir = relative(dirname(output), projectRoot);
   t.is(text, composeYaml({ agencies: 3, projectDir }));
   const file = parse(text) as ComposeFile;
-  t.is(resolve(dir, file.services.server.build.context), resolve(projectRoot));
+  t.is(resolve(dir, file.services['agency-files'].build!.context), resolve(projectRoot));
   t.is(resolve(dir, file.services.server.volumes[0].source), join(projectRoot, 'compose/server.json'));
-  t.is(resolve(dir, file.services.agency3.volumes[0].source), join(projectRoot, '.data/agency-3.csv'));
+  t.is(resolve(dir, file.services.agency3.volumes[0].source.replace(/^\$\{LOTTERY_AGENCY_FILES:-(.*)\}/, '$1')), join(projectRoot, '.data/agency-3.csv'));
 });
 
 test('lottery-compose without --output writes compose/agencies-N.yaml and leaves the tracked dev.yaml alone', async (t) => {
@@ -144,7 +226,10 @@ for (const value of ['0', '-3', 'abc']) {
   });
 }
 
-test('compose/server.json is a configuration lottery-server accepts', (t) => {
-  const config = loadServerConfig(['--config', join(projectRoot, 'compose/server.json')], {});
+test('compose/server.json with the environment the Compose file gives is a configuration lottery-server accepts', (t) => {
+  const { environment } = parsed(5).services.server;
+  const config = loadServerConfig([], { ...environment, LOTTERY_CONFIG: join(projectRoot, 'compose/server.json') });
+  t.is(config.agencies, 5);
   t.is(config.dataDir, '/data');
+  t.is(config.logFormat, 'text');
 });
