@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# The Compose run: compose/dev.yaml, exactly as committed, under a real Docker
+# engine, on the course dataset.
+#
+#   engine    a Docker engine and the node:26-slim base image, made by
+#             ../shared/containers/setup-engine.sh when either is missing;
+#   build     the one image, with an override that only gives the build the
+#             host's network (npm ci needs the registry; the engine's bridge
+#             networks reach nothing outside), then once more, all cached;
+#   run       `up` with the course's agency files (LOTTERY_AGENCY_FILES), then:
+#             the server healthy, each agency exit 0 with exactly the winners
+#             of its own file, bets.csv in the volume holding every input row
+#             exactly once and owned by node (1000:1000);
+#   stop      `stop`: the server logs a graceful shutdown and exits 0 within
+#             its stop_grace_period, never having been restarted;
+#   again     `up` on the kept volume: the agencies find their bets taken and
+#             the draw done, get the same winners, and bets.csv is unchanged.
+#
+# It disturbs nothing else on the engine: its own project name (so its own
+# containers, network and volume), its own image tag, its own temporary
+# directory; no tracked file is touched. Everything it made is removed on
+# exit, whatever happens; only the image's layers stay, untagged, as the
+# build cache of the next run. Exit 0 only if every check holds.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+SHARED=${SHARED:-../shared}   # shared/ beside the checkout, as in CI
+DATASET=$SHARED/data/tp0-dataset.zip
+FILE=compose/dev.yaml
+AGENCY_TIMEOUT=600   # seconds for the agencies of one `up` to finish
+
+say() { printf 'compose-run: %s\n' "$*"; }
+failures=0
+check() { # check DESCRIPTION COMMAND...: runs the command; a failure is counted and said
+  local what=$1; shift
+  if "$@"; then say "ok   $what"; else say "FAIL $what"; failures=$((failures + 1)); fi
+}
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="${2:-$(now)}" 'BEGIN { printf "%.1f", b - a }'; }
+
+if [ ! -f "$DATASET" ]; then say "no course dataset at $DATASET: skipped"; exit 0; fi
+
+# --- engine --------------------------------------------------------------------------------------
+if ! docker info >/dev/null 2>&1 || ! docker image inspect node:26-slim >/dev/null 2>&1 || ! command -v docker-compose >/dev/null; then
+  say "no engine or no node:26-slim: running $SHARED/containers/setup-engine.sh"
+  "$SHARED/containers/setup-engine.sh" || { say "FAIL setup-engine.sh"; exit 1; }
+fi
+
+work=$(mktemp -d /tmp/lottery-compose-run.XXXXXX)
+project=lottery-run-$(basename "$work" | cut -d. -f2 | tr 'A-Z' 'a-z')
+export LOTTERY_IMAGE_TAG=$project
+export LOTTERY_AGENCY_FILES=$work/agency-files
+image=loteria-nacional:$LOTTERY_IMAGE_TAG
+compose() { docker-compose -p "$project" -f "$FILE" "$@"; }
+
+cleanup() {
+  local code=$?
+  if [ "$code" != 0 ] && [ -d "$work/logs" ]; then
+    for log in "$work"/logs/*; do say "--- last lines of $(basename "$log")"; tail -n 15 "$log"; done
+  fi
+  compose down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1
+  # --no-prune: the layers stay, untagged, for the next build's cache.
+  docker image rm --no-prune "$image" >/dev/null 2>&1
+  rm -rf "$work"
+  exit "$code"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+mkdir -p "$work/logs" "$LOTTERY_AGENCY_FILES"
+python3 -m zipfile -e "$DATASET" "$LOTTERY_AGENCY_FILES" || { say "FAIL cannot unzip $DATASET"; exit 1; }
+chmod 0644 "$LOTTERY_AGENCY_FILES"/*.csv
+agencies=$(compose config --services | grep -c '^agency[0-9]')
+say "project $project, $agencies agencies, $(cat "$LOTTERY_AGENCY_FILES"/agency-*.csv | grep -c .) bets in the course dataset"
+
+# --- build ---------------------------------------------------------------------------------------
+# The override names only the services that build, and only for the build.
+compose config | python3 -c '
+import sys, yaml
+built = [name for name, service in yaml.safe_load(sys.stdin)["services"].items() if "build" in service]
+print(yaml.safe_dump({"services": {name: {"build": {"network": "host"}} for name in built}}))
+' >"$work/build-host.yaml" || { say "FAIL cannot read $FILE"; exit 1; }
+builds=$(grep -c 'network: host' "$work/build-host.yaml")
+t=$(now)
+compose -f "$work/build-host.yaml" build >"$work/logs/build" 2>&1 || { say "FAIL build"; exit 1; }
+build_s=$(since "$t")
+t=$(now)
+compose -f "$work/build-host.yaml" build >"$work/logs/build-again" 2>&1 || { say "FAIL second build"; exit 1; }
+rebuild_s=$(since "$t")
+check "one image built, by $builds service (build ${build_s} s, again ${rebuild_s} s)" test "$builds" = 1
+
+# --- helpers for the checks ----------------------------------------------------------------------
+# The docker CLI, not docker-compose, for the many small look-ups: it answers in milliseconds.
+container() { docker ps -aq --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$1"; }
+inspect() { docker inspect -f "$2" "$(container "$1")"; }
+agency_names() { seq 1 "$agencies" | sed 's/^/agency/'; }
+
+# up, then wait for every agency to exit; prints seconds from `up` to the last exit.
+run_agencies() {
+  local label=$1 t; t=$(now)
+  compose up -d --no-build >"$work/logs/up-$label" 2>&1 || { say "FAIL up ($label)" >&2; return 1; }
+  local ids; ids=$(for a in $(agency_names); do container "$a"; done)
+  timeout "$AGENCY_TIMEOUT" docker wait $ids >/dev/null || { say "FAIL agencies not done within $AGENCY_TIMEOUT s ($label)" >&2; return 1; }
+  local last; last=$(docker inspect -f '{{.State.FinishedAt}}' $ids | sort | tail -n 1)
+  since "$t" "$(date -d "$last" +%s.%N)"
+}
+
+# Each agency: exit 0, and the winners it logged are exactly the documents of
+# its own file's bets on 7574 (the file read as CSV, not trusted to be tidy).
+check_agencies() {
+  local label=$1 a id
+  for a in $(agency_names); do
+    id=${a#agency}
+    # This run's lines only: `up` again restarts the same containers.
+    docker logs --since "$(inspect "$a" '{{.State.StartedAt}}')" "$(container "$a")" >"$work/logs/$a-$label" 2>&1
+    check "$a exit 0 ($label)" test "$(inspect "$a" '{{.State.ExitCode}}')" = 0
+    check "$a winners are its file's ($label)" python3 - "$LOTTERY_AGENCY_FILES/agency-$id.csv" "$work/logs/$a-$label" <<'EOF'
+import csv, re, sys
+with open(sys.argv[1], newline='', encoding='utf-8') as f:
+    want = sorted(row[2] for row in csv.reader(f) if row and row[4].strip() == '7574')
+lines = [re.sub(r'\x1b\[[0-9;]*m', '', l) for l in open(sys.argv[2], encoding='utf-8')]
+said = [l for l in lines if 'action: ganadores | result: success' in l]
+if len(said) != 1:
+    sys.exit(f'  {len(said)} winners lines')
+m = re.search(r'cant_ganadores: (\d+)(?: \| dnis: (\S*))?', said[0])
+got = sorted(d for d in (m.group(2) or '').split(',') if d)
+if got != want or int(m.group(1)) != len(want):
+    sys.exit(f'  said {m.group(1)} {got}, its file has {len(want)} {want}')
+EOF
+  done
+}
+
+# bets.csv as the server wrote it, read through the image from the volume.
+read_bets() {
+  docker run --rm --network none -v "$volume:/data:ro" --entrypoint "$1" "$image" "${@:2}"
+}
+
+# --- run -----------------------------------------------------------------------------------------
+up_s=$(run_agencies first) || exit 1
+say "up -> last agency exit: ${up_s} s"
+check "server healthy" test "$(inspect server '{{if .State.Health}}{{.State.Health.Status}}{{end}}')" = healthy
+check_agencies first
+docker logs "$(container server)" >"$work/logs/server-first" 2>&1
+check "server drew once" test "$(grep -c 'action: sorteo | result: success' "$work/logs/server-first")" = 1
+volume=$(inspect server '{{range .Mounts}}{{if eq .Destination "/data"}}{{.Name}}{{end}}{{end}}')
+check "bets.csv owned by node, 1000:1000" test "$(read_bets stat -c %u:%g /data/bets.csv)" = 1000:1000
+read_bets cat /data/bets.csv >"$work/bets-first.csv"
+check "bets.csv holds every input row exactly once" python3 - "$LOTTERY_AGENCY_FILES" "$agencies" "$work/bets-first.csv" <<'EOF'
+import csv, sys
+from collections import Counter
+files, agencies, stored_file = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+sent = Counter()
+for a in range(1, agencies + 1):
+    with open(f'{files}/agency-{a}.csv', newline='', encoding='utf-8') as f:
+        sent.update(tuple([str(a)] + row) for row in csv.reader(f) if row)
+with open(stored_file, newline='', encoding='utf-8') as f:
+    stored = Counter(tuple(row) for row in csv.reader(f) if row)
+missing, extra = sent - stored, stored - sent
+print(f'compose-run:      {sum(stored.values())} rows stored, {sum(sent.values())} sent, {sum(missing.values())} missing, {sum(extra.values())} extra or repeated')
+sys.exit(1 if missing or extra else 0)
+EOF
+
+# --- graceful stop -------------------------------------------------------------------------------
+grace=$(compose config | python3 -c 'import sys, yaml; print(yaml.safe_load(sys.stdin)["services"]["server"]["stop_grace_period"].rstrip("s"))')
+t=$(now)
+compose stop >"$work/logs/stop" 2>&1
+stop_s=$(since "$t")
+docker logs "$(container server)" >"$work/logs/server-stop" 2>&1
+check "server exit 0 after stop (137 would be a kill at the end of the grace period)" test "$(inspect server '{{.State.ExitCode}}')" = 0
+check "server logged a graceful shutdown" grep -q 'action: shutdown | result: success' "$work/logs/server-stop"
+check "stop within the grace period (${stop_s} s < ${grace} s)" awk -v s="$stop_s" -v g="$grace" 'BEGIN { exit !(s < g) }'
+check "server never restarted" test "$(inspect server '{{.RestartCount}}')" = 0
+
+# --- up again on the kept volume -----------------------------------------------------------------
+again_s=$(run_agencies again) || exit 1
+say "up again -> last agency exit: ${again_s} s"
+check_agencies again
+docker logs --since "$(inspect server '{{.State.StartedAt}}')" "$(container server)" >"$work/logs/server-again" 2>&1
+check "server recovered the draw and stored nothing again" python3 - "$work/logs/server-again" <<'EOF'
+import re, sys
+lines = [re.sub(r'\x1b\[[0-9;]*m', '', l) for l in open(sys.argv[1], encoding='utf-8')]
+recovered = [l for l in lines if 'action: recover | result: success' in l and 'sorteo: true' in l]
+stored = [l for l in lines if 'action: apuesta_recibida' in l or 'action: sorteo' in l]
+sys.exit(0 if recovered and not stored else f'  recover lines {len(recovered)}, new batches or draws {len(stored)}')
+EOF
+read_bets cat /data/bets.csv >"$work/bets-again.csv"
+check "bets.csv unchanged by the second run" cmp -s "$work/bets-first.csv" "$work/bets-again.csv"
+
+say "build ${build_s} s (again, cached: ${rebuild_s} s) | up -> last agency exit ${up_s} s | stop ${stop_s} s (grace ${grace} s) | up again on the kept volume -> last agency exit ${again_s} s"
+if [ "$failures" = 0 ]; then say "PASS"; exit 0; fi
+say "FAIL: $failures checks"
+exit 1
