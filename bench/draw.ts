@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { BETS_FILE, Store } from '../src/actors/store.ts';
 import { generateBets } from '../src/bets/bet-generator.ts';
 import { encodeBetRows } from '../src/bets/bets-csv.ts';
+import { UploadDigest } from '../src/bets/upload-digest.ts';
 import { createLogger } from '../src/log/logger.ts';
 
 const total = Number(process.argv[2] ?? 10_000_000);
@@ -27,18 +28,20 @@ try {
   let expected = 0;
   let started = performance.now();
   for (let agency = 1; agency <= AGENCIES; agency++) {
+    const digest = new UploadDigest();
     for (let offset = 0; offset < perAgency; offset += CHUNK) {
       const rows = encodeBetRows(agency, generateBets({ seed: agency * 1000 + offset / CHUNK, count: CHUNK, winnerRows: [agency] }));
       expected++;
+      digest.add(rows, CHUNK);
       const outcome = await store.append({ agency, offset, count: CHUNK, rows });
       if (outcome.status !== 'stored') throw new Error(`append ${agency}@${offset}: ${JSON.stringify(outcome)}`);
     }
-    await store.finish(agency, perAgency);
+    await store.finish(agency, perAgency, digest.hex());
   }
   const size = (await stat(join(dataDir, BETS_FILE))).size;
   console.log(`draw: ${total.toLocaleString('en-US')} bets stored (${(size / 1e6).toFixed(0)} MB) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   started = performance.now();
-  const winners = await store.draw(AGENCIES);
+  const { winners } = await store.draw(AGENCIES);
   const seconds = (performance.now() - started) / 1000;
   const found = Object.values(winners).reduce((sum, documents) => sum + documents.length, 0);
   console.log(`draw: ${seconds.toFixed(2)} s over ${total.toLocaleString('en-US')} bets (${Math.round(total / seconds).toLocaleString('en-US')} bets/s), ${found} winners, expected ${expected}: ${found === expected ? 'OK' : 'WRONG'}`);

@@ -3,6 +3,7 @@
 // size (as many bets as fit 8 KiB) and the server does the same work.
 import { Batcher, type BetsBatch } from '../src/agency/batcher.ts';
 import { generateBets } from '../src/bets/bet-generator.ts';
+import { uploadDigestOf } from '../src/bets/upload-digest.ts';
 import { encodeMessage } from '../src/wire/codec.ts';
 
 export type BetsFrame = { frame: Uint8Array; /** The ACK offset that covers this batch. */ end: number };
@@ -29,7 +30,7 @@ export function encodeAgencyFrames(agency: number, count: number, seed: number):
     total: count,
     hello: encodeMessage({ type: 'HELLO', agency }),
     bets: frames,
-    finish: encodeMessage({ type: 'FINISH', total: count }),
+    finish: encodeMessage({ type: 'FINISH', total: count, digest: uploadDigestOf(agency, bets) }),
   };
 }
 

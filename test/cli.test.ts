@@ -11,6 +11,7 @@ import { serverSchema } from '../src/config/server-config.ts';
 import { startProgram, type RunningProgram } from '../src/harness/lottery-processes.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
 import { agencyFor, serverFor, sorted, storedRows, tempDir, within, writeAgencies } from './helpers/lottery-fixtures.ts';
+import { EMPTY_UPLOAD_DIGEST } from '../src/bets/upload-digest.ts';
 
 /** The environment without any variable the programs read: only the flags given count. */
 const env = (() => {
@@ -208,7 +209,7 @@ test('on SIGTERM the server logs a close line per resource and ends with action:
   t.teardown(() => waiting.destroy());
   waiting.send({ type: 'HELLO', agency: 2 });
   t.like(await waiting.receive(), { type: 'WELCOME', offset: 0 });
-  waiting.send({ type: 'FINISH', total: 0 });
+  waiting.send({ type: 'FINISH', total: 0, digest: EMPTY_UPLOAD_DIGEST });
   t.deepEqual(await waiting.receive(), { type: 'ACK', offset: 0 });
   waiting.send({ type: 'WINNERS' });
   waiting.send({ type: 'PING' });

@@ -40,7 +40,7 @@ const anyMessage: fc.Arbitrary<Message> = fc.oneof(
   fc.record({ type: fc.constant('WELCOME' as const), offset, finished: fc.boolean(), drawn: fc.boolean() }),
   fc.record({ type: fc.constant('BETS' as const), offset, bets: fc.array(wireBet, { minLength: 1, maxLength: 20 }) }),
   fc.record({ type: fc.constant('ACK' as const), offset }),
-  fc.record({ type: fc.constant('FINISH' as const), total: offset }),
+  fc.record({ type: fc.constant('FINISH' as const), total: offset, digest: fc.stringMatching(/^[0-9a-f]{64}$/) }),
   fc.constant({ type: 'WINNERS' as const }),
   fc.record({ type: fc.constant('RESULT' as const), documents: fc.array(fc.stringMatching(/^[0-9]{1,16}$/), { maxLength: 100 }), last: fc.boolean() }),
   fc.constant({ type: 'PING' as const }),
@@ -100,7 +100,7 @@ const counts: Array<[MessageName, string, Record<string, unknown>]> = [
   ['WELCOME', 'offset', { offset: 0, finished: false, drawn: false }],
   ['BETS', 'offset', { offset: 0, bets: [['Ana', 'Paz', '1', '2000-01-01', 7]] }],
   ['ACK', 'offset', { offset: 0 }],
-  ['FINISH', 'total', { total: 0 }],
+  ['FINISH', 'total', { total: 0, digest: 'a'.repeat(64) }],
   ['ERROR', 'offset', { code: 'OFFSET_GAP', message: 'gap', offset: 0 }],
   ['ERROR', 'next', { code: 'OFFSET_GAP', message: 'gap', next: 0 }],
 ];
@@ -121,6 +121,17 @@ for (const [name, field, good] of counts) {
     }
   });
 }
+
+test('FINISH.digest and WELCOME.digest must be 64 lowercase hex digits', (t) => {
+  for (const [name, good] of [['FINISH', { total: 1, digest: '0f'.repeat(32) }], ['WELCOME', { offset: 1, finished: true, drawn: false, total: 1, digest: '0f'.repeat(32) }]] as const) {
+    t.like(decodeMessage(frameOf(name, good)), { type: name, digest: '0f'.repeat(32) });
+    const names = new RegExp(`${name}\\.digest\\b`);
+    for (const value of ['0F'.repeat(32), 'a'.repeat(63), 'a'.repeat(65), 'g'.repeat(64), 7, null, ['a'.repeat(64)]]) badMessage(t, frameOf(name, { ...good, digest: value }), names);
+  }
+  const { digest: _, ...missing } = { total: 1, digest: 'a'.repeat(64) };
+  badMessage(t, frameOf('FINISH', missing), /FINISH\.digest\b/);
+  for (const [, value] of badCounts) badMessage(t, frameOf('WELCOME', { offset: 1, finished: true, drawn: false, total: value, digest: 'a'.repeat(64) }), /WELCOME\.total\b/);
+});
 
 test('WELCOME.finished and WELCOME.drawn must be booleans', (t) => {
   const good = { offset: 0, finished: false, drawn: true };

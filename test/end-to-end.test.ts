@@ -101,7 +101,7 @@ test('five agencies of 60 bets where agency k placed k winners each get their k 
   assertWinners(t, runs, inputs.map((input) => input.winners));
   t.deepEqual(runs.map((run) => run.winners?.length), [1, 2, 3, 4, 5]);
   t.deepEqual(sorted(await storedRows(t, dataDir)), sorted(inputs.flatMap((input) => input.rows)));
-  t.is(server.lines.filter((line) => /action: sorteo \| result: success \| cant_ganadores: 15$/.test(line)).length, 1, 'one draw, 15 winners');
+  t.is(server.lines.filter((line) => /action: sorteo \| result: success \| cant_ganadores: 15 \| digest: [0-9a-f]{64}$/.test(line)).length, 1, 'one draw, 15 winners, with the digest of the bets drawn');
 });
 
 test('eight agencies uploading in parallel all finish, and bets.csv holds every row exactly once', async (t) => {

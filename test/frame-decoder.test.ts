@@ -17,7 +17,7 @@ function sampleMessages(): Message[] {
   // A frame of exactly the largest size allowed: a str16 header is 2 bytes longer than the empty string's.
   const base = encodeMessage({ type: 'RESULT', documents: [''], last: true }).length;
   const big: Message = { type: 'RESULT', documents: ['y'.repeat(MAX_FRAME_SIZE - base - 2)], last: true };
-  messages.push(big, { type: 'FINISH', total: 1234 }, { type: 'PONG' });
+  messages.push(big, { type: 'FINISH', total: 1234, digest: 'ab'.repeat(32) }, { type: 'PONG' });
   return messages;
 }
 

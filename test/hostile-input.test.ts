@@ -5,6 +5,7 @@ import { readStoredRows, startAgency, startServer } from '../src/harness/lottery
 import { encodeMessage } from '../src/wire/codec.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
 import { agencyFiles, sorted, tempDir } from './helpers/lottery-fixtures.ts';
+import { EMPTY_UPLOAD_DIGEST } from '../src/bets/upload-digest.ts';
 
 /** Sends `bytes` and waits for the server to answer or close; returns what it said, if anything. */
 async function probe(port: number, bytes: Uint8Array): Promise<string> {
@@ -68,7 +69,7 @@ test('each hostile input gets its own error code', async (t) => {
     ['a payload that is not msgpack', new Uint8Array([0x4c, 0x54, 1, 0x01, 0, 0, 0, 1, 0xc1]), 'BAD_MESSAGE'],
     ['a HELLO of the wrong shape', new Uint8Array([0x4c, 0x54, 1, 0x01, 0, 0, 0, 1, 0x90]), 'BAD_MESSAGE'],
     ['BETS before HELLO', [{ type: 'BETS', offset: 0, bets: [['a', 'b', '1', '2000-01-01', 1]] }], 'UNEXPECTED_MESSAGE'],
-    ['FINISH before HELLO', [{ type: 'FINISH', total: 0 }], 'UNEXPECTED_MESSAGE'],
+    ['FINISH before HELLO', [{ type: 'FINISH', total: 0, digest: EMPTY_UPLOAD_DIGEST }], 'UNEXPECTED_MESSAGE'],
     ['WINNERS before HELLO', [{ type: 'WINNERS' }], 'UNEXPECTED_MESSAGE'],
     ['an agency id outside 1..N', [{ type: 'HELLO', agency: 3 }], 'UNKNOWN_AGENCY'],
     ['a server message sent by an agency', [{ type: 'ACK', offset: 0 }], 'UNEXPECTED_MESSAGE'],
@@ -91,7 +92,7 @@ test('bets after an agency\'s FINISH and after the draw are refused', async (t) 
   const first = await connectRaw(server.port);
   first.send({ type: 'HELLO', agency: 1 });
   await first.receive();
-  first.send({ type: 'FINISH', total: 0 });
+  first.send({ type: 'FINISH', total: 0, digest: EMPTY_UPLOAD_DIGEST });
   t.deepEqual(await first.receive(), { type: 'ACK', offset: 0 });
   first.send({ type: 'BETS', offset: 0, bets: [bet] });
   t.like(await first.receive(), { type: 'ERROR', code: 'AGENCY_FINISHED' });
@@ -100,7 +101,7 @@ test('bets after an agency\'s FINISH and after the draw are refused', async (t) 
   const second = await connectRaw(server.port);
   second.send({ type: 'HELLO', agency: 2 });
   await second.receive();
-  second.send({ type: 'FINISH', total: 0 });
+  second.send({ type: 'FINISH', total: 0, digest: EMPTY_UPLOAD_DIGEST });
   t.deepEqual(await second.receive(), { type: 'ACK', offset: 0 });
   second.destroy();
   await server.waitForLine(/action: sorteo \| result: success/);

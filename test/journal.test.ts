@@ -2,18 +2,19 @@ import test from 'ava';
 import { crc32 } from 'node:zlib';
 import { encodeRecord, JournalCorruptError, parseJournal, type JournalRecord } from '../src/storage/journal.ts';
 
+const chain = (n: number) => n.toString(16).padStart(64, '0');
 const records: JournalRecord[] = [
-  { kind: 'commit', csvEnd: 120, crc: 0x1234abcd, agencies: { '1': { next: 3, stored: 3 } } },
-  { kind: 'commit', csvEnd: 400, crc: 7, agencies: { '1': { next: 8, stored: 8 }, '2': { next: 5, stored: 4 } } },
-  { kind: 'finish', agency: 1, total: 8 },
-  { kind: 'finish', agency: 2, total: 5 },
-  { kind: 'draw', winners: { '1': ['30904465', '111'], '2': [], '3': ['Núñez-free 12'] } },
+  { kind: 'commit', csvEnd: 120, chain: chain(1), agencies: { '1': { next: 3, stored: 3 } } },
+  { kind: 'commit', csvEnd: 400, chain: chain(2), agencies: { '1': { next: 8, stored: 8 }, '2': { next: 5, stored: 4 } } },
+  { kind: 'commit', csvEnd: 400, chain: chain(3), agencies: { '1': { next: 8, stored: 8 } }, finished: { '1': { total: 8, digest: chain(9) } } },
+  { kind: 'commit', csvEnd: 400, chain: chain(4), agencies: { '2': { next: 5, stored: 4 } }, finished: { '2': { total: 5, digest: chain(10) } } },
+  { kind: 'draw', winners: { '1': ['30904465', '111'], '2': [], '3': ['Núñez-free 12'] }, chain: chain(4) },
 ];
 
 const encoded = (list: JournalRecord[]) => Buffer.from(list.map(encodeRecord).join(''));
 
 test('a record is one line: the CRC-32 of its JSON in 8 hex digits, a space, the JSON', (t) => {
-  const record: JournalRecord = { kind: 'finish', agency: 3, total: 10 };
+  const record: JournalRecord = { kind: 'draw', winners: { '1': [] }, chain: chain(5) };
   const json = JSON.stringify(record);
   const line = encodeRecord(record);
   t.is(line, `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`);
@@ -58,32 +59,14 @@ test('a journal that is only a torn first record is cut to nothing', (t) => {
   t.not(replay.cut, undefined);
 });
 
-test('a last line with a bad CRC is cut', (t) => {
+test('a complete last line that fails its check is corruption, not a torn write: it throws rather than cut acknowledged bets', (t) => {
   const whole = encoded(records.slice(0, 2));
   const line = encodeRecord(records[2]);
   const badCrc = (line[0] === '0' ? '1' : '0') + line.slice(1);
-  const replay = parseJournal(Buffer.concat([whole, Buffer.from(badCrc)]));
-  t.deepEqual(replay.records, records.slice(0, 2));
-  t.is(replay.validLength, whole.length);
-  t.regex(replay.cut ?? '', /corrupt/);
-});
-
-test('a last line whose JSON was changed after its CRC was computed is cut', (t) => {
-  const whole = encoded(records.slice(0, 1));
-  const line = encodeRecord({ kind: 'finish', agency: 1, total: 8 }).replace('"total":8', '"total":9');
-  const replay = parseJournal(Buffer.concat([whole, Buffer.from(line)]));
-  t.deepEqual(replay.records, records.slice(0, 1));
-  t.is(replay.validLength, whole.length);
-  t.not(replay.cut, undefined);
-});
-
-test('a last line of garbage or zeros is cut', (t) => {
-  const whole = encoded(records);
-  for (const garbage of ['\n', 'hello world\n', '\0\0\0\0\0\0\0\0\0\0\n', '00000000 {}\n', `${crc32('null').toString(16).padStart(8, '0')} null\n`]) {
-    const replay = parseJournal(Buffer.concat([whole, Buffer.from(garbage)]));
-    t.deepEqual(replay.records, records, JSON.stringify(garbage));
-    t.is(replay.validLength, whole.length);
-    t.not(replay.cut, undefined);
+  const changed = line.replace('"total":8', '"total":9');
+  for (const last of [badCrc, changed, '\n', 'hello world\n', '\0\0\0\0\0\0\0\0\0\0\n', '00000000 {}\n', `${crc32('null').toString(16).padStart(8, '0')} null\n`]) {
+    const error = t.throws(() => parseJournal(Buffer.concat([whole, Buffer.from(last)])), { instanceOf: JournalCorruptError }, JSON.stringify(last));
+    t.regex(error!.message, new RegExp(`byte ${whole.length}\\b.*the last record`));
   }
 });
 

@@ -4,6 +4,7 @@ import { startAgency, startServer } from '../src/harness/lottery-processes.ts';
 import { encodeMessage } from '../src/wire/codec.ts';
 import { connectRaw, type RawConnection } from './helpers/raw-connection.ts';
 import { agencyFiles, sorted, tempDir } from './helpers/lottery-fixtures.ts';
+import { EMPTY_UPLOAD_DIGEST } from '../src/bets/upload-digest.ts';
 
 test('with 300 idle connections held open, real agencies still complete normally', async (t) => {
   const { dir, files, winners } = await agencyFiles(t, [{ count: 200, winnerRows: [3] }, { count: 200, winnerRows: [] }]);
@@ -109,7 +110,7 @@ test('an agency waiting for the draw is not closed by the idle timeout', async (
   t.teardown(() => waiting.destroy());
   // HELLO, FINISH and WINNERS in one write: from here on the server owes this agency its answer.
   waiting.sendBytes(
-    Buffer.concat([encodeMessage({ type: 'HELLO', agency: 1 }), encodeMessage({ type: 'FINISH', total: 0 }), encodeMessage({ type: 'WINNERS' })]),
+    Buffer.concat([encodeMessage({ type: 'HELLO', agency: 1 }), encodeMessage({ type: 'FINISH', total: 0, digest: EMPTY_UPLOAD_DIGEST }), encodeMessage({ type: 'WINNERS' })]),
   );
   t.like(await waiting.receive(), { type: 'WELCOME' });
   t.deepEqual(await waiting.receive(), { type: 'ACK', offset: 0 });
@@ -117,6 +118,6 @@ test('an agency waiting for the draw is not closed by the idle timeout', async (
   await new Promise((resolve) => setTimeout(resolve, 4000));
   const other = await connectRaw(server.port);
   t.teardown(() => other.destroy());
-  other.sendBytes(Buffer.concat([encodeMessage({ type: 'HELLO', agency: 2 }), encodeMessage({ type: 'FINISH', total: 0 })]));
+  other.sendBytes(Buffer.concat([encodeMessage({ type: 'HELLO', agency: 2 }), encodeMessage({ type: 'FINISH', total: 0, digest: EMPTY_UPLOAD_DIGEST })]));
   t.deepEqual(await waiting.receive(), { type: 'RESULT', documents: [], last: true });
 });

@@ -11,6 +11,7 @@ import { HEADER_SIZE, MAX_FRAME_SIZE, MAX_PAYLOAD_SIZE } from '../src/wire/frame
 import { MessageType } from '../src/wire/message-type.ts';
 import type { Message, WireBet } from '../src/wire/messages.ts';
 import { agencyFor, serverFor, sorted, storedRows, tempDir, within } from './helpers/lottery-fixtures.ts';
+import { uploadDigestOf } from '../src/bets/upload-digest.ts';
 
 type Client = {
   send(message: Message): void;
@@ -175,7 +176,7 @@ test('a BETS with an invalid bet gets ERROR INVALID_BET with offset and next, st
   client.send({ type: 'BETS', offset: 3, bets: accepted });
   t.deepEqual(await client.receive(), { type: 'ACK', offset: 5 });
   t.deepEqual(await storedRows(t, dataDir), accepted.map((b) => row(1, b)));
-  client.send({ type: 'FINISH', total: 5 });
+  client.send({ type: 'FINISH', total: 5, digest: uploadDigestOf(1, accepted) });
   t.deepEqual(await client.receive(), { type: 'ACK', offset: 5 });
   t.true(server.lines.some((line) => /action: apuesta_recibida \| result: fail \| agencia: 1 \| cantidad: 3 \| offset: 0/.test(line)));
 });
@@ -226,12 +227,12 @@ test('FINISH with a wrong total gets ERROR TOTAL_MISMATCH, and the right total i
   const { client } = await hello(t, server.port, 1);
   client.send({ type: 'BETS', offset: 0, bets: [bet('Ana', 'Gómez', '111'), bet('Beto', 'Núñez', '222')] });
   t.deepEqual(await client.receive(), { type: 'ACK', offset: 2 });
-  client.send({ type: 'FINISH', total: 3 });
+  client.send({ type: 'FINISH', total: 3, digest: uploadDigestOf(1, [bet('Ana', 'Gómez', '111'), bet('Beto', 'Núñez', '222')]) });
   t.like(await client.receive(), { type: 'ERROR', code: 'TOTAL_MISMATCH', next: 2 });
   await client.closed();
   const again = await hello(t, server.port, 1);
   t.like(again.welcome, { offset: 2, finished: false });
-  again.client.send({ type: 'FINISH', total: 2 });
+  again.client.send({ type: 'FINISH', total: 2, digest: uploadDigestOf(1, [bet('Ana', 'Gómez', '111'), bet('Beto', 'Núñez', '222')]) });
   t.deepEqual(await again.client.receive(), { type: 'ACK', offset: 2 });
 });
 
@@ -260,7 +261,7 @@ test('an agency with 2,000 winners gets RESULT split over several frames of at m
 
   // The same answer, frame by frame.
   const { client, welcome } = await hello(t, server.port, 1);
-  t.deepEqual(welcome, { type: 'WELCOME', offset: 2500, finished: true, drawn: true });
+  t.deepEqual(welcome, { type: 'WELCOME', offset: 2500, finished: true, drawn: true, total: 2500, digest: uploadDigestOf(1, bets) });
   client.send({ type: 'WINNERS' });
   const frames: Array<{ documents: string[]; last: boolean; size: number }> = [];
   while (frames.at(-1)?.last !== true) {
@@ -283,7 +284,7 @@ test('WINNERS is not answered before the last agency\'s FINISH, and is answered 
   const first = await hello(t, server.port, 1);
   first.client.send({ type: 'BETS', offset: 0, bets: [bet('Ana', 'Gómez', '111', 7574), bet('Beto', 'Núñez', '222', 7573)] });
   t.deepEqual(await first.client.receive(), { type: 'ACK', offset: 2 });
-  first.client.send({ type: 'FINISH', total: 2 });
+  first.client.send({ type: 'FINISH', total: 2, digest: uploadDigestOf(1, [bet('Ana', 'Gómez', '111', 7574), bet('Beto', 'Núñez', '222', 7573)]) });
   t.deepEqual(await first.client.receive(), { type: 'ACK', offset: 2 });
   first.client.send({ type: 'WINNERS' });
   first.client.send({ type: 'PING' });
@@ -297,7 +298,7 @@ test('WINNERS is not answered before the last agency\'s FINISH, and is answered 
   t.deepEqual(await first.client.receive(), { type: 'PONG' }, 'still no RESULT while agency 2 is uploading');
   t.false(server.lines.some((line) => /action: sorteo/.test(line)), 'no draw yet');
 
-  second.client.send({ type: 'FINISH', total: 1 });
+  second.client.send({ type: 'FINISH', total: 1, digest: uploadDigestOf(2, [bet('Ceci', 'Pérez', '333', 7574)]) });
   t.deepEqual(await second.client.receive(), { type: 'ACK', offset: 1 });
   t.deepEqual(await first.client.receive(), { type: 'RESULT', documents: ['111'], last: true }, 'agency 1 gets its own winners only');
   second.client.send({ type: 'WINNERS' });
@@ -323,11 +324,11 @@ test('a reconnecting agency gets WELCOME with the offset it reached, and resumes
   t.deepEqual(second.welcome, { type: 'WELCOME', offset: 5, finished: false, drawn: false });
   second.client.send({ type: 'BETS', offset: 5, bets: bets.slice(5) });
   t.deepEqual(await second.client.receive(), { type: 'ACK', offset: 6 });
-  second.client.send({ type: 'FINISH', total: 6 });
+  second.client.send({ type: 'FINISH', total: 6, digest: uploadDigestOf(2, bets) });
   t.deepEqual(await second.client.receive(), { type: 'ACK', offset: 6 });
   second.client.destroy();
 
   const third = await hello(t, server.port, 2);
-  t.deepEqual(third.welcome, { type: 'WELCOME', offset: 6, finished: true, drawn: false });
+  t.deepEqual(third.welcome, { type: 'WELCOME', offset: 6, finished: true, drawn: false, total: 6, digest: uploadDigestOf(2, bets) });
   t.deepEqual(await storedRows(t, dataDir), bets.map((b) => row(2, b)));
 });

@@ -7,6 +7,7 @@ import type { WinnersOutcome } from '../src/actors/lottery.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { encodeMessage } from '../src/wire/codec.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
+import { EMPTY_UPLOAD_DIGEST } from '../src/bets/upload-digest.ts';
 
 // A Session in this process, on a real loopback socket, with a Store and a
 // Lottery whose answers the test holds back: what the server spends on the
@@ -31,7 +32,7 @@ async function serveSessions(t: ExecutionContext, options: Partial<SessionOption
       new Session(socket, {
         agencies: 5,
         store: { welcome: async () => ({ offset: 0, finished: false, drawn: false }), append: async () => ({ status: 'refused', next: 0 }) },
-        lottery: { finish: async (_agency, total) => ({ status: 'finished', total }), winners: () => new Promise(() => undefined), withdraw: () => undefined },
+        lottery: { finish: async (_agency, total, digest) => ({ status: 'finished', total, digest }), winners: () => new Promise(() => undefined), withdraw: () => undefined },
         log,
         handshakeTimeoutMs: 60_000,
         idleTimeoutMs: 60_000,
@@ -62,15 +63,15 @@ test.serial('a HELLO that waits on the Store for many idle timeouts is answered,
 });
 
 test.serial('a FINISH that waits on the Lottery for many idle timeouts is answered, not timed out', async (t) => {
-  const finished = held<{ status: 'finished'; total: number }>();
+  const finished = held<{ status: 'finished'; total: number; digest: string }>();
   const lottery: LotteryApi = { finish: () => finished.promise, winners: () => new Promise(() => undefined), withdraw: () => undefined };
   const { port } = await serveSessions(t, { lottery, idleTimeoutMs: 1000 });
   const connection = await connectRaw(port);
   t.teardown(() => connection.destroy());
-  connection.sendBytes(Buffer.concat([encodeMessage({ type: 'HELLO', agency: 1 }), encodeMessage({ type: 'FINISH', total: 0 })]));
+  connection.sendBytes(Buffer.concat([encodeMessage({ type: 'HELLO', agency: 1 }), encodeMessage({ type: 'FINISH', total: 0, digest: EMPTY_UPLOAD_DIGEST })]));
   t.like(await connection.receive(), { type: 'WELCOME' });
   await sleep(5000);
-  finished.resolve({ status: 'finished', total: 0 });
+  finished.resolve({ status: 'finished', total: 0, digest: EMPTY_UPLOAD_DIGEST });
   t.deepEqual(await connection.receive(), { type: 'ACK', offset: 0 });
 });
 
@@ -78,7 +79,7 @@ test.serial('a held WINNERS is withdrawn from the Lottery when its connection cl
   const withdrawn: unknown[] = [];
   const asked: unknown[] = [];
   const lottery: LotteryApi = {
-    finish: async (_agency, total) => ({ status: 'finished', total }),
+    finish: async (_agency, total, digest) => ({ status: 'finished', total, digest }),
     winners: (_agency, ticket) => {
       asked.push(ticket);
       return new Promise<WinnersOutcome>(() => undefined);
@@ -88,7 +89,7 @@ test.serial('a held WINNERS is withdrawn from the Lottery when its connection cl
   const { port } = await serveSessions(t, { lottery });
   const connection = await connectRaw(port);
   connection.sendBytes(
-    Buffer.concat([encodeMessage({ type: 'HELLO', agency: 1 }), encodeMessage({ type: 'FINISH', total: 0 }), encodeMessage({ type: 'WINNERS' }), encodeMessage({ type: 'PING' })]),
+    Buffer.concat([encodeMessage({ type: 'HELLO', agency: 1 }), encodeMessage({ type: 'FINISH', total: 0, digest: EMPTY_UPLOAD_DIGEST }), encodeMessage({ type: 'WINNERS' }), encodeMessage({ type: 'PING' })]),
   );
   t.like(await connection.receive(), { type: 'WELCOME' });
   t.like(await connection.receive(), { type: 'ACK' });

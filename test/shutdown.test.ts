@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { startAgency, startServer } from '../src/harness/lottery-processes.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
 import { agencyFiles, tempDir } from './helpers/lottery-fixtures.ts';
+import { uploadDigestOf } from '../src/bets/upload-digest.ts';
 
 const closeLine = /action: close_(\w+) \| result: success/;
 
@@ -42,7 +43,7 @@ test('SIGTERM answers a held WINNERS with SERVER_STOPPING', async (t) => {
   t.is((await client.receive()).type, 'WELCOME');
   client.send({ type: 'BETS', offset: 0, bets: [['Ana', 'Pérez', '123', '2000-01-01', 1]] });
   t.deepEqual(await client.receive(), { type: 'ACK', offset: 1 });
-  client.send({ type: 'FINISH', total: 1 });
+  client.send({ type: 'FINISH', total: 1, digest: uploadDigestOf(1, [['Ana', 'Pérez', '123', '2000-01-01', 1]]) });
   t.deepEqual(await client.receive(), { type: 'ACK', offset: 1 });
   client.send({ type: 'WINNERS' });
   client.send({ type: 'PING' });

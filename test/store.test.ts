@@ -1,10 +1,11 @@
 import test, { type ExecutionContext } from 'ava';
-import { appendFile, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readFile, rm, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BETS_FILE, JOURNAL_FILE, Store, StoreRecoveryError } from '../src/actors/store.ts';
+import { BETS_FILE, JOURNAL_FILE, Store, StoreFailedError, StoreRecoveryError } from '../src/actors/store.ts';
 import { generateBets } from '../src/bets/bet-generator.ts';
 import { encodeBetRows } from '../src/bets/bets-csv.ts';
+import { EMPTY_UPLOAD_DIGEST, uploadDigestOf } from '../src/bets/upload-digest.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { encodeRecord, parseJournal, type JournalRecord } from '../src/storage/journal.ts';
 import { ErrorCode } from '../src/wire/errors.ts';
@@ -120,8 +121,10 @@ test('a refused batch uses up its offsets and writes nothing', async (t) => {
   t.deepEqual(await store.append({ agency: 1, offset: 5, count: 5, rows: null }), { status: 'duplicate', next: 10 });
   t.deepEqual(await store.append(batch(1, bets, 10, 20)), { status: 'stored', next: 20, stored: 10 });
   t.is(await csvOf(dir), rowsText(1, bets.slice(0, 5)) + rowsText(1, bets.slice(10, 20)));
-  // FINISH counts offsets, refused ones included.
-  t.deepEqual(await store.finish(1, 20), { status: 'finished', total: 20 });
+  // FINISH counts offsets, refused ones included; its digest covers the stored rows only.
+  const digest = uploadDigestOf(1, [...bets.slice(0, 5), ...bets.slice(10, 20)]);
+  t.like(await store.finish(1, 20, uploadDigestOf(1, bets)), { status: 'rejected', code: ErrorCode.DIGEST_MISMATCH });
+  t.deepEqual(await store.finish(1, 20, digest), { status: 'finished', total: 20, digest });
 });
 
 test('appends issued at once are committed as one group and all resolve', async (t) => {
@@ -178,29 +181,52 @@ test('a duplicate-only group writes no commit record', async (t) => {
   t.is((await commitsOf(dir)).length, before);
 });
 
-test('FINISH with the wrong total is TOTAL_MISMATCH; with the right one it is recorded; bets after it are AGENCY_FINISHED', async (t) => {
+test('FINISH with the wrong total is TOTAL_MISMATCH, with the wrong digest DIGEST_MISMATCH; the right one is recorded; bets after it are AGENCY_FINISHED', async (t) => {
   const dir = await dataDir(t);
   const store = await openStore(t, dir);
   const bets = generateBets({ seed: 9, count: 12 });
   await store.append(batch(1, bets, 0, 10));
-  t.like(await store.finish(1, 12), { status: 'rejected', code: ErrorCode.TOTAL_MISMATCH, next: 10 });
+  const digest = uploadDigestOf(1, bets.slice(0, 10));
+  t.like(await store.finish(1, 12, digest), { status: 'rejected', code: ErrorCode.TOTAL_MISMATCH, next: 10 });
+  // Same count, other rows: one changed field is enough.
+  const forged = bets.slice(0, 10).map((bet, i) => (i === 4 ? ([bet[0], bet[1], bet[2], bet[3], 7574] as WireBet) : bet));
+  const mismatch = await store.finish(1, 10, uploadDigestOf(1, forged));
+  t.like(mismatch, { status: 'rejected', code: ErrorCode.DIGEST_MISMATCH, next: 10 });
+  t.regex((mismatch as { message: string }).message, /does not hold exactly the agency's rows/);
   t.false(store.status(1).finished);
-  t.deepEqual(await store.finish(1, 10), { status: 'finished', total: 10 });
+  t.deepEqual(await store.finish(1, 10, digest), { status: 'finished', total: 10, digest });
   t.true(store.status(1).finished);
-  t.true(store.welcome(1).finished);
-  t.deepEqual(
-    (await journalOf(dir)).filter((record) => record.kind === 'finish'),
-    [{ kind: 'finish', agency: 1, total: 10 }],
-  );
-  // A repeated FINISH is answered the same and not recorded again.
-  t.deepEqual(await store.finish(1, 10), { status: 'finished', total: 10 });
-  t.is((await journalOf(dir)).filter((record) => record.kind === 'finish').length, 1);
+  t.deepEqual(store.welcome(1), { offset: 10, finished: true, drawn: false, total: 10, digest });
+  const finishes = async () => (await commitsOf(dir)).flatMap((record) => Object.entries(record.finished ?? {}));
+  t.deepEqual(await finishes(), [['1', { total: 10, digest }]]);
+  // A repeated FINISH is answered the same and not recorded again; one that says otherwise is refused.
+  t.deepEqual(await store.finish(1, 10, digest), { status: 'finished', total: 10, digest });
+  t.like(await store.finish(1, 11, digest), { status: 'rejected', code: ErrorCode.AGENCY_FINISHED });
+  t.is((await finishes()).length, 1);
   const before = await csvOf(dir);
   t.like(await store.append(batch(1, bets, 10, 12)), { status: 'rejected', code: ErrorCode.AGENCY_FINISHED });
   t.like(await store.append(batch(1, bets, 0, 10)), { status: 'rejected', code: ErrorCode.AGENCY_FINISHED });
   t.is(await csvOf(dir), before);
-  // An agency that sent nothing finishes with total 0.
-  t.deepEqual(await store.finish(2, 0), { status: 'finished', total: 0 });
+  // An agency that sent nothing finishes with total 0 and the digest of nothing.
+  t.deepEqual(await store.finish(2, 0, EMPTY_UPLOAD_DIGEST), { status: 'finished', total: 0, digest: EMPTY_UPLOAD_DIGEST });
+});
+
+test('FINISHes ride the group commit: many at once are one journal record, after the appends before them', async (t) => {
+  const dir = await dataDir(t);
+  const store = await openStore(t, dir);
+  const streams = [1, 2, 3, 4, 5].map((agency) => generateBets({ seed: 90 + agency, count: 10 }));
+  for (const [i, bets] of streams.entries()) await store.append(batch(i + 1, bets, 0, 10));
+  const before = (await commitsOf(dir)).length;
+  const outcomes = await Promise.all([
+    ...streams.map((bets, i) => store.finish(i + 1, 10, uploadDigestOf(i + 1, bets))),
+    // An append and its agency's FINISH in the same group: the FINISH sees the append.
+    store.append(batch(6, streams[0], 0, 10)),
+    store.finish(6, 10, uploadDigestOf(6, streams[0])),
+  ]);
+  t.true(outcomes.every((outcome) => outcome.status === 'finished' || outcome.status === 'stored'), JSON.stringify(outcomes));
+  const commits = (await commitsOf(dir)).slice(before);
+  t.is(commits.length, 1);
+  t.deepEqual(Object.keys(commits[0].finished ?? {}).sort(), ['1', '2', '3', '4', '5', '6']);
 });
 
 test("draw(N) returns each agency's winning documents and bets after it are DRAW_DONE", async (t) => {
@@ -212,11 +238,11 @@ test("draw(N) returns each agency's winning documents and bets after it are DRAW
   await store.append(batch(1, one, 0, 50));
   await store.append(batch(2, two, 0, 50));
   await store.append(batch(3, three, 0, 20));
-  const winners = await store.draw(3);
+  const { winners } = await store.draw(3);
   t.deepEqual(winners, { '1': [one[3][2], one[40][2]], '2': [two[0][2]], '3': [] });
   t.true(store.welcome(1).drawn);
   t.deepEqual(store.snapshot().winners, winners);
-  t.deepEqual(await store.draw(3), winners);
+  t.deepEqual((await store.draw(3)).winners, winners);
   t.is((await journalOf(dir)).filter((record) => record.kind === 'draw').length, 1);
   const before = await csvOf(dir);
   t.like(await store.append(batch(3, generateBets({ seed: 24, count: 5 }), 20, 25)), { status: 'rejected', code: ErrorCode.DRAW_DONE });
@@ -227,7 +253,7 @@ test("draw(N) returns each agency's winning documents and bets after it are DRAW
 test('the draw lists agencies 1..N even when some sent nothing', async (t) => {
   const dir = await dataDir(t);
   const store = await openStore(t, dir);
-  t.deepEqual(await store.draw(3), { '1': [], '2': [], '3': [] });
+  t.deepEqual((await store.draw(3)).winners, { '1': [], '2': [], '3': [] });
 });
 
 test('reopening the same data dir restores offsets, finishes and the draw', async (t) => {
@@ -238,7 +264,7 @@ test('reopening the same data dir restores offsets, finishes and the draw', asyn
   await first.append(batch(1, one, 0, 40));
   await first.append(batch(2, two, 0, 25));
   await first.append({ agency: 2, offset: 25, count: 5, rows: null });
-  await first.finish(1, 40);
+  await first.finish(1, 40, uploadDigestOf(1, one));
   const snapshot = first.snapshot();
   await first.close();
 
@@ -248,14 +274,16 @@ test('reopening the same data dir restores offsets, finishes and the draw', asyn
   t.like(await second.append(batch(1, one, 0, 5)), { status: 'rejected', code: ErrorCode.AGENCY_FINISHED });
   t.deepEqual(await second.append(batch(2, two, 25, 30)), { status: 'duplicate', next: 30 });
   t.deepEqual(await second.append(batch(2, two, 30, 40)), { status: 'stored', next: 40, stored: 10 });
-  await second.finish(2, 40);
-  const winners = await second.draw(2);
+  await second.finish(2, 40, uploadDigestOf(2, [...two.slice(0, 25), ...two.slice(30)]));
+  const { winners, chain } = await second.draw(2);
+  t.is(chain, second.snapshot().chain);
   t.deepEqual(winners, { '1': [one[7][2]], '2': [two[1][2], two[2][2]] });
   await second.close();
 
   const third = await openStore(t, dir);
   t.deepEqual(third.snapshot().winners, winners);
-  t.deepEqual(await third.draw(2), winners);
+  t.deepEqual(await third.draw(2), { winners, chain });
+  t.deepEqual(third.welcome(2), { offset: 40, finished: true, drawn: true, total: 40, digest: uploadDigestOf(2, [...two.slice(0, 25), ...two.slice(30)]) });
   t.deepEqual(third.status(1), { next: 40, stored: 40, finished: true });
   t.deepEqual(third.status(2), { next: 40, stored: 35, finished: true });
   t.is(await csvOf(dir), rowsText(1, one) + rowsText(2, two.slice(0, 25)) + rowsText(2, two.slice(30)));
@@ -298,7 +326,7 @@ test('recovery cuts a journal record cut in half, and the bets it would have com
   // A group that wrote its rows and half its record when the power went.
   const rows = rowsText(1, bets.slice(20, 30));
   await appendFile(join(dir, BETS_FILE), rows);
-  const record = encodeRecord({ kind: 'commit', csvEnd: Buffer.byteLength(csv + rows), crc: 0, agencies: { '1': { next: 30, stored: 30 } } });
+  const record = encodeRecord({ kind: 'commit', csvEnd: Buffer.byteLength(csv + rows), chain: '0'.repeat(64), agencies: { '1': { next: 30, stored: 30 } } });
   await appendFile(join(dir, JOURNAL_FILE), record.slice(0, Math.floor(record.length / 2)));
   const store = await openStore(t, dir);
   t.deepEqual(store.status(1), { next: 20, stored: 20, finished: false });
@@ -310,15 +338,6 @@ test('recovery cuts a journal record cut in half, and the bets it would have com
   const again = await openStore(t, dir);
   t.deepEqual(again.status(1), { next: 30, stored: 30, finished: false });
   t.is(await csvOf(dir), rowsText(1, bets));
-});
-
-test('recovery cuts a half-written FINISH record', async (t) => {
-  const { dir, journal } = await committedDir(t);
-  const record = encodeRecord({ kind: 'finish', agency: 1, total: 20 });
-  await appendFile(join(dir, JOURNAL_FILE), record.slice(0, record.length - 1));
-  const store = await openStore(t, dir);
-  t.false(store.status(1).finished);
-  t.deepEqual(await readFile(join(dir, JOURNAL_FILE)), journal);
 });
 
 test('bets.csv shorter than the journal says makes Store.open reject with StoreRecoveryError', async (t) => {
@@ -355,7 +374,7 @@ test('an empty bets.csv without a journal is a fresh start', async (t) => {
   const dir = await dataDir(t);
   await writeFile(join(dir, BETS_FILE), '');
   const store = await openStore(t, dir);
-  t.deepEqual(store.snapshot(), { agencies: {}, winners: null, bets: 0 });
+  t.deepEqual(store.snapshot(), { agencies: {}, winners: null, bets: 0, chain: '0'.repeat(64) });
 });
 
 test('open creates the data dir and both files', async (t) => {
@@ -375,4 +394,94 @@ test('close() twice is safe, and appends after close reject', async (t) => {
   t.deepEqual(await pending, { status: 'stored', next: 5, stored: 5 });
   await t.throwsAsync(store.append(batch(1, bets, 0, 5)));
   t.is(await csvOf(dir), rowsText(1, bets));
+});
+
+test('a change to any committed byte of bets.csv, not only the last group, is refused at start, saying which group', async (t) => {
+  const { dir, csv } = await committedDir(t);
+  // A forged winner in the first group: a DNI changed, its number made 7574, same length.
+  const lines = csv.split('\n');
+  const fields = lines[2].split(',');
+  fields[3] = fields[3].replace(/^\d/, (digit) => String((Number(digit) + 1) % 10));
+  fields[5] = '7574'.slice(0, fields[5].length).padStart(fields[5].length, '7');
+  lines[2] = fields.join(',');
+  const forged = lines.join('\n');
+  t.is(Buffer.byteLength(forged), Buffer.byteLength(csv));
+  await writeFile(join(dir, BETS_FILE), forged);
+  const firstGroupEnd = Buffer.byteLength(rowsText(1, generateBets({ seed: 41, count: 30 }).slice(0, 10)));
+  const error = await t.throwsAsync(Store.open({ dataDir: dir, fsync: true, log }), { instanceOf: StoreRecoveryError });
+  t.regex(error!.message, new RegExp(`bytes 0 to ${firstGroupEnd} \\(group 1 of 2, committed by the journal record at byte 0\\)`));
+  t.regex(error!.message, /hash chain/);
+});
+
+test('a journal written before the hash chain is refused with a message that says so', async (t) => {
+  const dir = await dataDir(t);
+  await writeFile(join(dir, BETS_FILE), '');
+  await writeFile(join(dir, JOURNAL_FILE), encodeRecord({ kind: 'commit', csvEnd: 0, crc: 0, agencies: {} } as unknown as JournalRecord));
+  const error = await t.throwsAsync(Store.open({ dataDir: dir, fsync: true, log }), { instanceOf: StoreRecoveryError });
+  t.regex(error!.message, /earlier version .*new data dir/);
+});
+
+/** Opens files whose writes fail while `failing.writes` is set, as a full disk would make them. */
+function faultyFiles(failing: { writes: boolean; syncs: boolean }) {
+  return async (path: string, flags: number, mode: number): Promise<FileHandle> => {
+    const handle = await open(path, flags, mode);
+    return new Proxy(handle, {
+      get(target, name) {
+        const value = Reflect.get(target, name, target) as unknown;
+        if (typeof value !== 'function') return value;
+        if (name === 'writev' && failing.writes) {
+          // Half of it lands, then the disk is full.
+          return async (buffers: Uint8Array[], position: number) => {
+            const half = Buffer.concat(buffers).subarray(0, Math.ceil(Buffer.concat(buffers).length / 2));
+            await target.write(half, 0, half.length, position);
+            throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+          };
+        }
+        if ((name === 'datasync' || name === 'sync') && failing.syncs) return async () => {
+          throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+        };
+        return value.bind(target);
+      },
+    });
+  };
+}
+
+test('a failed group commit rejects its appends and cuts bets.csv back to the committed end before anything else is written', async (t) => {
+  const dir = await dataDir(t);
+  const failing = { writes: false, syncs: false };
+  const store = await Store.open({ dataDir: dir, fsync: true, log, openFile: faultyFiles(failing) });
+  t.teardown(() => store.close());
+  const bets = generateBets({ seed: 71, count: 30 });
+  await store.append(batch(1, bets, 0, 10));
+  const committed = await csvOf(dir);
+  failing.writes = true;
+  await t.throwsAsync(store.append(batch(1, bets, 10, 20)), { message: /ENOSPC/ });
+  // Nothing uncommitted stays for the draw or an operator to read.
+  t.is(await csvOf(dir), committed);
+  t.deepEqual(store.status(1), { next: 10, stored: 10, finished: false });
+  failing.writes = false;
+  t.deepEqual(await store.append(batch(1, bets, 10, 30)), { status: 'stored', next: 30, stored: 20 });
+  t.deepEqual(await store.finish(1, 30, uploadDigestOf(1, bets)), { status: 'finished', total: 30, digest: uploadDigestOf(1, bets) });
+  await store.close();
+  const again = await openStore(t, dir);
+  t.deepEqual(again.status(1), { next: 30, stored: 30, finished: true });
+  t.is(await csvOf(dir), rowsText(1, bets));
+});
+
+test('a failed sync stops the Store for good: what is on disk is unknown until recovery reads it', async (t) => {
+  const dir = await dataDir(t);
+  const failing = { writes: false, syncs: false };
+  const failures: Error[] = [];
+  const store = await Store.open({ dataDir: dir, fsync: true, log, openFile: faultyFiles(failing), onFailure: (error) => failures.push(error) });
+  const bets = generateBets({ seed: 72, count: 20 });
+  await store.append(batch(1, bets, 0, 10));
+  failing.syncs = true;
+  await t.throwsAsync(store.append(batch(1, bets, 10, 20)), { message: /EIO/ });
+  t.is(failures.length, 1);
+  t.true(failures[0] instanceof StoreFailedError);
+  await t.throwsAsync(store.append(batch(1, bets, 10, 20)), { instanceOf: StoreFailedError });
+  failing.syncs = false;
+  await store.close();
+  const again = await openStore(t, dir);
+  t.deepEqual(again.status(1), { next: 10, stored: 10, finished: false });
 });

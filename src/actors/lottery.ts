@@ -23,6 +23,9 @@ export class Lottery {
   /** Held WINNERS requests, by the ticket their session gave (or a key of their own). */
   readonly #waiting = new Map<unknown, { agency: number; resolve: (outcome: WinnersOutcome) => void }>();
   #stopping = false;
+  #drawFailures = 0;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #retryPosted = false;
 
   constructor({ agencies, store, log, snapshot }: LotteryOptions) {
     this.#agencies = agencies;
@@ -43,16 +46,22 @@ export class Lottery {
     return this.#mailbox.post(() => this.#drawIfAllFinished());
   }
 
-  finish(agency: number, total: number): Promise<FinishOutcome> {
-    return this.#mailbox.post(async () => {
-      const outcome = await this.#store.finish(agency, total);
-      if (outcome.status === 'finished') {
+  /**
+   * Records an agency's FINISH (see FINISH in src/wire/messages.ts). The
+   * Store call is made outside the mailbox, so that the FINISHes of many
+   * agencies share one group commit instead of waiting on each other's sync.
+   */
+  async finish(agency: number, total: number, digest: string): Promise<FinishOutcome> {
+    const outcome = await this.#store.finish(agency, total, digest);
+    if (outcome.status === 'finished') {
+      await this.#mailbox.post(async () => {
+        if (this.#finished.has(agency)) return;
         this.#finished.add(agency);
         logEvent(this.#log, 'info', 'agencia_finalizada', 'success', { agencia: agency, total, finalizadas: this.#finished.size });
         await this.#drawIfAllFinished();
-      }
-      return outcome;
-    });
+      });
+    }
+    return outcome;
   }
 
   /**
@@ -62,6 +71,8 @@ export class Lottery {
   winners(agency: number, ticket: unknown = {}): Promise<WinnersOutcome> {
     if (this.#winners !== null) return Promise.resolve({ status: 'drawn', documents: this.#winners[agency] ?? [] });
     if (this.#stopping) return Promise.resolve(stoppingRefusal);
+    // A draw that failed is tried again now rather than at its next backoff.
+    if (this.#drawFailures > 0) this.#retryDraw();
     return new Promise((resolve) => this.#waiting.set(ticket, { agency, resolve }));
   }
 
@@ -79,20 +90,50 @@ export class Lottery {
   /** Answers every held WINNERS with SERVER_STOPPING. */
   stop(): void {
     this.#stopping = true;
+    clearTimeout(this.#retryTimer);
     for (const { resolve } of this.#waiting.values()) resolve(stoppingRefusal);
     this.#waiting.clear();
   }
 
   async #drawIfAllFinished(): Promise<void> {
-    if (this.#winners !== null || this.#finished.size < this.#agencies) return;
-    const winners = await this.#store.draw(this.#agencies);
+    if (this.#winners !== null || this.#stopping || this.#finished.size < this.#agencies) return;
+    let draw;
+    try {
+      draw = await this.#store.draw(this.#agencies);
+    } catch (error) {
+      // A read error or a full disk at the draw's record: every FINISH is
+      // recorded, so the draw is owed. It is tried again on the next FINISH
+      // or WINNERS, and meanwhile with a backoff, until it succeeds.
+      const delay = Math.min(DRAW_RETRY_MAX_MS, DRAW_RETRY_FIRST_MS * 2 ** this.#drawFailures++);
+      logEvent(this.#log, 'error', 'sorteo', 'fail', { error: (error as Error).message, intentos: this.#drawFailures, reintento_ms: delay });
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = setTimeout(() => this.#retryDraw(), delay).unref();
+      return;
+    }
+    clearTimeout(this.#retryTimer);
+    const { winners, chain } = draw;
     this.#winners = winners;
     const total = Object.values(winners).reduce((sum, documents) => sum + documents.length, 0);
-    logEvent(this.#log, 'info', 'sorteo', 'success', { cant_ganadores: total });
+    // The digest is the hash chain over bets.csv as drawn: anyone holding
+    // the file can recompute it (see src/storage/journal.ts) and redo the draw.
+    logEvent(this.#log, 'info', 'sorteo', 'success', { cant_ganadores: total, digest: chain });
     for (const { agency, resolve } of this.#waiting.values()) resolve({ status: 'drawn', documents: winners[agency] ?? [] });
     this.#waiting.clear();
   }
+
+  #retryDraw(): void {
+    if (this.#retryPosted) return;
+    this.#retryPosted = true;
+    void this.#mailbox.post(() => {
+      this.#retryPosted = false;
+      return this.#drawIfAllFinished();
+    });
+  }
 }
+
+/** A failed draw is tried again after 100 ms, doubling up to 5 s. */
+const DRAW_RETRY_FIRST_MS = 100;
+const DRAW_RETRY_MAX_MS = 5000;
 
 const withdrawnAnswer: WinnersOutcome = { status: 'rejected', code: ErrorCode.INTERNAL, message: 'the connection that asked has closed' };
 const stoppingRefusal: WinnersOutcome = { status: 'rejected', code: ErrorCode.SERVER_STOPPING, message: 'the server is stopping; ask again once it is back' };

@@ -315,10 +315,10 @@ export class Session {
     }
   }
 
-  async #finish(agency: number, { total }: MessageOf<'FINISH'>): Promise<void> {
+  async #finish(agency: number, { total, digest }: MessageOf<'FINISH'>): Promise<void> {
     await this.#answers;
     if (this.#closing) return;
-    const outcome = await this.#options.lottery.finish(agency, total);
+    const outcome = await this.#options.lottery.finish(agency, total, digest);
     if (outcome.status === 'rejected') {
       logEvent(this.#log, 'warn', 'finalizar', 'fail', { code: outcome.code, error: outcome.message });
       this.#send({ type: 'ERROR', code: outcome.code, message: outcome.message, next: outcome.next });

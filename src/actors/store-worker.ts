@@ -12,7 +12,16 @@ const port = parentPort!;
 const reply = (message: FromStoreWorker) => port.postMessage(message);
 
 try {
-  const store = await Store.open({ dataDir: data.dataDir, fsync: data.fsync, log });
+  const store = await Store.open({
+    dataDir: data.dataDir,
+    fsync: data.fsync,
+    log,
+    // Uncaught on purpose: the worker dies of it, and the supervisor takes the server down into recovery.
+    onFailure: (error) =>
+      setImmediate(() => {
+        throw error;
+      }),
+  });
   const connected: MessagePort[] = [];
   const exposed = withInjectedCrash(store, data.crashAfterBatches);
   port.on('message', async (message: ToStoreWorker) => {

@@ -6,7 +6,9 @@
 import { stat } from 'node:fs/promises';
 import { logEvent, type Logger } from '../log/logger.ts';
 import { ConnectionError, ErrorCode } from '../wire/errors.ts';
-import type { Message } from '../wire/messages.ts';
+import type { Message, WireBet } from '../wire/messages.ts';
+import { encodeBetRows } from '../bets/bets-csv.ts';
+import { UploadDigest } from '../bets/upload-digest.ts';
 import { Batcher, type BetsBatch } from './batcher.ts';
 import { checkDataFile, fieldsAsSent, readBetRows } from './bet-source.ts';
 import { CsvSyntaxError } from './csv-rows.ts';
@@ -36,6 +38,7 @@ const BACKOFF_MAX_MS = 5000;
 const FATAL_CODES = new Set<string>([
   ErrorCode.UNKNOWN_AGENCY,
   ErrorCode.TOTAL_MISMATCH,
+  ErrorCode.DIGEST_MISMATCH,
   ErrorCode.AGENCY_FINISHED,
   ErrorCode.DRAW_DONE,
   ErrorCode.BAD_FRAME,
@@ -61,6 +64,9 @@ export class Agency {
   #sent = 0;
   /** Offsets of rows sent alone because this agency refused them: already logged, by line. */
   readonly #doubted = new Set<number>();
+  /** The upload digest of the rows up to #digestedTo (see #catchUpDigest). */
+  #digest = new UploadDigest();
+  #digestedTo = 0;
   /** Set when WINNERS is first asked; holds across reconnects. */
   #winnersDeadline: number | undefined;
   /**
@@ -128,10 +134,13 @@ export class Agency {
     const welcome = expect(await connection.receive(this.#options.winnersTimeoutMs), 'WELCOME');
     logEvent(this.#log, 'info', 'conexion', 'success', { offset: welcome.offset, finalizada: welcome.finished, sorteo: welcome.drawn });
     let total = welcome.offset;
-    if (!welcome.finished) {
+    if (welcome.finished) {
+      await this.#checkFinished(welcome);
+    } else {
       if (welcome.drawn) throw new AgencyError('the draw took place without this agency: its bets can no longer be taken');
+      await this.#catchUpDigest(welcome.offset);
       total = await this.#upload(connection, welcome.offset);
-      await connection.send({ type: 'FINISH', total });
+      await connection.send({ type: 'FINISH', total, digest: this.#digest.hex() });
       const ack = expect(await connection.receive(this.#options.winnersTimeoutMs), 'ACK');
       if (ack.offset !== total) throw new AgencyError(`the server recorded ${ack.offset} bets at FINISH, the agency sent ${total}`);
       this.#progressed = true;
@@ -142,6 +151,48 @@ export class Agency {
     logEvent(this.#log, 'info', 'consulta_ganadores', 'success', { cant_ganadores: winners.length });
     connection.close();
     return { winners, sent: this.#sent, stored: total - this.#refused, refused: this.#refused, badRows: this.#badRows };
+  }
+
+  /**
+   * The upload digest (see FINISH in src/wire/messages.ts) covers the rows
+   * of every batch up to the server's offset but those it refused. Rows the
+   * server took without this run seeing its answer (a connection lost before
+   * the ACK, or a previous run of the agency) are taken from the file: a row
+   * that is a bet here as stored, one this agency refuses as refused (the
+   * server checks with the same rules). If the server decided otherwise,
+   * FINISH says so with DIGEST_MISMATCH rather than let the agency believe
+   * its rows are all there.
+   */
+  async #catchUpDigest(upTo: number): Promise<void> {
+    if (upTo < this.#digestedTo) {
+      // The server holds fewer rows than it acknowledged to this run: start over, and let FINISH tell.
+      this.#digest = new UploadDigest();
+      this.#digestedTo = 0;
+    }
+    if (upTo === this.#digestedTo) return;
+    for await (const chunk of readBetRows(this.#options.dataFile, { skip: this.#digestedTo })) {
+      for (const row of chunk) {
+        if (this.#digestedTo >= upTo) return;
+        if (row.bet !== undefined) this.#digest.add(encodeBetRows(this.#options.id, [row.bet]), 1);
+        this.#digestedTo++;
+      }
+    }
+  }
+
+  /**
+   * WELCOME says this agency has finished: the server holds the rows of the
+   * file its FINISH was checked against. Going on to the winners is right
+   * only if that file is this one.
+   */
+  async #checkFinished({ total, digest }: { total?: number; digest?: string }): Promise<void> {
+    await this.#catchUpDigest(Number.POSITIVE_INFINITY);
+    const own = { total: this.#digestedTo, digest: this.#digest.hex() };
+    if (total === own.total && digest === own.digest) return;
+    throw new AgencyError(
+      `this agency has already finished in this lottery with ${total ?? '?'} bets (digest ${digest ?? '?'}), ` +
+        `but ${this.#options.dataFile} has ${own.total} bets (digest ${own.digest}): it is not the file that was uploaded. ` +
+        'A new lottery needs a new data dir on the server',
+    );
   }
 
   /**
@@ -209,7 +260,7 @@ export class Agency {
   #settle(inFlight: BetsBatch[], message: Message): void {
     if (message.type === 'ACK') {
       this.#progressed = true;
-      while (inFlight.length > 0 && inFlight[0].offset + inFlight[0].count <= message.offset) inFlight.shift();
+      while (inFlight.length > 0 && inFlight[0].offset + inFlight[0].count <= message.offset) this.#digestBatch(inFlight.shift()!, true);
       return;
     }
     if (message.type === 'ERROR' && message.code === ErrorCode.INVALID_BET && message.offset !== undefined) {
@@ -217,12 +268,25 @@ export class Agency {
       this.#progressed = true;
       const index = inFlight.findIndex((batch) => batch.offset === message.offset);
       const batch = index >= 0 ? inFlight.splice(index, 1)[0] : undefined;
+      if (batch !== undefined) this.#digestBatch(batch, false);
       this.#refused += batch?.count ?? 0;
       if (this.#doubted.has(message.offset)) return;
       logEvent(this.#log, 'warn', 'apuesta_enviada', 'fail', { cantidad: batch?.count ?? 0, offset: message.offset, error: message.message });
       return;
     }
     throw unexpected(message, 'ACK');
+  }
+
+  /**
+   * A batch the server answered: its rows go into the digest if it stored
+   * them. Answers come in offset order. A stored batch only ever holds bets
+   * this agency checked (a refused row goes alone), so its bets are WireBets.
+   */
+  #digestBatch(batch: BetsBatch, stored: boolean): void {
+    if (batch.offset + batch.count <= this.#digestedTo) return;
+    if (batch.offset !== this.#digestedTo) throw new AgencyError(`the server answered the batch at offset ${batch.offset} before the one at ${this.#digestedTo}`);
+    if (stored) this.#digest.add(encodeBetRows(this.#options.id, batch.bets as WireBet[]), batch.count);
+    this.#digestedTo = batch.offset + batch.count;
   }
 
   async #receiveWinners(connection: ServerConnection): Promise<string[]> {

@@ -1,21 +1,33 @@
 import { crc32 } from 'node:zlib';
 
 // The journal beside bets.csv records what the Store has committed: after
-// each group, where bets.csv ends and each touched agency's offsets; an
-// agency's FINISH; the draw's outcome. One record per line:
+// each group, where bets.csv ends, the hash chain's value there, each touched
+// agency's offsets and the FINISHes of the group; the draw's outcome. One
+// record per line:
 //   <crc32 of the JSON, 8 hex digits> <JSON>\n
-// A record is committed once its newline is on disk. A torn or corrupt last
-// line is an interrupted write and is cut; a corrupt line before the last
-// means the file was damaged, and recovery stops rather than guess.
+// A record is committed once its newline is on disk. A last line with no
+// newline is an interrupted write and is cut. A line that has its newline
+// but fails its CRC, wherever it is, means the file was damaged after it
+// was written, and recovery stops rather than guess (a cut there could drop
+// acknowledged bets).
 
 /**
- * After a group commit: bets.csv ends at `csvEnd`, and `crc` is the CRC-32 of
- * the bytes the group appended, from the previous commit's end to `csvEnd`.
+ * After a group commit: bets.csv ends at `csvEnd`, and `chain` is the hash
+ * chain over every committed byte of bets.csv, in hex: SHA-256 of the
+ * previous commit's chain (32 zero bytes before the first) followed by the
+ * bytes this group appended. `finished` lists the FINISHes that rode this
+ * group, with the count and upload digest each was checked against.
  */
-export type CommitRecord = { kind: 'commit'; csvEnd: number; crc: number; agencies: Record<string, { next: number; stored: number }> };
-export type FinishRecord = { kind: 'finish'; agency: number; total: number };
-export type DrawRecord = { kind: 'draw'; winners: Record<string, string[]> };
-export type JournalRecord = CommitRecord | FinishRecord | DrawRecord;
+export type CommitRecord = {
+  kind: 'commit';
+  csvEnd: number;
+  chain: string;
+  agencies: Record<string, { next: number; stored: number }>;
+  finished?: Record<string, { total: number; digest: string }>;
+};
+/** The draw's outcome, and the hash chain of the bets it was drawn from. */
+export type DrawRecord = { kind: 'draw'; winners: Record<string, string[]>; chain: string };
+export type JournalRecord = CommitRecord | DrawRecord;
 
 export class JournalCorruptError extends Error {
   override name = 'JournalCorruptError';
@@ -47,10 +59,8 @@ export function parseJournal(content: Buffer): JournalReplay {
     }
     const record = decodeLine(content.subarray(at, newline).toString('utf8'));
     if (record === undefined) {
-      if (newline === content.length - 1) {
-        return { records, starts, validLength: at, cut: `a corrupt last record (${newline + 1 - at} bytes)` };
-      }
-      throw new JournalCorruptError(`journal record at byte ${at} is corrupt and is not the last one: the journal is damaged`);
+      const which = newline === content.length - 1 ? 'the last record, complete with its end of line,' : 'a record before the last';
+      throw new JournalCorruptError(`journal record at byte ${at} (${which}) fails its check: the journal is damaged`);
     }
     records.push(record);
     starts.push(at);

@@ -64,15 +64,20 @@ type Payload = Record<string, unknown>;
 
 const shapes: { [N in MessageName]: (p: Payload) => MessageOf<N> } = {
   HELLO: (p) => ({ type: 'HELLO', agency: count(p, 'HELLO', 'agency') }),
-  WELCOME: (p) => ({
-    type: 'WELCOME',
-    offset: count(p, 'WELCOME', 'offset'),
-    finished: flag(p, 'WELCOME', 'finished'),
-    drawn: flag(p, 'WELCOME', 'drawn'),
-  }),
+  WELCOME: (p) => {
+    const message: MessageOf<'WELCOME'> = {
+      type: 'WELCOME',
+      offset: count(p, 'WELCOME', 'offset'),
+      finished: flag(p, 'WELCOME', 'finished'),
+      drawn: flag(p, 'WELCOME', 'drawn'),
+    };
+    if (p.total !== undefined) message.total = count(p, 'WELCOME', 'total');
+    if (p.digest !== undefined) message.digest = digest(p, 'WELCOME', 'digest');
+    return message;
+  },
   BETS: (p) => ({ type: 'BETS', offset: count(p, 'BETS', 'offset'), bets: betList(p) }),
   ACK: (p) => ({ type: 'ACK', offset: count(p, 'ACK', 'offset') }),
-  FINISH: (p) => ({ type: 'FINISH', total: count(p, 'FINISH', 'total') }),
+  FINISH: (p) => ({ type: 'FINISH', total: count(p, 'FINISH', 'total'), digest: digest(p, 'FINISH', 'digest') }),
   WINNERS: () => ({ type: 'WINNERS' }),
   RESULT: (p) => ({ type: 'RESULT', documents: stringList(p, 'RESULT', 'documents'), last: flag(p, 'RESULT', 'last') }),
   PING: () => ({ type: 'PING' }),
@@ -115,6 +120,14 @@ function flag(p: Payload, name: string, field: string): boolean {
 function text(p: Payload, name: string, field: string): string {
   const value = p[field];
   if (typeof value !== 'string') bad(name, field, 'a string');
+  return value;
+}
+
+const DIGEST = /^[0-9a-f]{64}$/;
+
+function digest(p: Payload, name: string, field: string): string {
+  const value = p[field];
+  if (typeof value !== 'string' || !DIGEST.test(value)) bad(name, field, 'a SHA-256 digest in 64 lowercase hex digits');
   return value;
 }
 

@@ -13,6 +13,8 @@ export const ErrorCode = {
   INVALID_BET: 'INVALID_BET',
   OFFSET_GAP: 'OFFSET_GAP',
   TOTAL_MISMATCH: 'TOTAL_MISMATCH',
+  /** FINISH's digest is not that of the rows the server stored: it does not hold exactly the agency's rows. */
+  DIGEST_MISMATCH: 'DIGEST_MISMATCH',
   AGENCY_FINISHED: 'AGENCY_FINISHED',
   DRAW_DONE: 'DRAW_DONE',
   TIMEOUT: 'TIMEOUT',

@@ -6,10 +6,30 @@
 export type WireBet = [firstName: string, lastName: string, document: string, birthdate: string, number: number];
 
 export type Hello = { type: 'HELLO'; agency: number };
-export type Welcome = { type: 'WELCOME'; offset: number; finished: boolean; drawn: boolean };
+/**
+ * Where the agency stands. Once it has finished, `total` and `digest` are
+ * what its FINISH was checked against: an agency run again against a
+ * finished lottery compares them with its own file.
+ */
+export type Welcome = { type: 'WELCOME'; offset: number; finished: boolean; drawn: boolean; total?: number; digest?: string };
 export type Bets = { type: 'BETS'; offset: number; bets: WireBet[] };
 export type Ack = { type: 'ACK'; offset: number };
-export type Finish = { type: 'FINISH'; total: number };
+/**
+ * The agency has sent everything. `total`: every offset it used, the bets
+ * of refused batches included. `digest`: its upload digest, 64 lowercase hex
+ * digits: SHA-256 over the rows the server stored for it, in offset order,
+ * each written as the server writes it in bets.csv,
+ *   <agency>,<first_name>,<last_name>,<document>,<birthdate>,<number>\n
+ * (UTF-8; a name holding `"` or `,` is quoted, with each `"` doubled; the
+ * number in plain decimal). The rows of a batch refused with INVALID_BET are
+ * not stored, so they are left out; every other batch the agency sent counts,
+ * including those whose ACK a dropped connection kept from it (the server
+ * took them before WELCOME said so). The digest does not depend on how the
+ * rows were batched. The server answers ACK only when `total` and `digest`
+ * match what it holds (else TOTAL_MISMATCH or DIGEST_MISMATCH): an ACK to
+ * FINISH means the server holds exactly the agency's rows.
+ */
+export type Finish = { type: 'FINISH'; total: number; digest: string };
 export type Winners = { type: 'WINNERS' };
 export type Result = { type: 'RESULT'; documents: string[]; last: boolean };
 export type Ping = { type: 'PING' };
