@@ -44,7 +44,9 @@ export async function crashRun(options: CrashRunOptions): Promise<CrashRunResult
   const port = await freePort();
   const agencies = options.files.length;
   const serverArgs = ['--data-dir', options.dataDir, '--agencies', String(agencies), ...(options.serverArgs ?? [])];
-  const startOnPort = () => startServer(serverArgs, { port });
+  // A restart replays the journal and rereads bets.csv; on a loaded machine
+  // that can take long, and the guard is as generous as the waits below.
+  const startOnPort = () => startServer(serverArgs, { port, startTimeoutMs: 120_000 });
 
   let server = await startOnPort();
   const agencyRuns = options.files.map((file, i) =>
