@@ -107,7 +107,7 @@ export class Lottery {
       const delay = Math.min(DRAW_RETRY_MAX_MS, DRAW_RETRY_FIRST_MS * 2 ** this.#drawFailures++);
       logEvent(this.#log, 'error', 'sorteo', 'fail', { error: (error as Error).message, intentos: this.#drawFailures, reintento_ms: delay });
       clearTimeout(this.#retryTimer);
-      this.#retryTimer = setTimeout(() => this.#retryDraw(), delay).unref();
+      this.#retryTimer = setTimeout(() => this.#retryDraw(), delay);
       return;
     }
     clearTimeout(this.#retryTimer);
