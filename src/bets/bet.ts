@@ -95,7 +95,10 @@ function checkName(field: string, value: unknown): void {
       const found = pattern.exec(value);
       if (found === null) continue;
       const code = found[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
-      throw new InvalidBetError(field, `${field} must not contain ${what}: U+${code} at character ${found.index + 1} of ${excerpt(value)}`);
+      // The excerpt starts a little before the character, so that it shows.
+      const from = Math.max(0, found.index - 16);
+      const shown = `${from > 0 ? '…' : ''}${excerpt(value.slice(from))}`;
+      throw new InvalidBetError(field, `${field} must not contain ${what}: U+${code} at character ${found.index + 1} of ${shown}`);
     }
   }
   if (FORMULA_START.test(value)) {
