@@ -9,8 +9,9 @@
 //
 // What one peer can cost is bounded. A read's frames are handled at most
 // TURN_BYTES at a time, yielding to the worker's other connections between;
-// the socket is not read while its unsent replies exceed WRITE_BUFFER_CAP,
-// and a peer that leaves them unread for the idle timeout is cut off. The
+// no frame is handled, and the socket is not read, while its unsent replies
+// fill the socket's write buffer (its high-water mark, 64 KiB), and a peer
+// that leaves them unread for the idle timeout is cut off. The
 // idle timer only runs while it is the peer's turn to speak (never while the
 // server works for it, or holds its WINNERS), and a frame, once begun, must
 // be complete within the frame timeout however slowly its bytes trickle in.
@@ -53,10 +54,10 @@ export type SessionOptions = {
 
 /** How long a closing connection may take to flush its last frames. */
 const LINGER_MS = 2000;
-/** Unsent replies past which the socket is not read: the peer must read them first. */
-export const WRITE_BUFFER_CAP = 16 * 1024;
 /** Frame bytes handled in one turn of the worker's event loop before other connections get theirs. */
 export const TURN_BYTES = 4 * MAX_FRAME_SIZE;
+/** Every PONG is the same frame: written from one copy, never encoded again. */
+const PONG_FRAME = encodeMessage({ type: 'PONG' });
 
 export class Session {
   readonly #socket: Socket;
@@ -192,7 +193,8 @@ export class Session {
    * within the idle timeout is cut off: it cannot be told, it is not reading.
    */
   async #drained(): Promise<void> {
-    if (this.#socket.writableLength <= WRITE_BUFFER_CAP || this.#socket.destroyed) return;
+    // writableNeedDrain: a write found the buffer at its high-water mark, so 'drain' will say when it empties.
+    if (!this.#socket.writableNeedDrain || this.#socket.destroyed) return;
     const timeoutMs = this.#options.idleTimeoutMs;
     try {
       await Promise.race([once(this.#socket, 'drain', { signal: AbortSignal.timeout(timeoutMs) }), this.closed]);
@@ -220,7 +222,7 @@ export class Session {
   async #dispatch(message: Message): Promise<void> {
     switch (message.type) {
       case 'PING':
-        return this.#send({ type: 'PONG' });
+        return this.#write(PONG_FRAME);
       case 'HELLO':
         return this.#hello(message);
       case 'BETS':
@@ -423,7 +425,11 @@ export class Session {
   }
 
   #send(message: Message): void {
-    if (!this.#closing && !this.#socket.destroyed) this.#socket.write(encodeMessage(message));
+    this.#write(encodeMessage(message));
+  }
+
+  #write(frame: Uint8Array): void {
+    if (!this.#closing && !this.#socket.destroyed) this.#socket.write(frame);
   }
 
   /** Answers ERROR for what went wrong, logs it and closes the connection. */
