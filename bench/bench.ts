@@ -3,6 +3,7 @@
 // (bets.csv does not hold every bet) or something failed.
 import { stopChildren } from './children.ts';
 import { courseMode } from './course-mode.ts';
+import { hostileMode } from './hostile.ts';
 import { encodeLoad, loadSize } from './load-frames.ts';
 import { runLoad } from './load-run.ts';
 import { HELP, parseBenchOptions, type LoadOptions } from './options.ts';
@@ -46,6 +47,10 @@ try {
       if (options.json) console.log(JSON.stringify(report));
       process.exitCode = failures.length > 0 ? 1 : 0;
     }
+  } else if (options.mode === 'hostile') {
+    const { results, table } = await hostileMode(options, say);
+    say(table);
+    if (options.json) console.log(JSON.stringify(results));
   } else {
     process.exitCode = await loadMode(options);
   }

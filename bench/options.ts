@@ -18,11 +18,14 @@ export type LoadOptions = {
 
 export type CourseOptions = { mode: 'course'; dir: string | undefined; runs: number; json: boolean; timeoutSeconds: number };
 
-export type BenchOptions = LoadOptions | CourseOptions;
+export type HostileBenchOptions = { mode: 'hostile'; rounds: number; json: boolean; timeoutSeconds: number };
+
+export type BenchOptions = LoadOptions | CourseOptions | HostileBenchOptions;
 
 export const HELP = `Usage:
   npm run bench -- --agencies K --bets N [--fsync on|off] [--json]
   npm run bench -- --mode course [--dir DIR] [--runs R] [--json]
+  npm run bench -- --mode hostile [--rounds R] [--json]
 
 Load mode (the default) times the real lottery-server (src/bin/lottery-server.ts,
 --log-level warn, a fresh temp data dir) under K concurrent load agencies in
@@ -37,6 +40,11 @@ of this machine and this load generator. It checks that bets.csv holds N rows.
   --seed S         seed of the generated bets; agency k uses S + k (default 1)
   --cpu-prof DIR   run the server with node --cpu-prof, one .cpuprofile per thread in DIR
                    (summarise them with: node_modules/.bin/node bench/profile-summary.ts DIR)
+
+Hostile mode measures the server's CPU per frame (all its threads, from /proc)
+for the worst frames under 8 KiB a peer can build (src/harness/hostile-frames.ts)
+against honest frames, in R interleaved rounds (default 3), with one session
+worker and a neighbour pinging it every 2 ms to show what the others pay.
 
 Course mode times the real programs on the course dataset: lottery-server and
 lottery-agency 1..5, from server start to the last agency's exit; prints the
@@ -64,6 +72,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       'cpu-prof': { type: 'string' },
       dir: { type: 'string' },
       runs: { type: 'string', default: '5' },
+      rounds: { type: 'string', default: '3' },
       json: { type: 'boolean', default: false },
       timeout: { type: 'string', default: '900' },
       help: { type: 'boolean', default: false },
@@ -75,7 +84,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   if (values.mode === 'course') {
     return { mode: 'course', dir: values.dir, runs: positive('runs', values.runs), json: values.json, timeoutSeconds };
   }
-  if (values.mode !== 'load') throw new TypeError(`--mode must be load or course, got ${values.mode}`);
+  if (values.mode === 'hostile') return { mode: 'hostile', rounds: positive('rounds', values.rounds), json: values.json, timeoutSeconds };
+  if (values.mode !== 'load') throw new TypeError(`--mode must be load, course or hostile, got ${values.mode}`);
   if (values.fsync !== 'on' && values.fsync !== 'off') throw new TypeError(`--fsync must be on or off, got ${values.fsync}`);
   return {
     mode: 'load',

@@ -1,0 +1,81 @@
+// node_modules/.bin/node bench/never-reading-peer.ts [--peers P] [--seconds S] [-- server flags…]
+//
+// The real lottery-server (default settings: --idle-timeout 60) and P peers
+// (default 1, at most --agencies) that say HELLO and then send PINGs as fast as the server takes them and never read
+// a PONG. Prints the server's RSS and CPU every 5 s for S seconds (default
+// 60), beside its RSS before any peer connected (the yardstick), and what the
+// peers managed to send. Without write backpressure the server grew by
+// gigabytes in 30 s; with it, it stops reading each peer once its replies
+// back up and closes it after --idle-timeout.
+
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { hello, ping } from '../src/harness/hostile-frames.ts';
+import { startServer } from '../src/harness/lottery-processes.ts';
+
+const { values, positionals } = parseArgs({
+  options: { peers: { type: 'string', default: '1' }, seconds: { type: 'string', default: '60' } },
+  allowPositionals: true,
+});
+const peers = Number(values.peers);
+const seconds = Number(values.seconds);
+
+async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime, fields 14 and 15 of stat, in clock ticks (100 a second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+const dataDir = await mkdtemp(join(tmpdir(), 'lottery-never-reads-'));
+const server = await startServer(['--data-dir', dataDir, ...positionals]);
+const pid = server.child.pid!;
+try {
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const baseline = await rssMiB(pid);
+  console.log(`server RSS before any peer: ${baseline.toFixed(0)} MiB (flags: ${positionals.join(' ') || 'defaults'})`);
+  const burst = Buffer.concat(new Array(100_000).fill(ping()));
+  const sent: number[] = new Array(peers).fill(0);
+  const closedAt: Array<number | undefined> = new Array(peers).fill(undefined);
+  const started = performance.now();
+  for (let i = 0; i < peers; i++) {
+    const socket = net.connect({ port: server.port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    socket.pause();
+    socket.once('close', () => (closedAt[i] = (performance.now() - started) / 1000));
+    socket.once('connect', () => {
+      // HELLO first, so that the handshake timeout is not what ends it.
+      socket.write(hello(i + 1));
+      // Writes whenever the socket takes more: never more than one burst waits in this process.
+      const more = () => {
+        while (!socket.destroyed && socket.write(burst)) sent[i] += burst.length;
+        if (!socket.destroyed) sent[i] += burst.length;
+      };
+      socket.on('drain', more);
+      more();
+    });
+  }
+  const cpuBefore = await cpuSeconds(pid);
+  for (let t = 5; t <= seconds; t += 5) {
+    await new Promise((resolve) => setTimeout(resolve, started + t * 1000 - performance.now()));
+    const open = closedAt.filter((at) => at === undefined).length;
+    const offered = sent.reduce((a, b) => a + b, 0) / 2 ** 20;
+    console.log(
+      `t=${String(t).padStart(3)} s  server RSS ${(await rssMiB(pid)).toFixed(0).padStart(5)} MiB  ` +
+        `CPU ${((await cpuSeconds(pid)) - cpuBefore).toFixed(2).padStart(6)} s  peers open ${open}/${peers}  offered ${offered.toFixed(1)} MiB`,
+    );
+  }
+  const closed = closedAt.filter((at) => at !== undefined) as number[];
+  console.log(closed.length > 0 ? `peers closed by the server after ${closed.map((at) => at.toFixed(1)).join(', ')} s` : 'no peer was closed');
+} finally {
+  await server.stop();
+  await rm(dataDir, { recursive: true, force: true });
+}
