@@ -118,13 +118,14 @@ const m = (samples: Sample[], key: keyof Sample) => median(samples.map((s) => s[
 const bareCpu = m(bare, 'cpuMs');
 const bareWall = m(bare, 'wallMs');
 const perRowUs = ((m(full, 'cpuMs') - m(fixed, 'cpuMs')) / rows) * 1000;
-const fmt = (value: number) => `${value.toFixed(0).padStart(5)} ${instructions ? 'M' : 'ms'}`;
+const fmt = (value: number, unit = instructions ? 'M' : 'ms') => `${value.toFixed(0).padStart(5)} ${unit}`;
+const ms = (value: number) => fmt(value, 'ms');
 const what = instructions ? 'instructions' : 'CPU';
 console.log(`agency cost, ${rounds} interleaved round(s), medians (Node ${process.versions.node}, ${rows} rows from ${values.file ?? 'generated bets'})
 |                                   | ${what.padEnd(12)} | × node -e 0 |   wall   | × node -e 0 |
 |-----------------------------------|-------------:|------------:|---------:|------------:|
-| node -e 0                         | ${fmt(bareCpu).padStart(12)} |        1.00 | ${fmt(bareWall)} |        1.00 |
-| agency, empty file (whole run)    | ${fmt(m(fixed, 'cpuMs')).padStart(12)} | ${(m(fixed, 'cpuMs') / bareCpu).toFixed(2).padStart(11)} | ${fmt(m(fixed, 'wallMs'))} | ${(m(fixed, 'wallMs') / bareWall).toFixed(2).padStart(11)} |
-| agency, start to first WELCOME    |              |             | ${fmt(m(fixed, 'welcomeMs'))} | ${(m(fixed, 'welcomeMs') / bareWall).toFixed(2).padStart(11)} |
-| agency, ${String(rows).padEnd(6)} rows (whole run)  | ${fmt(m(full, 'cpuMs')).padStart(12)} |             | ${fmt(m(full, 'wallMs'))} |             |
+| node -e 0                         | ${fmt(bareCpu).padStart(12)} |        1.00 | ${ms(bareWall)} |        1.00 |
+| agency, empty file (whole run)    | ${fmt(m(fixed, 'cpuMs')).padStart(12)} | ${(m(fixed, 'cpuMs') / bareCpu).toFixed(2).padStart(11)} | ${ms(m(fixed, 'wallMs'))} | ${(m(fixed, 'wallMs') / bareWall).toFixed(2).padStart(11)} |
+| agency, start to first WELCOME    |              |             | ${ms(m(fixed, 'welcomeMs'))} | ${(m(fixed, 'welcomeMs') / bareWall).toFixed(2).padStart(11)} |
+| agency, ${String(rows).padEnd(6)} rows (whole run)  | ${fmt(m(full, 'cpuMs')).padStart(12)} |             | ${ms(m(full, 'wallMs'))} |             |
 per row: ${perRowUs.toFixed(2)} ${instructions ? 'thousand instructions' : 'µs of CPU'} (read, check, batch, encode, send, acknowledgements)${instructions ? ' (wall times under valgrind mean nothing)' : ''}`);

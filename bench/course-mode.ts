@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { readCourseDataset, runCourseDataset } from '../src/harness/course-dataset.ts';
@@ -12,14 +12,24 @@ import type { CourseOptions } from './options.ts';
 import { courseTable, type CourseReport } from './report.ts';
 import { median } from './stats.ts';
 
-const ZIP = fileURLToPath(new URL('../../shared/data/tp0-dataset.zip', import.meta.url));
+/** The course's zip, in shared/data/ beside this checkout or above it. */
+const ZIP = findShared('data/tp0-dataset.zip');
 const DATA = fileURLToPath(new URL('../.data', import.meta.url));
+
+/** `shared/<path>` in the nearest directory above this checkout that has it. */
+export function findShared(path: string): string | undefined {
+  for (let dir = fileURLToPath(new URL('..', import.meta.url)); ; dir = dirname(dir)) {
+    const candidate = join(dir, 'shared', path);
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) return undefined;
+  }
+}
 
 /** Where agency-N.csv are, and what to remove afterwards. */
 export async function datasetDir(dir: string | undefined): Promise<{ dir: string; source: string; cleanup: () => Promise<void> }> {
   const none = async () => undefined;
   if (dir !== undefined) return { dir, source: dir, cleanup: none };
-  if (existsSync(ZIP)) {
+  if (ZIP !== undefined) {
     const work = await mkdtemp(join(tmpdir(), 'lottery-course-data-'));
     await promisify(execFile)('python3', ['-m', 'zipfile', '-e', ZIP, work]);
     return { dir: work, source: 'tp0-dataset.zip', cleanup: () => rm(work, { recursive: true, force: true }) };

@@ -10,13 +10,10 @@
 // checkout or above it (or PEERS_RUN=path/to/run-peer.sh): it prints
 // `NAME median_s=…` after each run. Without it, only this project is timed.
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readCourseDataset, runCourseDataset } from '../src/harness/course-dataset.ts';
-import { datasetDir } from './course-mode.ts';
+import { datasetDir, findShared } from './course-mode.ts';
 import { median } from './stats.ts';
 
 const { values } = parseArgs({
@@ -32,15 +29,7 @@ if (!Number.isInteger(runs) || runs < 1) {
   process.exit(2);
 }
 
-function findRunPeer(): string | undefined {
-  if (process.env.PEERS_RUN) return process.env.PEERS_RUN;
-  for (let dir = fileURLToPath(new URL('..', import.meta.url)); ; dir = dirname(dir)) {
-    const candidate = join(dir, 'shared', 'peers', 'run-peer.sh');
-    if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) return undefined;
-  }
-}
-const runPeer = findRunPeer();
+const runPeer = process.env.PEERS_RUN ?? findShared('peers/run-peer.sh');
 const peers = runPeer === undefined ? [] : values.peers.split(',').filter((name) => name !== '');
 if (runPeer === undefined) console.error('versus-peers: no shared/peers/run-peer.sh found (set PEERS_RUN): timing this project only');
 
