@@ -2,7 +2,7 @@
 // and checking the rows (bet-source.ts over csv-rows.ts), then batching and
 // encoding them into BETS frames (Batcher). Prints rows/s for each stage and
 // CPU µs per row for both.
-//   node bench/agency-read.ts FILE.csv
+//   node bench/agency-read.ts FILE.csv [ROUNDS]
 import { Batcher } from '../src/agency/batcher.ts';
 import { readBetRows } from '../src/agency/bet-source.ts';
 import type { WireBet } from '../src/wire/messages.ts';
@@ -13,7 +13,8 @@ if (file === undefined) {
   process.exit(2);
 }
 
-for (let round = 1; round <= 5; round++) {
+const rounds = Number(process.argv[3] ?? 5);
+for (let round = 1; round <= rounds; round++) {
   const cpuStart = process.cpuUsage();
   let started = performance.now();
   const bets: WireBet[] = [];

@@ -33,6 +33,9 @@ export class CsvSyntaxError extends Error {
 }
 
 const NEWLINE = 0x0a;
+const CR = 0x0d;
+const QUOTE = 0x22;
+const COMMA = 0x2c;
 const BOM = '\uFEFF';
 /** A piece longer than this with no newline goes to fast-csv, which bounds what it holds. */
 const LONGEST_PLAIN_LINE = 64 * 1024;
@@ -65,41 +68,55 @@ export async function* csvRows(chunks: AsyncIterable<Uint8Array>): AsyncGenerato
       carry = bytes;
       continue;
     }
-    const lines = bytes.toString('utf8', 0, end).split('\n');
+    const text = bytes.toString('utf8', 0, end + 1);
     const rows: CsvRow[] = [];
-    for (let i = 0; i < lines.length; i++) {
-      const fields = plainFields(lines[i]);
+    let index = 0;
+    for (let start = 0; start < text.length; index++) {
+      const newline = text.indexOf('\n', start);
+      const fields = plainFieldsAt(text, start, newline);
       if (fields === undefined) {
         if (rows.length > 0) yield rows;
-        return yield* slowRows(bytes.subarray(startOfLine(bytes, i)), source, line);
+        return yield* slowRows(bytes.subarray(startOfLine(bytes, index)), source, line);
       }
       if (fields.length > 0) rows.push({ line, fields });
       line++;
+      start = newline + 1;
     }
     if (end + 1 < bytes.length) carry = bytes.subarray(end + 1);
     if (rows.length > 0) yield rows;
   }
   if (carry === undefined) return;
-  const fields = plainFields(carry.toString('utf8'));
+  const text = carry.toString('utf8');
+  const fields = plainFieldsAt(text, 0, text.length);
   if (fields === undefined) return yield* slowRows(carry, source, line);
   if (fields.length > 0) yield [{ line, fields }];
 }
 
-/** A plain line's fields (none for an empty line); undefined when fast-csv must read it. */
-function plainFields(text: string): string[] | undefined {
-  const cr = text.indexOf('\r');
-  if (cr >= 0) {
-    if (cr !== text.length - 1) return undefined;
-    text = text.slice(0, -1);
+/**
+ * The fields of the plain line of `text` from `start` to `newline` (its
+ * newline, or the end of the text), read in place: no string for the line,
+ * one per field. None for an empty line; undefined when fast-csv must read it.
+ */
+function plainFieldsAt(text: string, start: number, newline: number): string[] | undefined {
+  let end = newline;
+  if (text.charCodeAt(end - 1) === CR && end > start) end--;
+  if (text.charCodeAt(start) === 0xfeff) start++;
+  if (start === end) return [];
+  const fields: string[] = [];
+  let from = start;
+  for (let at = start; at < end; at++) {
+    const code = text.charCodeAt(at);
+    if (code === COMMA) {
+      fields.push(text.slice(from, at));
+      from = at + 1;
+    } else if (code === QUOTE || code === CR) {
+      // A quote, or a carriage return anywhere but before the newline, is fast-csv's to read.
+      return undefined;
+    }
   }
-  if (text.includes('"')) return undefined;
-  if (text.startsWith(BOM)) text = text.slice(1);
-  if (text === '') return [];
-  const fields = text.split(',');
-  // fast-csv looks past white space for a row's first token: a row of white
-  // space only is empty, and white space before the first comma is no field.
-  // (trim() and fast-csv's \s are the same set of characters.)
-  if (fields[0].trim() === '') {
+  fields.push(text.slice(from, end));
+  const first = fields[0].charCodeAt(0);
+  if ((first <= 0x20 || first >= 0xa0 || Number.isNaN(first)) && fields[0].trim() === '') {
     if (fields.length === 1) return [];
     fields[0] = '';
   }
