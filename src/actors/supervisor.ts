@@ -13,7 +13,7 @@ import { lockDataDir, type DataDirLock } from '../storage/data-dir-lock.ts';
 import { Acceptor } from './acceptor.ts';
 import { Lottery } from './lottery.ts';
 import { wrapPort } from './port-remote.ts';
-import type { StoreApi } from './store-api.ts';
+import type { StoreApi, StoreSnapshot } from './store-api.ts';
 import type {
   FromSessionWorker,
   FromStoreWorker,
@@ -115,6 +115,12 @@ export class Supervisor {
       logEvent(this.#log, 'error', 'store', 'fail', { error: reason, fatal: true });
       this.#failure.resolve(new Error(reason));
     });
+    const contradiction = contradictsStoredLottery(started.snapshot, config.agencies, config.dataDir);
+    if (contradiction !== undefined) {
+      await sessionsStarted.catch(() => undefined);
+      await this.stop('refused to start', { quiet: true });
+      throw new Error(contradiction);
+    }
 
     this.#lottery = new Lottery({ agencies: config.agencies, store: wrapPort<StoreApi>(this.#storePort(), 'store'), log: this.#log, snapshot: started.snapshot });
     for (const port of this.#lotteryPortsWaiting.splice(0)) expose(this.#lottery, port);
@@ -130,6 +136,7 @@ export class Supervisor {
     });
     this.#address = await this.#acceptor.listen();
     logEvent(this.#log, 'info', 'listen', 'success', { host: this.#address.address, port: this.#address.port, apuestas: started.snapshot.bets });
+    logStoredLottery(this.#log, started.snapshot, config.dataDir);
   }
 
   /** A new port onto the Store actor. */
@@ -226,18 +233,21 @@ export class Supervisor {
     entry.worker.postMessage({ type: 'socket', socket, connection } satisfies ToSessionWorker, [socket as never]);
   }
 
-  /** Graceful shutdown. Safe to call more than once: later calls wait for the first. */
-  stop(reason: string): Promise<void> {
-    this.#stopping ??= this.#stop(reason);
+  /**
+   * Graceful shutdown. Safe to call more than once: later calls wait for the
+   * first. `quiet`: for a start-up that is refused, nothing to tell but why.
+   */
+  stop(reason: string, { quiet = false } = {}): Promise<void> {
+    this.#stopping ??= this.#stop(reason, quiet ? this.#log.child({}, { level: 'silent' }) : this.#log);
     return this.#stopping;
   }
 
-  async #stop(reason: string): Promise<void> {
-    logEvent(this.#log, 'info', 'shutdown', 'in_progress', { reason });
+  async #stop(reason: string, log: Logger): Promise<void> {
+    logEvent(log, 'info', 'shutdown', 'in_progress', { reason });
     await this.#acceptor?.close();
-    logEvent(this.#log, 'info', 'close_acceptor', 'success');
+    logEvent(log, 'info', 'close_acceptor', 'success');
     this.#lottery?.stop();
-    logEvent(this.#log, 'info', 'close_lottery', 'success');
+    logEvent(log, 'info', 'close_lottery', 'success');
 
     const sessionsDone = Promise.all(
       [...this.#workers].map(async ({ worker }) => {
@@ -247,22 +257,64 @@ export class Supervisor {
       }),
     );
     if (!(await finishesWithin(sessionsDone, SESSIONS_STOP_MS))) {
-      logEvent(this.#log, 'warn', 'close_session_workers', 'fail', { reason: `not closed within ${SESSIONS_STOP_MS / 1000} s, terminated` });
+      logEvent(log, 'warn', 'close_session_workers', 'fail', { reason: `not closed within ${SESSIONS_STOP_MS / 1000} s, terminated` });
       await Promise.all(this.#workers.map(({ worker }) => worker.terminate()));
     } else {
-      logEvent(this.#log, 'info', 'close_session_workers', 'success');
+      logEvent(log, 'info', 'close_session_workers', 'success');
     }
 
     if (this.#storeWorker !== undefined) {
       const exited = once(this.#storeWorker, 'exit');
       this.#storeWorker.postMessage({ type: 'close' } satisfies ToStoreWorker);
       if (!(await finishesWithin(exited, STORE_STOP_MS))) {
-        logEvent(this.#log, 'error', 'close_store', 'fail', { reason: 'the store did not close in time' });
+        logEvent(log, 'error', 'close_store', 'fail', { reason: 'the store did not close in time' });
         await this.#storeWorker.terminate();
       }
     }
     await this.#lock?.release();
-    logEvent(this.#log, 'info', 'shutdown', 'success');
+    logEvent(log, 'info', 'shutdown', 'success');
+  }
+}
+
+/**
+ * Why the stored lottery in the data dir cannot be served with `agencies`
+ * agencies, if it cannot: a draw made for another number of agencies, or an
+ * agency past N that has bets or has finished (it would be refused as
+ * unknown). Starting anyway would serve wrong answers.
+ */
+export function contradictsStoredLottery(snapshot: StoreSnapshot, agencies: number, dataDir: string): string | undefined {
+  const remedy = `start with that number of agencies, or with an empty --data-dir for a new lottery`;
+  if (snapshot.winners !== null) {
+    const drawnFor = Object.keys(snapshot.winners).length;
+    if (drawnFor !== agencies) return `${dataDir} holds a lottery drawn for ${drawnFor} agencies, but this server is set for ${agencies} (--agencies): ${remedy}`;
+  }
+  const beyond = Object.entries(snapshot.agencies)
+    .filter(([agency, state]) => Number(agency) > agencies && (state.finished || state.next > 0))
+    .map(([agency]) => Number(agency))
+    .sort((a, b) => a - b);
+  if (beyond.length > 0) {
+    const most = beyond.at(-1)!;
+    return `${dataDir} holds bets from agency ${beyond.join(', ')}, but this server is set for ${agencies} agencies (--agencies): ${remedy.replace('that number of agencies', `--agencies ${most} or more`)}`;
+  }
+  return undefined;
+}
+
+/** One line at start that says which lottery is served: a new one, one under way, or one already drawn. */
+function logStoredLottery(log: Logger, snapshot: StoreSnapshot, dataDir: string): void {
+  const finished = Object.values(snapshot.agencies).filter((state) => state.finished).length;
+  if (snapshot.winners !== null) {
+    const winners = Object.values(snapshot.winners).reduce((sum, documents) => sum + documents.length, 0);
+    logEvent(log, 'warn', 'loteria', 'success', {
+      estado: 'sorteada',
+      agencias: Object.keys(snapshot.winners).length,
+      apuestas: snapshot.bets,
+      cant_ganadores: winners,
+      aviso: `the lottery in ${dataDir} was drawn already: agencies are answered its winners and no bets are taken; a new lottery needs an empty --data-dir`,
+    });
+  } else if (snapshot.bets > 0 || finished > 0) {
+    logEvent(log, 'info', 'loteria', 'success', { estado: 'en_curso', apuestas: snapshot.bets, finalizadas: finished, data_dir: dataDir });
+  } else {
+    logEvent(log, 'info', 'loteria', 'success', { estado: 'nueva', data_dir: dataDir });
   }
 }
 
