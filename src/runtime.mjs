@@ -91,6 +91,23 @@ export function prepareRuntime(program) {
   trapStopSignals();
   requireRuntime(program);
   enableCompileCache();
+  if (process.env.LOTTERY_EXIT_WITH_PARENT) exitWithParent();
+}
+
+/**
+ * For a program run by another (the demo, the tests): stop as on SIGTERM
+ * once the parent is gone, however it went, even by SIGKILL, which leaves
+ * it no chance to stop its children. Linux has no portable way to ask for a
+ * signal then, so this looks: a process whose parent dies is given another.
+ */
+export function exitWithParent(everyMs = 500) {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    process.kill(process.pid, 'SIGTERM');
+  }, everyMs);
+  timer.unref();
 }
 
 /**

@@ -24,16 +24,24 @@ export type RunningProgram = {
   waitForLine(pattern: RegExp, options?: { timeoutMs?: number; count?: number }): Promise<RegExpExecArray>;
 };
 
-export type ProgramOptions = { onLine?: (line: string) => void; env?: NodeJS.ProcessEnv; cwd?: string };
+export type ProgramOptions = {
+  onLine?: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Told the child process as soon as it exists, before the program is ready. */
+  onSpawn?: (child: ChildProcess) => void;
+};
 
 const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
 
 export function startProgram(name: string, args: string[], options: ProgramOptions = {}): RunningProgram {
   const child = spawn(process.execPath, [binPath(name), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: options.env ?? process.env,
+    // It stops, as on SIGTERM, if this process dies without stopping it.
+    env: { ...(options.env ?? process.env), LOTTERY_EXIT_WITH_PARENT: '1' },
     cwd: options.cwd,
   });
+  options.onSpawn?.(child);
   const lines: string[] = [];
   const watchers = new Set<(line: string) => void>();
   const onLine = (line: string) => {
@@ -127,8 +135,9 @@ export async function startServer(args: string[], options: ServerOptions = {}): 
       await waitForConnect(requested, program, timeoutMs);
       port = requested;
     } else {
-      const match = await program.waitForLine(/action: listen \| result: success .*\| port: (\d+)/, { timeoutMs });
-      port = Number(match[1]);
+      // The text line or the JSON one, whichever format the environment asks for.
+      const match = await program.waitForLine(/action: listen \| result: success .*\| port: (\d+)|"action":"listen","result":"success".*"port":(\d+)/, { timeoutMs });
+      port = Number(match[1] ?? match[2]);
     }
   } catch (error) {
     program.child.kill('SIGKILL');

@@ -1,0 +1,156 @@
+// npm start, the demo: it runs whatever log level and format the environment
+// asks for, and its server and agencies never outlive it, whatever stops it.
+import test, { type ExecutionContext } from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, readdir, readFile, readlink, realpath } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { tempDir, within } from './helpers/lottery-fixtures.ts';
+
+const demoBin = new URL('../src/bin/lottery-demo.mjs', import.meta.url).pathname;
+
+type Demo = { child: ChildProcess; lines: string[]; exited: Promise<number>; waitFor(pattern: RegExp, count?: number): Promise<void> };
+
+/** Runs the demo in `cwd` (its .data is there), with `env` added to ours. */
+function startDemo(t: ExecutionContext, cwd: string, env: NodeJS.ProcessEnv = {}): Demo {
+  const { LOGGING_LEVEL, LOG_FORMAT, ...inherited } = process.env;
+  const child = spawn(process.execPath, [demoBin], { cwd, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  const lines: string[] = [];
+  const waiters = new Set<() => void>();
+  for (const stream of [child.stdout!, child.stderr!]) {
+    createInterface({ input: stream }).on('line', (line) => {
+      lines.push(line);
+      for (const waiter of waiters) waiter();
+    });
+  }
+  const exited = new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal === 'SIGKILL' ? 137 : -1))));
+  const waitFor = (pattern: RegExp, count = 1) =>
+    within(
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (lines.filter((line) => pattern.test(line)).length >= count) {
+            waiters.delete(check);
+            resolve();
+          }
+        };
+        waiters.add(check);
+        check();
+      }),
+      `the demo printing ${count} × ${pattern}:\n${lines.slice(-10).join('\n')}`,
+    );
+  return { child, lines, exited, waitFor };
+}
+
+/** The processes whose parent is `pid` (Linux /proc). */
+async function childrenOf(pid: number): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // pid (comm) state ppid ...: comm may hold spaces, so read after its ')'.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid === pid) found.push(Number(entry));
+  }
+  return found;
+}
+
+/** The processes running in `dir`: the demo's children inherit its working directory, and keep it once orphaned. */
+async function processesIn(dir: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (/^\d+$/.test(entry) && Number(entry) !== process.pid && (await readlink(`/proc/${entry}/cwd`).catch(() => '')) === dir) found.push(Number(entry));
+  }
+  return found;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Resolves once none of `pids` is running; the test's guard fails it otherwise. */
+async function allGone(pids: number[]): Promise<void> {
+  await within(
+    (async () => {
+      while (pids.some(alive)) await sleep(100);
+    })(),
+    `processes ${pids.filter(alive).join(', ')} still running after the demo`,
+  );
+}
+
+/**
+ * A demo that cannot finish: agency 3's file is a directory, so that agency
+ * stops at once and the others wait for a draw that never comes. Resolves
+ * once the server and the four other agencies are running, with their pids.
+ */
+async function stuckDemo(t: ExecutionContext): Promise<{ demo: Demo; pids: number[] }> {
+  const dir = await tempDir(t);
+  await mkdir(join(dir, '.data/agency-3.csv'), { recursive: true });
+  const demo = startDemo(t, dir);
+  await demo.waitFor(/^\[agency \d\] .*action: finalizar \| result: success/, 4);
+  const pids = await childrenOf(demo.child.pid!);
+  t.is(pids.length, 5, 'the server and four agencies run');
+  return { demo, pids };
+}
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  test(`${signal} to the demo stops its server and agencies before it exits`, async (t) => {
+    const { demo, pids } = await stuckDemo(t);
+    demo.child.kill(signal);
+    t.is(await within(demo.exited, 'the demo exiting'), signal === 'SIGINT' ? 130 : 143);
+    t.deepEqual(pids.filter(alive), [], 'no child outlives the demo');
+    t.true(demo.lines.some((line) => /^\[server  \] .*action: shutdown \| result: success$/.test(line)), 'the server shut down cleanly');
+  });
+}
+
+test('a demo whose output is closed (npm start | head) stops its server and agencies', async (t) => {
+  const dir = await realpath(await tempDir(t));
+  const demo = startDemo(t, dir);
+  // As head does once it has its lines: the demo's next write finds no reader.
+  await demo.waitFor(/^\[server  \] /);
+  demo.child.stdout!.destroy();
+  t.is(await within(demo.exited, 'the demo exiting'), 0);
+  await within(
+    (async () => {
+      while ((await processesIn(dir)).length > 0) await sleep(100);
+    })(),
+    'the demo\'s children stopping',
+  );
+  t.deepEqual(await processesIn(dir), []);
+});
+
+test('the server and agencies of a demo killed with SIGKILL notice and stop themselves', async (t) => {
+  const { demo, pids } = await stuckDemo(t);
+  demo.child.kill('SIGKILL');
+  await demo.exited;
+  await allGone(pids);
+  t.deepEqual(pids.filter(alive), []);
+});
+
+test('LOG_FORMAT=json: the demo runs to the end, showing its children\'s JSON lines, and prints every winner', async (t) => {
+  const dir = await tempDir(t);
+  const demo = startDemo(t, dir, { LOG_FORMAT: 'json' });
+  t.is(await within(demo.exited, 'the demo'), 0, demo.lines.slice(-10).join('\n'));
+  const logged = demo.lines.filter((line) => /^\[(server  |agency \d)\] /.test(line));
+  t.true(logged.length > 10);
+  for (const line of logged) {
+    const event = JSON.parse(line.slice(line.indexOf('] ') + 2)) as Record<string, unknown>;
+    t.regex(String(event.level), /^(info|warn|error)$/, line);
+    t.is(typeof event.action, 'string', line);
+  }
+  for (let agency = 1; agency <= 5; agency++) t.true(demo.lines.includes(`  agency ${agency}: ${agency} winner(s)`) || demo.lines.some((line) => line.startsWith(`  agency ${agency}: ${agency} winner(s): `)));
+});
+
+test('LOGGING_LEVEL=warn: the demo runs to the end, shows no info lines, and still prints every winner', async (t) => {
+  const dir = await tempDir(t);
+  const demo = startDemo(t, dir, { LOGGING_LEVEL: 'warn' });
+  t.is(await within(demo.exited, 'the demo'), 0, demo.lines.slice(-10).join('\n'));
+  t.false(demo.lines.some((line) => / INFO +action:/.test(line)), 'no info line is shown');
+  for (let agency = 1; agency <= 5; agency++) t.true(demo.lines.some((line) => line.startsWith(`  agency ${agency}: ${agency} winner(s): `)));
+});
