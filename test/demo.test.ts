@@ -8,6 +8,10 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tempDir, within } from './helpers/lottery-fixtures.ts';
 
+// One demo at a time: each is six processes, and several at once on a small
+// busy machine only make every one of them slow.
+const serial = test.serial;
+
 const demoBin = new URL('../src/bin/lottery-demo.mjs', import.meta.url).pathname;
 
 type Demo = { child: ChildProcess; lines: string[]; exited: Promise<number>; waitFor(pattern: RegExp, count?: number): Promise<void> };
@@ -28,7 +32,9 @@ function startDemo(t: ExecutionContext, cwd: string, env: NodeJS.ProcessEnv = {}
   const exited = new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal === 'SIGKILL' ? 137 : -1))));
   const waitFor = (pattern: RegExp, count = 1) =>
     within(
-      new Promise<void>((resolve) => {
+      new Promise<void>((resolve, reject) => {
+        // Its last lines explain a demo that stopped before printing them.
+        void exited.then((code) => reject(new Error(`the demo exited (${code}) before printing ${count} × ${pattern}:\n${lines.slice(-15).join('\n')}`)));
         const check = () => {
           if (lines.filter((line) => pattern.test(line)).length >= count) {
             waiters.delete(check);
@@ -38,7 +44,7 @@ function startDemo(t: ExecutionContext, cwd: string, env: NodeJS.ProcessEnv = {}
         waiters.add(check);
         check();
       }),
-      `the demo printing ${count} × ${pattern}:\n${lines.slice(-10).join('\n')}`,
+      `the demo printing ${count} × ${pattern}`,
     );
   return { child, lines, exited, waitFor };
 }
@@ -100,7 +106,7 @@ async function stuckDemo(t: ExecutionContext): Promise<{ demo: Demo; pids: numbe
 }
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  test(`${signal} to the demo stops its server and agencies before it exits`, async (t) => {
+  serial(`${signal} to the demo stops its server and agencies before it exits`, async (t) => {
     const { demo, pids } = await stuckDemo(t);
     demo.child.kill(signal);
     t.is(await within(demo.exited, 'the demo exiting'), signal === 'SIGINT' ? 130 : 143);
@@ -109,7 +115,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
-test('a demo whose output is closed (npm start | head) stops its server and agencies', async (t) => {
+serial('a demo whose output is closed (npm start | head) stops its server and agencies', async (t) => {
   const dir = await realpath(await tempDir(t));
   const demo = startDemo(t, dir);
   // As head does once it has its lines: the demo's next write finds no reader.
@@ -125,7 +131,7 @@ test('a demo whose output is closed (npm start | head) stops its server and agen
   t.deepEqual(await processesIn(dir), []);
 });
 
-test('the server and agencies of a demo killed with SIGKILL notice and stop themselves', async (t) => {
+serial('the server and agencies of a demo killed with SIGKILL notice and stop themselves', async (t) => {
   const { demo, pids } = await stuckDemo(t);
   demo.child.kill('SIGKILL');
   await demo.exited;
@@ -133,7 +139,7 @@ test('the server and agencies of a demo killed with SIGKILL notice and stop them
   t.deepEqual(pids.filter(alive), []);
 });
 
-test('LOG_FORMAT=json: the demo runs to the end, showing its children\'s JSON lines, and prints every winner', async (t) => {
+serial('LOG_FORMAT=json: the demo runs to the end, showing its children\'s JSON lines, and prints every winner', async (t) => {
   const dir = await tempDir(t);
   const demo = startDemo(t, dir, { LOG_FORMAT: 'json' });
   t.is(await within(demo.exited, 'the demo'), 0, demo.lines.slice(-10).join('\n'));
@@ -147,7 +153,7 @@ test('LOG_FORMAT=json: the demo runs to the end, showing its children\'s JSON li
   for (let agency = 1; agency <= 5; agency++) t.true(demo.lines.includes(`  agency ${agency}: ${agency} winner(s)`) || demo.lines.some((line) => line.startsWith(`  agency ${agency}: ${agency} winner(s): `)));
 });
 
-test('LOGGING_LEVEL=warn: the demo runs to the end, shows no info lines, and still prints every winner', async (t) => {
+serial('LOGGING_LEVEL=warn: the demo runs to the end, shows no info lines, and still prints every winner', async (t) => {
   const dir = await tempDir(t);
   const demo = startDemo(t, dir, { LOGGING_LEVEL: 'warn' });
   t.is(await within(demo.exited, 'the demo'), 0, demo.lines.slice(-10).join('\n'));
