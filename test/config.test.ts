@@ -151,18 +151,71 @@ test('bad values exit 2 with a message naming the key', (t) => {
   }
 });
 
-test('a bad value in the config file exits 2 naming the key', async (t) => {
+test('a bad value in the config file exits 2 naming the key as the file has it, and the file, not a flag never used', async (t) => {
   const path = await configFile(t, { port: 'not a port' });
   const exit = exitOf(t, () => loadServerConfig(['--config', path], {}));
   t.is(exit.exitCode, 2);
-  t.regex(exit.message, /--port/);
+  t.is(exit.message.split('\n')[0], `lottery-server: "port" in config file ${path}: ports must be within range 0 - 65535`);
+  t.notRegex(exit.message, /--port|SERVER_PORT/);
 });
 
-test('an unknown key in the config file exits 2 naming it', async (t) => {
+test('a bad value is blamed on where it came from: the flag or variable that overrides the file', async (t) => {
+  const path = await configFile(t, { port: 2000 });
+  t.regex(exitOf(t, () => loadServerConfig(['--config', path, '--port', 'x'], {})).message, /^lottery-server: --port \(SERVER_PORT\): /);
+  t.regex(exitOf(t, () => loadServerConfig(['--config', path], { SERVER_PORT: 'x' })).message, /^lottery-server: --port \(SERVER_PORT\): /);
+});
+
+test('an unknown key in the config file exits 2 naming it and the file', async (t) => {
   const path = await configFile(t, { prot: 2000 });
   const exit = exitOf(t, () => loadServerConfig(['--config', path], {}));
   t.is(exit.exitCode, 2);
-  t.regex(exit.message, /prot/);
+  t.is(exit.message.split('\n')[0], `lottery-server: config file ${path}: unknown key "prot"`);
+});
+
+test('a config file that is not JSON is reported in one line naming it', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'lottery-config-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'server.json');
+  await writeFile(path, '{"port": 12\n');
+  const exit = exitOf(t, () => loadServerConfig(['--config', path], {}));
+  t.is(exit.exitCode, 2);
+  const [first, ...rest] = exit.message.split('\n');
+  t.regex(first, new RegExp(`^lottery-server: config file ${path} is not valid JSON: \\S`));
+  t.deepEqual(rest, ["Try 'lottery-server --help'."]);
+  await writeFile(path, '[1, 2]');
+  t.regex(exitOf(t, () => loadServerConfig(['--config', path], {})).message, /config file .* must hold an object of settings/);
+});
+
+test('a config file named .yaml or .yml is read as YAML; a bad one is reported in one line naming it', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'lottery-config-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  for (const name of ['server.yaml', 'server.yml']) {
+    const path = join(dir, name);
+    await writeFile(path, 'port: 2001\nagencies: 7\n');
+    t.like(loadServerConfig(['--config', path], {}), { port: 2001, agencies: 7 });
+    await writeFile(path, 'port: [1\n  x: :\n');
+    const exit = exitOf(t, () => loadServerConfig(['--config', path], {}));
+    t.is(exit.exitCode, 2);
+    const [first, ...rest] = exit.message.split('\n');
+    t.regex(first, new RegExp(`^lottery-server: config file ${path} is not valid YAML: \\S.*[^:]$`));
+    t.deepEqual(rest, ["Try 'lottery-server --help'."]);
+  }
+});
+
+test('an address whose port is out of range says so', (t) => {
+  for (const server of ['127.0.0.1:70000', 'localhost:0']) {
+    const exit = exitOf(t, () => loadAgencyConfig(['--id', '1', '--server', server], {}));
+    t.regex(exit.message, /^lottery-agency: --server \(CLI_SERVER_ADDRESS\): port \d+ is out of range \(1\.\.65535\)/, server);
+  }
+  t.regex(exitOf(t, () => loadAgencyConfig(['--id', '1', '--server', 'nowhere'], {})).message, /must be host:port/);
+});
+
+test('--batch-max-amount takes 0 (as many as fit) and says so of a bad value', (t) => {
+  t.is(loadAgencyConfig(['--id', '1', '--batch-max-amount', '0'], {}).batchMaxAmount, 0);
+  for (const value of ['-3', '1.5', 'many']) {
+    const exit = exitOf(t, () => loadAgencyConfig(['--id', '1', '--batch-max-amount', value], {}), value);
+    t.regex(exit.message, /^lottery-agency: --batch-max-amount \(CLI_BATCH_MAXAMOUNT\): must be a whole number, 0 or more/, value);
+  }
 });
 
 test('a config file that does not exist exits 2', (t) => {
@@ -265,7 +318,7 @@ test('--version exits 0 with the project version', (t) => {
 test('the agency id is required', (t) => {
   const exit = exitOf(t, () => loadAgencyConfig([], {}));
   t.is(exit.exitCode, 2);
-  t.regex(exit.message, /--id/);
+  t.is(exit.message.split('\n')[0], 'lottery-agency: --id (CLI_ID) is required');
   t.regex(exit.message, /^lottery-agency: /);
   for (const id of ['0', '-2', 'one', '1.5']) {
     const bad = exitOf(t, () => loadAgencyConfig(['--id', id], {}), id);

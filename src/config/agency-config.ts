@@ -35,7 +35,7 @@ export const agencySchema = {
   },
   batchMaxAmount: {
     doc: 'most bets per batch; 0 = as many as fit; a batch never exceeds the 8 KiB frame either way',
-    format: 'nat',
+    format: 'whole-number',
     default: 0,
     env: 'CLI_BATCH_MAXAMOUNT',
     arg: 'batch-max-amount',

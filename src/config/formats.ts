@@ -54,10 +54,20 @@ export const onOff: convict.Format = {
 export const hostPort: convict.Format = {
   name: 'host-port',
   validate(value: unknown) {
-    if (typeof value !== 'string' || parseHostPort(value) === undefined) {
-      throw new Error('must be host:port, e.g. localhost:12345');
-    }
+    if (typeof value !== 'string' || parseHostPort(value) !== undefined) return;
+    const port = /:(\d+)$/.exec(value.trim())?.[1];
+    if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) throw new Error(`port ${Number(port)} is out of range (1..65535)`);
+    throw new Error('must be host:port, e.g. localhost:12345');
   },
+};
+
+/** A count that may be 0 (convict's own `nat` says "positive integer" of it). */
+export const wholeNumber: convict.Format = {
+  name: 'whole-number',
+  validate(value: unknown) {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new Error('must be a whole number, 0 or more');
+  },
+  coerce: (value: unknown) => (typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value),
 };
 
 export function parseHostPort(value: string): { host: string; port: number } | undefined {
@@ -67,4 +77,4 @@ export function parseHostPort(value: string): { host: string; port: number } | u
   return port >= 1 && port <= 65535 ? { host: match[1], port } : undefined;
 }
 
-convict.addFormats({ 'positive-integer': positiveInteger, seconds, 'worker-count': workerCount, 'on-off': onOff, 'host-port': hostPort });
+convict.addFormats({ 'positive-integer': positiveInteger, 'whole-number': wholeNumber, seconds, 'worker-count': workerCount, 'on-off': onOff, 'host-port': hostPort });

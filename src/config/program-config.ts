@@ -1,6 +1,8 @@
 import convict from 'convict';
 import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 import { LOG_FORMATS, LOG_LEVELS } from '../log/logger.ts';
 
 // One convict schema per program; this module turns a schema into a
@@ -46,7 +48,7 @@ export const loggingSettings = {
 
 /** The config file flag every program has. */
 export const configFileSetting = (env: string): Setting => ({
-  doc: 'JSON config file to read; environment and flags override it',
+  doc: 'config file to read (JSON, or YAML if named .yaml or .yml); environment and flags override it',
   format: String,
   default: '',
   env,
@@ -67,17 +69,83 @@ export function loadProgramConfig<T>(
   if (argv.includes('--help') || argv.includes('-h')) throw new ConfigExit(helpText(program, schema), 0);
   if (argv.includes('--version')) throw new ConfigExit(projectVersion(), 0);
   checkFlags(program, schema, argv);
+  const fail = (lines: string[]): never => {
+    throw new ConfigExit(`${lines.map((line) => `${program.name}: ${line}`).join('\n')}\nTry '${program.name} --help'.`, 2);
+  };
   let config: convict.Config<Record<string, unknown>>;
+  let file: ConfigFile | undefined;
   try {
     config = convict(schema as convict.Schema<Record<string, unknown>>, { args: argv, env });
-    const file = config.get('config');
-    if (typeof file === 'string' && file !== '') config.loadFile(file);
+    const path = config.get('config');
+    if (typeof path === 'string' && path !== '') {
+      file = readConfigFile(path);
+      config.load(file.settings);
+    }
     config.validate({ allowed: 'strict' });
   } catch (error) {
-    const lines = namingFlags(schema, (error as Error).message).split('\n');
-    throw new ConfigExit(`${lines.map((line) => `${program.name}: ${line}`).join('\n')}\nTry '${program.name} --help'.`, 2);
+    if (error instanceof ConfigExit) throw error;
+    if (error instanceof ConfigFileError) return fail([error.message]);
+    const sources: Sources = { argv, env, file };
+    return fail(
+      (error as Error).message
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => explain(schema, sources, line)),
+    );
   }
   return config.getProperties() as T;
+}
+
+type ConfigFile = { path: string; settings: Record<string, unknown> };
+type Sources = { argv: string[]; env: NodeJS.ProcessEnv; file: ConfigFile | undefined };
+
+/** A config file that cannot be read or parsed: one line that names it. */
+class ConfigFileError extends Error {
+  override name = 'ConfigFileError';
+}
+
+/** Reads a config file as JSON, or as YAML when its name ends in .yaml or .yml. */
+function readConfigFile(path: string): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    throw new ConfigFileError(`config file ${path}: cannot read it (${code === 'ENOENT' ? 'no such file' : message})`);
+  }
+  const yaml = ['.yaml', '.yml'].includes(extname(path).toLowerCase());
+  let settings: unknown;
+  try {
+    settings = yaml ? parseYaml(text) : JSON.parse(text);
+  } catch (error) {
+    // Both parsers' messages may span lines (YAML shows the spot): the first says what is wrong.
+    const reason = (error as Error).message.split('\n')[0].trim().replace(/:$/, '');
+    throw new ConfigFileError(`config file ${path} is not valid ${yaml ? 'YAML' : 'JSON'}: ${reason}`);
+  }
+  if (typeof settings !== 'object' || settings === null || Array.isArray(settings)) {
+    throw new ConfigFileError(`config file ${path} must hold an object of settings, e.g. {"port": 12345}`);
+  }
+  return { path, settings: settings as Record<string, unknown> };
+}
+
+const flagGiven = (argv: string[], arg: string) => argv.some((token) => token === `--${arg}` || token.startsWith(`--${arg}=`));
+
+/**
+ * One of convict's messages, told as the user set the value: the flag, the
+ * variable or the config file's key, whichever the value came from (in
+ * precedence order), and a missing required setting said as such.
+ */
+function explain(schema: Schema, { argv, env, file }: Sources, line: string): string {
+  const undeclared = /^configuration param '([^']+)' not declared in the schema$/.exec(line);
+  if (undeclared) return file === undefined ? line : `config file ${file.path}: unknown key "${undeclared[1]}"`;
+  const key = /^(\w+): /.exec(line)?.[1];
+  const setting = key === undefined ? undefined : schema[key];
+  if (setting === undefined) return line;
+  const problem = line.slice(key!.length + 2);
+  if (flagGiven(argv, setting.arg) || env[setting.env] !== undefined) return `--${setting.arg} (${setting.env}): ${problem}`;
+  if (file !== undefined && Object.hasOwn(file.settings, key!)) return `"${key}" in config file ${file.path}: ${problem}`;
+  if (setting.default === null) return `--${setting.arg} (${setting.env}) is required`;
+  return `--${setting.arg} (${setting.env}): ${problem}`;
 }
 
 /**
@@ -92,19 +160,6 @@ export function configOrExit<T>(load: () => T): T {
     (error.exitCode === 0 ? process.stdout : process.stderr).write(`${error.message}\n`);
     process.exit(error.exitCode);
   }
-}
-
-/** convict names a setting by its key; say its flag and variable too, which is what the user typed. */
-function namingFlags(schema: Schema, message: string): string {
-  return message
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => {
-      const key = /^(\w+): /.exec(line)?.[1];
-      const setting = key === undefined ? undefined : schema[key];
-      return setting === undefined ? line : `--${setting.arg} (${setting.env}): ${line.slice(key!.length + 2)}`;
-    })
-    .join('\n');
 }
 
 /** Unknown flags and stray arguments are mistakes worth stopping for. */

@@ -96,7 +96,7 @@ export const serverSchema = {
   config: configFileSetting('LOTTERY_CONFIG'),
   faultCrashAfterBatches: {
     doc: 'testing only: each first-generation session worker crashes after passing this many batches to the Store (0 = never)',
-    format: 'nat',
+    format: 'whole-number',
     default: 0,
     env: 'LOTTERY_FAULT_CRASH_AFTER_BATCHES',
     arg: 'fault-crash-after-batches',
