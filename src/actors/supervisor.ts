@@ -127,6 +127,7 @@ export class Supervisor {
     await this.#lottery.resume();
     await sessionsStarted;
 
+    logStoredLottery(this.#log, started.snapshot, config.dataDir);
     this.#acceptor = new Acceptor({
       host: config.host,
       port: config.port,
@@ -136,7 +137,6 @@ export class Supervisor {
     });
     this.#address = await this.#acceptor.listen();
     logEvent(this.#log, 'info', 'listen', 'success', { host: this.#address.address, port: this.#address.port, apuestas: started.snapshot.bets });
-    logStoredLottery(this.#log, started.snapshot, config.dataDir);
   }
 
   /** A new port onto the Store actor. */
