@@ -82,6 +82,11 @@ export class Lottery {
     this.#waiting.delete(ticket);
   }
 
+  /** How many of the agencies have finished, for the agencies that wait and show it. */
+  progress(): { finished: number; agencies: number } {
+    return { finished: this.#finished.size, agencies: this.#agencies };
+  }
+
   /** WINNERS requests held for the draw. */
   get held(): number {
     return this.#waiting.size;

@@ -36,7 +36,10 @@ import { Mailbox } from './mailbox.ts';
 import type { AppendOutcome } from './store-api.ts';
 import type { SessionStore } from './store-client.ts';
 
-export type LotteryApi = Pick<Lottery, 'finish' | 'winners' | 'withdraw'>;
+export type LotteryApi = Pick<Lottery, 'finish' | 'winners' | 'withdraw'> & Partial<Pick<Lottery, 'progress'>>;
+
+/** How often a held WINNERS looks whether more agencies have finished, for an agency that shows it. */
+const PROGRESS_EVERY_MS = 1000;
 
 export type SessionOptions = {
   agencies: number;
@@ -71,6 +74,9 @@ export class Session {
   #awaitingWinners = false;
   /** Names this connection's held WINNERS request, so the Lottery can drop it if the connection goes. */
   #winnersTicket: string | undefined;
+  /** The agency said in HELLO that it shows its progress: it is told WAITING while its WINNERS is held. */
+  #wantsProgress = false;
+  #progressTimer: NodeJS.Timeout | undefined;
   /** Frames of a read in hand: the server is working for the peer, whose silence does not count. */
   #busy = false;
   /** Runs while it is the peer's turn to speak; see #peersTurn. */
@@ -241,13 +247,14 @@ export class Session {
     return this.#agency;
   }
 
-  async #hello({ agency }: MessageOf<'HELLO'>): Promise<void> {
+  async #hello({ agency, progress }: MessageOf<'HELLO'>): Promise<void> {
     if (this.#agency !== undefined) throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, 'a second HELLO on the same connection');
     if (agency < 1 || agency > this.#options.agencies) {
       throw new ProtocolError(ErrorCode.UNKNOWN_AGENCY, `agency ${agency} is unknown: agencies are 1..${this.#options.agencies}`);
     }
     clearTimeout(this.#handshakeTimer);
     this.#agency = agency;
+    this.#wantsProgress = progress === true;
     this.#log = this.#options.log.child({ agencia: agency });
     const welcome = await this.#options.store.welcome(agency);
     this.#finished = welcome.finished;
@@ -340,6 +347,7 @@ export class Session {
     // The idle timer does not run while the server owes the answer.
     void Promise.resolve(this.#options.lottery.winners(agency, this.#winnersTicket)).then(
       (outcome) => {
+        this.#stopProgress();
         this.#awaitingWinners = false;
         this.#winnersTicket = undefined;
         this.#startClocks();
@@ -352,11 +360,36 @@ export class Session {
         logEvent(this.#log, 'info', 'consulta_ganadores', 'success', { cant_ganadores: outcome.documents.length });
       },
       (error: unknown) => {
+        this.#stopProgress();
         this.#awaitingWinners = false;
         this.#winnersTicket = undefined;
         this.#refuse(error);
       },
     );
+    if (this.#wantsProgress) this.#startProgress();
+  }
+
+  /** Tells the waiting agency how many agencies have finished, now and on each change. */
+  #startProgress(): void {
+    // Optional for a Lottery stand-in; over comlink, the call is remote.
+    const lottery = this.#options.lottery as { progress?: () => ReturnType<Lottery['progress']> | Promise<ReturnType<Lottery['progress']>> };
+    if (lottery.progress === undefined) return;
+    let told = -1;
+    const tell = async () => {
+      const { finished, agencies } = await lottery.progress!();
+      if (!this.#awaitingWinners || finished === told) return;
+      told = finished;
+      this.#send({ type: 'WAITING', finished, agencies });
+    };
+    const tick = () => void tell().catch(() => undefined);
+    tick();
+    this.#progressTimer = setInterval(tick, PROGRESS_EVERY_MS);
+    this.#progressTimer.unref();
+  }
+
+  #stopProgress(): void {
+    clearInterval(this.#progressTimer);
+    this.#progressTimer = undefined;
   }
 
   /** Whether the socket is being read: the server is not working on the peer's frames, nor closing. */
@@ -420,6 +453,7 @@ export class Session {
   /** The connection is gone: no timer runs for it, and the Lottery holds nothing for it. */
   #onClosed(): void {
     clearTimeout(this.#handshakeTimer);
+    this.#stopProgress();
     this.#stopClocks();
     if (this.#winnersTicket !== undefined) void Promise.resolve(this.#options.lottery.withdraw(this.#winnersTicket)).catch(() => undefined);
   }

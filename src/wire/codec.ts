@@ -63,7 +63,11 @@ export function decodeAs<N extends MessageName>(frame: Frame, name: N): MessageO
 type Payload = Record<string, unknown>;
 
 const shapes: { [N in MessageName]: (p: Payload) => MessageOf<N> } = {
-  HELLO: (p) => ({ type: 'HELLO', agency: count(p, 'HELLO', 'agency') }),
+  HELLO: (p) => {
+    const message: MessageOf<'HELLO'> = { type: 'HELLO', agency: count(p, 'HELLO', 'agency') };
+    if (p.progress !== undefined) message.progress = flag(p, 'HELLO', 'progress');
+    return message;
+  },
   WELCOME: (p) => {
     const message: MessageOf<'WELCOME'> = {
       type: 'WELCOME',
@@ -80,6 +84,7 @@ const shapes: { [N in MessageName]: (p: Payload) => MessageOf<N> } = {
   FINISH: (p) => ({ type: 'FINISH', total: count(p, 'FINISH', 'total'), digest: digest(p, 'FINISH', 'digest') }),
   WINNERS: () => ({ type: 'WINNERS' }),
   RESULT: (p) => ({ type: 'RESULT', documents: stringList(p, 'RESULT', 'documents'), last: flag(p, 'RESULT', 'last') }),
+  WAITING: (p) => ({ type: 'WAITING', finished: count(p, 'WAITING', 'finished'), agencies: count(p, 'WAITING', 'agencies') }),
   PING: () => ({ type: 'PING' }),
   PONG: () => ({ type: 'PONG' }),
   ERROR: (p) => {

@@ -11,6 +11,7 @@ export const MessageType = {
   RESULT: 0x07,
   PING: 0x08,
   PONG: 0x09,
+  WAITING: 0x0b,
   ERROR: 0x0f,
 } as const satisfies Record<MessageName, number>;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];

@@ -5,7 +5,8 @@
 /** One bet as it travels: [first_name, last_name, document, birthdate, number]. */
 export type WireBet = [firstName: string, lastName: string, document: string, birthdate: string, number: number];
 
-export type Hello = { type: 'HELLO'; agency: number };
+/** `progress`: the agency shows its progress and wants WAITING while the draw is pending. */
+export type Hello = { type: 'HELLO'; agency: number; progress?: boolean };
 /**
  * Where the agency stands. Once it has finished, `total` and `digest` are
  * what its FINISH was checked against: an agency run again against a
@@ -32,6 +33,12 @@ export type Ack = { type: 'ACK'; offset: number };
 export type Finish = { type: 'FINISH'; total: number; digest: string };
 export type Winners = { type: 'WINNERS' };
 export type Result = { type: 'RESULT'; documents: string[]; last: boolean };
+/**
+ * While a WINNERS is held for the draw, to an agency that said `progress` in
+ * its HELLO: how many of the agencies have finished. Sent at once and on
+ * each change; the RESULT still follows.
+ */
+export type Waiting = { type: 'WAITING'; finished: number; agencies: number };
 export type Ping = { type: 'PING' };
 export type Pong = { type: 'PONG' };
 /**
@@ -41,6 +48,6 @@ export type Pong = { type: 'PONG' };
  */
 export type ErrorMessage = { type: 'ERROR'; code: string; message: string; offset?: number; next?: number };
 
-export type Message = Hello | Welcome | Bets | Ack | Finish | Winners | Result | Ping | Pong | ErrorMessage;
+export type Message = Hello | Welcome | Bets | Ack | Finish | Winners | Result | Waiting | Ping | Pong | ErrorMessage;
 export type MessageName = Message['type'];
 export type MessageOf<N extends MessageName> = Extract<Message, { type: N }>;
