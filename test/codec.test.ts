@@ -36,13 +36,14 @@ const offset = fc.maxSafeNat();
 const wireBet: fc.Arbitrary<WireBet> = fc.tuple(text, text, fc.stringMatching(/^[0-9]{1,16}$/), fc.constant('1999-12-31'), fc.integer({ min: 0, max: 9999 }));
 
 const anyMessage: fc.Arbitrary<Message> = fc.oneof(
-  fc.record({ type: fc.constant('HELLO' as const), agency: offset }),
+  fc.record({ type: fc.constant('HELLO' as const), agency: offset, progress: fc.boolean() }, { requiredKeys: ['type', 'agency'] }),
   fc.record({ type: fc.constant('WELCOME' as const), offset, finished: fc.boolean(), drawn: fc.boolean() }),
   fc.record({ type: fc.constant('BETS' as const), offset, bets: fc.array(wireBet, { minLength: 1, maxLength: 20 }) }),
   fc.record({ type: fc.constant('ACK' as const), offset }),
   fc.record({ type: fc.constant('FINISH' as const), total: offset, digest: fc.stringMatching(/^[0-9a-f]{64}$/) }),
   fc.constant({ type: 'WINNERS' as const }),
   fc.record({ type: fc.constant('RESULT' as const), documents: fc.array(fc.stringMatching(/^[0-9]{1,16}$/), { maxLength: 100 }), last: fc.boolean() }),
+  fc.record({ type: fc.constant('WAITING' as const), finished: offset, agencies: offset }),
   fc.constant({ type: 'PING' as const }),
   fc.constant({ type: 'PONG' as const }),
   fc.record(
@@ -401,4 +402,14 @@ test('error messages stay short whatever the payload holds', (t) => {
   const long = rawPackr.pack({ agency: 'x'.repeat(8000) });
   const error = t.throws(() => decodeMessage({ type: MessageType.HELLO, payload: long }), { instanceOf: ProtocolError });
   t.true((error?.message.length ?? Infinity) < 100, error?.message);
+});
+
+test('HELLO may ask for progress, and WAITING says how many agencies have finished', (t) => {
+  const decode = (message: Message) => decodeMessage(new FrameDecoder().push(encodeMessage(message))[0]);
+  t.deepEqual(decode({ type: 'HELLO', agency: 2, progress: true }), { type: 'HELLO', agency: 2, progress: true });
+  t.deepEqual(decode({ type: 'HELLO', agency: 2 }), { type: 'HELLO', agency: 2 });
+  t.deepEqual(decode({ type: 'WAITING', finished: 3, agencies: 5 }), { type: 'WAITING', finished: 3, agencies: 5 });
+  badMessage(t, frameOf('HELLO', { agency: 2, progress: 'yes' }), /HELLO\.progress must be a boolean/);
+  badMessage(t, frameOf('WAITING', { finished: -1, agencies: 5 }), /WAITING\.finished/);
+  badMessage(t, frameOf('WAITING', { finished: 1 }), /WAITING\.agencies/);
 });

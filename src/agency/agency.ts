@@ -3,7 +3,6 @@
 // connection loss it reconnects with backoff and resumes from the offset the
 // server's WELCOME gives, so every bet is stored exactly once.
 
-import { stat } from 'node:fs/promises';
 import { logEvent, type Logger } from '../log/logger.ts';
 import { ConnectionError, ErrorCode } from '../wire/errors.ts';
 import type { Message, WireBet } from '../wire/messages.ts';
@@ -24,8 +23,16 @@ export type AgencyOptions = {
   retryTimeoutMs: number;
   log: Logger;
   signal?: AbortSignal;
-  onProgress?: (fraction: number, sent: number) => void;
+  /** Told each step, for a person watching: an agency that has it asks the server for WAITING. */
+  onStatus?: (status: AgencyStatus) => void;
 };
+
+/** Where the agency is, as a progress display shows it. */
+export type AgencyStatus =
+  | { phase: 'uploading'; acknowledged: number }
+  | { phase: 'finished'; total: number }
+  | { phase: 'waiting'; finished: number; agencies: number }
+  | { phase: 'retrying'; inMs: number; error: string };
 
 export type AgencyResult = { winners: string[]; sent: number; stored: number; refused: number; badRows: number };
 
@@ -115,6 +122,7 @@ export class Agency {
         }
         const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** attempt++) * (0.5 + Math.random() / 2);
         logEvent(this.#log, 'warn', 'conexion', 'fail', { code: error.code, error: error.message, reintento_ms: Math.round(delay) });
+        this.#options.onStatus?.({ phase: 'retrying', inMs: Math.round(delay), error: error.message });
         await sleep(Math.min(delay, retryTimeoutMs - waited), signal);
       }
     }
@@ -130,7 +138,8 @@ export class Agency {
     const { id, host, port } = this.#options;
     const connection = await ServerConnection.connect(host, port);
     this.#connection = connection;
-    await connection.send({ type: 'HELLO', agency: id });
+    const { onStatus } = this.#options;
+    await connection.send({ type: 'HELLO', agency: id, ...(onStatus ? { progress: true } : {}) });
     const welcome = expect(await connection.receive(this.#options.winnersTimeoutMs), 'WELCOME');
     logEvent(this.#log, 'info', 'conexion', 'success', { offset: welcome.offset, finalizada: welcome.finished, sorteo: welcome.drawn });
     let total = welcome.offset;
@@ -139,11 +148,13 @@ export class Agency {
     } else {
       if (welcome.drawn) throw new AgencyError('the draw took place without this agency: its bets can no longer be taken');
       await this.#catchUpDigest(welcome.offset);
+      onStatus?.({ phase: 'uploading', acknowledged: welcome.offset });
       total = await this.#upload(connection, welcome.offset);
       await connection.send({ type: 'FINISH', total, digest: this.#digest.hex() });
       const ack = expect(await connection.receive(this.#options.winnersTimeoutMs), 'ACK');
       if (ack.offset !== total) throw new AgencyError(`the server recorded ${ack.offset} bets at FINISH, the agency sent ${total}`);
       this.#progressed = true;
+      onStatus?.({ phase: 'finished', total });
       logEvent(this.#log, 'info', 'finalizar', 'success', { total, enviadas: this.#sent, rechazadas: this.#refused, filas_invalidas: this.#badRows });
     }
     await connection.send({ type: 'WINNERS' });
@@ -202,8 +213,7 @@ export class Agency {
    * with it, and the numbering stays the file's.
    */
   async #upload(connection: ServerConnection, offset: number): Promise<number> {
-    const { dataFile, batchMaxAmount, onProgress, signal } = this.#options;
-    const fileSize = onProgress === undefined ? 0 : (await stat(dataFile)).size;
+    const { dataFile, batchMaxAmount, signal } = this.#options;
     const inFlight: BetsBatch[] = [];
     const settle = async () => this.#settle(inFlight, await connection.receive(this.#options.winnersTimeoutMs));
     const send = async (batch: BetsBatch) => {
@@ -217,8 +227,7 @@ export class Agency {
       this.#sent += batch.count;
     };
     const batcher = new Batcher(batchMaxAmount, offset);
-    let bytesRead = 0;
-    const rows = readBetRows(dataFile, { skip: offset, onProgress: onProgress && ((read) => (bytesRead = read)) });
+    const rows = readBetRows(dataFile, { skip: offset });
     try {
       for await (const chunk of rows) {
         for (const row of chunk) {
@@ -235,7 +244,6 @@ export class Agency {
           this.#doubted.add(row.offset);
           for (const batch of batcher.alone(fieldsAsSent(row.fields))) await send(batch);
         }
-        onProgress?.(bytesRead / fileSize, batcher.nextOffset);
       }
     } catch (error) {
       if (!(error instanceof CsvSyntaxError)) throw error;
@@ -252,7 +260,6 @@ export class Agency {
     const last = batcher.flush();
     if (last !== undefined) await send(last);
     while (inFlight.length > 0) await settle();
-    onProgress?.(1, batcher.nextOffset);
     return batcher.nextOffset;
   }
 
@@ -260,6 +267,7 @@ export class Agency {
   #settle(inFlight: BetsBatch[], message: Message): void {
     if (message.type === 'ACK') {
       this.#progressed = true;
+      this.#options.onStatus?.({ phase: 'uploading', acknowledged: message.offset });
       while (inFlight.length > 0 && inFlight[0].offset + inFlight[0].count <= message.offset) this.#digestBatch(inFlight.shift()!, true);
       return;
     }
@@ -305,6 +313,11 @@ export class Agency {
         if (error instanceof ConnectionError && (error.code === 'CONNECTION_LOST' || error.code === ErrorCode.SERVER_STOPPING)) this.#progressed = true;
         throw error;
       }
+      if (message.type === 'WAITING') {
+        this.#options.onStatus?.({ phase: 'waiting', finished: message.finished, agencies: message.agencies });
+        continue;
+      }
+      if (message.type === 'ERROR' && message.code === ErrorCode.SERVER_STOPPING) this.#progressed = true;
       const result = expect(message, 'RESULT');
       this.#progressed = true;
       winners.push(...result.documents);

@@ -9,10 +9,12 @@ const { parseHostPort } = await import('../config/formats.ts');
 const { createLogger, logConfig, logEvent } = await import('../log/logger.ts');
 const { Agency } = await import('../agency/agency.ts');
 const { DataFileError } = await import('../agency/bet-source.ts');
-const { ProgressBar } = await import('../agency/progress-bar.ts');
+const { StatusLine, countRows } = await import('../agency/status-line.ts');
 
 const config = configOrExit(() => loadAgencyConfig(process.argv.slice(2), process.env));
-const log = createLogger({ level: config.logLevel, format: config.logFormat });
+// The progress line is for a person at a terminal, never for a pipe or a file.
+const status = process.stderr.isTTY ? new StatusLine(process.stderr, `agency ${config.id}`) : undefined;
+const log = createLogger({ level: config.logLevel, format: config.logFormat, around: status });
 logConfig(log, config);
 
 const { host, port } = parseHostPort(config.server)!;
@@ -29,7 +31,12 @@ onStopSignal((signal, count) => {
   stopping.abort(new Error(signal));
   agency?.close();
 });
-const bar = process.stdout.isTTY ? new ProgressBar(process.stderr, `agency ${config.id}`) : undefined;
+if (status !== undefined) {
+  void countRows(config.dataFile).then(
+    (rows) => (status.rows = rows),
+    () => undefined,
+  );
+}
 agency = new Agency({
   id: config.id,
   host,
@@ -40,16 +47,16 @@ agency = new Agency({
   retryTimeoutMs: config.retryTimeout * 1000,
   log,
   signal: stopping.signal,
-  onProgress: bar && ((fraction, bets) => bar.update(fraction, bets)),
+  onStatus: status && ((now) => status.update(now)),
 });
 
 try {
   const { winners } = await agency.run();
-  bar?.done();
+  status?.close();
   logEvent(log, 'info', 'ganadores', 'success', { agencia: config.id, cant_ganadores: winners.length, ...(winners.length > 0 ? { dnis: winners } : {}) });
   process.exitCode = 0;
 } catch (error) {
-  bar?.done();
+  status?.close();
   if (stopping.signal.aborted) {
     agency.close();
     logEvent(log, 'info', 'close_connection', 'success');

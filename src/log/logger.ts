@@ -22,18 +22,25 @@ export type LoggerOptions = {
   fd?: number;
   /** Colour the level of text lines; default: when `fd` is a terminal and NO_COLOR is not set. */
   color?: boolean;
+  /** A line kept at the bottom of the terminal (the agency's progress): cleared before each log line, drawn again after. */
+  around?: { clear(): void; redraw(): void };
 };
 
-export function createLogger({ level, format, fd = 1, color = colorWanted(fd) }: LoggerOptions): Logger {
+export function createLogger({ level, format, fd = 1, color = colorWanted(fd), around }: LoggerOptions): Logger {
   const destination = pino.destination({ fd, sync: true });
+  const write = (line: string) => {
+    around?.clear();
+    destination.write(line);
+    around?.redraw();
+  };
   if (format === 'json') {
     return pino(
       { level, base: null, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
-      destination,
+      around === undefined ? destination : { write },
     );
   }
   // The text line is made from pino's own JSON, whose level is a number and time an epoch.
-  const stream: DestinationStream = { write: (line) => destination.write(formatTextLine(line, { color })) };
+  const stream: DestinationStream = { write: (line) => write(formatTextLine(line, { color })) };
   return pino({ level, base: null, timestamp: pino.stdTimeFunctions.epochTime }, stream);
 }
 
