@@ -1,23 +1,35 @@
 // Draws bets/s against the number of agencies as a plain SVG, from the JSON
 // lines `npm run bench -- ... --json` prints (other lines, such as npm's
-// banner, are skipped). One point per line; the server's figure as a line,
-// the raw sink's limit as a dashed line when the results carry it. The
-// x axis is logarithmic, as agency counts usually span 1 to 1000s.
-//   node bench/chart.ts [--out FILE] [--title TEXT] [--hide-limit] [RESULTS.jsonl...]   (stdin if no file)
+// banner, are skipped). One mark per result, never joined by lines: between
+// two agency counts nothing was measured, and a line would suggest a curve
+// (an optimum exactly at a measured count). The raw sink's limit is marked
+// beside each count when the results carry it. Both axes are logarithmic:
+// agency counts span 1 to 10,000s, and the limit can be ten times the
+// server's figure. The machine the results come from is named under the title.
+//   node bench/chart.ts [--out FILE] [--title TEXT] [--machine TEXT] [--hide-limit] [RESULTS.jsonl...]   (stdin if no file)
 import { readFile, writeFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
 
 const SERIES_COLORS = ['#1f6feb', '#d9480f', '#2f9e44', '#7048e8'];
 
-type Result = { agencies: number; betsPerSecond: number; limitBetsPerSecond?: number; fsync?: string; bets?: number };
+type Result = { agencies: number; betsPerSecond: number; limitBetsPerSecond?: number; fsync?: string; bets?: number; cpus?: number; node?: string };
 
 const { values, positionals } = parseArgs({
-  options: { out: { type: 'string' }, title: { type: 'string' }, 'hide-limit': { type: 'boolean', default: false }, help: { type: 'boolean', default: false } },
+  options: {
+    out: { type: 'string' },
+    title: { type: 'string' },
+    machine: { type: 'string' },
+    'hide-limit': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
   allowPositionals: true,
 });
 if (values.help) {
-  console.log('Usage: node bench/chart.ts [--out FILE.svg] [--title TEXT] [--hide-limit] [RESULTS.jsonl...]  (reads stdin without files)\n--hide-limit leaves out the raw sink line, when it would flatten the server\'s.');
+  console.log(
+    'Usage: node bench/chart.ts [--out FILE.svg] [--title TEXT] [--machine TEXT] [--hide-limit] [RESULTS.jsonl...]  (reads stdin without files)\n' +
+      '--machine names the machine under the title (default: the cores and Node version in the results).\n--hide-limit leaves out the raw sink marks.',
+  );
   process.exit(0);
 }
 
@@ -27,7 +39,7 @@ if (results.length === 0) {
   console.error('chart: no JSON result lines with agencies and betsPerSecond');
   process.exit(1);
 }
-const svg = renderChart(results, values.title ?? defaultTitle(results));
+const svg = renderChart(results, values.title ?? defaultTitle(results), values.machine ?? defaultMachine(results));
 if (values.out === undefined) process.stdout.write(svg);
 else await writeFile(values.out, svg);
 
@@ -47,10 +59,16 @@ function defaultTitle(results: Result[]): string {
   return `lottery-server: bets/s by agencies${bets.length === 1 ? `, ${bets[0]!.toLocaleString('en-US')} bets` : ''}${fsync ? `, fsync ${fsync}` : ''}`;
 }
 
-export function renderChart(results: Result[], title: string): string {
+function defaultMachine(results: Result[]): string {
+  const cpus = [...new Set(results.map((r) => r.cpus).filter(Boolean))];
+  const node = [...new Set(results.map((r) => r.node).filter(Boolean))];
+  return `measured on ${cpus.length === 1 ? `${cpus[0]} cores` : 'an unnamed machine'}${node.length === 1 ? `, Node ${node[0]}` : ''}; load generator and server on the same machine`;
+}
+
+export function renderChart(results: Result[], title: string, machine: string): string {
   const width = 720;
   const height = 420;
-  const pad = { left: 70, right: 30, top: 50, bottom: 60 };
+  const pad = { left: 70, right: 30, top: 56, bottom: 60 };
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
   const ks = results.map((r) => r.agencies);
@@ -58,53 +76,64 @@ export function renderChart(results: Result[], title: string): string {
   const limitRuns = new Map<number, number[]>();
   for (const r of results) if (typeof r.limitBetsPerSecond === 'number') limitRuns.set(r.agencies, [...(limitRuns.get(r.agencies) ?? []), r.limitBetsPerSecond]);
   const limits = [...limitRuns].map(([agencies, runs]) => ({ agencies, limitBetsPerSecond: runs.reduce((a, b) => a + b, 0) / runs.length }));
-  const yMax = niceCeiling(Math.max(...results.map((r) => r.betsPerSecond), ...limits.map((r) => r.limitBetsPerSecond!)));
+  const values = [...results.map((r) => r.betsPerSecond), ...limits.map((r) => r.limitBetsPerSecond)];
+  const yMin = 10 ** Math.floor(Math.log10(Math.min(...values)));
+  const yMax = 10 ** Math.ceil(Math.log10(Math.max(...values)));
   const xMin = Math.log10(Math.min(...ks));
   const xMax = Math.max(Math.log10(Math.max(...ks)), xMin + 1);
-  const x = (k: number) => pad.left + ((Math.log10(k) - xMin) / (xMax - xMin)) * plotW;
-  const y = (v: number) => pad.top + plotH - (v / yMax) * plotH;
-  const path = (points: Array<[number, number]>) => points.map(([px, py], i) => `${i === 0 ? 'M' : 'L'}${px.toFixed(1)},${py.toFixed(1)}`).join(' ');
+  // A little room at both ends, so that the first and last marks are not on the axes.
+  const x = (k: number) => pad.left + 20 + ((Math.log10(k) - xMin) / (xMax - xMin)) * (plotW - 40);
+  const y = (v: number) => pad.top + plotH - ((Math.log10(v) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * plotH;
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
   parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
-  parts.push(`<text x="${width / 2}" y="24" text-anchor="middle" font-size="15">${escape(title)}</text>`);
-  // Grid and y labels.
-  for (let i = 0; i <= 5; i++) {
-    const v = (yMax * i) / 5;
-    parts.push(`<line x1="${pad.left}" x2="${pad.left + plotW}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`);
-    parts.push(`<text x="${pad.left - 8}" y="${y(v) + 4}" text-anchor="end">${compact(v)}</text>`);
+  parts.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${escape(title)}</text>`);
+  parts.push(`<text x="${width / 2}" y="40" text-anchor="middle" fill="#555">${escape(machine)}</text>`);
+  // Grid and y labels: 1, 2 and 5 of each power of ten.
+  for (let power = yMin; power < yMax * 10; power *= 10) {
+    for (const step of [1, 2, 5]) {
+      const v = power * step;
+      if (v > yMax) break;
+      parts.push(`<line x1="${pad.left}" x2="${pad.left + plotW}" y1="${y(v)}" y2="${y(v)}" stroke="${step === 1 ? '#ccc' : '#eee'}"/>`);
+      parts.push(`<text x="${pad.left - 8}" y="${y(v) + 4}" text-anchor="end">${compact(v)}</text>`);
+    }
   }
   // x ticks at every agency count measured.
   for (const k of new Set(ks)) {
     parts.push(`<line x1="${x(k)}" x2="${x(k)}" y1="${pad.top + plotH}" y2="${pad.top + plotH + 5}" stroke="#333"/>`);
-    parts.push(`<text x="${x(k)}" y="${pad.top + plotH + 20}" text-anchor="middle">${k}</text>`);
+    parts.push(`<text x="${x(k)}" y="${pad.top + plotH + 20}" text-anchor="middle">${k.toLocaleString('en-US')}</text>`);
   }
   parts.push(`<line x1="${pad.left}" x2="${pad.left + plotW}" y1="${pad.top + plotH}" y2="${pad.top + plotH}" stroke="#333"/>`);
   parts.push(`<line x1="${pad.left}" x2="${pad.left}" y1="${pad.top}" y2="${pad.top + plotH}" stroke="#333"/>`);
   parts.push(`<text x="${pad.left + plotW / 2}" y="${height - 15}" text-anchor="middle">agencies (log scale)</text>`);
-  parts.push(`<text transform="translate(20 ${pad.top + plotH / 2}) rotate(-90)" text-anchor="middle">bets per second</text>`);
-  if (limits.length > 0) {
-    parts.push(`<path d="${path(limits.map((r) => [x(r.agencies), y(r.limitBetsPerSecond!)]))}" fill="none" stroke="#999" stroke-width="2" stroke-dasharray="6 4"/>`);
-    for (const r of limits) parts.push(`<circle cx="${x(r.agencies)}" cy="${y(r.limitBetsPerSecond!)}" r="3" fill="#999"/>`);
+  parts.push(`<text transform="translate(18 ${pad.top + plotH / 2}) rotate(-90)" text-anchor="middle">bets per second (log scale)</text>`);
+  const square = (cx: number, cy: number, fill: string, tip: string) =>
+    `<rect x="${(cx - 4).toFixed(1)}" y="${(cy - 4).toFixed(1)}" width="8" height="8" fill="${fill}"><title>${escape(tip)}</title></rect>`;
+  for (const r of limits) {
+    parts.push(square(x(r.agencies), y(r.limitBetsPerSecond), '#999', `${r.agencies} agencies: raw sink ${Math.round(r.limitBetsPerSecond).toLocaleString('en-US')} bets/s`));
   }
-  // One server line per fsync setting, so that on and off are not joined into one zigzag.
+  // One colour per fsync setting; the marks of a setting stand apart, as measured.
   const series = [...new Set(results.map((r) => r.fsync ?? ''))].map((fsync, i) => ({
     label: fsync === '' ? 'lottery-server' : `lottery-server, fsync ${fsync}`,
     color: SERIES_COLORS[i % SERIES_COLORS.length],
     points: results.filter((r) => (r.fsync ?? '') === fsync),
   }));
   for (const { color, points } of series) {
-    parts.push(`<path d="${path(points.map((r) => [x(r.agencies), y(r.betsPerSecond)]))}" fill="none" stroke="${color}" stroke-width="2.5"/>`);
     for (const r of points) {
-      parts.push(`<circle cx="${x(r.agencies)}" cy="${y(r.betsPerSecond)}" r="4" fill="${color}"><title>${r.agencies} agencies${r.fsync ? `, fsync ${r.fsync}` : ''}: ${r.betsPerSecond.toLocaleString('en-US')} bets/s</title></circle>`);
+      parts.push(`<circle cx="${x(r.agencies)}" cy="${y(r.betsPerSecond)}" r="5" fill="${color}"><title>${r.agencies} agencies${r.fsync ? `, fsync ${r.fsync}` : ''}: ${r.betsPerSecond.toLocaleString('en-US')} bets/s</title></circle>`);
     }
   }
-  // Legend, top left: at one agency the lines run low.
+  // Legend, top left: the axis goes up to the next power of ten, above every mark.
   const lx = pad.left + 12;
-  const legend = [...series.map(({ label, color }) => ({ label, color, dash: '' })), ...(limits.length > 0 ? [{ label: 'raw sink (limit of machine and load generator)', color: '#999', dash: ' stroke-dasharray="6 4"' }] : [])];
-  legend.forEach(({ label, color, dash }, i) => {
-    const ly = pad.top + 10 + 18 * i;
-    parts.push(`<line x1="${lx}" x2="${lx + 24}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2.5"${dash}/><text x="${lx + 30}" y="${ly + 4}">${escape(label)}</text>`);
+  const legend = [
+    ...series.map(({ label, color }) => ({ label, mark: `<circle cx="${lx + 6}" cy="{y}" r="5" fill="${color}"/>` })),
+    ...(limits.length > 0 ? [{ label: 'raw sink: the most this machine and load generator move', mark: `<rect x="${lx + 2}" y="{y-4}" width="8" height="8" fill="#999"/>` }] : []),
+  ];
+  legend.forEach(({ label, mark }, i) => {
+    const ly = pad.top + 12 + 18 * i;
+    parts.push(`<rect x="${lx - 6}" y="${ly - 10}" width="306" height="18" fill="white" fill-opacity="0.85"/>`);
+    parts.push(mark.replace('{y-4}', String(ly - 4)).replace('{y}', String(ly)));
+    parts.push(`<text x="${lx + 18}" y="${ly + 4}">${escape(label)}</text>`);
   });
   parts.push('</svg>\n');
   return parts.join('\n');
@@ -115,14 +144,6 @@ function compact(value: number): string {
   if (value >= 1e6) return `${+(value / 1e6).toFixed(2)}M`;
   if (value >= 1e3) return `${+(value / 1e3).toFixed(1)}k`;
   return String(value);
-}
-
-/** 1, 2 or 5 times a power of ten, at or above `value`. */
-function niceCeiling(value: number): number {
-  if (value <= 0) return 1;
-  const power = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 5, 10]) if (step * power >= value) return step * power;
-  return 10 * power;
 }
 
 function escape(value: string): string {

@@ -15,25 +15,27 @@ import { createLogger } from '../src/log/logger.ts';
 const total = Number(process.argv[2] ?? 10_000_000);
 const AGENCIES = 10;
 const CHUNK = 100_000;
-if (!Number.isSafeInteger(total) || total < AGENCIES || total % (AGENCIES * CHUNK) !== 0) {
-  console.error(`Usage: node bench/draw.ts [BETS], BETS a multiple of ${AGENCIES * CHUNK}`);
+if (!Number.isSafeInteger(total) || total < AGENCIES) {
+  console.error(`Usage: node bench/draw.ts [BETS], BETS a whole number of at least ${AGENCIES}`);
   process.exit(2);
 }
 
 const dataDir = await mkdtemp(join(tmpdir(), 'lottery-draw-'));
 try {
   const store = await Store.open({ dataDir, fsync: false, log: createLogger({ level: 'warn', format: 'text' }) });
-  const perAgency = total / AGENCIES;
   // Each chunk of an agency's stream: the same generated bets with one winner, at a row of its own.
   let expected = 0;
   let started = performance.now();
   for (let agency = 1; agency <= AGENCIES; agency++) {
     const digest = new UploadDigest();
+    // The bets shared out as evenly as they go: the first agencies take one more when they do not divide.
+    const perAgency = Math.floor(total / AGENCIES) + (agency <= total % AGENCIES ? 1 : 0);
     for (let offset = 0; offset < perAgency; offset += CHUNK) {
-      const rows = encodeBetRows(agency, generateBets({ seed: agency * 1000 + offset / CHUNK, count: CHUNK, winnerRows: [agency] }));
+      const count = Math.min(CHUNK, perAgency - offset);
+      const rows = encodeBetRows(agency, generateBets({ seed: agency * 1000 + offset / CHUNK, count, winnerRows: [Math.min(agency, count - 1)] }));
       expected++;
-      digest.add(rows, CHUNK);
-      const outcome = await store.append({ agency, offset, count: CHUNK, rows });
+      digest.add(rows, count);
+      const outcome = await store.append({ agency, offset, count, rows });
       if (outcome.status !== 'stored') throw new Error(`append ${agency}@${offset}: ${JSON.stringify(outcome)}`);
     }
     await store.finish(agency, perAgency, digest.hex());
