@@ -8,7 +8,7 @@ import net from 'node:net';
 import { delimiter, join } from 'node:path';
 import { runtimeIsSupported, runtimeMessage } from '../src/runtime.mjs';
 import { freePort, startProgram, type RunningProgram } from '../src/harness/lottery-processes.ts';
-import { within } from './helpers/lottery-fixtures.ts';
+import { tempDir, within, writeAgencies } from './helpers/lottery-fixtures.ts';
 
 const binDir = new URL('../src/bin/', import.meta.url).pathname;
 
@@ -49,7 +49,9 @@ const LISTENING = /^test: listening for SIGTERM$/;
 
 test('an agency sent SIGTERM while it is still loading logs its shutdown and exits 0', async (t) => {
   const port = await freePort();
-  const agency = startAnnouncing('lottery-agency', ['--id', '1', '--server', `127.0.0.1:${port}`, '--retry-timeout', '120', '--data-file', '/nonexistent.csv']);
+  const [input] = await writeAgencies(await tempDir(t), [{ count: 5 }]);
+  // No server on the port: the agency would keep trying for two minutes.
+  const agency = startAnnouncing('lottery-agency', ['--id', '1', '--server', `127.0.0.1:${port}`, '--retry-timeout', '120', '--data-file', input.file]);
   t.teardown(() => agency.child.kill('SIGKILL'));
   await agency.waitForLine(LISTENING);
   agency.child.kill('SIGTERM');
