@@ -13,6 +13,7 @@ const snapshot = (agencies: StoreSnapshot['agencies'], winners: StoreSnapshot['w
   agencies,
   winners,
   bets: Object.values(agencies).reduce((sum, { stored }) => sum + stored, 0),
+  chain: '',
 });
 
 test('a draw made for N agencies can only be served with N', (t) => {
