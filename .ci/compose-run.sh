@@ -186,7 +186,7 @@ EOF
 read_bets cat /data/bets.csv >"$work/bets-again.csv"
 check "bets.csv unchanged by the second run" cmp -s "$work/bets-first.csv" "$work/bets-again.csv"
 
-say "build ${build_s} s (again, cached: ${rebuild_s} s) | up -> last agency exit ${up_s} s | stop ${stop_s} s (grace ${grace} s) | up again on the kept volume -> last agency exit ${again_s} s"
+say "in ${SECONDS} s: build ${build_s} s (again, cached: ${rebuild_s} s) | up -> last agency exit ${up_s} s | stop ${stop_s} s (grace ${grace} s) | up again on the kept volume -> last agency exit ${again_s} s"
 if [ "$failures" = 0 ]; then say "PASS"; exit 0; fi
 say "FAIL: $failures checks"
 exit 1

@@ -161,6 +161,13 @@ test('compose/server.json sets nothing the Compose file sets in the server\'s en
   }
 });
 
+test('the build context leaves out every private key, wherever it is', async (t) => {
+  const rules = (await readFile(join(projectRoot, '.dockerignore'), 'utf8')).split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+  t.is(rules[0], '*', 'everything is out unless let in');
+  // Docker applies the last matching rule: the exclusion of keys comes after every exception.
+  t.true(rules.indexOf('**/*.key') > rules.findLastIndex((rule) => rule.startsWith('!')));
+});
+
 test('the Dockerfile asks for no BuildKit frontend: an offline build must not fetch one', async (t) => {
   const dockerfile = await readFile(join(projectRoot, 'compose/Dockerfile'), 'utf8');
   t.notRegex(dockerfile, /^#\s*syntax\s*=/im);
