@@ -74,6 +74,7 @@ agencies=$(compose config --services | grep -c '^agency[0-9]')
 say "project $project, $agencies agencies, $(cat "$LOTTERY_AGENCY_FILES"/agency-*.csv | grep -c .) bets in the course dataset"
 
 # --- build ---------------------------------------------------------------------------------------
+# --force-rm: a failed step leaves no container behind.
 # The override names only the services that build, and only for the build.
 compose config | python3 -c '
 import sys, yaml
@@ -82,10 +83,10 @@ print(yaml.safe_dump({"services": {name: {"build": {"network": "host"}} for name
 ' >"$work/build-host.yaml" || { say "FAIL cannot read $FILE"; exit 1; }
 builds=$(grep -c 'network: host' "$work/build-host.yaml")
 t=$(now)
-compose -f "$work/build-host.yaml" build >"$work/logs/build" 2>&1 || { say "FAIL build"; exit 1; }
+compose -f "$work/build-host.yaml" build --force-rm >"$work/logs/build" 2>&1 || { say "FAIL build"; exit 1; }
 build_s=$(since "$t")
 t=$(now)
-compose -f "$work/build-host.yaml" build >"$work/logs/build-again" 2>&1 || { say "FAIL second build"; exit 1; }
+compose -f "$work/build-host.yaml" build --force-rm >"$work/logs/build-again" 2>&1 || { say "FAIL second build"; exit 1; }
 rebuild_s=$(since "$t")
 check "one image built, by $builds service (build ${build_s} s, again ${rebuild_s} s)" test "$builds" = 1
 
