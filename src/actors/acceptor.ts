@@ -1,9 +1,14 @@
 // Acceptor actor. Runs on the supervisor thread: owns the listening socket
 // and hands every accepted connection, paused and unread, to a session
-// worker. It also holds the line on how many connections are open at once.
+// worker. It also holds the line on how many connections are open at once,
+// and on how many from one address have not yet shown who they are (TLS
+// handshake and HELLO): one address flooding the server with connections
+// cannot then crowd out an agency connecting from another. Refusals are
+// logged at a bounded rate, since a peer can cause as many as it likes.
 
 import net, { type AddressInfo, type Socket } from 'node:net';
-import { logEvent, type Logger } from '../log/logger.ts';
+import { type Logger } from '../log/logger.ts';
+import { RateLimitedLog } from '../log/rate-limited-log.ts';
 import { encodeMessage } from '../wire/codec.ts';
 import { ErrorCode } from '../wire/errors.ts';
 
@@ -11,6 +16,8 @@ export type AcceptorOptions = {
   host: string;
   port: number;
   maxConnections: number;
+  /** Connections from one address that may be open at once before they say HELLO. */
+  maxUnauthenticatedPerAddress: number;
   log: Logger;
   /** Takes ownership of an accepted socket. */
   dispatch: (socket: Socket, connection: number) => void;
@@ -20,10 +27,15 @@ export class Acceptor {
   readonly #options: AcceptorOptions;
   readonly #server: net.Server;
   readonly #open = new Set<number>();
+  /** Connections not yet authenticated, with their address, and how many each address has. */
+  readonly #unauthenticated = new Map<number, string>();
+  readonly #unauthenticatedByAddress = new Map<string, number>();
+  readonly #refusals: RateLimitedLog;
   #nextConnection = 1;
 
   constructor(options: AcceptorOptions) {
     this.#options = options;
+    this.#refusals = new RateLimitedLog(options.log);
     // pauseOnConnect: not one byte is read here; the session worker reads them all.
     this.#server = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => this.#accept(socket));
   }
@@ -45,6 +57,17 @@ export class Acceptor {
   /** A session worker says this connection has closed. */
   released(connection: number): void {
     this.#open.delete(connection);
+    this.authenticated(connection);
+  }
+
+  /** A session worker says this connection has said who it is: it no longer counts against its address. */
+  authenticated(connection: number): void {
+    const address = this.#unauthenticated.get(connection);
+    if (address === undefined) return;
+    this.#unauthenticated.delete(connection);
+    const left = this.#unauthenticatedByAddress.get(address)! - 1;
+    if (left === 0) this.#unauthenticatedByAddress.delete(address);
+    else this.#unauthenticatedByAddress.set(address, left);
   }
 
   /** Stops accepting; connections already handed over are the workers' to close. */
@@ -56,21 +79,30 @@ export class Acceptor {
   }
 
   #accept(socket: Socket): void {
+    const address = socket.remoteAddress ?? '';
+    const pending = this.#unauthenticatedByAddress.get(address) ?? 0;
     if (this.#open.size >= this.#options.maxConnections) {
-      logEvent(this.#options.log, 'warn', 'conexion', 'fail', {
-        peer: `${socket.remoteAddress}:${socket.remotePort}`,
-        code: ErrorCode.TOO_MANY_CONNECTIONS,
-        conexiones: this.#open.size,
-      });
-      socket.on('error', () => undefined);
-      socket.end(
-        encodeMessage({ type: 'ERROR', code: ErrorCode.TOO_MANY_CONNECTIONS, message: `the server holds ${this.#open.size} connections, its limit` }),
-      );
-      setTimeout(() => socket.destroy(), 1000).unref();
-      return;
+      return this.#refuse(socket, `the server holds ${this.#open.size} connections, its limit`);
+    }
+    if (pending >= this.#options.maxUnauthenticatedPerAddress) {
+      return this.#refuse(socket, `${pending} connections from ${address} have not said HELLO yet, the limit per address`);
     }
     const connection = this.#nextConnection++;
     this.#open.add(connection);
+    this.#unauthenticated.set(connection, address);
+    this.#unauthenticatedByAddress.set(address, pending + 1);
     this.#options.dispatch(socket, connection);
+  }
+
+  #refuse(socket: Socket, reason: string): void {
+    this.#refusals.event('warn', 'conexion', 'fail', {
+      peer: `${socket.remoteAddress}:${socket.remotePort}`,
+      code: ErrorCode.TOO_MANY_CONNECTIONS,
+      error: reason,
+    });
+    socket.on('error', () => undefined);
+    // An ERROR frame a plaintext client can read; a TLS client reads a closed connection, and retries.
+    socket.end(encodeMessage({ type: 'ERROR', code: ErrorCode.TOO_MANY_CONNECTIONS, message: reason }));
+    setTimeout(() => socket.destroy(), 1000).unref();
   }
 }

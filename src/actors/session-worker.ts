@@ -1,7 +1,15 @@
 // A session worker thread: runs one Session actor per connection handed to
 // it by the Acceptor, with comlink proxies to the Store and the Lottery.
+// Before a Session sees a connection, the transport makes it ready: a TLS
+// handshake that verifies the client's certificate, or a look at the first
+// bytes on a plaintext server (see server-transport.ts), within the
+// handshake timeout, whose rest the Session then has for HELLO.
+import type { Socket } from 'node:net';
+import type { Identity } from '../pki/identity.ts';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger, logEvent } from '../log/logger.ts';
+import { RateLimitedLog } from '../log/rate-limited-log.ts';
+import { ConnectionRefused, plaintextTransport, tlsTransport } from '../transport/server-transport.ts';
 import { wrapPort } from './port-remote.ts';
 import { Session, type LotteryApi } from './session.ts';
 import type { StoreApi } from './store-api.ts';
@@ -14,33 +22,40 @@ const port = parentPort!;
 const store = withInjectedCrash(new StoreClient(wrapPort<StoreApi>(data.storePort, 'store')), data.crashAfterBatches);
 const lottery = wrapPort<LotteryApi>(data.lotteryPort, 'lottery');
 const sessions = new Map<number, Session>();
+const transport = data.tls === undefined ? plaintextTransport : tlsTransport(data.tls);
+/** Connections still in their handshake; aborted when the worker stops. */
+const handshakes = new Set<AbortController>();
+const refusals = new RateLimitedLog(log);
+let stopping = false;
 const reply = (message: FromSessionWorker) => port.postMessage(message);
 
 port.on('message', async (message: ToSessionWorker) => {
   switch (message.type) {
     case 'socket': {
       const { connection, socket } = message;
-      const session = new Session(socket, {
-        agencies: data.agencies,
-        store,
-        lottery,
-        log,
-        handshakeTimeoutMs: data.handshakeTimeoutMs,
-        idleTimeoutMs: data.idleTimeoutMs,
-        frameTimeoutMs: data.frameTimeoutMs,
-        onHello: (agency) => reply({ type: 'hello', connection, agency }),
-      });
-      sessions.set(connection, session);
-      void session.closed.then(() => {
-        sessions.delete(connection);
+      const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+      const started = performance.now();
+      const stopped = new AbortController();
+      handshakes.add(stopped);
+      try {
+        const accepted = await transport.accept(socket, AbortSignal.any([AbortSignal.timeout(data.handshakeTimeoutMs), stopped.signal]));
+        startSession(connection, accepted.stream, accepted.identity, performance.now() - started);
+      } catch (error) {
+        if (!(error instanceof ConnectionRefused)) throw error;
+        // A peer that only opens and closes (a port probe) is not worth a line.
+        if (error.code !== 'CLOSED' && !stopped.signal.aborted) refusals.event('warn', 'conexion', 'fail', { peer, code: error.code, error: error.message });
         reply({ type: 'closed', connection });
-      });
+      } finally {
+        handshakes.delete(stopped);
+      }
       break;
     }
     case 'replace':
       sessions.get(message.connection)?.replace();
       break;
     case 'stop':
+      stopping = true;
+      for (const handshake of handshakes) handshake.abort();
       await Promise.all([...sessions.values()].map((session) => session.stop(message.reason)));
       logEvent(log, 'info', `close_session_worker`, 'success', { worker: data.worker });
       data.storePort.close();
@@ -51,6 +66,31 @@ port.on('message', async (message: ToSessionWorker) => {
   }
 });
 reply({ type: 'ready' });
+
+function startSession(connection: number, stream: Socket, identity: Identity | undefined, handshakeSpentMs: number): void {
+  if (stopping) {
+    stream.destroy();
+    reply({ type: 'closed', connection });
+    return;
+  }
+  const session = new Session(stream, {
+    agencies: data.agencies,
+    store,
+    lottery,
+    log,
+    identity,
+    handshakeTimeoutMs: data.handshakeTimeoutMs,
+    handshakeSpentMs,
+    idleTimeoutMs: data.idleTimeoutMs,
+    frameTimeoutMs: data.frameTimeoutMs,
+    onHello: (agency) => reply({ type: 'hello', connection, agency }),
+  });
+  sessions.set(connection, session);
+  void session.closed.then(() => {
+    sessions.delete(connection);
+    reply({ type: 'closed', connection });
+  });
+}
 
 /** Makes the worker die as a bug would, once it has passed `limit` batches on. */
 function withInjectedCrash(target: SessionStore, limit: number | undefined): SessionStore {

@@ -25,6 +25,7 @@ import { InvalidBetError, todayUtc, validateBet } from '../bets/bet.ts';
 import { betRowsFromPayload } from '../bets/bet-rows-from-payload.ts';
 import { encodeBetRows } from '../bets/bets-csv.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
+import { describeIdentity, type Identity } from '../pki/identity.ts';
 import { decodeMessage, encodeMessage, encodeResult } from '../wire/codec.ts';
 import { ErrorCode, ProtocolError } from '../wire/errors.ts';
 import { FrameDecoder } from '../wire/frame-decoder.ts';
@@ -47,10 +48,18 @@ export type SessionOptions = {
   lottery: Remote<LotteryApi> | LotteryApi;
   log: Logger;
   handshakeTimeoutMs: number;
+  /** What the transport's own handshake (TLS) has already taken of handshakeTimeoutMs. */
+  handshakeSpentMs?: number;
   /** How long the peer may keep the server waiting: silent, or not reading its replies. */
   idleTimeoutMs: number;
   /** How long a frame may take to arrive once its first byte has. */
   frameTimeoutMs: number;
+  /**
+   * Who the connection's verified client certificate says it is (mutual
+   * TLS). It then decides which agency the connection may speak for, and the
+   * monitor may only PING. Undefined on a plaintext server: anyone is anyone.
+   */
+  identity?: Identity;
   /** Told once the connection has said which agency it is. */
   onHello?: (agency: number) => void;
 };
@@ -109,7 +118,7 @@ export class Session {
     this.#startIdleTimer();
     this.#handshakeTimer = setTimeout(() => {
       this.#refuse(new ProtocolError(ErrorCode.TIMEOUT, `no HELLO within ${options.handshakeTimeoutMs / 1000} s`));
-    }, options.handshakeTimeoutMs);
+    }, Math.max(0, options.handshakeTimeoutMs - (options.handshakeSpentMs ?? 0)));
     socket.resume();
   }
 
@@ -226,6 +235,9 @@ export class Session {
   }
 
   async #dispatch(message: Message): Promise<void> {
+    if (this.#options.identity?.kind === 'monitor' && message.type !== 'PING') {
+      throw new ProtocolError(ErrorCode.UNAUTHORIZED, `the monitor certificate may only PING, not send ${message.type}`);
+    }
     switch (message.type) {
       case 'PING':
         return this.#write(PONG_FRAME);
@@ -251,6 +263,10 @@ export class Session {
     if (this.#agency !== undefined) throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, 'a second HELLO on the same connection');
     if (agency < 1 || agency > this.#options.agencies) {
       throw new ProtocolError(ErrorCode.UNKNOWN_AGENCY, `agency ${agency} is unknown: agencies are 1..${this.#options.agencies}`);
+    }
+    const identity = this.#options.identity;
+    if (identity !== undefined && !(identity.kind === 'agency' && identity.agency === agency)) {
+      throw new ProtocolError(ErrorCode.UNAUTHORIZED, `this connection's certificate is ${describeIdentity(identity)}'s: it cannot speak for agency ${agency}`);
     }
     clearTimeout(this.#handshakeTimer);
     this.#agency = agency;

@@ -14,6 +14,7 @@ import { Acceptor } from './acceptor.ts';
 import { Lottery } from './lottery.ts';
 import { wrapPort } from './port-remote.ts';
 import type { StoreApi, StoreSnapshot } from './store-api.ts';
+import type { ServerTlsFiles } from '../transport/server-transport.ts';
 import type {
   FromSessionWorker,
   FromStoreWorker,
@@ -37,6 +38,7 @@ export class Supervisor {
   readonly #config: ServerConfig;
   readonly #log: Logger;
   #lock: DataDirLock | undefined;
+  readonly #tls: ServerTlsFiles | undefined;
   #storeWorker!: Worker;
   #lottery: Lottery | undefined;
   /** Ports for the Lottery opened before it exists; exposed once it does. */
@@ -54,13 +56,15 @@ export class Supervisor {
   #stopping: Promise<void> | undefined;
   readonly #failure = Promise.withResolvers<Error>();
 
-  private constructor(config: ServerConfig, log: Logger) {
+  private constructor(config: ServerConfig, log: Logger, tls: ServerTlsFiles | undefined) {
     this.#config = config;
     this.#log = log;
+    this.#tls = tls;
   }
 
-  static async start(config: ServerConfig, log: Logger): Promise<Supervisor> {
-    const supervisor = new Supervisor(config, log);
+  /** `tls`: the files already read (see loadServerTls); without them the server speaks plaintext. */
+  static async start(config: ServerConfig, log: Logger, tls?: ServerTlsFiles): Promise<Supervisor> {
+    const supervisor = new Supervisor(config, log, tls);
     await supervisor.#start();
     return supervisor;
   }
@@ -132,11 +136,17 @@ export class Supervisor {
       host: config.host,
       port: config.port,
       maxConnections: config.maxConnections,
+      maxUnauthenticatedPerAddress: config.maxUnauthenticatedPerAddress,
       log: this.#log,
       dispatch: (socket, connection) => this.#dispatch(socket, connection),
     });
     this.#address = await this.#acceptor.listen();
-    logEvent(this.#log, 'info', 'listen', 'success', { host: this.#address.address, port: this.#address.port, apuestas: started.snapshot.bets });
+    logEvent(this.#log, 'info', 'listen', 'success', {
+      host: this.#address.address,
+      port: this.#address.port,
+      apuestas: started.snapshot.bets,
+      tls: this.#tls === undefined ? 'off' : 'on',
+    });
   }
 
   /** A new port onto the Store actor. */
@@ -162,6 +172,7 @@ export class Supervisor {
       logFormat: this.#config.logFormat,
       storePort,
       lotteryPort: lotteryChannel.port1,
+      ...(this.#tls === undefined ? {} : { tls: this.#tls }),
       // Only the first workers carry an injected fault, so their replacements serve on.
       ...(this.#config.faultCrashAfterBatches > 0 && id <= this.#config.workers ? { crashAfterBatches: this.#config.faultCrashAfterBatches } : {}),
     };
@@ -188,6 +199,7 @@ export class Supervisor {
         const previous = this.#agencyConnections.get(message.agency);
         this.#agencyConnections.set(message.agency, message.connection);
         this.#connectionAgencies.set(message.connection, message.agency);
+        this.#acceptor.authenticated(message.connection);
         if (previous !== undefined && previous !== message.connection) {
           this.#connections.get(previous)?.worker.postMessage({ type: 'replace', connection: previous } satisfies ToSessionWorker);
         }

@@ -5,6 +5,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Socket } from 'node:net';
 import type { LogFormat, LogLevel } from '../log/logger.ts';
 import type { StoreSnapshot } from './store-api.ts';
+import type { ServerTlsFiles } from '../transport/server-transport.ts';
 
 export type LogSettings = { logLevel: LogLevel; logFormat: LogFormat };
 
@@ -28,6 +29,8 @@ export type SessionWorkerData = LogSettings & {
   frameTimeoutMs: number;
   storePort: MessagePort;
   lotteryPort: MessagePort;
+  /** The PEM contents for mutual TLS; absent, connections are plaintext. */
+  tls?: ServerTlsFiles;
   /**
    * Fault injection for tests of worker replacement: the worker throws an
    * uncaught error once it has passed this many batches to the Store.

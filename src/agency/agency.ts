@@ -12,6 +12,7 @@ import { Batcher, type BetsBatch } from './batcher.ts';
 import { checkDataFile, fieldsAsSent, readBetRows } from './bet-source.ts';
 import { CsvSyntaxError } from './csv-rows.ts';
 import { ServerConnection } from './server-connection.ts';
+import { TlsFailure, type ClientTlsFiles } from '../transport/client-tls.ts';
 
 export type AgencyOptions = {
   id: number;
@@ -21,6 +22,8 @@ export type AgencyOptions = {
   batchMaxAmount: number;
   winnersTimeoutMs: number;
   retryTimeoutMs: number;
+  /** The CA, certificate and key for mutual TLS; plaintext without. */
+  tls?: ClientTlsFiles;
   log: Logger;
   signal?: AbortSignal;
   /** Told each step, for a person watching: an agency that has it asks the server for WAITING. */
@@ -51,6 +54,9 @@ const FATAL_CODES = new Set<string>([
   ErrorCode.BAD_FRAME,
   ErrorCode.BAD_MESSAGE,
   ErrorCode.UNEXPECTED_MESSAGE,
+  ErrorCode.UNAUTHORIZED,
+  ErrorCode.TLS_REQUIRED,
+  ...Object.values(TlsFailure),
 ]);
 
 /** Failures to reach or keep the server, as opposed to the server answering ERROR. */
@@ -136,7 +142,7 @@ export class Agency {
   /** One connection's worth of work: resume, finish, ask the winners. */
   async #session(): Promise<AgencyResult> {
     const { id, host, port } = this.#options;
-    const connection = await ServerConnection.connect(host, port);
+    const connection = await ServerConnection.connect(host, port, undefined, this.#options.tls);
     this.#connection = connection;
     const { onStatus } = this.#options;
     await connection.send({ type: 'HELLO', agency: id, ...(onStatus ? { progress: true } : {}) });

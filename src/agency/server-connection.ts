@@ -1,8 +1,11 @@
 // A connection to the lottery server as the agency sees it: messages in,
-// messages out, over one TCP socket. Everything that can go wrong with the
-// connection surfaces as a ConnectionError from receive() or send().
+// messages out, over one TCP socket, plaintext or TLS. Everything that can go
+// wrong with the connection surfaces as a ConnectionError from receive() or
+// send(); TLS failures carry the codes of client-tls.ts.
 
 import net, { type Socket } from 'node:net';
+import tls from 'node:tls';
+import { clientTlsOptions, describeTlsError, type ClientTlsFiles } from '../transport/client-tls.ts';
 import { decodeMessage, encodeMessage } from '../wire/codec.ts';
 import { ConnectionError } from '../wire/errors.ts';
 import { FrameDecoder } from '../wire/frame-decoder.ts';
@@ -21,29 +24,40 @@ export class ServerConnection {
    */
   #closingError: ConnectionError | undefined;
 
-  private constructor(socket: Socket) {
+  private constructor(socket: Socket, server: string) {
     this.#socket = socket;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#receive(chunk));
-    socket.on('error', (error) => this.#fail(new ConnectionError('CONNECTION_LOST', `connection to the server failed: ${error.message}`, { cause: error })));
+    socket.on('error', (error) => {
+      // With TLS 1.3 the server checks the client's certificate after the
+      // client thinks the handshake done: its refusal comes as the first read.
+      const tlsFailure = describeTlsError(error, server);
+      this.#fail(tlsFailure === undefined
+        ? new ConnectionError('CONNECTION_LOST', `connection to the server failed: ${error.message}`, { cause: error })
+        : new ConnectionError(tlsFailure.code, tlsFailure.message, { cause: error }));
+    });
     socket.on('close', () => this.#fail(new ConnectionError('CONNECTION_LOST', 'the server closed the connection')));
   }
 
-  static connect(host: string, port: number, timeoutMs = 5000): Promise<ServerConnection> {
+  /** Connects over TLS when `tls` is given (see client-tls.ts), else in plaintext. */
+  static connect(host: string, port: number, timeoutMs = 5000, tlsFiles?: ClientTlsFiles): Promise<ServerConnection> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port });
+      const server = `${host}:${port}`;
+      const socket = tlsFiles === undefined ? net.connect({ host, port }) : tls.connect(clientTlsOptions(host, port, tlsFiles));
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new ConnectionError('CONNECT_TIMEOUT', `no answer from ${host}:${port} within ${timeoutMs / 1000} s`));
       }, timeoutMs);
       socket.once('error', (error) => {
         clearTimeout(timer);
-        reject(new ConnectionError('CONNECT_FAILED', `cannot reach the server at ${host}:${port}: ${describe(error)}`, { cause: error }));
+        const tlsFailure = describeTlsError(error, server);
+        if (tlsFailure !== undefined) return reject(new ConnectionError(tlsFailure.code, tlsFailure.message, { cause: error }));
+        reject(new ConnectionError('CONNECT_FAILED', `cannot reach the server at ${server}: ${describe(error)}`, { cause: error }));
       });
-      socket.once('connect', () => {
+      socket.once(tlsFiles === undefined ? 'connect' : 'secureConnect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
-        resolve(new ServerConnection(socket));
+        resolve(new ServerConnection(socket, server));
       });
     });
   }

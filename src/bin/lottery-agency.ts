@@ -4,7 +4,8 @@ import { onStopSignal, prepareRuntime } from '../runtime.mjs';
 prepareRuntime('lottery-agency');
 
 const { configOrExit } = await import('../config/program-config.ts');
-const { loadAgencyConfig } = await import('../config/agency-config.ts');
+const { agencyProgram, agencySchema, loadAgencyConfig } = await import('../config/agency-config.ts');
+const { loadClientTls } = await import('../config/tls-settings.ts');
 const { parseHostPort } = await import('../config/formats.ts');
 const { createLogger, logConfig, logEvent } = await import('../log/logger.ts');
 const { Agency } = await import('../agency/agency.ts');
@@ -12,6 +13,7 @@ const { DataFileError } = await import('../agency/bet-source.ts');
 const { StatusLine, countRows } = await import('../agency/status-line.ts');
 
 const config = configOrExit(() => loadAgencyConfig(process.argv.slice(2), process.env));
+const tls = configOrExit(() => loadClientTls(agencyProgram, agencySchema, config));
 // The progress line is for a person at a terminal, never for a pipe or a file.
 const status = process.stderr.isTTY ? new StatusLine(process.stderr, `agency ${config.id}`) : undefined;
 const log = createLogger({ level: config.logLevel, format: config.logFormat, around: status });
@@ -45,6 +47,7 @@ agency = new Agency({
   batchMaxAmount: config.batchMaxAmount,
   winnersTimeoutMs: config.winnersTimeout * 1000,
   retryTimeoutMs: config.retryTimeout * 1000,
+  tls,
   log,
   signal: stopping.signal,
   onStatus: status && ((now) => status.update(now)),

@@ -15,6 +15,7 @@ onStopSignal((signal) => {
 const { parseHostPort } = await import('../config/formats.ts');
 const { configFileSetting, configOrExit, loadProgramConfig } = await import('../config/program-config.ts');
 const { ServerConnection } = await import('../agency/server-connection.ts');
+const { loadClientTls, tlsSettings } = await import('../config/tls-settings.ts');
 
 const schema = {
   server: { doc: 'the server as host:port', format: 'host-port', default: 'localhost:12345', env: 'CLI_SERVER_ADDRESS', arg: 'server' },
@@ -25,16 +26,19 @@ const schema = {
     env: 'LOTTERY_PING_TIMEOUT',
     arg: 'timeout',
   },
+  ...tlsSettings('CLI', 'client'),
   config: configFileSetting('LOTTERY_PING_CONFIG'),
 } satisfies Schema;
 
 const program = {
   name: 'lottery-ping',
-  usage: 'lottery-ping [--server host:port] [--timeout seconds]',
+  usage: 'lottery-ping [--server host:port] [--timeout seconds] [--tls-ca ca.crt --tls-cert monitor.crt --tls-key monitor.key]',
   summary: 'Sends the lottery server a PING; exits 0 when it answers PONG, 1 (with the reason on stderr) otherwise.',
 };
 
-const config = configOrExit(() => loadProgramConfig<{ server: string; timeout: number }>(program, schema, process.argv.slice(2), process.env));
+type PingConfig = { server: string; timeout: number; tlsCa: string; tlsCert: string; tlsKey: string };
+const config = configOrExit(() => loadProgramConfig<PingConfig>(program, schema, process.argv.slice(2), process.env));
+const tls = configOrExit(() => loadClientTls(program, schema, config));
 const { host, port } = parseHostPort(config.server)!;
 const deadline = Date.now() + config.timeout * 1000;
 
@@ -45,7 +49,7 @@ function fail(reason: string): never {
 
 let connection: Connection;
 try {
-  connection = await ServerConnection.connect(host, port, config.timeout * 1000);
+  connection = await ServerConnection.connect(host, port, config.timeout * 1000, tls);
 } catch (error) {
   fail((error as Error).message);
 }

@@ -4,13 +4,20 @@ import { onStopSignal, prepareRuntime } from '../runtime.mjs';
 prepareRuntime('lottery-server');
 
 const { configOrExit } = await import('../config/program-config.ts');
-const { loadServerConfig } = await import('../config/server-config.ts');
+const { loadServerConfig, serverProgram, serverSchema } = await import('../config/server-config.ts');
+const { loadServerTls } = await import('../config/tls-settings.ts');
 const { createLogger, logConfig, logEvent } = await import('../log/logger.ts');
 const { Supervisor } = await import('../actors/supervisor.ts');
 
 const config = configOrExit(() => loadServerConfig(process.argv.slice(2), process.env));
+const tls = configOrExit(() => loadServerTls(serverProgram, serverSchema, config));
 const log = createLogger({ level: config.logLevel, format: config.logFormat });
 logConfig(log, config, config.fsync ? {} : { warning: 'fsync off: acknowledged bets may be lost on a crash' });
+if (tls === undefined) {
+  logEvent(log, 'warn', 'tls', 'fail', {
+    warning: 'plaintext: agencies are not authenticated (any client can speak for any agency) and bets travel unencrypted; give --tls-ca, --tls-cert and --tls-key (see lottery-pki)',
+  });
+}
 
 // prepareRuntime caught the signals first of all; this acts on them. The
 // server says it listens before start() returns, and a SIGTERM sent on that
@@ -42,7 +49,7 @@ onStopSignal((signal, count) => {
 });
 
 try {
-  supervisor = await Supervisor.start(config, log);
+  supervisor = await Supervisor.start(config, log, tls);
 } catch (error) {
   logEvent(log, 'error', 'start', 'fail', { error: (error as Error).message });
   process.exit(1);

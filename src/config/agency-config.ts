@@ -1,8 +1,9 @@
 import './formats.ts';
 import { configFileSetting, loadProgramConfig, loggingSettings, type ProgramInfo, type Schema } from './program-config.ts';
+import { tlsSettings, type TlsPaths } from './tls-settings.ts';
 import type { LogFormat, LogLevel } from '../log/logger.ts';
 
-export type AgencyConfig = {
+export type AgencyConfig = TlsPaths & {
   id: number;
   server: string;
   dataFile: string;
@@ -54,6 +55,7 @@ export const agencySchema = {
     env: 'CLI_RETRY_TIMEOUT',
     arg: 'retry-timeout',
   },
+  ...tlsSettings('CLI', 'client'),
   ...loggingSettings,
   config: configFileSetting('CLI_CONFIG'),
 } satisfies Schema;

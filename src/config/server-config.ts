@@ -1,9 +1,10 @@
 import { availableParallelism } from 'node:os';
 import './formats.ts';
 import { configFileSetting, loadProgramConfig, loggingSettings, type ProgramInfo, type Schema } from './program-config.ts';
+import { tlsCrlSetting, tlsSettings, type ServerTlsPaths } from './tls-settings.ts';
 import type { LogFormat, LogLevel } from '../log/logger.ts';
 
-export type ServerConfig = {
+export type ServerConfig = ServerTlsPaths & {
   port: number;
   host: string;
   agencies: number;
@@ -11,6 +12,7 @@ export type ServerConfig = {
   workers: number;
   fsync: boolean;
   maxConnections: number;
+  maxUnauthenticatedPerAddress: number;
   handshakeTimeout: number;
   idleTimeout: number;
   frameTimeout: number;
@@ -69,8 +71,15 @@ export const serverSchema = {
     env: 'LOTTERY_MAX_CONNECTIONS',
     arg: 'max-connections',
   },
+  maxUnauthenticatedPerAddress: {
+    doc: 'connections from one address that may be open at once before their HELLO (or TLS handshake) is done; more are closed at once, so a flood from one address cannot crowd out the others',
+    format: 'positive-integer',
+    default: 128,
+    env: 'LOTTERY_MAX_UNAUTHENTICATED_PER_ADDRESS',
+    arg: 'max-unauthenticated-per-address',
+  },
   handshakeTimeout: {
-    doc: 'seconds a new connection has to say HELLO (PING is allowed meanwhile)',
+    doc: 'seconds a new connection has to finish its TLS handshake and say HELLO (PING is allowed meanwhile)',
     format: 'seconds',
     default: 10,
     env: 'LOTTERY_HANDSHAKE_TIMEOUT',
@@ -92,6 +101,8 @@ export const serverSchema = {
     env: 'LOTTERY_FRAME_TIMEOUT',
     arg: 'frame-timeout',
   },
+  ...tlsSettings('LOTTERY', 'server'),
+  ...tlsCrlSetting,
   ...loggingSettings,
   config: configFileSetting('LOTTERY_CONFIG'),
   faultCrashAfterBatches: {

@@ -20,6 +20,14 @@ export const ErrorCode = {
   TIMEOUT: 'TIMEOUT',
   TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
   REPLACED: 'REPLACED',
+  /** The connection's certificate does not allow what it asked (HELLO for another agency, the monitor saying HELLO). */
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  /** A plaintext client on a server that accepts only TLS. */
+  TLS_REQUIRED: 'TLS_REQUIRED',
+  /** A TLS client on a plaintext server: its TLS library cannot read this ERROR, but reports it as "not TLS". */
+  TLS_NOT_ENABLED: 'TLS_NOT_ENABLED',
+  /** Logged only: the TLS handshake failed (no certificate, another CA, expired, revoked...). */
+  TLS_HANDSHAKE: 'TLS_HANDSHAKE',
   SERVER_STOPPING: 'SERVER_STOPPING',
   INTERNAL: 'INTERNAL',
 } as const;

@@ -1,0 +1,91 @@
+// The TLS settings the server, the agency and lottery-ping share: which
+// files hold the CA, this program's certificate and key (and, for the
+// server, a revocation list), and their reading at start, so that a missing
+// or mismatched file stops the program with a message that names its flag.
+
+import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
+import { ConfigExit, type ProgramInfo, type Schema, type Setting } from './program-config.ts';
+
+export type TlsPaths = { tlsCa: string; tlsCert: string; tlsKey: string };
+export type ServerTlsPaths = TlsPaths & { tlsCrl: string };
+export type TlsFiles = { ca: string; cert: string; key: string };
+
+const file = (doc: string, env: string, arg: string): Setting => ({ doc, format: String, default: '', env, arg });
+
+/** --tls-ca, --tls-cert, --tls-key with the program's environment prefix (LOTTERY or CLI). */
+export function tlsSettings(prefix: string, role: 'server' | 'client') {
+  const who = role === 'server' ? 'the server' : 'this client';
+  return {
+    tlsCa: file(
+      role === 'server' ? 'PEM file of the CA whose client certificates are accepted (with --tls-cert and --tls-key: TLS 1.3, client certificates required)' : 'PEM file of the CA the server\'s certificate must be signed by (turns TLS on)',
+      `${prefix}_TLS_CA`,
+      'tls-ca',
+    ),
+    tlsCert: file(`PEM file of ${who}'s certificate (see lottery-pki)`, `${prefix}_TLS_CERT`, 'tls-cert'),
+    tlsKey: file(`PEM file of ${who}'s private key`, `${prefix}_TLS_KEY`, 'tls-key'),
+  } satisfies Schema;
+}
+
+export const tlsCrlSetting = {
+  tlsCrl: file('PEM file of revoked certificates (lottery-pki --revoke writes ca.crl); read at start', 'LOTTERY_TLS_CRL', 'tls-crl'),
+} satisfies Schema;
+
+/** The server's TLS files, or undefined for plaintext; exits 2 naming the flag when one is missing, unreadable or wrong. */
+export function loadServerTls(program: ProgramInfo, schema: Schema, config: ServerTlsPaths): (TlsFiles & { crl?: string }) | undefined {
+  const given = (['tlsCa', 'tlsCert', 'tlsKey'] as const).filter((key) => config[key] !== '');
+  if (given.length === 0) {
+    if (config.tlsCrl !== '') fail(program, schema, 'tlsCrl', 'needs --tls-ca, --tls-cert and --tls-key');
+    return undefined;
+  }
+  for (const key of ['tlsCa', 'tlsCert', 'tlsKey'] as const) {
+    if (config[key] === '') fail(program, schema, key, `is needed with ${given.map((k) => `--${schema[k].arg}`).join(' and ')}: TLS needs all three`);
+  }
+  const files = {
+    ca: read(program, schema, 'tlsCa', config.tlsCa),
+    cert: read(program, schema, 'tlsCert', config.tlsCert),
+    key: read(program, schema, 'tlsKey', config.tlsKey),
+    ...(config.tlsCrl === '' ? {} : { crl: read(program, schema, 'tlsCrl', config.tlsCrl) }),
+  };
+  check(program, () => tls.createSecureContext(files));
+  return files;
+}
+
+/** A client's TLS files, or undefined for plaintext. --tls-ca turns TLS on; --tls-cert and --tls-key go together. */
+export function loadClientTls(program: ProgramInfo, schema: Schema, config: TlsPaths): Partial<TlsFiles> & { ca: string } | undefined {
+  if (config.tlsCa === '') {
+    const stray = (['tlsCert', 'tlsKey'] as const).find((key) => config[key] !== '');
+    if (stray !== undefined) fail(program, schema, stray, 'needs --tls-ca: the CA the server\'s certificate is checked against');
+    return undefined;
+  }
+  if ((config.tlsCert === '') !== (config.tlsKey === '')) {
+    fail(program, schema, config.tlsCert === '' ? 'tlsCert' : 'tlsKey', `goes with --${schema[config.tlsCert === '' ? 'tlsKey' : 'tlsCert'].arg}: a certificate needs its key`);
+  }
+  const files = {
+    ca: read(program, schema, 'tlsCa', config.tlsCa),
+    ...(config.tlsCert === '' ? {} : { cert: read(program, schema, 'tlsCert', config.tlsCert), key: read(program, schema, 'tlsKey', config.tlsKey) }),
+  };
+  check(program, () => tls.createSecureContext(files));
+  return files;
+}
+
+function read(program: ProgramInfo, schema: Schema, key: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    fail(program, schema, key, `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+function check(program: ProgramInfo, makeContext: () => unknown): void {
+  try {
+    makeContext();
+  } catch (error) {
+    throw new ConfigExit(`${program.name}: the TLS files do not make a usable certificate and key: ${(error as Error).message}\nTry '${program.name} --help'.`, 2);
+  }
+}
+
+function fail(program: ProgramInfo, schema: Schema, key: string, problem: string): never {
+  const setting = schema[key];
+  throw new ConfigExit(`${program.name}: --${setting.arg} (${setting.env}): ${problem}\nTry '${program.name} --help'.`, 2);
+}

@@ -1,0 +1,255 @@
+// Mutual TLS through the real programs: agencies upload over TLS 1.3 with
+// their own certificates, the certificate decides which agency a connection
+// may speak for, and every way of getting TLS wrong is refused at the
+// handshake with a line on the side that refused and a clear error on the
+// agency, which stops at once instead of retrying. Serial: each test runs a
+// server and several clients, and side by side they starve a small machine.
+import test, { type ExecutionContext } from 'ava';
+import { once } from 'node:events';
+import net from 'node:net';
+import { join } from 'node:path';
+import { startProgram } from '../src/harness/lottery-processes.ts';
+import type { WireBet } from '../src/wire/messages.ts';
+import { clientTlsArgs, issueOutOfDate, makePki, serverTlsArgs } from './helpers/pki-fixtures.ts';
+import { agencyFor, serverFor, sorted, storedRows, tempDir, writeAgencies } from './helpers/lottery-fixtures.ts';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** A TLS server for `agencies` agencies with `pki`'s certificates, and generated agency files. */
+async function tlsLottery(t: ExecutionContext, pki: string, agencies = 1, serverArgs: string[] = []) {
+  const dir = await tempDir(t);
+  const inputs = await writeAgencies(dir, Array.from({ length: agencies }, () => ({ count: 150, winnerRows: [7] })));
+  const dataDir = join(dir, 'server');
+  const server = await serverFor(t, dataDir, ['--agencies', String(agencies), ...serverTlsArgs(pki), ...serverArgs]);
+  return { dir, dataDir, server, inputs };
+}
+
+/** Runs one agency to its end; returns its exit code and output. */
+async function runAgency(t: ExecutionContext, id: number, port: number, args: string[]) {
+  const run = await agencyFor(t, id, port, ['--retry-timeout', '60', ...args]).result;
+  return { ...run, output: run.lines.join('\n') };
+}
+
+test.serial('agencies upload over mutual TLS, get their winners, and the monitor may PING', async (t) => {
+  const pki = await makePki(t, ['--agencies', '2']);
+  const { dataDir, server, inputs } = await tlsLottery(t, pki, 2);
+  t.true(server.lines.some((line) => /action: listen \| result: success .*\| tls: on/.test(line)));
+  t.false(server.lines.some((line) => /action: tls \| result: fail/.test(line)), 'no plaintext warning when TLS is on');
+  const runs = await Promise.all(inputs.map((input) => runAgency(t, input.id, server.port, ['--data-file', input.file, ...clientTlsArgs(pki, `agency-${input.id}`)])));
+  runs.forEach((run, i) => {
+    t.is(run.code, 0, run.output);
+    t.deepEqual(sorted(run.winners ?? []), inputs[i].winners);
+  });
+  t.deepEqual(sorted(await storedRows(t, dataDir)), sorted(inputs.flatMap((input) => input.rows)));
+
+  const ping = startProgram('lottery-ping', ['--server', `127.0.0.1:${server.port}`], {
+    env: { ...process.env, CLI_TLS_CA: join(pki, 'ca.crt'), CLI_TLS_CERT: join(pki, 'monitor.crt'), CLI_TLS_KEY: join(pki, 'monitor.key') },
+  });
+  t.is(await ping.exited, 0, ping.lines.join('\n'));
+  t.regex(ping.lines.join('\n'), /answered PONG/);
+});
+
+test.serial('an agency using agency 1\'s certificate with --id 2 is refused UNAUTHORIZED, and the server logs it', async (t) => {
+  const pki = await makePki(t, ['--agencies', '2']);
+  const { server, inputs } = await tlsLottery(t, pki, 2);
+  const run = await runAgency(t, 2, server.port, ['--data-file', inputs[1].file, ...clientTlsArgs(pki, 'agency-1')]);
+  t.is(run.code, 1, run.output);
+  t.regex(run.output, /UNAUTHORIZED: this connection's certificate is agency-1's: it cannot speak for agency 2/);
+  t.false(/reintento_ms/.test(run.output), 'the agency does not retry');
+  await server.waitForLine(/action: conexion \| result: fail .*\| code: UNAUTHORIZED \| error: this connection's certificate is agency-1's/);
+});
+
+test.serial('the monitor certificate may not say HELLO', async (t) => {
+  const pki = await makePki(t, ['--agencies', '1']);
+  const { server, inputs } = await tlsLottery(t, pki, 1);
+  const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki, 'monitor')]);
+  t.is(run.code, 1, run.output);
+  t.regex(run.output, /UNAUTHORIZED: the monitor certificate may only PING, not send HELLO/);
+  await server.waitForLine(/code: UNAUTHORIZED \| error: the monitor certificate may only PING/);
+});
+
+test.serial('an agency without a certificate is refused at the handshake and says it needs one', async (t) => {
+  const pki = await makePki(t, ['--agencies', '1']);
+  const { server, inputs } = await tlsLottery(t, pki, 1);
+  const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki)]);
+  t.is(run.code, 1, run.output);
+  t.regex(run.output, /UNAUTHORIZED: this server refused the client certificate: no client certificate was sent/);
+  t.false(/reintento_ms/.test(run.output), 'the agency does not retry');
+  await server.waitForLine(/code: TLS_HANDSHAKE \| error: no client certificate was sent/);
+});
+
+test.serial('an agency whose certificate comes from another CA is refused at the handshake', async (t) => {
+  const pki = await makePki(t, ['--agencies', '1']);
+  const other = await makePki(t, ['--agencies', '1']);
+  const { server, inputs } = await tlsLottery(t, pki, 1);
+  const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, '--tls-ca', join(pki, 'ca.crt'), '--tls-cert', join(other, 'agency-1.crt'), '--tls-key', join(other, 'agency-1.key')]);
+  t.is(run.code, 1, run.output);
+  t.regex(run.output, /UNAUTHORIZED: this server refused the client certificate: the certificate CN=agency-1: it was signed by another CA/);
+  t.false(/reintento_ms/.test(run.output));
+  await server.waitForLine(/code: TLS_HANDSHAKE \| error: the certificate CN=agency-1: it was signed by another CA/);
+});
+
+for (const [label, validity] of [
+  ['expired', { notBefore: new Date(Date.now() - 30 * DAY_MS), notAfter: new Date(Date.now() - DAY_MS) }],
+  ['not yet valid', { notBefore: new Date(Date.now() + DAY_MS), notAfter: new Date(Date.now() + 30 * DAY_MS) }],
+] as const) {
+  test.serial(`an agency whose certificate is ${label} is refused at the handshake`, async (t) => {
+    const pki = await makePki(t, ['--agencies', '1']);
+    await issueOutOfDate(pki, 'agency-1-dated', 'agency-1', validity);
+    const { server, inputs } = await tlsLottery(t, pki, 1);
+    const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki, 'agency-1-dated')]);
+    t.is(run.code, 1, run.output);
+    t.regex(run.output, label === 'expired' ? /UNAUTHORIZED: .*CN=agency-1: it expired on / : /UNAUTHORIZED: .*CN=agency-1: it is not valid yet/);
+    t.false(/reintento_ms/.test(run.output));
+    await server.waitForLine(label === 'expired' ? /code: TLS_HANDSHAKE \| error: .*it expired on .*CERT_HAS_EXPIRED/ : /code: TLS_HANDSHAKE \| error: .*not valid yet.*CERT_NOT_YET_VALID/);
+  });
+}
+
+test.serial('a revoked agency certificate is refused when the server has the CRL', async (t) => {
+  const pki = await makePki(t, ['--agencies', '2']);
+  const revoke = startProgram('lottery-pki', ['--out', pki, '--revoke', '2']);
+  t.is(await revoke.exited, 0, revoke.lines.join('\n'));
+  const { server, inputs } = await tlsLottery(t, pki, 2, ['--tls-crl', join(pki, 'ca.crl')]);
+  const refused = await runAgency(t, 2, server.port, ['--data-file', inputs[1].file, ...clientTlsArgs(pki, 'agency-2')]);
+  t.is(refused.code, 1, refused.output);
+  t.regex(refused.output, /UNAUTHORIZED: .*CN=agency-2: it has been revoked/);
+  await server.waitForLine(/code: TLS_HANDSHAKE \| error: .*it has been revoked \(CERT_REVOKED\)/);
+  const ping = startProgram('lottery-ping', ['--server', `127.0.0.1:${server.port}`, ...clientTlsArgs(pki, 'agency-1')]);
+  t.is(await ping.exited, 0, `agency 1, not revoked, still gets in:\n${ping.lines.join('\n')}`);
+});
+
+test.serial('an agency refuses a server whose certificate is not made for the name it connects to', async (t) => {
+  const pki = await makePki(t, ['--agencies', '1', '--hosts', 'elsewhere.example']);
+  const { server, inputs } = await tlsLottery(t, pki, 1);
+  const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki, 'agency-1')]);
+  t.is(run.code, 1, run.output);
+  t.regex(run.output, /the server at 127\.0\.0\.1:\d+ is not trusted: .*127\.0\.0\.1/);
+  t.false(/reintento_ms/.test(run.output));
+});
+
+test.serial('an agency refuses a server whose certificate comes from another CA', async (t) => {
+  const pki = await makePki(t, ['--agencies', '1']);
+  const other = await makePki(t, ['--agencies', '1']);
+  const { server, inputs } = await tlsLottery(t, pki, 1);
+  const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, '--tls-ca', join(other, 'ca.crt'), '--tls-cert', join(pki, 'agency-1.crt'), '--tls-key', join(pki, 'agency-1.key')]);
+  t.is(run.code, 1, run.output);
+  t.regex(run.output, /is not trusted/);
+});
+
+test.serial('a plaintext agency on a TLS server is told to use TLS', async (t) => {
+  const pki = await makePki(t, ['--agencies', '1']);
+  const { server, inputs } = await tlsLottery(t, pki, 1);
+  const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file]);
+  t.is(run.code, 1, run.output);
+  t.regex(run.output, /TLS_REQUIRED: this server accepts only TLS with a client certificate/);
+  t.false(/reintento_ms/.test(run.output));
+  await server.waitForLine(/code: TLS_REQUIRED \| error: a plaintext client on this TLS server/);
+});
+
+test.serial('a TLS agency on a plaintext server is told the server does not speak TLS', async (t) => {
+  const pki = await makePki(t, ['--agencies', '1']);
+  const dir = await tempDir(t);
+  const [input] = await writeAgencies(dir, [{ count: 10 }]);
+  const server = await serverFor(t, join(dir, 'server'), ['--agencies', '1']);
+  t.true(server.lines.some((line) => /WARNING +action: tls \| result: fail \| warning: plaintext: agencies are not authenticated/.test(line)), 'the plaintext server warns once at start');
+  const run = await runAgency(t, 1, server.port, ['--data-file', input.file, ...clientTlsArgs(pki, 'agency-1')]);
+  t.is(run.code, 1, run.output);
+  t.regex(run.output, /does not speak TLS/);
+  t.false(/reintento_ms/.test(run.output));
+  await server.waitForLine(/code: TLS_NOT_ENABLED \| error: a TLS ClientHello on this plaintext server/);
+});
+
+test.serial('TLS flags must come together and name readable files, or the program stops naming the flag', async (t) => {
+  const pki = await makePki(t, ['--agencies', '1']);
+  const server = startProgram('lottery-server', ['--tls-ca', join(pki, 'ca.crt')]);
+  t.is(await server.exited, 2);
+  t.regex(server.lines.join('\n'), /--tls-cert \(LOTTERY_TLS_CERT\): is needed with --tls-ca/);
+  const agency = startProgram('lottery-agency', ['--id', '1', '--tls-ca', join(pki, 'nothing.crt')]);
+  t.is(await agency.exited, 2);
+  t.regex(agency.lines.join('\n'), /--tls-ca \(CLI_TLS_CA\): cannot read .*nothing\.crt: ENOENT/);
+  const mismatched = startProgram('lottery-agency', ['--id', '1', ...clientTlsArgs(pki), '--tls-cert', join(pki, 'agency-1.crt'), '--tls-key', join(pki, 'monitor.key')]);
+  t.is(await mismatched.exited, 2);
+  t.regex(mismatched.lines.join('\n'), /do not make a usable certificate and key/);
+});
+
+/** A relay on 127.0.0.1 to `port` that keeps every byte it passes, both ways. */
+async function capturingRelay(t: ExecutionContext, port: number) {
+  const captured: Buffer[] = [];
+  const relay = net.createServer((client) => {
+    const upstream = net.connect({ host: '127.0.0.1', port });
+    for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+      from.on('data', (chunk: Buffer) => {
+        captured.push(chunk);
+        to.write(chunk);
+      });
+      from.on('end', () => to.end());
+      from.on('error', () => to.destroy());
+    }
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => relay.close(() => resolve())));
+  return { port: (relay.address() as net.AddressInfo).port, bytes: () => Buffer.concat(captured) };
+}
+
+/** The DNIs and names of `bets` found in `bytes`. Names under 6 bytes are left out: ciphertext holds short strings by chance. */
+function secretsIn(bytes: Buffer, bets: readonly WireBet[]): string[] {
+  const secrets = new Set(bets.flatMap((bet) => [String(bet[0]), String(bet[1]), String(bet[2])]).filter((text) => Buffer.byteLength(text) >= 6));
+  return [...secrets].filter((secret) => bytes.includes(Buffer.from(secret)));
+}
+
+test.serial('between an agency and a TLS server none of its DNIs or names cross the network readable', async (t) => {
+  const pki = await makePki(t, ['--agencies', '1']);
+  const { server, inputs } = await tlsLottery(t, pki, 1);
+  const relay = await capturingRelay(t, server.port);
+  const run = await runAgency(t, 1, relay.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki, 'agency-1')]);
+  t.is(run.code, 0, run.output);
+  const bytes = relay.bytes();
+  t.true(bytes.length > 150 * 20, `the relay saw the upload (${bytes.length} bytes)`);
+  t.deepEqual(secretsIn(bytes, inputs[0].bets), []);
+
+  // The same relay and check on a plaintext server find them: the check can fail.
+  const dir = await tempDir(t);
+  const [plainInput] = await writeAgencies(dir, [{ count: 150 }], 2);
+  const plain = await serverFor(t, join(dir, 'server'), ['--agencies', '1']);
+  const plainRelay = await capturingRelay(t, plain.port);
+  const plainRun = await runAgency(t, 1, plainRelay.port, ['--data-file', plainInput.file]);
+  t.is(plainRun.code, 0, plainRun.output);
+  t.true(secretsIn(plainRelay.bytes(), plainInput.bets).length > 150, 'in plaintext every DNI is there to read');
+});
+
+test.serial('a flood of connections from one address is cut at --max-unauthenticated-per-address, and an agency from another still gets in', async (t) => {
+  const pki = await makePki(t, ['--agencies', '1']);
+  const LIMIT = 8;
+  const EXTRA = 40;
+  const { server, inputs } = await tlsLottery(t, pki, 1, ['--max-unauthenticated-per-address', String(LIMIT), '--handshake-timeout', '300']);
+  const flood: net.Socket[] = [];
+  let closedByServer = 0;
+  const open = async () => {
+    const socket = net.connect({ host: '127.0.0.1', port: server.port, localAddress: '127.0.0.2' });
+    socket.on('error', () => undefined);
+    socket.on('close', () => closedByServer++);
+    socket.resume();
+    flood.push(socket);
+    await once(socket, 'connect');
+  };
+  t.teardown(() => flood.forEach((socket) => socket.destroy()));
+  for (let i = 0; i < LIMIT; i++) await open();
+  await Promise.all(Array.from({ length: EXTRA }, open));
+
+  const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki, 'agency-1')]);
+  t.is(run.code, 0, `the agency from 127.0.0.1 completes while 127.0.0.2 holds its limit:\n${run.output}`);
+
+  // Every refusal is accounted for in the log, most of them in a count rather than a line each.
+  const refusals = () => {
+    const lines = server.lines.filter((line) => /action: conexion \| result: fail .*code: TOO_MANY_CONNECTIONS|action: conexion \| result: fail \| suprimidas/.test(line));
+    const written = lines.filter((line) => /peer: 127\.0\.0\.2/.test(line)).length;
+    const counted = lines.reduce((sum, line) => sum + Number(/suprimidas: (\d+)/.exec(line)?.[1] ?? 0), 0);
+    return { lines: lines.length, total: written + counted };
+  };
+  while (refusals().total < EXTRA) await new Promise((resolve) => setTimeout(resolve, 200));
+  t.is(refusals().total, EXTRA);
+  t.true(refusals().lines < EXTRA, `${refusals().lines} lines for ${EXTRA} refusals`);
+  t.regex(server.lines.find((line) => /TOO_MANY_CONNECTIONS/.test(line)) ?? '', /error: 8 connections from 127\.0\.0\.2 have not said HELLO yet, the limit per address/);
+  while (closedByServer < EXTRA) await new Promise((resolve) => setTimeout(resolve, 100));
+  t.is(closedByServer, EXTRA, 'the connections within the limit are held, the others closed');
+});
