@@ -14,13 +14,16 @@ const { existsSync } = await import('node:fs');
 const { mkdir, rm } = await import('node:fs/promises');
 const { generateBets, writeAgencyFile } = await import('../bets/bet-generator.ts');
 const { jsonEvent, startAgency, startServer } = await import('../harness/lottery-processes.ts');
+const { clientTlsArgs, serverTlsArgs } = await import('../harness/tls-args.ts');
+const { makePkiDirectory } = await import('../pki/pki-directory.ts');
 const { LOG_FORMATS, LOG_LEVELS } = await import('../log/logger.ts');
 type ChildProcess = import('node:child_process').ChildProcess;
 
 if (process.argv.includes('--help')) {
   console.log(
     'Usage: lottery-demo\n\nRuns lottery-server and agencies 1..5 on 127.0.0.1 with .data/agency-N.csv\n' +
-      '(sample files are made where absent) and prints the winners. Bets go to .data/demo/bets.csv.\n' +
+      '(sample files are made where absent) over mutual TLS, with certificates made as lottery-pki makes\n' +
+      'them in .data/demo-pki (kept between runs), and prints the winners. Bets go to .data/demo/bets.csv.\n' +
       'LOGGING_LEVEL and LOG_FORMAT choose which of their log lines are shown, and how.',
   );
   process.exit(0);
@@ -30,6 +33,7 @@ const AGENCIES = 5;
 const SAMPLE_BETS = 2000;
 const DATA = '.data';
 const RUN_DIR = `${DATA}/demo`;
+const PKI_DIR = `${DATA}/demo-pki`;
 const SIGNAL_CODES: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 // The demo follows its children through their info lines (where the server
@@ -114,15 +118,17 @@ async function run(): Promise<number> {
     say(`lottery-demo: made ${file} (${SAMPLE_BETS} sample bets, ${agency} winners)`);
   }
   await rm(RUN_DIR, { recursive: true, force: true });
+  const pki = await makePkiDirectory({ dir: PKI_DIR, agencies: AGENCIES, hosts: ['localhost', '127.0.0.1'], days: 825, caDays: 3650, force: false });
+  if (pki.made.length > 0) console.log(`lottery-demo: made ${pki.made.join(' ')} in ${PKI_DIR} (as lottery-pki --out ${PKI_DIR} does)`);
   if (stopping) return stopping;
 
-  const server = await startServer(['--data-dir', RUN_DIR, '--agencies', String(AGENCIES), ...childLogFlags], {
+  const server = await startServer(['--data-dir', RUN_DIR, '--agencies', String(AGENCIES), ...serverTlsArgs(PKI_DIR), ...childLogFlags], {
     onLine: print('[server  ]'),
     onSpawn: (child) => children.push(child),
   });
   if (stopping) return stopping;
   const agencies = Array.from({ length: AGENCIES }, (_, i) =>
-    startAgency(i + 1, server.port, ['--data-file', `${DATA}/agency-${i + 1}.csv`, ...childLogFlags], { onLine: print(`[agency ${i + 1}]`) }),
+    startAgency(i + 1, server.port, ['--data-file', `${DATA}/agency-${i + 1}.csv`, ...clientTlsArgs(PKI_DIR, `agency-${i + 1}`), ...childLogFlags], { onLine: print(`[agency ${i + 1}]`) }),
   );
   children.push(...agencies.map((agency) => agency.child));
   let agenciesDone = false;

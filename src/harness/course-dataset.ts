@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WINNING_NUMBER } from '../bets/bet.ts';
 import { readStoredRows, startAgency, startServer, type AgencyRun } from './lottery-processes.ts';
+import { clientTlsArgs, serverTlsArgs } from './tls-args.ts';
 
 export type CourseDataset = { files: string[]; rows: string[]; winners: string[][] };
 
@@ -51,7 +52,12 @@ export type CourseRun = {
   failures: string[];
 };
 
-export type CourseRunOptions = { serverArgs?: string[]; agencyArgs?: string[] };
+export type CourseRunOptions = {
+  serverArgs?: string[];
+  agencyArgs?: string[];
+  /** A directory made by lottery-pki: the run goes over mutual TLS, each agency with its own certificate. */
+  pkiDir?: string;
+};
 
 /**
  * Runs the real programs on the dataset once: a server on a fresh data dir
@@ -62,8 +68,11 @@ export async function runCourseDataset(dataset: CourseDataset, options: CourseRu
   const dataDir = await mkdtemp(join(tmpdir(), 'lottery-course-'));
   try {
     const started = performance.now();
-    const server = await startServer(['--data-dir', dataDir, '--agencies', String(dataset.files.length), ...(options.serverArgs ?? [])]);
-    const agencies = dataset.files.map((file, i) => startAgency(i + 1, server.port, ['--data-file', file, ...(options.agencyArgs ?? [])]));
+    const { pkiDir } = options;
+    const serverTls = pkiDir === undefined ? [] : serverTlsArgs(pkiDir);
+    const agencyTls = (id: number) => (pkiDir === undefined ? [] : clientTlsArgs(pkiDir, `agency-${id}`));
+    const server = await startServer(['--data-dir', dataDir, '--agencies', String(dataset.files.length), ...serverTls, ...(options.serverArgs ?? [])]);
+    const agencies = dataset.files.map((file, i) => startAgency(i + 1, server.port, ['--data-file', file, ...agencyTls(i + 1), ...(options.agencyArgs ?? [])]));
     const finished = Promise.all(agencies.map((agency) => agency.result));
     let runs: AgencyRun[];
     let seconds: number;

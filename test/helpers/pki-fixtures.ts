@@ -9,6 +9,8 @@ import { certificatePem, issueCertificate, loadCa, privateKeyPem, type Validity 
 import { startProgram } from '../../src/harness/lottery-processes.ts';
 import { tempDir } from './lottery-fixtures.ts';
 
+export { clientTlsArgs, serverTlsArgs } from '../../src/harness/tls-args.ts';
+
 /** Runs lottery-pki into a fresh directory; fails the test if it does not exit 0. */
 export async function makePki(t: ExecutionContext, args: string[] = []): Promise<string> {
   const dir = join(await tempDir(t), 'pki');
@@ -17,16 +19,6 @@ export async function makePki(t: ExecutionContext, args: string[] = []): Promise
   if (code !== 0) throw new Error(`lottery-pki exited ${code}:\n${run.lines.join('\n')}`);
   return dir;
 }
-
-/** The server's flags for `dir`'s CA, certificate and key. */
-export const serverTlsArgs = (dir: string) => ['--tls-ca', join(dir, 'ca.crt'), '--tls-cert', join(dir, 'server.crt'), '--tls-key', join(dir, 'server.key')];
-
-/** A client's flags: `dir`'s CA and the certificate and key named `name` (agency-K, monitor), if any. */
-export const clientTlsArgs = (dir: string, name?: string) => [
-  '--tls-ca',
-  join(dir, 'ca.crt'),
-  ...(name === undefined ? [] : ['--tls-cert', join(dir, `${name}.crt`), '--tls-key', join(dir, `${name}.key`)]),
-];
 
 /** Writes `name`.crt/.key into `dir`: a client certificate for `commonName` signed by `dir`'s CA, with the validity given. */
 export async function issueOutOfDate(dir: string, name: string, commonName: string, validity: Validity): Promise<void> {

@@ -1,0 +1,22 @@
+// The command-line flags that point the real programs at a directory made
+// by lottery-pki (see src/pki/pki-directory.ts for its layout): for the
+// demo, the tests, the course-dataset check and the benchmark.
+import { join } from 'node:path';
+
+/** The server's flags: the CA, the server's certificate and key, and ca.crl when `crl`. */
+export const serverTlsArgs = (dir: string, crl = false) => [
+  '--tls-ca',
+  join(dir, 'ca.crt'),
+  '--tls-cert',
+  join(dir, 'server.crt'),
+  '--tls-key',
+  join(dir, 'server.key'),
+  ...(crl ? ['--tls-crl', join(dir, 'ca.crl')] : []),
+];
+
+/** A client's flags: the CA, and the certificate and key named `name` (agency-K, monitor) if given. */
+export const clientTlsArgs = (dir: string, name?: string) => [
+  '--tls-ca',
+  join(dir, 'ca.crt'),
+  ...(name === undefined ? [] : ['--tls-cert', join(dir, `${name}.crt`), '--tls-key', join(dir, `${name}.key`)]),
+];
