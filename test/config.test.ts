@@ -31,7 +31,7 @@ test('the server has the documented defaults', (t) => {
     workers: availableParallelism(),
     fsync: true,
     maxConnections: 16384,
-    maxUnauthenticatedPerAddress: 128,
+    maxUnauthenticatedPerAddress: 1024,
     handshakeTimeout: 10,
     idleTimeout: 60,
     frameTimeout: 10,

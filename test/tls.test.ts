@@ -34,7 +34,7 @@ test.serial('agencies upload over mutual TLS, get their winners, and the monitor
   const pki = await makePki(t, ['--agencies', '2']);
   const { dataDir, server, inputs } = await tlsLottery(t, pki, 2);
   t.true(server.lines.some((line) => /action: listen \| result: success .*\| tls: on/.test(line)));
-  t.false(server.lines.some((line) => /action: tls \| result: fail/.test(line)), 'no plaintext warning when TLS is on');
+  t.false(server.lines.some((line) => /action: transport \| result: success \| tls: off/.test(line)), 'no plaintext warning when TLS is on');
   const runs = await Promise.all(inputs.map((input) => runAgency(t, input.id, server.port, ['--data-file', input.file, ...clientTlsArgs(pki, `agency-${input.id}`)])));
   runs.forEach((run, i) => {
     t.is(run.code, 0, run.output);
@@ -151,7 +151,7 @@ test.serial('a TLS agency on a plaintext server is told the server does not spea
   const dir = await tempDir(t);
   const [input] = await writeAgencies(dir, [{ count: 10 }]);
   const server = await serverFor(t, join(dir, 'server'), ['--agencies', '1']);
-  t.true(server.lines.some((line) => /WARNING +action: tls \| result: fail \| warning: plaintext: agencies are not authenticated/.test(line)), 'the plaintext server warns once at start');
+  t.true(server.lines.some((line) => /WARNING +action: transport \| result: success \| tls: off \| warning: plaintext: agencies are not authenticated/.test(line)), 'the plaintext server warns once at start');
   const run = await runAgency(t, 1, server.port, ['--data-file', input.file, ...clientTlsArgs(pki, 'agency-1')]);
   t.is(run.code, 1, run.output);
   t.regex(run.output, /does not speak TLS/);

@@ -74,7 +74,7 @@ export const serverSchema = {
   maxUnauthenticatedPerAddress: {
     doc: 'connections from one address that may be open at once before their HELLO (or TLS handshake) is done; more are closed at once, so a flood from one address cannot crowd out the others',
     format: 'positive-integer',
-    default: 128,
+    default: 1024,
     env: 'LOTTERY_MAX_UNAUTHENTICATED_PER_ADDRESS',
     arg: 'max-unauthenticated-per-address',
   },
