@@ -10,6 +10,7 @@ import { HELP, parseBenchOptions, type LoadOptions } from './options.ts';
 import { startRawSink } from './raw-sink.ts';
 import { loadReport, loadTable } from './report.ts';
 import { runServer, stopRunningServer } from './server-run.ts';
+import { benchPki, compareTls } from './tls-load.ts';
 
 let options;
 try {
@@ -64,16 +65,26 @@ async function loadMode(options: LoadOptions): Promise<number> {
   say(`bench: encoding ${options.bets} bets for ${options.agencies} agencies…`);
   const load = encodeLoad(options.bets, options.agencies, options.seed);
   const size = loadSize(load);
-  const server = await runServer(load, options);
-  const sink = await startRawSink(load);
-  let limit;
+  const pki = options.tls === 'off' ? undefined : await benchPki(options.agencies);
   try {
-    limit = await runLoad(sink.port, load, options.window);
+    if (options.tls === 'both') {
+      const comparison = await compareTls(load, options, pki!, say);
+      if (options.json) console.log(JSON.stringify(comparison));
+      return comparison.ok ? 0 : 1;
+    }
+    const server = await runServer(load, { ...options, ...(pki === undefined ? {} : { pki }) });
+    const sink = await startRawSink(load);
+    let limit;
+    try {
+      limit = await runLoad(sink.port, load, options.window);
+    } finally {
+      await sink.stop();
+    }
+    const report = loadReport(options, size, server, limit);
+    say(loadTable(report));
+    if (options.json) console.log(JSON.stringify(report));
+    return report.stored === report.bets && server.serverCode === 0 ? 0 : 1;
   } finally {
-    await sink.stop();
+    await pki?.remove();
   }
-  const report = loadReport(options, size, server, limit);
-  say(loadTable(report));
-  if (options.json) console.log(JSON.stringify(report));
-  return report.stored === report.bets && server.serverCode === 0 ? 0 : 1;
 }

@@ -3,6 +3,8 @@
 // in flight, take cumulative ACKs, then FINISH and wait its ACK. Records how
 // long each batch waited for the ACK that covered it.
 import net from 'node:net';
+import tls from 'node:tls';
+import { clientTlsOptions, type ClientTlsFiles } from '../src/transport/client-tls.ts';
 import { decodeMessage } from '../src/wire/codec.ts';
 import { FrameDecoder } from '../src/wire/frame-decoder.ts';
 import type { Message } from '../src/wire/messages.ts';
@@ -10,9 +12,10 @@ import type { AgencyFrames } from './load-frames.ts';
 
 export type AgencyLoadResult = { agency: number; /** ms from writing each batch to the ACK that covered it, in batch order. */ latencies: Float64Array };
 
-export function runLoadAgency(port: number, load: AgencyFrames, window: number): Promise<AgencyLoadResult> {
+/** With `tlsFiles`, over mutual TLS as the real agency connects. */
+export function runLoadAgency(port: number, load: AgencyFrames, window: number, tlsFiles?: ClientTlsFiles): Promise<AgencyLoadResult> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
+    const socket = tlsFiles === undefined ? net.connect({ host: '127.0.0.1', port }) : tls.connect(clientTlsOptions('127.0.0.1', port, tlsFiles));
     socket.setNoDelay(true);
     const decoder = new FrameDecoder();
     const sentAt = new Float64Array(load.bets.length);
@@ -66,7 +69,7 @@ export function runLoadAgency(port: number, load: AgencyFrames, window: number):
       }
     };
 
-    socket.on('connect', () => socket.write(load.hello));
+    socket.on(tlsFiles === undefined ? 'connect' : 'secureConnect', () => socket.write(load.hello));
     socket.on('drain', () => {
       draining = false;
       if (phase === 'bets') pump();

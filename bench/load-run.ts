@@ -3,12 +3,14 @@
 import { runLoadAgency } from './load-agency.ts';
 import type { AgencyFrames } from './load-frames.ts';
 import { percentile } from './stats.ts';
+import type { ClientTlsFiles } from '../src/transport/client-tls.ts';
 
 export type LoadRunResult = { seconds: number; batches: number; ackP50Ms: number; ackP99Ms: number; ackMaxMs: number };
 
-export async function runLoad(port: number, load: readonly AgencyFrames[], window: number): Promise<LoadRunResult> {
+/** `tlsFor`: each agency's certificate for mutual TLS; plaintext without. */
+export async function runLoad(port: number, load: readonly AgencyFrames[], window: number, tlsFor?: (agency: number) => ClientTlsFiles): Promise<LoadRunResult> {
   const started = performance.now();
-  const results = await Promise.all(load.map((agency) => runLoadAgency(port, agency, window)));
+  const results = await Promise.all(load.map((agency) => runLoadAgency(port, agency, window, tlsFor?.(agency.agency))));
   const seconds = (performance.now() - started) / 1000;
   const batches = results.reduce((sum, { latencies }) => sum + latencies.length, 0);
   const all = new Float64Array(batches);

@@ -13,6 +13,10 @@ export type LoadOptions = {
   json: boolean;
   /** Start the server with --cpu-prof into this directory. */
   cpuProf: string | undefined;
+  /** Mutual TLS between the load agencies and the server; both = interleaved runs of each, and their ratio. */
+  tls: 'on' | 'off' | 'both';
+  /** Runs of each for --tls both. */
+  rounds: number;
   timeoutSeconds: number;
 };
 
@@ -23,7 +27,7 @@ export type HostileBenchOptions = { mode: 'hostile'; rounds: number; json: boole
 export type BenchOptions = LoadOptions | CourseOptions | HostileBenchOptions;
 
 export const HELP = `Usage:
-  npm run bench -- --agencies K --bets N [--fsync on|off] [--json]
+  npm run bench -- --agencies K --bets N [--fsync on|off] [--tls on|off|both] [--json]
   npm run bench -- --mode course [--dir DIR] [--runs R] [--json]
   npm run bench -- --mode hostile [--rounds R] [--json]
 
@@ -38,6 +42,12 @@ of this machine and this load generator. It checks that bets.csv holds N rows.
   --fsync on|off   passed to the server (default on)
   --window W       batches in flight per agency, as the real agency (default 8)
   --seed S         seed of the generated bets; agency k uses S + k (default 1)
+  --tls on|off     mutual TLS 1.3 between the agencies and the server, each agency with its
+                   own certificate made as lottery-pki makes them (default off; the raw
+                   sink stays plaintext)
+  --tls both       R runs with TLS and R without, interleaved (off, on, on, off, …), no raw
+                   sink; prints each run and the ratio of the medians
+  --rounds R       runs of each for --tls both (default 3)
   --cpu-prof DIR   run the server with node --cpu-prof, one .cpuprofile per thread in DIR
                    (summarise them with: node_modules/.bin/node bench/profile-summary.ts DIR)
 
@@ -70,6 +80,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       window: { type: 'string', default: '8' },
       seed: { type: 'string', default: '1' },
       'cpu-prof': { type: 'string' },
+      tls: { type: 'string', default: 'off' },
+      rounds: { type: 'string', default: '3' },
       dir: { type: 'string' },
       runs: { type: 'string', default: '5' },
       rounds: { type: 'string', default: '3' },
@@ -87,6 +99,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   if (values.mode === 'hostile') return { mode: 'hostile', rounds: positive('rounds', values.rounds), json: values.json, timeoutSeconds };
   if (values.mode !== 'load') throw new TypeError(`--mode must be load, course or hostile, got ${values.mode}`);
   if (values.fsync !== 'on' && values.fsync !== 'off') throw new TypeError(`--fsync must be on or off, got ${values.fsync}`);
+  if (values.tls !== 'on' && values.tls !== 'off' && values.tls !== 'both') throw new TypeError(`--tls must be on, off or both, got ${values.tls}`);
   return {
     mode: 'load',
     agencies: positive('agencies', values.agencies),
@@ -96,6 +109,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     seed: natural('seed', values.seed),
     json: values.json,
     cpuProf: values['cpu-prof'],
+    tls: values.tls,
+    rounds: positive('rounds', values.rounds),
     timeoutSeconds,
   };
 }

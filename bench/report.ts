@@ -20,6 +20,7 @@ export type LoadReport = {
   limitAckP50Ms: number;
   limitAckP99Ms: number;
   fsync: 'on' | 'off';
+  tls: 'on' | 'off';
   window: number;
   frames: number;
   bytes: number;
@@ -44,6 +45,7 @@ export function loadReport(options: LoadOptions, size: { frames: number; bytes: 
     limitAckP50Ms: round(limit.ackP50Ms, 2),
     limitAckP99Ms: round(limit.ackP99Ms, 2),
     fsync: options.fsync ? 'on' : 'off',
+    tls: options.tls === 'on' ? 'on' : 'off',
     window: options.window,
     frames: size.frames,
     bytes: size.bytes,
@@ -56,7 +58,7 @@ export function loadTable(r: LoadReport): string {
   const row = (name: string, seconds: number, perSecond: number, p50: number, p99: number) =>
     `${name.padEnd(18)}${seconds.toFixed(3).padStart(9)}${perSecond.toLocaleString('en-US').padStart(13)}${p50.toFixed(2).padStart(12)}${p99.toFixed(2).padStart(12)}`;
   return [
-    `bench: ${r.bets} bets from ${r.agencies} agencies (${r.frames} frames, ${(r.bytes / 1e6).toFixed(1)} MB), fsync ${r.fsync}, window ${r.window}, node ${r.node}, ${r.cpus} cpus`,
+    `bench: ${r.bets} bets from ${r.agencies} agencies (${r.frames} frames, ${(r.bytes / 1e6).toFixed(1)} MB), fsync ${r.fsync}, tls ${r.tls}, window ${r.window}, node ${r.node}, ${r.cpus} cpus`,
     `${''.padEnd(18)}${'seconds'.padStart(9)}${'bets/s'.padStart(13)}${'ack p50 ms'.padStart(12)}${'ack p99 ms'.padStart(12)}`,
     row('lottery-server', r.seconds, r.betsPerSecond, r.ackP50Ms, r.ackP99Ms),
     row('raw sink (limit)', r.limitSeconds, r.limitBetsPerSecond, r.limitAckP50Ms, r.limitAckP99Ms),

@@ -6,10 +6,19 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../src/harness/lottery-processes.ts';
+import { serverTlsArgs } from '../src/harness/tls-args.ts';
+import type { ClientTlsFiles } from '../src/transport/client-tls.ts';
 import type { AgencyFrames } from './load-frames.ts';
 import { runLoad, type LoadRunResult } from './load-run.ts';
 
-export type ServerRunOptions = { agencies: number; fsync: boolean; window: number; cpuProf: string | undefined };
+export type ServerRunOptions = {
+  agencies: number;
+  fsync: boolean;
+  window: number;
+  cpuProf: string | undefined;
+  /** A lottery-pki directory: the run goes over mutual TLS. */
+  pki?: { dir: string; tlsFor: (agency: number) => ClientTlsFiles };
+};
 export type ServerRunResult = LoadRunResult & { stored: number; serverPeakRssMb: number; serverCode: number };
 
 /** The server being started or measured and its data dir, so that a timeout can stop it and clean up. */
@@ -29,7 +38,12 @@ export async function runServer(load: readonly AgencyFrames[], options: ServerRu
   try {
     const env = options.cpuProf === undefined ? process.env : { ...process.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${options.cpuProf}` };
     const starting = startServer(
-      ['--agencies', String(options.agencies), '--data-dir', dataDir, '--fsync', options.fsync ? 'on' : 'off', '--log-level', 'warn'],
+      [
+        ...['--agencies', String(options.agencies), '--data-dir', dataDir, '--fsync', options.fsync ? 'on' : 'off', '--log-level', 'warn'],
+        // Every load agency connects from 127.0.0.1 at once.
+        ...['--max-unauthenticated-per-address', String(Math.max(1024, options.agencies))],
+        ...(options.pki === undefined ? [] : serverTlsArgs(options.pki.dir)),
+      ],
       // At warn the server does not log that it listens: a connection tells instead.
       { env, startTimeoutMs: 60_000, ready: 'connect' },
     );
@@ -38,7 +52,7 @@ export async function runServer(load: readonly AgencyFrames[], options: ServerRu
     let result: LoadRunResult;
     let serverPeakRssMb: number;
     try {
-      result = await runLoad(server.port, load, options.window);
+      result = await runLoad(server.port, load, options.window, options.pki?.tlsFor);
       serverPeakRssMb = await peakRssMb(server.child.pid!);
     } finally {
       await stopOnce(server);
@@ -47,7 +61,7 @@ export async function runServer(load: readonly AgencyFrames[], options: ServerRu
     if (serverCode !== 0) console.error(`bench: the server exited ${serverCode}:\n${server.lines.slice(-10).join('\n')}`);
     else {
       // At warn, anything but the shutdown lines is worth seeing.
-      const notable = server.lines.filter((line) => !/ INFO /.test(line));
+      const notable = server.lines.filter((line) => !/ INFO /.test(line) && !/action: transport \| result: success \| tls: off/.test(line));
       if (notable.length > 0) console.error(`bench: the server said:\n${notable.slice(0, 10).join('\n')}`);
     }
     return { ...result, stored: await countLines(join(dataDir, 'bets.csv')), serverPeakRssMb, serverCode };

@@ -1,0 +1,73 @@
+// Load mode over mutual TLS: certificates for every load agency, made as
+// lottery-pki makes them in a temp dir, and --tls both, which runs the same
+// load with and without TLS, interleaved so that a busy machine's drift
+// falls on both alike, and reports the ratio of the medians.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makePkiDirectory } from '../src/pki/pki-directory.ts';
+import type { ClientTlsFiles } from '../src/transport/client-tls.ts';
+import type { AgencyFrames } from './load-frames.ts';
+import type { LoadOptions } from './options.ts';
+import { runServer, type ServerRunOptions, type ServerRunResult } from './server-run.ts';
+import { median } from './stats.ts';
+
+export type BenchPki = NonNullable<ServerRunOptions['pki']> & { remove(): Promise<void> };
+
+/** A CA, the server's certificate and one per agency 1..K, read into memory once. */
+export async function benchPki(agencies: number): Promise<BenchPki> {
+  const dir = await mkdtemp(join(tmpdir(), 'lottery-bench-pki-'));
+  await makePkiDirectory({ dir, agencies, hosts: ['127.0.0.1'], days: 1, caDays: 1, force: false });
+  const ca = await readFile(join(dir, 'ca.crt'), 'utf8');
+  const files: ClientTlsFiles[] = [];
+  for (let agency = 1; agency <= agencies; agency++) {
+    files[agency] = { ca, cert: await readFile(join(dir, `agency-${agency}.crt`), 'utf8'), key: await readFile(join(dir, `agency-${agency}.key`), 'utf8') };
+  }
+  return { dir, tlsFor: (agency) => files[agency], remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export type TlsComparison = {
+  mode: 'load-tls-both';
+  bets: number;
+  agencies: number;
+  fsync: 'on' | 'off';
+  rounds: number;
+  /** bets/s of each run, in the order run. */
+  runs: Array<{ tls: 'on' | 'off'; betsPerSecond: number; stored: number; serverPeakRssMb: number }>;
+  medianOff: number;
+  medianOn: number;
+  /** Median bets/s with TLS over the median without: 1 means TLS costs nothing. */
+  ratio: number;
+  ok: boolean;
+};
+
+export async function compareTls(load: readonly AgencyFrames[], options: LoadOptions, pki: BenchPki, say: (line: string) => void): Promise<TlsComparison> {
+  const runs: TlsComparison['runs'] = [];
+  for (let round = 0; round < options.rounds; round++) {
+    // off, on, then on, off: neither always goes first.
+    const order = round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const);
+    for (const tls of order) {
+      const result: ServerRunResult = await runServer(load, { ...options, ...(tls === 'on' ? { pki } : {}) });
+      const betsPerSecond = Math.round(options.bets / result.seconds);
+      runs.push({ tls, betsPerSecond, stored: result.stored, serverPeakRssMb: Math.round(result.serverPeakRssMb) });
+      say(`bench: round ${round + 1} tls ${tls.padEnd(3)} ${betsPerSecond.toLocaleString('en-US').padStart(10)} bets/s  ${result.seconds.toFixed(3)} s  peak RSS ${result.serverPeakRssMb.toFixed(0)} MiB  stored ${result.stored}`);
+    }
+  }
+  const medianOf = (tls: 'on' | 'off') => median(runs.filter((run) => run.tls === tls).map((run) => run.betsPerSecond));
+  const medianOff = medianOf('off');
+  const medianOn = medianOf('on');
+  const ratio = Math.round((medianOn / medianOff) * 1000) / 1000;
+  say(`bench: median ${medianOn.toLocaleString('en-US')} bets/s with TLS, ${medianOff.toLocaleString('en-US')} without: TLS at ${(ratio * 100).toFixed(1)}% (costs ${((1 - ratio) * 100).toFixed(1)}%)`);
+  return {
+    mode: 'load-tls-both',
+    bets: options.bets,
+    agencies: options.agencies,
+    fsync: options.fsync ? 'on' : 'off',
+    rounds: options.rounds,
+    runs,
+    medianOff,
+    medianOn,
+    ratio,
+    ok: runs.every((run) => run.stored === options.bets),
+  };
+}
