@@ -81,7 +81,6 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       seed: { type: 'string', default: '1' },
       'cpu-prof': { type: 'string' },
       tls: { type: 'string', default: 'off' },
-      rounds: { type: 'string', default: '3' },
       dir: { type: 'string' },
       runs: { type: 'string', default: '5' },
       rounds: { type: 'string', default: '3' },

@@ -119,7 +119,7 @@ async function run(): Promise<number> {
   }
   await rm(RUN_DIR, { recursive: true, force: true });
   const pki = await makePkiDirectory({ dir: PKI_DIR, agencies: AGENCIES, hosts: ['localhost', '127.0.0.1'], days: 825, caDays: 3650, force: false });
-  if (pki.made.length > 0) console.log(`lottery-demo: made ${pki.made.join(' ')} in ${PKI_DIR} (as lottery-pki --out ${PKI_DIR} does)`);
+  if (pki.made.length > 0) say(`lottery-demo: made ${pki.made.join(' ')} in ${PKI_DIR} (as lottery-pki --out ${PKI_DIR} does)`);
   if (stopping) return stopping;
 
   const server = await startServer(['--data-dir', RUN_DIR, '--agencies', String(AGENCIES), ...serverTlsArgs(PKI_DIR), ...childLogFlags], {
