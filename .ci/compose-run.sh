@@ -7,8 +7,10 @@
 #   build     the one image, with an override that only gives the build the
 #             host's network (npm ci needs the registry; the engine's bridge
 #             networks reach nothing outside), then once more, all cached;
+#   pki       certificates for mutual TLS, made by lottery-pki (LOTTERY_PKI);
 #   run       `up` with the course's agency files (LOTTERY_AGENCY_FILES), then:
-#             the server healthy, each agency exit 0 with exactly the winners
+#             the server healthy (its health check pings as the monitor) and
+#             speaking TLS only, each agency exit 0 with exactly the winners
 #             of its own file, bets.csv in the volume holding every input row
 #             exactly once and owned by node (1000:1000);
 #   stop      `stop`: the server logs a graceful shutdown and exits 0 within
@@ -50,6 +52,7 @@ work=$(mktemp -d /tmp/lottery-compose-run.XXXXXX)
 project=lottery-run-$(basename "$work" | cut -d. -f2 | tr 'A-Z' 'a-z')
 export LOTTERY_IMAGE_TAG=$project
 export LOTTERY_AGENCY_FILES=$work/agency-files
+export LOTTERY_PKI=$work/pki
 image=loteria-nacional:$LOTTERY_IMAGE_TAG
 compose() { docker-compose -p "$project" -f "$FILE" "$@"; }
 
@@ -72,6 +75,13 @@ python3 -m zipfile -e "$DATASET" "$LOTTERY_AGENCY_FILES" || { say "FAIL cannot u
 chmod 0644 "$LOTTERY_AGENCY_FILES"/*.csv
 agencies=$(compose config --services | grep -c '^agency[0-9]')
 say "project $project, $agencies agencies, $(cat "$LOTTERY_AGENCY_FILES"/agency-*.csv | grep -c .) bets in the course dataset"
+
+# --- pki -----------------------------------------------------------------------------------------
+# The name agencies reach the server by (its service) and the one its health check uses.
+node_modules/.bin/node src/bin/lottery-pki.mjs --out "$LOTTERY_PKI" --agencies "$agencies" --hosts server,localhost,127.0.0.1 >"$work/logs/pki" 2>&1 \
+  || { say "FAIL lottery-pki"; exit 1; }
+# The programs run as node (1000:1000); lottery-pki writes each key 0600 for whoever ran it.
+if [ "$(id -u)" != 1000 ]; then chown -R 1000:1000 "$LOTTERY_PKI" || { say "FAIL the keys must belong to 1000:1000: run as root or as uid 1000"; exit 1; }; fi
 
 # --- build ---------------------------------------------------------------------------------------
 # --force-rm: a failed step leaves no container behind.
@@ -143,6 +153,17 @@ check "server healthy" test "$(inspect server '{{if .State.Health}}{{.State.Heal
 check_agencies first
 docker logs "$(container server)" >"$work/logs/server-first" 2>&1
 check "server drew once" test "$(grep -c 'action: sorteo | result: success' "$work/logs/server-first")" = 1
+network=$(inspect server '{{range $name, $_ := .NetworkSettings.Networks}}{{$name}}{{end}}')
+# A PING from another container on the project's network: answered for the
+# monitor's certificate, refused without one (the same network, so the
+# refusal is the server's, not the network's).
+ping_from_network() {
+  docker run --rm --network "$network" -v "$LOTTERY_PKI:/pki:ro" "$image" \
+    node src/bin/lottery-ping.mjs --server server:12345 --timeout 5 "$@" >>"$work/logs/ping" 2>&1
+}
+refused() { ! "$@"; }
+check "a PING as the monitor, over TLS, is answered" ping_from_network --tls-ca /pki/ca.crt --tls-cert /pki/monitor.crt --tls-key /pki/monitor.key
+check "a plaintext PING is refused: mutual TLS only" refused ping_from_network
 volume=$(inspect server '{{range .Mounts}}{{if eq .Destination "/data"}}{{.Name}}{{end}}{{end}}')
 check "bets.csv owned by node, 1000:1000" test "$(read_bets stat -c %u:%g /data/bets.csv)" = 1000:1000
 read_bets cat /data/bets.csv >"$work/bets-first.csv"

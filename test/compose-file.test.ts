@@ -38,6 +38,8 @@ const agencyIds = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 const seconds = (duration: string) => Number(/^(\d+)s$/.exec(duration)?.[1]);
 const IMAGE = 'loteria-nacional:${LOTTERY_IMAGE_TAG:-latest}';
 const agencyFile = (id: number) => `\${LOTTERY_AGENCY_FILES:-../.data}/agency-${id}.csv`;
+const pkiFile = (name: string) => `\${LOTTERY_PKI:-../.data/pki}/${name}`;
+const mounted = (source: string, target: string) => ({ type: 'bind', source, target, read_only: true });
 
 /** Service names in the order Compose starts them: each after what it depends on, ties in file order. */
 function startOrder(services: Record<string, Service>): string[] {
@@ -60,9 +62,9 @@ const PORTABLE_SERVICE_KEYS = new Set([
 
 for (const n of [1, 5, 12]) {
   const agencies = n === 1 ? '1 agency' : `${n} agencies`;
-  test(`with ${agencies} there is the agency-files check, a server and agency1..agency${n}, and nothing has a fixed name`, (t) => {
+  test(`with ${agencies} there is the preflight check, a server and agency1..agency${n}, and nothing has a fixed name`, (t) => {
     const file = parsed(n);
-    t.deepEqual(Object.keys(file.services), ['agency-files', 'server', ...agencyIds(n).map((id) => `agency${id}`)]);
+    t.deepEqual(Object.keys(file.services), ['preflight', 'server', ...agencyIds(n).map((id) => `agency${id}`)]);
     // Fixed names would collide between two projects on one engine: `-p` scopes them all.
     for (const service of Object.values(file.services)) t.false('container_name' in service);
     t.deepEqual(file.networks, { lottery: {} });
@@ -91,20 +93,27 @@ for (const n of [1, 5, 12]) {
     t.deepEqual(server.networks, ['lottery']);
     t.is(server.environment.LOTTERY_AGENCIES, String(n));
     t.deepEqual(server.volumes, [
-      { type: 'bind', source: '../compose/server.json', target: server.environment.LOTTERY_CONFIG, read_only: true },
+      mounted('../compose/server.json', server.environment.LOTTERY_CONFIG),
       { type: 'volume', source: 'bets', target: server.environment.LOTTERY_DATA_DIR },
+      ...['ca.crt', 'server.crt', 'server.key', 'monitor.crt', 'monitor.key'].map((name) => mounted(pkiFile(name), `/pki/${name}`)),
     ]);
     t.is(server.restart, 'on-failure', 'a server that dies comes back into recovery; a graceful stop stays stopped');
     t.true(seconds(server.stop_grace_period!) >= 20, 'room for a graceful shutdown under load');
   });
 
-  test(`with ${agencies} the server's health check pings it with lottery-ping`, (t) => {
-    const { healthcheck } = parsed(n).services.server;
-    t.deepEqual(healthcheck!.test, ['CMD', 'node', 'src/bin/lottery-ping.mjs', '--server', '127.0.0.1:12345', '--timeout', '3']);
+  test(`with ${agencies} the server speaks mutual TLS with lottery-pki's server certificate, and its health check pings as the monitor`, (t) => {
+    const { environment, healthcheck } = parsed(n).services.server;
+    t.is(environment.LOTTERY_TLS_CA, '/pki/ca.crt');
+    t.is(environment.LOTTERY_TLS_CERT, '/pki/server.crt');
+    t.is(environment.LOTTERY_TLS_KEY, '/pki/server.key');
+    t.deepEqual(healthcheck!.test, [
+      'CMD', 'node', 'src/bin/lottery-ping.mjs', '--server', '127.0.0.1:12345', '--timeout', '3',
+      '--tls-ca', '/pki/ca.crt', '--tls-cert', '/pki/monitor.crt', '--tls-key', '/pki/monitor.key',
+    ]);
     t.true(seconds(healthcheck!.timeout) > 3, 'the check outlives lottery-ping\'s own timeout');
   });
 
-  test(`with ${agencies} agency K reads its own file read-only and starts once the server is healthy`, (t) => {
+  test(`with ${agencies} agency K reads its own file and its own certificate read-only and starts once the server is healthy`, (t) => {
     const { services } = parsed(n);
     for (const id of agencyIds(n)) {
       const agency = services[`agency${id}`];
@@ -112,40 +121,54 @@ for (const n of [1, 5, 12]) {
       t.deepEqual(agency.networks, ['lottery']);
       t.is(agency.environment.CLI_ID, String(id));
       t.is(agency.environment.CLI_SERVER_ADDRESS, 'server:12345');
-      t.deepEqual(agency.volumes, [{ type: 'bind', source: agencyFile(id), target: agency.environment.CLI_DATA_FILE, read_only: true }]);
+      t.is(agency.environment.CLI_TLS_CA, '/pki/ca.crt');
+      t.is(agency.environment.CLI_TLS_CERT, `/pki/agency-${id}.crt`);
+      t.is(agency.environment.CLI_TLS_KEY, `/pki/agency-${id}.key`);
+      t.deepEqual(agency.volumes, [
+        mounted(agencyFile(id), agency.environment.CLI_DATA_FILE),
+        ...['ca.crt', `agency-${id}.crt`, `agency-${id}.key`].map((name) => mounted(pkiFile(name), `/pki/${name}`)),
+      ]);
       t.deepEqual(agency.depends_on, { server: { condition: 'service_healthy' } });
     }
   });
 
-  test(`with ${agencies} the server starts only once every agency's file has been checked`, (t) => {
+  test(`with ${agencies} the server starts only once every file any service mounts has been checked`, (t) => {
     const { services } = parsed(n);
-    const check = services['agency-files'];
-    t.deepEqual(services.server.depends_on, { 'agency-files': { condition: 'service_completed_successfully' } });
+    const check = services.preflight;
+    t.deepEqual(services.server.depends_on, { preflight: { condition: 'service_completed_successfully' } });
     t.is(check.depends_on, undefined);
     t.is(check.network_mode, 'none');
-    // The very files the agencies mount, each passed to the check.
-    const sources = agencyIds(n).map((id) => services[`agency${id}`].volumes[0].source);
-    t.deepEqual(check.volumes.map((mount) => mount.source), sources);
+    // Every bind mount of every service, each file once, passed to the check.
+    const bound = new Set(Object.values(services).flatMap((service) => service.volumes.filter((mount) => mount.type === 'bind').map((mount) => mount.source)));
+    t.deepEqual(new Set(check.volumes.map((mount) => mount.source)), bound);
+    t.is(check.volumes.length, bound.size);
+    t.is(bound.size, 1 + 5 + 3 * n, 'server.json, the server\'s and monitor\'s files, and each agency\'s file, certificate and key');
     t.true(check.volumes.every((mount) => mount.type === 'bind' && mount.read_only === true));
     t.deepEqual(check.command.slice(4), check.volumes.map((mount) => mount.target));
+  });
+
+  test(`with ${agencies} no key or certificate goes into the image: they are mounted read-only`, (t) => {
+    for (const service of Object.values(parsed(n).services)) {
+      for (const mount of service.volumes.filter((m) => /\.(key|crt)$/.test(m.source))) t.true(mount.read_only, mount.source);
+    }
   });
 }
 
 /** The check's command as the container runs it: Compose turns `$$` into `$`. */
 function runAgencyFilesCheck(files: string[]) {
-  const [program, ...args] = parsed(1).services['agency-files'].command.map((arg) => arg.replaceAll('$$', '$'));
+  const [program, ...args] = parsed(1).services.preflight.command.map((arg) => arg.replaceAll('$$', '$'));
   return spawnSync(program, [...args.slice(0, 3), ...files], { encoding: 'utf8' });
 }
 
-test('the agency-files check passes when every file is there and names the first one that is not', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'agency-files-'));
+test('the preflight check passes when every file is there and names the first one that is not', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'preflight-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const files = [1, 2, 3].map((id) => join(dir, `agency-${id}.csv`));
   await writeFile(files[0], 'a,b,1,2000-01-01,1\n');
   await writeFile(files[2], '');
   const missing = runAgencyFilesCheck(files);
   t.is(missing.status, 1);
-  t.is(missing.stderr, `agency-files: ${files[1]} is not a file the node user can read\n`);
+  t.is(missing.stderr, `preflight: ${files[1]} is not a file the node user can read\n`);
   await writeFile(files[1], 'a,b,1,2000-01-01,1\n');
   t.is(runAgencyFilesCheck(files).status, 0);
 });
@@ -165,7 +188,8 @@ test('the build context leaves out every private key, wherever it is', async (t)
   const rules = (await readFile(join(projectRoot, '.dockerignore'), 'utf8')).split('\n').filter((line) => line !== '' && !line.startsWith('#'));
   t.is(rules[0], '*', 'everything is out unless let in');
   // Docker applies the last matching rule: the exclusion of keys comes after every exception.
-  t.true(rules.indexOf('**/*.key') > rules.findLastIndex((rule) => rule.startsWith('!')));
+  const lastException = rules.findLastIndex((rule) => rule.startsWith('!'));
+  t.true(rules.indexOf('**/*.key') > lastException);
 });
 
 test('the Dockerfile asks for no BuildKit frontend: an offline build must not fetch one', async (t) => {
@@ -203,7 +227,7 @@ test('lottery-compose writes to --output with paths that lead from there to the 
   const projectDir = relative(dirname(output), projectRoot);
   t.is(text, composeYaml({ agencies: 3, projectDir }));
   const file = parse(text) as ComposeFile;
-  t.is(resolve(dir, file.services['agency-files'].build!.context), resolve(projectRoot));
+  t.is(resolve(dir, file.services.preflight.build!.context), resolve(projectRoot));
   t.is(resolve(dir, file.services.server.volumes[0].source), join(projectRoot, 'compose/server.json'));
   t.is(resolve(dir, file.services.agency3.volumes[0].source.replace(/^\$\{LOTTERY_AGENCY_FILES:-(.*)\}/, '$1')), join(projectRoot, '.data/agency-3.csv'));
 });
