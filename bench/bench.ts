@@ -1,7 +1,6 @@
 // npm run bench -- --help
 // Measures; never asserts timings. Exits 1 only when the outcome is wrong
 // (bets.csv does not hold every bet) or something failed.
-import { stopChildren } from './children.ts';
 import { courseMode } from './course-mode.ts';
 import { hostileMode } from './hostile.ts';
 import { encodeLoad, loadSize } from './load-frames.ts';
@@ -9,6 +8,7 @@ import { runLoad } from './load-run.ts';
 import { HELP, parseBenchOptions, type LoadOptions } from './options.ts';
 import { startRawSink } from './raw-sink.ts';
 import { loadReport, loadTable } from './report.ts';
+import { stopAllPrograms } from '../src/harness/lottery-processes.ts';
 import { runServer, stopRunningServer } from './server-run.ts';
 import { benchPki, compareTls } from './tls-load.ts';
 
@@ -32,7 +32,7 @@ setTimeout(() => {
   console.error(`bench: gave up after ${options.timeoutSeconds} s`);
   givingUp.abort();
   void stopRunningServer()
-    .then(() => stopChildren())
+    .then(() => stopAllPrograms())
     .finally(() => process.exit(1));
 }, options.timeoutSeconds * 1000).unref();
 

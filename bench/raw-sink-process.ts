@@ -45,3 +45,5 @@ process.on('message', () => {
   // Connections still open (an agency that never ended) do not hold the exit up.
   setTimeout(() => process.exit(0), 1000).unref();
 });
+// The bench that forked it is gone (it gave up, or was killed): nothing is left to measure.
+process.on('disconnect', () => process.exit(0));

@@ -3,7 +3,9 @@
 // connection loss it reconnects with backoff and resumes from the offset the
 // server's WELCOME gives, so every bet is stored exactly once.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { logEvent, type Logger } from '../log/logger.ts';
+import { Backoff } from '../timing/backoff.ts';
 import { ConnectionError, ErrorCode } from '../wire/errors.ts';
 import type { Message, WireBet } from '../wire/messages.ts';
 import { encodeBetRows } from '../bets/bets-csv.ts';
@@ -41,8 +43,8 @@ export type AgencyResult = { winners: string[]; sent: number; stored: number; re
 
 /** Batches sent and not yet acknowledged, at most. */
 const WINDOW = 8;
-const BACKOFF_FIRST_MS = 100;
-const BACKOFF_MAX_MS = 5000;
+/** Reconnecting waits 50–100 ms at first, doubling up to 2.5–5 s. */
+const RECONNECT_BACKOFF = { firstMs: 100, maxMs: 5000, jitter: true } as const;
 
 /** Errors that another try would only repeat. */
 const FATAL_CODES = new Set<string>([
@@ -99,7 +101,7 @@ export class Agency {
   async run(): Promise<AgencyResult> {
     const { signal, retryTimeoutMs } = this.#options;
     let failingSince: number | undefined;
-    let attempt = 0;
+    const backoff = new Backoff(RECONNECT_BACKOFF);
     // Before any connection: a missing file must not wait for the server to say so.
     await checkDataFile(this.#options.dataFile);
     while (true) {
@@ -113,7 +115,7 @@ export class Agency {
         if (!(error instanceof ConnectionError) || FATAL_CODES.has(error.code)) throw error;
         if (this.#progressed) {
           failingSince = undefined;
-          attempt = 0;
+          backoff.reset();
           this.#progressed = false;
         }
         failingSince ??= Date.now();
@@ -126,10 +128,10 @@ export class Agency {
               : `gave up after ${seconds} s: the server kept failing: ${error.message}`,
           );
         }
-        const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** attempt++) * (0.5 + Math.random() / 2);
+        const delay = backoff.next();
         logEvent(this.#log, 'warn', 'conexion', 'fail', { code: error.code, error: error.message, reintento_ms: Math.round(delay) });
         this.#options.onStatus?.({ phase: 'retrying', inMs: Math.round(delay), error: error.message });
-        await sleep(Math.min(delay, retryTimeoutMs - waited), signal);
+        await sleep(Math.min(delay, retryTimeoutMs - waited), undefined, { signal });
       }
     }
   }
@@ -340,14 +342,4 @@ function expect<T extends Message['type']>(message: Message, type: T): Extract<M
 function unexpected(message: Message, wanted: string): Error {
   if (message.type === 'ERROR') return new ConnectionError(message.code, `the server answered ${message.code}: ${message.message}`);
   return new ConnectionError(ErrorCode.UNEXPECTED_MESSAGE, `expected ${wanted} from the server, got ${message.type}`);
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    }, { once: true });
-  });
 }

@@ -3,7 +3,9 @@
 // and the benchmark. Everything here talks to 127.0.0.1 only.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -34,6 +36,20 @@ export type ProgramOptions = {
 
 const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
 
+/** Every program started here that has not exited yet. */
+const running = new Set<ChildProcess>();
+
+/**
+ * SIGTERM to every program started here that is still running; resolves once
+ * they have all exited or `graceMs` has passed. For a bench or a harness
+ * that gives up and must leave nothing behind.
+ */
+export async function stopAllPrograms(graceMs = 8000): Promise<void> {
+  const children = [...running];
+  for (const child of children) child.kill('SIGTERM');
+  await Promise.race([Promise.all(children.map((child) => (child.exitCode === null && child.signalCode === null ? once(child, 'exit') : undefined))), sleep(graceMs, undefined, { ref: false })]);
+}
+
 export function startProgram(name: string, args: string[], options: ProgramOptions = {}): RunningProgram {
   const child = spawn(process.execPath, [binPath(name), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -41,6 +57,8 @@ export function startProgram(name: string, args: string[], options: ProgramOptio
     env: { ...(options.env ?? process.env), LOTTERY_EXIT_WITH_PARENT: '1' },
     cwd: options.cwd,
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   options.onSpawn?.(child);
   const lines: string[] = [];
   const watchers = new Set<(line: string) => void>();
@@ -171,7 +189,7 @@ async function waitForConnect(port: number, program: RunningProgram, timeoutMs: 
     });
     if (connected) return;
     if (Date.now() >= deadline) throw new Error(`lottery-server did not accept connections on port ${port} within ${timeoutMs} ms:\n${program.lines.slice(-20).join('\n')}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 
