@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { join } from 'node:path';
 import { startAgency, startServer } from '../src/harness/lottery-processes.ts';
@@ -47,7 +48,7 @@ test('past --max-connections a connection gets TOO_MANY_CONNECTIONS, and a freed
     if (answer.type === 'PONG') accepted = connection;
     else {
       t.like(answer, { type: 'ERROR', code: 'TOO_MANY_CONNECTIONS' });
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
     }
   }
   t.truthy(accepted, 'a place freed by a closed connection is given to a new one');
@@ -115,7 +116,7 @@ test('an agency waiting for the draw is not closed by the idle timeout', async (
   t.like(await waiting.receive(), { type: 'WELCOME' });
   t.deepEqual(await waiting.receive(), { type: 'ACK', offset: 0 });
   // Many idle timeouts pass while agency 2 has yet to finish; the waiting agency says nothing.
-  await new Promise((resolve) => setTimeout(resolve, 4000));
+  await sleep(4000);
   const other = await connectRaw(server.port);
   t.teardown(() => other.destroy());
   other.sendBytes(Buffer.concat([encodeMessage({ type: 'HELLO', agency: 2 }), encodeMessage({ type: 'FINISH', total: 0, digest: EMPTY_UPLOAD_DIGEST })]));

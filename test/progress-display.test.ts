@@ -3,6 +3,7 @@
 // says how many agencies have finished while the agency waits for the draw;
 // log levels coloured on a terminal unless NO_COLOR is set; nothing of it on
 // a pipe. The terminal is a real pseudo-terminal, made by script(1).
+import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFile } from 'node:fs/promises';
@@ -59,7 +60,7 @@ function inTerminal(command: string[], env: NodeJS.ProcessEnv = {}) {
   t.teardown(() => agency.child.kill('SIGKILL'));
   await within(
     (async () => {
-      while (!agency.output().includes('waiting for the draw (1 of 2 agencies finished)')) await new Promise((resolve) => setTimeout(resolve, 100));
+      while (!agency.output().includes('waiting for the draw (1 of 2 agencies finished)')) await sleep(100);
     })(),
     'agency 1 saying it waits for the other agency',
   );

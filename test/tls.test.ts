@@ -4,6 +4,7 @@
 // handshake with a line on the side that refused and a clear error on the
 // agency, which stops at once instead of retrying. Serial: each test runs a
 // server and several clients, and side by side they starve a small machine.
+import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
 import { once } from 'node:events';
 import net from 'node:net';
@@ -246,10 +247,10 @@ test.serial('a flood of connections from one address is cut at --max-unauthentic
     const counted = lines.reduce((sum, line) => sum + Number(/suprimidas: (\d+)/.exec(line)?.[1] ?? 0), 0);
     return { lines: lines.length, total: written + counted };
   };
-  while (refusals().total < EXTRA) await new Promise((resolve) => setTimeout(resolve, 200));
+  while (refusals().total < EXTRA) await sleep(200);
   t.is(refusals().total, EXTRA);
   t.true(refusals().lines < EXTRA, `${refusals().lines} lines for ${EXTRA} refusals`);
   t.regex(server.lines.find((line) => /TOO_MANY_CONNECTIONS/.test(line)) ?? '', /error: 8 connections from 127\.0\.0\.2 have not said HELLO yet, the limit per address/);
-  while (closedByServer < EXTRA) await new Promise((resolve) => setTimeout(resolve, 100));
+  while (closedByServer < EXTRA) await sleep(100);
   t.is(closedByServer, EXTRA, 'the connections within the limit are held, the others closed');
 });
