@@ -68,14 +68,18 @@ export function loadProgramConfig<T>(
 ): T {
   if (argv.includes('--help') || argv.includes('-h')) throw new ConfigExit(helpText(program, schema), 0);
   if (argv.includes('--version')) throw new ConfigExit(projectVersion(), 0);
-  checkFlags(program, schema, argv);
+  const flags = flagValues(program, schema, argv);
   const fail = (lines: string[]): never => {
     throw new ConfigExit(`${lines.map((line) => `${program.name}: ${line}`).join('\n')}\nTry '${program.name} --help'.`, 2);
   };
   let config: convict.Config<Record<string, unknown>>;
   let file: ConfigFile | undefined;
   try {
-    config = convict(schema as convict.Schema<Record<string, unknown>>, { args: argv, env });
+    // The command line is parsed once, above; convict takes each flag's value
+    // in place of its variable's, which is where flags stand in precedence.
+    const flagsOverEnv = { ...env };
+    for (const setting of Object.values(schema)) if (flags.has(setting.arg)) flagsOverEnv[setting.env] = flags.get(setting.arg);
+    config = convict(schema as convict.Schema<Record<string, unknown>>, { args: [], env: flagsOverEnv });
     const path = config.get('config');
     if (typeof path === 'string' && path !== '') {
       file = readConfigFile(path);
@@ -85,7 +89,7 @@ export function loadProgramConfig<T>(
   } catch (error) {
     if (error instanceof ConfigExit) throw error;
     if (error instanceof ConfigFileError) return fail([error.message]);
-    const sources: Sources = { argv, env, file };
+    const sources: Sources = { flags, env, file };
     return fail(
       (error as Error).message
         .split('\n')
@@ -97,7 +101,7 @@ export function loadProgramConfig<T>(
 }
 
 type ConfigFile = { path: string; settings: Record<string, unknown> };
-type Sources = { argv: string[]; env: NodeJS.ProcessEnv; file: ConfigFile | undefined };
+type Sources = { flags: Map<string, string>; env: NodeJS.ProcessEnv; file: ConfigFile | undefined };
 
 /** A config file that cannot be read or parsed: one line that names it. */
 class ConfigFileError extends Error {
@@ -128,21 +132,19 @@ function readConfigFile(path: string): ConfigFile {
   return { path, settings: settings as Record<string, unknown> };
 }
 
-const flagGiven = (argv: string[], arg: string) => argv.some((token) => token === `--${arg}` || token.startsWith(`--${arg}=`));
-
 /**
  * One of convict's messages, told as the user set the value: the flag, the
  * variable or the config file's key, whichever the value came from (in
  * precedence order), and a missing required setting said as such.
  */
-function explain(schema: Schema, { argv, env, file }: Sources, line: string): string {
+function explain(schema: Schema, { flags, env, file }: Sources, line: string): string {
   const undeclared = /^configuration param '([^']+)' not declared in the schema$/.exec(line);
   if (undeclared) return file === undefined ? line : `config file ${file.path}: unknown key "${undeclared[1]}"`;
   const key = /^(\w+): /.exec(line)?.[1];
   const setting = key === undefined ? undefined : schema[key];
   if (setting === undefined) return line;
   const problem = line.slice(key!.length + 2);
-  if (flagGiven(argv, setting.arg) || env[setting.env] !== undefined) return `--${setting.arg} (${setting.env}): ${problem}`;
+  if (flags.has(setting.arg) || env[setting.env] !== undefined) return `--${setting.arg} (${setting.env}): ${problem}`;
   if (file !== undefined && Object.hasOwn(file.settings, key!)) return `"${key}" in config file ${file.path}: ${problem}`;
   if (setting.default === null) return `--${setting.arg} (${setting.env}) is required`;
   return `--${setting.arg} (${setting.env}): ${problem}`;
@@ -162,8 +164,11 @@ export function configOrExit<T>(load: () => T): T {
   }
 }
 
-/** Unknown flags and stray arguments are mistakes worth stopping for. */
-function checkFlags(program: ProgramInfo, schema: Schema, argv: string[]): void {
+/**
+ * The command line's flags, by name. Unknown flags, stray arguments, a flag
+ * without its value and a flag given twice are mistakes worth stopping for.
+ */
+function flagValues(program: ProgramInfo, schema: Schema, argv: string[]): Map<string, string> {
   const known = new Set(Object.values(schema).map((setting) => setting.arg));
   const options = Object.fromEntries([...known].map((name) => [name, { type: 'string' as const }]));
   const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
@@ -174,7 +179,7 @@ function checkFlags(program: ProgramInfo, schema: Schema, argv: string[]): void 
   // in order, so "--host --port 80" is told about --host, not about "80".
   // A flag given twice is refused, whichever flag it is: which of the two
   // was meant is not for the program to guess.
-  const seen = new Set<string>();
+  const values = new Map<string, string>();
   for (const token of tokens) {
     const problem =
       token.kind === 'positional'
@@ -185,12 +190,13 @@ function checkFlags(program: ProgramInfo, schema: Schema, argv: string[]): void 
             ? `unknown option '${token.rawName}'`
             : token.value === undefined || (!token.inlineValue && LOOKS_LIKE_A_FLAG.test(token.value))
               ? `option '${token.rawName}' needs a value`
-              : seen.has(token.name)
+              : values.has(token.name)
                 ? `option '--${token.name}' is given more than once`
                 : undefined;
-    if (token.kind === 'option') seen.add(token.name);
     if (problem !== undefined) throw new ConfigExit(`${program.name}: ${problem}\nTry '${program.name} --help'.`, 2);
+    if (token.kind === 'option') values.set(token.name, token.value!);
   }
+  return values;
 }
 
 const LOOKS_LIKE_A_FLAG = /^--?[A-Za-z]/;
