@@ -1,8 +1,8 @@
 import convict from 'convict';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
 import { LOG_FORMATS, LOG_LEVELS } from '../log/logger.ts';
 
 // One convict schema per program; this module turns a schema into a
@@ -106,6 +106,15 @@ type Sources = { flags: Map<string, string>; env: NodeJS.ProcessEnv; file: Confi
 /** A config file that cannot be read or parsed: one line that names it. */
 class ConfigFileError extends Error {
   override name = 'ConfigFileError';
+}
+
+/**
+ * The YAML parser, loaded only for a YAML config file: loading it costs a
+ * program's start more than all its own configuration does.
+ */
+function parseYaml(text: string): unknown {
+  const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return parse(text);
 }
 
 /** Reads a config file as JSON, or as YAML when its name ends in .yaml or .yml. */

@@ -1,4 +1,9 @@
-import { Packr, Unpackr } from 'msgpackr';
+// The portable build (the subpaths): Node's default entry also loads
+// msgpackr's streams and looks for its optional native string extractor,
+// which costs every program's start and would put native code between the
+// network's bytes and the checks.
+import { Packr } from 'msgpackr/pack';
+import { Unpackr } from 'msgpackr/unpack';
 import { ErrorCode, ProtocolError } from './errors.ts';
 import { HEADER_SIZE, MAX_PAYLOAD_SIZE, writeHeader, type Frame } from './frame.ts';
 import { MessageType, messageNameOf } from './message-type.ts';
