@@ -2,6 +2,7 @@ import test from 'ava';
 import net from 'node:net';
 import { join } from 'node:path';
 import { freePort, readStoredRows, startAgency, startServer } from '../src/harness/lottery-processes.ts';
+import { faultsEnv } from './helpers/fault-hooks.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
 import { agencyFiles, sorted, tempDir, within } from './helpers/lottery-fixtures.ts';
 import { decodeMessage, encodeMessage } from '../src/wire/codec.ts';
@@ -36,7 +37,7 @@ test('a session worker that dies is replaced and its agencies resume, storing ev
     { count: 400 },
   ]);
   const dataDir = join(dir, 'server');
-  const server = await startServer(['--data-dir', dataDir, '--agencies', '3', '--workers', '2', '--fault-crash-after-batches', '10']);
+  const server = await startServer(['--data-dir', dataDir, '--agencies', '3', '--workers', '2'], { env: faultsEnv({ sessionCrashAfterBatches: 10, crashingSessionWorkers: 2 }) });
   t.teardown(() => server.stop());
   const runs = await Promise.all(files.map((file, i) => startAgency(i + 1, server.port, ['--data-file', file, '--batch-max-amount', '5']).result));
   runs.forEach((run, i) => {

@@ -1,7 +1,8 @@
 import test, { type ExecutionContext } from 'ava';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Session, type LotteryApi, type SessionOptions } from '../src/actors/session.ts';
+import type { LotteryApi } from '../src/actors/lottery-api.ts';
+import { Session, type SessionOptions } from '../src/actors/session.ts';
 import type { SessionStore } from '../src/actors/store-client.ts';
 import type { WinnersOutcome } from '../src/actors/lottery.ts';
 import { createLogger } from '../src/log/logger.ts';

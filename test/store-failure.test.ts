@@ -4,13 +4,14 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startProgram } from '../src/harness/lottery-processes.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
+import { faultsEnv } from './helpers/fault-hooks.ts';
 import { serverFor, tempDir, within } from './helpers/lottery-fixtures.ts';
 
 const bet = (document: string) => ['Ana', 'Pérez', document, '1990-01-01', 1] as [string, string, string, string, number];
 
 test('a Store that dies takes the server down with a non-zero exit and says why; a restart recovers what was acknowledged', async (t) => {
   const dataDir = join(await tempDir(t), 'server');
-  const server = await serverFor(t, dataDir, ['--agencies', '1', '--fault-store-crash-after-batches', '2']);
+  const server = await serverFor(t, dataDir, ['--agencies', '1'], { env: faultsEnv({ storeCrashAfterBatches: 2 }) });
   const client = await connectRaw(server.port);
   t.teardown(() => client.destroy());
   client.send({ type: 'HELLO', agency: 1 });

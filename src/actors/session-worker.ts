@@ -10,16 +10,19 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger, logEvent } from '../log/logger.ts';
 import { RateLimitedLog } from '../log/rate-limited-log.ts';
 import { ConnectionRefused, plaintextTransport, tlsTransport } from '../transport/server-transport.ts';
+import { loadFaultHooks } from './fault-hooks.ts';
 import { wrapPort } from './port-remote.ts';
-import { Session, type LotteryApi } from './session.ts';
+import type { LotteryApi } from './lottery-api.ts';
+import { Session } from './session.ts';
 import type { StoreApi } from './store-api.ts';
-import { StoreClient, type SessionStore } from './store-client.ts';
+import { StoreClient } from './store-client.ts';
 import type { FromSessionWorker, SessionWorkerData, ToSessionWorker } from './worker-messages.ts';
 
 const data = workerData as SessionWorkerData;
 const log = createLogger({ level: data.logLevel, format: data.logFormat });
 const port = parentPort!;
-const store = withInjectedCrash(new StoreClient(wrapPort<StoreApi>(data.storePort, 'store')), data.crashAfterBatches);
+const storeClient = new StoreClient(wrapPort<StoreApi>(data.storePort, 'store'));
+const store = (await loadFaultHooks()).sessionStore?.(storeClient, data.worker) ?? storeClient;
 const lottery = wrapPort<LotteryApi>(data.lotteryPort, 'lottery');
 const sessions = new Map<number, Session>();
 const transport = data.tls === undefined ? plaintextTransport : tlsTransport(data.tls);
@@ -90,22 +93,4 @@ function startSession(connection: number, stream: Socket, identity: Identity | u
     sessions.delete(connection);
     reply({ type: 'closed', connection });
   });
-}
-
-/** Makes the worker die as a bug would, once it has passed `limit` batches on. */
-function withInjectedCrash(target: SessionStore, limit: number | undefined): SessionStore {
-  if (limit === undefined) return target;
-  let batches = 0;
-  return {
-    welcome: (agency) => target.welcome(agency),
-    append: (request) => {
-      if (++batches > limit) {
-        setImmediate(() => {
-          throw new Error(`injected fault: session worker ${data.worker} crashes after ${limit} batches`);
-        });
-        return new Promise(() => undefined);
-      }
-      return target.append(request);
-    },
-  };
 }

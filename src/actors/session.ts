@@ -32,12 +32,11 @@ import { FrameDecoder } from '../wire/frame-decoder.ts';
 import { HEADER_SIZE, MAX_FRAME_SIZE, type Frame } from '../wire/frame.ts';
 import { MessageType } from '../wire/message-type.ts';
 import type { Message, MessageOf, WireBet } from '../wire/messages.ts';
+import type { LotteryApi } from './lottery-api.ts';
 import type { Lottery } from './lottery.ts';
 import { Mailbox } from './mailbox.ts';
 import type { AppendOutcome } from './store-api.ts';
 import type { SessionStore } from './store-client.ts';
-
-export type LotteryApi = Pick<Lottery, 'finish' | 'winners' | 'withdraw'> & Partial<Pick<Lottery, 'progress'>>;
 
 /** How often a held WINNERS looks whether more agencies have finished, for an agency that shows it. */
 const PROGRESS_EVERY_MS = 1000;

@@ -3,7 +3,10 @@
 import { expose } from 'comlink';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { createLogger, logEvent } from '../log/logger.ts';
-import { Store, type AppendRequest } from './store.ts';
+import { actorFace } from './actor-face.ts';
+import { STORE_API } from './store-api.ts';
+import { loadFaultHooks } from './fault-hooks.ts';
+import { Store } from './store.ts';
 import type { FromStoreWorker, StoreWorkerData, ToStoreWorker } from './worker-messages.ts';
 
 const data = workerData as StoreWorkerData;
@@ -23,7 +26,8 @@ try {
       }),
   });
   const connected: MessagePort[] = [];
-  const exposed = withInjectedCrash(store, data.crashAfterBatches);
+  const face = actorFace(store, STORE_API);
+  const exposed = (await loadFaultHooks()).store?.(face) ?? face;
   port.on('message', async (message: ToStoreWorker) => {
     if (message.type === 'connect') {
       connected.push(message.port);
@@ -40,24 +44,4 @@ try {
 } catch (error) {
   reply({ type: 'failed', message: (error as Error).message });
   port.close();
-}
-
-/** Makes the worker die as a bug would, once it has taken `limit` batches; its pending calls never answer. */
-function withInjectedCrash(store: Store, limit: number | undefined): Store {
-  if (limit === undefined) return store;
-  let batches = 0;
-  return new Proxy(store, {
-    get(target, name) {
-      const value = Reflect.get(target, name, target) as unknown;
-      if (name !== 'appendAll' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
-      return (requests: AppendRequest[]) => {
-        batches += requests.length;
-        if (batches <= limit) return target.appendAll(requests);
-        setImmediate(() => {
-          throw new Error(`injected fault: the store worker crashes after ${limit} batches`);
-        });
-        return new Promise(() => undefined);
-      };
-    },
-  });
 }

@@ -11,6 +11,8 @@ import type { ServerConfig } from '../config/server-config.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
 import { lockDataDir, type DataDirLock } from '../storage/data-dir-lock.ts';
 import { Acceptor } from './acceptor.ts';
+import { actorFace } from './actor-face.ts';
+import { LOTTERY_API, type LotteryApi } from './lottery-api.ts';
 import { Lottery } from './lottery.ts';
 import { wrapPort } from './port-remote.ts';
 import type { StoreApi, StoreSnapshot } from './store-api.ts';
@@ -41,6 +43,8 @@ export class Supervisor {
   readonly #tls: ServerTlsFiles | undefined;
   #storeWorker!: Worker;
   #lottery: Lottery | undefined;
+  /** What session workers may call of the Lottery: exposed on each worker's port. */
+  #lotteryFace: LotteryApi | undefined;
   /** Ports for the Lottery opened before it exists; exposed once it does. */
   readonly #lotteryPortsWaiting: MessagePort[] = [];
   #acceptor!: Acceptor;
@@ -92,7 +96,6 @@ export class Supervisor {
       fsync: config.fsync,
       logLevel: config.logLevel,
       logFormat: config.logFormat,
-      ...(config.faultStoreCrashAfterBatches > 0 ? { crashAfterBatches: config.faultStoreCrashAfterBatches } : {}),
     };
     this.#storeWorker = new Worker(new URL('./store-worker.ts', import.meta.url), { workerData: storeData });
     const storeStarted = new Promise<FromStoreWorker>((resolve) => {
@@ -127,7 +130,8 @@ export class Supervisor {
     }
 
     this.#lottery = new Lottery({ agencies: config.agencies, store: wrapPort<StoreApi>(this.#storePort(), 'store'), log: this.#log, snapshot: started.snapshot });
-    for (const port of this.#lotteryPortsWaiting.splice(0)) expose(this.#lottery, port);
+    this.#lotteryFace = actorFace(this.#lottery, LOTTERY_API);
+    for (const port of this.#lotteryPortsWaiting.splice(0)) expose(this.#lotteryFace, port);
     await this.#lottery.resume();
     await sessionsStarted;
 
@@ -158,8 +162,8 @@ export class Supervisor {
 
   async #startSessionWorker(): Promise<void> {
     const lotteryChannel = new MessageChannel();
-    if (this.#lottery === undefined) this.#lotteryPortsWaiting.push(lotteryChannel.port2);
-    else expose(this.#lottery, lotteryChannel.port2);
+    if (this.#lotteryFace === undefined) this.#lotteryPortsWaiting.push(lotteryChannel.port2);
+    else expose(this.#lotteryFace, lotteryChannel.port2);
     const storePort = this.#storePort();
     const id = this.#nextWorkerId++;
     const data: SessionWorkerData = {
@@ -173,8 +177,6 @@ export class Supervisor {
       storePort,
       lotteryPort: lotteryChannel.port1,
       ...(this.#tls === undefined ? {} : { tls: this.#tls }),
-      // Only the first workers carry an injected fault, so their replacements serve on.
-      ...(this.#config.faultCrashAfterBatches > 0 && id <= this.#config.workers ? { crashAfterBatches: this.#config.faultCrashAfterBatches } : {}),
     };
     const worker = new Worker(new URL('./session-worker.ts', import.meta.url), {
       workerData: data,

@@ -12,8 +12,6 @@ export type LogSettings = { logLevel: LogLevel; logFormat: LogFormat };
 export type StoreWorkerData = LogSettings & {
   dataDir: string;
   fsync: boolean;
-  /** Fault injection for tests of a Store failure: the worker throws an uncaught error once it has taken this many batches. */
-  crashAfterBatches?: number;
 };
 export type ToStoreWorker = { type: 'connect'; port: MessagePort } | { type: 'close' };
 export type FromStoreWorker =
@@ -31,11 +29,6 @@ export type SessionWorkerData = LogSettings & {
   lotteryPort: MessagePort;
   /** The PEM contents for mutual TLS; absent, connections are plaintext. */
   tls?: ServerTlsFiles;
-  /**
-   * Fault injection for tests of worker replacement: the worker throws an
-   * uncaught error once it has passed this many batches to the Store.
-   */
-  crashAfterBatches?: number;
 };
 export type ToSessionWorker =
   | { type: 'socket'; socket: Socket; connection: number }

@@ -17,8 +17,6 @@ export type Setting = {
   arg: string;
   /** How --help shows the default when it is computed (e.g. from the machine). */
   shownDefault?: string;
-  /** For tests only: left out of --help (still a flag, variable and key). */
-  hidden?: boolean;
 };
 export type Schema = Record<string, Setting>;
 
@@ -211,7 +209,7 @@ function flagValues(program: ProgramInfo, schema: Schema, argv: string[]): Map<s
 const LOOKS_LIKE_A_FLAG = /^--?[A-Za-z]/;
 
 export function helpText(program: ProgramInfo, schema: Schema): string {
-  const rows = Object.entries(schema).filter(([, setting]) => !setting.hidden).map(([key, setting]) => {
+  const rows = Object.entries(schema).map(([key, setting]) => {
     const shown = setting.shownDefault ?? (setting.default === '' ? '(none)' : String(setting.default));
     return `  --${setting.arg} <value>\n      ${setting.doc}\n      env ${setting.env}, config file key "${key}", default ${shown}`;
   });

@@ -19,8 +19,6 @@ export type ServerConfig = ServerTlsPaths & {
   logLevel: LogLevel;
   logFormat: LogFormat;
   config: string;
-  faultCrashAfterBatches: number;
-  faultStoreCrashAfterBatches: number;
 };
 
 export const serverProgram: ProgramInfo = {
@@ -105,21 +103,6 @@ export const serverSchema = {
   ...tlsCrlSetting,
   ...loggingSettings,
   config: configFileSetting('LOTTERY_CONFIG'),
-  faultCrashAfterBatches: {
-    doc: 'testing only: each first-generation session worker crashes after passing this many batches to the Store (0 = never)',
-    format: 'whole-number',
-    default: 0,
-    env: 'LOTTERY_FAULT_CRASH_AFTER_BATCHES',
-    arg: 'fault-crash-after-batches',
-    hidden: true,
-  },
-  faultStoreCrashAfterBatches: {
-    doc: 'testing only: the store worker crashes after taking this many batches (0 = never); the server must then exit non-zero',
-    format: 'nat',
-    default: 0,
-    env: 'LOTTERY_FAULT_STORE_CRASH_AFTER_BATCHES',
-    arg: 'fault-store-crash-after-batches',
-  },
 } satisfies Schema;
 
 export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
