@@ -1,10 +1,12 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { parseString } from 'fast-csv';
-import { isWinner, validateBet, WINNING_NUMBER } from '../src/bets/bet.ts';
+import { validateBet, WINNING_NUMBER } from '../src/bets/bet.ts';
 import { generateBets, seededRandom } from '../src/bets/bet-generator.ts';
 import { csvField, encodeBetRows, formatBetRow } from '../src/bets/bets-csv.ts';
 import type { WireBet } from '../src/wire/messages.ts';
+
+const isWinner = (bet: WireBet) => bet[4] === WINNING_NUMBER;
 
 /** Parses CSV text the way any reader of bets.csv would: with fast-csv. */
 function parseCsv(text: string): Promise<string[][]> {

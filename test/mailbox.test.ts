@@ -112,16 +112,13 @@ test('idle() resolves after all posted work, failed work included', async (t) =>
     });
     work.catch(() => undefined);
   }
-  t.is(mailbox.size, 10);
   await mailbox.idle();
   t.deepEqual(done, [0, 1, 2, 3, 5, 6, 7, 8, 9]);
-  t.is(mailbox.size, 0);
 });
 
 test('idle() on a fresh mailbox resolves', async (t) => {
   const mailbox = new Mailbox();
-  await mailbox.idle();
-  t.is(mailbox.size, 0);
+  await t.notThrowsAsync(mailbox.idle());
 });
 
 test('idle() does not wait for work posted after it was called', async (t) => {

@@ -40,10 +40,6 @@ export class Acceptor {
     this.#server = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => this.#accept(socket));
   }
 
-  get connections(): number {
-    return this.#open.size;
-  }
-
   listen(): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       this.#server.once('error', reject);

@@ -6,6 +6,7 @@
 import type { Remote } from 'comlink';
 import { logEvent, type Logger } from '../log/logger.ts';
 import { ErrorCode } from '../wire/errors.ts';
+import { Backoff } from '../timing/backoff.ts';
 import { Mailbox } from './mailbox.ts';
 import type { FinishOutcome, StoreApi, StoreSnapshot, Winners } from './store-api.ts';
 
@@ -23,7 +24,7 @@ export class Lottery {
   /** Held WINNERS requests, by the ticket their session gave (or a key of their own). */
   readonly #waiting = new Map<unknown, { agency: number; resolve: (outcome: WinnersOutcome) => void }>();
   #stopping = false;
-  #drawFailures = 0;
+  readonly #drawRetry = new Backoff(DRAW_RETRY);
   #retryTimer: NodeJS.Timeout | undefined;
   #retryPosted = false;
 
@@ -72,7 +73,7 @@ export class Lottery {
     if (this.#winners !== null) return Promise.resolve({ status: 'drawn', documents: this.#winners[agency] ?? [] });
     if (this.#stopping) return Promise.resolve(stoppingRefusal);
     // A draw that failed is tried again now rather than at its next backoff.
-    if (this.#drawFailures > 0) this.#retryDraw();
+    if (this.#drawRetry.failures > 0) this.#retryDraw();
     return new Promise((resolve) => this.#waiting.set(ticket, { agency, resolve }));
   }
 
@@ -109,8 +110,8 @@ export class Lottery {
       // A read error or a full disk at the draw's record: every FINISH is
       // recorded, so the draw is owed. It is tried again on the next FINISH
       // or WINNERS, and meanwhile with a backoff, until it succeeds.
-      const delay = Math.min(DRAW_RETRY_MAX_MS, DRAW_RETRY_FIRST_MS * 2 ** this.#drawFailures++);
-      logEvent(this.#log, 'error', 'sorteo', 'fail', { error: (error as Error).message, intentos: this.#drawFailures, reintento_ms: delay });
+      const delay = this.#drawRetry.next();
+      logEvent(this.#log, 'error', 'sorteo', 'fail', { error: (error as Error).message, intentos: this.#drawRetry.failures, reintento_ms: delay });
       clearTimeout(this.#retryTimer);
       this.#retryTimer = setTimeout(() => this.#retryDraw(), delay);
       return;
@@ -137,8 +138,7 @@ export class Lottery {
 }
 
 /** A failed draw is tried again after 100 ms, doubling up to 5 s. */
-const DRAW_RETRY_FIRST_MS = 100;
-const DRAW_RETRY_MAX_MS = 5000;
+const DRAW_RETRY = { firstMs: 100, maxMs: 5000, jitter: false } as const;
 
 const withdrawnAnswer: WinnersOutcome = { status: 'rejected', code: ErrorCode.INTERNAL, message: 'the connection that asked has closed' };
 const stoppingRefusal: WinnersOutcome = { status: 'rejected', code: ErrorCode.SERVER_STOPPING, message: 'the server is stopping; ask again once it is back' };

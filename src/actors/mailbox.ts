@@ -6,16 +6,9 @@
  */
 export class Mailbox {
   #tail: Promise<unknown> = Promise.resolve();
-  #waiting = 0;
-
-  /** Work posted and not finished yet. */
-  get size(): number {
-    return this.#waiting;
-  }
 
   post<T>(work: () => T | Promise<T>): Promise<T> {
-    this.#waiting++;
-    const run = this.#tail.then(work).finally(() => this.#waiting--);
+    const run = this.#tail.then(work);
     // One failed handler must not stop the ones behind it.
     this.#tail = run.catch(() => undefined);
     return run;

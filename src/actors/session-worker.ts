@@ -63,7 +63,6 @@ port.on('message', async (message: ToSessionWorker) => {
       logEvent(log, 'info', `close_session_worker`, 'success', { worker: data.worker });
       data.storePort.close();
       data.lotteryPort.close();
-      reply({ type: 'stopped' });
       port.close();
       break;
   }

@@ -121,10 +121,6 @@ export class Session {
     socket.resume();
   }
 
-  get agency(): number | undefined {
-    return this.#agency;
-  }
-
   /** Stops the session: the frame in hand is finished and answered, then the connection closes. */
   async stop(reason: string): Promise<void> {
     this.#stopping = true;

@@ -35,7 +35,6 @@ try {
     } else if (message.type === 'close') {
       await store.close();
       logEvent(log, 'info', 'close_store', 'success', { archivo: 'bets.csv' });
-      reply({ type: 'closed' });
       for (const open of connected) open.close();
       port.close();
     }

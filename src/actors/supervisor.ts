@@ -112,7 +112,7 @@ export class Supervisor {
       await sessionsStarted.catch(() => undefined);
       await Promise.all(this.#workers.map(({ worker }) => worker.terminate()));
       await this.#lock.release();
-      throw new Error(`the store could not start: ${started.type === 'failed' ? started.message : started.type}`);
+      throw new Error(`the store could not start: ${started.message}`);
     }
     let storeError: string | undefined;
     this.#storeWorker.on('error', (error: Error) => (storeError = error.message));

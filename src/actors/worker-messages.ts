@@ -16,8 +16,7 @@ export type StoreWorkerData = LogSettings & {
 export type ToStoreWorker = { type: 'connect'; port: MessagePort } | { type: 'close' };
 export type FromStoreWorker =
   | { type: 'ready'; snapshot: StoreSnapshot }
-  | { type: 'failed'; message: string }
-  | { type: 'closed' };
+  | { type: 'failed'; message: string };
 
 export type SessionWorkerData = LogSettings & {
   worker: number;
@@ -37,5 +36,4 @@ export type ToSessionWorker =
 export type FromSessionWorker =
   | { type: 'ready' }
   | { type: 'hello'; connection: number; agency: number }
-  | { type: 'closed'; connection: number }
-  | { type: 'stopped' };
+  | { type: 'closed'; connection: number };

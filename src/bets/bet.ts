@@ -82,10 +82,6 @@ export function betFromFields(fields: readonly string[], today: string = todayUt
   return validateBet([fields[0], fields[1], fields[2], fields[3], Number(numberText)], today);
 }
 
-export function isWinner(bet: WireBet): boolean {
-  return bet[4] === WINNING_NUMBER;
-}
-
 function checkName(field: string, value: unknown): void {
   if (typeof value !== 'string' || value.trim() === '' || value.replace(ZERO_WIDTH, '').trim() === '') {
     throw new InvalidBetError(field, `${field} must be a non-empty string, got ${excerpt(value)}`);
