@@ -1,26 +1,35 @@
 // Store actor. Runs on the store worker thread (see store-worker.ts): the
-// only writer of bets.csv and of its journal. Every call goes through its
-// mailbox, so the files and the per-agency offsets need no locks.
+// only writer of bets.csv and of its journal. Appends and FINISHes queue up
+// and are decided, written and synced a group at a time, in one mailbox
+// turn each (group commit); the draw and close are mailbox turns too. So
+// the files and the per-agency offsets need no locks. The mechanics live in
+// src/storage: recovery at start (recovery.ts), the journal's format, the
+// hash chain, positioned writes.
 
-import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { mkdir, open, readFile, stat, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import type { FileHandle } from 'node:fs/promises';
 import { WINNING_NUMBER } from '../bets/bet.ts';
+import { skipRows } from '../bets/bets-csv.ts';
 import { UploadDigest } from '../bets/upload-digest.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
-import { encodeRecord, parseJournal, type CommitRecord, type JournalRecord } from '../storage/journal.ts';
+import { writeFully } from '../storage/file-io.ts';
+import { nextChain } from '../storage/hash-chain.ts';
+import { encodeRecord, type CommitRecord, type JournalRecord } from '../storage/journal.ts';
+import {
+  openDataDir,
+  storedTotal,
+  type AgencyState,
+  type FinishRecorded,
+  type RecoveredState,
+  type RecoveryOptions,
+  type Winners,
+} from '../storage/recovery.ts';
 import { scanWinners } from '../storage/winner-scan.ts';
 import { ErrorCode } from '../wire/errors.ts';
 import { Mailbox } from './mailbox.ts';
 
-export const BETS_FILE = 'bets.csv';
-export const JOURNAL_FILE = 'bets.journal';
+export { BETS_FILE, JOURNAL_FILE, StoreRecoveryError, type AgencyState, type Winners } from '../storage/recovery.ts';
 
-export type AgencyState = { next: number; stored: number; finished: boolean };
-/** Where an agency that says HELLO stands; once it has finished, the count and digest its FINISH was checked against. */
 export type AgencyWelcome = { offset: number; finished: boolean; drawn: boolean; total?: number; digest?: string };
-export type Winners = Record<string, string[]>;
 /** The draw's outcome and the hash chain of the bets.csv it was drawn from. */
 export type DrawOutcome = { winners: Winners; chain: string };
 
@@ -41,20 +50,10 @@ export type FinishOutcome = { status: 'finished'; total: number; digest: string 
  * bets stored, and the hash chain over bets.csv.
  */
 export type StoreSnapshot = { agencies: Record<string, AgencyState>; winners: Winners | null; bets: number; chain: string };
-export type StoreOptions = {
-  dataDir: string;
-  fsync: boolean;
-  log: Logger;
-  /** How bets.csv and the journal are opened: fs.promises.open unless a test puts faults in between. */
-  openFile?: (path: string, flags: number, mode: number) => Promise<FileHandle>;
+export type StoreOptions = RecoveryOptions & {
   /** Told once if the Store fails for good (see #fail); the store worker dies of it. */
   onFailure?: (error: StoreFailedError) => void;
 };
-
-/** The store cannot start: what is on disk contradicts what was acknowledged. */
-export class StoreRecoveryError extends Error {
-  override name = 'StoreRecoveryError';
-}
 
 /** The Store failed in a way it cannot recover from while running: the server must restart into recovery. */
 export class StoreFailedError extends Error {
@@ -66,10 +65,6 @@ type PendingWork =
   | ({ kind: 'append'; request: AppendRequest } & Pending<AppendOutcome>)
   | ({ kind: 'finish'; agency: number; total: number; digest: string } & Pending<FinishOutcome>);
 
-/** The chain's value before the first commit. */
-const CHAIN_START = '0'.repeat(64);
-const READ_CHUNK = 4 * 1024 * 1024;
-
 export class Store {
   readonly #mailbox = new Mailbox();
   readonly #csv: FileHandle;
@@ -78,178 +73,44 @@ export class Store {
   readonly #fsync: boolean;
   readonly #log: Logger;
   readonly #onFailure: StoreOptions['onFailure'];
-  readonly #agencies = new Map<number, AgencyState>();
+  readonly #agencies: Map<number, AgencyState>;
   /** Each agency's upload digest: SHA-256 over its stored rows in order (see upload-digest.ts). */
-  readonly #digests = new Map<number, UploadDigest>();
+  readonly #digests: Map<number, UploadDigest>;
   /** What each finished agency's FINISH was checked against. */
-  readonly #finishes = new Map<number, { total: number; digest: string }>();
-  #winners: Winners | null = null;
-  #drawChain: string | null = null;
-  #chain = CHAIN_START;
-  #csvEnd = 0;
-  #journalEnd = 0;
+  readonly #finishes: Map<number, FinishRecorded>;
+  #winners: Winners | null;
+  #drawChain: string | null;
+  /** The hash chain over bets.csv up to #csvEnd (see hash-chain.ts). */
+  #chain: string;
+  #csvEnd: number;
+  #journalEnd: number;
   #queue: PendingWork[] = [];
   #flushPosted = false;
   #closed = false;
   /** Set when the files may no longer match what the Store believes: every call fails from then on. */
   #failed: StoreFailedError | undefined;
 
-  private constructor(csv: FileHandle, journal: FileHandle, csvPath: string, options: StoreOptions) {
+  private constructor(csv: FileHandle, journal: FileHandle, csvPath: string, state: RecoveredState, options: StoreOptions) {
     this.#csv = csv;
     this.#journal = journal;
     this.#csvPath = csvPath;
     this.#fsync = options.fsync;
     this.#log = options.log;
     this.#onFailure = options.onFailure;
+    this.#agencies = state.agencies;
+    this.#digests = state.digests;
+    this.#finishes = state.finishes;
+    this.#winners = state.winners;
+    this.#drawChain = state.drawChain;
+    this.#chain = state.chain;
+    this.#csvEnd = state.csvEnd;
+    this.#journalEnd = state.journalEnd;
   }
 
-  /** Opens the data dir, replays the journal, checks bets.csv against it and cuts whatever was written but never committed. */
+  /** Opens the data dir and recovers it (see recovery.ts): a Store that starts where the last one committed. */
   static async open(options: StoreOptions): Promise<Store> {
-    await mkdir(options.dataDir, { recursive: true });
-    const csvPath = join(options.dataDir, BETS_FILE);
-    const journalPath = join(options.dataDir, JOURNAL_FILE);
-    const journalExisted = await exists(journalPath);
-    const csvSize = (await exists(csvPath)) ? (await stat(csvPath)).size : 0;
-    if (!journalExisted && csvSize > 0) {
-      throw new StoreRecoveryError(
-        `${csvPath} holds ${csvSize} bytes but there is no ${JOURNAL_FILE} beside it: ` +
-          'it was not written by this server, or its journal was removed; move it away to start afresh',
-      );
-    }
-    // Read-write, not append: writes go to the committed end explicitly.
-    const openFile = options.openFile ?? open;
-    const csv = await openFile(csvPath, constants.O_RDWR | constants.O_CREAT, 0o644);
-    const journal = await openFile(journalPath, constants.O_RDWR | constants.O_CREAT, 0o644);
-    const store = new Store(csv, journal, csvPath, options);
-    try {
-      await store.#recover(await readFile(journalPath), csvSize);
-      if (options.fsync && !journalExisted) await syncDirectory(options.dataDir);
-    } catch (error) {
-      await Promise.allSettled([csv.close(), journal.close()]);
-      throw error;
-    }
-    return store;
-  }
-
-  async #recover(journalContent: Buffer, csvSize: number): Promise<void> {
-    let replay;
-    try {
-      replay = parseJournal(journalContent);
-    } catch (error) {
-      throw new StoreRecoveryError(`${(error as Error).message}; refusing to start rather than drop or take again acknowledged bets`);
-    }
-    const { records, starts, validLength, cut } = replay;
-    records.forEach((record, i) => this.#apply(record, starts[i]));
-    this.#journalEnd = validLength;
-    if (cut !== undefined) {
-      await this.#journal.truncate(validLength);
-      logEvent(this.#log, 'warn', 'recover_journal', 'fail', { cut });
-    }
-    if (csvSize < this.#csvEnd) {
-      throw new StoreRecoveryError(
-        `${this.#csvPath} has ${csvSize} bytes but the journal records ${this.#csvEnd}: acknowledged bets are missing from it; ` +
-          'refusing to start rather than take bets again on top of a damaged file',
-      );
-    }
-    await this.#verifyChain(records, starts);
-    if (csvSize > this.#csvEnd) {
-      await this.#csv.truncate(this.#csvEnd);
-      logEvent(this.#log, 'warn', 'recover_bets', 'fail', { cut_bytes: csvSize - this.#csvEnd, reason: 'written but never committed' });
-    }
-    if (this.#fsync && (cut !== undefined || csvSize > this.#csvEnd)) {
-      await this.#csv.sync();
-      await this.#journal.sync();
-    }
-    if (records.length > 0) {
-      logEvent(this.#log, 'info', 'recover', 'success', {
-        apuestas: this.#storedTotal(),
-        agencias: this.#agencies.size,
-        sorteo: this.#winners !== null,
-        digest: this.#chain,
-      });
-    }
-  }
-
-  /**
-   * Reads every committed byte of bets.csv once: recomputes the hash chain
-   * and compares it with each commit record, so a change to any committed
-   * byte is found and located; and rebuilds each agency's upload digest,
-   * which is then checked against the ones its FINISH recorded.
-   */
-  async #verifyChain(records: JournalRecord[], starts: number[]): Promise<void> {
-    const commits: Array<{ record: CommitRecord; at: number; index: number }> = [];
-    records.forEach((record, i) => {
-      if (record.kind === 'commit') commits.push({ record, at: starts[i], index: commits.length });
-    });
-    const rows = new RowsByAgency(this.#digests);
-    const buffer = Buffer.allocUnsafe(READ_CHUNK);
-    let chain = CHAIN_START;
-    let position = 0;
-    for (const { record, at, index } of commits) {
-      const start = position;
-      const hash = createHash('sha256').update(Buffer.from(chain, 'hex'));
-      while (position < record.csvEnd) {
-        const { bytesRead } = await this.#csv.read(buffer, 0, Math.min(READ_CHUNK, record.csvEnd - position), position);
-        if (bytesRead === 0) throw new StoreRecoveryError(`${this.#csvPath} ended at byte ${position}, before the ${record.csvEnd} bytes committed`);
-        const bytes = buffer.subarray(0, bytesRead);
-        hash.update(bytes);
-        rows.add(bytes);
-        position += bytesRead;
-      }
-      chain = hash.digest('hex');
-      if (chain !== record.chain) {
-        throw new StoreRecoveryError(
-          `${this.#csvPath} bytes ${start} to ${record.csvEnd} (group ${index + 1} of ${commits.length}, committed by the journal record at byte ${at}) ` +
-            'do not match the hash chain: the file was changed after it was committed; refusing to start',
-        );
-      }
-    }
-    rows.end();
-    this.#chain = chain;
-    for (const [agency, finish] of this.#finishes) {
-      const digest = this.#digestOf(agency).hex();
-      if (digest !== finish.digest) {
-        throw new StoreRecoveryError(`agency ${agency}'s rows in ${this.#csvPath} do not match the digest its FINISH was checked against; refusing to start`);
-      }
-    }
-  }
-
-  #apply(record: JournalRecord, at: number): void {
-    switch (record.kind) {
-      case 'commit':
-        if (typeof record.chain !== 'string') {
-          throw new StoreRecoveryError(
-            `the journal record at byte ${at} has no hash chain: the journal was written by an earlier version of the server; ` +
-              'finish that lottery with that version, or start this one with a new data dir',
-          );
-        }
-        this.#csvEnd = record.csvEnd;
-        for (const [agency, { next, stored }] of Object.entries(record.agencies)) {
-          const state = this.#state(Number(agency));
-          state.next = next;
-          state.stored = stored;
-        }
-        for (const [agency, finish] of Object.entries(record.finished ?? {})) {
-          this.#state(Number(agency)).finished = true;
-          this.#finishes.set(Number(agency), finish);
-        }
-        break;
-      case 'draw':
-        this.#winners = record.winners;
-        this.#drawChain = record.chain;
-        break;
-      default:
-        throw new StoreRecoveryError(`the journal record at byte ${at} is of an unknown kind: the journal was written by another version of the server`);
-    }
-  }
-
-  #state(agency: number): AgencyState {
-    let state = this.#agencies.get(agency);
-    if (state === undefined) {
-      state = { next: 0, stored: 0, finished: false };
-      this.#agencies.set(agency, state);
-    }
-    return state;
+    const { csv, journal, csvPath, state } = await openDataDir(options);
+    return new Store(csv, journal, csvPath, state, options);
   }
 
   #digestOf(agency: number): UploadDigest {
@@ -259,12 +120,6 @@ export class Store {
       this.#digests.set(agency, digest);
     }
     return digest;
-  }
-
-  #storedTotal(): number {
-    let total = 0;
-    for (const state of this.#agencies.values()) total += state.stored;
-    return total;
   }
 
   status(agency: number): AgencyState {
@@ -283,7 +138,7 @@ export class Store {
     return {
       agencies: Object.fromEntries([...this.#agencies].map(([agency, state]) => [agency, { ...state }])),
       winners: this.#winners,
-      bets: this.#storedTotal(),
+      bets: storedTotal(this.#agencies),
       chain: this.#chain,
     };
   }
@@ -336,7 +191,7 @@ export class Store {
     // group is on disk.
     const states = new Map<number, AgencyState>();
     const digests = new Map<number, UploadDigest>();
-    const finished: Record<string, { total: number; digest: string }> = {};
+    const finished: Record<string, FinishRecorded> = {};
     const outcomes: Array<AppendOutcome | FinishOutcome> = [];
     const chunks: Uint8Array[] = [];
     let bytes = 0;
@@ -370,9 +225,7 @@ export class Store {
       }
     }
     if (states.size > 0) {
-      const hash = createHash('sha256').update(Buffer.from(this.#chain, 'hex'));
-      for (const chunk of chunks) hash.update(chunk);
-      const chain = hash.digest('hex');
+      const chain = nextChain(this.#chain, chunks);
       const agencies: Record<string, { next: number; stored: number }> = {};
       for (const [agency, { next, stored }] of states) agencies[agency] = { next, stored };
       const record: CommitRecord = { kind: 'commit', csvEnd: this.#csvEnd + bytes, chain, agencies };
@@ -532,106 +385,5 @@ export class Store {
       await this.#csv.close();
       await this.#journal.close();
     });
-  }
-}
-
-/**
- * Splits bytes of bets.csv, read from its start in chunks of any size, into
- * each agency's rows, and feeds every agency's digest its rows in file order
- * (which is offset order). Runs of one agency's rows go in one update.
- */
-class RowsByAgency {
-  readonly #digests: Map<number, UploadDigest>;
-  #partial: Buffer = Buffer.alloc(0);
-
-  constructor(digests: Map<number, UploadDigest>) {
-    this.#digests = digests;
-  }
-
-  add(chunk: Buffer): void {
-    const bytes = this.#partial.length > 0 ? Buffer.concat([this.#partial, chunk]) : chunk;
-    let runStart = 0;
-    let runAgency = -1;
-    let runRows = 0;
-    let at = 0;
-    while (at < bytes.length) {
-      const newline = bytes.indexOf(0x0a, at);
-      if (newline < 0) break;
-      const agency = leadingNumber(bytes, at);
-      if (agency !== runAgency) {
-        this.#feed(runAgency, bytes.subarray(runStart, at), runRows);
-        runStart = at;
-        runAgency = agency;
-        runRows = 0;
-      }
-      runRows++;
-      at = newline + 1;
-    }
-    this.#feed(runAgency, bytes.subarray(runStart, at), runRows);
-    // Copied: the caller reuses its buffer.
-    this.#partial = Buffer.from(bytes.subarray(at));
-  }
-
-  end(): void {
-    if (this.#partial.length > 0) throw new StoreRecoveryError('bets.csv does not end with a whole row where the journal says it does');
-  }
-
-  #feed(agency: number, rows: Buffer, count: number): void {
-    if (count === 0) return;
-    let digest = this.#digests.get(agency);
-    if (digest === undefined) this.#digests.set(agency, (digest = new UploadDigest()));
-    digest.add(rows, count);
-  }
-}
-
-/** The agency id at the start of a bets.csv row. */
-function leadingNumber(bytes: Buffer, at: number): number {
-  let value = 0;
-  for (let i = at; i < bytes.length; i++) {
-    const byte = bytes[i];
-    if (byte < 0x30 || byte > 0x39) break;
-    value = value * 10 + (byte - 0x30);
-  }
-  return value;
-}
-
-/** Drops the first `count` lines: a row never spans lines (see bets-csv.ts). */
-function skipRows(rows: Uint8Array, count: number): Uint8Array {
-  let at = 0;
-  for (let i = 0; i < count; i++) at = rows.indexOf(0x0a, at) + 1;
-  return rows.subarray(at);
-}
-
-async function writeFully(handle: FileHandle, chunks: Uint8Array[], position: number): Promise<void> {
-  let buffers = chunks;
-  while (buffers.length > 0) {
-    const { bytesWritten } = await handle.writev(buffers, position);
-    position += bytesWritten;
-    let left = bytesWritten;
-    const rest: Uint8Array[] = [];
-    for (const buffer of buffers) {
-      if (left >= buffer.length) left -= buffer.length;
-      else {
-        rest.push(buffer.subarray(left));
-        left = 0;
-      }
-    }
-    buffers = rest;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

@@ -23,3 +23,10 @@ export function encodeBetRows(agency: number, bets: readonly WireBet[]): Uint8Ar
   for (const bet of bets) text += formatBetRow(agency, bet);
   return utf8.encode(text);
 }
+
+/** `rows` without its first `count` rows: a row never spans lines. */
+export function skipRows(rows: Uint8Array, count: number): Uint8Array {
+  let at = 0;
+  for (let i = 0; i < count; i++) at = rows.indexOf(0x0a, at) + 1;
+  return rows.subarray(at);
+}
