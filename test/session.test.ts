@@ -3,6 +3,7 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LotteryApi } from '../src/actors/lottery-api.ts';
 import { Session, type SessionOptions } from '../src/actors/session.ts';
+import { socketTransport } from '../src/transport/socket-transport.ts';
 import type { SessionStore } from '../src/actors/store-client.ts';
 import type { WinnersOutcome } from '../src/actors/lottery.ts';
 import { createLogger } from '../src/log/logger.ts';
@@ -30,9 +31,9 @@ async function serveSessions(t: ExecutionContext, options: Partial<SessionOption
   const server = net.createServer({ pauseOnConnect: true }, (socket) => {
     sockets.push(socket);
     sessions.push(
-      new Session(socket, {
+      new Session(socketTransport(socket), {
         agencies: 5,
-        store: { welcome: async () => ({ offset: 0, finished: false, drawn: false }), append: async () => ({ status: 'refused', next: 0 }) },
+        store: { welcome: async () => ({ offset: 0, finished: false, drawn: false }), append: async () => ({ status: 'invalid', next: 0 }) },
         lottery: { finish: async (_agency, total, digest) => ({ status: 'finished', total, digest }), winners: () => new Promise(() => undefined), withdraw: () => undefined },
         log,
         handshakeTimeoutMs: 60_000,
@@ -52,7 +53,7 @@ async function serveSessions(t: ExecutionContext, options: Partial<SessionOption
 
 test.serial('a HELLO that waits on the Store for many idle timeouts is answered, not timed out', async (t) => {
   const welcome = held<{ offset: number; finished: boolean; drawn: boolean }>();
-  const store: SessionStore = { welcome: () => welcome.promise, append: async () => ({ status: 'refused', next: 0 }) };
+  const store: SessionStore = { welcome: () => welcome.promise, append: async () => ({ status: 'invalid', next: 0 }) };
   const { port } = await serveSessions(t, { store, idleTimeoutMs: 1000 });
   const connection = await connectRaw(port);
   t.teardown(() => connection.destroy());

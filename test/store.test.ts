@@ -64,7 +64,7 @@ test('appendAll decides its batches in order, as separate appends would, in one 
   t.deepEqual(outcomes, [
     { status: 'stored', next: 10, stored: 10 },
     { status: 'duplicate', next: 10 },
-    { status: 'refused', next: 5 },
+    { status: 'invalid', next: 5 },
     { status: 'stored', next: 30, stored: 20 },
     { status: 'rejected', code: ErrorCode.OFFSET_GAP, message: 'batch starts at 4 but the next bet expected is 0', next: 0 },
   ]);
@@ -114,7 +114,7 @@ test('a refused batch uses up its offsets and writes nothing', async (t) => {
   const store = await openStore(t, dir);
   const bets = generateBets({ seed: 6, count: 20 });
   await store.append(batch(1, bets, 0, 5));
-  t.deepEqual(await store.append({ agency: 1, offset: 5, count: 5, rows: null }), { status: 'refused', next: 10 });
+  t.deepEqual(await store.append({ agency: 1, offset: 5, count: 5, rows: null }), { status: 'invalid', next: 10 });
   t.is(await csvOf(dir), rowsText(1, bets.slice(0, 5)));
   t.deepEqual(store.status(1), { next: 10, stored: 5, finished: false });
   // Resent, it is a duplicate; the next batch follows on.

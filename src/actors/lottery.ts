@@ -71,7 +71,7 @@ export class Lottery {
    */
   winners(agency: number, ticket: unknown = {}): Promise<WinnersOutcome> {
     if (this.#winners !== null) return Promise.resolve({ status: 'drawn', documents: this.#winners[agency] ?? [] });
-    if (this.#stopping) return Promise.resolve(stoppingRefusal);
+    if (this.#stopping) return Promise.resolve(stoppingAnswer);
     // A draw that failed is tried again now rather than at its next backoff.
     if (this.#drawRetry.failures > 0) this.#retryDraw();
     return new Promise((resolve) => this.#waiting.set(ticket, { agency, resolve }));
@@ -97,7 +97,7 @@ export class Lottery {
   stop(): void {
     this.#stopping = true;
     clearTimeout(this.#retryTimer);
-    for (const { resolve } of this.#waiting.values()) resolve(stoppingRefusal);
+    for (const { resolve } of this.#waiting.values()) resolve(stoppingAnswer);
     this.#waiting.clear();
   }
 
@@ -141,4 +141,4 @@ export class Lottery {
 const DRAW_RETRY = { firstMs: 100, maxMs: 5000, jitter: false } as const;
 
 const withdrawnAnswer: WinnersOutcome = { status: 'rejected', code: ErrorCode.INTERNAL, message: 'the connection that asked has closed' };
-const stoppingRefusal: WinnersOutcome = { status: 'rejected', code: ErrorCode.SERVER_STOPPING, message: 'the server is stopping; ask again once it is back' };
+const stoppingAnswer: WinnersOutcome = { status: 'rejected', code: ErrorCode.SERVER_STOPPING, message: 'the server is stopping; ask again once it is back' };

@@ -10,6 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger, logEvent } from '../log/logger.ts';
 import { RateLimitedLog } from '../log/rate-limited-log.ts';
 import { ConnectionRefused, plaintextTransport, tlsTransport } from '../transport/server-transport.ts';
+import { socketTransport } from '../transport/socket-transport.ts';
 import { loadFaultHooks } from './fault-hooks.ts';
 import { wrapPort } from './port-remote.ts';
 import type { LotteryApi } from './lottery-api.ts';
@@ -75,7 +76,7 @@ function startSession(connection: number, stream: Socket, identity: Identity | u
     reply({ type: 'closed', connection });
     return;
   }
-  const session = new Session(stream, {
+  const session = new Session(socketTransport(stream), {
     agencies: data.agencies,
     store,
     lottery,

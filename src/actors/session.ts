@@ -1,24 +1,23 @@
 // Session actor. Runs on a session worker thread (see session-worker.ts), one
-// per connection: it owns the socket, turns its bytes into frames, and
+// per connection: it owns the connection's transport (a socket, or a TLS
+// stream; see src/transport/transport.ts), turns its bytes into frames, and
 // speaks the protocol, validating every message before anything acts on it.
 // Frames are handled one at a time through the mailbox. The BETS frames of
 // one read go to the Store back to back, so they can share a group commit,
-// and are acknowledged in order; the socket is not read again until all of
-// them are answered: a slow Store slows the agency down instead of filling
-// memory.
+// and are acknowledged in order; the connection is not read again until all
+// of them are answered: a slow Store slows the agency down instead of
+// filling memory.
 //
 // What one peer can cost is bounded. A read's frames are handled at most
 // TURN_BYTES at a time, yielding to the worker's other connections between;
-// no frame is handled, and the socket is not read, while its unsent replies
-// fill the socket's write buffer (its high-water mark, 64 KiB), and a peer
+// no frame is handled, and the connection is not read, while its unsent
+// replies fill the write buffer (a socket's high-water mark, 64 KiB), and a peer
 // that leaves them unread for the idle timeout is cut off. The
 // idle timer only runs while it is the peer's turn to speak (never while the
 // server works for it, or holds its WINNERS), and a frame, once begun, must
 // be complete within the frame timeout however slowly its bytes trickle in.
 
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import type { Socket } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Remote } from 'comlink';
 import { InvalidBetError, todayUtc, validateBet } from '../bets/bet.ts';
@@ -27,6 +26,7 @@ import { encodeBetRows } from '../bets/bets-csv.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
 import { describeIdentity, type Identity } from '../pki/identity.ts';
 import { decodeMessage, encodeMessage, encodeResult } from '../wire/codec.ts';
+import type { Transport } from '../transport/transport.ts';
 import { ErrorCode, ProtocolError } from '../wire/errors.ts';
 import { FrameDecoder } from '../wire/frame-decoder.ts';
 import { HEADER_SIZE, MAX_FRAME_SIZE, type Frame } from '../wire/frame.ts';
@@ -35,7 +35,7 @@ import type { Message, MessageOf, WireBet } from '../wire/messages.ts';
 import type { LotteryApi } from './lottery-api.ts';
 import type { Lottery } from './lottery.ts';
 import { Mailbox } from './mailbox.ts';
-import type { AppendOutcome } from './store-api.ts';
+import type { AppendOutcome, AppendRequest } from './store-api.ts';
 import type { SessionStore } from './store-client.ts';
 
 /** How often a held WINNERS looks whether more agencies have finished, for an agency that shows it. */
@@ -63,6 +63,14 @@ export type SessionOptions = {
   onHello?: (agency: number) => void;
 };
 
+/**
+ * A BETS batch between the Store and its answer: what the Store is asked,
+ * the bets (for the debug log; absent on the fast path, which debug level
+ * turns off), and, for a batch with an invalid bet, why (the Store then
+ * stores none of it).
+ */
+type BatchInHand = { request: AppendRequest; bets?: readonly WireBet[]; invalid?: string };
+
 /** How long a closing connection may take to flush its last frames. */
 const LINGER_MS = 2000;
 /** Frame bytes handled in one turn of the worker's event loop before other connections get theirs. */
@@ -71,7 +79,7 @@ export const TURN_BYTES = 4 * MAX_FRAME_SIZE;
 const PONG_FRAME = encodeMessage({ type: 'PONG' });
 
 export class Session {
-  readonly #socket: Socket;
+  readonly #transport: Transport;
   readonly #options: SessionOptions;
   #log: Logger;
   readonly #decoder = new FrameDecoder();
@@ -98,33 +106,38 @@ export class Session {
   /** The answers to BETS frames handed to the Store, sent in order as it decides. */
   #answers: Promise<void> = Promise.resolve();
   #closing = false;
-  /** Set by stop(): the socket is not read again. */
+  /** Set by stop(): the connection is not read again. */
   #stopping = false;
   #handshakeTimer: NodeJS.Timeout;
   readonly closed: Promise<void>;
 
-  constructor(socket: Socket, options: SessionOptions) {
-    this.#socket = socket;
+  constructor(transport: Transport, options: SessionOptions) {
+    this.#transport = transport;
     this.#options = options;
-    this.#peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.#peer = transport.peer;
     this.#log = options.log;
-    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#receive(chunk));
-    socket.on('error', (error) => logEvent(this.#log, 'debug', 'connection', 'fail', { peer: this.#peer, error: error.message }));
-    socket.on('end', () => this.#close());
-    socket.on('close', () => this.#onClosed());
+    const closed = Promise.withResolvers<void>();
+    this.closed = closed.promise;
+    transport.start({
+      data: (chunk) => this.#receive(chunk),
+      error: (error) => logEvent(this.#log, 'debug', 'connection', 'fail', { peer: this.#peer, error: error.message }),
+      end: () => this.#close(),
+      close: () => {
+        closed.resolve();
+        this.#onClosed();
+      },
+    });
     this.#startIdleTimer();
     this.#handshakeTimer = setTimeout(() => {
-      this.#refuse(new ProtocolError(ErrorCode.TIMEOUT, `no HELLO within ${options.handshakeTimeoutMs / 1000} s`));
+      this.#closeWithError(new ProtocolError(ErrorCode.TIMEOUT, `no HELLO within ${options.handshakeTimeoutMs / 1000} s`));
     }, Math.max(0, options.handshakeTimeoutMs - (options.handshakeSpentMs ?? 0)));
-    socket.resume();
+    transport.resume();
   }
 
   /** Stops the session: the frame in hand is finished and answered, then the connection closes. */
   async stop(reason: string): Promise<void> {
     this.#stopping = true;
-    this.#socket.pause();
+    this.#transport.pause();
     this.#stopClocks();
     await this.#mailbox.idle();
     if (this.#awaitingWinners) this.#send({ type: 'ERROR', code: ErrorCode.SERVER_STOPPING, message: reason });
@@ -134,7 +147,7 @@ export class Session {
 
   /** Closes the connection because another one took its place. */
   replace(): void {
-    this.#refuse(new ProtocolError(ErrorCode.REPLACED, `a newer connection for agency ${this.#agency} took over`));
+    this.#closeWithError(new ProtocolError(ErrorCode.REPLACED, `a newer connection for agency ${this.#agency} took over`));
   }
 
   #receive(chunk: Buffer): void {
@@ -143,7 +156,7 @@ export class Session {
     try {
       frames = this.#decoder.push(chunk);
     } catch (error) {
-      this.#refuse(error);
+      this.#closeWithError(error);
       return;
     }
     this.#idleTimer?.refresh();
@@ -151,7 +164,7 @@ export class Session {
     if (this.#decoder.buffered === 0) this.#stopFrameClock();
     else if (frames.length > 0 || wasBuffered === 0) this.#startFrameClock(this.#options.frameTimeoutMs);
     if (frames.length === 0) return;
-    this.#socket.pause();
+    this.#transport.pause();
     this.#busy = true;
     this.#stopClocks();
     void this.#mailbox.post(() => this.#handleRead(frames));
@@ -180,7 +193,7 @@ export class Session {
     this.#busy = false;
     if (this.#closing || this.#stopping) return;
     this.#startClocks();
-    this.#socket.resume();
+    this.#transport.resume();
   }
 
   /**
@@ -191,10 +204,10 @@ export class Session {
   #batchReplies(): void {
     if (this.#corked) return;
     this.#corked = true;
-    this.#socket.cork();
+    this.#transport.cork();
     process.nextTick(() => {
       this.#corked = false;
-      this.#socket.uncork();
+      this.#transport.uncork();
     });
   }
 
@@ -203,20 +216,19 @@ export class Session {
    * within the idle timeout is cut off: it cannot be told, it is not reading.
    */
   async #drained(): Promise<void> {
-    // writableNeedDrain: a write found the buffer at its high-water mark, so 'drain' will say when it empties.
-    if (!this.#socket.writableNeedDrain || this.#socket.destroyed) return;
+    if (!this.#transport.full || this.#transport.destroyed) return;
     const timeoutMs = this.#options.idleTimeoutMs;
     try {
-      await Promise.race([once(this.#socket, 'drain', { signal: AbortSignal.timeout(timeoutMs) }), this.closed]);
+      await Promise.race([this.#transport.drained(AbortSignal.timeout(timeoutMs)), this.closed]);
     } catch {
-      if (this.#socket.destroyed) return;
+      if (this.#transport.destroyed) return;
       logEvent(this.#log, 'warn', 'conexion', 'fail', {
         peer: this.#peer,
         code: ErrorCode.TIMEOUT,
-        error: `${this.#socket.writableLength} bytes of replies unread for ${timeoutMs / 1000} s`,
+        error: `${this.#transport.unsentBytes} bytes of replies unread for ${timeoutMs / 1000} s`,
       });
       this.#closing = true;
-      this.#socket.destroy();
+      this.#transport.destroy();
     }
   }
 
@@ -225,7 +237,7 @@ export class Session {
     try {
       if (!this.#betsFromFrame(frame)) await this.#dispatch(decodeMessage(frame));
     } catch (error) {
-      this.#refuse(error);
+      this.#closeWithError(error);
     }
   }
 
@@ -284,40 +296,40 @@ export class Session {
     if (frame.type !== MessageType.BETS || this.#agency === undefined || this.#log.isLevelEnabled('debug')) return false;
     const batch = betRowsFromPayload(frame.payload, this.#agency, todayUtc());
     if (batch === undefined) return false;
-    this.#append(this.#agency, batch.offset, batch.count, batch.rows, undefined, undefined);
+    this.#append({ request: { agency: this.#agency, offset: batch.offset, count: batch.count, rows: batch.rows } });
     return true;
   }
 
   #bets(agency: number, { offset, bets }: MessageOf<'BETS'>): void {
-    let valid: WireBet[] | undefined;
-    let invalid: string | undefined;
+    const count = bets.length;
+    let valid: WireBet[];
     try {
       valid = validateAll(bets);
     } catch (error) {
       if (!(error instanceof InvalidBetError)) throw error;
-      invalid = error.message;
+      return this.#append({ request: { agency, offset, count, rows: null }, invalid: error.message });
     }
-    this.#append(agency, offset, bets.length, valid === undefined ? null : encodeBetRows(agency, valid), valid, invalid);
+    this.#append({ request: { agency, offset, count, rows: encodeBetRows(agency, valid) }, bets: valid });
   }
 
   /** Hands a batch to the Store now and queues its answer behind the earlier ones. */
-  #append(agency: number, offset: number, count: number, rows: Uint8Array | null, valid: WireBet[] | undefined, invalid: string | undefined): void {
-    const decided = this.#options.store.append({ agency, offset, count, rows });
+  #append(batch: BatchInHand): void {
+    const decided = this.#options.store.append(batch.request);
     this.#answers = this.#answers.then(async () => {
       try {
-        this.#answerBets(offset, count, valid, invalid, await decided);
+        this.#answerBets(batch, await decided);
       } catch (error) {
-        this.#refuse(error);
+        this.#closeWithError(error);
       }
     });
   }
 
-  #answerBets(offset: number, count: number, valid: WireBet[] | undefined, invalid: string | undefined, outcome: AppendOutcome): void {
+  #answerBets({ request: { offset, count }, bets = [], invalid = 'the batch holds an invalid bet' }: BatchInHand, outcome: AppendOutcome): void {
     switch (outcome.status) {
       case 'stored':
         logEvent(this.#log, 'info', 'apuesta_recibida', 'success', { cantidad: outcome.stored });
         if (this.#log.isLevelEnabled('debug')) {
-          for (const bet of valid!.slice(count - outcome.stored)) {
+          for (const bet of bets.slice(count - outcome.stored)) {
             logEvent(this.#log, 'debug', 'apuesta_almacenada', 'success', { dni: bet[2], numero: bet[4] });
           }
         }
@@ -325,9 +337,9 @@ export class Session {
       case 'duplicate':
         logEvent(this.#log, 'info', 'apuesta_recibida', 'success', { cantidad: 0, duplicadas: count, offset });
         return this.#send({ type: 'ACK', offset: outcome.next });
-      case 'refused':
+      case 'invalid':
         logEvent(this.#log, 'warn', 'apuesta_recibida', 'fail', { cantidad: count, offset, error: invalid });
-        return this.#send({ type: 'ERROR', code: ErrorCode.INVALID_BET, message: invalid!, offset, next: outcome.next });
+        return this.#send({ type: 'ERROR', code: ErrorCode.INVALID_BET, message: invalid, offset, next: outcome.next });
       case 'rejected':
         logEvent(this.#log, 'warn', 'apuesta_recibida', 'fail', { cantidad: count, offset, code: outcome.code, error: outcome.message });
         this.#send({ type: 'ERROR', code: outcome.code, message: outcome.message, offset, next: outcome.next });
@@ -367,14 +379,14 @@ export class Session {
           this.#send({ type: 'ERROR', code: outcome.code, message: outcome.message });
           return this.#close();
         }
-        for (const frame of encodeResult(outcome.documents)) this.#socket.write(frame);
+        for (const frame of encodeResult(outcome.documents)) this.#transport.send(frame);
         logEvent(this.#log, 'info', 'consulta_ganadores', 'success', { cant_ganadores: outcome.documents.length });
       },
       (error: unknown) => {
         this.#stopProgress();
         this.#awaitingWinners = false;
         this.#winnersTicket = undefined;
-        this.#refuse(error);
+        this.#closeWithError(error);
       },
     );
     if (this.#wantsProgress) this.#startProgress();
@@ -403,7 +415,7 @@ export class Session {
     this.#progressTimer = undefined;
   }
 
-  /** Whether the socket is being read: the server is not working on the peer's frames, nor closing. */
+  /** Whether the connection is being read: the server is not working on the peer's frames, nor closing. */
   #reading(): boolean {
     return !this.#busy && !this.#closing && !this.#stopping;
   }
@@ -413,7 +425,7 @@ export class Session {
     return this.#reading() && !this.#awaitingWinners;
   }
 
-  /** When the socket is read again: the frame clock if a frame is half in, and the idle timer if it is the peer's turn. */
+  /** When the connection is read again: the frame clock if a frame is half in, and the idle timer if it is the peer's turn. */
   #startClocks(): void {
     if (!this.#reading()) return;
     if (this.#decoder.buffered > 0 && this.#frameTimer === undefined) this.#startFrameClock(this.#frameBudgetMs);
@@ -451,14 +463,14 @@ export class Session {
     this.#idleTimer = undefined;
     if (!this.#peersTurn()) return;
     const detail = this.#decoder.buffered > 0 ? `a frame cut off after ${this.#decoder.buffered} bytes` : 'no traffic';
-    this.#refuse(new ProtocolError(ErrorCode.TIMEOUT, `${detail} for ${this.#options.idleTimeoutMs / 1000} s`));
+    this.#closeWithError(new ProtocolError(ErrorCode.TIMEOUT, `${detail} for ${this.#options.idleTimeoutMs / 1000} s`));
   }
 
   #onFrameTimeout(): void {
     this.#frameTimer = undefined;
     if (!this.#reading()) return;
     const seconds = this.#options.frameTimeoutMs / 1000;
-    this.#refuse(new ProtocolError(ErrorCode.TIMEOUT, `a frame not complete within ${seconds} s: ${this.#decoder.buffered} bytes of it came`));
+    this.#closeWithError(new ProtocolError(ErrorCode.TIMEOUT, `a frame not complete within ${seconds} s: ${this.#decoder.buffered} bytes of it came`));
   }
 
   /** The connection is gone: no timer runs for it, and the Lottery holds nothing for it. */
@@ -474,11 +486,11 @@ export class Session {
   }
 
   #write(frame: Uint8Array): void {
-    if (!this.#closing && !this.#socket.destroyed) this.#socket.write(frame);
+    if (!this.#closing && !this.#transport.destroyed) this.#transport.send(frame);
   }
 
   /** Answers ERROR for what went wrong, logs it and closes the connection. */
-  #refuse(error: unknown): void {
+  #closeWithError(error: unknown): void {
     if (this.#closing) return;
     const code = error instanceof ProtocolError ? error.code : ErrorCode.INTERNAL;
     const message = error instanceof Error ? error.message : String(error);
@@ -491,9 +503,9 @@ export class Session {
     if (this.#closing) return;
     this.#closing = true;
     clearTimeout(this.#handshakeTimer);
-    this.#socket.end();
+    this.#transport.end();
     // A peer that never reads must not keep the connection, or shutdown, waiting.
-    setTimeout(() => this.#socket.destroy(), LINGER_MS).unref();
+    setTimeout(() => this.#transport.destroy(), LINGER_MS).unref();
   }
 }
 

@@ -36,13 +36,15 @@ export type DrawOutcome = { winners: Winners; chain: string };
 /** A batch for the Store: `rows` are its bets as bets.csv lines, or null for a batch refused as invalid. */
 export type AppendRequest = { agency: number; offset: number; count: number; rows: Uint8Array | null };
 
-export type Refusal = { status: 'rejected'; code: ErrorCode; message: string; next: number };
+/** The Store refuses the request: the code and message the agency is told, and the offset it stands at. */
+export type Rejection = { status: 'rejected'; code: ErrorCode; message: string; next: number };
 export type AppendOutcome =
   | { status: 'stored'; next: number; stored: number }
   | { status: 'duplicate'; next: number }
-  | { status: 'refused'; next: number }
-  | Refusal;
-export type FinishOutcome = { status: 'finished'; total: number; digest: string } | Refusal;
+  /** A batch with an invalid bet: its offsets are used, none of it is stored. */
+  | { status: 'invalid'; next: number }
+  | Rejection;
+export type FinishOutcome = { status: 'finished'; total: number; digest: string } | Rejection;
 
 /**
  * What the Store recovered, for the threads that start with it: each
@@ -212,7 +214,7 @@ export class Store {
       const { request } = work;
       const outcome = this.#decide(request, state);
       outcomes.push(outcome);
-      if (outcome.status === 'stored' || outcome.status === 'refused') {
+      if (outcome.status === 'stored' || outcome.status === 'invalid') {
         states.set(agency, state);
         if (outcome.status === 'stored' && request.rows !== null) {
           const rows = skipRows(request.rows, request.count - outcome.stored);
@@ -305,7 +307,7 @@ export class Store {
     // stores only its new tail.
     const fresh = end - state.next;
     state.next = end;
-    if (request.rows === null) return { status: 'refused', next: end };
+    if (request.rows === null) return { status: 'invalid', next: end };
     state.stored += fresh;
     return { status: 'stored', next: end, stored: fresh };
   }

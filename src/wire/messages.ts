@@ -44,7 +44,10 @@ export type Pong = { type: 'PONG' };
 /**
  * A refusal. `offset` and `next` are set when the refusal is about a batch:
  * the batch that started at `offset` was refused as a whole and the server now
- * expects `next`. Such an error does not close the connection.
+ * expects `next` (a refused FINISH sets only `next`). Every ERROR is followed
+ * by the server closing the connection, except INVALID_BET: the batch's
+ * offsets are used, none of its bets is stored, and the agency goes on from
+ * `next` on the same connection.
  */
 export type ErrorMessage = { type: 'ERROR'; code: string; message: string; offset?: number; next?: number };
 

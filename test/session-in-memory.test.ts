@@ -1,0 +1,259 @@
+import test, { type ExecutionContext } from 'ava';
+import type { LotteryApi } from '../src/actors/lottery-api.ts';
+import type { WinnersOutcome } from '../src/actors/lottery.ts';
+import { Session, type SessionOptions } from '../src/actors/session.ts';
+import type { AppendOutcome, AppendRequest, FinishOutcome } from '../src/actors/store-api.ts';
+import type { SessionStore } from '../src/actors/store-client.ts';
+import { generateBets, seededRandom } from '../src/bets/bet-generator.ts';
+import { encodeBetRows } from '../src/bets/bets-csv.ts';
+import { uploadDigestOf } from '../src/bets/upload-digest.ts';
+import { createLogger } from '../src/log/logger.ts';
+import type { Identity } from '../src/pki/identity.ts';
+import { encodeMessage } from '../src/wire/codec.ts';
+import { ErrorCode } from '../src/wire/errors.ts';
+import type { Message, WireBet } from '../src/wire/messages.ts';
+import { MemoryTransport } from './helpers/memory-transport.ts';
+
+// The Session alone, in this thread, over an in-memory transport: no socket,
+// no worker. The test is the agency on the other end; a Store and a Lottery
+// stand-in answer as the real ones decide (offsets, duplicates, gaps,
+// digests), so what is checked is what the Session does with each answer.
+
+const log = createLogger({ level: 'silent', format: 'text' });
+
+/** Offsets per agency, decided as the Store does; every request kept. */
+class StoreStandIn implements SessionStore {
+  readonly requests: AppendRequest[] = [];
+  readonly #next = new Map<number, number>();
+  readonly #stored = new Map<number, WireBet[]>();
+
+  async welcome(agency: number) {
+    return { offset: this.#next.get(agency) ?? 0, finished: false, drawn: false };
+  }
+
+  async append(request: AppendRequest): Promise<AppendOutcome> {
+    this.requests.push(request);
+    const next = this.#next.get(request.agency) ?? 0;
+    const end = request.offset + request.count;
+    if (end <= next) return { status: 'duplicate', next };
+    if (request.offset > next) return { status: 'rejected', code: ErrorCode.OFFSET_GAP, message: `batch starts at ${request.offset} but the next bet expected is ${next}`, next };
+    this.#next.set(request.agency, end);
+    if (request.rows === null) return { status: 'invalid', next: end };
+    return { status: 'stored', next: end, stored: end - next };
+  }
+
+  next(agency: number): number {
+    return this.#next.get(agency) ?? 0;
+  }
+}
+
+/** FINISH checked against the digest the test says the server holds; WINNERS held until the test draws. */
+class LotteryStandIn implements LotteryApi {
+  readonly #store: StoreStandIn;
+  readonly #digest: string;
+  readonly #draw = Promise.withResolvers<WinnersOutcome>();
+  readonly withdrawn: unknown[] = [];
+
+  constructor(store: StoreStandIn, digest: string) {
+    this.#store = store;
+    this.#digest = digest;
+  }
+
+  async finish(agency: number, total: number, digest: string): Promise<FinishOutcome> {
+    const next = this.#store.next(agency);
+    if (total !== next) return { status: 'rejected', code: ErrorCode.TOTAL_MISMATCH, message: `the server has taken ${next}`, next };
+    if (digest !== this.#digest) return { status: 'rejected', code: ErrorCode.DIGEST_MISMATCH, message: 'the digests differ', next };
+    return { status: 'finished', total, digest };
+  }
+
+  winners(): Promise<WinnersOutcome> {
+    return this.#draw.promise;
+  }
+
+  withdraw(ticket: unknown): void {
+    this.withdrawn.push(ticket);
+  }
+
+  draw(documents: string[]): void {
+    this.#draw.resolve({ status: 'drawn', documents });
+  }
+}
+
+const AGENCY = 2;
+const bets = generateBets({ seed: 11, count: 120 }).map((bet) => bet.slice(0, 5) as WireBet);
+const batches = Array.from({ length: 12 }, (_, i) => ({ offset: i * 10, bets: bets.slice(i * 10, i * 10 + 10) }));
+const digestOfAll = uploadDigestOf(AGENCY, bets);
+
+function startSession(t: ExecutionContext, options: Partial<SessionOptions> & { capBytes?: number } = {}) {
+  const transport = new MemoryTransport({ capBytes: options.capBytes });
+  const store = new StoreStandIn();
+  const lottery = new LotteryStandIn(store, digestOfAll);
+  const hellos: number[] = [];
+  const session = new Session(transport, {
+    agencies: 5,
+    store,
+    lottery,
+    log,
+    handshakeTimeoutMs: 60_000,
+    idleTimeoutMs: 60_000,
+    frameTimeoutMs: 60_000,
+    onHello: (agency) => hellos.push(agency),
+    ...options,
+  });
+  t.teardown(() => session.stop('test over'));
+  const send = (...messages: Message[]) => transport.deliver(Buffer.concat(messages.map((message) => encodeMessage(message))));
+  return { transport, store, lottery, session, hellos, send };
+}
+
+/** `bytes` cut at random places into chunks of 1 to 300 bytes. */
+function randomChunks(bytes: Buffer, seed: number): Buffer[] {
+  const random = seededRandom(seed);
+  const chunks: Buffer[] = [];
+  for (let at = 0; at < bytes.length; ) {
+    const size = 1 + Math.floor(random() * 300);
+    chunks.push(bytes.subarray(at, at + size));
+    at += size;
+  }
+  return chunks;
+}
+
+test('HELLO is answered with WELCOME at the offset the Store gives, and the worker is told the agency', async (t) => {
+  const { transport, send, hellos } = startSession(t);
+  send({ type: 'HELLO', agency: AGENCY });
+  t.deepEqual(await transport.receive(), { type: 'WELCOME', offset: 0, finished: false, drawn: false });
+  t.deepEqual(hellos, [AGENCY]);
+});
+
+test('a peer that ends its side has the connection closed, with no answer owed', async (t) => {
+  const { transport, send } = startSession(t);
+  send({ type: 'HELLO', agency: AGENCY });
+  t.like(await transport.receive(), { type: 'WELCOME' });
+  transport.endFromPeer();
+  await transport.closed;
+  t.true(transport.destroyed);
+});
+
+test('a message before HELLO is refused and the connection closed', async (t) => {
+  const { transport, send, store } = startSession(t);
+  send({ type: 'BETS', offset: 0, bets: batches[0].bets });
+  t.like(await transport.receive(), { type: 'ERROR', code: ErrorCode.UNEXPECTED_MESSAGE });
+  await transport.closed;
+  t.is(store.requests.length, 0);
+});
+
+for (const seed of [1, 2, 3]) {
+  test(`batches fed in random chunks (seed ${seed}) each reach the Store once, in order, and are acknowledged in order`, async (t) => {
+    const { transport, store } = startSession(t);
+    const stream = Buffer.concat([
+      encodeMessage({ type: 'HELLO', agency: AGENCY }),
+      ...batches.map((batch) => encodeMessage({ type: 'BETS', ...batch })),
+    ]);
+    for (const chunk of randomChunks(stream, seed)) transport.deliver(chunk);
+    t.like(await transport.receive(), { type: 'WELCOME' });
+    for (const batch of batches) t.deepEqual(await transport.receive(), { type: 'ACK', offset: batch.offset + batch.bets.length });
+    t.deepEqual(
+      store.requests.map(({ agency, offset, count }) => ({ agency, offset, count })),
+      batches.map(({ offset, bets }) => ({ agency: AGENCY, offset, count: bets.length })),
+    );
+    t.deepEqual(Buffer.concat(store.requests.map((request) => request.rows!)), Buffer.from(encodeBetRows(AGENCY, bets)));
+  });
+}
+
+test('a batch sent again is acknowledged at where the agency stands; a batch past it is a gap that closes the connection', async (t) => {
+  const { transport, send } = startSession(t);
+  send({ type: 'HELLO', agency: AGENCY }, { type: 'BETS', ...batches[0] }, { type: 'BETS', ...batches[1] }, { type: 'BETS', ...batches[0] });
+  t.like(await transport.receive(), { type: 'WELCOME' });
+  t.deepEqual(await transport.receive(), { type: 'ACK', offset: 10 });
+  t.deepEqual(await transport.receive(), { type: 'ACK', offset: 20 });
+  t.deepEqual(await transport.receive(), { type: 'ACK', offset: 20 });
+  send({ type: 'BETS', ...batches[3] });
+  t.like(await transport.receive(), { type: 'ERROR', code: ErrorCode.OFFSET_GAP, offset: 30, next: 20 });
+  await transport.closed;
+});
+
+test('a batch with an invalid bet is refused as a whole with INVALID_BET, nothing of it stored, and the connection stays open', async (t) => {
+  const { transport, send, store } = startSession(t);
+  const invalid = [...batches[0].bets];
+  invalid[3] = [invalid[3][0], invalid[3][1], 'not digits', invalid[3][3], invalid[3][4]];
+  send({ type: 'HELLO', agency: AGENCY }, { type: 'BETS', offset: 0, bets: invalid });
+  t.like(await transport.receive(), { type: 'WELCOME' });
+  const error = await transport.receive();
+  t.like(error, { type: 'ERROR', code: ErrorCode.INVALID_BET, offset: 0, next: 10 });
+  t.regex((error as { message: string }).message, /bet 3 of the batch: document/);
+  t.is(store.requests[0].rows, null);
+  send({ type: 'PING' }, { type: 'BETS', ...batches[1] });
+  t.deepEqual(await transport.receive(), { type: 'PONG' });
+  t.deepEqual(await transport.receive(), { type: 'ACK', offset: 20 });
+  t.false(transport.destroyed);
+});
+
+test('FINISH with the count and digest the server holds is acknowledged with the total, and WINNERS is answered once the draw is made', async (t) => {
+  const { transport, send, lottery } = startSession(t);
+  send({ type: 'HELLO', agency: AGENCY }, ...batches.map((batch) => ({ type: 'BETS' as const, ...batch })), { type: 'FINISH', total: bets.length, digest: digestOfAll });
+  t.like(await transport.receive(), { type: 'WELCOME' });
+  for (const batch of batches) t.like(await transport.receive(), { type: 'ACK', offset: batch.offset + batch.bets.length });
+  t.deepEqual(await transport.receive(), { type: 'ACK', offset: bets.length });
+  send({ type: 'WINNERS' });
+  // Held until the draw: nothing is answered meanwhile but PING.
+  send({ type: 'PING' });
+  t.deepEqual(await transport.receive(), { type: 'PONG' });
+  lottery.draw(['30111222', '40111222']);
+  t.deepEqual(await transport.receive(), { type: 'RESULT', documents: ['30111222', '40111222'], last: true });
+});
+
+test('FINISH whose digest differs from what the server holds is refused with DIGEST_MISMATCH and the connection closed', async (t) => {
+  const { transport, send } = startSession(t);
+  send({ type: 'HELLO', agency: AGENCY }, ...batches.map((batch) => ({ type: 'BETS' as const, ...batch })), { type: 'FINISH', total: bets.length, digest: uploadDigestOf(AGENCY, bets.slice(1)) });
+  t.like(await transport.receive(), { type: 'WELCOME' });
+  for (const _ of batches) t.like(await transport.receive(), { type: 'ACK' });
+  t.like(await transport.receive(), { type: 'ERROR', code: ErrorCode.DIGEST_MISMATCH, next: bets.length });
+  await transport.closed;
+});
+
+test('WINNERS before FINISH is refused', async (t) => {
+  const { transport, send } = startSession(t);
+  send({ type: 'HELLO', agency: AGENCY }, { type: 'WINNERS' });
+  t.like(await transport.receive(), { type: 'WELCOME' });
+  t.like(await transport.receive(), { type: 'ERROR', code: ErrorCode.UNEXPECTED_MESSAGE });
+  await transport.closed;
+});
+
+test('stop answers a held WINNERS with SERVER_STOPPING, closes, and the Lottery is told to drop the request', async (t) => {
+  const { transport, send, session, lottery } = startSession(t);
+  send({ type: 'HELLO', agency: AGENCY }, ...batches.map((batch) => ({ type: 'BETS' as const, ...batch })), { type: 'FINISH', total: bets.length, digest: digestOfAll }, { type: 'WINNERS' }, { type: 'PING' });
+  t.like(await transport.receive(), { type: 'WELCOME' });
+  for (const _ of batches) t.like(await transport.receive(), { type: 'ACK' });
+  t.deepEqual(await transport.receive(), { type: 'ACK', offset: bets.length });
+  t.deepEqual(await transport.receive(), { type: 'PONG' });
+  t.deepEqual(lottery.withdrawn, []);
+  await session.stop('the server is stopping');
+  t.deepEqual(await transport.receive(), { type: 'ERROR', code: ErrorCode.SERVER_STOPPING, message: 'the server is stopping' });
+  await transport.closed;
+  t.is(lottery.withdrawn.length, 1);
+});
+
+for (const [name, identity, code] of [
+  ['another agency', { kind: 'agency', agency: 3 }, ErrorCode.UNAUTHORIZED],
+  ['the monitor', { kind: 'monitor' }, ErrorCode.UNAUTHORIZED],
+] as Array<[string, Identity, string]>) {
+  test(`a connection whose certificate is ${name}'s cannot say HELLO for agency ${AGENCY}`, async (t) => {
+    const { transport, send, hellos } = startSession(t, { identity });
+    send({ type: 'HELLO', agency: AGENCY });
+    t.like(await transport.receive(), { type: 'ERROR', code });
+    await transport.closed;
+    t.deepEqual(hellos, []);
+  });
+}
+
+test('a peer that stops reading its replies is not read while they are unread, and is cut off after the idle timeout', async (t) => {
+  const { transport, send } = startSession(t, { capBytes: 1024, idleTimeoutMs: 300 });
+  transport.peerReads = false;
+  // PONGs are 9 bytes: 1,000 of them fill a 1 KiB queue long before the last PING is read.
+  const pings = Array.from({ length: 1000 }, () => ({ type: 'PING' }) as const);
+  send(...pings);
+  await transport.closed;
+  t.true(transport.destroyed);
+  // Cut off with replies unread, and most PINGs never read: the Session stopped reading once its queue was full.
+  const answered = transport.writes.reduce((sum, write) => sum + write.length, 0) / 9;
+  t.true(answered < 1000, `${answered} of 1000 PINGs answered`);
+});
