@@ -2,73 +2,30 @@
 // lottery-server: handshake, refusals, ingestion by offsets, the frame cap in
 // the server's answers, and WINNERS held until the draw.
 import test, { type ExecutionContext } from 'ava';
-import net from 'node:net';
 import { join } from 'node:path';
 import { generateBets, writeAgencyFile } from '../src/bets/bet-generator.ts';
-import { decodeMessage, encodeMessage, packValue } from '../src/wire/codec.ts';
-import { FrameDecoder } from '../src/wire/frame-decoder.ts';
+import { encodeMessage, packValue } from '../src/wire/codec.ts';
 import { HEADER_SIZE, MAX_FRAME_SIZE, MAX_PAYLOAD_SIZE } from '../src/wire/frame.ts';
 import { MessageType } from '../src/wire/message-type.ts';
 import type { Message, WireBet } from '../src/wire/messages.ts';
-import { agencyFor, serverFor, sorted, storedRows, tempDir, within } from './helpers/lottery-fixtures.ts';
+import { connectRaw, type RawConnection } from './helpers/raw-connection.ts';
+import { agencyFor, GUARD_MS, serverFor, sorted, storedRows, tempDir, within } from './helpers/lottery-fixtures.ts';
 import { uploadDigestOf } from '../src/bets/upload-digest.ts';
 
-type Client = {
-  send(message: Message): void;
-  sendBytes(bytes: Uint8Array | string): void;
-  /** The next message from the server; rejects if the connection closes first. */
-  receive(): Promise<Message>;
-  /** The next message with the size of its whole frame, header included. */
-  receiveFrame(): Promise<{ message: Message; size: number }>;
+type Client = Omit<RawConnection, 'closed'> & {
   /** Resolves once the server has closed the connection. */
   closed(): Promise<void>;
-  destroy(): void;
 };
 
-/** A raw connection to the server, destroyed after the test. */
+/** A raw connection to the server (test/helpers/raw-connection.ts), destroyed after the test, every wait guarded. */
 async function connect(t: ExecutionContext, port: number): Promise<Client> {
-  const socket = net.connect({ host: '127.0.0.1', port });
-  t.teardown(() => socket.destroy());
-  await within(
-    new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    }),
-    'connect',
-  );
-  socket.on('error', () => undefined);
-  const decoder = new FrameDecoder();
-  const inbox: Array<{ message: Message; size: number }> = [];
-  let wake: (() => void) | undefined;
-  let ended = false;
-  socket.on('data', (chunk: Buffer) => {
-    for (const frame of decoder.push(chunk)) inbox.push({ message: decodeMessage(frame), size: HEADER_SIZE + frame.payload.length });
-    wake?.();
-  });
-  const closed = new Promise<void>((resolve) =>
-    socket.once('close', () => {
-      ended = true;
-      wake?.();
-      resolve();
-    }),
-  );
-  const receiveFrame = async () => {
-    const next = async () => {
-      while (inbox.length === 0) {
-        if (ended) throw new Error('the server closed the connection with no further message');
-        await new Promise<void>((resolve) => (wake = resolve));
-      }
-      return inbox.shift()!;
-    };
-    return within(next(), 'a message from the server');
-  };
+  const connection = await within(connectRaw(port), 'connect');
+  t.teardown(() => connection.destroy());
   return {
-    send: (message) => socket.write(encodeMessage(message)),
-    sendBytes: (bytes) => socket.write(bytes),
-    receive: async () => (await receiveFrame()).message,
-    receiveFrame,
-    closed: () => within(closed, 'the server closing the connection'),
-    destroy: () => socket.destroy(),
+    ...connection,
+    receive: () => within(connection.receive(GUARD_MS), 'a message from the server'),
+    receiveFrame: () => within(connection.receiveFrame(GUARD_MS), 'a message from the server'),
+    closed: () => within(connection.closed, 'the server closing the connection'),
   };
 }
 

@@ -9,7 +9,7 @@ import type { Identity } from '../pki/identity.ts';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger, logEvent } from '../log/logger.ts';
 import { RateLimitedLog } from '../log/rate-limited-log.ts';
-import { ConnectionRefused, plaintextTransport, tlsTransport } from '../transport/server-transport.ts';
+import { CLOSED_UNSPOKEN, ConnectionRefused, plaintextTransport, tlsTransport } from '../transport/server-transport.ts';
 import { socketTransport } from '../transport/socket-transport.ts';
 import { loadFaultHooks } from './fault-hooks.ts';
 import { wrapPort } from './port-remote.ts';
@@ -47,7 +47,7 @@ port.on('message', async (message: ToSessionWorker) => {
       } catch (error) {
         if (!(error instanceof ConnectionRefused)) throw error;
         // A peer that only opens and closes (a port probe) is not worth a line.
-        if (error.code !== 'CLOSED' && !stopped.signal.aborted) refusals.event('warn', 'conexion', 'fail', { peer, code: error.code, error: error.message });
+        if (error.code !== CLOSED_UNSPOKEN && !stopped.signal.aborted) refusals.event('warn', 'conexion', 'fail', { peer, code: error.code, error: error.message });
         reply({ type: 'closed', connection });
       } finally {
         handshakes.delete(stopped);

@@ -6,7 +6,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { logEvent, type Logger } from '../log/logger.ts';
 import { Backoff } from '../timing/backoff.ts';
-import { ConnectionError, ErrorCode } from '../wire/errors.ts';
+import { ErrorCode } from '../wire/errors.ts';
+import { ClientFailure, ConnectionError } from './connection-error.ts';
 import type { Message, WireBet } from '../wire/messages.ts';
 import { encodeBetRows } from '../bets/bets-csv.ts';
 import { UploadDigest } from '../bets/upload-digest.ts';
@@ -62,7 +63,7 @@ const FATAL_CODES = new Set<string>([
 ]);
 
 /** Failures to reach or keep the server, as opposed to the server answering ERROR. */
-const UNREACHED_CODES = new Set(['CONNECT_FAILED', 'CONNECT_TIMEOUT', 'CONNECTION_LOST', 'TIMEOUT']);
+const UNREACHED_CODES = new Set<string>([ClientFailure.CONNECT_FAILED, ClientFailure.CONNECT_TIMEOUT, ClientFailure.CONNECTION_LOST, ClientFailure.TIMEOUT]);
 
 export class AgencyError extends Error {
   override name = 'AgencyError';
@@ -316,9 +317,9 @@ export class Agency {
       try {
         message = await connection.receive(left);
       } catch (error) {
-        if (error instanceof ConnectionError && error.code === 'TIMEOUT') throw gaveUp();
+        if (error instanceof ConnectionError && error.code === ClientFailure.TIMEOUT) throw gaveUp();
         // The server held the request until the connection was lost or it stopped: it was working.
-        if (error instanceof ConnectionError && (error.code === 'CONNECTION_LOST' || error.code === ErrorCode.SERVER_STOPPING)) this.#progressed = true;
+        if (error instanceof ConnectionError && (error.code === ClientFailure.CONNECTION_LOST || error.code === ErrorCode.SERVER_STOPPING)) this.#progressed = true;
         throw error;
       }
       if (message.type === 'WAITING') {

@@ -7,7 +7,7 @@ import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import { clientTlsOptions, describeTlsError, type ClientTlsFiles } from '../transport/client-tls.ts';
 import { decodeMessage, encodeMessage } from '../wire/codec.ts';
-import { ConnectionError } from '../wire/errors.ts';
+import { ClientFailure, ConnectionError } from './connection-error.ts';
 import { FrameDecoder } from '../wire/frame-decoder.ts';
 import type { Message } from '../wire/messages.ts';
 
@@ -33,10 +33,10 @@ export class ServerConnection {
       // client thinks the handshake done: its refusal comes as the first read.
       const tlsFailure = describeTlsError(error, server);
       this.#fail(tlsFailure === undefined
-        ? new ConnectionError('CONNECTION_LOST', `connection to the server failed: ${error.message}`, { cause: error })
+        ? new ConnectionError(ClientFailure.CONNECTION_LOST, `connection to the server failed: ${error.message}`, { cause: error })
         : new ConnectionError(tlsFailure.code, tlsFailure.message, { cause: error }));
     });
-    socket.on('close', () => this.#fail(new ConnectionError('CONNECTION_LOST', 'the server closed the connection')));
+    socket.on('close', () => this.#fail(new ConnectionError(ClientFailure.CONNECTION_LOST, 'the server closed the connection')));
   }
 
   /** Connects over TLS when `tls` is given (see client-tls.ts), else in plaintext. */
@@ -46,13 +46,13 @@ export class ServerConnection {
       const socket = tlsFiles === undefined ? net.connect({ host, port }) : tls.connect(clientTlsOptions(host, port, tlsFiles));
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new ConnectionError('CONNECT_TIMEOUT', `no answer from ${host}:${port} within ${timeoutMs / 1000} s`));
+        reject(new ConnectionError(ClientFailure.CONNECT_TIMEOUT, `no answer from ${host}:${port} within ${timeoutMs / 1000} s`));
       }, timeoutMs);
       socket.once('error', (error) => {
         clearTimeout(timer);
         const tlsFailure = describeTlsError(error, server);
         if (tlsFailure !== undefined) return reject(new ConnectionError(tlsFailure.code, tlsFailure.message, { cause: error }));
-        reject(new ConnectionError('CONNECT_FAILED', `cannot reach the server at ${server}: ${describe(error)}`, { cause: error }));
+        reject(new ConnectionError(ClientFailure.CONNECT_FAILED, `cannot reach the server at ${server}: ${describe(error)}`, { cause: error }));
       });
       socket.once(tlsFiles === undefined ? 'connect' : 'secureConnect', () => {
         clearTimeout(timer);
@@ -78,7 +78,7 @@ export class ServerConnection {
         };
         const onClose = () => {
           this.#socket.off('drain', onDrain);
-          reject(this.#failure ?? new ConnectionError('CONNECTION_LOST', 'the server closed the connection'));
+          reject(this.#failure ?? new ConnectionError(ClientFailure.CONNECTION_LOST, 'the server closed the connection'));
         };
         this.#socket.once('drain', onDrain);
         this.#socket.once('close', onClose);
@@ -96,7 +96,7 @@ export class ServerConnection {
       if (timeoutMs !== undefined) {
         timer = setTimeout(() => {
           this.#waiter = undefined;
-          reject(new ConnectionError('TIMEOUT', `no answer from the server within ${timeoutMs / 1000} s`));
+          reject(new ConnectionError(ClientFailure.TIMEOUT, `no answer from the server within ${timeoutMs / 1000} s`));
         }, timeoutMs);
       }
       this.#waiter = {
@@ -122,7 +122,7 @@ export class ServerConnection {
     try {
       for (const frame of this.#decoder.push(chunk)) this.#deliver(decodeMessage(frame));
     } catch (error) {
-      this.#fail(new ConnectionError('BAD_REPLY', `the server sent something that is not this protocol: ${(error as Error).message}`));
+      this.#fail(new ConnectionError(ClientFailure.BAD_REPLY, `the server sent something that is not this protocol: ${(error as Error).message}`));
       this.#socket.destroy();
     }
   }

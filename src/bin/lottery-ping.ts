@@ -15,6 +15,7 @@ onStopSignal((signal) => {
 const { parseHostPort } = await import('../config/formats.ts');
 const { configFileSetting, configOrExit, loadProgramConfig } = await import('../config/program-config.ts');
 const { ServerConnection } = await import('../agency/server-connection.ts');
+const { ClientFailure } = await import('../agency/connection-error.ts');
 const { loadClientTls, tlsSettings } = await import('../config/tls-settings.ts');
 
 const schema = {
@@ -60,7 +61,7 @@ try {
   if (answer.type !== 'PONG') fail(`the server at ${config.server} answered ${answer.type} instead of PONG`);
 } catch (error) {
   // The wait's own message would show the time left, not the --timeout given.
-  fail((error as { code?: string }).code === 'TIMEOUT' ? `no PONG from ${config.server} within ${config.timeout} s` : (error as Error).message);
+  fail((error as { code?: string }).code === ClientFailure.TIMEOUT ? `no PONG from ${config.server} within ${config.timeout} s` : (error as Error).message);
 }
 connection.close();
 process.stdout.write(`lottery-ping: the server at ${config.server} answered PONG\n`);

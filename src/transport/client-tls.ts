@@ -18,6 +18,7 @@ export const TlsFailure = {
   /** The other end does not speak TLS: a plaintext server. */
   NOT_TLS: 'TLS_NOT_SPOKEN',
 } as const;
+export type TlsFailure = (typeof TlsFailure)[keyof typeof TlsFailure];
 
 export function clientTlsOptions(host: string, port: number, files: ClientTlsFiles): ConnectionOptions {
   return {
@@ -62,7 +63,7 @@ const NOT_TLS = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_
  * A TLS error as the code and sentence the agency reports, or undefined when
  * the error is not about TLS (a refused or reset connection, which may pass).
  */
-export function describeTlsError(error: Error & { code?: string }, server: string): { code: string; message: string } | undefined {
+export function describeTlsError(error: Error & { code?: string }, server: string): { code: TlsFailure; message: string } | undefined {
   const code = error.code ?? '';
   if (SERVER_UNTRUSTED.has(code)) {
     return { code: TlsFailure.SERVER_UNTRUSTED, message: `the server at ${server} is not trusted: ${error.message} (is --tls-ca the lottery's CA, and the server's certificate made for this name with lottery-pki --hosts?)` };

@@ -29,11 +29,14 @@ export type ServerTlsFiles = { ca: string; cert: string; key: string; crl?: stri
 /** A connection ready for a Session: the stream, and who its certificate says it is (TLS only). */
 export type AcceptedConnection = { stream: Socket; identity: Identity | undefined };
 
+/** Not worth a log line: the client closed without sending anything (a port probe). */
+export const CLOSED_UNSPOKEN = 'CLOSED';
+
 /** Why a connection was refused before any Session saw it: a log line's code and message. */
 export class ConnectionRefused extends Error {
   override name = 'ConnectionRefused';
-  readonly code: string;
-  constructor(code: string, message: string) {
+  readonly code: ErrorCode | typeof CLOSED_UNSPOKEN;
+  constructor(code: ErrorCode | typeof CLOSED_UNSPOKEN, message: string) {
     super(message);
     this.code = code;
   }
@@ -163,7 +166,7 @@ function firstChunk(socket: Socket, signal: AbortSignal): Promise<Buffer | undef
     };
     const onClose = () => {
       done();
-      reject(new ConnectionRefused('CLOSED', 'the client closed the connection without sending anything'));
+      reject(new ConnectionRefused(CLOSED_UNSPOKEN, 'the client closed the connection without sending anything'));
     };
     const onAbort = () => {
       done();

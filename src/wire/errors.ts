@@ -33,24 +33,12 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** An error with a stable code, for the ERROR frame and the log line. */
-abstract class CodedError<Code extends string> extends Error {
-  readonly code: Code;
-  constructor(code: Code, message: string, options?: ErrorOptions) {
+/** The peer broke the protocol: answer ERROR, with this code, if possible and close. */
+export class ProtocolError extends Error {
+  override name = 'ProtocolError';
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
   }
-}
-
-/** The peer broke the protocol: answer ERROR if possible and close. */
-export class ProtocolError extends CodedError<ErrorCode> {
-  override name = 'ProtocolError';
-}
-
-/**
- * Talking to the server failed: refused, reset, timed out, or it answered
- * ERROR (then `code` is that ERROR's code).
- */
-export class ConnectionError extends CodedError<string> {
-  override name = 'ConnectionError';
 }

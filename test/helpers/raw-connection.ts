@@ -3,14 +3,17 @@
 import net from 'node:net';
 import { decodeMessage, encodeMessage } from '../../src/wire/codec.ts';
 import { FrameDecoder } from '../../src/wire/frame-decoder.ts';
+import { HEADER_SIZE } from '../../src/wire/frame.ts';
 import type { Message } from '../../src/wire/messages.ts';
 
 export type RawConnection = {
   socket: net.Socket;
   send(message: Message): void;
-  sendBytes(bytes: Uint8Array): void;
+  sendBytes(bytes: Uint8Array | string): void;
   /** The next message; rejects if the connection closes first or nothing comes within `timeoutMs`. */
   receive(timeoutMs?: number): Promise<Message>;
+  /** The next message with the size of its whole frame, header included. */
+  receiveFrame(timeoutMs?: number): Promise<{ message: Message; size: number }>;
   /** Resolves when the server has closed the connection. */
   closed: Promise<void>;
   destroy(): void;
@@ -24,41 +27,43 @@ export async function connectRaw(port: number): Promise<RawConnection> {
   });
   socket.on('error', () => undefined);
   const decoder = new FrameDecoder();
-  const inbox: Message[] = [];
+  const inbox: Array<{ message: Message; size: number }> = [];
   const waiters: Array<() => void> = [];
+  const wakeAll = () => waiters.splice(0).forEach((wake) => wake());
   let ended = false;
   socket.on('data', (chunk: Buffer) => {
-    for (const frame of decoder.push(chunk)) inbox.push(decodeMessage(frame));
-    waiters.splice(0).forEach((wake) => wake());
+    for (const frame of decoder.push(chunk)) inbox.push({ message: decodeMessage(frame), size: HEADER_SIZE + frame.payload.length });
+    wakeAll();
   });
   const closed = new Promise<void>((resolve) =>
     socket.once('close', () => {
       ended = true;
-      waiters.splice(0).forEach((wake) => wake());
+      wakeAll();
       resolve();
     }),
   );
-  const receive = async (timeoutMs = 20_000): Promise<Message> => {
-    const deadline = Date.now() + timeoutMs;
-    while (inbox.length === 0) {
-      if (ended) throw new Error('the connection closed with no message');
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no message within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+  const receiveFrame = async (timeoutMs = 20_000) => {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    timeout.addEventListener('abort', wakeAll);
+    try {
+      while (inbox.length === 0) {
+        if (ended) throw new Error('the connection closed with no message');
+        if (timeout.aborted) throw new Error(`no message within ${timeoutMs} ms`);
+        const arrived = Promise.withResolvers<void>();
+        waiters.push(arrived.resolve);
+        await arrived.promise;
+      }
+      return inbox.shift()!;
+    } finally {
+      timeout.removeEventListener('abort', wakeAll);
     }
-    return inbox.shift()!;
   };
   return {
     socket,
     send: (message) => socket.write(encodeMessage(message)),
     sendBytes: (bytes) => socket.write(bytes),
-    receive,
+    receive: async (timeoutMs) => (await receiveFrame(timeoutMs)).message,
+    receiveFrame,
     closed,
     destroy: () => socket.destroy(),
   };
