@@ -1,7 +1,7 @@
 // Why talking to the server failed, as an agency and lottery-ping see it.
 // Runs on the client programs' main thread.
 import type { TlsFailure } from '../transport/client-tls.ts';
-import type { ErrorCode } from '../wire/errors.ts';
+import { CodedError, type ErrorCode } from '../wire/errors.ts';
 
 /** Failures the client finds itself, before or without an answer from the server. */
 export const ClientFailure = {
@@ -30,11 +30,6 @@ export type ConnectionErrorCode = ClientFailure | TlsFailure | ErrorCode | (stri
  * Talking to the server failed: refused, reset, timed out, or it answered
  * ERROR (then `code` is that ERROR's code).
  */
-export class ConnectionError extends Error {
+export class ConnectionError extends CodedError<ConnectionErrorCode> {
   override name = 'ConnectionError';
-  readonly code: ConnectionErrorCode;
-  constructor(code: ConnectionErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
 }

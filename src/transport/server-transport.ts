@@ -17,7 +17,7 @@
 import type { Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import { encodeMessage } from '../wire/codec.ts';
-import { ErrorCode } from '../wire/errors.ts';
+import { CodedError, ErrorCode } from '../wire/errors.ts';
 import { MAGIC } from '../wire/frame.ts';
 import { identityFromCommonName, type Identity } from '../pki/identity.ts';
 
@@ -33,13 +33,8 @@ export type AcceptedConnection = { stream: Socket; identity: Identity | undefine
 export const CLOSED_UNSPOKEN = 'CLOSED';
 
 /** Why a connection was refused before any Session saw it: a log line's code and message. */
-export class ConnectionRefused extends Error {
+export class ConnectionRefused extends CodedError<ErrorCode | typeof CLOSED_UNSPOKEN> {
   override name = 'ConnectionRefused';
-  readonly code: ErrorCode | typeof CLOSED_UNSPOKEN;
-  constructor(code: ErrorCode | typeof CLOSED_UNSPOKEN, message: string) {
-    super(message);
-    this.code = code;
-  }
 }
 
 export interface ServerTransport {

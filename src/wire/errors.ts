@@ -33,12 +33,16 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** The peer broke the protocol: answer ERROR, with this code, if possible and close. */
-export class ProtocolError extends Error {
-  override name = 'ProtocolError';
-  readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+/** An error with a stable code, for an ERROR frame, a log line or the caller's decision. */
+export class CodedError<Code extends string> extends Error {
+  readonly code: Code;
+  constructor(code: Code, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
   }
+}
+
+/** The peer broke the protocol: answer ERROR, with this code, if possible and close. */
+export class ProtocolError extends CodedError<ErrorCode> {
+  override name = 'ProtocolError';
 }
