@@ -12,6 +12,7 @@
 // Cases that close the connection (BAD_MESSAGE) pay for a connection each:
 // the yardstick for them is "connect, PING, close".
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -168,7 +169,7 @@ function neighbour(port: number): { stop: () => Promise<number[]> } {
     while (running) {
       const started = performance.now();
       if (await ping()) rtts.push(performance.now() - started);
-      await new Promise((resolve) => setTimeout(resolve, 2));
+      await sleep(2);
     }
   })();
   return {

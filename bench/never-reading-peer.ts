@@ -8,6 +8,7 @@
 // gigabytes in 30 s; with it, it stops reading each peer once its replies
 // back up and closes it after --idle-timeout.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -39,7 +40,7 @@ const dataDir = await mkdtemp(join(tmpdir(), 'lottery-never-reads-'));
 const server = await startServer(['--data-dir', dataDir, ...positionals]);
 const pid = server.child.pid!;
 try {
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await sleep(1000);
   const baseline = await rssMiB(pid);
   console.log(`server RSS before any peer: ${baseline.toFixed(0)} MiB (flags: ${positionals.join(' ') || 'defaults'})`);
   const burst = Buffer.concat(new Array(100_000).fill(ping()));
@@ -65,7 +66,7 @@ try {
   }
   const cpuBefore = await cpuSeconds(pid);
   for (let t = 5; t <= seconds; t += 5) {
-    await new Promise((resolve) => setTimeout(resolve, started + t * 1000 - performance.now()));
+    await sleep(Math.max(0, started + t * 1000 - performance.now()));
     const open = closedAt.filter((at) => at === undefined).length;
     const offered = sent.reduce((a, b) => a + b, 0) / 2 ** 20;
     console.log(

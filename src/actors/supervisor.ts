@@ -5,6 +5,7 @@
 
 import { expose } from 'comlink';
 import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AddressInfo, Socket } from 'node:net';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { ServerConfig } from '../config/server-config.ts';
@@ -333,11 +334,10 @@ function logStoredLottery(log: Logger, snapshot: StoreSnapshot, dataDir: string)
 }
 
 async function finishesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const done = new AbortController();
   try {
-    return await Promise.race([work.then(() => true), timeout]);
+    return await Promise.race([work.then(() => true), sleep(ms, false, { signal: done.signal })]);
   } finally {
-    clearTimeout(timer);
+    done.abort();
   }
 }
