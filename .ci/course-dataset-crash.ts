@@ -29,4 +29,4 @@ if (failures.length > 0) {
   console.error(`course dataset with kill -9 FAILED:\n${failures.join('\n')}`);
   process.exit(1);
 }
-console.log('course dataset with kill -9: every row stored exactly once, every agency\'s winners exact');
+console.log("course dataset with kill -9: every row stored exactly once, every agency's winners exact");

@@ -18,13 +18,24 @@ if (dir === undefined) {
 }
 const dataset = await readCourseDataset(dir);
 const pkiDir = await mkdtemp(join(tmpdir(), 'lottery-course-pki-'));
-await makePkiDirectory({ dir: pkiDir, agencies: dataset.files.length, hosts: ['localhost', '127.0.0.1'], days: 1, caDays: 1, force: false });
-const { runs, storedRows, seconds, failures } = await runCourseDataset(dataset, { pkiDir }).finally(() => rm(pkiDir, { recursive: true, force: true }));
+await makePkiDirectory({
+  dir: pkiDir,
+  agencies: dataset.files.length,
+  hosts: ['localhost', '127.0.0.1'],
+  days: 1,
+  caDays: 1,
+  force: false,
+});
+const { runs, storedRows, seconds, failures } = await runCourseDataset(dataset, { pkiDir }).finally(() =>
+  rm(pkiDir, { recursive: true, force: true }),
+);
 
 console.log(`winners per agency: ${runs.map((run) => run.winners?.length ?? '-').join(', ')}; bets.csv: ${storedRows.length} rows`);
-console.log(`course dataset over mutual TLS: ${dataset.rows.length} bets, ${dataset.files.length} agencies, ${seconds.toFixed(2)} s from server start to the last agency's exit`);
+console.log(
+  `course dataset over mutual TLS: ${dataset.rows.length} bets, ${dataset.files.length} agencies, ${seconds.toFixed(2)} s from server start to the last agency's exit`,
+);
 if (failures.length > 0) {
   console.error(`course dataset FAILED:\n${failures.join('\n')}`);
   process.exit(1);
 }
-console.log('course dataset: every row stored exactly once, every agency\'s winners exact');
+console.log("course dataset: every row stored exactly once, every agency's winners exact");

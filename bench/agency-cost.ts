@@ -108,7 +108,9 @@ try {
     fixed.push(await agencyRun(empty));
     full.push(await agencyRun(file));
     const cost = (samples: Sample[]) => samples.at(-1)!.cpuMs.toFixed(0);
-    process.stderr.write(`round ${round}/${rounds}: node -e 0 ${cost(bare)}, empty file ${cost(fixed)}, ${rows} rows ${cost(full)} ${unit}\n`);
+    process.stderr.write(
+      `round ${round}/${rounds}: node -e 0 ${cost(bare)}, empty file ${cost(fixed)}, ${rows} rows ${cost(full)} ${unit}\n`,
+    );
   }
 } finally {
   await rm(work, { recursive: true, force: true });

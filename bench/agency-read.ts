@@ -28,7 +28,10 @@ for (let round = 1; round <= rounds; round++) {
   bytes += batcher.flush()?.frame.length ?? 0;
   const encodeMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuStart);
-  const rate = (ms: number) => Math.round((bets.length / ms) * 1000).toLocaleString('en-US').padStart(11);
+  const rate = (ms: number) =>
+    Math.round((bets.length / ms) * 1000)
+      .toLocaleString('en-US')
+      .padStart(11);
   console.log(
     `round ${round}: ${bets.length} bets, ${(bytes / 1e6).toFixed(2)} MB; read ${readMs.toFixed(0).padStart(4)} ms (${rate(readMs)}/s), ` +
       `batch+encode ${encodeMs.toFixed(0).padStart(4)} ms (${rate(encodeMs)}/s); CPU ${((cpu.user + cpu.system) / bets.length).toFixed(2)} µs/row`,

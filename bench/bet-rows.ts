@@ -12,7 +12,9 @@ import { MessageType } from '../src/wire/message-type.ts';
 import { encodeAgencyFrames } from './load-frames.ts';
 
 const bets = Number(process.argv[2] ?? 1_000_000);
-const payloads = encodeAgencyFrames(1, bets, 1).bets.map(({ frame }) => Buffer.from(frame.buffer, frame.byteOffset + HEADER_SIZE, frame.length - HEADER_SIZE));
+const payloads = encodeAgencyFrames(1, bets, 1).bets.map(({ frame }) =>
+  Buffer.from(frame.buffer, frame.byteOffset + HEADER_SIZE, frame.length - HEADER_SIZE),
+);
 const today = todayUtc();
 
 function time(name: string, batch: (payload: Buffer) => number): void {
@@ -22,7 +24,11 @@ function time(name: string, batch: (payload: Buffer) => number): void {
     for (const payload of payloads) rows += batch(payload);
     const seconds = (performance.now() - started) / 1000;
     if (rows !== bets) throw new Error(`${name}: ${rows} rows for ${bets} bets`);
-    console.log(`${name.padEnd(14)} round ${round + 1}: ${Math.round(bets / seconds).toLocaleString('en-US').padStart(12)} bets/s`);
+    console.log(
+      `${name.padEnd(14)} round ${round + 1}: ${Math.round(bets / seconds)
+        .toLocaleString('en-US')
+        .padStart(12)} bets/s`,
+    );
   }
 }
 

@@ -13,7 +13,15 @@ import { parseArgs } from 'node:util';
 
 const SERIES_COLORS = ['#1f6feb', '#d9480f', '#2f9e44', '#7048e8'];
 
-type Result = { agencies: number; betsPerSecond: number; limitBetsPerSecond?: number; fsync?: string; bets?: number; cpus?: number; node?: string };
+type Result = {
+  agencies: number;
+  betsPerSecond: number;
+  limitBetsPerSecond?: number;
+  fsync?: string;
+  bets?: number;
+  cpus?: number;
+  node?: string;
+};
 
 const { values, positionals } = parseArgs({
   options: {
@@ -33,7 +41,8 @@ if (values.help) {
   process.exit(0);
 }
 
-const input = positionals.length > 0 ? (await Promise.all(positionals.map((file) => readFile(file, 'utf8')))).join('\n') : await text(process.stdin);
+const input =
+  positionals.length > 0 ? (await Promise.all(positionals.map((file) => readFile(file, 'utf8')))).join('\n') : await text(process.stdin);
 const results = parseResults(input).map((r) => (values['hide-limit'] ? { ...r, limitBetsPerSecond: undefined } : r));
 if (results.length === 0) {
   console.error('chart: no JSON result lines with agencies and betsPerSecond');
@@ -74,8 +83,12 @@ export function renderChart(results: Result[], title: string, machine: string): 
   const ks = results.map((r) => r.agencies);
   // The raw sink does not depend on fsync: one point per agency count, the mean of its runs.
   const limitRuns = new Map<number, number[]>();
-  for (const r of results) if (typeof r.limitBetsPerSecond === 'number') limitRuns.set(r.agencies, [...(limitRuns.get(r.agencies) ?? []), r.limitBetsPerSecond]);
-  const limits = [...limitRuns].map(([agencies, runs]) => ({ agencies, limitBetsPerSecond: runs.reduce((a, b) => a + b, 0) / runs.length }));
+  for (const r of results)
+    if (typeof r.limitBetsPerSecond === 'number') limitRuns.set(r.agencies, [...(limitRuns.get(r.agencies) ?? []), r.limitBetsPerSecond]);
+  const limits = [...limitRuns].map(([agencies, runs]) => ({
+    agencies,
+    limitBetsPerSecond: runs.reduce((a, b) => a + b, 0) / runs.length,
+  }));
   const values = [...results.map((r) => r.betsPerSecond), ...limits.map((r) => r.limitBetsPerSecond)];
   const yMin = 10 ** Math.floor(Math.log10(Math.min(...values)));
   const yMax = 10 ** Math.ceil(Math.log10(Math.max(...values)));
@@ -85,7 +98,9 @@ export function renderChart(results: Result[], title: string, machine: string): 
   const x = (k: number) => pad.left + 20 + ((Math.log10(k) - xMin) / (xMax - xMin)) * (plotW - 40);
   const y = (v: number) => pad.top + plotH - ((Math.log10(v) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * plotH;
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
   parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
   parts.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${escape(title)}</text>`);
   parts.push(`<text x="${width / 2}" y="40" text-anchor="middle" fill="#555">${escape(machine)}</text>`);
@@ -110,7 +125,14 @@ export function renderChart(results: Result[], title: string, machine: string): 
   const square = (cx: number, cy: number, fill: string, tip: string) =>
     `<rect x="${(cx - 4).toFixed(1)}" y="${(cy - 4).toFixed(1)}" width="8" height="8" fill="${fill}"><title>${escape(tip)}</title></rect>`;
   for (const r of limits) {
-    parts.push(square(x(r.agencies), y(r.limitBetsPerSecond), '#999', `${r.agencies} agencies: raw sink ${Math.round(r.limitBetsPerSecond).toLocaleString('en-US')} bets/s`));
+    parts.push(
+      square(
+        x(r.agencies),
+        y(r.limitBetsPerSecond),
+        '#999',
+        `${r.agencies} agencies: raw sink ${Math.round(r.limitBetsPerSecond).toLocaleString('en-US')} bets/s`,
+      ),
+    );
   }
   // One colour per fsync setting; the marks of a setting stand apart, as measured.
   const series = [...new Set(results.map((r) => r.fsync ?? ''))].map((fsync, i) => ({
@@ -120,14 +142,23 @@ export function renderChart(results: Result[], title: string, machine: string): 
   }));
   for (const { color, points } of series) {
     for (const r of points) {
-      parts.push(`<circle cx="${x(r.agencies)}" cy="${y(r.betsPerSecond)}" r="5" fill="${color}"><title>${r.agencies} agencies${r.fsync ? `, fsync ${r.fsync}` : ''}: ${r.betsPerSecond.toLocaleString('en-US')} bets/s</title></circle>`);
+      parts.push(
+        `<circle cx="${x(r.agencies)}" cy="${y(r.betsPerSecond)}" r="5" fill="${color}"><title>${r.agencies} agencies${r.fsync ? `, fsync ${r.fsync}` : ''}: ${r.betsPerSecond.toLocaleString('en-US')} bets/s</title></circle>`,
+      );
     }
   }
   // Legend, top left: the axis goes up to the next power of ten, above every mark.
   const lx = pad.left + 12;
   const legend = [
     ...series.map(({ label, color }) => ({ label, mark: `<circle cx="${lx + 6}" cy="{y}" r="5" fill="${color}"/>` })),
-    ...(limits.length > 0 ? [{ label: 'raw sink: the most this machine and load generator move', mark: `<rect x="${lx + 2}" y="{y-4}" width="8" height="8" fill="#999"/>` }] : []),
+    ...(limits.length > 0
+      ? [
+          {
+            label: 'raw sink: the most this machine and load generator move',
+            mark: `<rect x="${lx + 2}" y="{y-4}" width="8" height="8" fill="#999"/>`,
+          },
+        ]
+      : []),
   ];
   legend.forEach(({ label, mark }, i) => {
     const ly = pad.top + 12 + 18 * i;

@@ -30,7 +30,10 @@ async function timeToExit(args: string[], env: NodeJS.ProcessEnv): Promise<numbe
 async function timeToListen(env: NodeJS.ProcessEnv): Promise<number> {
   const dataDir = await mkdtemp(join(tmpdir(), 'lottery-start-'));
   const started = performance.now();
-  const child = spawn(process.execPath, [bin('lottery-server'), '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'inherit'], env });
+  const child = spawn(process.execPath, [bin('lottery-server'), '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env,
+  });
   await new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       if (/action: listen \| result: success/.test(line)) resolve();

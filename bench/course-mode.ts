@@ -37,7 +37,10 @@ export async function datasetDir(dir: string | undefined): Promise<{ dir: string
   return { dir: DATA, source: '.data/', cleanup: none };
 }
 
-export async function courseMode(options: CourseOptions, signal?: AbortSignal): Promise<{ report: CourseReport; table: string; failures: string[] }> {
+export async function courseMode(
+  options: CourseOptions,
+  signal?: AbortSignal,
+): Promise<{ report: CourseReport; table: string; failures: string[] }> {
   const { dir, source, cleanup } = await datasetDir(options.dir);
   try {
     const dataset = await readCourseDataset(dir);

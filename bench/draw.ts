@@ -32,7 +32,10 @@ try {
     const perAgency = Math.floor(total / AGENCIES) + (agency <= total % AGENCIES ? 1 : 0);
     for (let offset = 0; offset < perAgency; offset += CHUNK) {
       const count = Math.min(CHUNK, perAgency - offset);
-      const rows = encodeBetRows(agency, generateBets({ seed: agency * 1000 + offset / CHUNK, count, winnerRows: [Math.min(agency, count - 1)] }));
+      const rows = encodeBetRows(
+        agency,
+        generateBets({ seed: agency * 1000 + offset / CHUNK, count, winnerRows: [Math.min(agency, count - 1)] }),
+      );
       expected++;
       digest.add(rows, count);
       const outcome = await store.append({ agency, offset, count, rows });
@@ -41,12 +44,16 @@ try {
     await store.finish(agency, perAgency, digest.hex());
   }
   const size = (await stat(join(dataDir, BETS_FILE))).size;
-  console.log(`draw: ${total.toLocaleString('en-US')} bets stored (${(size / 1e6).toFixed(0)} MB) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `draw: ${total.toLocaleString('en-US')} bets stored (${(size / 1e6).toFixed(0)} MB) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
   started = performance.now();
   const { winners } = await store.draw(AGENCIES);
   const seconds = (performance.now() - started) / 1000;
   const found = Object.values(winners).reduce((sum, documents) => sum + documents.length, 0);
-  console.log(`draw: ${seconds.toFixed(2)} s over ${total.toLocaleString('en-US')} bets (${Math.round(total / seconds).toLocaleString('en-US')} bets/s), ${found} winners, expected ${expected}: ${found === expected ? 'OK' : 'WRONG'}`);
+  console.log(
+    `draw: ${seconds.toFixed(2)} s over ${total.toLocaleString('en-US')} bets (${Math.round(total / seconds).toLocaleString('en-US')} bets/s), ${found} winners, expected ${expected}: ${found === expected ? 'OK' : 'WRONG'}`,
+  );
   await store.close();
   process.exitCode = found === expected ? 0 : 1;
 } finally {

@@ -26,7 +26,16 @@ export type HostileOptions = { rounds: number; json: boolean };
 
 type CaseRun = (port: number, round: number) => Promise<number>;
 type Case = { name: string; kind: 'yardstick' | 'hostile'; bytes: number; run: CaseRun };
-export type CaseResult = { name: string; kind: string; frameBytes: number; frames: number; cpuMicrosPerFrame: number; ratio: number; neighbourP50Ms: number; neighbourMaxMs: number };
+export type CaseResult = {
+  name: string;
+  kind: string;
+  frameBytes: number;
+  frames: number;
+  cpuMicrosPerFrame: number;
+  ratio: number;
+  neighbourP50Ms: number;
+  neighbourMaxMs: number;
+};
 
 /** CPU time of every thread of process `pid`, in nanoseconds. */
 async function processCpuNs(pid: number): Promise<number> {
@@ -114,15 +123,30 @@ function cases(): Case[] {
   const heavyPing = hostile.heavyPlainPing();
   return [
     {
-      name: 'honest BETS frame (the real agency\'s batches)',
+      name: "honest BETS frame (the real agency's batches)",
       kind: 'yardstick',
       bytes: honest[0].length,
       run: (port, round) => pipelined(port, agency('honest', round), honest),
     },
-    { name: 'PING, pipelined', kind: 'yardstick', bytes: 9, run: (port, round) => pipelined(port, agency('ping', round), new Array(20_000).fill(hostile.ping())) },
+    {
+      name: 'PING, pipelined',
+      kind: 'yardstick',
+      bytes: 9,
+      run: (port, round) => pipelined(port, agency('ping', round), new Array(20_000).fill(hostile.ping())),
+    },
     { name: 'connect, PING, close', kind: 'yardstick', bytes: 9, run: (port) => manyConnections(port, hostile.ping(), 1, 400) },
-    { name: 'shared-reference bomb, 24 levels (closes)', kind: 'hostile', bytes: bomb.length, run: (port) => manyConnections(port, bomb, 1, 400) },
-    { name: '2,040-key map in a PING (closes)', kind: 'hostile', bytes: manyKeys.length, run: (port) => manyConnections(port, manyKeys, 1, 400) },
+    {
+      name: 'shared-reference bomb, 24 levels (closes)',
+      kind: 'hostile',
+      bytes: bomb.length,
+      run: (port) => manyConnections(port, bomb, 1, 400),
+    },
+    {
+      name: '2,040-key map in a PING (closes)',
+      kind: 'hostile',
+      bytes: manyKeys.length,
+      run: (port) => manyConnections(port, manyKeys, 1, 400),
+    },
     { name: 'arrays nested 8,000 deep (closes)', kind: 'hostile', bytes: deep.length, run: (port) => manyConnections(port, deep, 1, 400) },
     {
       name: '424 bets, the last invalid (described)',
@@ -142,7 +166,12 @@ function cases(): Case[] {
       bytes: hostile.longControlName(0).frame.length,
       run: (port, round) => pipelined(port, agency('control', round), atOffsets(300, hostile.longControlName)),
     },
-    { name: '8 KiB PING of plain arrays, pipelined', kind: 'hostile', bytes: heavyPing.length, run: (port, round) => pipelined(port, agency('heavy', round), new Array(3000).fill(heavyPing)) },
+    {
+      name: '8 KiB PING of plain arrays, pipelined',
+      kind: 'hostile',
+      bytes: heavyPing.length,
+      run: (port, round) => pipelined(port, agency('heavy', round), new Array(3000).fill(heavyPing)),
+    },
   ];
 }
 
@@ -186,7 +215,18 @@ export async function hostileMode(options: HostileOptions, say: (line: string) =
   const dataDir = await mkdtemp(join(tmpdir(), 'lottery-hostile-'));
   let server: RunningServer | undefined;
   try {
-    server = await startServer(['--data-dir', dataDir, '--workers', '1', '--fsync', 'off', '--agencies', '1000', '--handshake-timeout', '600']);
+    server = await startServer([
+      '--data-dir',
+      dataDir,
+      '--workers',
+      '1',
+      '--fsync',
+      'off',
+      '--agencies',
+      '1000',
+      '--handshake-timeout',
+      '600',
+    ]);
     const pid = server.child.pid!;
     const all = cases();
     const samples = new Map<string, { cpu: number[]; frames: number; rtts: number[] }>();
@@ -230,7 +270,16 @@ export async function hostileMode(options: HostileOptions, say: (line: string) =
 
 function hostileTable(results: readonly CaseResult[], rounds: number): string {
   const header = ['frame', 'kind', 'bytes', 'frames/round', 'server CPU µs/frame', '× honest BETS', 'neighbour PING p50 ms', 'max ms'];
-  const rows = results.map((r) => [r.name, r.kind, String(r.frameBytes), String(r.frames), r.cpuMicrosPerFrame.toFixed(1), r.ratio.toFixed(2), r.neighbourP50Ms.toFixed(2), r.neighbourMaxMs.toFixed(2)]);
+  const rows = results.map((r) => [
+    r.name,
+    r.kind,
+    String(r.frameBytes),
+    String(r.frames),
+    r.cpuMicrosPerFrame.toFixed(1),
+    r.ratio.toFixed(2),
+    r.neighbourP50Ms.toFixed(2),
+    r.neighbourMaxMs.toFixed(2),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
   return [

@@ -29,17 +29,21 @@ async function timeProgram(args, env, until) {
   return ms;
 }
 
-const ping = (env) =>
-  timeProgram(['src/bin/lottery-ping.mjs', '--server', '127.0.0.1:9', '--timeout', '1'], env, (_, exited) => exited);
+const ping = (env) => timeProgram(['src/bin/lottery-ping.mjs', '--server', '127.0.0.1:9', '--timeout', '1'], env, (_, exited) => exited);
 
 async function server(env) {
   const dataDir = mkdtempSync(join(tmpdir(), 'start-up-'));
   try {
-    return await timeProgram(['src/bin/lottery-server.mjs', '--data-dir', dataDir, '--port', '40123', '--host', '127.0.0.1'], env, (child, exited) =>
-      Promise.race([
-        new Promise((resolve) => createInterface({ input: child.stdout }).on('line', (line) => line.includes('action: listen') && resolve())),
-        exited.then((code) => Promise.reject(new Error(`lottery-server exited ${code} before listening`))),
-      ]),
+    return await timeProgram(
+      ['src/bin/lottery-server.mjs', '--data-dir', dataDir, '--port', '40123', '--host', '127.0.0.1'],
+      env,
+      (child, exited) =>
+        Promise.race([
+          new Promise((resolve) =>
+            createInterface({ input: child.stdout }).on('line', (line) => line.includes('action: listen') && resolve()),
+          ),
+          exited.then((code) => Promise.reject(new Error(`lottery-server exited ${code} before listening`))),
+        ]),
     );
   } finally {
     rmSync(dataDir, { recursive: true, force: true });

@@ -10,12 +10,16 @@ import { FrameDecoder } from '../src/wire/frame-decoder.ts';
 import type { Message } from '../src/wire/messages.ts';
 import type { AgencyFrames } from './load-frames.ts';
 
-export type AgencyLoadResult = { agency: number; /** ms from writing each batch to the ACK that covered it, in batch order. */ latencies: Float64Array };
+export type AgencyLoadResult = {
+  agency: number;
+  /** ms from writing each batch to the ACK that covered it, in batch order. */ latencies: Float64Array;
+};
 
 /** With `tlsFiles`, over mutual TLS as the real agency connects. */
 export function runLoadAgency(port: number, load: AgencyFrames, window: number, tlsFiles?: ClientTlsFiles): Promise<AgencyLoadResult> {
   return new Promise((resolve, reject) => {
-    const socket = tlsFiles === undefined ? net.connect({ host: '127.0.0.1', port }) : tls.connect(clientTlsOptions('127.0.0.1', port, tlsFiles));
+    const socket =
+      tlsFiles === undefined ? net.connect({ host: '127.0.0.1', port }) : tls.connect(clientTlsOptions('127.0.0.1', port, tlsFiles));
     socket.setNoDelay(true);
     const decoder = new FrameDecoder();
     const sentAt = new Float64Array(load.bets.length);

@@ -8,7 +8,12 @@ import type { ClientTlsFiles } from '../src/transport/client-tls.ts';
 export type LoadRunResult = { seconds: number; batches: number; ackP50Ms: number; ackP99Ms: number; ackMaxMs: number };
 
 /** `tlsFor`: each agency's certificate for mutual TLS; plaintext without. */
-export async function runLoad(port: number, load: readonly AgencyFrames[], window: number, tlsFor?: (agency: number) => ClientTlsFiles): Promise<LoadRunResult> {
+export async function runLoad(
+  port: number,
+  load: readonly AgencyFrames[],
+  window: number,
+  tlsFor?: (agency: number) => ClientTlsFiles,
+): Promise<LoadRunResult> {
   const started = performance.now();
   const results = await Promise.all(load.map((agency) => runLoadAgency(port, agency, window, tlsFor?.(agency.agency))));
   const seconds = (performance.now() - started) / 1000;

@@ -75,7 +75,9 @@ try {
     );
   }
   const closed = closedAt.filter((at) => at !== undefined) as number[];
-  console.log(closed.length > 0 ? `peers closed by the server after ${closed.map((at) => at.toFixed(1)).join(', ')} s` : 'no peer was closed');
+  console.log(
+    closed.length > 0 ? `peers closed by the server after ${closed.map((at) => at.toFixed(1)).join(', ')} s` : 'no peer was closed',
+  );
 } finally {
   await server.stop();
   await rm(dataDir, { recursive: true, force: true });

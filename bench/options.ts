@@ -98,7 +98,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   if (values.mode === 'hostile') return { mode: 'hostile', rounds: positive('rounds', values.rounds), json: values.json, timeoutSeconds };
   if (values.mode !== 'load') throw new TypeError(`--mode must be load, course or hostile, got ${values.mode}`);
   if (values.fsync !== 'on' && values.fsync !== 'off') throw new TypeError(`--fsync must be on or off, got ${values.fsync}`);
-  if (values.tls !== 'on' && values.tls !== 'off' && values.tls !== 'both') throw new TypeError(`--tls must be on, off or both, got ${values.tls}`);
+  if (values.tls !== 'on' && values.tls !== 'off' && values.tls !== 'both')
+    throw new TypeError(`--tls must be on, off or both, got ${values.tls}`);
   return {
     mode: 'load',
     agencies: positive('agencies', values.agencies),

@@ -89,7 +89,9 @@ function summarise(name: string, profile: Profile): string {
   ];
   const ranked = [...totals.values()].sort((a, b) => b.us - a.us).slice(0, top);
   for (const entry of ranked) {
-    lines.push(`  ${ms(entry.us).padStart(9)} ${pct(entry.us, busy).padStart(7)}  ${entry.label}${entry.where ? `  (${entry.where})` : ''}`);
+    lines.push(
+      `  ${ms(entry.us).padStart(9)} ${pct(entry.us, busy).padStart(7)}  ${entry.label}${entry.where ? `  (${entry.where})` : ''}`,
+    );
   }
   if (callersOf !== undefined) lines.push(...callers(profile, selfUs, callersOf, busy));
   return lines.join('\n');

@@ -12,11 +12,19 @@ import type { RawSinkData } from './raw-sink-process.ts';
 export type RawSink = { port: number; stop(): Promise<void> };
 
 export async function startRawSink(load: readonly AgencyFrames[]): Promise<RawSink> {
-  const child = fork(new URL('./raw-sink-process.ts', import.meta.url), { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(new URL('./raw-sink-process.ts', import.meta.url), {
+    serialization: 'advanced',
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const exited = once(child, 'exit');
   const data: RawSinkData = { agencies: load.map(({ bets, total }) => ({ ends: bets.map(({ end }) => end), total })) };
   child.send(data);
-  const [message] = (await Promise.race([once(child, 'message'), exited.then(() => { throw new Error('the raw sink exited before it listened'); })])) as [{ port: number }];
+  const [message] = (await Promise.race([
+    once(child, 'message'),
+    exited.then(() => {
+      throw new Error('the raw sink exited before it listened');
+    }),
+  ])) as [{ port: number }];
   return {
     port: message.port,
     stop: async () => {

@@ -28,7 +28,12 @@ export type LoadReport = {
   cpus: number;
 };
 
-export function loadReport(options: LoadOptions, size: { frames: number; bytes: number }, server: ServerRunResult, limit: LoadRunResult): LoadReport {
+export function loadReport(
+  options: LoadOptions,
+  size: { frames: number; bytes: number },
+  server: ServerRunResult,
+  limit: LoadRunResult,
+): LoadReport {
   return {
     mode: 'load',
     bets: options.bets,

@@ -36,7 +36,8 @@ export async function stopRunningServer(): Promise<void> {
 export async function runServer(load: readonly AgencyFrames[], options: ServerRunOptions): Promise<ServerRunResult> {
   const dataDir = await mkdtemp(join(tmpdir(), 'lottery-bench-'));
   try {
-    const env = options.cpuProf === undefined ? process.env : { ...process.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${options.cpuProf}` };
+    const env =
+      options.cpuProf === undefined ? process.env : { ...process.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${options.cpuProf}` };
     const starting = startServer(
       [
         ...['--agencies', String(options.agencies), '--data-dir', dataDir, '--fsync', options.fsync ? 'on' : 'off', '--log-level', 'warn'],

@@ -72,7 +72,8 @@ console.log(`lottery-server start to its listen line, ${rounds} interleaved roun
 ${variants
   .map((variant) => {
     const { wall, cpu } = runs.get(variant)!;
-    const label = variant === 'default' ? `lottery-server, default workers (${availableParallelism()})` : `lottery-server --workers ${variant}`;
+    const label =
+      variant === 'default' ? `lottery-server, default workers (${availableParallelism()})` : `lottery-server --workers ${variant}`;
     return `| ${label} | ${median(wall).toFixed(0)} | ${(median(wall) / bareMs).toFixed(2)} | ${median(cpu).toFixed(0)} |`;
   })
   .join('\n')}`);

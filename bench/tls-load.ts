@@ -21,7 +21,11 @@ export async function benchPki(agencies: number): Promise<BenchPki> {
   const ca = await readFile(join(dir, 'ca.crt'), 'utf8');
   const files: ClientTlsFiles[] = [];
   for (let agency = 1; agency <= agencies; agency++) {
-    files[agency] = { ca, cert: await readFile(join(dir, `agency-${agency}.crt`), 'utf8'), key: await readFile(join(dir, `agency-${agency}.key`), 'utf8') };
+    files[agency] = {
+      ca,
+      cert: await readFile(join(dir, `agency-${agency}.crt`), 'utf8'),
+      key: await readFile(join(dir, `agency-${agency}.key`), 'utf8'),
+    };
   }
   return { dir, tlsFor: (agency) => files[agency], remove: () => rm(dir, { recursive: true, force: true }) };
 }
@@ -41,7 +45,12 @@ export type TlsComparison = {
   ok: boolean;
 };
 
-export async function compareTls(load: readonly AgencyFrames[], options: LoadOptions, pki: BenchPki, say: (line: string) => void): Promise<TlsComparison> {
+export async function compareTls(
+  load: readonly AgencyFrames[],
+  options: LoadOptions,
+  pki: BenchPki,
+  say: (line: string) => void,
+): Promise<TlsComparison> {
   const runs: TlsComparison['runs'] = [];
   for (let round = 0; round < options.rounds; round++) {
     // off, on, then on, off: neither always goes first.
@@ -50,14 +59,18 @@ export async function compareTls(load: readonly AgencyFrames[], options: LoadOpt
       const result: ServerRunResult = await runServer(load, { ...options, ...(tls === 'on' ? { pki } : {}) });
       const betsPerSecond = Math.round(options.bets / result.seconds);
       runs.push({ tls, betsPerSecond, stored: result.stored, serverPeakRssMb: Math.round(result.serverPeakRssMb) });
-      say(`bench: round ${round + 1} tls ${tls.padEnd(3)} ${betsPerSecond.toLocaleString('en-US').padStart(10)} bets/s  ${result.seconds.toFixed(3)} s  peak RSS ${result.serverPeakRssMb.toFixed(0)} MiB  stored ${result.stored}`);
+      say(
+        `bench: round ${round + 1} tls ${tls.padEnd(3)} ${betsPerSecond.toLocaleString('en-US').padStart(10)} bets/s  ${result.seconds.toFixed(3)} s  peak RSS ${result.serverPeakRssMb.toFixed(0)} MiB  stored ${result.stored}`,
+      );
     }
   }
   const medianOf = (tls: 'on' | 'off') => median(runs.filter((run) => run.tls === tls).map((run) => run.betsPerSecond));
   const medianOff = medianOf('off');
   const medianOn = medianOf('on');
   const ratio = Math.round((medianOn / medianOff) * 1000) / 1000;
-  say(`bench: median ${medianOn.toLocaleString('en-US')} bets/s with TLS, ${medianOff.toLocaleString('en-US')} without: TLS at ${(ratio * 100).toFixed(1)}% (costs ${((1 - ratio) * 100).toFixed(1)}%)`);
+  say(
+    `bench: median ${medianOn.toLocaleString('en-US')} bets/s with TLS, ${medianOff.toLocaleString('en-US')} without: TLS at ${(ratio * 100).toFixed(1)}% (costs ${((1 - ratio) * 100).toFixed(1)}%)`,
+  );
   return {
     mode: 'load-tls-both',
     bets: options.bets,

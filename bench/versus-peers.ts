@@ -89,7 +89,10 @@ const lines = [
   '',
   '| implementation | median s | range s | this project ÷ it (medians) | this project ÷ it (median of rounds) |',
   '|---|---:|---:|---:|---:|',
-  ...rows.map((r) => `| ${r.name} | ${f(r.median)} | ${f(r.min)}–${f(r.max)} | ${r.name === OURS ? '' : f(r.ratioOfMedians)} | ${r.name === OURS ? '' : f(r.medianOfRatios)} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.name} | ${f(r.median)} | ${f(r.min)}–${f(r.max)} | ${r.name === OURS ? '' : f(r.ratioOfMedians)} | ${r.name === OURS ? '' : f(r.medianOfRatios)} |`,
+  ),
 ];
 console.log(lines.join('\n'));
 if (failures.length > 0) console.error(`versus-peers: WRONG OUTCOMES\n${failures.join('\n')}`);

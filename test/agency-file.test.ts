@@ -28,7 +28,10 @@ test('a directory given as the bets file stops the agency with exit 2, saying so
   const port = await freePort();
   const run = await within(agencyFor(t, 1, port, ['--data-file', dir]).result, 'the agency exiting');
   t.is(run.code, 2, run.lines.join('\n'));
-  t.true(run.lines.some((line) => line.endsWith(`error: the bets file ${dir} is a directory`)), run.lines.join('\n'));
+  t.true(
+    run.lines.some((line) => line.endsWith(`error: the bets file ${dir} is a directory`)),
+    run.lines.join('\n'),
+  );
   t.false(run.lines.some((line) => /EISDIR|action: conexion/.test(line)));
 });
 
@@ -43,10 +46,17 @@ test('an unclosed quote: the rows before it are stored, then the agency exits 1 
   const run = await within(agencyFor(t, 1, server.port, ['--data-file', file]).result, 'the agency exiting');
   t.is(run.code, 1, run.lines.join('\n'));
   t.true(
-    run.lines.some((line) => /action: agencia \| result: fail \| error: the bets file .* cannot be read at line 2401 \(missing closing: '"'\): the 2400 rows before it were sent and acknowledged/.test(line)),
+    run.lines.some((line) =>
+      /action: agencia \| result: fail \| error: the bets file .* cannot be read at line 2401 \(missing closing: '"'\): the 2400 rows before it were sent and acknowledged/.test(
+        line,
+      ),
+    ),
     run.lines.join('\n'),
   );
-  t.false(run.lines.some((line) => /action: finalizar/.test(line)), 'no FINISH for a file read only in part');
+  t.false(
+    run.lines.some((line) => /action: finalizar/.test(line)),
+    'no FINISH for a file read only in part',
+  );
   t.deepEqual(sorted(await storedRows(t, dataDir)), sorted(lines.slice(0, 2400).map((line) => `1,${line}`)));
 });
 
@@ -79,8 +89,14 @@ test('offsets count every row of the file: after a reconnect the agency resumes 
 
   const run = await within(agencyFor(t, 1, server.port, ['--data-file', file]).result, 'the agency exiting');
   t.is(run.code, 0, run.lines.join('\n'));
-  t.true(run.lines.some((line) => /action: conexion \| result: success \| offset: 3 \|/.test(line)), run.lines.join('\n'));
-  t.true(run.lines.some((line) => /action: finalizar \| result: success \| total: 5 \| enviadas: 2 \|/.test(line)), run.lines.join('\n'));
+  t.true(
+    run.lines.some((line) => /action: conexion \| result: success \| offset: 3 \|/.test(line)),
+    run.lines.join('\n'),
+  );
+  t.true(
+    run.lines.some((line) => /action: finalizar \| result: success \| total: 5 \| enviadas: 2 \|/.test(line)),
+    run.lines.join('\n'),
+  );
   t.deepEqual(sorted(await storedRows(t, dataDir)), sorted([r0, r2, r3, r4].map((line) => `1,${line}`)));
 });
 
@@ -98,7 +114,16 @@ test('a row the agency refuses goes alone, so the server refuses it and not the 
     run.lines.filter((line) => /action: leer_apuesta \| result: fail/.test(line)).map((line) => /linea: (\d+)/.exec(line)?.[1]),
     ['151', '152'],
   );
-  t.is(server.lines.filter((line) => /action: apuesta_recibida \| result: fail \| .*cantidad: 1 \|/.test(line)).length, 2, server.lines.join('\n'));
-  t.true(run.lines.some((line) => /action: finalizar \| result: success \| total: 302 \| enviadas: 302 \| rechazadas: 2 \| filas_invalidas: 2/.test(line)), run.lines.join('\n'));
+  t.is(
+    server.lines.filter((line) => /action: apuesta_recibida \| result: fail \| .*cantidad: 1 \|/.test(line)).length,
+    2,
+    server.lines.join('\n'),
+  );
+  t.true(
+    run.lines.some((line) =>
+      /action: finalizar \| result: success \| total: 302 \| enviadas: 302 \| rechazadas: 2 \| filas_invalidas: 2/.test(line),
+    ),
+    run.lines.join('\n'),
+  );
   t.deepEqual(sorted(await storedRows(t, dataDir)), sorted([...lines.slice(0, 150), ...lines.slice(152)].map((line) => `1,${line}`)));
 });

@@ -19,9 +19,11 @@ function batchAll(maxAmount: number, bets: readonly WireBet[], offset = 0): Wire
   // Each batch's frame is, byte for byte, what the codec makes of the same message.
   let next = offset;
   for (const batch of batches) {
-    if (batch.offset !== next || batch.count !== batch.bets.length) throw new Error(`batch at ${batch.offset} (${batch.count} bets), expected ${next}`);
+    if (batch.offset !== next || batch.count !== batch.bets.length)
+      throw new Error(`batch at ${batch.offset} (${batch.count} bets), expected ${next}`);
     const expected = encodeMessage({ type: 'BETS', offset: batch.offset, bets: batch.bets as WireBet[] });
-    if (!Buffer.from(batch.frame).equals(expected)) throw new Error(`the frame of the batch at ${batch.offset} differs from encodeMessage's`);
+    if (!Buffer.from(batch.frame).equals(expected))
+      throw new Error(`the frame of the batch at ${batch.offset} differs from encodeMessage's`);
     next += batch.count;
   }
   return batches.map((batch) => batch.bets as WireBet[]);
@@ -53,7 +55,13 @@ function checkBatches(t: ExecutionContext, maxAmount: number, bets: readonly Wir
 }
 
 const longNames = (count: number): WireBet[] =>
-  Array.from({ length: count }, (_, i) => ['ñ'.repeat(50), 'x'.repeat(100), String(1_000_000_000_000_000n + BigInt(i)), '2000-02-29', i % 10_000]);
+  Array.from({ length: count }, (_, i) => [
+    'ñ'.repeat(50),
+    'x'.repeat(100),
+    String(1_000_000_000_000_000n + BigInt(i)),
+    '2000-02-29',
+    i % 10_000,
+  ]);
 
 test('with maxAmount 64, 16 bets make one batch of 16', (t) => {
   const bets = generateBets({ seed: 1, count: 16 });
@@ -129,7 +137,13 @@ test('bets with 100-byte names fill batches to the byte budget and each frame fi
 });
 
 test('accented names are sized by their UTF-8 bytes', (t) => {
-  const accented: WireBet[] = Array.from({ length: 2000 }, (_, i) => ['Agustín Emanuel', 'Núñez Ibáñez', String(20_000_000 + i), '1980-05-05', i % 10_000]);
+  const accented: WireBet[] = Array.from({ length: 2000 }, (_, i) => [
+    'Agustín Emanuel',
+    'Núñez Ibáñez',
+    String(20_000_000 + i),
+    '1980-05-05',
+    i % 10_000,
+  ]);
   const ascii: WireBet[] = accented.map(([, , ...rest]) => ['Agustin Emanuel', 'Nunez Ibanez', ...rest]);
   const accentedBatches = batchAll(0, accented);
   const asciiBatches = batchAll(0, ascii);
@@ -149,7 +163,13 @@ test('the same bets fed through the batcher always give the same batches', (t) =
 
 test('any bets and any maxAmount make batches that keep order, fit a frame and are full but the last', (t) => {
   const name = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }).filter((s) => Buffer.byteLength(s) <= 100);
-  const bet: fc.Arbitrary<WireBet> = fc.tuple(name, name, fc.stringMatching(/^[0-9]{1,16}$/), fc.constant('1970-01-01'), fc.integer({ min: 0, max: 9999 }));
+  const bet: fc.Arbitrary<WireBet> = fc.tuple(
+    name,
+    name,
+    fc.stringMatching(/^[0-9]{1,16}$/),
+    fc.constant('1970-01-01'),
+    fc.integer({ min: 0, max: 9999 }),
+  );
   fc.assert(
     fc.property(fc.integer({ min: 0, max: 200 }), fc.array(bet, { maxLength: 400 }), (maxAmount, bets) => {
       checkBatches(t, maxAmount, bets, batchAll(maxAmount, bets));
@@ -178,14 +198,14 @@ test('a maxAmount that is negative or fractional is refused', (t) => {
   for (const maxAmount of [-1, 1.5, NaN]) t.throws(() => new Batcher(maxAmount), { instanceOf: TypeError });
 });
 
-test('frames are the codec\'s bytes at any offset: fixint, uint8, uint16, uint32 and beyond', (t) => {
+test("frames are the codec's bytes at any offset: fixint, uint8, uint16, uint32 and beyond", (t) => {
   const bets = generateBets({ seed: 31, count: 700 });
   for (const offset of [0, 100, 200, 60_000, 70_000, 2 ** 32 - 5, 2 ** 40, Number.MAX_SAFE_INTEGER - 1000]) {
     t.deepEqual(batchAll(0, bets, offset).flat(), bets, `offset ${offset}`);
   }
 });
 
-test('frames are the codec\'s bytes for any bets, names of every length and script included', (t) => {
+test("frames are the codec's bytes for any bets, names of every length and script included", (t) => {
   const text = fc.string({ unit: 'grapheme', maxLength: 120 });
   const bet = fc.tuple(text, text, fc.stringMatching(/^[0-9]{1,16}$/), fc.constant('1999-12-31'), fc.integer({ min: 0, max: 9999 }));
   fc.assert(
@@ -202,8 +222,15 @@ test('a bet sent alone closes the open batch, takes the next offset in a frame o
   t.is(batcher.add(a), undefined);
   const [open, single] = batcher.alone(['Bad', 'Row', 'x1', '1999-02-30', 'seven']);
   t.deepEqual([open.offset, open.count, single.offset, single.count], [10, 1, 11, 1]);
-  t.true(Buffer.from(single.frame).equals(encodeMessage({ type: 'BETS', offset: 11, bets: [['Bad', 'Row', 'x1', '1999-02-30', 'seven'] as unknown as WireBet] })));
-  t.deepEqual(batcher.alone(['only']).map((batch) => batch.offset), [12]);
+  t.true(
+    Buffer.from(single.frame).equals(
+      encodeMessage({ type: 'BETS', offset: 11, bets: [['Bad', 'Row', 'x1', '1999-02-30', 'seven'] as unknown as WireBet] }),
+    ),
+  );
+  t.deepEqual(
+    batcher.alone(['only']).map((batch) => batch.offset),
+    [12],
+  );
   t.is(batcher.add(b), undefined);
   t.is(batcher.add(c), undefined);
   const last = batcher.flush()!;

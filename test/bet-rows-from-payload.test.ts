@@ -166,18 +166,54 @@ test('declines other encodings and shapes, which the general path judges', (t) =
     'a trailing byte': Buffer.concat([good, Buffer.from([0xc0])]),
     'a cut payload': good.subarray(0, good.length - 1),
     'a duplicated key': Buffer.concat([Buffer.from([0x82]), payloadOf('offset'), payloadOf(1), payloadOf('offset'), payloadOf(2)]),
-    'a name that is not UTF-8': Buffer.concat([Buffer.from([0x82]), payloadOf('offset'), payloadOf(0), payloadOf('bets'), Buffer.from([0x91, 0x95, 0xa3, 0x41, 0xc3, 0x28]), payloadOf('Lorca'), payloadOf('30904465'), payloadOf('1999-03-17'), payloadOf(1)]),
-    'a name as bin': Buffer.concat([Buffer.from([0x82]), payloadOf('offset'), payloadOf(0), payloadOf('bets'), Buffer.from([0x91, 0x95]), payloadOf(Buffer.from('Ana')), payloadOf('Lorca'), payloadOf('30904465'), payloadOf('1999-03-17'), payloadOf(1)]),
+    'a name that is not UTF-8': Buffer.concat([
+      Buffer.from([0x82]),
+      payloadOf('offset'),
+      payloadOf(0),
+      payloadOf('bets'),
+      Buffer.from([0x91, 0x95, 0xa3, 0x41, 0xc3, 0x28]),
+      payloadOf('Lorca'),
+      payloadOf('30904465'),
+      payloadOf('1999-03-17'),
+      payloadOf(1),
+    ]),
+    'a name as bin': Buffer.concat([
+      Buffer.from([0x82]),
+      payloadOf('offset'),
+      payloadOf(0),
+      payloadOf('bets'),
+      Buffer.from([0x91, 0x95]),
+      payloadOf(Buffer.from('Ana')),
+      payloadOf('Lorca'),
+      payloadOf('30904465'),
+      payloadOf('1999-03-17'),
+      payloadOf(1),
+    ]),
   };
   for (const [label, payload] of Object.entries(cases)) t.false(agree(t, payload, label), `${label} was taken`);
   // 7574.0 is packed as an integer by msgpackr; a float64 on the wire is a byte sequence of its own.
-  const float = Buffer.concat([Buffer.from([0x82]), payloadOf('offset'), payloadOf(0), payloadOf('bets'), Buffer.from([0x91, 0x95]), payloadOf('Ana'), payloadOf('Lorca'), payloadOf('30904465'), payloadOf('1999-03-17'), Buffer.from('cb40bd960000000000', 'hex')]);
+  const float = Buffer.concat([
+    Buffer.from([0x82]),
+    payloadOf('offset'),
+    payloadOf(0),
+    payloadOf('bets'),
+    Buffer.from([0x91, 0x95]),
+    payloadOf('Ana'),
+    payloadOf('Lorca'),
+    payloadOf('30904465'),
+    payloadOf('1999-03-17'),
+    Buffer.from('cb40bd960000000000', 'hex'),
+  ]);
   t.false(agree(t, float, 'a number as float64'));
   t.false(typeof generalPath(float) === 'string', 'the general path takes 7574.0');
 });
 
 test('any bets fast-check can think of: taken only as the general path takes them', (t) => {
-  const field = fc.oneof(fc.string({ maxLength: 12 }), fc.string({ unit: 'grapheme', maxLength: 40 }), fc.constantFrom('Ana', 'Núñez', ' ', '"', ',', '=', '+', '-', '@', '\u0085', '\u202e', '\u2066', '\u2028', '\u200b', '\ufffd'));
+  const field = fc.oneof(
+    fc.string({ maxLength: 12 }),
+    fc.string({ unit: 'grapheme', maxLength: 40 }),
+    fc.constantFrom('Ana', 'Núñez', ' ', '"', ',', '=', '+', '-', '@', '\u0085', '\u202e', '\u2066', '\u2028', '\u200b', '\ufffd'),
+  );
   const date = fc.oneof(
     fc.date({ min: new Date('0001-01-01'), max: new Date('2030-12-31'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10)),
     fc.string({ minLength: 10, maxLength: 10 }),
@@ -197,13 +233,56 @@ test('any bets fast-check can think of: taken only as the general path takes the
 test('names of random bytes: taken only when they are well-formed UTF-8 that the general path takes', (t) => {
   // The names are raw msgpack strings, so the bytes reach the fast path as they are.
   const withName = (name: Uint8Array) =>
-    Buffer.concat([Buffer.from([0x82]), payloadOf('offset'), payloadOf(0), payloadOf('bets'), Buffer.from([0x91, 0x95, 0xd9, name.length]), name, payloadOf('Lorca'), payloadOf('30904465'), payloadOf('1999-03-17'), payloadOf(1)]);
+    Buffer.concat([
+      Buffer.from([0x82]),
+      payloadOf('offset'),
+      payloadOf(0),
+      payloadOf('bets'),
+      Buffer.from([0x91, 0x95, 0xd9, name.length]),
+      name,
+      payloadOf('Lorca'),
+      payloadOf('30904465'),
+      payloadOf('1999-03-17'),
+      payloadOf(1),
+    ]);
   const highBytes = fc.uint8Array({ minLength: 1, maxLength: 8 }).map((bytes) => bytes.map((byte) => byte | 0x80));
   // The UTF-8 of every character a name may not hold, and of its neighbours, which it may.
   const nearForbidden = fc.constantFrom(
-    ...['\u007f', '\u0080', '\u009f', '\u00a0', '\u061b', '\u061c', '\u061d', '\u200d', '\u200e', '\u200f', '\u2010', '\u2027', '\u2028', '\u2029', '\u202a', '\u202e', '\u202f', '\u2065', '\u2066', '\u2069', '\u206a', '\ufffc', '\ufffd', '\ufffe', '=', '+', '-', '@', ' '].map((c) => Buffer.from(c)),
+    ...[
+      '\u007f',
+      '\u0080',
+      '\u009f',
+      '\u00a0',
+      '\u061b',
+      '\u061c',
+      '\u061d',
+      '\u200d',
+      '\u200e',
+      '\u200f',
+      '\u2010',
+      '\u2027',
+      '\u2028',
+      '\u2029',
+      '\u202a',
+      '\u202e',
+      '\u202f',
+      '\u2065',
+      '\u2066',
+      '\u2069',
+      '\u206a',
+      '\ufffc',
+      '\ufffd',
+      '\ufffe',
+      '=',
+      '+',
+      '-',
+      '@',
+      ' ',
+    ].map((c) => Buffer.from(c)),
   );
-  const name = fc.array(fc.oneof(highBytes, nearForbidden, fc.constant(Buffer.from('a'))), { minLength: 1, maxLength: 6 }).map((parts) => Buffer.concat(parts));
+  const name = fc
+    .array(fc.oneof(highBytes, nearForbidden, fc.constant(Buffer.from('a'))), { minLength: 1, maxLength: 6 })
+    .map((parts) => Buffer.concat(parts));
   let wellFormed = 0;
   let invalid = 0;
   fc.assert(
@@ -219,14 +298,16 @@ test('names of random bytes: taken only when they are well-formed UTF-8 that the
       // its first visible ASCII character not a formula's (the fast path leaves =, +, - and @ after
       // other leading characters to the general path).
       const firstVisible = bytes.find((byte) => byte > 0x20 && byte < 0x7f);
-      const plain = isUtf8(bytes) && bytes.includes(0x61) && typeof general !== 'string' && !'=+-@'.includes(String.fromCharCode(firstVisible ?? 0x61));
+      const plain =
+        isUtf8(bytes) && bytes.includes(0x61) && typeof general !== 'string' && !'=+-@'.includes(String.fromCharCode(firstVisible ?? 0x61));
       if (plain) wellFormed++;
       t.is(taken, plain, `${bytes.toString('hex')}: taken ${taken}, plain ${plain}`);
     }),
     { numRuns: 5000, seed: 7 },
   );
   t.true(invalid > 0);
-  for (const hex of ['61c3a9', '61e282ac', '61f09f8eb2', '61efbfbf', '61f48fbfbf']) t.true(agree(t, withName(Buffer.from(hex, 'hex')), hex), hex);
+  for (const hex of ['61c3a9', '61e282ac', '61f09f8eb2', '61efbfbf', '61f48fbfbf'])
+    t.true(agree(t, withName(Buffer.from(hex, 'hex')), hex), hex);
   for (const hex of ['61c0af', '61e080af', '61eda080', '61f4908080', '61c3', '61e282', '61ff', '6180']) {
     t.false(agree(t, withName(Buffer.from(hex, 'hex')), hex), hex);
     t.regex(String(generalPath(withName(Buffer.from(hex, 'hex')))), /^first_name must not contain bytes that are not valid UTF-8/, hex);

@@ -62,7 +62,10 @@ test('CRLF and LF files give the same bets', async (t) => {
 });
 
 test('a UTF-8 BOM at the start is stripped', async (t) => {
-  const content = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('Ana,Paz,111,1990-01-01,7574\r\nLuis,Gómez,222,1991-02-02,12\r\n')]);
+  const content = Buffer.concat([
+    Buffer.from([0xef, 0xbb, 0xbf]),
+    Buffer.from('Ana,Paz,111,1990-01-01,7574\r\nLuis,Gómez,222,1991-02-02,12\r\n'),
+  ]);
   const read = await readAll(await tempFile(t, content));
   t.deepEqual(read.bad, []);
   t.deepEqual(read.bets, [ana, luis]);
@@ -131,7 +134,9 @@ test('blank lines in the middle are skipped and still counted as lines', async (
 
 test('a quoted field that spans lines is a bad row, and later rows keep their true line numbers', async (t) => {
   for (const eol of ['\n', '\r\n']) {
-    const content = ['"Ana', 'María",Paz,111,1990-01-01,7574', 'Luis,Gómez,222,1991-02-02,12', 'bad', 'Eva,Ríos,333,1992-03-03,0', ''].join(eol);
+    const content = ['"Ana', 'María",Paz,111,1990-01-01,7574', 'Luis,Gómez,222,1991-02-02,12', 'bad', 'Eva,Ríos,333,1992-03-03,0', ''].join(
+      eol,
+    );
     const read = await readAll(await tempFile(t, content));
     t.deepEqual(read.bets, [luis, eva], JSON.stringify(eol));
     t.deepEqual(
@@ -148,7 +153,12 @@ test('every row has an offset, numbered in file order whatever the agency thinks
   const rows = await rowsOf(path);
   t.deepEqual(
     rows.map((row) => [row.offset, row.line, row.bet !== undefined]),
-    [[0, 1, true], [1, 3, false], [2, 4, true], [3, 5, false]],
+    [
+      [0, 1, true],
+      [1, 3, false],
+      [2, 4, true],
+      [3, 5, false],
+    ],
   );
   t.deepEqual(rows[1].fields, ['bad row']);
 });
@@ -163,11 +173,13 @@ test('a birthdate in the future is a bad row, and still has its offset', async (
 });
 
 test('skip passes over the first N rows, valid or not: offsets depend on the file alone', async (t) => {
-  const content = ['bad', 'Ana,Paz,111,1990-01-01,7574', 'also,bad', 'Luis,Gómez,222,1991-02-02,12', 'Eva,Ríos,333,1992-03-03,0'].join('\n');
+  const content = ['bad', 'Ana,Paz,111,1990-01-01,7574', 'also,bad', 'Luis,Gómez,222,1991-02-02,12', 'Eva,Ríos,333,1992-03-03,0'].join(
+    '\n',
+  );
   const path = await tempFile(t, content);
   t.deepEqual((await readAll(path, { skip: 0 })).bets, [ana, luis, eva]);
   t.deepEqual((await readAll(path, { skip: 1 })).bets, [ana, luis, eva]);
-  t.deepEqual((await readAll(path, { skip: 2 })), { bets: [luis, eva], bad: [{ line: 3, reason: (await readAll(path)).bad[1].reason }] });
+  t.deepEqual(await readAll(path, { skip: 2 }), { bets: [luis, eva], bad: [{ line: 3, reason: (await readAll(path)).bad[1].reason }] });
   t.deepEqual((await readAll(path, { skip: 3 })).bets, [luis, eva]);
   t.deepEqual((await readAll(path, { skip: 4 })).bets, [eva]);
   t.deepEqual((await readAll(path, { skip: 5 })).bets, []);
@@ -204,7 +216,10 @@ test('a missing file rejects', async (t) => {
 test('checkDataFile says in one line why a bets file cannot be read: missing, a directory', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'lottery-bet-source-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  await t.throwsAsync(checkDataFile(join(dir, 'nope.csv')), { instanceOf: DataFileError, message: `the bets file ${join(dir, 'nope.csv')} does not exist` });
+  await t.throwsAsync(checkDataFile(join(dir, 'nope.csv')), {
+    instanceOf: DataFileError,
+    message: `the bets file ${join(dir, 'nope.csv')} does not exist`,
+  });
   await t.throwsAsync(checkDataFile(dir), { instanceOf: DataFileError, message: `the bets file ${dir} is a directory` });
   await t.notThrowsAsync(checkDataFile(await tempFile(t, '')));
 });
@@ -215,12 +230,18 @@ test('an unclosed quote ends the rows with an error naming its line, after every
   lines.splice(2500, 0, 'Ana,"Paz,111,1990-01-01,7574');
   const path = await tempFile(t, lines.join('\r\n') + '\r\n');
   const rows: BetRow[] = [];
-  const error = await t.throwsAsync(async () => {
-    for await (const chunk of readBetRows(path)) rows.push(...chunk);
-  }, { instanceOf: CsvSyntaxError });
+  const error = await t.throwsAsync(
+    async () => {
+      for await (const chunk of readBetRows(path)) rows.push(...chunk);
+    },
+    { instanceOf: CsvSyntaxError },
+  );
   t.is(error?.line, 2501);
   t.regex(error!.message, /^line 2501: missing closing: '"'$/);
-  t.deepEqual(rows.map((row) => row.bet), good.slice(0, 2500));
+  t.deepEqual(
+    rows.map((row) => row.bet),
+    good.slice(0, 2500),
+  );
 });
 
 test('a refused row is sent as read, cut so that it always fits a frame and never becomes valid', (t) => {

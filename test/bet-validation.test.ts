@@ -126,14 +126,21 @@ for (const [index, field] of [
       t.regex(error!.message, /must not start with =, \+, - or @/);
       refuses(t, () => betFromFields(fieldsOf(withField(index, name)), TODAY), field, JSON.stringify(name));
     }
-    for (const name of ['Jean-Pierre', 'A+B', 'ana@example', 'Ana = Paz', 'O’Connor']) t.is(validateBet(withField(index, name), TODAY)[index], name);
+    for (const name of ['Jean-Pierre', 'A+B', 'ana@example', 'Ana = Paz', 'O’Connor'])
+      t.is(validateBet(withField(index, name), TODAY)[index], name);
   });
 
   test(`a refused ${field} of any size or shape is described in a bounded message`, (t) => {
     const nested: unknown[] = [];
     let inner = nested;
     for (let i = 0; i < 1000; i++) inner.push((inner = []));
-    for (const value of ['\u0001'.repeat(5000), 'x'.repeat(5000) + '\u202e', Array.from({ length: 5000 }, () => 'Ana'), nested, { a: 'x'.repeat(5000) }]) {
+    for (const value of [
+      '\u0001'.repeat(5000),
+      'x'.repeat(5000) + '\u202e',
+      Array.from({ length: 5000 }, () => 'Ana'),
+      nested,
+      { a: 'x'.repeat(5000) },
+    ]) {
       const error = t.throws(() => validateBet(withField(index, value), TODAY), { instanceOf: InvalidBetError });
       t.true(error!.message.length < 200, `${error!.message.length} characters: ${error!.message.slice(0, 300)}`);
     }
@@ -148,7 +155,8 @@ for (const [index, field] of [
   });
 
   test(`refuses a ${field} that is not a string`, (t) => {
-    for (const value of [undefined, null, 5, ['Ana'], {}]) refuses(t, () => validateBet(withField(index, value), TODAY), field, String(value));
+    for (const value of [undefined, null, 5, ['Ana'], {}])
+      refuses(t, () => validateBet(withField(index, value), TODAY), field, String(value));
   });
 }
 
@@ -161,7 +169,21 @@ test('refuses a document that is empty, has non-digits or more than 16 digits', 
 });
 
 test('refuses a birthdate that is not a real YYYY-MM-DD date', (t) => {
-  for (const birthdate of ['2001-02-29', '1900-02-29', '2000-13-01', '2000-00-10', '2000-04-31', '2000-01-00', '2000-1-01', '2000-01-1', '01-01-2000', '2000/01/01', '', ' 2000-01-01', '2000-01-01T00:00']) {
+  for (const birthdate of [
+    '2001-02-29',
+    '1900-02-29',
+    '2000-13-01',
+    '2000-00-10',
+    '2000-04-31',
+    '2000-01-00',
+    '2000-1-01',
+    '2000-01-1',
+    '01-01-2000',
+    '2000/01/01',
+    '',
+    ' 2000-01-01',
+    '2000-01-01T00:00',
+  ]) {
     refuses(t, () => validateBet(withField(3, birthdate), TODAY), 'birthdate', birthdate);
     refuses(t, () => betFromFields(fieldsOf(withField(3, birthdate)), TODAY), 'birthdate', birthdate);
   }

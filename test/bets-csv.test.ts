@@ -59,17 +59,21 @@ test('fast-csv reads encodeBetRows output back to the exact values', async (t) =
 });
 
 test('fast-csv reads back any valid bets exactly', async (t) => {
-  const name = fc
-    .string({ unit: 'grapheme', minLength: 1, maxLength: 30 })
-    .filter((s) => {
-      try {
-        return validateBet([s, s, '1', '2000-01-01', 1], '2026-01-01') !== undefined;
-      } catch {
-        return false;
-      }
-    });
+  const name = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }).filter((s) => {
+    try {
+      return validateBet([s, s, '1', '2000-01-01', 1], '2026-01-01') !== undefined;
+    } catch {
+      return false;
+    }
+  });
   const spicy = fc.oneof(name, fc.constantFrom('"', ',', '","', '""', 'a,"b"', ' , ', "O'Connor", 'Núñez'));
-  const bet: fc.Arbitrary<WireBet> = fc.tuple(spicy, spicy, fc.stringMatching(/^[0-9]{1,16}$/), fc.constant('2000-01-01'), fc.integer({ min: 0, max: 9999 }));
+  const bet: fc.Arbitrary<WireBet> = fc.tuple(
+    spicy,
+    spicy,
+    fc.stringMatching(/^[0-9]{1,16}$/),
+    fc.constant('2000-01-01'),
+    fc.integer({ min: 0, max: 9999 }),
+  );
   await fc.assert(
     fc.asyncProperty(fc.integer({ min: 1, max: 99 }), fc.array(bet, { minLength: 1, maxLength: 30 }), async (agency, bets) => {
       for (const b of bets) validateBet(b, '2026-01-01');

@@ -37,11 +37,35 @@ async function run(t: ExecutionContext, name: Program, args: string[]) {
   return { code, lines: program.lines, output: program.lines.join('\n') };
 }
 
-const SERVER_FLAGS = ['port', 'host', 'agencies', 'data-dir', 'workers', 'fsync', 'max-connections', 'handshake-timeout', 'idle-timeout', 'log-level', 'log-format', 'config'];
-const AGENCY_FLAGS = ['id', 'server', 'data-file', 'batch-max-amount', 'winners-timeout', 'retry-timeout', 'log-level', 'log-format', 'config'];
+const SERVER_FLAGS = [
+  'port',
+  'host',
+  'agencies',
+  'data-dir',
+  'workers',
+  'fsync',
+  'max-connections',
+  'handshake-timeout',
+  'idle-timeout',
+  'log-level',
+  'log-format',
+  'config',
+];
+const AGENCY_FLAGS = [
+  'id',
+  'server',
+  'data-file',
+  'batch-max-amount',
+  'winners-timeout',
+  'retry-timeout',
+  'log-level',
+  'log-format',
+  'config',
+];
 const RESULT = /^(success|fail|in_progress)$/;
 /** A text event line: time, level, then action and result as the first two fields. */
-const TEXT_EVENT = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} (TRACE|DEBUG|INFO|WARNING|ERROR|CRITICAL) +action: [a-z_]+ \| result: (success|fail|in_progress)( \| .*)?$/;
+const TEXT_EVENT =
+  /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} (TRACE|DEBUG|INFO|WARNING|ERROR|CRITICAL) +action: [a-z_]+ \| result: (success|fail|in_progress)( \| .*)?$/;
 
 for (const [name, flags, schema] of [
   ['lottery-server', SERVER_FLAGS, serverSchema],
@@ -90,9 +114,18 @@ for (const [name, args, key] of [
         : [...(key === '--server' ? [] : ['--server', '127.0.0.1:9']), '--retry-timeout', '1', '--data-file', join(dir, 'none.csv')];
     const { code, lines, output } = await run(t, name, [...base, ...args]);
     t.is(code, 2, output);
-    t.true(lines.some((line) => line.startsWith(`${name}: `) && line.includes(key)), `a line names ${key}:\n${output}`);
-    t.true(lines.some((line) => line.includes(`--help`)), 'it points at --help');
-    t.false(lines.some((line) => line.includes('action:')), 'nothing was started, not even logging');
+    t.true(
+      lines.some((line) => line.startsWith(`${name}: `) && line.includes(key)),
+      `a line names ${key}:\n${output}`,
+    );
+    t.true(
+      lines.some((line) => line.includes(`--help`)),
+      'it points at --help',
+    );
+    t.false(
+      lines.some((line) => line.includes('action:')),
+      'nothing was started, not even logging',
+    );
     if (name === 'lottery-server') t.false(existsSync(dataDir), 'the data dir is not created');
   });
 }
@@ -101,16 +134,44 @@ test('--log-format json gives one JSON object per line, each with an action and 
   const dir = await tempDir(t);
   const inputs = await writeAgencies(dir, [{ count: 40, winnerRows: [3] }, { count: 30 }]);
   await writeFile(inputs[1].file, `${await readFile(inputs[1].file, 'utf8')}Ana,Gómez,not-a-number,2000-01-01,5\r\n`);
-  const server = start(t, 'lottery-server', ['--host', '127.0.0.1', '--port', '0', '--data-dir', join(dir, 'server'), '--agencies', '2', '--log-format', 'json']);
+  const server = start(t, 'lottery-server', [
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--data-dir',
+    join(dir, 'server'),
+    '--agencies',
+    '2',
+    '--log-format',
+    'json',
+  ]);
   const [listen] = await server.waitForLine(/^.*"action":"listen".*$/, { timeoutMs: 60_000 });
   const { port } = JSON.parse(listen) as { port: number };
-  const agencies = inputs.map((input) => start(t, 'lottery-agency', ['--id', String(input.id), '--server', `127.0.0.1:${port}`, '--data-file', input.file, '--log-format', 'json', '--log-level', 'debug']));
+  const agencies = inputs.map((input) =>
+    start(t, 'lottery-agency', [
+      '--id',
+      String(input.id),
+      '--server',
+      `127.0.0.1:${port}`,
+      '--data-file',
+      input.file,
+      '--log-format',
+      'json',
+      '--log-level',
+      'debug',
+    ]),
+  );
   const codes = await within(Promise.all(agencies.map((agency) => agency.exited)), 'agencies exiting');
   t.deepEqual(codes, [0, 0]);
   server.child.kill('SIGTERM');
   t.is(await within(server.exited, 'the server exiting'), 0);
 
-  for (const [who, lines] of [['server', server.lines], ['agency 1', agencies[0].lines], ['agency 2', agencies[1].lines]] as const) {
+  for (const [who, lines] of [
+    ['server', server.lines],
+    ['agency 1', agencies[0].lines],
+    ['agency 2', agencies[1].lines],
+  ] as const) {
     t.true(lines.length > 3, `${who} logged`);
     for (const line of lines) {
       let event: Record<string, unknown>;
@@ -129,25 +190,46 @@ test('--log-format json gives one JSON object per line, each with an action and 
   const events = (lines: string[]) => lines.map((line) => JSON.parse(line) as Record<string, unknown>);
   t.like(events(server.lines)[0], { action: 'config', result: 'success' });
   t.like(events(server.lines).at(-1), { action: 'shutdown', result: 'success' });
-  t.like(events(agencies[0].lines).find((event) => event.action === 'ganadores'), { result: 'success', cant_ganadores: 1, dnis: inputs[0].winners });
+  t.like(
+    events(agencies[0].lines).find((event) => event.action === 'ganadores'),
+    { result: 'success', cant_ganadores: 1, dnis: inputs[0].winners },
+  );
   const noWinners = events(agencies[1].lines).find((event) => event.action === 'ganadores');
   t.like(noWinners, { result: 'success', cant_ganadores: 0 });
   t.false('dnis' in noWinners!, 'no empty list of documents');
-  t.like(events(agencies[1].lines).find((event) => event.action === 'leer_apuesta'), { result: 'fail', linea: 31 });
+  t.like(
+    events(agencies[1].lines).find((event) => event.action === 'leer_apuesta'),
+    { result: 'fail', linea: 31 },
+  );
 });
 
 test('in the text format every event line has result success, fail or in_progress as its second field, over a whole run', async (t) => {
   const dir = await tempDir(t);
-  const inputs = await writeAgencies(dir, [{ count: 50, winnerRows: [0] }, { count: 20, winnerRows: [19] }]);
+  const inputs = await writeAgencies(dir, [
+    { count: 50, winnerRows: [0] },
+    { count: 20, winnerRows: [19] },
+  ]);
   // A bad row, so that fail lines are part of the run.
   await writeFile(inputs[0].file, `Ana,Gómez,123,1990-02-30,5\r\n${await readFile(inputs[0].file, 'utf8')}`);
   const server = await serverFor(t, join(dir, 'server'), ['--agencies', '2', '--log-level', 'debug'], { env });
-  const runs = await Promise.all(inputs.map((input, i) => agencyFor(t, input.id, server.port, ['--data-file', input.file, ...(i === 1 ? ['--log-level', 'debug'] : [])], { env }).result));
-  t.deepEqual(runs.map((r) => r.code), [0, 0]);
+  const runs = await Promise.all(
+    inputs.map(
+      (input, i) =>
+        agencyFor(t, input.id, server.port, ['--data-file', input.file, ...(i === 1 ? ['--log-level', 'debug'] : [])], { env }).result,
+    ),
+  );
+  t.deepEqual(
+    runs.map((r) => r.code),
+    [0, 0],
+  );
   t.is(await server.stop(), 0);
 
   const results = new Set<string>();
-  for (const [who, lines] of [['server', server.lines], ['agency 1', runs[0].lines], ['agency 2', runs[1].lines]] as const) {
+  for (const [who, lines] of [
+    ['server', server.lines],
+    ['agency 1', runs[0].lines],
+    ['agency 2', runs[1].lines],
+  ] as const) {
     t.true(lines.length > 3, `${who} logged`);
     for (const line of lines) {
       t.true(line.includes('action: '), `${who} writes only event lines: ${line}`);
@@ -158,11 +240,15 @@ test('in the text format every event line has result success, fail or in_progres
     }
   }
   t.deepEqual([...results].sort(), ['fail', 'in_progress', 'success'], 'the run had every kind of result');
-  t.true(server.lines.some((line) => /DEBUG +action: apuesta_almacenada \| result: success \| agencia: 2 \| dni: \d+ \| numero: \d+$/.test(line)));
+  t.true(
+    server.lines.some((line) =>
+      /DEBUG +action: apuesta_almacenada \| result: success \| agencia: 2 \| dni: \d+ \| numero: \d+$/.test(line),
+    ),
+  );
   t.true(runs[1].lines.some((line) => /DEBUG +action: apuesta_enviada \| result: success \| dni: \d+ \| numero: \d+$/.test(line)));
 });
 
-test('the server\'s first line is an action: config | result: success line with the settings in force', async (t) => {
+test("the server's first line is an action: config | result: success line with the settings in force", async (t) => {
   const dir = await tempDir(t);
   const server = await serverFor(t, join(dir, 'server'), ['--agencies', '3', '--workers', '1'], { env });
   t.regex(server.lines[0], /^\S+ \S+ INFO +action: config \| result: success \| /);
@@ -192,7 +278,12 @@ test('an agency whose file has bad rows logs result: fail with each line number,
   t.regex(failures[0], /action: leer_apuesta \| result: fail \| linea: 3 \| error: number must be an integer/);
   t.regex(failures[1], /action: leer_apuesta \| result: fail \| linea: 5 \| error: birthdate 1990-02-30 is not a real date/);
   // Every row has an offset; the two bad ones were sent alone and refused by the server.
-  t.true(result.lines.some((line) => /action: finalizar \| result: success \| total: 6 \| enviadas: 6 \| rechazadas: 2 \| filas_invalidas: 2/.test(line)), result.lines.join('\n'));
+  t.true(
+    result.lines.some((line) =>
+      /action: finalizar \| result: success \| total: 6 \| enviadas: 6 \| rechazadas: 2 \| filas_invalidas: 2/.test(line),
+    ),
+    result.lines.join('\n'),
+  );
   t.deepEqual(sorted(result.winners ?? []), ['40111224', '74866881']);
   t.deepEqual(sorted(await storedRows(t, dataDir)), sorted([0, 1, 3, 5].map((i) => `1,${lines[i]}`)));
 });
@@ -223,11 +314,19 @@ test('on SIGTERM the server logs a close line per resource and ends with action:
   t.true(start >= 0, 'the shutdown is announced');
   const closing = server.lines.slice(start + 1);
   const closed = closing.map((line) => /action: (close_\w+) \| result: (\w+)/.exec(line)).filter((match) => match !== null);
-  t.deepEqual(closed.filter((match) => match[2] !== 'success').map((match) => match.input), [], 'every resource closed cleanly');
+  t.deepEqual(
+    closed.filter((match) => match[2] !== 'success').map((match) => match.input),
+    [],
+    'every resource closed cleanly',
+  );
   const names = closed.map((match) => match[1]);
-  for (const resource of ['close_acceptor', 'close_lottery', 'close_session_workers', 'close_store']) t.true(names.includes(resource), `${resource} is logged`);
+  for (const resource of ['close_acceptor', 'close_lottery', 'close_session_workers', 'close_store'])
+    t.true(names.includes(resource), `${resource} is logged`);
   t.is(names.filter((name) => name === 'close_session_worker').length, 2, 'one line per session worker');
   t.true(names.indexOf('close_acceptor') < names.indexOf('close_store'), 'it stops accepting before it closes the store');
   t.regex(server.lines.at(-1)!, /INFO +action: shutdown \| result: success$/);
-  t.false(server.lines.some((line) => /result: fail/.test(line)), server.lines.filter((line) => /result: fail/.test(line)).join('\n'));
+  t.false(
+    server.lines.some((line) => /result: fail/.test(line)),
+    server.lines.filter((line) => /result: fail/.test(line)).join('\n'),
+  );
 });

@@ -33,7 +33,13 @@ function badMessage(t: import('ava').ExecutionContext, frame: Frame, names: RegE
 
 const text = fc.string({ unit: 'grapheme', maxLength: 30 });
 const offset = fc.maxSafeNat();
-const wireBet: fc.Arbitrary<WireBet> = fc.tuple(text, text, fc.stringMatching(/^[0-9]{1,16}$/), fc.constant('1999-12-31'), fc.integer({ min: 0, max: 9999 }));
+const wireBet: fc.Arbitrary<WireBet> = fc.tuple(
+  text,
+  text,
+  fc.stringMatching(/^[0-9]{1,16}$/),
+  fc.constant('1999-12-31'),
+  fc.integer({ min: 0, max: 9999 }),
+);
 
 const anyMessage: fc.Arbitrary<Message> = fc.oneof(
   fc.record({ type: fc.constant('HELLO' as const), agency: offset, progress: fc.boolean() }, { requiredKeys: ['type', 'agency'] }),
@@ -42,7 +48,11 @@ const anyMessage: fc.Arbitrary<Message> = fc.oneof(
   fc.record({ type: fc.constant('ACK' as const), offset }),
   fc.record({ type: fc.constant('FINISH' as const), total: offset, digest: fc.stringMatching(/^[0-9a-f]{64}$/) }),
   fc.constant({ type: 'WINNERS' as const }),
-  fc.record({ type: fc.constant('RESULT' as const), documents: fc.array(fc.stringMatching(/^[0-9]{1,16}$/), { maxLength: 100 }), last: fc.boolean() }),
+  fc.record({
+    type: fc.constant('RESULT' as const),
+    documents: fc.array(fc.stringMatching(/^[0-9]{1,16}$/), { maxLength: 100 }),
+    last: fc.boolean(),
+  }),
   fc.record({ type: fc.constant('WAITING' as const), finished: offset, agencies: offset }),
   fc.constant({ type: 'PING' as const }),
   fc.constant({ type: 'PONG' as const }),
@@ -124,14 +134,23 @@ for (const [name, field, good] of counts) {
 }
 
 test('FINISH.digest and WELCOME.digest must be 64 lowercase hex digits', (t) => {
-  for (const [name, good] of [['FINISH', { total: 1, digest: '0f'.repeat(32) }], ['WELCOME', { offset: 1, finished: true, drawn: false, total: 1, digest: '0f'.repeat(32) }]] as const) {
+  for (const [name, good] of [
+    ['FINISH', { total: 1, digest: '0f'.repeat(32) }],
+    ['WELCOME', { offset: 1, finished: true, drawn: false, total: 1, digest: '0f'.repeat(32) }],
+  ] as const) {
     t.like(decodeMessage(frameOf(name, good)), { type: name, digest: '0f'.repeat(32) });
     const names = new RegExp(`${name}\\.digest\\b`);
-    for (const value of ['0F'.repeat(32), 'a'.repeat(63), 'a'.repeat(65), 'g'.repeat(64), 7, null, ['a'.repeat(64)]]) badMessage(t, frameOf(name, { ...good, digest: value }), names);
+    for (const value of ['0F'.repeat(32), 'a'.repeat(63), 'a'.repeat(65), 'g'.repeat(64), 7, null, ['a'.repeat(64)]])
+      badMessage(t, frameOf(name, { ...good, digest: value }), names);
   }
   const { digest: _, ...missing } = { total: 1, digest: 'a'.repeat(64) };
   badMessage(t, frameOf('FINISH', missing), /FINISH\.digest\b/);
-  for (const [, value] of badCounts) badMessage(t, frameOf('WELCOME', { offset: 1, finished: true, drawn: false, total: value, digest: 'a'.repeat(64) }), /WELCOME\.total\b/);
+  for (const [, value] of badCounts)
+    badMessage(
+      t,
+      frameOf('WELCOME', { offset: 1, finished: true, drawn: false, total: value, digest: 'a'.repeat(64) }),
+      /WELCOME\.total\b/,
+    );
 });
 
 test('WELCOME.finished and WELCOME.drawn must be booleans', (t) => {
@@ -139,7 +158,8 @@ test('WELCOME.finished and WELCOME.drawn must be booleans', (t) => {
   for (const field of ['finished', 'drawn']) {
     const { [field]: _, ...missing } = good as Record<string, unknown>;
     badMessage(t, frameOf('WELCOME', missing), new RegExp(`WELCOME\\.${field}\\b`));
-    for (const value of [0, 1, 'true', null, []]) badMessage(t, frameOf('WELCOME', { ...good, [field]: value }), new RegExp(`WELCOME\\.${field}\\b`));
+    for (const value of [0, 1, 'true', null, []])
+      badMessage(t, frameOf('WELCOME', { ...good, [field]: value }), new RegExp(`WELCOME\\.${field}\\b`));
   }
 });
 
@@ -153,7 +173,8 @@ test('BETS.bets must be a non-empty array of arrays', (t) => {
 
 test('RESULT.documents must be an array of strings and RESULT.last a boolean', (t) => {
   badMessage(t, frameOf('RESULT', { last: true }), /RESULT\.documents\b/);
-  for (const value of ['123', [123], ['1', 2], null, {}]) badMessage(t, frameOf('RESULT', { documents: value, last: true }), /RESULT\.documents\b/);
+  for (const value of ['123', [123], ['1', 2], null, {}])
+    badMessage(t, frameOf('RESULT', { documents: value, last: true }), /RESULT\.documents\b/);
   badMessage(t, frameOf('RESULT', { documents: [] }), /RESULT\.last\b/);
   for (const value of [1, 'true', null]) badMessage(t, frameOf('RESULT', { documents: [], last: value }), /RESULT\.last\b/);
 });
@@ -183,7 +204,8 @@ test('a payload that is not msgpack is BAD_MESSAGE', (t) => {
 test('a msgpack extension value instead of a map is BAD_MESSAGE', (t) => {
   // A timestamp (ext -1): msgpackr decodes it to a Date, which is not a map.
   const timestamp = rawPackr.pack(new Date(0));
-  for (const name of ['PING', 'WINNERS', 'HELLO'] as const) badMessage(t, { type: MessageType[name], payload: timestamp }, new RegExp(name));
+  for (const name of ['PING', 'WINNERS', 'HELLO'] as const)
+    badMessage(t, { type: MessageType[name], payload: timestamp }, new RegExp(name));
 });
 
 test('a payload with bytes after its msgpack value is BAD_MESSAGE', (t) => {
@@ -310,10 +332,28 @@ test('any payload bytes under any type either decode to a message or throw Proto
   const typeName = fc.constantFrom(...(Object.keys(MessageType) as MessageName[]));
   const payload = fc.oneof(
     fc.uint8Array({ maxLength: 200 }),
-    fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withNullPrototype: true }).map((value) => anyValuePackr.pack(value)),
+    fc
+      .anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withNullPrototype: true })
+      .map((value) => anyValuePackr.pack(value)),
     // Plausible maps with the catalogue's field names and values of any type.
     fc
-      .dictionary(fc.constantFrom('agency', 'offset', 'bets', 'total', 'documents', 'last', 'finished', 'drawn', 'code', 'message', 'next', '__proto__'), fc.anything({ withBigInt: true }))
+      .dictionary(
+        fc.constantFrom(
+          'agency',
+          'offset',
+          'bets',
+          'total',
+          'documents',
+          'last',
+          'finished',
+          'drawn',
+          'code',
+          'message',
+          'next',
+          '__proto__',
+        ),
+        fc.anything({ withBigInt: true }),
+      )
       .map((value) => anyValuePackr.pack(value)),
   );
   fc.assert(

@@ -56,8 +56,19 @@ function startOrder(services: Record<string, Service>): string[] {
 // Keys both Compose v1 (1.29) and the Compose Specification (v2) accept for a
 // service; anything else must be weighed against both before it goes in.
 const PORTABLE_SERVICE_KEYS = new Set([
-  'image', 'build', 'command', 'init', 'networks', 'network_mode', 'environment', 'volumes',
-  'restart', 'stop_grace_period', 'healthcheck', 'depends_on', 'secrets',
+  'image',
+  'build',
+  'command',
+  'init',
+  'networks',
+  'network_mode',
+  'environment',
+  'volumes',
+  'restart',
+  'stop_grace_period',
+  'healthcheck',
+  'depends_on',
+  'secrets',
 ]);
 
 for (const n of [1, 5, 12]) {
@@ -73,7 +84,9 @@ for (const n of [1, 5, 12]) {
 
   test(`with ${agencies} the one image is built once, by the first service to start, and every service runs it`, (t) => {
     const { services } = parsed(n);
-    const building = Object.entries(services).filter(([, service]) => service.build !== undefined).map(([name]) => name);
+    const building = Object.entries(services)
+      .filter(([, service]) => service.build !== undefined)
+      .map(([name]) => name);
     t.deepEqual(building, [startOrder(services)[0]]);
     t.deepEqual(services[building[0]].build, { context: '..', dockerfile: 'compose/Dockerfile' });
     for (const service of Object.values(services)) t.is(service.image, IMAGE);
@@ -107,10 +120,21 @@ for (const n of [1, 5, 12]) {
     t.is(environment.LOTTERY_TLS_CERT, '/pki/server.crt');
     t.is(environment.LOTTERY_TLS_KEY, '/pki/server.key');
     t.deepEqual(healthcheck!.test, [
-      'CMD', 'node', 'src/bin/lottery-ping.mjs', '--server', '127.0.0.1:12345', '--timeout', '3',
-      '--tls-ca', '/pki/ca.crt', '--tls-cert', '/pki/monitor.crt', '--tls-key', '/pki/monitor.key',
+      'CMD',
+      'node',
+      'src/bin/lottery-ping.mjs',
+      '--server',
+      '127.0.0.1:12345',
+      '--timeout',
+      '3',
+      '--tls-ca',
+      '/pki/ca.crt',
+      '--tls-cert',
+      '/pki/monitor.crt',
+      '--tls-key',
+      '/pki/monitor.key',
     ]);
-    t.true(seconds(healthcheck!.timeout) > 3, 'the check outlives lottery-ping\'s own timeout');
+    t.true(seconds(healthcheck!.timeout) > 3, "the check outlives lottery-ping's own timeout");
   });
 
   test(`with ${agencies} agency K reads its own file and its own certificate read-only and starts once the server is healthy`, (t) => {
@@ -139,12 +163,17 @@ for (const n of [1, 5, 12]) {
     t.is(check.depends_on, undefined);
     t.is(check.network_mode, 'none');
     // Every bind mount of every service, each file once, passed to the check.
-    const bound = new Set(Object.values(services).flatMap((service) => service.volumes.filter((mount) => mount.type === 'bind').map((mount) => mount.source)));
+    const bound = new Set(
+      Object.values(services).flatMap((service) => service.volumes.filter((mount) => mount.type === 'bind').map((mount) => mount.source)),
+    );
     t.deepEqual(new Set(check.volumes.map((mount) => mount.source)), bound);
     t.is(check.volumes.length, bound.size);
-    t.is(bound.size, 1 + 5 + 3 * n, 'server.json, the server\'s and monitor\'s files, and each agency\'s file, certificate and key');
+    t.is(bound.size, 1 + 5 + 3 * n, "server.json, the server's and monitor's files, and each agency's file, certificate and key");
     t.true(check.volumes.every((mount) => mount.type === 'bind' && mount.read_only === true));
-    t.deepEqual(check.command.slice(4), check.volumes.map((mount) => mount.target));
+    t.deepEqual(
+      check.command.slice(4),
+      check.volumes.map((mount) => mount.target),
+    );
   });
 
   test(`with ${agencies} no key or certificate goes into the image: they are mounted read-only`, (t) => {
@@ -173,7 +202,7 @@ test('the preflight check passes when every file is there and names the first on
   t.is(runAgencyFilesCheck(files).status, 0);
 });
 
-test('compose/server.json sets nothing the Compose file sets in the server\'s environment', async (t) => {
+test("compose/server.json sets nothing the Compose file sets in the server's environment", async (t) => {
   const json = JSON.parse(await readFile(join(projectRoot, 'compose/server.json'), 'utf8')) as Record<string, unknown>;
   const setByCompose = Object.keys(parsed(5).services.server.environment);
   const keyOf = (env: string) => Object.entries(serverSchema).find(([, setting]) => setting.env === env)?.[0];
@@ -185,7 +214,9 @@ test('compose/server.json sets nothing the Compose file sets in the server\'s en
 });
 
 test('the build context leaves out every private key, wherever it is', async (t) => {
-  const rules = (await readFile(join(projectRoot, '.dockerignore'), 'utf8')).split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+  const rules = (await readFile(join(projectRoot, '.dockerignore'), 'utf8'))
+    .split('\n')
+    .filter((line) => line !== '' && !line.startsWith('#'));
   t.is(rules[0], '*', 'everything is out unless let in');
   // Docker applies the last matching rule: the exclusion of keys comes after every exception.
   const lastException = rules.findLastIndex((rule) => rule.startsWith('!'));
@@ -229,7 +260,10 @@ test('lottery-compose writes to --output with paths that lead from there to the 
   const file = parse(text) as ComposeFile;
   t.is(resolve(dir, file.services.preflight.build!.context), resolve(projectRoot));
   t.is(resolve(dir, file.services.server.volumes[0].source), join(projectRoot, 'compose/server.json'));
-  t.is(resolve(dir, file.services.agency3.volumes[0].source.replace(/^\$\{LOTTERY_AGENCY_FILES:-(.*)\}/, '$1')), join(projectRoot, '.data/agency-3.csv'));
+  t.is(
+    resolve(dir, file.services.agency3.volumes[0].source.replace(/^\$\{LOTTERY_AGENCY_FILES:-(.*)\}/, '$1')),
+    join(projectRoot, '.data/agency-3.csv'),
+  );
 });
 
 test('lottery-compose without --output writes compose/agencies-N.yaml and leaves the tracked dev.yaml alone', async (t) => {

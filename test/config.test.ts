@@ -64,7 +64,42 @@ test('the agency has the documented defaults once given its id', (t) => {
 
 test('every server setting can be set by flag and by environment variable', (t) => {
   const flags = loadServerConfig(
-    ['--port', '2000', '--host', '127.0.0.1', '--agencies', '7', '--data-dir', '/tmp/x', '--workers', '3', '--fsync', 'off', '--max-connections', '9', '--max-unauthenticated-per-address', '5', '--tls-ca', 'ca.pem', '--tls-cert', 'c.pem', '--tls-key', 'k.pem', '--tls-crl', 'r.pem', '--handshake-timeout', '1.5', '--idle-timeout', '2', '--frame-timeout', '0.5', '--log-level', 'debug', '--log-format', 'json'],
+    [
+      '--port',
+      '2000',
+      '--host',
+      '127.0.0.1',
+      '--agencies',
+      '7',
+      '--data-dir',
+      '/tmp/x',
+      '--workers',
+      '3',
+      '--fsync',
+      'off',
+      '--max-connections',
+      '9',
+      '--max-unauthenticated-per-address',
+      '5',
+      '--tls-ca',
+      'ca.pem',
+      '--tls-cert',
+      'c.pem',
+      '--tls-key',
+      'k.pem',
+      '--tls-crl',
+      'r.pem',
+      '--handshake-timeout',
+      '1.5',
+      '--idle-timeout',
+      '2',
+      '--frame-timeout',
+      '0.5',
+      '--log-level',
+      'debug',
+      '--log-format',
+      'json',
+    ],
     {},
   );
   const env = loadServerConfig([], {
@@ -125,7 +160,11 @@ test('the environment overrides the config file and flags override the environme
 test('the agency takes the same precedence: file < environment < flags', async (t) => {
   const path = await configFile(t, { id: 2, server: 'file:1', batchMaxAmount: 10 });
   t.like(loadAgencyConfig(['--config', path], {}), { id: 2, server: 'file:1', batchMaxAmount: 10, dataFile: '.data/agency-2.csv' });
-  t.like(loadAgencyConfig(['--config', path], { CLI_ID: '4', CLI_SERVER_ADDRESS: 'env:2' }), { id: 4, server: 'env:2', batchMaxAmount: 10 });
+  t.like(loadAgencyConfig(['--config', path], { CLI_ID: '4', CLI_SERVER_ADDRESS: 'env:2' }), {
+    id: 4,
+    server: 'env:2',
+    batchMaxAmount: 10,
+  });
   t.like(loadAgencyConfig(['--config', path, '--server', 'flag:3', '--batch-max-amount', '64'], { CLI_SERVER_ADDRESS: 'env:2' }), {
     id: 2,
     server: 'flag:3',
@@ -255,7 +294,14 @@ test('a stray argument exits 2', (t) => {
 
 test('a flag without a value exits 2', (t) => {
   // A flag followed by another flag has no value either: "--data-dir --fsync" is not a data dir named "--fsync".
-  for (const argv of [['--port'], ['--port', '--agencies', '3'], ['--agencies', '3', '--data-dir'], ['--data-dir', '--fsync'], ['--host', '--port', '80'], ['--host', '-h2']]) {
+  for (const argv of [
+    ['--port'],
+    ['--port', '--agencies', '3'],
+    ['--agencies', '3', '--data-dir'],
+    ['--data-dir', '--fsync'],
+    ['--host', '--port', '80'],
+    ['--host', '-h2'],
+  ]) {
     const exit = exitOf(t, () => loadServerConfig(argv, {}), argv.join(' '));
     t.is(exit.exitCode, 2);
     t.regex(exit.message, /needs a value/);
@@ -264,12 +310,15 @@ test('a flag without a value exits 2', (t) => {
 });
 
 test('the longest timeouts a timer can hold and the most workers are taken', (t) => {
-  t.like(loadServerConfig(['--idle-timeout', '2147483', '--handshake-timeout', '2147483', '--frame-timeout', '2147483', '--workers', '256'], {}), {
-    idleTimeout: 2147483,
-    handshakeTimeout: 2147483,
-    frameTimeout: 2147483,
-    workers: 256,
-  });
+  t.like(
+    loadServerConfig(['--idle-timeout', '2147483', '--handshake-timeout', '2147483', '--frame-timeout', '2147483', '--workers', '256'], {}),
+    {
+      idleTimeout: 2147483,
+      handshakeTimeout: 2147483,
+      frameTimeout: 2147483,
+      workers: 256,
+    },
+  );
   t.like(loadAgencyConfig(['--id', '1', '--winners-timeout', '2147483'], {}), { winnersTimeout: 2147483 });
   t.is(exitOf(t, () => loadAgencyConfig(['--id', '1', '--retry-timeout', '2147484'], {})).exitCode, 2);
 });
@@ -277,7 +326,10 @@ test('the longest timeouts a timer can hold and the most workers are taken', (t)
 test('any flag given twice exits 2 naming it, whatever the two values', (t) => {
   for (const [key, setting] of Object.entries(serverSchema)) {
     const value = key === 'config' ? '/nonexistent.json' : String(serverSchema[key as keyof typeof serverSchema].default);
-    for (const argv of [[`--${setting.arg}`, value, `--${setting.arg}`, value], [`--${setting.arg}=${value}`, `--${setting.arg}`, value]]) {
+    for (const argv of [
+      [`--${setting.arg}`, value, `--${setting.arg}`, value],
+      [`--${setting.arg}=${value}`, `--${setting.arg}`, value],
+    ]) {
       const exit = exitOf(t, () => loadServerConfig(argv, {}), argv.join(' '));
       t.is(exit.exitCode, 2);
       t.regex(exit.message, new RegExp(`option '--${setting.arg}' is given more than once`));
@@ -364,5 +416,6 @@ test('host:port parsing takes names, IPv4 and bracketed IPv6 with a port from 1 
   t.deepEqual(parseHostPort('localhost:12345'), { host: 'localhost', port: 12345 });
   t.deepEqual(parseHostPort('10.0.0.1:1'), { host: '10.0.0.1', port: 1 });
   t.deepEqual(parseHostPort('[::1]:65535'), { host: '::1', port: 65535 });
-  for (const bad of ['localhost', 'localhost:', ':80', 'host:0', 'host:65536', 'host:123456', 'host:8o']) t.is(parseHostPort(bad), undefined, bad);
+  for (const bad of ['localhost', 'localhost:', ':80', 'host:0', 'host:65536', 'host:123456', 'host:8o'])
+    t.is(parseHostPort(bad), undefined, bad);
 });

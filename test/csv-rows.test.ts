@@ -49,7 +49,7 @@ function byLine(bytes: Buffer): Buffer[] {
 }
 
 async function* chunked(bytes: Buffer, sizes: () => number): AsyncGenerator<Uint8Array> {
-  for (let at = 0; at < bytes.length; ) {
+  for (let at = 0; at < bytes.length;) {
     const size = Math.max(1, sizes());
     yield bytes.subarray(at, at + size);
     at += size;
@@ -59,7 +59,8 @@ async function* chunked(bytes: Buffer, sizes: () => number): AsyncGenerator<Uint
 async function withFastPath(bytes: Buffer, sizes: () => number): Promise<Outcome> {
   const rows: string[] = [];
   try {
-    for await (const chunk of csvRows(chunked(bytes, sizes))) rows.push(...chunk.map((row: CsvRow) => `${row.line}:${JSON.stringify(row.fields)}`));
+    for await (const chunk of csvRows(chunked(bytes, sizes)))
+      rows.push(...chunk.map((row: CsvRow) => `${row.line}:${JSON.stringify(row.fields)}`));
   } catch (error) {
     if (!(error instanceof CsvSyntaxError)) throw error;
     return { rows, error: error.line };
@@ -106,22 +107,63 @@ test('a quoted row late in a large file: the fast path hands over mid-file and n
 
 test('edge cases: empty lines, lone CRs, quotes inside unquoted fields, no final newline, a BOM alone', async (t) => {
   const cases = [
-    '', '\n', '\r\n', '\r', '\n\n\n', 'a', 'a,b', 'a,b\r', 'a,b\r\r', 'a\rb\n', 'a,b\n\nc,d\n', ',\n', 'a,,\n', ' a , b \n',
-    'ab"c,d\n', '"a"\n', '""\n', '"a""b",c\n', 'x,"y\nz",w\nq,r\n', '\uFEFF', '\uFEFFa,b', '\uFEFF"a",b\n', 'ñ,€,😀\n',
-    'a,b\nc,d\nx,"y\nq,r\n', 'a,b\nc,d\n"x"y,1\nq,r\n', 'a,b\n"unclosed', '"a\n\n\nb"\nc\n',
-    '  \n', '\t\t\t\r\nx\n', '  ,a\n', ' \t, \t\n', ' a\n', 'a,  \n', 'a, ,\n', '\u00a0,x\n', '\u3000\n', '\uFEFF,a\n', '\uFEFF \n',
+    '',
+    '\n',
+    '\r\n',
+    '\r',
+    '\n\n\n',
+    'a',
+    'a,b',
+    'a,b\r',
+    'a,b\r\r',
+    'a\rb\n',
+    'a,b\n\nc,d\n',
+    ',\n',
+    'a,,\n',
+    ' a , b \n',
+    'ab"c,d\n',
+    '"a"\n',
+    '""\n',
+    '"a""b",c\n',
+    'x,"y\nz",w\nq,r\n',
+    '\uFEFF',
+    '\uFEFFa,b',
+    '\uFEFF"a",b\n',
+    'ñ,€,😀\n',
+    'a,b\nc,d\nx,"y\nq,r\n',
+    'a,b\nc,d\n"x"y,1\nq,r\n',
+    'a,b\n"unclosed',
+    '"a\n\n\nb"\nc\n',
+    '  \n',
+    '\t\t\t\r\nx\n',
+    '  ,a\n',
+    ' \t, \t\n',
+    ' a\n',
+    'a,  \n',
+    'a, ,\n',
+    '\u00a0,x\n',
+    '\u3000\n',
+    '\uFEFF,a\n',
+    '\uFEFF \n',
   ];
   for (const [i, text] of cases.entries()) t.true(await agrees(t, text, 100 + i), JSON.stringify(text));
 });
 
 test('invalid UTF-8 and multi-byte characters cut anywhere read as fast-csv reads them', async (t) => {
-  const bytes = Buffer.concat([Buffer.from('Zoë,Ñandú,€😀\r\n'), Buffer.from([0xff, 0x2c, 0xc3, 0x0a, 0xe2, 0x82, 0x2c, 0x0d, 0x0a]), Buffer.from('fin,ñ\n')]);
+  const bytes = Buffer.concat([
+    Buffer.from('Zoë,Ñandú,€😀\r\n'),
+    Buffer.from([0xff, 0x2c, 0xc3, 0x0a, 0xe2, 0x82, 0x2c, 0x0d, 0x0a]),
+    Buffer.from('fin,ñ\n'),
+  ]);
   t.true(await agrees(t, bytes, 7));
 });
 
 // Generated files: fields plain or quoted, every kind of line ending, blank
 // lines, accents and 4-byte characters, and now and then a stray quote or CR.
-const plainText = fc.string({ unit: fc.constantFrom('a', 'Z', ' ', '0', '-', 'ñ', 'é', '€', '😀', '\t', '\u00a0', '\u2028'), maxLength: 12 });
+const plainText = fc.string({
+  unit: fc.constantFrom('a', 'Z', ' ', '0', '-', 'ñ', 'é', '€', '😀', '\t', '\u00a0', '\u2028'),
+  maxLength: 12,
+});
 const quotedText = fc
   .array(fc.constantFrom('a', 'ñ', '😀', ',', '""', '\n', '\r\n', '\r', ' '), { maxLength: 8 })
   .map((parts) => `"${parts.join('')}"`);
@@ -129,12 +171,10 @@ const hostile = fc.constantFrom('"', '\r', 'a"b', '"x"y', '\uFEFF');
 const field = fc.oneof({ weight: 8, arbitrary: plainText }, { weight: 2, arbitrary: quotedText }, { weight: 1, arbitrary: hostile });
 const row = fc.array(field, { minLength: 0, maxLength: 6 }).map((fields) => fields.join(','));
 const eol = fc.constantFrom('\n', '\r\n', '\r\n', '\r');
-const file = fc
-  .tuple(fc.boolean(), fc.array(fc.tuple(row, eol), { maxLength: 40 }), fc.boolean())
-  .map(([bom, lines, finalEol]) => {
-    const text = lines.map(([line, end]) => line + end).join('');
-    return (bom ? '\uFEFF' : '') + (finalEol ? text : text.replace(/(\r\n|\r|\n)$/, ''));
-  });
+const file = fc.tuple(fc.boolean(), fc.array(fc.tuple(row, eol), { maxLength: 40 }), fc.boolean()).map(([bom, lines, finalEol]) => {
+  const text = lines.map(([line, end]) => line + end).join('');
+  return (bom ? '\uFEFF' : '') + (finalEol ? text : text.replace(/(\r\n|\r|\n)$/, ''));
+});
 
 test('generated and hostile files: the same rows, lines and errors as fast-csv, in any chunks', async (t) => {
   // A U+FEFF that opens a later row: fast-csv drops it or not depending on

@@ -34,7 +34,9 @@ function startDemo(t: ExecutionContext, cwd: string, env: NodeJS.ProcessEnv = {}
     within(
       new Promise<void>((resolve, reject) => {
         // Its last lines explain a demo that stopped before printing them.
-        void exited.then((code) => reject(new Error(`the demo exited (${code}) before printing ${count} × ${pattern}:\n${lines.slice(-15).join('\n')}`)));
+        void exited.then((code) =>
+          reject(new Error(`the demo exited (${code}) before printing ${count} × ${pattern}:\n${lines.slice(-15).join('\n')}`)),
+        );
         const check = () => {
           if (lines.filter((line) => pattern.test(line)).length >= count) {
             waiters.delete(check);
@@ -66,7 +68,8 @@ async function childrenOf(pid: number): Promise<number[]> {
 async function processesIn(dir: string): Promise<number[]> {
   const found: number[] = [];
   for (const entry of await readdir('/proc')) {
-    if (/^\d+$/.test(entry) && Number(entry) !== process.pid && (await readlink(`/proc/${entry}/cwd`).catch(() => '')) === dir) found.push(Number(entry));
+    if (/^\d+$/.test(entry) && Number(entry) !== process.pid && (await readlink(`/proc/${entry}/cwd`).catch(() => '')) === dir)
+      found.push(Number(entry));
   }
   return found;
 }
@@ -111,7 +114,10 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     demo.child.kill(signal);
     t.is(await within(demo.exited, 'the demo exiting'), signal === 'SIGINT' ? 130 : 143);
     t.deepEqual(pids.filter(alive), [], 'no child outlives the demo');
-    t.true(demo.lines.some((line) => /^\[server  \] .*action: shutdown \| result: success$/.test(line)), 'the server shut down cleanly');
+    t.true(
+      demo.lines.some((line) => /^\[server  \] .*action: shutdown \| result: success$/.test(line)),
+      'the server shut down cleanly',
+    );
   });
 }
 
@@ -126,7 +132,7 @@ serial('a demo whose output is closed (npm start | head) stops its server and ag
     (async () => {
       while ((await processesIn(dir)).length > 0) await sleep(100);
     })(),
-    'the demo\'s children stopping',
+    "the demo's children stopping",
   );
   t.deepEqual(await processesIn(dir), []);
 });
@@ -139,7 +145,7 @@ serial('the server and agencies of a demo killed with SIGKILL notice and stop th
   t.deepEqual(pids.filter(alive), []);
 });
 
-serial('LOG_FORMAT=json: the demo runs to the end, showing its children\'s JSON lines, and prints every winner', async (t) => {
+serial("LOG_FORMAT=json: the demo runs to the end, showing its children's JSON lines, and prints every winner", async (t) => {
   const dir = await tempDir(t);
   const demo = startDemo(t, dir, { LOG_FORMAT: 'json' });
   t.is(await within(demo.exited, 'the demo'), 0, demo.lines.slice(-10).join('\n'));
@@ -150,13 +156,21 @@ serial('LOG_FORMAT=json: the demo runs to the end, showing its children\'s JSON 
     t.regex(String(event.level), /^(info|warn|error)$/, line);
     t.is(typeof event.action, 'string', line);
   }
-  for (let agency = 1; agency <= 5; agency++) t.true(demo.lines.includes(`  agency ${agency}: ${agency} winner(s)`) || demo.lines.some((line) => line.startsWith(`  agency ${agency}: ${agency} winner(s): `)));
+  for (let agency = 1; agency <= 5; agency++)
+    t.true(
+      demo.lines.includes(`  agency ${agency}: ${agency} winner(s)`) ||
+        demo.lines.some((line) => line.startsWith(`  agency ${agency}: ${agency} winner(s): `)),
+    );
 });
 
 serial('LOGGING_LEVEL=warn: the demo runs to the end, shows no info lines, and still prints every winner', async (t) => {
   const dir = await tempDir(t);
   const demo = startDemo(t, dir, { LOGGING_LEVEL: 'warn' });
   t.is(await within(demo.exited, 'the demo'), 0, demo.lines.slice(-10).join('\n'));
-  t.false(demo.lines.some((line) => / INFO +action:/.test(line)), 'no info line is shown');
-  for (let agency = 1; agency <= 5; agency++) t.true(demo.lines.some((line) => line.startsWith(`  agency ${agency}: ${agency} winner(s): `)));
+  t.false(
+    demo.lines.some((line) => / INFO +action:/.test(line)),
+    'no info line is shown',
+  );
+  for (let agency = 1; agency <= 5; agency++)
+    t.true(demo.lines.some((line) => line.startsWith(`  agency ${agency}: ${agency} winner(s): `)));
 });

@@ -7,7 +7,16 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { packValue } from '../src/wire/codec.ts';
 import { HEADER_SIZE, MAX_FRAME_SIZE } from '../src/wire/frame.ts';
-import { agencyFor, serverFor, sorted, storedBatches, storedRows, tempDir, writeAgencies, type AgencySpec } from './helpers/lottery-fixtures.ts';
+import {
+  agencyFor,
+  serverFor,
+  sorted,
+  storedBatches,
+  storedRows,
+  tempDir,
+  writeAgencies,
+  type AgencySpec,
+} from './helpers/lottery-fixtures.ts';
 
 /** Runs one server and one agency per spec entry, all at once; returns what they did. */
 async function runLottery(t: ExecutionContext, spec: readonly AgencySpec[], agencyArgs: string[] = [], seed = 1) {
@@ -24,7 +33,11 @@ async function runLottery(t: ExecutionContext, spec: readonly AgencySpec[], agen
 function assertWinners(t: ExecutionContext, runs: Awaited<ReturnType<typeof runLottery>>['runs'], expected: string[][]) {
   runs.forEach((run, i) => {
     t.is(run.code, 0, `agency ${i + 1} exits 0:\n${run.lines.slice(-5).join('\n')}`);
-    t.deepEqual(sorted(run.winners ?? ['(no ganadores line)']), expected[i], `agency ${i + 1} logs exactly its winners:\n${run.lines.slice(-8).join('\n')}`);
+    t.deepEqual(
+      sorted(run.winners ?? ['(no ganadores line)']),
+      expected[i],
+      `agency ${i + 1} logs exactly its winners:\n${run.lines.slice(-8).join('\n')}`,
+    );
   });
 }
 
@@ -38,7 +51,10 @@ for (const [count, winnerRows, batches] of [
     t.is(inputs[0].winners.length, winnerRows.length);
     const stored = await storedRows(t, dataDir);
     t.deepEqual(sorted(stored), sorted(inputs[0].rows));
-    t.true(stored.some((row) => /[áéíóúñÑüë]/.test(row)), 'the data has accented names, and they are stored intact');
+    t.true(
+      stored.some((row) => /[áéíóúñÑüë]/.test(row)),
+      'the data has accented names, and they are stored intact',
+    );
     t.deepEqual(storedBatches(server.lines, 1), [...batches]);
     t.true(server.lines.some((line) => /action: sorteo \| result: success \| cant_ganadores: /.test(line)));
   });
@@ -63,7 +79,10 @@ test('with no amount cap, every batch fits an 8 KiB frame and only the last one 
   const { dataDir, server, inputs, runs } = await runLottery(t, [{ count: 1500, winnerRows: [0, 749, 1499] }]);
   assertWinners(t, runs, [inputs[0].winners]);
   const batches = storedBatches(server.lines, 1);
-  t.is(batches.reduce((sum, n) => sum + n, 0), 1500);
+  t.is(
+    batches.reduce((sum, n) => sum + n, 0),
+    1500,
+  );
   t.true(batches.length > 1, 'the bets need several frames');
   const { bets } = inputs[0];
   // The size of a BETS frame, counted without encodeMessage, which refuses an oversized one.
@@ -89,32 +108,61 @@ test('three agencies with winners at rows [0, 99], [50] and none each log exactl
     { count: 100, winnerRows: [50] },
     { count: 100, winnerRows: [] },
   ]);
-  t.deepEqual(inputs.map((input) => input.winners.length), [2, 1, 0]);
-  assertWinners(t, runs, inputs.map((input) => input.winners));
-  t.deepEqual(runs.map((run) => run.winners?.length), [2, 1, 0]);
+  t.deepEqual(
+    inputs.map((input) => input.winners.length),
+    [2, 1, 0],
+  );
+  assertWinners(
+    t,
+    runs,
+    inputs.map((input) => input.winners),
+  );
+  t.deepEqual(
+    runs.map((run) => run.winners?.length),
+    [2, 1, 0],
+  );
   t.deepEqual(sorted(await storedRows(t, dataDir)), sorted(inputs.flatMap((input) => input.rows)));
 });
 
 test('five agencies of 60 bets where agency k placed k winners each get their k documents', async (t) => {
   const spec = Array.from({ length: 5 }, (_, i) => ({ count: 60, winnerRows: Array.from({ length: i + 1 }, (_, j) => j * 13 + i) }));
   const { dataDir, server, inputs, runs } = await runLottery(t, spec, ['--batch-max-amount', '7']);
-  assertWinners(t, runs, inputs.map((input) => input.winners));
-  t.deepEqual(runs.map((run) => run.winners?.length), [1, 2, 3, 4, 5]);
+  assertWinners(
+    t,
+    runs,
+    inputs.map((input) => input.winners),
+  );
+  t.deepEqual(
+    runs.map((run) => run.winners?.length),
+    [1, 2, 3, 4, 5],
+  );
   t.deepEqual(sorted(await storedRows(t, dataDir)), sorted(inputs.flatMap((input) => input.rows)));
-  t.is(server.lines.filter((line) => /action: sorteo \| result: success \| cant_ganadores: 15 \| digest: [0-9a-f]{64}$/.test(line)).length, 1, 'one draw, 15 winners, with the digest of the bets drawn');
+  t.is(
+    server.lines.filter((line) => /action: sorteo \| result: success \| cant_ganadores: 15 \| digest: [0-9a-f]{64}$/.test(line)).length,
+    1,
+    'one draw, 15 winners, with the digest of the bets drawn',
+  );
 });
 
 test('eight agencies uploading in parallel all finish, and bets.csv holds every row exactly once', async (t) => {
   const spec = Array.from({ length: 8 }, (_, i) => ({ count: 200 + 37 * i, winnerRows: i % 3 === 0 ? [] : [i, 100 + i, 199] }));
   const { dataDir, server, inputs, runs } = await runLottery(t, spec, ['--batch-max-amount', '16']);
-  assertWinners(t, runs, inputs.map((input) => input.winners));
+  assertWinners(
+    t,
+    runs,
+    inputs.map((input) => input.winners),
+  );
   const stored = await storedRows(t, dataDir);
   const expected = inputs.flatMap((input) => input.rows);
   t.is(stored.length, expected.length);
   t.is(new Set(stored).size, stored.length, 'no row is stored twice');
   t.deepEqual(sorted(stored), sorted(expected));
   for (const input of inputs) {
-    t.is(storedBatches(server.lines, input.id).reduce((sum, n) => sum + n, 0), input.bets.length, `agency ${input.id}'s batches add up`);
+    t.is(
+      storedBatches(server.lines, input.id).reduce((sum, n) => sum + n, 0),
+      input.bets.length,
+      `agency ${input.id}'s batches add up`,
+    );
   }
 });
 
@@ -140,7 +188,10 @@ test('a course-like file with CRLF, a UTF-8 BOM and quoted names with commas is 
   const server = await serverFor(t, dataDir, ['--agencies', '1']);
   const run = await agencyFor(t, 1, server.port, ['--data-file', file]).result;
   t.is(run.code, 0, run.lines.join('\n'));
-  t.false(run.lines.some((line) => /result: fail/.test(line)), 'no row of the file is refused');
+  t.false(
+    run.lines.some((line) => /result: fail/.test(line)),
+    'no row of the file is refused',
+  );
   t.deepEqual(sorted(run.winners ?? []), ['30904465', '41222333']);
 
   const text = await readFile(join(dataDir, 'bets.csv'), 'utf8');

@@ -11,7 +11,11 @@ import type { Message } from '../src/wire/messages.ts';
 function sampleMessages(): Message[] {
   const messages: Message[] = [{ type: 'HELLO', agency: 3 }, { type: 'PING' }, { type: 'WINNERS' }];
   for (let i = 0; i < 40; i++) {
-    const bets = Array.from({ length: 1 + ((i * 7) % 30) }, (_, j) => ['Zoë', 'Núñez', String(10_000_000 + i * 100 + j), '1990-01-01', (i * j) % 10_000] as [string, string, string, string, number]);
+    const bets = Array.from(
+      { length: 1 + ((i * 7) % 30) },
+      (_, j) =>
+        ['Zoë', 'Núñez', String(10_000_000 + i * 100 + j), '1990-01-01', (i * j) % 10_000] as [string, string, string, string, number],
+    );
     messages.push({ type: 'BETS', offset: i * 30, bets }, { type: 'ACK', offset: i * 30 + bets.length });
   }
   // A frame of exactly the largest size allowed: a str16 header is 2 bytes longer than the empty string's.
@@ -40,7 +44,7 @@ function feed(decoder: FrameDecoder, chunks: Iterable<Uint8Array>): ReturnType<t
 }
 
 function* chunked(bytes: Uint8Array, sizes: () => number): Generator<Uint8Array> {
-  for (let at = 0; at < bytes.length; ) {
+  for (let at = 0; at < bytes.length;) {
     const size = sizes();
     // Fresh copies: a chunk is not a view into the next one, as on a socket.
     yield Uint8Array.from(bytes.subarray(at, at + size));
@@ -76,7 +80,13 @@ test('decodes a stream of many frames fed whole', (t) => {
 
 test('decodes a stream of many frames fed one byte at a time', (t) => {
   const decoder = new FrameDecoder();
-  t.deepEqual(feed(decoder, chunked(stream, () => 1)), expected);
+  t.deepEqual(
+    feed(
+      decoder,
+      chunked(stream, () => 1),
+    ),
+    expected,
+  );
   t.is(decoder.buffered, 0);
 });
 
@@ -84,7 +94,14 @@ test('decodes a stream of many frames fed in random chunk sizes', (t) => {
   for (const seed of [1, 2, 3, 42, 1234]) {
     const random = seededRandom(seed);
     const decoder = new FrameDecoder();
-    t.deepEqual(feed(decoder, chunked(stream, () => 1 + Math.floor(random() * 3 * MAX_FRAME_SIZE))), expected, `seed ${seed}`);
+    t.deepEqual(
+      feed(
+        decoder,
+        chunked(stream, () => 1 + Math.floor(random() * 3 * MAX_FRAME_SIZE)),
+      ),
+      expected,
+      `seed ${seed}`,
+    );
     t.is(decoder.buffered, 0);
   }
 });
@@ -93,12 +110,22 @@ test('decodes a stream cut into small chunks that often end inside a header', (t
   const random = seededRandom(7);
   const decoder = new FrameDecoder();
   // Small chunks that often end inside a header.
-  t.deepEqual(feed(decoder, chunked(stream, () => 1 + Math.floor(random() * 12))), expected);
+  t.deepEqual(
+    feed(
+      decoder,
+      chunked(stream, () => 1 + Math.floor(random() * 12)),
+    ),
+    expected,
+  );
 });
 
 test('decodes several frames that arrive in one chunk', (t) => {
   const decoder = new FrameDecoder();
-  const three = Buffer.concat([encodeMessage({ type: 'PING' }), encodeMessage({ type: 'HELLO', agency: 2 }), encodeMessage({ type: 'ACK', offset: 5 })]);
+  const three = Buffer.concat([
+    encodeMessage({ type: 'PING' }),
+    encodeMessage({ type: 'HELLO', agency: 2 }),
+    encodeMessage({ type: 'ACK', offset: 5 }),
+  ]);
   const decoded = decoder.push(three);
   t.deepEqual(
     decoded.map((frame) => frame.type),
@@ -213,13 +240,19 @@ test('arbitrary bytes either decode into frames or throw ProtocolError, never an
   const streamBytes = fc.oneof(
     fc.uint8Array({ maxLength: 20_000 }),
     fc
-      .tuple(fc.array(validFrame, { maxLength: 6 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }), fc.uint8Array({ maxLength: 40 }))
+      .tuple(
+        fc.array(validFrame, { maxLength: 6 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+        fc.uint8Array({ maxLength: 40 }),
+      )
       .map(([good, flips, tail]) => {
         const bytes = Buffer.concat([...good, tail]);
         for (const [at, value] of flips) if (bytes.length > 0) bytes[at % bytes.length] = value;
         return new Uint8Array(bytes);
       }),
-    fc.tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 9000 })).map(([length, type, rest]) => Buffer.concat([header({ type, length }), rest])),
+    fc
+      .tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 9000 }))
+      .map(([length, type, rest]) => Buffer.concat([header({ type, length }), rest])),
   );
   const chunkSizes = fc.array(fc.integer({ min: 1, max: 10_000 }), { minLength: 1, maxLength: 20 });
   fc.assert(

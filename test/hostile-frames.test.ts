@@ -53,7 +53,10 @@ test('the 365-byte shared-reference bomb is BAD_MESSAGE on its first extension b
   }
   await neighbourIsServed(t, server.port);
   const attackLines = server.lines.slice(startUpLines);
-  t.true(attackLines.some((line) => line.includes('BAD_MESSAGE')), 'the refusals are logged');
+  t.true(
+    attackLines.some((line) => line.includes('BAD_MESSAGE')),
+    'the refusals are logged',
+  );
   const longest = Math.max(...attackLines.map((line) => line.length));
   t.true(longest < 400, `the longest log line has ${longest} characters`);
 });
@@ -64,7 +67,11 @@ test('PINGs with 2,040-key maps are BAD_MESSAGE at the map header; the rest of t
   t.true(frame.length <= 8192);
   const connection = await connectRaw(server.port);
   connection.sendBytes(Buffer.concat(new Array(50).fill(frame)));
-  t.like(await connection.receive(), { type: 'ERROR', code: 'BAD_MESSAGE', message: 'PING payload: a map of 2040 entries (at most 16) at byte 0' });
+  t.like(await connection.receive(), {
+    type: 'ERROR',
+    code: 'BAD_MESSAGE',
+    message: 'PING payload: a map of 2040 entries (at most 16) at byte 0',
+  });
   await connection.closed;
   await t.throwsAsync(connection.receive(1), undefined, 'one answer, then the connection is closed');
   await neighbourIsServed(t, server.port);
@@ -75,7 +82,11 @@ test('arrays nested 8,000 deep are BAD_MESSAGE at the ninth level', async (t) =>
   const connection = await connectRaw(server.port);
   connection.sendBytes(Buffer.concat([hostile.hello(1), hostile.deepBets(8000)]));
   t.like(await connection.receive(), { type: 'WELCOME' });
-  t.like(await connection.receive(), { type: 'ERROR', code: 'BAD_MESSAGE', message: 'BETS payload: nesting deeper than 8 levels at byte 21' });
+  t.like(await connection.receive(), {
+    type: 'ERROR',
+    code: 'BAD_MESSAGE',
+    message: 'BETS payload: nesting deeper than 8 levels at byte 21',
+  });
   await connection.closed;
 });
 
@@ -87,7 +98,9 @@ test('invalid bets are described in a bounded, escaped message and the connectio
   const empty = hostile.emptyBets(last.count);
   const long = hostile.longControlName(last.count + empty.count);
   const utf8Offset = last.count + empty.count + long.count;
-  connection.sendBytes(Buffer.concat([hostile.hello(1), last.frame, empty.frame, long.frame, hostile.invalidUtf8Bets(utf8Offset), hostile.ping()]));
+  connection.sendBytes(
+    Buffer.concat([hostile.hello(1), last.frame, empty.frame, long.frame, hostile.invalidUtf8Bets(utf8Offset), hostile.ping()]),
+  );
   const welcome = await connection.receive();
   t.like(welcome, { type: 'WELCOME' }, JSON.stringify(welcome));
   // The PING is answered at once; each batch once the Store has used up its offsets.
@@ -103,7 +116,12 @@ test('invalid bets are described in a bounded, escaped message and the connectio
     t.like(answer, { type: 'ERROR', code: 'INVALID_BET' });
     return (answer as { message: string }).message;
   });
-  t.regex(messages[0], new RegExp(`^bet ${last.count - 1} of the batch: first_name must not contain a bidirectional control: U\\+202E at character 98 of …"A+\\\\u\\{202E\\}"$`));
+  t.regex(
+    messages[0],
+    new RegExp(
+      `^bet ${last.count - 1} of the batch: first_name must not contain a bidirectional control: U\\+202E at character 98 of …"A+\\\\u\\{202E\\}"$`,
+    ),
+  );
   t.regex(messages[1], /^bet 0 of the batch: a bet has 5 fields, this one has 0$/);
   t.regex(messages[2], /^bet 0 of the batch: first_name must not contain a control character: U\+0085/);
   t.regex(messages[3], /^bet 0 of the batch: first_name must not contain bytes that are not valid UTF-8/);
@@ -133,7 +151,9 @@ test('a peer that pings and never reads is no longer read, the server stays smal
     if (!peer.write(pings)) await Promise.race([new Promise((resolve) => peer.once('drain', resolve)), closed]);
   }
   const after = await rssBytes(server);
-  t.log(`offered ${(offered / 2 ** 20).toFixed(1)} MiB of PINGs before the server closed; its RSS ${(before / 2 ** 20).toFixed(0)} MiB before, ${(after / 2 ** 20).toFixed(0)} MiB after`);
+  t.log(
+    `offered ${(offered / 2 ** 20).toFixed(1)} MiB of PINGs before the server closed; its RSS ${(before / 2 ** 20).toFixed(0)} MiB before, ${(after / 2 ** 20).toFixed(0)} MiB after`,
+  );
   t.true(offered < 500 * 2 ** 20, 'the server stopped reading, then closed the connection');
   // The burst it handled before it stopped reading leaves garbage the heap keeps for a while; nothing grows with what was offered.
   t.true(after - before < 256 * 2 ** 20, `RSS grew by ${((after - before) / 2 ** 20).toFixed(0)} MiB`);

@@ -24,17 +24,42 @@ async function probe(port: number, bytes: Uint8Array): Promise<string> {
 }
 
 test('arbitrary bytes never crash a session or the server, and real agencies complete afterwards', async (t) => {
-  const { dir, files, rows, winners } = await agencyFiles(t, [{ count: 150, winnerRows: [0] }, { count: 150, winnerRows: [149] }]);
-  const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '2', '--handshake-timeout', '2', '--idle-timeout', '2']);
+  const { dir, files, rows, winners } = await agencyFiles(t, [
+    { count: 150, winnerRows: [0] },
+    { count: 150, winnerRows: [149] },
+  ]);
+  const server = await startServer([
+    '--data-dir',
+    join(dir, 'server'),
+    '--agencies',
+    '2',
+    '--handshake-timeout',
+    '2',
+    '--idle-timeout',
+    '2',
+  ]);
   t.teardown(() => server.stop());
 
-  const header = (type: number, length: number) => [0x4c, 0x54, 1, type, length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff];
+  const header = (type: number, length: number) => [
+    0x4c,
+    0x54,
+    1,
+    type,
+    length >>> 24,
+    (length >>> 16) & 0xff,
+    (length >>> 8) & 0xff,
+    length & 0xff,
+  ];
   const inputs = fc.oneof(
     fc.uint8Array({ minLength: 1, maxLength: 300 }),
     // Well-framed garbage: a valid header over random payload bytes.
-    fc.tuple(fc.integer({ min: 1, max: 0x0f }), fc.uint8Array({ maxLength: 200 })).map(([type, payload]) => new Uint8Array([...header(type, payload.length), ...payload])),
+    fc
+      .tuple(fc.integer({ min: 1, max: 0x0f }), fc.uint8Array({ maxLength: 200 }))
+      .map(([type, payload]) => new Uint8Array([...header(type, payload.length), ...payload])),
     // Lengths up to the largest u32, with no payload behind them.
-    fc.tuple(fc.integer({ min: 1, max: 0x0f }), fc.integer({ min: 0, max: 0xffffffff })).map(([type, length]) => new Uint8Array(header(type, length))),
+    fc
+      .tuple(fc.integer({ min: 1, max: 0x0f }), fc.integer({ min: 0, max: 0xffffffff }))
+      .map(([type, length]) => new Uint8Array(header(type, length))),
   );
   const samples = fc.sample(inputs, { seed: 7, numRuns: 120 });
   const answers = new Map<string, number>();
@@ -83,7 +108,7 @@ test('each hostile input gets its own error code', async (t) => {
   }
 });
 
-test('bets after an agency\'s FINISH and after the draw are refused', async (t) => {
+test("bets after an agency's FINISH and after the draw are refused", async (t) => {
   const dir = await tempDir(t);
   const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '2']);
   t.teardown(() => server.stop());

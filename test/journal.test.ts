@@ -6,8 +6,20 @@ const chain = (n: number) => n.toString(16).padStart(64, '0');
 const records: JournalRecord[] = [
   { kind: 'commit', csvEnd: 120, chain: chain(1), agencies: { '1': { next: 3, stored: 3 } } },
   { kind: 'commit', csvEnd: 400, chain: chain(2), agencies: { '1': { next: 8, stored: 8 }, '2': { next: 5, stored: 4 } } },
-  { kind: 'commit', csvEnd: 400, chain: chain(3), agencies: { '1': { next: 8, stored: 8 } }, finished: { '1': { total: 8, digest: chain(9) } } },
-  { kind: 'commit', csvEnd: 400, chain: chain(4), agencies: { '2': { next: 5, stored: 4 } }, finished: { '2': { total: 5, digest: chain(10) } } },
+  {
+    kind: 'commit',
+    csvEnd: 400,
+    chain: chain(3),
+    agencies: { '1': { next: 8, stored: 8 } },
+    finished: { '1': { total: 8, digest: chain(9) } },
+  },
+  {
+    kind: 'commit',
+    csvEnd: 400,
+    chain: chain(4),
+    agencies: { '2': { next: 5, stored: 4 } },
+    finished: { '2': { total: 5, digest: chain(10) } },
+  },
   { kind: 'draw', winners: { '1': ['30904465', '111'], '2': [], '3': ['Núñez-free 12'] }, chain: chain(4) },
 ];
 
@@ -64,8 +76,20 @@ test('a complete last line that fails its check is corruption, not a torn write:
   const line = encodeRecord(records[2]);
   const badCrc = (line[0] === '0' ? '1' : '0') + line.slice(1);
   const changed = line.replace('"total":8', '"total":9');
-  for (const last of [badCrc, changed, '\n', 'hello world\n', '\0\0\0\0\0\0\0\0\0\0\n', '00000000 {}\n', `${crc32('null').toString(16).padStart(8, '0')} null\n`]) {
-    const error = t.throws(() => parseJournal(Buffer.concat([whole, Buffer.from(last)])), { instanceOf: JournalCorruptError }, JSON.stringify(last));
+  for (const last of [
+    badCrc,
+    changed,
+    '\n',
+    'hello world\n',
+    '\0\0\0\0\0\0\0\0\0\0\n',
+    '00000000 {}\n',
+    `${crc32('null').toString(16).padStart(8, '0')} null\n`,
+  ]) {
+    const error = t.throws(
+      () => parseJournal(Buffer.concat([whole, Buffer.from(last)])),
+      { instanceOf: JournalCorruptError },
+      JSON.stringify(last),
+    );
     t.regex(error!.message, new RegExp(`byte ${whole.length}\\b.*the last record`));
   }
 });

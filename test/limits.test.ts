@@ -8,7 +8,10 @@ import { agencyFiles, sorted, tempDir } from './helpers/lottery-fixtures.ts';
 import { EMPTY_UPLOAD_DIGEST } from '../src/bets/upload-digest.ts';
 
 test('with 300 idle connections held open, real agencies still complete normally', async (t) => {
-  const { dir, files, winners } = await agencyFiles(t, [{ count: 200, winnerRows: [3] }, { count: 200, winnerRows: [] }]);
+  const { dir, files, winners } = await agencyFiles(t, [
+    { count: 200, winnerRows: [3] },
+    { count: 200, winnerRows: [] },
+  ]);
   const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '2', '--handshake-timeout', '600']);
   t.teardown(() => server.stop());
   const idle: RawConnection[] = [];
@@ -111,7 +114,11 @@ test('an agency waiting for the draw is not closed by the idle timeout', async (
   t.teardown(() => waiting.destroy());
   // HELLO, FINISH and WINNERS in one write: from here on the server owes this agency its answer.
   waiting.sendBytes(
-    Buffer.concat([encodeMessage({ type: 'HELLO', agency: 1 }), encodeMessage({ type: 'FINISH', total: 0, digest: EMPTY_UPLOAD_DIGEST }), encodeMessage({ type: 'WINNERS' })]),
+    Buffer.concat([
+      encodeMessage({ type: 'HELLO', agency: 1 }),
+      encodeMessage({ type: 'FINISH', total: 0, digest: EMPTY_UPLOAD_DIGEST }),
+      encodeMessage({ type: 'WINNERS' }),
+    ]),
   );
   t.like(await waiting.receive(), { type: 'WELCOME' });
   t.deepEqual(await waiting.receive(), { type: 'ACK', offset: 0 });
@@ -119,6 +126,8 @@ test('an agency waiting for the draw is not closed by the idle timeout', async (
   await sleep(4000);
   const other = await connectRaw(server.port);
   t.teardown(() => other.destroy());
-  other.sendBytes(Buffer.concat([encodeMessage({ type: 'HELLO', agency: 2 }), encodeMessage({ type: 'FINISH', total: 0, digest: EMPTY_UPLOAD_DIGEST })]));
+  other.sendBytes(
+    Buffer.concat([encodeMessage({ type: 'HELLO', agency: 2 }), encodeMessage({ type: 'FINISH', total: 0, digest: EMPTY_UPLOAD_DIGEST })]),
+  );
   t.deepEqual(await waiting.receive(), { type: 'RESULT', documents: [], last: true });
 });

@@ -9,7 +9,10 @@ const time = new Date(2026, 10, 22, 13, 21, 5).getTime();
 const line = (fields: Record<string, unknown>) => formatTextLine(JSON.stringify({ level: 30, time, ...fields }));
 
 test('the text line is date, time, level padded to 8, then action and result', (t) => {
-  t.is(line({ action: 'apuesta_recibida', result: 'success', cantidad: 64 }), '2026-11-22 13:21:05 INFO     action: apuesta_recibida | result: success | cantidad: 64\n');
+  t.is(
+    line({ action: 'apuesta_recibida', result: 'success', cantidad: 64 }),
+    '2026-11-22 13:21:05 INFO     action: apuesta_recibida | result: success | cantidad: 64\n',
+  );
 });
 
 test('action comes first and result second whatever the key order', (t) => {
@@ -20,7 +23,10 @@ test('action comes first and result second whatever the key order', (t) => {
 });
 
 test('details keep their order after action and result', (t) => {
-  t.is(line({ dni: '30904465', action: 'apuesta_almacenada', numero: 7574, result: 'success' }), '2026-11-22 13:21:05 INFO     action: apuesta_almacenada | result: success | dni: 30904465 | numero: 7574\n');
+  t.is(
+    line({ dni: '30904465', action: 'apuesta_almacenada', numero: 7574, result: 'success' }),
+    '2026-11-22 13:21:05 INFO     action: apuesta_almacenada | result: success | dni: 30904465 | numero: 7574\n',
+  );
 });
 
 test('every level is named and padded to 8 characters', (t) => {
@@ -33,13 +39,19 @@ test('every level is named and padded to 8 characters', (t) => {
     [60, 'CRITICAL'],
   ];
   for (const [level, name] of levels) {
-    t.is(formatTextLine(JSON.stringify({ level, time, action: 'a', result: 'fail' })), `2026-11-22 13:21:05 ${name} action: a | result: fail\n`);
+    t.is(
+      formatTextLine(JSON.stringify({ level, time, action: 'a', result: 'fail' })),
+      `2026-11-22 13:21:05 ${name} action: a | result: fail\n`,
+    );
   }
 });
 
 test('single-digit date and time fields are zero-padded', (t) => {
   const early = new Date(2026, 0, 2, 3, 4, 5).getTime();
-  t.is(formatTextLine(JSON.stringify({ level: 30, time: early, action: 'a', result: 'success' })), '2026-01-02 03:04:05 INFO     action: a | result: success\n');
+  t.is(
+    formatTextLine(JSON.stringify({ level: 30, time: early, action: 'a', result: 'success' })),
+    '2026-01-02 03:04:05 INFO     action: a | result: success\n',
+  );
 });
 
 test('values are shown plainly: strings bare, arrays joined by commas, others as JSON', (t) => {
@@ -50,7 +62,10 @@ test('values are shown plainly: strings bare, arrays joined by commas, others as
 });
 
 test('a plain message goes last', (t) => {
-  t.is(line({ msg: 'hello', action: 'a', result: 'in_progress', k: 1 }), '2026-11-22 13:21:05 INFO     action: a | result: in_progress | k: 1 | message: hello\n');
+  t.is(
+    line({ msg: 'hello', action: 'a', result: 'in_progress', k: 1 }),
+    '2026-11-22 13:21:05 INFO     action: a | result: in_progress | k: 1 | message: hello\n',
+  );
 });
 
 test('a logger in text format writes course lines, one per event', async (t) => {
@@ -106,8 +121,14 @@ test('json logs keep lists as arrays and name every level', async (t) => {
   } finally {
     await file.close();
   }
-  const records = (await readFile(path, 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
-  t.deepEqual(records.map((record) => record.level), ['debug', 'info', 'warn', 'error']);
+  const records = (await readFile(path, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+  t.deepEqual(
+    records.map((record) => record.level),
+    ['debug', 'info', 'warn', 'error'],
+  );
   t.deepEqual(records[1].dnis, ['1', '22']);
 });
 
@@ -116,7 +137,10 @@ test('text lines colour their level only when asked: warnings yellow, errors red
   t.is(coloured(40), '2026-11-22 13:21:05 \x1b[33mWARNING \x1b[0m action: a | result: fail\n');
   t.is(coloured(50), '2026-11-22 13:21:05 \x1b[31mERROR   \x1b[0m action: a | result: fail\n');
   t.is(coloured(30), '2026-11-22 13:21:05 INFO     action: a | result: fail\n');
-  t.is(formatTextLine(JSON.stringify({ level: 50, time, action: 'a', result: 'fail' })), '2026-11-22 13:21:05 ERROR    action: a | result: fail\n');
+  t.is(
+    formatTextLine(JSON.stringify({ level: 50, time, action: 'a', result: 'fail' })),
+    '2026-11-22 13:21:05 ERROR    action: a | result: fail\n',
+  );
 });
 
 test('colour is wanted on a terminal only, and never with NO_COLOR set', async (t) => {

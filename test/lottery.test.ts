@@ -241,8 +241,13 @@ test('a draw that fails is logged as sorteo fail and tried again until it succee
   // A WINNERS asks for a new try at once; the backoff would bring it anyway.
   void lottery.winners(2);
   t.deepEqual(await asked, { status: 'drawn', documents: f.winners[0] });
-  const draws = lines.map((line) => JSON.parse(line) as { action: string; result: string; error?: string; digest?: string }).filter((line) => line.action === 'sorteo');
-  t.deepEqual(draws.map((line) => line.result), ['fail', 'fail', 'success']);
+  const draws = lines
+    .map((line) => JSON.parse(line) as { action: string; result: string; error?: string; digest?: string })
+    .filter((line) => line.action === 'sorteo');
+  t.deepEqual(
+    draws.map((line) => line.result),
+    ['fail', 'fail', 'success'],
+  );
   t.regex(draws[0].error ?? '', /EIO/);
   // The success line publishes the hash chain of the bets it was drawn from.
   t.is(draws[2].digest, f.store.snapshot().chain);

@@ -31,10 +31,7 @@ test('work runs one item at a time, in order, even when handlers await', async (
     Array.from({ length: 30 }, (_, i) => i * 2),
   );
   t.is(most, 1);
-  t.deepEqual(
-    events,
-    Array.from({ length: 30 }, (_, i) => [`start ${i}`, `end ${i}`]).flat(),
-  );
+  t.deepEqual(events, Array.from({ length: 30 }, (_, i) => [`start ${i}`, `end ${i}`]).flat());
 });
 
 test('synchronous and asynchronous work interleave in posting order', async (t) => {

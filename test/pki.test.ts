@@ -56,7 +56,11 @@ test('lottery-pki run again keeps the CA and the agencies it has and adds the mi
   t.is(await readFile(join(dir, 'agency-1.key'), 'utf8'), before.agency1, 'agency 1 keeps its key');
   const ca = await certificate(dir, 'ca');
   t.true((await certificate(dir, 'agency-4')).verify(ca.publicKey), 'the added agencies are signed by the same CA');
-  const serials = await Promise.all(['ca', 'server', 'monitor', 'agency-1', 'agency-2', 'agency-3', 'agency-4'].map(async (name) => (await certificate(dir, name)).serialNumber));
+  const serials = await Promise.all(
+    ['ca', 'server', 'monitor', 'agency-1', 'agency-2', 'agency-3', 'agency-4'].map(
+      async (name) => (await certificate(dir, name)).serialNumber,
+    ),
+  );
   t.is(new Set(serials).size, serials.length);
 
   const forced = await pki(['--out', dir, '--agencies', '1', '--force']);
@@ -67,7 +71,7 @@ test('lottery-pki run again keeps the CA and the agencies it has and adds the mi
   await t.throwsAsync(stat(join(dir, 'agency-4.crt')), undefined, 'what the old CA signed is gone with it');
 });
 
-test('lottery-pki --revoke lists an agency\'s certificate in ca.crl, signed by the CA', async (t) => {
+test("lottery-pki --revoke lists an agency's certificate in ca.crl, signed by the CA", async (t) => {
   const dir = join(await tempDir(t), 'pki');
   t.is((await pki(['--out', dir, '--agencies', '3'])).code, 0);
   const revoked = await pki(['--out', dir, '--revoke', '2']);

@@ -49,43 +49,63 @@ function inTerminal(command: string[], env: NodeJS.ProcessEnv = {}) {
   return { child, output: () => output, exited };
 }
 
-(haveScript ? test : test.skip)('on a terminal the agency keeps one status line under whole log lines, and says who it waits for', async (t) => {
-  const dir = await tempDir(t);
-  const [one, two] = await writeAgencies(dir, [{ count: 600, winnerRows: [5] }, { count: 10 }]);
-  // A bad row: a WARNING line, coloured on a terminal.
-  await appendFile(one.file, 'Ana,Gómez,not-a-number,2000-01-01,5\r\n');
-  const server = await serverFor(t, join(dir, 'server'), ['--agencies', '2']);
-  const agencyBin = new URL('../src/bin/lottery-agency.mjs', import.meta.url).pathname;
-  const agency = inTerminal([process.execPath, agencyBin, '--id', '1', '--server', `127.0.0.1:${server.port}`, '--data-file', one.file, '--batch-max-amount', '20']);
-  t.teardown(() => agency.child.kill('SIGKILL'));
-  await within(
-    (async () => {
-      while (!agency.output().includes('waiting for the draw (1 of 2 agencies finished)')) await sleep(100);
-    })(),
-    'agency 1 saying it waits for the other agency',
-  );
-  // Agency 2, on a pipe: no status line, no colour.
-  const second = agencyFor(t, 2, server.port, ['--data-file', two.file]);
-  t.is((await within(second.result, 'agency 2')).code, 0);
-  t.is(await within(agency.exited, 'agency 1'), 0, agency.output());
-  t.false(second.lines.some((line) => line.includes('\x1b') || line.includes('\r')), 'nothing for a terminal on a pipe');
+(haveScript ? test : test.skip)(
+  'on a terminal the agency keeps one status line under whole log lines, and says who it waits for',
+  async (t) => {
+    const dir = await tempDir(t);
+    const [one, two] = await writeAgencies(dir, [{ count: 600, winnerRows: [5] }, { count: 10 }]);
+    // A bad row: a WARNING line, coloured on a terminal.
+    await appendFile(one.file, 'Ana,Gómez,not-a-number,2000-01-01,5\r\n');
+    const server = await serverFor(t, join(dir, 'server'), ['--agencies', '2']);
+    const agencyBin = new URL('../src/bin/lottery-agency.mjs', import.meta.url).pathname;
+    const agency = inTerminal([
+      process.execPath,
+      agencyBin,
+      '--id',
+      '1',
+      '--server',
+      `127.0.0.1:${server.port}`,
+      '--data-file',
+      one.file,
+      '--batch-max-amount',
+      '20',
+    ]);
+    t.teardown(() => agency.child.kill('SIGKILL'));
+    await within(
+      (async () => {
+        while (!agency.output().includes('waiting for the draw (1 of 2 agencies finished)')) await sleep(100);
+      })(),
+      'agency 1 saying it waits for the other agency',
+    );
+    // Agency 2, on a pipe: no status line, no colour.
+    const second = agencyFor(t, 2, server.port, ['--data-file', two.file]);
+    t.is((await within(second.result, 'agency 2')).code, 0);
+    t.is(await within(agency.exited, 'agency 1'), 0, agency.output());
+    t.false(
+      second.lines.some((line) => line.includes('\x1b') || line.includes('\r')),
+      'nothing for a terminal on a pipe',
+    );
 
-  const output = agency.output();
-  t.regex(output, /agency 1 \[#+\.*\] \d+% [\d,]+ of 601 bets acknowledged/);
-  t.true(output.includes('agency 1: 601 bets acknowledged; waiting for the draw (1 of 2 agencies finished)'));
-  // Every log line starts on a line of its own: at the start, after a line
-  // break, or where the status line was just cleared, never glued to it.
-  let lines = 0;
-  for (const match of output.matchAll(LOG_LINE)) {
-    lines++;
-    const before = output.slice(Math.max(0, match.index - CLEAR.length), match.index);
-    t.true(match.index === 0 || before.endsWith('\n') || before === CLEAR, JSON.stringify(output.slice(Math.max(0, match.index - 60), match.index + 40)));
-  }
-  t.true(lines >= 5, `log lines: ${lines}`);
-  t.regex(output, /\x1b\[33mWARNING \x1b\[0m action: leer_apuesta/, 'a warning is yellow on a terminal');
-  t.regex(output, / INFO     action: ganadores \| result: success/);
-  t.true(output.trimEnd().endsWith(`dnis: ${one.winners[0]}`), 'the status line is gone at the end');
-});
+    const output = agency.output();
+    t.regex(output, /agency 1 \[#+\.*\] \d+% [\d,]+ of 601 bets acknowledged/);
+    t.true(output.includes('agency 1: 601 bets acknowledged; waiting for the draw (1 of 2 agencies finished)'));
+    // Every log line starts on a line of its own: at the start, after a line
+    // break, or where the status line was just cleared, never glued to it.
+    let lines = 0;
+    for (const match of output.matchAll(LOG_LINE)) {
+      lines++;
+      const before = output.slice(Math.max(0, match.index - CLEAR.length), match.index);
+      t.true(
+        match.index === 0 || before.endsWith('\n') || before === CLEAR,
+        JSON.stringify(output.slice(Math.max(0, match.index - 60), match.index + 40)),
+      );
+    }
+    t.true(lines >= 5, `log lines: ${lines}`);
+    t.regex(output, /\x1b\[33mWARNING \x1b\[0m action: leer_apuesta/, 'a warning is yellow on a terminal');
+    t.regex(output, / INFO     action: ganadores \| result: success/);
+    t.true(output.trimEnd().endsWith(`dnis: ${one.winners[0]}`), 'the status line is gone at the end');
+  },
+);
 
 (haveScript ? test : test.skip)('NO_COLOR: no colour on a terminal', async (t) => {
   const dir = await tempDir(t);
@@ -93,7 +113,10 @@ function inTerminal(command: string[], env: NodeJS.ProcessEnv = {}) {
   await appendFile(one.file, 'Ana,Gómez,not-a-number,2000-01-01,5\r\n');
   const agencyBin = new URL('../src/bin/lottery-agency.mjs', import.meta.url).pathname;
   // No server: the agency warns about the bad row only once connected, so it warns of the connection instead.
-  const agency = inTerminal([process.execPath, agencyBin, '--id', '1', '--server', '127.0.0.1:9', '--data-file', one.file, '--retry-timeout', '1'], { NO_COLOR: '1' });
+  const agency = inTerminal(
+    [process.execPath, agencyBin, '--id', '1', '--server', '127.0.0.1:9', '--data-file', one.file, '--retry-timeout', '1'],
+    { NO_COLOR: '1' },
+  );
   t.is(await within(agency.exited, 'the agency'), 1);
   const output = agency.output();
   t.regex(output, / WARNING  action: conexion \| result: fail/);

@@ -46,7 +46,8 @@ async function startServer(t: ExecutionContext, args: string[] = []) {
 }
 
 const bet = (first: string, last: string, document: string, number = 1): WireBet => [first, last, document, '1990-05-17', number];
-const row = (agency: number, [first, last, document, birthdate, number]: WireBet) => `${agency},${first},${last},${document},${birthdate},${number}`;
+const row = (agency: number, [first, last, document, birthdate, number]: WireBet) =>
+  `${agency},${first},${last},${document},${birthdate},${number}`;
 
 test('PING before HELLO is answered with PONG, and HELLO still works afterwards', async (t) => {
   const { server } = await startServer(t, ['--agencies', '2']);
@@ -92,7 +93,9 @@ test('a header announcing a payload over 8184 bytes gets BAD_FRAME at once, with
   const { server } = await startServer(t, ['--handshake-timeout', '3600', '--idle-timeout', '3600']);
   const client = await connect(t, server.port);
   const length = MAX_PAYLOAD_SIZE + 1;
-  client.sendBytes(new Uint8Array([0x4c, 0x54, 1, MessageType.BETS, length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff]));
+  client.sendBytes(
+    new Uint8Array([0x4c, 0x54, 1, MessageType.BETS, length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff]),
+  );
   const answer = await client.receive();
   t.like(answer, { type: 'ERROR', code: 'BAD_FRAME' });
   t.regex((answer as { message: string }).message, /8185/);
@@ -132,7 +135,10 @@ test('a BETS with an invalid bet gets ERROR INVALID_BET with offset and next, st
   const accepted = [bet('Dora', 'Ibáñez', '444'), bet('Eloy', 'Muñoz', '555')];
   client.send({ type: 'BETS', offset: 3, bets: accepted });
   t.deepEqual(await client.receive(), { type: 'ACK', offset: 5 });
-  t.deepEqual(await storedRows(t, dataDir), accepted.map((b) => row(1, b)));
+  t.deepEqual(
+    await storedRows(t, dataDir),
+    accepted.map((b) => row(1, b)),
+  );
   client.send({ type: 'FINISH', total: 5, digest: uploadDigestOf(1, accepted) });
   t.deepEqual(await client.receive(), { type: 'ACK', offset: 5 });
   t.true(server.lines.some((line) => /action: apuesta_recibida \| result: fail \| agencia: 1 \| cantidad: 3 \| offset: 0/.test(line)));
@@ -146,14 +152,20 @@ test('a batch sent again is acknowledged with the same ACK offset and stored onc
   t.deepEqual(await client.receive(), { type: 'ACK', offset: 2 });
   client.send({ type: 'BETS', offset: 0, bets: batch });
   t.deepEqual(await client.receive(), { type: 'ACK', offset: 2 });
-  t.deepEqual(await storedRows(t, dataDir), batch.map((b) => row(1, b)));
+  t.deepEqual(
+    await storedRows(t, dataDir),
+    batch.map((b) => row(1, b)),
+  );
   // Also after a reconnect.
   client.destroy();
   const again = await hello(t, server.port, 1);
   t.like(again.welcome, { offset: 2 });
   again.client.send({ type: 'BETS', offset: 0, bets: batch });
   t.deepEqual(await again.client.receive(), { type: 'ACK', offset: 2 });
-  t.deepEqual(await storedRows(t, dataDir), batch.map((b) => row(1, b)));
+  t.deepEqual(
+    await storedRows(t, dataDir),
+    batch.map((b) => row(1, b)),
+  );
 });
 
 test('a batch that overlaps the bets already taken stores only its new tail', async (t) => {
@@ -164,7 +176,10 @@ test('a batch that overlaps the bets already taken stores only its new tail', as
   t.deepEqual(await client.receive(), { type: 'ACK', offset: 2 });
   client.send({ type: 'BETS', offset: 1, bets: bets.slice(1) });
   t.deepEqual(await client.receive(), { type: 'ACK', offset: 4 });
-  t.deepEqual(await storedRows(t, dataDir), bets.map((b) => row(1, b)));
+  t.deepEqual(
+    await storedRows(t, dataDir),
+    bets.map((b) => row(1, b)),
+  );
 });
 
 test('a batch that starts past the next offset gets ERROR OFFSET_GAP naming the offset expected', async (t) => {
@@ -193,7 +208,7 @@ test('FINISH with a wrong total gets ERROR TOTAL_MISMATCH, and the right total i
   t.deepEqual(await again.client.receive(), { type: 'ACK', offset: 2 });
 });
 
-test('WINNERS before this agency\'s FINISH gets ERROR UNEXPECTED_MESSAGE', async (t) => {
+test("WINNERS before this agency's FINISH gets ERROR UNEXPECTED_MESSAGE", async (t) => {
   const { server } = await startServer(t, ['--agencies', '1']);
   const { client } = await hello(t, server.port, 1);
   client.send({ type: 'BETS', offset: 0, bets: [bet('Ana', 'Gómez', '111', 7574)] });
@@ -236,12 +251,16 @@ test('an agency with 2,000 winners gets RESULT split over several frames of at m
   t.deepEqual(sorted(frames.flatMap((frame) => frame.documents)), expected);
 });
 
-test('WINNERS is not answered before the last agency\'s FINISH, and is answered once it comes', async (t) => {
+test("WINNERS is not answered before the last agency's FINISH, and is answered once it comes", async (t) => {
   const { server } = await startServer(t, ['--agencies', '2']);
   const first = await hello(t, server.port, 1);
   first.client.send({ type: 'BETS', offset: 0, bets: [bet('Ana', 'Gómez', '111', 7574), bet('Beto', 'Núñez', '222', 7573)] });
   t.deepEqual(await first.client.receive(), { type: 'ACK', offset: 2 });
-  first.client.send({ type: 'FINISH', total: 2, digest: uploadDigestOf(1, [bet('Ana', 'Gómez', '111', 7574), bet('Beto', 'Núñez', '222', 7573)]) });
+  first.client.send({
+    type: 'FINISH',
+    total: 2,
+    digest: uploadDigestOf(1, [bet('Ana', 'Gómez', '111', 7574), bet('Beto', 'Núñez', '222', 7573)]),
+  });
   t.deepEqual(await first.client.receive(), { type: 'ACK', offset: 2 });
   first.client.send({ type: 'WINNERS' });
   first.client.send({ type: 'PING' });
@@ -253,7 +272,10 @@ test('WINNERS is not answered before the last agency\'s FINISH, and is answered 
   t.deepEqual(await second.client.receive(), { type: 'ACK', offset: 1 });
   first.client.send({ type: 'PING' });
   t.deepEqual(await first.client.receive(), { type: 'PONG' }, 'still no RESULT while agency 2 is uploading');
-  t.false(server.lines.some((line) => /action: sorteo/.test(line)), 'no draw yet');
+  t.false(
+    server.lines.some((line) => /action: sorteo/.test(line)),
+    'no draw yet',
+  );
 
   second.client.send({ type: 'FINISH', total: 1, digest: uploadDigestOf(2, [bet('Ceci', 'Pérez', '333', 7574)]) });
   t.deepEqual(await second.client.receive(), { type: 'ACK', offset: 1 });
@@ -268,7 +290,14 @@ test('WINNERS is not answered before the last agency\'s FINISH, and is answered 
 
 test('a reconnecting agency gets WELCOME with the offset it reached, and resumes from there', async (t) => {
   const { dataDir, server } = await startServer(t, ['--agencies', '2']);
-  const bets = [bet('Ana', 'Gómez', '111'), bet('Beto', 'Núñez', '222'), bet('Ceci', 'Pérez', '333'), bet('Dora', 'Ibáñez', '444'), bet('Eloy', 'Muñoz', '555'), bet('Fede', 'Acuña', '666')];
+  const bets = [
+    bet('Ana', 'Gómez', '111'),
+    bet('Beto', 'Núñez', '222'),
+    bet('Ceci', 'Pérez', '333'),
+    bet('Dora', 'Ibáñez', '444'),
+    bet('Eloy', 'Muñoz', '555'),
+    bet('Fede', 'Acuña', '666'),
+  ];
   const first = await hello(t, server.port, 2);
   t.like(first.welcome, { offset: 0, finished: false, drawn: false });
   first.client.send({ type: 'BETS', offset: 0, bets: bets.slice(0, 3) });
@@ -287,5 +316,8 @@ test('a reconnecting agency gets WELCOME with the offset it reached, and resumes
 
   const third = await hello(t, server.port, 2);
   t.deepEqual(third.welcome, { type: 'WELCOME', offset: 6, finished: true, drawn: false, total: 6, digest: uploadDigestOf(2, bets) });
-  t.deepEqual(await storedRows(t, dataDir), bets.map((b) => row(2, b)));
+  t.deepEqual(
+    await storedRows(t, dataDir),
+    bets.map((b) => row(2, b)),
+  );
 });

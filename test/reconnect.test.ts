@@ -37,9 +37,13 @@ test('a session worker that dies is replaced and its agencies resume, storing ev
     { count: 400 },
   ]);
   const dataDir = join(dir, 'server');
-  const server = await startServer(['--data-dir', dataDir, '--agencies', '3', '--workers', '2'], { env: faultsEnv({ sessionCrashAfterBatches: 10, crashingSessionWorkers: 2 }) });
+  const server = await startServer(['--data-dir', dataDir, '--agencies', '3', '--workers', '2'], {
+    env: faultsEnv({ sessionCrashAfterBatches: 10, crashingSessionWorkers: 2 }),
+  });
   t.teardown(() => server.stop());
-  const runs = await Promise.all(files.map((file, i) => startAgency(i + 1, server.port, ['--data-file', file, '--batch-max-amount', '5']).result));
+  const runs = await Promise.all(
+    files.map((file, i) => startAgency(i + 1, server.port, ['--data-file', file, '--batch-max-amount', '5']).result),
+  );
   runs.forEach((run, i) => {
     t.is(run.code, 0, run.lines.slice(-5).join('\n'));
     t.deepEqual(sorted(run.winners ?? []), winners[i]);
@@ -97,6 +101,10 @@ test('an agency whose server fails every request after WELCOME gives up after --
   t.true(connections > 1, 'it tried again');
   const failures = agency.lines.filter((line) => /action: conexion \| result: fail/.test(line));
   t.true(failures.length > 0);
-  for (const line of failures) t.regex(line, /code: INTERNAL \| error: the server answered INTERNAL: ENOSPC: no space left on device, write/);
-  t.regex(agency.lines.at(-1)!, /action: agencia \| result: fail \| error: gave up after \d+ s: the server kept failing: the server answered INTERNAL: ENOSPC/);
+  for (const line of failures)
+    t.regex(line, /code: INTERNAL \| error: the server answered INTERNAL: ENOSPC: no space left on device, write/);
+  t.regex(
+    agency.lines.at(-1)!,
+    /action: agencia \| result: fail \| error: gave up after \d+ s: the server kept failing: the server answered INTERNAL: ENOSPC/,
+  );
 });

@@ -36,7 +36,13 @@ class StoreStandIn implements SessionStore {
     const next = this.#next.get(request.agency) ?? 0;
     const end = request.offset + request.count;
     if (end <= next) return { status: 'duplicate', next };
-    if (request.offset > next) return { status: 'rejected', code: ErrorCode.OFFSET_GAP, message: `batch starts at ${request.offset} but the next bet expected is ${next}`, next };
+    if (request.offset > next)
+      return {
+        status: 'rejected',
+        code: ErrorCode.OFFSET_GAP,
+        message: `batch starts at ${request.offset} but the next bet expected is ${next}`,
+        next,
+      };
     this.#next.set(request.agency, end);
     if (request.rows === null) return { status: 'invalid', next: end };
     return { status: 'stored', next: end, stored: end - next };
@@ -109,7 +115,7 @@ function startSession(t: ExecutionContext, options: Partial<SessionOptions> & { 
 function randomChunks(bytes: Buffer, seed: number): Buffer[] {
   const random = seededRandom(seed);
   const chunks: Buffer[] = [];
-  for (let at = 0; at < bytes.length; ) {
+  for (let at = 0; at < bytes.length;) {
     const size = 1 + Math.floor(random() * 300);
     chunks.push(bytes.subarray(at, at + size));
     at += size;
@@ -161,7 +167,12 @@ for (const seed of [1, 2, 3]) {
 
 test('a batch sent again is acknowledged at where the agency stands; a batch past it is a gap that closes the connection', async (t) => {
   const { transport, send } = startSession(t);
-  send({ type: 'HELLO', agency: AGENCY }, { type: 'BETS', ...batches[0] }, { type: 'BETS', ...batches[1] }, { type: 'BETS', ...batches[0] });
+  send(
+    { type: 'HELLO', agency: AGENCY },
+    { type: 'BETS', ...batches[0] },
+    { type: 'BETS', ...batches[1] },
+    { type: 'BETS', ...batches[0] },
+  );
   t.like(await transport.receive(), { type: 'WELCOME' });
   t.deepEqual(await transport.receive(), { type: 'ACK', offset: 10 });
   t.deepEqual(await transport.receive(), { type: 'ACK', offset: 20 });
@@ -189,7 +200,11 @@ test('a batch with an invalid bet is refused as a whole with INVALID_BET, nothin
 
 test('FINISH with the count and digest the server holds is acknowledged with the total, and WINNERS is answered once the draw is made', async (t) => {
   const { transport, send, lottery } = startSession(t);
-  send({ type: 'HELLO', agency: AGENCY }, ...batches.map((batch) => ({ type: 'BETS' as const, ...batch })), { type: 'FINISH', total: bets.length, digest: digestOfAll });
+  send({ type: 'HELLO', agency: AGENCY }, ...batches.map((batch) => ({ type: 'BETS' as const, ...batch })), {
+    type: 'FINISH',
+    total: bets.length,
+    digest: digestOfAll,
+  });
   t.like(await transport.receive(), { type: 'WELCOME' });
   for (const batch of batches) t.like(await transport.receive(), { type: 'ACK', offset: batch.offset + batch.bets.length });
   t.deepEqual(await transport.receive(), { type: 'ACK', offset: bets.length });
@@ -203,7 +218,11 @@ test('FINISH with the count and digest the server holds is acknowledged with the
 
 test('FINISH whose digest differs from what the server holds is refused with DIGEST_MISMATCH and the connection closed', async (t) => {
   const { transport, send } = startSession(t);
-  send({ type: 'HELLO', agency: AGENCY }, ...batches.map((batch) => ({ type: 'BETS' as const, ...batch })), { type: 'FINISH', total: bets.length, digest: uploadDigestOf(AGENCY, bets.slice(1)) });
+  send({ type: 'HELLO', agency: AGENCY }, ...batches.map((batch) => ({ type: 'BETS' as const, ...batch })), {
+    type: 'FINISH',
+    total: bets.length,
+    digest: uploadDigestOf(AGENCY, bets.slice(1)),
+  });
   t.like(await transport.receive(), { type: 'WELCOME' });
   for (const _ of batches) t.like(await transport.receive(), { type: 'ACK' });
   t.like(await transport.receive(), { type: 'ERROR', code: ErrorCode.DIGEST_MISMATCH, next: bets.length });
@@ -220,7 +239,13 @@ test('WINNERS before FINISH is refused', async (t) => {
 
 test('stop answers a held WINNERS with SERVER_STOPPING, closes, and the Lottery is told to drop the request', async (t) => {
   const { transport, send, session, lottery } = startSession(t);
-  send({ type: 'HELLO', agency: AGENCY }, ...batches.map((batch) => ({ type: 'BETS' as const, ...batch })), { type: 'FINISH', total: bets.length, digest: digestOfAll }, { type: 'WINNERS' }, { type: 'PING' });
+  send(
+    { type: 'HELLO', agency: AGENCY },
+    ...batches.map((batch) => ({ type: 'BETS' as const, ...batch })),
+    { type: 'FINISH', total: bets.length, digest: digestOfAll },
+    { type: 'WINNERS' },
+    { type: 'PING' },
+  );
   t.like(await transport.receive(), { type: 'WELCOME' });
   for (const _ of batches) t.like(await transport.receive(), { type: 'ACK' });
   t.deepEqual(await transport.receive(), { type: 'ACK', offset: bets.length });

@@ -33,8 +33,15 @@ async function serveSessions(t: ExecutionContext, options: Partial<SessionOption
     sessions.push(
       new Session(socketTransport(socket), {
         agencies: 5,
-        store: { welcome: async () => ({ offset: 0, finished: false, drawn: false }), append: async () => ({ status: 'invalid', next: 0 }) },
-        lottery: { finish: async (_agency, total, digest) => ({ status: 'finished', total, digest }), winners: () => new Promise(() => undefined), withdraw: () => undefined },
+        store: {
+          welcome: async () => ({ offset: 0, finished: false, drawn: false }),
+          append: async () => ({ status: 'invalid', next: 0 }),
+        },
+        lottery: {
+          finish: async (_agency, total, digest) => ({ status: 'finished', total, digest }),
+          winners: () => new Promise(() => undefined),
+          withdraw: () => undefined,
+        },
         log,
         handshakeTimeoutMs: 60_000,
         idleTimeoutMs: 60_000,
@@ -70,7 +77,9 @@ test.serial('a FINISH that waits on the Lottery for many idle timeouts is answer
   const { port } = await serveSessions(t, { lottery, idleTimeoutMs: 1000 });
   const connection = await connectRaw(port);
   t.teardown(() => connection.destroy());
-  connection.sendBytes(Buffer.concat([encodeMessage({ type: 'HELLO', agency: 1 }), encodeMessage({ type: 'FINISH', total: 0, digest: EMPTY_UPLOAD_DIGEST })]));
+  connection.sendBytes(
+    Buffer.concat([encodeMessage({ type: 'HELLO', agency: 1 }), encodeMessage({ type: 'FINISH', total: 0, digest: EMPTY_UPLOAD_DIGEST })]),
+  );
   t.like(await connection.receive(), { type: 'WELCOME' });
   await sleep(5000);
   finished.resolve({ status: 'finished', total: 0, digest: EMPTY_UPLOAD_DIGEST });
@@ -91,7 +100,12 @@ test.serial('a held WINNERS is withdrawn from the Lottery when its connection cl
   const { port } = await serveSessions(t, { lottery });
   const connection = await connectRaw(port);
   connection.sendBytes(
-    Buffer.concat([encodeMessage({ type: 'HELLO', agency: 1 }), encodeMessage({ type: 'FINISH', total: 0, digest: EMPTY_UPLOAD_DIGEST }), encodeMessage({ type: 'WINNERS' }), encodeMessage({ type: 'PING' })]),
+    Buffer.concat([
+      encodeMessage({ type: 'HELLO', agency: 1 }),
+      encodeMessage({ type: 'FINISH', total: 0, digest: EMPTY_UPLOAD_DIGEST }),
+      encodeMessage({ type: 'WINNERS' }),
+      encodeMessage({ type: 'PING' }),
+    ]),
   );
   t.like(await connection.receive(), { type: 'WELCOME' });
   t.like(await connection.receive(), { type: 'ACK' });

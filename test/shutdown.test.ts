@@ -9,10 +9,15 @@ import { uploadDigestOf } from '../src/bets/upload-digest.ts';
 const closeLine = /action: close_(\w+) \| result: success/;
 
 test('SIGTERM under load: every batch logged as stored is in bets.csv, no row is torn, and the server exits 0', async (t) => {
-  const { dir, files } = await agencyFiles(t, Array.from({ length: 4 }, () => ({ count: 3000 })));
+  const { dir, files } = await agencyFiles(
+    t,
+    Array.from({ length: 4 }, () => ({ count: 3000 })),
+  );
   const dataDir = join(dir, 'server');
   const server = await startServer(['--data-dir', dataDir, '--agencies', '4']);
-  const agencies = files.map((file, i) => startAgency(i + 1, server.port, ['--data-file', file, '--batch-max-amount', '3', '--retry-timeout', '1']));
+  const agencies = files.map((file, i) =>
+    startAgency(i + 1, server.port, ['--data-file', file, '--batch-max-amount', '3', '--retry-timeout', '1']),
+  );
   await server.waitForLine(/action: apuesta_recibida \| result: success/, { count: 30 });
   const code = await server.stop();
   for (const agency of agencies) await agency.exited;

@@ -35,7 +35,11 @@ const oldNode = olderNode();
     const { status, stdout, stderr } = spawnSync(oldNode!, [join(binDir, `${program}.mjs`), '--help'], { encoding: 'utf8' });
     t.is(status, 1, program);
     t.is(stdout, '', program);
-    t.is(stderr, `${runtimeMessage(program, spawnSync(oldNode!, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout.trim())}\n`, program);
+    t.is(
+      stderr,
+      `${runtimeMessage(program, spawnSync(oldNode!, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout.trim())}\n`,
+      program,
+    );
   }
 });
 
@@ -51,12 +55,24 @@ test('an agency sent SIGTERM while it is still loading logs its shutdown and exi
   const port = await freePort();
   const [input] = await writeAgencies(await tempDir(t), [{ count: 5 }]);
   // No server on the port: the agency would keep trying for two minutes.
-  const agency = startAnnouncing('lottery-agency', ['--id', '1', '--server', `127.0.0.1:${port}`, '--retry-timeout', '120', '--data-file', input.file]);
+  const agency = startAnnouncing('lottery-agency', [
+    '--id',
+    '1',
+    '--server',
+    `127.0.0.1:${port}`,
+    '--retry-timeout',
+    '120',
+    '--data-file',
+    input.file,
+  ]);
   t.teardown(() => agency.child.kill('SIGKILL'));
   await agency.waitForLine(LISTENING);
   agency.child.kill('SIGTERM');
   t.is(await within(agency.exited, 'the agency exiting'), 0, agency.lines.join('\n'));
-  t.true(agency.lines.some((line) => /action: shutdown \| result: in_progress \| reason: SIGTERM/.test(line)), agency.lines.join('\n'));
+  t.true(
+    agency.lines.some((line) => /action: shutdown \| result: in_progress \| reason: SIGTERM/.test(line)),
+    agency.lines.join('\n'),
+  );
   t.regex(agency.lines.at(-1)!, /action: shutdown \| result: success$/);
 });
 
@@ -71,5 +87,8 @@ test('lottery-ping sent SIGTERM while it waits says so and exits 1', async (t) =
   await ping.waitForLine(LISTENING);
   ping.child.kill('SIGTERM');
   t.is(await within(ping.exited, 'lottery-ping exiting'), 1);
-  t.deepEqual(ping.lines.filter((line) => !LISTENING.test(line)), ['lottery-ping: stopped by SIGTERM before a PONG']);
+  t.deepEqual(
+    ping.lines.filter((line) => !LISTENING.test(line)),
+    ['lottery-ping: stopped by SIGTERM before a PONG'],
+  );
 });

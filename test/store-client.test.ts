@@ -50,7 +50,10 @@ test('a failed call fails every append it carried, and the next turn starts afre
   });
   const client = new StoreClient(remote);
   const results = await Promise.allSettled([client.append(request(1, 0)), client.append(request(2, 0))]);
-  t.deepEqual(results.map((result) => result.status), ['rejected', 'rejected']);
+  t.deepEqual(
+    results.map((result) => result.status),
+    ['rejected', 'rejected'],
+  );
   fail = false;
   t.like(await client.append(request(1, 0)), { status: 'stored', next: 1 });
   t.deepEqual(await client.welcome(4), { offset: 4, finished: false, drawn: false });

@@ -24,7 +24,10 @@ test('a Store that dies takes the server down with a non-zero exit and says why;
   client.send({ type: 'BETS', offset: 2, bets: [bet('3')] });
   const code = await within(server.exited, 'the server after its Store died');
   t.is(code, 1);
-  t.true(server.lines.some((line) => /action: store \| result: fail .*injected fault/.test(line)), server.lines.join('\n'));
+  t.true(
+    server.lines.some((line) => /action: store \| result: fail .*injected fault/.test(line)),
+    server.lines.join('\n'),
+  );
   t.regex(server.lines.at(-1)!, /action: shutdown \| result: fail .*restarted into recovery/);
   await within(client.closed, 'the connection to close');
 
@@ -45,6 +48,9 @@ test('SIGTERM while the server is stuck starting up stops it at once', async (t)
   await server.waitForLine(/action: config \| result: success/);
   server.child.kill('SIGTERM');
   t.is(await within(server.exited, 'the server after one SIGTERM'), 143);
-  t.true(server.lines.some((line) => /action: shutdown \| result: fail \| reason: SIGTERM during start-up/.test(line)), server.lines.join('\n'));
+  t.true(
+    server.lines.some((line) => /action: shutdown \| result: fail \| reason: SIGTERM during start-up/.test(line)),
+    server.lines.join('\n'),
+  );
   t.false(server.lines.some((line) => /action: listen/.test(line)));
 });

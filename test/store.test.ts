@@ -60,7 +60,13 @@ test('appendAll decides its batches in order, as separate appends would, in one 
   const dir = await dataDir(t);
   const store = await openStore(t, dir);
   const bets = generateBets({ seed: 5, count: 30 });
-  const outcomes = await store.appendAll([batch(1, bets, 0, 10), batch(1, bets, 0, 10), { ...batch(2, bets, 0, 5), rows: null }, batch(1, bets, 10, 30), batch(3, bets, 4, 6)]);
+  const outcomes = await store.appendAll([
+    batch(1, bets, 0, 10),
+    batch(1, bets, 0, 10),
+    { ...batch(2, bets, 0, 5), rows: null },
+    batch(1, bets, 10, 30),
+    batch(3, bets, 4, 6),
+  ]);
   t.deepEqual(outcomes, [
     { status: 'stored', next: 10, stored: 10 },
     { status: 'duplicate', next: 10 },
@@ -148,7 +154,10 @@ test('appends issued at once are committed as one group and all resolve', async 
   t.is(lines.length, 500);
   for (const agency of agencies) {
     t.deepEqual(
-      lines.filter((line) => line.startsWith(`${agency},`)).map((line) => `${line}\n`).join(''),
+      lines
+        .filter((line) => line.startsWith(`${agency},`))
+        .map((line) => `${line}\n`)
+        .join(''),
       rowsText(agency, streams[agency - 1]),
     );
   }
@@ -223,7 +232,10 @@ test('FINISHes ride the group commit: many at once are one journal record, after
     store.append(batch(6, streams[0], 0, 10)),
     store.finish(6, 10, uploadDigestOf(6, streams[0])),
   ]);
-  t.true(outcomes.every((outcome) => outcome.status === 'finished' || outcome.status === 'stored'), JSON.stringify(outcomes));
+  t.true(
+    outcomes.every((outcome) => outcome.status === 'finished' || outcome.status === 'stored'),
+    JSON.stringify(outcomes),
+  );
   const commits = (await commitsOf(dir)).slice(before);
   t.is(commits.length, 1);
   t.deepEqual(Object.keys(commits[0].finished ?? {}).sort(), ['1', '2', '3', '4', '5', '6']);
@@ -283,7 +295,13 @@ test('reopening the same data dir restores offsets, finishes and the draw', asyn
   const third = await openStore(t, dir);
   t.deepEqual(third.snapshot().winners, winners);
   t.deepEqual(await third.draw(2), { winners, chain });
-  t.deepEqual(third.welcome(2), { offset: 40, finished: true, drawn: true, total: 40, digest: uploadDigestOf(2, [...two.slice(0, 25), ...two.slice(30)]) });
+  t.deepEqual(third.welcome(2), {
+    offset: 40,
+    finished: true,
+    drawn: true,
+    total: 40,
+    digest: uploadDigestOf(2, [...two.slice(0, 25), ...two.slice(30)]),
+  });
   t.deepEqual(third.status(1), { next: 40, stored: 40, finished: true });
   t.deepEqual(third.status(2), { next: 40, stored: 35, finished: true });
   t.is(await csvOf(dir), rowsText(1, one) + rowsText(2, two.slice(0, 25)) + rowsText(2, two.slice(30)));
@@ -326,7 +344,12 @@ test('recovery cuts a journal record cut in half, and the bets it would have com
   // A group that wrote its rows and half its record when the power went.
   const rows = rowsText(1, bets.slice(20, 30));
   await appendFile(join(dir, BETS_FILE), rows);
-  const record = encodeRecord({ kind: 'commit', csvEnd: Buffer.byteLength(csv + rows), chain: '0'.repeat(64), agencies: { '1': { next: 30, stored: 30 } } });
+  const record = encodeRecord({
+    kind: 'commit',
+    csvEnd: Buffer.byteLength(csv + rows),
+    chain: '0'.repeat(64),
+    agencies: { '1': { next: 30, stored: 30 } },
+  });
   await appendFile(join(dir, JOURNAL_FILE), record.slice(0, Math.floor(record.length / 2)));
   const store = await openStore(t, dir);
   t.deepEqual(store.status(1), { next: 20, stored: 20, finished: false });
@@ -437,9 +460,10 @@ function faultyFiles(failing: { writes: boolean; syncs: boolean }) {
             throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
           };
         }
-        if ((name === 'datasync' || name === 'sync') && failing.syncs) return async () => {
-          throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
-        };
+        if ((name === 'datasync' || name === 'sync') && failing.syncs)
+          return async () => {
+            throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+          };
         return value.bind(target);
       },
     });
@@ -472,7 +496,13 @@ test('a failed sync stops the Store for good: what is on disk is unknown until r
   const dir = await dataDir(t);
   const failing = { writes: false, syncs: false };
   const failures: Error[] = [];
-  const store = await Store.open({ dataDir: dir, fsync: true, log, openFile: faultyFiles(failing), onFailure: (error) => failures.push(error) });
+  const store = await Store.open({
+    dataDir: dir,
+    fsync: true,
+    log,
+    openFile: faultyFiles(failing),
+    onFailure: (error) => failures.push(error),
+  });
   const bets = generateBets({ seed: 72, count: 20 });
   await store.append(batch(1, bets, 0, 10));
   failing.syncs = true;

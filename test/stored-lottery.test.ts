@@ -19,7 +19,10 @@ const snapshot = (agencies: StoreSnapshot['agencies'], winners: StoreSnapshot['w
 test('a draw made for N agencies can only be served with N', (t) => {
   const drawn = snapshot({ 1: state(3, true), 2: state(4, true) }, { 1: ['5'], 2: [] });
   t.is(contradictsStoredLottery(drawn, 2, 'd'), undefined);
-  t.regex(contradictsStoredLottery(drawn, 3, 'd')!, /^d holds a lottery drawn for 2 agencies, but this server is set for 3 \(--agencies\): start with that number/);
+  t.regex(
+    contradictsStoredLottery(drawn, 3, 'd')!,
+    /^d holds a lottery drawn for 2 agencies, but this server is set for 3 \(--agencies\): start with that number/,
+  );
   t.regex(contradictsStoredLottery(drawn, 1, 'd')!, /drawn for 2 agencies/);
 });
 
@@ -27,7 +30,10 @@ test('bets or a finish from an agency past N contradict N; fewer agencies so far
   const underway = snapshot({ 1: state(10), 4: state(5, true), 5: state(2) });
   t.is(contradictsStoredLottery(underway, 5, 'd'), undefined);
   t.is(contradictsStoredLottery(underway, 9, 'd'), undefined);
-  t.regex(contradictsStoredLottery(underway, 3, 'd')!, /^d holds bets from agency 4, 5, but this server is set for 3 agencies \(--agencies\): start with --agencies 5 or more/);
+  t.regex(
+    contradictsStoredLottery(underway, 3, 'd')!,
+    /^d holds bets from agency 4, 5, but this server is set for 3 agencies \(--agencies\): start with --agencies 5 or more/,
+  );
   t.is(contradictsStoredLottery(snapshot({ 7: state(0) }), 3, 'd'), undefined, 'an agency that never stored a bet is no contradiction');
 });
 
@@ -37,17 +43,30 @@ test('a restart says it serves a drawn lottery, and refuses another number of ag
   const first = await serverFor(t, dataDir, ['--agencies', '2']);
   t.true(first.lines.some((line) => /action: loteria \| result: success \| estado: nueva/.test(line)));
   const runs = files.map((file, i) => agencyFor(t, i + 1, first.port, ['--data-file', file]).result);
-  t.deepEqual((await within(Promise.all(runs), 'the agencies')).map(({ code }) => code), [0, 0]);
+  t.deepEqual(
+    (await within(Promise.all(runs), 'the agencies')).map(({ code }) => code),
+    [0, 0],
+  );
   t.is(await first.stop(), 0);
 
   const refused = startProgram('lottery-server', ['--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--agencies', '3']);
   t.is(await within(refused.exited, 'the refused server'), 1);
-  t.false(refused.lines.some((line) => /action: listen/.test(line)), 'it never listened');
-  t.regex(refused.lines.at(-1)!, /ERROR +action: start \| result: fail \| error: .*server holds a lottery drawn for 2 agencies, but this server is set for 3/);
+  t.false(
+    refused.lines.some((line) => /action: listen/.test(line)),
+    'it never listened',
+  );
+  t.regex(
+    refused.lines.at(-1)!,
+    /ERROR +action: start \| result: fail \| error: .*server holds a lottery drawn for 2 agencies, but this server is set for 3/,
+  );
 
   const again = await serverFor(t, dataDir, ['--agencies', '2']);
   t.true(
-    again.lines.some((line) => /WARNING +action: loteria \| result: success \| estado: sorteada \| agencias: 2 \| apuestas: 30 \| cant_ganadores: 1 \| aviso: the lottery in .* was drawn already/.test(line)),
+    again.lines.some((line) =>
+      /WARNING +action: loteria \| result: success \| estado: sorteada \| agencias: 2 \| apuestas: 30 \| cant_ganadores: 1 \| aviso: the lottery in .* was drawn already/.test(
+        line,
+      ),
+    ),
     again.lines.join('\n'),
   );
 });

@@ -19,7 +19,10 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /** A TLS server for `agencies` agencies with `pki`'s certificates, and generated agency files. */
 async function tlsLottery(t: ExecutionContext, pki: string, agencies = 1, serverArgs: string[] = []) {
   const dir = await tempDir(t);
-  const inputs = await writeAgencies(dir, Array.from({ length: agencies }, () => ({ count: 150, winnerRows: [7] })));
+  const inputs = await writeAgencies(
+    dir,
+    Array.from({ length: agencies }, () => ({ count: 150, winnerRows: [7] })),
+  );
   const dataDir = join(dir, 'server');
   const server = await serverFor(t, dataDir, ['--agencies', String(agencies), ...serverTlsArgs(pki), ...serverArgs]);
   return { dir, dataDir, server, inputs };
@@ -35,8 +38,13 @@ test.serial('agencies upload over mutual TLS, get their winners, and the monitor
   const pki = await makePki(t, ['--agencies', '2']);
   const { dataDir, server, inputs } = await tlsLottery(t, pki, 2);
   t.true(server.lines.some((line) => /action: listen \| result: success .*\| tls: on/.test(line)));
-  t.false(server.lines.some((line) => /action: transport \| result: success \| tls: off/.test(line)), 'no plaintext warning when TLS is on');
-  const runs = await Promise.all(inputs.map((input) => runAgency(t, input.id, server.port, ['--data-file', input.file, ...clientTlsArgs(pki, `agency-${input.id}`)])));
+  t.false(
+    server.lines.some((line) => /action: transport \| result: success \| tls: off/.test(line)),
+    'no plaintext warning when TLS is on',
+  );
+  const runs = await Promise.all(
+    inputs.map((input) => runAgency(t, input.id, server.port, ['--data-file', input.file, ...clientTlsArgs(pki, `agency-${input.id}`)])),
+  );
   runs.forEach((run, i) => {
     t.is(run.code, 0, run.output);
     t.deepEqual(sorted(run.winners ?? []), inputs[i].winners);
@@ -50,14 +58,16 @@ test.serial('agencies upload over mutual TLS, get their winners, and the monitor
   t.regex(ping.lines.join('\n'), /answered PONG/);
 });
 
-test.serial('an agency using agency 1\'s certificate with --id 2 is refused UNAUTHORIZED, and the server logs it', async (t) => {
+test.serial("an agency using agency 1's certificate with --id 2 is refused UNAUTHORIZED, and the server logs it", async (t) => {
   const pki = await makePki(t, ['--agencies', '2']);
   const { server, inputs } = await tlsLottery(t, pki, 2);
   const run = await runAgency(t, 2, server.port, ['--data-file', inputs[1].file, ...clientTlsArgs(pki, 'agency-1')]);
   t.is(run.code, 1, run.output);
   t.regex(run.output, /UNAUTHORIZED: this connection's certificate is agency-1's: it cannot speak for agency 2/);
   t.false(/reintento_ms/.test(run.output), 'the agency does not retry');
-  await server.waitForLine(/action: conexion \| result: fail .*\| code: UNAUTHORIZED \| error: this connection's certificate is agency-1's/);
+  await server.waitForLine(
+    /action: conexion \| result: fail .*\| code: UNAUTHORIZED \| error: this connection's certificate is agency-1's/,
+  );
 });
 
 test.serial('the monitor certificate may not say HELLO', async (t) => {
@@ -83,7 +93,16 @@ test.serial('an agency whose certificate comes from another CA is refused at the
   const pki = await makePki(t, ['--agencies', '1']);
   const other = await makePki(t, ['--agencies', '1']);
   const { server, inputs } = await tlsLottery(t, pki, 1);
-  const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, '--tls-ca', join(pki, 'ca.crt'), '--tls-cert', join(other, 'agency-1.crt'), '--tls-key', join(other, 'agency-1.key')]);
+  const run = await runAgency(t, 1, server.port, [
+    '--data-file',
+    inputs[0].file,
+    '--tls-ca',
+    join(pki, 'ca.crt'),
+    '--tls-cert',
+    join(other, 'agency-1.crt'),
+    '--tls-key',
+    join(other, 'agency-1.key'),
+  ]);
   t.is(run.code, 1, run.output);
   t.regex(run.output, /UNAUTHORIZED: this server refused the client certificate: the certificate CN=agency-1: it was signed by another CA/);
   t.false(/reintento_ms/.test(run.output));
@@ -100,9 +119,16 @@ for (const [label, validity] of [
     const { server, inputs } = await tlsLottery(t, pki, 1);
     const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki, 'agency-1-dated')]);
     t.is(run.code, 1, run.output);
-    t.regex(run.output, label === 'expired' ? /UNAUTHORIZED: .*CN=agency-1: it expired on / : /UNAUTHORIZED: .*CN=agency-1: it is not valid yet/);
+    t.regex(
+      run.output,
+      label === 'expired' ? /UNAUTHORIZED: .*CN=agency-1: it expired on / : /UNAUTHORIZED: .*CN=agency-1: it is not valid yet/,
+    );
     t.false(/reintento_ms/.test(run.output));
-    await server.waitForLine(label === 'expired' ? /code: TLS_HANDSHAKE \| error: .*it expired on .*CERT_HAS_EXPIRED/ : /code: TLS_HANDSHAKE \| error: .*not valid yet.*CERT_NOT_YET_VALID/);
+    await server.waitForLine(
+      label === 'expired'
+        ? /code: TLS_HANDSHAKE \| error: .*it expired on .*CERT_HAS_EXPIRED/
+        : /code: TLS_HANDSHAKE \| error: .*not valid yet.*CERT_NOT_YET_VALID/,
+    );
   });
 }
 
@@ -132,7 +158,16 @@ test.serial('an agency refuses a server whose certificate comes from another CA'
   const pki = await makePki(t, ['--agencies', '1']);
   const other = await makePki(t, ['--agencies', '1']);
   const { server, inputs } = await tlsLottery(t, pki, 1);
-  const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, '--tls-ca', join(other, 'ca.crt'), '--tls-cert', join(pki, 'agency-1.crt'), '--tls-key', join(pki, 'agency-1.key')]);
+  const run = await runAgency(t, 1, server.port, [
+    '--data-file',
+    inputs[0].file,
+    '--tls-ca',
+    join(other, 'ca.crt'),
+    '--tls-cert',
+    join(pki, 'agency-1.crt'),
+    '--tls-key',
+    join(pki, 'agency-1.key'),
+  ]);
   t.is(run.code, 1, run.output);
   t.regex(run.output, /is not trusted/);
 });
@@ -152,7 +187,12 @@ test.serial('a TLS agency on a plaintext server is told the server does not spea
   const dir = await tempDir(t);
   const [input] = await writeAgencies(dir, [{ count: 10 }]);
   const server = await serverFor(t, join(dir, 'server'), ['--agencies', '1']);
-  t.true(server.lines.some((line) => /WARNING +action: transport \| result: success \| tls: off \| warning: plaintext: agencies are not authenticated/.test(line)), 'the plaintext server warns once at start');
+  t.true(
+    server.lines.some((line) =>
+      /WARNING +action: transport \| result: success \| tls: off \| warning: plaintext: agencies are not authenticated/.test(line),
+    ),
+    'the plaintext server warns once at start',
+  );
   const run = await runAgency(t, 1, server.port, ['--data-file', input.file, ...clientTlsArgs(pki, 'agency-1')]);
   t.is(run.code, 1, run.output);
   t.regex(run.output, /does not speak TLS/);
@@ -168,7 +208,15 @@ test.serial('TLS flags must come together and name readable files, or the progra
   const agency = startProgram('lottery-agency', ['--id', '1', '--tls-ca', join(pki, 'nothing.crt')]);
   t.is(await agency.exited, 2);
   t.regex(agency.lines.join('\n'), /--tls-ca \(CLI_TLS_CA\): cannot read .*nothing\.crt: ENOENT/);
-  const mismatched = startProgram('lottery-agency', ['--id', '1', ...clientTlsArgs(pki), '--tls-cert', join(pki, 'agency-1.crt'), '--tls-key', join(pki, 'monitor.key')]);
+  const mismatched = startProgram('lottery-agency', [
+    '--id',
+    '1',
+    ...clientTlsArgs(pki),
+    '--tls-cert',
+    join(pki, 'agency-1.crt'),
+    '--tls-key',
+    join(pki, 'monitor.key'),
+  ]);
   t.is(await mismatched.exited, 2);
   t.regex(mismatched.lines.join('\n'), /do not make a usable certificate and key/);
 });
@@ -178,7 +226,10 @@ async function capturingRelay(t: ExecutionContext, port: number) {
   const captured: Buffer[] = [];
   const relay = net.createServer((client) => {
     const upstream = net.connect({ host: '127.0.0.1', port });
-    for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
       from.on('data', (chunk: Buffer) => {
         captured.push(chunk);
         to.write(chunk);
@@ -194,7 +245,9 @@ async function capturingRelay(t: ExecutionContext, port: number) {
 
 /** The DNIs and names of `bets` found in `bytes`. Names under 6 bytes are left out: ciphertext holds short strings by chance. */
 function secretsIn(bytes: Buffer, bets: readonly WireBet[]): string[] {
-  const secrets = new Set(bets.flatMap((bet) => [String(bet[0]), String(bet[1]), String(bet[2])]).filter((text) => Buffer.byteLength(text) >= 6));
+  const secrets = new Set(
+    bets.flatMap((bet) => [String(bet[0]), String(bet[1]), String(bet[2])]).filter((text) => Buffer.byteLength(text) >= 6),
+  );
   return [...secrets].filter((secret) => bytes.includes(Buffer.from(secret)));
 }
 
@@ -218,39 +271,52 @@ test.serial('between an agency and a TLS server none of its DNIs or names cross 
   t.true(secretsIn(plainRelay.bytes(), plainInput.bets).length > 150, 'in plaintext every DNI is there to read');
 });
 
-test.serial('a flood of connections from one address is cut at --max-unauthenticated-per-address, and an agency from another still gets in', async (t) => {
-  const pki = await makePki(t, ['--agencies', '1']);
-  const LIMIT = 8;
-  const EXTRA = 40;
-  const { server, inputs } = await tlsLottery(t, pki, 1, ['--max-unauthenticated-per-address', String(LIMIT), '--handshake-timeout', '300']);
-  const flood: net.Socket[] = [];
-  let closedByServer = 0;
-  const open = async () => {
-    const socket = net.connect({ host: '127.0.0.1', port: server.port, localAddress: '127.0.0.2' });
-    socket.on('error', () => undefined);
-    socket.on('close', () => closedByServer++);
-    socket.resume();
-    flood.push(socket);
-    await once(socket, 'connect');
-  };
-  t.teardown(() => flood.forEach((socket) => socket.destroy()));
-  for (let i = 0; i < LIMIT; i++) await open();
-  await Promise.all(Array.from({ length: EXTRA }, open));
+test.serial(
+  'a flood of connections from one address is cut at --max-unauthenticated-per-address, and an agency from another still gets in',
+  async (t) => {
+    const pki = await makePki(t, ['--agencies', '1']);
+    const LIMIT = 8;
+    const EXTRA = 40;
+    const { server, inputs } = await tlsLottery(t, pki, 1, [
+      '--max-unauthenticated-per-address',
+      String(LIMIT),
+      '--handshake-timeout',
+      '300',
+    ]);
+    const flood: net.Socket[] = [];
+    let closedByServer = 0;
+    const open = async () => {
+      const socket = net.connect({ host: '127.0.0.1', port: server.port, localAddress: '127.0.0.2' });
+      socket.on('error', () => undefined);
+      socket.on('close', () => closedByServer++);
+      socket.resume();
+      flood.push(socket);
+      await once(socket, 'connect');
+    };
+    t.teardown(() => flood.forEach((socket) => socket.destroy()));
+    for (let i = 0; i < LIMIT; i++) await open();
+    await Promise.all(Array.from({ length: EXTRA }, open));
 
-  const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki, 'agency-1')]);
-  t.is(run.code, 0, `the agency from 127.0.0.1 completes while 127.0.0.2 holds its limit:\n${run.output}`);
+    const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki, 'agency-1')]);
+    t.is(run.code, 0, `the agency from 127.0.0.1 completes while 127.0.0.2 holds its limit:\n${run.output}`);
 
-  // Every refusal is accounted for in the log, most of them in a count rather than a line each.
-  const refusals = () => {
-    const lines = server.lines.filter((line) => /action: conexion \| result: fail .*code: TOO_MANY_CONNECTIONS|action: conexion \| result: fail \| suprimidas/.test(line));
-    const written = lines.filter((line) => /peer: 127\.0\.0\.2/.test(line)).length;
-    const counted = lines.reduce((sum, line) => sum + Number(/suprimidas: (\d+)/.exec(line)?.[1] ?? 0), 0);
-    return { lines: lines.length, total: written + counted };
-  };
-  while (refusals().total < EXTRA) await sleep(200);
-  t.is(refusals().total, EXTRA);
-  t.true(refusals().lines < EXTRA, `${refusals().lines} lines for ${EXTRA} refusals`);
-  t.regex(server.lines.find((line) => /TOO_MANY_CONNECTIONS/.test(line)) ?? '', /error: 8 connections from 127\.0\.0\.2 have not said HELLO yet, the limit per address/);
-  while (closedByServer < EXTRA) await sleep(100);
-  t.is(closedByServer, EXTRA, 'the connections within the limit are held, the others closed');
-});
+    // Every refusal is accounted for in the log, most of them in a count rather than a line each.
+    const refusals = () => {
+      const lines = server.lines.filter((line) =>
+        /action: conexion \| result: fail .*code: TOO_MANY_CONNECTIONS|action: conexion \| result: fail \| suprimidas/.test(line),
+      );
+      const written = lines.filter((line) => /peer: 127\.0\.0\.2/.test(line)).length;
+      const counted = lines.reduce((sum, line) => sum + Number(/suprimidas: (\d+)/.exec(line)?.[1] ?? 0), 0);
+      return { lines: lines.length, total: written + counted };
+    };
+    while (refusals().total < EXTRA) await sleep(200);
+    t.is(refusals().total, EXTRA);
+    t.true(refusals().lines < EXTRA, `${refusals().lines} lines for ${EXTRA} refusals`);
+    t.regex(
+      server.lines.find((line) => /TOO_MANY_CONNECTIONS/.test(line)) ?? '',
+      /error: 8 connections from 127\.0\.0\.2 have not said HELLO yet, the limit per address/,
+    );
+    while (closedByServer < EXTRA) await sleep(100);
+    t.is(closedByServer, EXTRA, 'the connections within the limit are held, the others closed');
+  },
+);

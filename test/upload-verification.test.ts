@@ -47,7 +47,12 @@ test('an agency run again with another file against a finished lottery says so a
   await writeAgencyFile(another, generateBets({ seed: 9, count: 50, winnerRows: [1] }));
   const rerun = await agencyFor(t, 1, server.port, ['--data-file', another]).result;
   t.not(rerun.code, 0);
-  t.true(rerun.lines.some((line) => /already finished in this lottery with 50 bets .*it is not the file that was uploaded.*new data dir/.test(line)), rerun.lines.join('\n'));
+  t.true(
+    rerun.lines.some((line) =>
+      /already finished in this lottery with 50 bets .*it is not the file that was uploaded.*new data dir/.test(line),
+    ),
+    rerun.lines.join('\n'),
+  );
   t.is(rerun.winners, undefined);
 
   const same = await agencyFor(t, 1, server.port, ['--data-file', own]).result;

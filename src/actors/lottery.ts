@@ -111,7 +111,11 @@ export class Lottery {
       // recorded, so the draw is owed. It is tried again on the next FINISH
       // or WINNERS, and meanwhile with a backoff, until it succeeds.
       const delay = this.#drawRetry.next();
-      logEvent(this.#log, 'error', 'sorteo', 'fail', { error: (error as Error).message, intentos: this.#drawRetry.failures, reintento_ms: delay });
+      logEvent(this.#log, 'error', 'sorteo', 'fail', {
+        error: (error as Error).message,
+        intentos: this.#drawRetry.failures,
+        reintento_ms: delay,
+      });
       clearTimeout(this.#retryTimer);
       this.#retryTimer = setTimeout(() => this.#retryDraw(), delay);
       return;
@@ -141,4 +145,8 @@ export class Lottery {
 const DRAW_RETRY = { firstMs: 100, maxMs: 5000, jitter: false } as const;
 
 const withdrawnAnswer: WinnersOutcome = { status: 'rejected', code: ErrorCode.INTERNAL, message: 'the connection that asked has closed' };
-const stoppingAnswer: WinnersOutcome = { status: 'rejected', code: ErrorCode.SERVER_STOPPING, message: 'the server is stopping; ask again once it is back' };
+const stoppingAnswer: WinnersOutcome = {
+  status: 'rejected',
+  code: ErrorCode.SERVER_STOPPING,
+  message: 'the server is stopping; ask again once it is back',
+};

@@ -47,7 +47,8 @@ port.on('message', async (message: ToSessionWorker) => {
       } catch (error) {
         if (!(error instanceof ConnectionRefused)) throw error;
         // A peer that only opens and closes (a port probe) is not worth a line.
-        if (error.code !== CLOSED_UNSPOKEN && !stopped.signal.aborted) refusals.event('warn', 'conexion', 'fail', { peer, code: error.code, error: error.message });
+        if (error.code !== CLOSED_UNSPOKEN && !stopped.signal.aborted)
+          refusals.event('warn', 'conexion', 'fail', { peer, code: error.code, error: error.message });
         reply({ type: 'closed', connection });
       } finally {
         handshakes.delete(stopped);

@@ -128,9 +128,12 @@ export class Session {
       },
     });
     this.#startIdleTimer();
-    this.#handshakeTimer = setTimeout(() => {
-      this.#closeWithError(new ProtocolError(ErrorCode.TIMEOUT, `no HELLO within ${options.handshakeTimeoutMs / 1000} s`));
-    }, Math.max(0, options.handshakeTimeoutMs - (options.handshakeSpentMs ?? 0)));
+    this.#handshakeTimer = setTimeout(
+      () => {
+        this.#closeWithError(new ProtocolError(ErrorCode.TIMEOUT, `no HELLO within ${options.handshakeTimeoutMs / 1000} s`));
+      },
+      Math.max(0, options.handshakeTimeoutMs - (options.handshakeSpentMs ?? 0)),
+    );
     transport.resume();
   }
 
@@ -273,7 +276,10 @@ export class Session {
     }
     const identity = this.#options.identity;
     if (identity !== undefined && !(identity.kind === 'agency' && identity.agency === agency)) {
-      throw new ProtocolError(ErrorCode.UNAUTHORIZED, `this connection's certificate is ${describeIdentity(identity)}'s: it cannot speak for agency ${agency}`);
+      throw new ProtocolError(
+        ErrorCode.UNAUTHORIZED,
+        `this connection's certificate is ${describeIdentity(identity)}'s: it cannot speak for agency ${agency}`,
+      );
     }
     clearTimeout(this.#handshakeTimer);
     this.#agency = agency;
@@ -324,7 +330,10 @@ export class Session {
     });
   }
 
-  #answerBets({ request: { offset, count }, bets = [], invalid = 'the batch holds an invalid bet' }: BatchInHand, outcome: AppendOutcome): void {
+  #answerBets(
+    { request: { offset, count }, bets = [], invalid = 'the batch holds an invalid bet' }: BatchInHand,
+    outcome: AppendOutcome,
+  ): void {
     switch (outcome.status) {
       case 'stored':
         logEvent(this.#log, 'info', 'apuesta_recibida', 'success', { cantidad: outcome.stored });
@@ -362,7 +371,7 @@ export class Session {
   }
 
   #winners(agency: number): void {
-    if (!this.#finished) throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, 'WINNERS before this agency\'s FINISH');
+    if (!this.#finished) throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, "WINNERS before this agency's FINISH");
     if (this.#awaitingWinners) return;
     this.#awaitingWinners = true;
     this.#winnersTicket = randomUUID();
@@ -395,7 +404,9 @@ export class Session {
   /** Tells the waiting agency how many agencies have finished, now and on each change. */
   #startProgress(): void {
     // Optional for a Lottery stand-in; over comlink, the call is remote.
-    const lottery = this.#options.lottery as { progress?: () => ReturnType<Lottery['progress']> | Promise<ReturnType<Lottery['progress']>> };
+    const lottery = this.#options.lottery as {
+      progress?: () => ReturnType<Lottery['progress']> | Promise<ReturnType<Lottery['progress']>>;
+    };
     if (lottery.progress === undefined) return;
     let told = -1;
     const tell = async () => {
@@ -470,7 +481,9 @@ export class Session {
     this.#frameTimer = undefined;
     if (!this.#reading()) return;
     const seconds = this.#options.frameTimeoutMs / 1000;
-    this.#closeWithError(new ProtocolError(ErrorCode.TIMEOUT, `a frame not complete within ${seconds} s: ${this.#decoder.buffered} bytes of it came`));
+    this.#closeWithError(
+      new ProtocolError(ErrorCode.TIMEOUT, `a frame not complete within ${seconds} s: ${this.#decoder.buffered} bytes of it came`),
+    );
   }
 
   /** The connection is gone: no timer runs for it, and the Lottery holds nothing for it. */

@@ -293,15 +293,30 @@ export class Store {
   #decide(request: AppendRequest, state: AgencyState): AppendOutcome {
     const { agency, offset, count } = request;
     if (this.#winners !== null) {
-      return { status: 'rejected', code: ErrorCode.DRAW_DONE, message: 'the draw has taken place: no more bets are taken', next: state.next };
+      return {
+        status: 'rejected',
+        code: ErrorCode.DRAW_DONE,
+        message: 'the draw has taken place: no more bets are taken',
+        next: state.next,
+      };
     }
     if (state.finished) {
-      return { status: 'rejected', code: ErrorCode.AGENCY_FINISHED, message: `agency ${agency} has finished: no more bets are taken from it`, next: state.next };
+      return {
+        status: 'rejected',
+        code: ErrorCode.AGENCY_FINISHED,
+        message: `agency ${agency} has finished: no more bets are taken from it`,
+        next: state.next,
+      };
     }
     const end = offset + count;
     if (end <= state.next) return { status: 'duplicate', next: state.next };
     if (offset > state.next) {
-      return { status: 'rejected', code: ErrorCode.OFFSET_GAP, message: `batch starts at ${offset} but the next bet expected is ${state.next}`, next: state.next };
+      return {
+        status: 'rejected',
+        code: ErrorCode.OFFSET_GAP,
+        message: `batch starts at ${offset} but the next bet expected is ${state.next}`,
+        next: state.next,
+      };
     }
     // A batch that overlaps what is stored (resent with other boundaries)
     // stores only its new tail.
@@ -312,7 +327,11 @@ export class Store {
     return { status: 'stored', next: end, stored: fresh };
   }
 
-  #decideFinish({ agency, total, digest }: { agency: number; total: number; digest: string }, state: AgencyState, stored: string): FinishOutcome {
+  #decideFinish(
+    { agency, total, digest }: { agency: number; total: number; digest: string },
+    state: AgencyState,
+    stored: string,
+  ): FinishOutcome {
     const recorded = this.#finishes.get(agency);
     if (state.finished && recorded !== undefined && (recorded.total !== total || recorded.digest !== digest)) {
       return {

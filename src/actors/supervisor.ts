@@ -130,7 +130,12 @@ export class Supervisor {
       throw new Error(contradiction);
     }
 
-    this.#lottery = new Lottery({ agencies: config.agencies, store: wrapPort<StoreApi>(this.#storePort(), 'store'), log: this.#log, snapshot: started.snapshot });
+    this.#lottery = new Lottery({
+      agencies: config.agencies,
+      store: wrapPort<StoreApi>(this.#storePort(), 'store'),
+      log: this.#log,
+      snapshot: started.snapshot,
+    });
     this.#lotteryFace = actorFace(this.#lottery, LOTTERY_API);
     for (const port of this.#lotteryPortsWaiting.splice(0)) expose(this.#lotteryFace, port);
     await this.#lottery.resume();
@@ -301,7 +306,8 @@ export function contradictsStoredLottery(snapshot: StoreSnapshot, agencies: numb
   const remedy = `start with that number of agencies, or with an empty --data-dir for a new lottery`;
   if (snapshot.winners !== null) {
     const drawnFor = Object.keys(snapshot.winners).length;
-    if (drawnFor !== agencies) return `${dataDir} holds a lottery drawn for ${drawnFor} agencies, but this server is set for ${agencies} (--agencies): ${remedy}`;
+    if (drawnFor !== agencies)
+      return `${dataDir} holds a lottery drawn for ${drawnFor} agencies, but this server is set for ${agencies} (--agencies): ${remedy}`;
   }
   const beyond = Object.entries(snapshot.agencies)
     .filter(([agency, state]) => Number(agency) > agencies && (state.finished || state.next > 0))

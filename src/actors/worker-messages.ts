@@ -14,9 +14,7 @@ export type StoreWorkerData = LogSettings & {
   fsync: boolean;
 };
 export type ToStoreWorker = { type: 'connect'; port: MessagePort } | { type: 'close' };
-export type FromStoreWorker =
-  | { type: 'ready'; snapshot: StoreSnapshot }
-  | { type: 'failed'; message: string };
+export type FromStoreWorker = { type: 'ready'; snapshot: StoreSnapshot } | { type: 'failed'; message: string };
 
 export type SessionWorkerData = LogSettings & {
   worker: number;
@@ -30,10 +28,6 @@ export type SessionWorkerData = LogSettings & {
   tls?: ServerTlsFiles;
 };
 export type ToSessionWorker =
-  | { type: 'socket'; socket: Socket; connection: number }
-  | { type: 'replace'; connection: number }
-  | { type: 'stop'; reason: string };
+  { type: 'socket'; socket: Socket; connection: number } | { type: 'replace'; connection: number } | { type: 'stop'; reason: string };
 export type FromSessionWorker =
-  | { type: 'ready' }
-  | { type: 'hello'; connection: number; agency: number }
-  | { type: 'closed'; connection: number };
+  { type: 'ready' } | { type: 'hello'; connection: number; agency: number } | { type: 'closed'; connection: number };

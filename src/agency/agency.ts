@@ -63,7 +63,12 @@ const FATAL_CODES = new Set<string>([
 ]);
 
 /** Failures to reach or keep the server, as opposed to the server answering ERROR. */
-const UNREACHED_CODES = new Set<string>([ClientFailure.CONNECT_FAILED, ClientFailure.CONNECT_TIMEOUT, ClientFailure.CONNECTION_LOST, ClientFailure.TIMEOUT]);
+const UNREACHED_CODES = new Set<string>([
+  ClientFailure.CONNECT_FAILED,
+  ClientFailure.CONNECT_TIMEOUT,
+  ClientFailure.CONNECTION_LOST,
+  ClientFailure.TIMEOUT,
+]);
 
 export class AgencyError extends Error {
   override name = 'AgencyError';
@@ -164,7 +169,12 @@ export class Agency {
       if (ack.offset !== total) throw new AgencyError(`the server recorded ${ack.offset} bets at FINISH, the agency sent ${total}`);
       this.#progressed = true;
       onStatus?.({ phase: 'finished', total });
-      logEvent(this.#log, 'info', 'finalizar', 'success', { total, enviadas: this.#sent, rechazadas: this.#refused, filas_invalidas: this.#badRows });
+      logEvent(this.#log, 'info', 'finalizar', 'success', {
+        total,
+        enviadas: this.#sent,
+        rechazadas: this.#refused,
+        filas_invalidas: this.#badRows,
+      });
     }
     await connection.send({ type: 'WINNERS' });
     const winners = await this.#receiveWinners(connection);
@@ -288,7 +298,11 @@ export class Agency {
       if (batch !== undefined) this.#digestBatch(batch, false);
       this.#refused += batch?.count ?? 0;
       if (this.#doubted.has(message.offset)) return;
-      logEvent(this.#log, 'warn', 'apuesta_enviada', 'fail', { cantidad: batch?.count ?? 0, offset: message.offset, error: message.message });
+      logEvent(this.#log, 'warn', 'apuesta_enviada', 'fail', {
+        cantidad: batch?.count ?? 0,
+        offset: message.offset,
+        error: message.message,
+      });
       return;
     }
     throw unexpected(message, 'ACK');
@@ -301,7 +315,8 @@ export class Agency {
    */
   #digestBatch(batch: BetsBatch, stored: boolean): void {
     if (batch.offset + batch.count <= this.#digestedTo) return;
-    if (batch.offset !== this.#digestedTo) throw new AgencyError(`the server answered the batch at offset ${batch.offset} before the one at ${this.#digestedTo}`);
+    if (batch.offset !== this.#digestedTo)
+      throw new AgencyError(`the server answered the batch at offset ${batch.offset} before the one at ${this.#digestedTo}`);
     if (stored) this.#digest.add(encodeBetRows(this.#options.id, batch.bets as WireBet[]), batch.count);
     this.#digestedTo = batch.offset + batch.count;
   }
@@ -319,7 +334,8 @@ export class Agency {
       } catch (error) {
         if (error instanceof ConnectionError && error.code === ClientFailure.TIMEOUT) throw gaveUp();
         // The server held the request until the connection was lost or it stopped: it was working.
-        if (error instanceof ConnectionError && (error.code === ClientFailure.CONNECTION_LOST || error.code === ErrorCode.SERVER_STOPPING)) this.#progressed = true;
+        if (error instanceof ConnectionError && (error.code === ClientFailure.CONNECTION_LOST || error.code === ErrorCode.SERVER_STOPPING))
+          this.#progressed = true;
         throw error;
       }
       if (message.type === 'WAITING') {

@@ -44,7 +44,14 @@ export async function checkDataFile(path: string): Promise<void> {
   } catch (error) {
     if (error instanceof DataFileError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' || code === 'EPERM' ? 'cannot be read (permission denied)' : code === 'EISDIR' ? 'is a directory' : `cannot be read: ${(error as Error).message}`;
+    const why =
+      code === 'ENOENT'
+        ? 'does not exist'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'cannot be read (permission denied)'
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : `cannot be read: ${(error as Error).message}`;
     throw new DataFileError(`the bets file ${path} ${why}`, { cause: error });
   } finally {
     await handle?.close();

@@ -51,7 +51,10 @@ export async function* csvRows(chunks: AsyncIterable<Uint8Array>): AsyncGenerato
   while (true) {
     const next = await source.next();
     if (next.done) break;
-    let bytes = carry === undefined ? Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength) : Buffer.concat([carry, next.value]);
+    let bytes =
+      carry === undefined
+        ? Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength)
+        : Buffer.concat([carry, next.value]);
     carry = undefined;
     if (atStart) {
       // The BOM may come split over the first chunks.

@@ -32,9 +32,11 @@ export class ServerConnection {
       // With TLS 1.3 the server checks the client's certificate after the
       // client thinks the handshake done: its refusal comes as the first read.
       const tlsFailure = describeTlsError(error, server);
-      this.#fail(tlsFailure === undefined
-        ? new ConnectionError(ClientFailure.CONNECTION_LOST, `connection to the server failed: ${error.message}`, { cause: error })
-        : new ConnectionError(tlsFailure.code, tlsFailure.message, { cause: error }));
+      this.#fail(
+        tlsFailure === undefined
+          ? new ConnectionError(ClientFailure.CONNECTION_LOST, `connection to the server failed: ${error.message}`, { cause: error })
+          : new ConnectionError(tlsFailure.code, tlsFailure.message, { cause: error }),
+      );
     });
     socket.on('close', () => this.#fail(new ConnectionError(ClientFailure.CONNECTION_LOST, 'the server closed the connection')));
   }
@@ -52,7 +54,9 @@ export class ServerConnection {
         clearTimeout(timer);
         const tlsFailure = describeTlsError(error, server);
         if (tlsFailure !== undefined) return reject(new ConnectionError(tlsFailure.code, tlsFailure.message, { cause: error }));
-        reject(new ConnectionError(ClientFailure.CONNECT_FAILED, `cannot reach the server at ${server}: ${describe(error)}`, { cause: error }));
+        reject(
+          new ConnectionError(ClientFailure.CONNECT_FAILED, `cannot reach the server at ${server}: ${describe(error)}`, { cause: error }),
+        );
       });
       socket.once(tlsFiles === undefined ? 'connect' : 'secureConnect', () => {
         clearTimeout(timer);
@@ -122,7 +126,9 @@ export class ServerConnection {
     try {
       for (const frame of this.#decoder.push(chunk)) this.#deliver(decodeMessage(frame));
     } catch (error) {
-      this.#fail(new ConnectionError(ClientFailure.BAD_REPLY, `the server sent something that is not this protocol: ${(error as Error).message}`));
+      this.#fail(
+        new ConnectionError(ClientFailure.BAD_REPLY, `the server sent something that is not this protocol: ${(error as Error).message}`),
+      );
       this.#socket.destroy();
     }
   }

@@ -8,8 +8,42 @@ import { WINNING_NUMBER } from './bet.ts';
 import { csvField } from './bets-csv.ts';
 import type { WireBet } from '../wire/messages.ts';
 
-const FIRST_NAMES = ['Santiago Lionel', 'Agustín Emanuel', 'Tiago Nicolás', 'María José', 'Lucía', 'Martina Belén', 'Joaquín', 'Valentina', 'Tomás', 'Sofía Inés', 'Mateo', 'Camila Ayelén', 'Benjamín', 'Florencia', 'Ramón', 'Zoë'];
-const LAST_NAMES = ['Lorca', 'Zambrano', 'Rivera', 'Núñez', 'Pérez', 'Gómez', 'Fernández', 'Saldaña', 'Mejía', 'Ibáñez', 'Ortiz', 'Muñoz', 'Acuña', 'García Márquez', 'Díaz', "O'Connor"];
+const FIRST_NAMES = [
+  'Santiago Lionel',
+  'Agustín Emanuel',
+  'Tiago Nicolás',
+  'María José',
+  'Lucía',
+  'Martina Belén',
+  'Joaquín',
+  'Valentina',
+  'Tomás',
+  'Sofía Inés',
+  'Mateo',
+  'Camila Ayelén',
+  'Benjamín',
+  'Florencia',
+  'Ramón',
+  'Zoë',
+];
+const LAST_NAMES = [
+  'Lorca',
+  'Zambrano',
+  'Rivera',
+  'Núñez',
+  'Pérez',
+  'Gómez',
+  'Fernández',
+  'Saldaña',
+  'Mejía',
+  'Ibáñez',
+  'Ortiz',
+  'Muñoz',
+  'Acuña',
+  'García Márquez',
+  'Díaz',
+  "O'Connor",
+];
 
 /** mulberry32: small, fast, and the same everywhere. */
 export function seededRandom(seed: number): () => number {

@@ -98,7 +98,10 @@ function checkName(field: string, value: unknown): void {
     }
   }
   if (FORMULA_START.test(value)) {
-    throw new InvalidBetError(field, `${field} must not start with =, +, - or @ (a spreadsheet reads it as a formula), got ${excerpt(value)}`);
+    throw new InvalidBetError(
+      field,
+      `${field} must not start with =, +, - or @ (a spreadsheet reads it as a formula), got ${excerpt(value)}`,
+    );
   }
   // Most names are ASCII; count bytes only when the length could be over.
   if (value.length * 3 > NAME_MAX_BYTES && utf8.encode(value).length > NAME_MAX_BYTES) {
@@ -126,4 +129,3 @@ export function daysInMonth(year: number, month: number): number {
   if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
-

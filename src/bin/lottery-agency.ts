@@ -56,7 +56,11 @@ agency = new Agency({
 try {
   const { winners } = await agency.run();
   status?.close();
-  logEvent(log, 'info', 'ganadores', 'success', { agencia: config.id, cant_ganadores: winners.length, ...(winners.length > 0 ? { dnis: winners } : {}) });
+  logEvent(log, 'info', 'ganadores', 'success', {
+    agencia: config.id,
+    cant_ganadores: winners.length,
+    ...(winners.length > 0 ? { dnis: winners } : {}),
+  });
   process.exitCode = 0;
 } catch (error) {
   status?.close();

@@ -47,7 +47,9 @@ const program = {
     'all built from compose/Dockerfile. The file is generated: change this program, not the file.',
 };
 
-const config = configOrExit(() => loadProgramConfig<{ agencies: number; output: string }>(program, schema, process.argv.slice(2), process.env));
+const config = configOrExit(() =>
+  loadProgramConfig<{ agencies: number; output: string }>(program, schema, process.argv.slice(2), process.env),
+);
 // Never compose/dev.yaml unless asked: it is tracked, and a try with another
 // N must not leave the checkout changed.
 const output = config.output === '' ? resolve(projectRoot, 'compose', `agencies-${config.agencies}.yaml`) : resolve(config.output);
@@ -59,4 +61,6 @@ try {
   process.stderr.write(`lottery-compose: cannot write ${output}: ${(error as Error).message}\n`);
   process.exit(1);
 }
-process.stdout.write(`lottery-compose: wrote ${relative(process.cwd(), output) || output} (server and ${config.agencies === 1 ? '1 agency' : `${config.agencies} agencies`})\n`);
+process.stdout.write(
+  `lottery-compose: wrote ${relative(process.cwd(), output) || output} (server and ${config.agencies === 1 ? '1 agency' : `${config.agencies} agencies`})\n`,
+);

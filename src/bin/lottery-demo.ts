@@ -118,7 +118,14 @@ async function run(): Promise<number> {
     say(`lottery-demo: made ${file} (${SAMPLE_BETS} sample bets, ${agency} winners)`);
   }
   await rm(RUN_DIR, { recursive: true, force: true });
-  const pki = await makePkiDirectory({ dir: PKI_DIR, agencies: AGENCIES, hosts: ['localhost', '127.0.0.1'], days: 825, caDays: 3650, force: false });
+  const pki = await makePkiDirectory({
+    dir: PKI_DIR,
+    agencies: AGENCIES,
+    hosts: ['localhost', '127.0.0.1'],
+    days: 825,
+    caDays: 3650,
+    force: false,
+  });
   if (pki.made.length > 0) say(`lottery-demo: made ${pki.made.join(' ')} in ${PKI_DIR} (as lottery-pki --out ${PKI_DIR} does)`);
   if (stopping) return stopping;
 
@@ -128,7 +135,12 @@ async function run(): Promise<number> {
   });
   if (stopping) return stopping;
   const agencies = Array.from({ length: AGENCIES }, (_, i) =>
-    startAgency(i + 1, server.port, ['--data-file', `${DATA}/agency-${i + 1}.csv`, ...clientTlsArgs(PKI_DIR, `agency-${i + 1}`), ...childLogFlags], { onLine: print(`[agency ${i + 1}]`) }),
+    startAgency(
+      i + 1,
+      server.port,
+      ['--data-file', `${DATA}/agency-${i + 1}.csv`, ...clientTlsArgs(PKI_DIR, `agency-${i + 1}`), ...childLogFlags],
+      { onLine: print(`[agency ${i + 1}]`) },
+    ),
   );
   children.push(...agencies.map((agency) => agency.child));
   let agenciesDone = false;

@@ -61,9 +61,12 @@ try {
   if (answer.type !== 'PONG') fail(`the server at ${config.server} answered ${answer.type} instead of PONG`);
 } catch (error) {
   // The wait's own message would show the time left, not the --timeout given.
-  fail((error as { code?: string }).code === ClientFailure.TIMEOUT ? `no PONG from ${config.server} within ${config.timeout} s` : (error as Error).message);
+  fail(
+    (error as { code?: string }).code === ClientFailure.TIMEOUT
+      ? `no PONG from ${config.server} within ${config.timeout} s`
+      : (error as Error).message,
+  );
 }
 connection.close();
 process.stdout.write(`lottery-ping: the server at ${config.server} answered PONG\n`);
 process.exit(0);
-

@@ -18,13 +18,19 @@ const schema = {
     arg: 'agencies',
   },
   hosts: {
-    doc: 'comma-separated names and IP addresses the server is reached by (its certificate\'s subject alternative names)',
+    doc: "comma-separated names and IP addresses the server is reached by (its certificate's subject alternative names)",
     format: String,
     default: 'localhost,127.0.0.1',
     env: 'PKI_HOSTS',
     arg: 'hosts',
   },
-  days: { doc: 'days the server, agency and monitor certificates are valid', format: 'positive-integer', default: 825, env: 'PKI_DAYS', arg: 'days' },
+  days: {
+    doc: 'days the server, agency and monitor certificates are valid',
+    format: 'positive-integer',
+    default: 825,
+    env: 'PKI_DAYS',
+    arg: 'days',
+  },
   caDays: { doc: 'days a new CA is valid', format: 'positive-integer', default: 3650, env: 'PKI_CA_DAYS', arg: 'ca-days' },
   force: {
     doc: 'replace an existing CA, and so every certificate in the directory (on|off; a bare --force means on)',
@@ -48,7 +54,7 @@ const program = {
   name: 'lottery-pki',
   usage: 'lottery-pki [--out DIR] [--agencies N] [--hosts h1,h2] [--force] [--revoke K,...]',
   summary:
-    'Makes a CA of the lottery\'s own and, signed by it, the server\'s certificate, one per agency (agency-K)\n' +
+    "Makes a CA of the lottery's own and, signed by it, the server's certificate, one per agency (agency-K)\n" +
     'and one for the monitor (may only PING), with ECDSA P-256 keys written 0600. An existing CA is kept\n' +
     '(and only missing certificates are made) unless --force is given.',
 };
@@ -57,7 +63,11 @@ type PkiConfig = { out: string; agencies: number; hosts: string; days: number; c
 // --force is a switch; the shared loader reads every flag as taking a value.
 const argv = process.argv.slice(2).map((arg) => (arg === '--force' ? '--force=on' : arg));
 const config = configOrExit(() => loadProgramConfig<PkiConfig>(program, schema, argv, process.env));
-const list = (text: string) => text.split(',').map((item) => item.trim()).filter((item) => item !== '');
+const list = (text: string) =>
+  text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
 
 try {
   if (config.revoke !== '') {
@@ -67,10 +77,20 @@ try {
   } else {
     const hosts = list(config.hosts);
     if (hosts.length === 0) throw new PkiError('--hosts names no host');
-    const outcome = await makePkiDirectory({ dir: config.out, agencies: config.agencies, hosts, days: config.days, caDays: config.caDays, force: config.force });
+    const outcome = await makePkiDirectory({
+      dir: config.out,
+      agencies: config.agencies,
+      hosts,
+      days: config.days,
+      caDays: config.caDays,
+      force: config.force,
+    });
     if (outcome.removed.length > 0) console.log(`lottery-pki: --force: removed ${outcome.removed.join(' ')}`);
     if (outcome.made.length > 0) console.log(`lottery-pki: made ${outcome.made.join(' ')} in ${config.out}`);
-    if (outcome.kept.length > 0) console.log(`lottery-pki: kept ${outcome.kept.join(' ')} (already there${outcome.newCa ? '' : '; --force replaces the CA and all of them'})`);
+    if (outcome.kept.length > 0)
+      console.log(
+        `lottery-pki: kept ${outcome.kept.join(' ')} (already there${outcome.newCa ? '' : '; --force replaces the CA and all of them'})`,
+      );
     if (outcome.made.includes('server.crt')) console.log(`lottery-pki: server certificate names: ${hosts.join(', ')}`);
     else console.log('lottery-pki: server.crt was kept with the names it has: remove server.crt to reissue it for other --hosts');
   }

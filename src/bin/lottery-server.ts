@@ -17,7 +17,8 @@ if (tls === undefined) {
   // Started as asked, so not a failure; a warning all the same.
   logEvent(log, 'warn', 'transport', 'success', {
     tls: 'off',
-    warning: 'plaintext: agencies are not authenticated (any client can speak for any agency) and bets travel unencrypted; give --tls-ca, --tls-cert and --tls-key (see lottery-pki)',
+    warning:
+      'plaintext: agencies are not authenticated (any client can speak for any agency) and bets travel unencrypted; give --tls-ca, --tls-cert and --tls-key (see lottery-pki)',
   });
 }
 
@@ -57,6 +58,8 @@ try {
   process.exit(1);
 }
 void supervisor.failure.then((error) => {
-  logEvent(log, 'error', 'shutdown', 'fail', { reason: `${error.message}: the server cannot go on; exiting so that it is restarted into recovery` });
+  logEvent(log, 'error', 'shutdown', 'fail', {
+    reason: `${error.message}: the server cannot go on; exiting so that it is restarted into recovery`,
+  });
   process.exit(1);
 });

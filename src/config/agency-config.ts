@@ -24,7 +24,14 @@ export const agencyProgram: ProgramInfo = {
 };
 
 export const agencySchema = {
-  id: { doc: 'this agency\'s id, 1..N (required)', format: 'positive-integer', default: null, env: 'CLI_ID', arg: 'id', shownDefault: '(required)' },
+  id: {
+    doc: "this agency's id, 1..N (required)",
+    format: 'positive-integer',
+    default: null,
+    env: 'CLI_ID',
+    arg: 'id',
+    shownDefault: '(required)',
+  },
   server: { doc: 'the server as host:port', format: 'host-port', default: 'localhost:12345', env: 'CLI_SERVER_ADDRESS', arg: 'server' },
   dataFile: {
     doc: 'bets file: first_name,last_name,document,birthdate,number per line',

@@ -56,7 +56,8 @@ export const hostPort: convict.Format = {
   validate(value: unknown) {
     if (typeof value !== 'string' || parseHostPort(value) !== undefined) return;
     const port = /:(\d+)$/.exec(value.trim())?.[1];
-    if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) throw new Error(`port ${Number(port)} is out of range (1..65535)`);
+    if (port !== undefined && (Number(port) < 1 || Number(port) > 65535))
+      throw new Error(`port ${Number(port)} is out of range (1..65535)`);
     throw new Error('must be host:port, e.g. localhost:12345');
   },
 };
@@ -77,4 +78,11 @@ export function parseHostPort(value: string): { host: string; port: number } | u
   return port >= 1 && port <= 65535 ? { host: match[1], port } : undefined;
 }
 
-convict.addFormats({ 'positive-integer': positiveInteger, 'whole-number': wholeNumber, seconds, 'worker-count': workerCount, 'on-off': onOff, 'host-port': hostPort });
+convict.addFormats({
+  'positive-integer': positiveInteger,
+  'whole-number': wholeNumber,
+  seconds,
+  'worker-count': workerCount,
+  'on-off': onOff,
+  'host-port': hostPort,
+});

@@ -41,7 +41,13 @@ export function projectVersion(): string {
 /** The logging settings every program has. */
 export const loggingSettings = {
   logLevel: { doc: 'log level', format: LOG_LEVELS, default: 'info', env: 'LOGGING_LEVEL', arg: 'log-level' },
-  logFormat: { doc: 'log format: text (one line per event) or json', format: LOG_FORMATS, default: 'text', env: 'LOG_FORMAT', arg: 'log-format' },
+  logFormat: {
+    doc: 'log format: text (one line per event) or json',
+    format: LOG_FORMATS,
+    default: 'text',
+    env: 'LOG_FORMAT',
+    arg: 'log-format',
+  },
 } satisfies Schema;
 
 /** The config file flag every program has. */
@@ -58,12 +64,7 @@ export const configFileSetting = (env: string): Setting => ({
  * for --help and --version (exit 0) and for every bad flag or value (exit 2),
  * with a message that names the key at fault.
  */
-export function loadProgramConfig<T>(
-  program: ProgramInfo,
-  schema: Schema,
-  argv: string[],
-  env: NodeJS.ProcessEnv,
-): T {
+export function loadProgramConfig<T>(program: ProgramInfo, schema: Schema, argv: string[], env: NodeJS.ProcessEnv): T {
   if (argv.includes('--help') || argv.includes('-h')) throw new ConfigExit(helpText(program, schema), 0);
   if (argv.includes('--version')) throw new ConfigExit(projectVersion(), 0);
   const flags = flagValues(program, schema, argv);

@@ -25,7 +25,7 @@ export const serverProgram: ProgramInfo = {
   name: 'lottery-server',
   usage: 'lottery-server [options]',
   summary:
-    'The central lottery server: takes every agency\'s bets over TCP, stores them in <data-dir>/bets.csv,\n' +
+    "The central lottery server: takes every agency's bets over TCP, stores them in <data-dir>/bets.csv,\n" +
     'runs the draw once agencies 1..N have all finished and answers each agency with its own winners.',
 };
 
@@ -50,7 +50,7 @@ export const serverSchema = {
     doc: 'session worker threads, 1 to 256',
     format: 'worker-count',
     default: Math.min(availableParallelism(), 256),
-    shownDefault: 'the machine\'s available parallelism',
+    shownDefault: "the machine's available parallelism",
     env: 'LOTTERY_WORKERS',
     arg: 'workers',
   },

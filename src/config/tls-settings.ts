@@ -18,7 +18,9 @@ export function tlsSettings(prefix: string, role: 'server' | 'client') {
   const who = role === 'server' ? 'the server' : 'this client';
   return {
     tlsCa: file(
-      role === 'server' ? 'PEM file of the CA whose client certificates are accepted (with --tls-cert and --tls-key: TLS 1.3, client certificates required)' : 'PEM file of the CA the server\'s certificate must be signed by (turns TLS on)',
+      role === 'server'
+        ? 'PEM file of the CA whose client certificates are accepted (with --tls-cert and --tls-key: TLS 1.3, client certificates required)'
+        : "PEM file of the CA the server's certificate must be signed by (turns TLS on)",
       `${prefix}_TLS_CA`,
       'tls-ca',
     ),
@@ -39,7 +41,8 @@ export function loadServerTls(program: ProgramInfo, schema: Schema, config: Serv
     return undefined;
   }
   for (const key of ['tlsCa', 'tlsCert', 'tlsKey'] as const) {
-    if (config[key] === '') fail(program, schema, key, `is needed with ${given.map((k) => `--${schema[k].arg}`).join(' and ')}: TLS needs all three`);
+    if (config[key] === '')
+      fail(program, schema, key, `is needed with ${given.map((k) => `--${schema[k].arg}`).join(' and ')}: TLS needs all three`);
   }
   const files = {
     ca: read(program, schema, 'tlsCa', config.tlsCa),
@@ -52,18 +55,25 @@ export function loadServerTls(program: ProgramInfo, schema: Schema, config: Serv
 }
 
 /** A client's TLS files, or undefined for plaintext. --tls-ca turns TLS on; --tls-cert and --tls-key go together. */
-export function loadClientTls(program: ProgramInfo, schema: Schema, config: TlsPaths): Partial<TlsFiles> & { ca: string } | undefined {
+export function loadClientTls(program: ProgramInfo, schema: Schema, config: TlsPaths): (Partial<TlsFiles> & { ca: string }) | undefined {
   if (config.tlsCa === '') {
     const stray = (['tlsCert', 'tlsKey'] as const).find((key) => config[key] !== '');
-    if (stray !== undefined) fail(program, schema, stray, 'needs --tls-ca: the CA the server\'s certificate is checked against');
+    if (stray !== undefined) fail(program, schema, stray, "needs --tls-ca: the CA the server's certificate is checked against");
     return undefined;
   }
   if ((config.tlsCert === '') !== (config.tlsKey === '')) {
-    fail(program, schema, config.tlsCert === '' ? 'tlsCert' : 'tlsKey', `goes with --${schema[config.tlsCert === '' ? 'tlsKey' : 'tlsCert'].arg}: a certificate needs its key`);
+    fail(
+      program,
+      schema,
+      config.tlsCert === '' ? 'tlsCert' : 'tlsKey',
+      `goes with --${schema[config.tlsCert === '' ? 'tlsKey' : 'tlsCert'].arg}: a certificate needs its key`,
+    );
   }
   const files = {
     ca: read(program, schema, 'tlsCa', config.tlsCa),
-    ...(config.tlsCert === '' ? {} : { cert: read(program, schema, 'tlsCert', config.tlsCert), key: read(program, schema, 'tlsKey', config.tlsKey) }),
+    ...(config.tlsCert === ''
+      ? {}
+      : { cert: read(program, schema, 'tlsCert', config.tlsCert), key: read(program, schema, 'tlsKey', config.tlsKey) }),
   };
   check(program, () => tls.createSecureContext(files));
   return files;
@@ -81,7 +91,10 @@ function check(program: ProgramInfo, makeContext: () => unknown): void {
   try {
     makeContext();
   } catch (error) {
-    throw new ConfigExit(`${program.name}: the TLS files do not make a usable certificate and key: ${(error as Error).message}\nTry '${program.name} --help'.`, 2);
+    throw new ConfigExit(
+      `${program.name}: the TLS files do not make a usable certificate and key: ${(error as Error).message}\nTry '${program.name} --help'.`,
+      2,
+    );
   }
 }
 

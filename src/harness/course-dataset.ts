@@ -21,7 +21,12 @@ export async function readCourseDataset(dir: string, agencies = 5): Promise<Cour
     const lines = (await readFile(file, 'utf8')).split(/\r?\n/).filter((line) => line !== '');
     files.push(file);
     for (const line of lines) rows.push(`${agency},${line}`);
-    winners.push(lines.filter((line) => line.endsWith(`,${WINNING_NUMBER}`)).map((line) => line.split(',').at(-3)!).sort());
+    winners.push(
+      lines
+        .filter((line) => line.endsWith(`,${WINNING_NUMBER}`))
+        .map((line) => line.split(',').at(-3)!)
+        .sort(),
+    );
   }
   return { files, rows, winners };
 }
@@ -36,8 +41,10 @@ export function courseFailures(dataset: CourseDataset, runs: AgencyRun[], stored
       failures.push(`agency ${i + 1}: winners ${got.join(',')} but its file has ${dataset.winners[i].join(',')}`);
     }
   });
-  if (storedRows.length !== dataset.rows.length) failures.push(`bets.csv holds ${storedRows.length} rows, the files ${dataset.rows.length}`);
-  else if ([...storedRows].sort().join('\n') !== [...dataset.rows].sort().join('\n')) failures.push('bets.csv is not the input rows, each exactly once');
+  if (storedRows.length !== dataset.rows.length)
+    failures.push(`bets.csv holds ${storedRows.length} rows, the files ${dataset.rows.length}`);
+  else if ([...storedRows].sort().join('\n') !== [...dataset.rows].sort().join('\n'))
+    failures.push('bets.csv is not the input rows, each exactly once');
   return failures;
 }
 
@@ -71,8 +78,17 @@ export async function runCourseDataset(dataset: CourseDataset, options: CourseRu
     const { pkiDir } = options;
     const serverTls = pkiDir === undefined ? [] : serverTlsArgs(pkiDir);
     const agencyTls = (id: number) => (pkiDir === undefined ? [] : clientTlsArgs(pkiDir, `agency-${id}`));
-    const server = await startServer(['--data-dir', dataDir, '--agencies', String(dataset.files.length), ...serverTls, ...(options.serverArgs ?? [])]);
-    const agencies = dataset.files.map((file, i) => startAgency(i + 1, server.port, ['--data-file', file, ...agencyTls(i + 1), ...(options.agencyArgs ?? [])]));
+    const server = await startServer([
+      '--data-dir',
+      dataDir,
+      '--agencies',
+      String(dataset.files.length),
+      ...serverTls,
+      ...(options.serverArgs ?? []),
+    ]);
+    const agencies = dataset.files.map((file, i) =>
+      startAgency(i + 1, server.port, ['--data-file', file, ...agencyTls(i + 1), ...(options.agencyArgs ?? [])]),
+    );
     const finished = Promise.all(agencies.map((agency) => agency.result));
     let runs: AgencyRun[];
     let seconds: number;

@@ -35,7 +35,17 @@ export function mapHeader(count: number): Uint8Array {
 /** A whole frame: the 8-byte header and `payload`. */
 export function frame(type: keyof typeof MessageType, payload: Uint8Array): Uint8Array {
   const length = payload.length;
-  return bytes(0x4c, 0x54, 1, MessageType[type], (length >>> 24) & 0xff, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff, payload);
+  return bytes(
+    0x4c,
+    0x54,
+    1,
+    MessageType[type],
+    (length >>> 24) & 0xff,
+    (length >>> 16) & 0xff,
+    (length >>> 8) & 0xff,
+    length & 0xff,
+    payload,
+  );
 }
 
 export const hello = (agency: number) => frame('HELLO', bytes(mapHeader(1), str('agency'), uint(agency)));
@@ -45,7 +55,8 @@ export const ping = () => frame('PING', bytes(0x80));
 const BETS_ENVELOPE = 8 + 1 + 7 + 5 + 5 + 3;
 
 /** A BETS frame at `offset` whose bets are already msgpack (the array header included). */
-export const betsFrame = (offset: number, betsArray: Uint8Array) => frame('BETS', bytes(mapHeader(2), str('offset'), uint(offset), str('bets'), betsArray));
+export const betsFrame = (offset: number, betsArray: Uint8Array) =>
+  frame('BETS', bytes(mapHeader(2), str('offset'), uint(offset), str('bets'), betsArray));
 
 /** One bet, as an agency sends it: a five-item array. */
 export function bet(firstName: string | Uint8Array, lastName = 'Paz', document = '1', birthdate = '2000-01-01', number = 1): Uint8Array {
@@ -71,7 +82,8 @@ export function sharedReferenceBomb(levels = 24): Uint8Array {
 }
 
 /** A BETS frame whose first bet's first name is the shared-reference bomb. */
-export const sharedReferenceBets = (levels = 24) => betsFrame(0, bytes(0x91, 0x95, sharedReferenceBomb(levels), str('Paz'), str('1'), str('2000-01-01'), 1));
+export const sharedReferenceBets = (levels = 24) =>
+  betsFrame(0, bytes(0x91, 0x95, sharedReferenceBomb(levels), str('Paz'), str('1'), str('2000-01-01'), 1));
 
 /** A map of `count` distinct two-character keys, each with nil: 2,040 fill a frame. */
 export function manyKeysMap(count = 2040): Uint8Array {

@@ -47,7 +47,10 @@ const running = new Set<ChildProcess>();
 export async function stopAllPrograms(graceMs = 8000): Promise<void> {
   const children = [...running];
   for (const child of children) child.kill('SIGTERM');
-  await Promise.race([Promise.all(children.map((child) => (child.exitCode === null && child.signalCode === null ? once(child, 'exit') : undefined))), sleep(graceMs, undefined, { ref: false })]);
+  await Promise.race([
+    Promise.all(children.map((child) => (child.exitCode === null && child.signalCode === null ? once(child, 'exit') : undefined))),
+    sleep(graceMs, undefined, { ref: false }),
+  ]);
 }
 
 export function startProgram(name: string, args: string[], options: ProgramOptions = {}): RunningProgram {
@@ -98,7 +101,11 @@ export function startProgram(name: string, args: string[], options: ProgramOptio
       };
       const timer = setTimeout(() => {
         done();
-        reject(new Error(`${name} printed fewer than ${count} lines matching ${pattern} within ${timeoutMs} ms:\n${lines.slice(-20).join('\n')}`));
+        reject(
+          new Error(
+            `${name} printed fewer than ${count} lines matching ${pattern} within ${timeoutMs} ms:\n${lines.slice(-20).join('\n')}`,
+          ),
+        );
       }, timeoutMs);
       watchers.add(watcher);
       void exited.then((code) => {
@@ -154,7 +161,10 @@ export async function startServer(args: string[], options: ServerOptions = {}): 
       port = requested;
     } else {
       // The text line or the JSON one, whichever format the environment asks for.
-      const match = await program.waitForLine(/action: listen \| result: success .*\| port: (\d+)|"action":"listen","result":"success".*"port":(\d+)/, { timeoutMs });
+      const match = await program.waitForLine(
+        /action: listen \| result: success .*\| port: (\d+)|"action":"listen","result":"success".*"port":(\d+)/,
+        { timeoutMs },
+      );
       port = Number(match[1] ?? match[2]);
     }
   } catch (error) {
@@ -178,7 +188,8 @@ async function waitForConnect(port: number, program: RunningProgram, timeoutMs: 
   let exitCode: number | undefined;
   void program.exited.then((code) => (exitCode = code));
   while (true) {
-    if (exitCode !== undefined) throw new Error(`lottery-server exited (${exitCode}) before listening:\n${program.lines.slice(-20).join('\n')}`);
+    if (exitCode !== undefined)
+      throw new Error(`lottery-server exited (${exitCode}) before listening:\n${program.lines.slice(-20).join('\n')}`);
     const connected = await new Promise<boolean>((resolve) => {
       const probe = net.connect({ host: '127.0.0.1', port });
       probe.once('connect', () => {
@@ -188,7 +199,10 @@ async function waitForConnect(port: number, program: RunningProgram, timeoutMs: 
       probe.once('error', () => resolve(false));
     });
     if (connected) return;
-    if (Date.now() >= deadline) throw new Error(`lottery-server did not accept connections on port ${port} within ${timeoutMs} ms:\n${program.lines.slice(-20).join('\n')}`);
+    if (Date.now() >= deadline)
+      throw new Error(
+        `lottery-server did not accept connections on port ${port} within ${timeoutMs} ms:\n${program.lines.slice(-20).join('\n')}`,
+      );
     await sleep(50);
   }
 }

@@ -49,7 +49,10 @@ export class RateLimitedLog {
     this.#summary = undefined;
     const suppressed = this.#takeSuppressed();
     if (suppressed > 0 && this.#last !== undefined) {
-      logEvent(this.#log, this.#last.level, this.#last.action, 'fail', { suprimidas: suppressed, motivo: 'more lines like the last one, not written one by one' });
+      logEvent(this.#log, this.#last.level, this.#last.action, 'fail', {
+        suprimidas: suppressed,
+        motivo: 'more lines like the last one, not written one by one',
+      });
     }
   }
 }

@@ -74,7 +74,9 @@ export async function issueCertificate(ca: Issued, request: LeafRequest): Promis
     await x509.AuthorityKeyIdentifierExtension.create(ca.certificate),
   ];
   if (hosts.length > 0) {
-    extensions.push(new x509.SubjectAlternativeNameExtension(hosts.map((host) => ({ type: isIpAddress(host) ? 'ip' : 'dns', value: host }))));
+    extensions.push(
+      new x509.SubjectAlternativeNameExtension(hosts.map((host) => ({ type: isIpAddress(host) ? 'ip' : 'dns', value: host }))),
+    );
   }
   const certificate = await x509.X509CertificateGenerator.create({
     serialNumber: request.serialNumber ?? randomSerial(),
@@ -126,7 +128,11 @@ export async function loadCa(certificatePemText: string, privateKeyPemText: stri
 /** Reads one PEM certificate: its serial number and common name. */
 export function describeCertificate(pem: string): { serialNumber: string; commonName: string; notAfter: Date } {
   const certificate = new x509.X509Certificate(pem);
-  return { serialNumber: certificate.serialNumber, commonName: certificate.subjectName.getField('CN')[0] ?? '', notAfter: certificate.notAfter };
+  return {
+    serialNumber: certificate.serialNumber,
+    commonName: certificate.subjectName.getField('CN')[0] ?? '',
+    notAfter: certificate.notAfter,
+  };
 }
 
 export function serialsInCrl(pem: string): string[] {

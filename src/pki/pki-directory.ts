@@ -81,14 +81,24 @@ export async function makePkiDirectory(request: PkiRequest): Promise<PkiOutcome>
   const wanted: Array<{ name: string; commonName: string; usage: 'server' | 'client'; hosts?: readonly string[] }> = [
     { name: 'server', commonName: SERVER_COMMON_NAME, usage: 'server', hosts: request.hosts },
     { name: 'monitor', commonName: MONITOR_COMMON_NAME, usage: 'client' },
-    ...Array.from({ length: request.agencies }, (_, i) => ({ name: agencyCommonName(i + 1), commonName: agencyCommonName(i + 1), usage: 'client' as const })),
+    ...Array.from({ length: request.agencies }, (_, i) => ({
+      name: agencyCommonName(i + 1),
+      commonName: agencyCommonName(i + 1),
+      usage: 'client' as const,
+    })),
   ];
   for (const { name, commonName, usage, hosts } of wanted) {
     if (!outcome.newCa && existsSync(join(dir, `${name}.crt`)) && existsSync(join(dir, `${name}.key`))) {
       outcome.kept.push(`${name}.crt`, `${name}.key`);
       continue;
     }
-    const issued = await issueCertificate(ca, { commonName, usage, hosts, validity: validityFor(request.days), serialNumber: uniqueSerial() });
+    const issued = await issueCertificate(ca, {
+      commonName,
+      usage,
+      hosts,
+      validity: validityFor(request.days),
+      serialNumber: uniqueSerial(),
+    });
     await writeIssued(dir, name, issued);
     outcome.made.push(`${name}.crt`, `${name}.key`);
   }
@@ -101,9 +111,11 @@ export async function makePkiDirectory(request: PkiRequest): Promise<PkiOutcome>
  * --tls-crl pointing at that file refuses them at the handshake.
  */
 export async function revokeCertificates(dir: string, names: readonly string[]): Promise<{ file: string; revoked: string[] }> {
-  const ca = await loadCa(await readFile(join(dir, 'ca.crt'), 'utf8'), await readFile(join(dir, 'ca.key'), 'utf8')).catch((error: Error) => {
-    throw new PkiError(`cannot read the CA in ${dir}: ${error.message}`);
-  });
+  const ca = await loadCa(await readFile(join(dir, 'ca.crt'), 'utf8'), await readFile(join(dir, 'ca.key'), 'utf8')).catch(
+    (error: Error) => {
+      throw new PkiError(`cannot read the CA in ${dir}: ${error.message}`);
+    },
+  );
   const crlFile = join(dir, 'ca.crl');
   const serials = new Set(existsSync(crlFile) ? serialsInCrl(await readFile(crlFile, 'utf8')) : []);
   for (const name of names) {

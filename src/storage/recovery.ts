@@ -82,7 +82,12 @@ export async function openDataDir(options: RecoveryOptions): Promise<DataDirFile
   }
 }
 
-async function recover({ csv, journal, csvPath }: DataDirFiles, journalContent: Buffer, csvSize: number, { fsync, log }: RecoveryOptions): Promise<RecoveredState> {
+async function recover(
+  { csv, journal, csvPath }: DataDirFiles,
+  journalContent: Buffer,
+  csvSize: number,
+  { fsync, log }: RecoveryOptions,
+): Promise<RecoveredState> {
   let replay;
   try {
     replay = parseJournal(journalContent);
@@ -173,7 +178,9 @@ function apply(state: RecoveredState, record: JournalRecord, at: number): void {
       state.drawChain = record.chain;
       break;
     default:
-      throw new StoreRecoveryError(`the journal record at byte ${at} is of an unknown kind: the journal was written by another version of the server`);
+      throw new StoreRecoveryError(
+        `the journal record at byte ${at} is of an unknown kind: the journal was written by another version of the server`,
+      );
   }
 }
 
@@ -183,7 +190,13 @@ function apply(state: RecoveredState, record: JournalRecord, at: number): void {
  * byte is found and located; and rebuilds each agency's upload digest,
  * which is then checked against the ones its FINISH recorded.
  */
-async function verifyBets(state: RecoveredState, records: JournalRecord[], starts: number[], csv: FileHandle, csvPath: string): Promise<void> {
+async function verifyBets(
+  state: RecoveredState,
+  records: JournalRecord[],
+  starts: number[],
+  csv: FileHandle,
+  csvPath: string,
+): Promise<void> {
   const commits: Array<{ record: CommitRecord; at: number; index: number }> = [];
   records.forEach((record, i) => {
     if (record.kind === 'commit') commits.push({ record, at: starts[i], index: commits.length });
@@ -197,7 +210,8 @@ async function verifyBets(state: RecoveredState, records: JournalRecord[], start
     const hash = chainLink(chain);
     while (position < record.csvEnd) {
       const { bytesRead } = await csv.read(buffer, 0, Math.min(READ_CHUNK, record.csvEnd - position), position);
-      if (bytesRead === 0) throw new StoreRecoveryError(`${csvPath} ended at byte ${position}, before the ${record.csvEnd} bytes committed`);
+      if (bytesRead === 0)
+        throw new StoreRecoveryError(`${csvPath} ended at byte ${position}, before the ${record.csvEnd} bytes committed`);
       const bytes = buffer.subarray(0, bytesRead);
       hash.update(bytes);
       digests.add(bytes);
@@ -216,7 +230,9 @@ async function verifyBets(state: RecoveredState, records: JournalRecord[], start
   for (const [agency, finish] of state.finishes) {
     const digest = (state.digests.get(agency) ?? new UploadDigest()).hex();
     if (digest !== finish.digest) {
-      throw new StoreRecoveryError(`agency ${agency}'s rows in ${csvPath} do not match the digest its FINISH was checked against; refusing to start`);
+      throw new StoreRecoveryError(
+        `agency ${agency}'s rows in ${csvPath} do not match the digest its FINISH was checked against; refusing to start`,
+      );
     }
   }
 }

@@ -49,15 +49,21 @@ const SERVER_UNTRUSTED = new Set([
 /** What the server's TLS alert says about this client's certificate. */
 const CLIENT_REFUSED: Record<string, string> = {
   ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: 'the server requires a client certificate: give --tls-cert and --tls-key',
-  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: 'the server does not know the CA of this client\'s certificate (made by another lottery-pki run?)',
-  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: 'the server says this client\'s certificate has expired or is not valid yet: make a new one with lottery-pki',
-  ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED: 'the server says this client\'s certificate has been revoked',
-  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: 'the server refused this client\'s certificate',
-  ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE: 'the server refused this client\'s certificate as not made for a client',
-  ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR: 'the server could not verify this client\'s certificate',
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: "the server does not know the CA of this client's certificate (made by another lottery-pki run?)",
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+    "the server says this client's certificate has expired or is not valid yet: make a new one with lottery-pki",
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED: "the server says this client's certificate has been revoked",
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: "the server refused this client's certificate",
+  ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE: "the server refused this client's certificate as not made for a client",
+  ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR: "the server could not verify this client's certificate",
 };
 
-const NOT_TLS = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_RECORD_LAYER_FAILURE', 'ERR_SSL_UNEXPECTED_EOF_WHILE_READING']);
+const NOT_TLS = new Set([
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_SSL_PACKET_LENGTH_TOO_LONG',
+  'ERR_SSL_RECORD_LAYER_FAILURE',
+  'ERR_SSL_UNEXPECTED_EOF_WHILE_READING',
+]);
 
 /**
  * A TLS error as the code and sentence the agency reports, or undefined when
@@ -66,11 +72,18 @@ const NOT_TLS = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_
 export function describeTlsError(error: Error & { code?: string }, server: string): { code: TlsFailure; message: string } | undefined {
   const code = error.code ?? '';
   if (SERVER_UNTRUSTED.has(code)) {
-    return { code: TlsFailure.SERVER_UNTRUSTED, message: `the server at ${server} is not trusted: ${error.message} (is --tls-ca the lottery's CA, and the server's certificate made for this name with lottery-pki --hosts?)` };
+    return {
+      code: TlsFailure.SERVER_UNTRUSTED,
+      message: `the server at ${server} is not trusted: ${error.message} (is --tls-ca the lottery's CA, and the server's certificate made for this name with lottery-pki --hosts?)`,
+    };
   }
-  if (code in CLIENT_REFUSED) return { code: TlsFailure.CLIENT_REFUSED, message: `the server at ${server} refused the TLS handshake: ${CLIENT_REFUSED[code]}` };
+  if (code in CLIENT_REFUSED)
+    return { code: TlsFailure.CLIENT_REFUSED, message: `the server at ${server} refused the TLS handshake: ${CLIENT_REFUSED[code]}` };
   if (NOT_TLS.has(code)) {
-    return { code: TlsFailure.NOT_TLS, message: `the server at ${server} does not speak TLS (${code}): it runs in plaintext, so drop --tls-ca, --tls-cert and --tls-key, or start it with them` };
+    return {
+      code: TlsFailure.NOT_TLS,
+      message: `the server at ${server} does not speak TLS (${code}): it runs in plaintext, so drop --tls-ca, --tls-cert and --tls-key, or start it with them`,
+    };
   }
   return undefined;
 }

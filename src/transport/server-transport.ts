@@ -67,7 +67,10 @@ export const plaintextTransport: ServerTransport = {
       // The client's TLS library cannot read this frame, but reads it as "not TLS", which is the point.
       socket.end(encodeMessage({ type: 'ERROR', code: ErrorCode.TLS_NOT_ENABLED, message: 'this server was started without TLS' }));
       setTimeout(() => socket.destroy(), 1000).unref();
-      throw new ConnectionRefused(ErrorCode.TLS_NOT_ENABLED, 'a TLS ClientHello on this plaintext server: the client uses TLS, this server was started without --tls-cert');
+      throw new ConnectionRefused(
+        ErrorCode.TLS_NOT_ENABLED,
+        'a TLS ClientHello on this plaintext server: the client uses TLS, this server was started without --tls-cert',
+      );
     }
     socket.unshift(first);
     return { stream: socket, identity: undefined };
@@ -99,12 +102,23 @@ export function tlsTransport(files: ServerTlsFiles): ServerTransport {
         const plaintext = first.length >= 2 && first.readUInt16BE(0) === MAGIC;
         if (plaintext) {
           socket.on('error', () => undefined);
-          socket.end(encodeMessage({ type: 'ERROR', code: ErrorCode.TLS_REQUIRED, message: 'this server accepts only TLS with a client certificate: give the client --tls-ca, --tls-cert and --tls-key' }));
+          socket.end(
+            encodeMessage({
+              type: 'ERROR',
+              code: ErrorCode.TLS_REQUIRED,
+              message: 'this server accepts only TLS with a client certificate: give the client --tls-ca, --tls-cert and --tls-key',
+            }),
+          );
           setTimeout(() => socket.destroy(), 1000).unref();
         } else {
           socket.destroy();
         }
-        throw new ConnectionRefused(ErrorCode.TLS_REQUIRED, plaintext ? 'a plaintext client on this TLS server: it was told to use TLS' : `the first byte 0x${first[0].toString(16).padStart(2, '0')} starts neither TLS nor this protocol`);
+        throw new ConnectionRefused(
+          ErrorCode.TLS_REQUIRED,
+          plaintext
+            ? 'a plaintext client on this TLS server: it was told to use TLS'
+            : `the first byte 0x${first[0].toString(16).padStart(2, '0')} starts neither TLS nor this protocol`,
+        );
       }
       socket.unshift(first);
       const id = key(socket);
@@ -112,7 +126,8 @@ export function tlsTransport(files: ServerTlsFiles): ServerTransport {
       waiting.set(id, { resolve, reject });
       const onAbort = () => reject(new ConnectionRefused(ErrorCode.TIMEOUT, `no TLS handshake within the handshake timeout`));
       signal.addEventListener('abort', onAbort, { once: true });
-      const onClose = () => reject(new ConnectionRefused(ErrorCode.TLS_HANDSHAKE, 'the client closed the connection during the TLS handshake'));
+      const onClose = () =>
+        reject(new ConnectionRefused(ErrorCode.TLS_HANDSHAKE, 'the client closed the connection during the TLS handshake'));
       socket.once('close', onClose);
       server.emit('connection', socket);
       let secured: TLSSocket;
@@ -129,7 +144,9 @@ export function tlsTransport(files: ServerTlsFiles): ServerTransport {
       if (!secured.authorized) {
         const reason = unauthorizedCertificate(secured);
         secured.on('error', () => undefined);
-        secured.end(encodeMessage({ type: 'ERROR', code: ErrorCode.UNAUTHORIZED, message: `this server refused the client certificate: ${reason}` }));
+        secured.end(
+          encodeMessage({ type: 'ERROR', code: ErrorCode.UNAUTHORIZED, message: `this server refused the client certificate: ${reason}` }),
+        );
         setTimeout(() => secured.destroy(), 1000).unref();
         throw new ConnectionRefused(ErrorCode.TLS_HANDSHAKE, reason);
       }
@@ -137,13 +154,15 @@ export function tlsTransport(files: ServerTlsFiles): ServerTransport {
       const identity = identityFromCommonName(typeof commonName === 'string' ? commonName : undefined);
       if (identity === undefined) {
         secured.destroy();
-        throw new ConnectionRefused(ErrorCode.UNAUTHORIZED, `the client certificate's name ${JSON.stringify(commonName)} is neither agency-K nor monitor`);
+        throw new ConnectionRefused(
+          ErrorCode.UNAUTHORIZED,
+          `the client certificate's name ${JSON.stringify(commonName)} is neither agency-K nor monitor`,
+        );
       }
       return { stream: secured, identity };
     },
   };
 }
-
 
 /** The first bytes the peer sends, or undefined if the signal aborts first; rejects if the peer closes first. */
 function firstChunk(socket: Socket, signal: AbortSignal): Promise<Buffer | undefined> {
@@ -184,10 +203,10 @@ function unauthorizedCertificate(socket: TLSSocket): string {
     CERT_HAS_EXPIRED: `it expired on ${certificate.validTo}`,
     CERT_NOT_YET_VALID: `it is not valid yet: only from ${certificate.validFrom}`,
     CERT_REVOKED: 'it has been revoked',
-    UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'it was signed by another CA, not this lottery\'s',
-    UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'it was signed by another CA, not this lottery\'s',
-    SELF_SIGNED_CERT_IN_CHAIN: 'it was signed by another CA, not this lottery\'s',
-    DEPTH_ZERO_SELF_SIGNED_CERT: 'it is self-signed, not signed by this lottery\'s CA',
+    UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "it was signed by another CA, not this lottery's",
+    UNABLE_TO_VERIFY_LEAF_SIGNATURE: "it was signed by another CA, not this lottery's",
+    SELF_SIGNED_CERT_IN_CHAIN: "it was signed by another CA, not this lottery's",
+    DEPTH_ZERO_SELF_SIGNED_CERT: "it is self-signed, not signed by this lottery's CA",
     INVALID_PURPOSE: 'it is not made for a client',
   };
   return `the certificate ${name}: ${reasons[error] ?? 'it did not verify'} (${error})`;
@@ -198,7 +217,8 @@ function handshakeFailure(error: Error & { code?: string }): string {
   const reason = /:([^:]+):[^:]*\.c:\d+/.exec(error.message)?.[1] ?? error.message;
   const known: Record<string, string> = {
     ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE: 'the client sent no certificate',
-    ERR_SSL_CERTIFICATE_VERIFY_FAILED: 'the client certificate did not verify against the lottery CA (another CA, expired, not yet valid or revoked)',
+    ERR_SSL_CERTIFICATE_VERIFY_FAILED:
+      'the client certificate did not verify against the lottery CA (another CA, expired, not yet valid or revoked)',
     ERR_SSL_UNSUPPORTED_PROTOCOL: 'the client does not speak TLS 1.3',
     ERR_SSL_NO_SHARED_CIPHER: 'the client offers no cipher this server accepts',
   };

@@ -16,9 +16,7 @@ export const MessageType = {
 } as const satisfies Record<MessageName, number>;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
-const namesByCode = new Map<number, MessageName>(
-  Object.entries(MessageType).map(([name, code]) => [code, name as MessageName]),
-);
+const namesByCode = new Map<number, MessageName>(Object.entries(MessageType).map(([name, code]) => [code, name as MessageName]));
 
 export function messageNameOf(code: number): MessageName | undefined {
   return namesByCode.get(code);

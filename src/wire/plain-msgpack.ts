@@ -71,7 +71,7 @@ export function checkPlainMsgpack(bytes: Uint8Array, name: string): TopLevel {
     const key = inMap[depth] && left[depth] % 2 === 0;
     left[depth]--;
     const head = bytes[at];
-    top ??= head >= 0x80 && head <= 0x8f || head === 0xde || head === 0xdf ? 'map' : 'other';
+    top ??= (head >= 0x80 && head <= 0x8f) || head === 0xde || head === 0xdf ? 'map' : 'other';
     const isString = (head >= 0xa0 && head <= 0xbf) || head === 0xd9 || head === 0xda || head === 0xdb;
     if (key && !isString) refuse('a map key that is not a string');
     if (head <= 0x7f || head >= 0xe0 || head === 0xc0 || head === 0xc2 || head === 0xc3) {
@@ -87,20 +87,53 @@ export function checkPlainMsgpack(bytes: Uint8Array, name: string): TopLevel {
       skip(head & 0x1f);
     } else {
       switch (head) {
-        case 0xc4: case 0xd9: skip(length(1)); break;
-        case 0xc5: case 0xda: skip(length(2)); break;
-        case 0xc6: case 0xdb: skip(length(4)); break;
-        case 0xcc: case 0xd0: skip(2); break;
-        case 0xcd: case 0xd1: skip(3); break;
-        case 0xca: case 0xce: case 0xd2: skip(5); break;
-        case 0xcb: case 0xcf: case 0xd3: skip(9); break;
-        case 0xdc: open(length(2), false, 1); break;
-        case 0xdd: open(length(4), false, 1); break;
-        case 0xde: mapOf(length(2)); break;
-        case 0xdf: mapOf(length(4)); break;
-        case 0xc1: refuse('the never-used byte 0xc1');
+        case 0xc4:
+        case 0xd9:
+          skip(length(1));
+          break;
+        case 0xc5:
+        case 0xda:
+          skip(length(2));
+          break;
+        case 0xc6:
+        case 0xdb:
+          skip(length(4));
+          break;
+        case 0xcc:
+        case 0xd0:
+          skip(2);
+          break;
+        case 0xcd:
+        case 0xd1:
+          skip(3);
+          break;
+        case 0xca:
+        case 0xce:
+        case 0xd2:
+          skip(5);
+          break;
+        case 0xcb:
+        case 0xcf:
+        case 0xd3:
+          skip(9);
+          break;
+        case 0xdc:
+          open(length(2), false, 1);
+          break;
+        case 0xdd:
+          open(length(4), false, 1);
+          break;
+        case 0xde:
+          mapOf(length(2));
+          break;
+        case 0xdf:
+          mapOf(length(4));
+          break;
+        case 0xc1:
+          refuse('the never-used byte 0xc1');
         // 0xc7-0xc9 and 0xd4-0xd8: ext 8/16/32 and fixext 1..16.
-        default: refuse(`a msgpack extension (0x${head.toString(16)})`);
+        default:
+          refuse(`a msgpack extension (0x${head.toString(16)})`);
       }
     }
   }

@@ -15,7 +15,8 @@ export type Faults = { storeCrashAfterBatches?: number; sessionCrashAfterBatches
 export function faultsEnv(faults: Faults): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, [FAULT_HOOKS_VARIABLE]: import.meta.url };
   if (faults.storeCrashAfterBatches !== undefined) env.LOTTERY_FAULT_STORE_CRASH_AFTER_BATCHES = String(faults.storeCrashAfterBatches);
-  if (faults.sessionCrashAfterBatches !== undefined) env.LOTTERY_FAULT_SESSION_CRASH_AFTER_BATCHES = String(faults.sessionCrashAfterBatches);
+  if (faults.sessionCrashAfterBatches !== undefined)
+    env.LOTTERY_FAULT_SESSION_CRASH_AFTER_BATCHES = String(faults.sessionCrashAfterBatches);
   if (faults.crashingSessionWorkers !== undefined) env.LOTTERY_FAULT_CRASHING_SESSION_WORKERS = String(faults.crashingSessionWorkers);
   return env;
 }

@@ -24,7 +24,12 @@ export async function tempDir(t: ExecutionContext): Promise<string> {
 const running = (child: { exitCode: number | null; signalCode: string | null }) => child.exitCode === null && child.signalCode === null;
 
 /** lottery-server on 127.0.0.1, a free port and `dataDir`; stopped with SIGTERM after the test. */
-export async function serverFor(t: ExecutionContext, dataDir: string, args: string[] = [], options: ProgramOptions = {}): Promise<RunningServer> {
+export async function serverFor(
+  t: ExecutionContext,
+  dataDir: string,
+  args: string[] = [],
+  options: ProgramOptions = {},
+): Promise<RunningServer> {
   const server = await startServer(['--data-dir', dataDir, ...args], { startTimeoutMs: GUARD_MS, ...options });
   t.teardown(async () => {
     if (running(server.child)) await server.stop();

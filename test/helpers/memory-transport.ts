@@ -87,10 +87,14 @@ export class MemoryTransport implements Transport {
     return new Promise((resolve, reject) => {
       const done = () => resolve();
       this.#drainWaiters.push(done);
-      signal.addEventListener('abort', () => {
-        this.#drainWaiters = this.#drainWaiters.filter((waiter) => waiter !== done);
-        reject(signal.reason);
-      }, { once: true });
+      signal.addEventListener(
+        'abort',
+        () => {
+          this.#drainWaiters = this.#drainWaiters.filter((waiter) => waiter !== done);
+          reject(signal.reason);
+        },
+        { once: true },
+      );
     });
   }
 
