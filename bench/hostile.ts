@@ -13,6 +13,7 @@
 // the yardstick for them is "connect, PING, close".
 
 import { setTimeout as sleep } from 'node:timers/promises';
+import { processCpuNs } from './process-cpu.ts';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -36,16 +37,6 @@ export type CaseResult = {
   neighbourP50Ms: number;
   neighbourMaxMs: number;
 };
-
-/** CPU time of every thread of process `pid`, in nanoseconds. */
-async function processCpuNs(pid: number): Promise<number> {
-  let total = 0;
-  for (const task of await readdir(`/proc/${pid}/task`)) {
-    const text = await readFile(`/proc/${pid}/task/${task}/schedstat`, 'utf8').catch(() => '0');
-    total += Number(text.split(' ')[0]);
-  }
-  return total;
-}
 
 /** A client that writes bytes and counts the frames that come back, until `count` have or the connection closes. */
 async function exchange(port: number, bytes: Uint8Array, count: number): Promise<number> {

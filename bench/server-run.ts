@@ -10,6 +10,7 @@ import { serverTlsArgs } from '../src/harness/tls-args.ts';
 import type { ClientTlsFiles } from '../src/transport/client-tls.ts';
 import type { AgencyFrames } from './load-frames.ts';
 import { runLoad, type LoadRunResult } from './load-run.ts';
+import { processCpuNs } from './process-cpu.ts';
 
 export type ServerRunOptions = {
   agencies: number;
@@ -19,7 +20,8 @@ export type ServerRunOptions = {
   /** A lottery-pki directory: the run goes over mutual TLS. */
   pki?: { dir: string; tlsFor: (agency: number) => ClientTlsFiles };
 };
-export type ServerRunResult = LoadRunResult & { stored: number; serverPeakRssMb: number; serverCode: number };
+/** `serverCpuMs`: CPU time of all the server's threads while the load ran. */
+export type ServerRunResult = LoadRunResult & { stored: number; serverPeakRssMb: number; serverCpuMs: number; serverCode: number };
 
 /** The server being started or measured and its data dir, so that a timeout can stop it and clean up. */
 let current: { server: Promise<RunningServer>; dataDir: string } | undefined;
@@ -52,8 +54,11 @@ export async function runServer(load: readonly AgencyFrames[], options: ServerRu
     const server = await starting;
     let result: LoadRunResult;
     let serverPeakRssMb: number;
+    let serverCpuMs: number;
     try {
+      const cpuBefore = await processCpuNs(server.child.pid!);
       result = await runLoad(server.port, load, options.window, options.pki?.tlsFor);
+      serverCpuMs = ((await processCpuNs(server.child.pid!)) - cpuBefore) / 1e6;
       serverPeakRssMb = await peakRssMb(server.child.pid!);
     } finally {
       await stopOnce(server);
@@ -65,7 +70,7 @@ export async function runServer(load: readonly AgencyFrames[], options: ServerRu
       const notable = server.lines.filter((line) => !/ INFO /.test(line) && !/action: transport \| result: success \| tls: off/.test(line));
       if (notable.length > 0) console.error(`bench: the server said:\n${notable.slice(0, 10).join('\n')}`);
     }
-    return { ...result, stored: await countLines(join(dataDir, 'bets.csv')), serverPeakRssMb, serverCode };
+    return { ...result, stored: await countLines(join(dataDir, 'bets.csv')), serverPeakRssMb, serverCpuMs, serverCode };
   } finally {
     current = undefined;
     await rm(dataDir, { recursive: true, force: true });

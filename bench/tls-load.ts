@@ -37,11 +37,17 @@ export type TlsComparison = {
   fsync: 'on' | 'off';
   rounds: number;
   /** bets/s of each run, in the order run. */
-  runs: Array<{ tls: 'on' | 'off'; betsPerSecond: number; stored: number; serverPeakRssMb: number }>;
+  runs: Array<{ tls: 'on' | 'off'; betsPerSecond: number; serverCpuMicrosPerBet: number; stored: number; serverPeakRssMb: number }>;
   medianOff: number;
   medianOn: number;
   /** Median bets/s with TLS over the median without: 1 means TLS costs nothing. */
   ratio: number;
+  /**
+   * Median server CPU per bet with TLS over the median without: what TLS
+   * costs the server itself, apart from the load agencies, which share the
+   * machine's cores and do their own TLS.
+   */
+  serverCpuRatio: number;
   ok: boolean;
 };
 
@@ -58,9 +64,10 @@ export async function compareTls(
     for (const tls of order) {
       const result: ServerRunResult = await runServer(load, { ...options, ...(tls === 'on' ? { pki } : {}) });
       const betsPerSecond = Math.round(options.bets / result.seconds);
-      runs.push({ tls, betsPerSecond, stored: result.stored, serverPeakRssMb: Math.round(result.serverPeakRssMb) });
+      const serverCpuMicrosPerBet = Math.round((result.serverCpuMs * 1000 * 100) / options.bets) / 100;
+      runs.push({ tls, betsPerSecond, serverCpuMicrosPerBet, stored: result.stored, serverPeakRssMb: Math.round(result.serverPeakRssMb) });
       say(
-        `bench: round ${round + 1} tls ${tls.padEnd(3)} ${betsPerSecond.toLocaleString('en-US').padStart(10)} bets/s  ${result.seconds.toFixed(3)} s  peak RSS ${result.serverPeakRssMb.toFixed(0)} MiB  stored ${result.stored}`,
+        `bench: round ${round + 1} tls ${tls.padEnd(3)} ${betsPerSecond.toLocaleString('en-US').padStart(10)} bets/s  ${result.seconds.toFixed(3)} s  server CPU ${serverCpuMicrosPerBet.toFixed(2)} µs/bet  peak RSS ${result.serverPeakRssMb.toFixed(0)} MiB  stored ${result.stored}`,
       );
     }
   }
@@ -68,8 +75,13 @@ export async function compareTls(
   const medianOff = medianOf('off');
   const medianOn = medianOf('on');
   const ratio = Math.round((medianOn / medianOff) * 1000) / 1000;
+  const cpuOf = (tls: 'on' | 'off') => median(runs.filter((run) => run.tls === tls).map((run) => run.serverCpuMicrosPerBet));
+  const serverCpuRatio = Math.round((cpuOf('on') / cpuOf('off')) * 1000) / 1000;
   say(
     `bench: median ${medianOn.toLocaleString('en-US')} bets/s with TLS, ${medianOff.toLocaleString('en-US')} without: TLS at ${(ratio * 100).toFixed(1)}% (costs ${((1 - ratio) * 100).toFixed(1)}%)`,
+  );
+  say(
+    `bench: median server CPU ${cpuOf('on').toFixed(2)} µs/bet with TLS, ${cpuOf('off').toFixed(2)} without: TLS costs the server ${((serverCpuRatio - 1) * 100).toFixed(1)}% more CPU per bet`,
   );
   return {
     mode: 'load-tls-both',
@@ -81,6 +93,7 @@ export async function compareTls(
     medianOff,
     medianOn,
     ratio,
+    serverCpuRatio,
     ok: runs.every((run) => run.stored === options.bets),
   };
 }
