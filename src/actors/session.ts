@@ -93,6 +93,8 @@ export class Session {
   /** The agency said in HELLO that it shows its progress: it is told WAITING while its WINNERS is held. */
   #wantsProgress = false;
   #progressTimer: NodeJS.Timeout | undefined;
+  /** Frames received this tick and not yet handed to #handleRead. */
+  #gathered: Frame[] | undefined;
   /** Frames of a read in hand: the server is working for the peer, whose silence does not count. */
   #busy = false;
   /** Runs while it is the peer's turn to speak; see #peersTurn. */
@@ -166,11 +168,24 @@ export class Session {
     // A frame begun in this chunk gets the whole frame timeout; one still arriving keeps what it had left.
     if (this.#decoder.buffered === 0) this.#stopFrameClock();
     else if (frames.length > 0 || wasBuffered === 0) this.#startFrameClock(this.#options.frameTimeoutMs);
+    if (this.#gathered !== undefined) {
+      // More of the same read, delivered before it is handled (a TLS stream
+      // gives each record of one socket read on its own): handled with it.
+      for (const frame of frames) this.#gathered.push(frame);
+      this.#stopClocks();
+      return;
+    }
     if (frames.length === 0) return;
-    this.#transport.pause();
+    this.#gathered = frames;
     this.#busy = true;
     this.#stopClocks();
-    void this.#mailbox.post(() => this.#handleRead(frames));
+    // Runs before this tick ends: the transport is paused within the tick.
+    void this.#mailbox.post(() => {
+      const gathered = this.#gathered!;
+      this.#gathered = undefined;
+      this.#transport.pause();
+      return this.#handleRead(gathered);
+    });
   }
 
   /**
@@ -323,7 +338,10 @@ export class Session {
     const decided = this.#options.store.append(batch.request);
     this.#answers = this.#answers.then(async () => {
       try {
-        this.#answerBets(batch, await decided);
+        const outcome = await decided;
+        // The answers to one group commit arrive together: they leave in one write (one TLS record).
+        this.#batchReplies();
+        this.#answerBets(batch, outcome);
       } catch (error) {
         this.#closeWithError(error);
       }
