@@ -1,9 +1,14 @@
 // One load agency: the real agency's conversation with none of its work.
 // HELLO, wait WELCOME, send pre-encoded BETS frames keeping `window` batches
 // in flight, take cumulative ACKs, then FINISH and wait its ACK. Records how
-// long each batch waited for the ACK that covered it.
+// long each batch waited for the ACK that covered it. Like the real agency,
+// a connection that fails before WELCOME (refused, reset, a TLS handshake
+// the server timed out while thousands of others were in line) is tried
+// again with backoff; any failure after WELCOME fails the run.
 import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
+import { Backoff } from '../src/timing/backoff.ts';
 import { clientTlsOptions, type ClientTlsFiles } from '../src/transport/client-tls.ts';
 import { decodeMessage } from '../src/wire/codec.ts';
 import { FrameDecoder } from '../src/wire/frame-decoder.ts';
@@ -13,10 +18,42 @@ import type { AgencyFrames } from './load-frames.ts';
 export type AgencyLoadResult = {
   agency: number;
   /** ms from writing each batch to the ACK that covered it, in batch order. */ latencies: Float64Array;
+  /** Connections tried again because they failed before WELCOME. */
+  retries: number;
 };
 
+/** As the real agency: 50–100 ms at first, doubling up to 2.5–5 s, for at most a minute. */
+const RECONNECT_BACKOFF = { firstMs: 100, maxMs: 5000, jitter: true } as const;
+const RETRY_FOR_MS = 60_000;
+
+/** A connection that failed before the server said WELCOME: worth another try. */
+class NotWelcomed extends Error {}
+
 /** With `tlsFiles`, over mutual TLS as the real agency connects. */
-export function runLoadAgency(port: number, load: AgencyFrames, window: number, tlsFiles?: ClientTlsFiles): Promise<AgencyLoadResult> {
+export async function runLoadAgency(
+  port: number,
+  load: AgencyFrames,
+  window: number,
+  tlsFiles?: ClientTlsFiles,
+): Promise<AgencyLoadResult> {
+  const backoff = new Backoff(RECONNECT_BACKOFF);
+  const giveUpAt = performance.now() + RETRY_FOR_MS;
+  while (true) {
+    try {
+      return { ...(await connectOnce(port, load, window, tlsFiles)), retries: backoff.failures };
+    } catch (error) {
+      if (!(error instanceof NotWelcomed) || performance.now() > giveUpAt) throw error;
+      await sleep(backoff.next());
+    }
+  }
+}
+
+function connectOnce(
+  port: number,
+  load: AgencyFrames,
+  window: number,
+  tlsFiles?: ClientTlsFiles,
+): Promise<Omit<AgencyLoadResult, 'retries'>> {
   return new Promise((resolve, reject) => {
     const socket =
       tlsFiles === undefined ? net.connect({ host: '127.0.0.1', port }) : tls.connect(clientTlsOptions('127.0.0.1', port, tlsFiles));
@@ -31,9 +68,11 @@ export function runLoadAgency(port: number, load: AgencyFrames, window: number, 
 
     const fail = (why: string) => {
       if (phase === 'done') return;
+      const welcomed = phase !== 'welcome';
       phase = 'done';
       socket.destroy();
-      reject(new Error(`load agency ${load.agency}: ${why} (${acked}/${load.bets.length} batches acknowledged)`));
+      const message = `load agency ${load.agency}: ${why} (${acked}/${load.bets.length} batches acknowledged)`;
+      reject(welcomed ? new Error(message) : new NotWelcomed(message));
     };
 
     const pump = () => {
@@ -49,7 +88,11 @@ export function runLoadAgency(port: number, load: AgencyFrames, window: number, 
     };
 
     const onMessage = (message: Message) => {
-      if (message.type === 'ERROR') return fail(`the server answered ${message.code}: ${message.message}`);
+      if (message.type === 'ERROR') {
+        // Refused before WELCOME for a reason another try cannot change: fail the run, not retry.
+        if (phase === 'welcome') phase = 'bets';
+        return fail(`the server answered ${message.code}: ${message.message}`);
+      }
       if (phase === 'welcome') {
         if (message.type !== 'WELCOME') return fail(`expected WELCOME, got ${message.type}`);
         if (message.offset !== 0) return fail(`WELCOME says offset ${message.offset}: the server was not fresh`);

@@ -5,7 +5,8 @@ import type { AgencyFrames } from './load-frames.ts';
 import { percentile } from './stats.ts';
 import type { ClientTlsFiles } from '../src/transport/client-tls.ts';
 
-export type LoadRunResult = { seconds: number; batches: number; ackP50Ms: number; ackP99Ms: number; ackMaxMs: number };
+/** `retries`: connections tried again, over all agencies, because they failed before WELCOME. */
+export type LoadRunResult = { seconds: number; batches: number; ackP50Ms: number; ackP99Ms: number; ackMaxMs: number; retries: number };
 
 /** `tlsFor`: each agency's certificate for mutual TLS; plaintext without. */
 export async function runLoad(
@@ -25,5 +26,6 @@ export async function runLoad(
     at += latencies.length;
   }
   all.sort();
-  return { seconds, batches, ackP50Ms: percentile(all, 0.5), ackP99Ms: percentile(all, 0.99), ackMaxMs: all.at(-1) ?? 0 };
+  const retries = results.reduce((sum, result) => sum + result.retries, 0);
+  return { seconds, batches, ackP50Ms: percentile(all, 0.5), ackP99Ms: percentile(all, 0.99), ackMaxMs: all.at(-1) ?? 0, retries };
 }

@@ -14,6 +14,8 @@ export type LoadReport = {
   ackP50Ms: number;
   ackP99Ms: number;
   ackMaxMs: number;
+  /** Connections the load agencies tried again because they failed before WELCOME. */
+  retries: number;
   serverPeakRssMb: number;
   limitSeconds: number;
   limitBetsPerSecond: number;
@@ -44,6 +46,7 @@ export function loadReport(
     ackP50Ms: round(server.ackP50Ms, 2),
     ackP99Ms: round(server.ackP99Ms, 2),
     ackMaxMs: round(server.ackMaxMs, 2),
+    retries: server.retries,
     serverPeakRssMb: round(server.serverPeakRssMb, 1),
     limitSeconds: round(limit.seconds, 3),
     limitBetsPerSecond: Math.round(options.bets / limit.seconds),
@@ -67,7 +70,7 @@ export function loadTable(r: LoadReport): string {
     `${''.padEnd(18)}${'seconds'.padStart(9)}${'bets/s'.padStart(13)}${'ack p50 ms'.padStart(12)}${'ack p99 ms'.padStart(12)}`,
     row('lottery-server', r.seconds, r.betsPerSecond, r.ackP50Ms, r.ackP99Ms),
     row('raw sink (limit)', r.limitSeconds, r.limitBetsPerSecond, r.limitAckP50Ms, r.limitAckP99Ms),
-    `server at ${((100 * r.betsPerSecond) / r.limitBetsPerSecond).toFixed(1)}% of the limit; slowest ack ${r.ackMaxMs.toFixed(1)} ms; server peak RSS ${r.serverPeakRssMb.toFixed(1)} MiB`,
+    `server at ${((100 * r.betsPerSecond) / r.limitBetsPerSecond).toFixed(1)}% of the limit; slowest ack ${r.ackMaxMs.toFixed(1)} ms; server peak RSS ${r.serverPeakRssMb.toFixed(1)} MiB; ${r.retries} connections tried again before WELCOME`,
     `bets.csv: ${r.stored} rows, expected ${r.bets}: ${r.stored === r.bets ? 'OK' : 'WRONG'}`,
   ].join('\n');
 }
