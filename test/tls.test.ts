@@ -93,16 +93,7 @@ test.serial('an agency whose certificate comes from another CA is refused at the
   const pki = await makePki(t, ['--agencies', '1']);
   const other = await makePki(t, ['--agencies', '1']);
   const { server, inputs } = await tlsLottery(t, pki, 1);
-  const run = await runAgency(t, 1, server.port, [
-    '--data-file',
-    inputs[0].file,
-    '--tls-ca',
-    join(pki, 'ca.crt'),
-    '--tls-cert',
-    join(other, 'agency-1.crt'),
-    '--tls-key',
-    join(other, 'agency-1.key'),
-  ]);
+  const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki, 'agency-1', other)]);
   t.is(run.code, 1, run.output);
   t.regex(run.output, /UNAUTHORIZED: this server refused the client certificate: the certificate CN=agency-1: it was signed by another CA/);
   t.false(/reintento_ms/.test(run.output));
@@ -158,16 +149,7 @@ test.serial('an agency refuses a server whose certificate comes from another CA'
   const pki = await makePki(t, ['--agencies', '1']);
   const other = await makePki(t, ['--agencies', '1']);
   const { server, inputs } = await tlsLottery(t, pki, 1);
-  const run = await runAgency(t, 1, server.port, [
-    '--data-file',
-    inputs[0].file,
-    '--tls-ca',
-    join(other, 'ca.crt'),
-    '--tls-cert',
-    join(pki, 'agency-1.crt'),
-    '--tls-key',
-    join(pki, 'agency-1.key'),
-  ]);
+  const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(other, 'agency-1', pki)]);
   t.is(run.code, 1, run.output);
   t.regex(run.output, /is not trusted/);
 });

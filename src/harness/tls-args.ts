@@ -14,9 +14,13 @@ export const serverTlsArgs = (dir: string, crl = false) => [
   ...(crl ? ['--tls-crl', join(dir, 'ca.crl')] : []),
 ];
 
-/** A client's flags: the CA, and the certificate and key named `name` (agency-K, monitor) if given. */
-export const clientTlsArgs = (dir: string, name?: string) => [
+/**
+ * A client's flags: the CA, and the certificate and key named `name`
+ * (agency-K, monitor) if given, taken from `certDir` (by default the same
+ * directory; another one gives a certificate from another CA).
+ */
+export const clientTlsArgs = (dir: string, name?: string, certDir = dir) => [
   '--tls-ca',
   join(dir, 'ca.crt'),
-  ...(name === undefined ? [] : ['--tls-cert', join(dir, `${name}.crt`), '--tls-key', join(dir, `${name}.key`)]),
+  ...(name === undefined ? [] : ['--tls-cert', join(certDir, `${name}.crt`), '--tls-key', join(certDir, `${name}.key`)]),
 ];
