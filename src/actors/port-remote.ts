@@ -6,9 +6,23 @@
 // Here, as piscina fails a dead worker's in-flight tasks, every pending call
 // rejects once the port closes (Node closes a port when the thread holding
 // its other end exits, for any reason), and later calls reject at once.
+//
+// Both ends speak to the port as Node's EventEmitter, through comlink's node
+// adapter. Given the bare port, comlink listens with addEventListener, and the
+// first message then builds a web MessageEvent, whose class is Node's fetch
+// stack: loading it cost every server thread tens of milliseconds at start.
 
-import { wrap, type Remote } from 'comlink';
+import { expose, wrap, type Remote } from 'comlink';
+import nodeAdapter from 'comlink/dist/umd/node-adapter.js';
 import type { MessagePort } from 'node:worker_threads';
+
+// The adapter is a UMD module: Node hands its module.exports over as the default.
+const nodeEndpoint = nodeAdapter as unknown as typeof nodeAdapter.default;
+
+/** Serves `face` to whoever holds the other end of `port`. */
+export function exposeOnPort(face: object, port: MessagePort): void {
+  expose(face, nodeEndpoint(port));
+}
 
 /** The actor on the other side of the port is gone. */
 export class ActorGoneError extends Error {
@@ -16,7 +30,7 @@ export class ActorGoneError extends Error {
 }
 
 export function wrapPort<T>(port: MessagePort, actor: string): Remote<T> {
-  const remote = wrap<T>(port) as Record<PropertyKey, unknown>;
+  const remote = wrap<T>(nodeEndpoint(port)) as Record<PropertyKey, unknown>;
   const gone = Promise.withResolvers<never>();
   // Never unhandled: each call races it, and a port may close with nothing pending.
   gone.promise.catch(() => undefined);

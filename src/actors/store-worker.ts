@@ -1,9 +1,9 @@
 // The store worker thread: runs the one Store actor and exposes it, through
 // comlink, on every port the supervisor connects to it.
-import { expose } from 'comlink';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { createLogger, logEvent } from '../log/logger.ts';
 import { actorFace } from './actor-face.ts';
+import { exposeOnPort } from './port-remote.ts';
 import { STORE_API } from './store-api.ts';
 import { loadFaultHooks } from './fault-hooks.ts';
 import { Store } from './store.ts';
@@ -31,7 +31,7 @@ try {
   port.on('message', async (message: ToStoreWorker) => {
     if (message.type === 'connect') {
       connected.push(message.port);
-      expose(exposed, message.port);
+      exposeOnPort(exposed, message.port);
     } else if (message.type === 'close') {
       await store.close();
       logEvent(log, 'info', 'close_store', 'success', { archivo: 'bets.csv' });

@@ -3,7 +3,6 @@
 // their MessagePorts; replaces a session worker that dies; and on stop closes
 // everything in order, logging one line per resource closed.
 
-import { expose } from 'comlink';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AddressInfo, Socket } from 'node:net';
@@ -15,7 +14,7 @@ import { Acceptor } from './acceptor.ts';
 import { actorFace } from './actor-face.ts';
 import { LOTTERY_API, type LotteryApi } from './lottery-api.ts';
 import { Lottery } from './lottery.ts';
-import { wrapPort } from './port-remote.ts';
+import { exposeOnPort, wrapPort } from './port-remote.ts';
 import type { StoreApi, StoreSnapshot } from './store-api.ts';
 import type { ServerTlsFiles } from '../transport/server-transport.ts';
 import type {
@@ -137,7 +136,7 @@ export class Supervisor {
       snapshot: started.snapshot,
     });
     this.#lotteryFace = actorFace(this.#lottery, LOTTERY_API);
-    for (const port of this.#lotteryPortsWaiting.splice(0)) expose(this.#lotteryFace, port);
+    for (const port of this.#lotteryPortsWaiting.splice(0)) exposeOnPort(this.#lotteryFace, port);
     await this.#lottery.resume();
     await sessionsStarted;
 
@@ -169,7 +168,7 @@ export class Supervisor {
   async #startSessionWorker(): Promise<void> {
     const lotteryChannel = new MessageChannel();
     if (this.#lotteryFace === undefined) this.#lotteryPortsWaiting.push(lotteryChannel.port2);
-    else expose(this.#lotteryFace, lotteryChannel.port2);
+    else exposeOnPort(this.#lotteryFace, lotteryChannel.port2);
     const storePort = this.#storePort();
     const id = this.#nextWorkerId++;
     const data: SessionWorkerData = {
