@@ -1,0 +1,124 @@
+// Where a course run's wall time goes: the real lottery-server and five
+// lottery-agency processes on the course dataset, as `--mode course` runs
+// them, with the time (ms from spawning the server) at which each program
+// first logs each of its actions, and the CPU time each process used. The
+// median of each figure over the runs is printed.
+//   node bench/course-timeline.ts [--runs R] [--dir DIR] [--server-arg ARG ...]
+// --dir is a directory holding agency-1.csv … agency-5.csv (default: the
+// course's zip, else .data/). --server-arg is passed to lottery-server,
+// e.g. --server-arg=--workers=1.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { courseFailures, readCourseDataset, type CourseDataset } from '../src/harness/course-dataset.ts';
+import { readStoredRows, startAgency, startServer } from '../src/harness/lottery-processes.ts';
+import { datasetDir } from './course-mode.ts';
+import { median } from './stats.ts';
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '5' },
+    dir: { type: 'string' },
+    'server-arg': { type: 'string', multiple: true, default: [] },
+  },
+});
+const runs = Number(values.runs);
+const CLOCK_TICK_MS = 10;
+
+/** user + system CPU of a live process, all threads, in ms (from /proc, in clock ticks). */
+async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (stat === undefined) return NaN;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_MS;
+}
+
+/** The first time each `action: X` appears in a program's log, in ms from `t0`. */
+function actionClock(t0: number, marks: Map<string, number>) {
+  return (line: string) => {
+    const action = /action: (\w+)/.exec(line)?.[1];
+    if (action !== undefined && !marks.has(action)) marks.set(action, performance.now() - t0);
+  };
+}
+
+/** Polls a process's CPU until it exits; its last reading (short by at most one poll). */
+function trackCpu(pid: number, exited: Promise<unknown>): Promise<number> {
+  let last = 0;
+  let done = false;
+  void exited.then(() => (done = true));
+  return (async () => {
+    while (!done) {
+      const now = await cpuMs(pid);
+      if (!Number.isNaN(now)) last = now;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return last;
+  })();
+}
+
+type Figures = Map<string, number>;
+
+async function oneRun(dataset: CourseDataset): Promise<{ figures: Figures; failures: string[]; dataDir: string }> {
+  const { files } = dataset;
+  const dataDir = await mkdtemp(join(tmpdir(), 'lottery-timeline-'));
+  const t0 = performance.now();
+  const serverMarks = new Map<string, number>();
+  const server = await startServer(['--data-dir', dataDir, '--agencies', String(files.length), ...values['server-arg']], {
+    onLine: actionClock(t0, serverMarks),
+  });
+  const agencyMarks = files.map(() => new Map<string, number>());
+  const agencies = files.map((file, i) =>
+    startAgency(i + 1, server.port, ['--data-file', file], { onLine: actionClock(t0, agencyMarks[i]) }),
+  );
+  const agencyCpu = agencies.map((agency) => trackCpu(agency.child.pid!, agency.exited));
+  const exits = agencies.map((agency) => agency.exited.then(() => performance.now() - t0));
+  const exitMs = await Promise.all(exits);
+  const runsOut = await Promise.all(agencies.map((agency) => agency.result));
+  const total = performance.now() - t0;
+  const serverCpu = await cpuMs(server.child.pid!);
+  await server.stop();
+  const figures: Figures = new Map();
+  figures.set('server listen', serverMarks.get('listen') ?? NaN);
+  figures.set('server CPU ms (at the last exit)', serverCpu);
+  for (const action of ['config', 'conexion', 'finalizar', 'ganadores']) {
+    const at = agencyMarks.map((marks) => marks.get(action) ?? NaN);
+    figures.set(`agencies' ${action}, first`, Math.min(...at));
+    figures.set(`agencies' ${action}, last`, Math.max(...at));
+  }
+  figures.set("agencies' exit, last", Math.max(...exitMs));
+  figures.set(
+    'agencies CPU ms, sum',
+    (await Promise.all(agencyCpu)).reduce((a, b) => a + b, 0),
+  );
+  figures.set('total', total);
+  const failures = courseFailures(dataset, runsOut, await readStoredRows(dataDir));
+  return { figures, failures, dataDir };
+}
+
+const { dir, source, cleanup } = await datasetDir(values.dir);
+try {
+  const dataset = await readCourseDataset(dir);
+  const all: Figures[] = [];
+  for (let run = 1; run <= runs; run++) {
+    const { figures, failures, dataDir } = await oneRun(dataset);
+    await rm(dataDir, { recursive: true, force: true });
+    if (failures.length > 0) {
+      console.error(`run ${run}: the outcome is wrong:\n${failures.join('\n')}`);
+      process.exitCode = 1;
+    }
+    all.push(figures);
+    console.error(`run ${run}/${runs}: ${Math.round(figures.get('total')!)} ms`);
+  }
+  console.log(
+    `course timeline: ${dataset.rows.length} bets from ${dataset.files.length} agencies (${source}), ${runs} runs, ` +
+      `node ${process.versions.node}, ${availableParallelism()} cpus; ms from spawning the server, medians (range)\n`,
+  );
+  console.log('| | ms | range |\n|---|---:|---:|');
+  for (const name of all[0].keys()) {
+    const each = all.map((figures) => figures.get(name)!);
+    console.log(`| ${name} | ${Math.round(median(each))} | ${Math.round(Math.min(...each))}–${Math.round(Math.max(...each))} |`);
+  }
+} finally {
+  await cleanup();
+}
