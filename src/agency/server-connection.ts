@@ -4,7 +4,7 @@
 // send(); TLS failures carry the codes of client-tls.ts.
 
 import net, { type Socket } from 'node:net';
-import tls from 'node:tls';
+import { loadTls } from '../config/tls-settings.ts';
 import { clientTlsOptions, describeTlsError, type ClientTlsFiles } from '../transport/client-tls.ts';
 import { decodeMessage, encodeMessage } from '../wire/codec.ts';
 import { ClientFailure, ConnectionError } from './connection-error.ts';
@@ -23,6 +23,7 @@ export class ServerConnection {
    * receive) reports it, not the closed socket it leads to.
    */
   #closingError: ConnectionError | undefined;
+  #corked = false;
 
   private constructor(socket: Socket, server: string) {
     this.#socket = socket;
@@ -45,7 +46,7 @@ export class ServerConnection {
   static connect(host: string, port: number, timeoutMs = 5000, tlsFiles?: ClientTlsFiles): Promise<ServerConnection> {
     return new Promise((resolve, reject) => {
       const server = `${host}:${port}`;
-      const socket = tlsFiles === undefined ? net.connect({ host, port }) : tls.connect(clientTlsOptions(host, port, tlsFiles));
+      const socket = tlsFiles === undefined ? net.connect({ host, port }) : loadTls().connect(clientTlsOptions(host, port, tlsFiles));
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new ConnectionError(ClientFailure.CONNECT_TIMEOUT, `no answer from ${host}:${port} within ${timeoutMs / 1000} s`));
@@ -74,6 +75,7 @@ export class ServerConnection {
   /** Sends one frame already encoded; resolves once the socket can take more. */
   async sendFrame(frame: Uint8Array): Promise<void> {
     if (this.#failure !== undefined) throw this.#failure;
+    this.#sendTogether();
     if (!this.#socket.write(frame)) {
       await new Promise<void>((resolve, reject) => {
         const onDrain = () => {
@@ -88,6 +90,22 @@ export class ServerConnection {
         this.#socket.once('close', onClose);
       });
     }
+  }
+
+  /**
+   * The frames sent until this tick ends leave in one write: a run of
+   * batches read from one chunk of the file costs one system call (and, over
+   * TLS, fills records), not one each. Any real wait (for an answer, for the
+   * file, for the socket to drain) ends the tick and sends them.
+   */
+  #sendTogether(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.#socket.cork();
+    process.nextTick(() => {
+      this.#corked = false;
+      this.#socket.uncork();
+    });
   }
 
   /** The next message from the server; rejects if the connection fails first or `timeoutMs` passes. */

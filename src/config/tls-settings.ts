@@ -4,7 +4,6 @@
 // or mismatched file stops the program with a message that names its flag.
 
 import { readFileSync } from 'node:fs';
-import tls from 'node:tls';
 import { ConfigExit, type ProgramInfo, type Schema, type Setting } from './program-config.ts';
 
 export type TlsPaths = { tlsCa: string; tlsCert: string; tlsKey: string };
@@ -50,7 +49,7 @@ export function loadServerTls(program: ProgramInfo, schema: Schema, config: Serv
     key: read(program, schema, 'tlsKey', config.tlsKey),
     ...(config.tlsCrl === '' ? {} : { crl: read(program, schema, 'tlsCrl', config.tlsCrl) }),
   };
-  check(program, () => tls.createSecureContext(files));
+  check(program, () => loadTls().createSecureContext(files));
   return files;
 }
 
@@ -75,8 +74,16 @@ export function loadClientTls(program: ProgramInfo, schema: Schema, config: TlsP
       ? {}
       : { cert: read(program, schema, 'tlsCert', config.tlsCert), key: read(program, schema, 'tlsKey', config.tlsKey) }),
   };
-  check(program, () => tls.createSecureContext(files));
+  check(program, () => loadTls().createSecureContext(files));
   return files;
+}
+
+/**
+ * node:tls, loaded only when a program uses TLS: it and the crypto it pulls
+ * in are a good part of a plaintext agency's start.
+ */
+export function loadTls(): typeof import('node:tls') {
+  return process.getBuiltinModule('node:tls');
 }
 
 function read(program: ProgramInfo, schema: Schema, key: string, path: string): string {
