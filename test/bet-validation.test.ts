@@ -1,4 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
+import fc from 'fast-check';
 import { betFromFields, InvalidBetError, todayUtc, validateBet, WINNING_NUMBER } from '../src/bets/bet.ts';
 import type { WireBet } from '../src/wire/messages.ts';
 
@@ -188,6 +189,37 @@ test('refuses a birthdate that is not a real YYYY-MM-DD date', (t) => {
     refuses(t, () => betFromFields(fieldsOf(withField(3, birthdate)), TODAY), 'birthdate', birthdate);
   }
   refuses(t, () => validateBet(withField(3, new Date(2000, 0, 1)), TODAY), 'birthdate', 'a Date');
+});
+
+test('a birthdate is taken exactly when it is YYYY-MM-DD in ASCII digits, a real date, not after today', (t) => {
+  // The definition, written the plain way; the check reads character codes.
+  const isBirthdate = (text: string) => {
+    const match = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/.exec(text);
+    if (match === null) return false;
+    const [year, month, day] = match.slice(1).map(Number);
+    const date = new Date(0);
+    date.setUTCFullYear(year, month - 1, day);
+    const real = date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+    return real && text <= TODAY;
+  };
+  const near = fc.stringMatching(/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/);
+  const hostile = fc.string({ unit: fc.constantFrom('0', '1', '2', '9', '-', '/', ' ', '\n', '٣', '０', 'a'), maxLength: 12 });
+  fc.assert(
+    fc.property(fc.oneof(near, hostile), (birthdate) => {
+      const taken = (() => {
+        try {
+          validateBet(withField(3, birthdate), TODAY);
+          return true;
+        } catch (error) {
+          if (!(error instanceof InvalidBetError) || error.field !== 'birthdate') throw error;
+          return false;
+        }
+      })();
+      return taken === isBirthdate(birthdate);
+    }),
+    { numRuns: 5000, seed: 20261202 },
+  );
+  t.pass();
 });
 
 test('refuses a birthdate after the today argument', (t) => {

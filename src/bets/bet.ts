@@ -35,10 +35,13 @@ const FORBIDDEN_IN_NAME: ReadonlyArray<[RegExp, string]> = [
 const ANY_FORBIDDEN_IN_NAME = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufffd]|\p{Cs}/u;
 /** Characters that show as nothing: a name of only these (and spaces) is blank. */
 const ZERO_WIDTH = /[\u200b-\u200d\u2060\ufeff]/gu;
+/** The same, to test for: most names have none, and removing them would copy the name. */
+const ANY_ZERO_WIDTH = /[\u200b-\u200d\u2060\ufeff]/u;
 /** A spreadsheet reads a cell that starts with one of these as a formula. */
 const FORMULA_START = /^\s*[=+\-@]/u;
 const DIGITS = /^[0-9]+$/;
-const ISO_DATE = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/;
+const DASH = 0x2d;
+const ZERO = 0x30;
 const utf8 = new TextEncoder();
 
 /** Today's date as YYYY-MM-DD in UTC: the latest birthdate a bet may carry. */
@@ -54,7 +57,11 @@ export function validateBet(raw: readonly unknown[], today: string = todayUtc())
   if (raw.length !== BET_FIELDS.length) {
     throw new InvalidBetError('bet', `a bet has ${BET_FIELDS.length} fields, this one has ${raw.length}`);
   }
-  const [firstName, lastName, document, birthdate, number] = raw;
+  return checkedBet(raw[0], raw[1], raw[2], raw[3], raw[4], today);
+}
+
+/** The checks of validateBet, field by field; the bet is the one array made. */
+function checkedBet(firstName: unknown, lastName: unknown, document: unknown, birthdate: unknown, number: unknown, today: string): WireBet {
   checkName('first_name', firstName);
   checkName('last_name', lastName);
   if (typeof document !== 'string' || !DIGITS.test(document) || document.length > DOCUMENT_MAX_DIGITS) {
@@ -79,11 +86,11 @@ export function betFromFields(fields: readonly string[], today: string = todayUt
   if (!DIGITS.test(numberText) || numberText.length > 4) {
     throw new InvalidBetError('number', `number must be an integer from 0 to ${NUMBER_MAX}, got ${excerpt(numberText)}`);
   }
-  return validateBet([fields[0], fields[1], fields[2], fields[3], Number(numberText)], today);
+  return checkedBet(fields[0], fields[1], fields[2], fields[3], Number(numberText), today);
 }
 
 function checkName(field: string, value: unknown): void {
-  if (typeof value !== 'string' || value.trim() === '' || value.replace(ZERO_WIDTH, '').trim() === '') {
+  if (typeof value !== 'string' || value.trim() === '' || (ANY_ZERO_WIDTH.test(value) && value.replace(ZERO_WIDTH, '').trim() === '')) {
     throw new InvalidBetError(field, `${field} must be a non-empty string, got ${excerpt(value)}`);
   }
   if (ANY_FORBIDDEN_IN_NAME.test(value)) {
@@ -110,19 +117,32 @@ function checkName(field: string, value: unknown): void {
 }
 
 function checkBirthdate(value: unknown, today: string): void {
-  const match = typeof value === 'string' ? ISO_DATE.exec(value) : null;
-  if (match === null) {
+  // YYYY-MM-DD read by character codes: a regular expression's match would
+  // make four strings a bet.
+  const date = typeof value === 'string' && value.length === 10 ? value : '';
+  const year = date === '' ? -1 : digitsAt(date, 0, 4);
+  const month = year < 0 || date.charCodeAt(4) !== DASH ? -1 : digitsAt(date, 5, 2);
+  const day = month < 0 || date.charCodeAt(7) !== DASH ? -1 : digitsAt(date, 8, 2);
+  if (day < 0) {
     throw new InvalidBetError('birthdate', `birthdate must be a date as YYYY-MM-DD, got ${excerpt(value)}`);
   }
-  const year = Number(match[1]);
-  const month = Number(match[2]);
-  const day = Number(match[3]);
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) {
     throw new InvalidBetError('birthdate', `birthdate ${value} is not a real date`);
   }
   if ((value as string) > today) {
     throw new InvalidBetError('birthdate', `birthdate ${value} is in the future`);
   }
+}
+
+/** The number the `count` ASCII digits of `text` from `from` write; -1 if any is not a digit. */
+function digitsAt(text: string, from: number, count: number): number {
+  let value = 0;
+  for (let at = from; at < from + count; at++) {
+    const digit = text.charCodeAt(at) - ZERO;
+    if (!(digit >= 0 && digit <= 9)) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
 }
 
 export function daysInMonth(year: number, month: number): number {
