@@ -124,19 +124,24 @@ export class Batcher {
     for (let i = 0; i < 4; i++) room += 5 + (bet[i] as string).length * 3;
     if (at + room > this.#scratch.length) this.#grow(at + room);
     const [firstName, lastName, document, birthdate, number] = bet;
-    if (!Number.isInteger(number) || number < 0 || number > 0xffff || !isPlainText(firstName, lastName, document, birthdate)) {
-      // Rare enough not to matter; msgpackr says how.
-      const encoded = packValue(bet);
-      if (at + encoded.length > this.#scratch.length) this.#grow(at + encoded.length);
-      this.#scratch.set(encoded, at);
-      return at + encoded.length;
-    }
+    const start = at;
     const target = this.#scratch;
     target[at++] = 0x95;
-    at = writeString(target, at, firstName);
-    at = writeString(target, at, lastName);
-    at = writeString(target, at, document);
-    at = writeString(target, at, birthdate);
+    if (
+      !Number.isInteger(number) ||
+      number < 0 ||
+      number > 0xffff ||
+      (at = writeString(target, at, firstName)) < 0 ||
+      (at = writeString(target, at, lastName)) < 0 ||
+      (at = writeString(target, at, document)) < 0 ||
+      (at = writeString(target, at, birthdate)) < 0
+    ) {
+      // Rare enough not to matter; msgpackr says how.
+      const encoded = packValue(bet);
+      if (start + encoded.length > this.#scratch.length) this.#grow(start + encoded.length);
+      this.#scratch.set(encoded, start);
+      return start + encoded.length;
+    }
     if (number < 0x80) {
       target[at++] = number;
     } else if (number < 0x100) {
@@ -157,14 +162,29 @@ export class Batcher {
   }
 }
 
-/** Strings that encode to UTF-8 one way only (no lone surrogates) and fit a str16. */
-function isPlainText(...texts: string[]): boolean {
-  for (const text of texts) if (typeof text !== 'string' || text.length > 0x3fff || !text.isWellFormed()) return false;
-  return true;
-}
-
-/** A msgpack string at `at`: fixstr up to 31 bytes, else str8 or str16 (the caller checked it fits). */
-function writeString(target: Buffer, at: number, text: string): number {
+/**
+ * A msgpack string at `at`: fixstr up to 31 bytes, else str8 or str16 (the
+ * caller made room); where it ends. -1, and nothing to keep written, for what
+ * msgpackr must encode: not a string, too long for a str16, or not one way to
+ * write in UTF-8 (a lone surrogate).
+ */
+function writeString(target: Buffer, at: number, text: unknown): number {
+  if (typeof text !== 'string') return -1;
+  // Most fields are short ASCII, which is always well formed: copied here,
+  // they cost no call into C++.
+  if (text.length < 32) {
+    let i = 0;
+    for (; i < text.length; i++) {
+      const code = text.charCodeAt(i);
+      if (code >= 0x80) break;
+      target[at + 1 + i] = code;
+    }
+    if (i === text.length) {
+      target[at] = 0xa0 | i;
+      return at + 1 + i;
+    }
+  }
+  if (text.length > 0x3fff || !text.isWellFormed()) return -1;
   const length = target.write(text, at + 1);
   if (length < 32) {
     target[at] = 0xa0 | length;
