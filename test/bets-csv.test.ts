@@ -107,6 +107,27 @@ test('encodeBetRows is the UTF-8 of the rows formatBetRow writes', (t) => {
   t.is(encodeBetRows(5, []).length, 0);
 });
 
+test('encodeBetRows is the UTF-8 of the rows formatBetRow writes, for any text and any size of batch', (t) => {
+  // Any UTF-16 code units (lone surrogates included), with the ones CSV quoting is about made common.
+  const codeUnit = fc.oneof(
+    fc.integer({ min: 0, max: 0xffff }).map((code) => String.fromCharCode(code)),
+    fc.constantFrom('"', ',', '\r', '\n', 'a', 'ñ'),
+  );
+  const text = fc.string({ unit: codeUnit, maxLength: 60 });
+  const bet = fc.tuple(text, text, text, text, fc.oneof(fc.integer(), fc.double())) as fc.Arbitrary<WireBet>;
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 1_000_000 }), fc.array(bet, { maxLength: 50 }), (agency, bets) => {
+      const expected = Buffer.from(bets.map((one) => formatBetRow(agency, one)).join(''), 'utf8');
+      return Buffer.from(encodeBetRows(agency, bets)).equals(expected);
+    }),
+    { numRuns: 2000, seed: 20261202 },
+  );
+  // A batch larger than any buffer kept between calls, and the call after it.
+  const many = generateBets({ seed: 9, count: 5000 });
+  t.deepEqual(Buffer.from(encodeBetRows(12, many)), Buffer.from(many.map((one) => formatBetRow(12, one)).join(''), 'utf8'));
+  t.deepEqual(Buffer.from(encodeBetRows(3, many.slice(0, 2))), Buffer.from(formatBetRow(3, many[0]) + formatBetRow(3, many[1]), 'utf8'));
+});
+
 test('generateBets is deterministic for a seed', (t) => {
   t.deepEqual(generateBets({ seed: 42, count: 1000 }), generateBets({ seed: 42, count: 1000 }));
   t.notDeepEqual(generateBets({ seed: 42, count: 1000 }), generateBets({ seed: 43, count: 1000 }));

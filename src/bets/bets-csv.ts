@@ -6,7 +6,6 @@ import type { WireBet } from '../wire/messages.ts';
 // the Store relies on that to count and cut rows by their newlines.
 
 const NEEDS_QUOTES = /[",\r\n]/;
-const utf8 = new TextEncoder();
 
 /** One CSV field, quoted only where it needs to be. */
 export function csvField(value: string): string {
@@ -17,11 +16,61 @@ export function formatBetRow(agency: number, bet: WireBet): string {
   return `${agency},${csvField(bet[0])},${csvField(bet[1])},${bet[2]},${bet[3]},${bet[4]}\n`;
 }
 
-/** The rows of one batch as the bytes the Store appends. */
+const NEWLINE = 0x0a;
+const CR = 0x0d;
+const COMMA = 0x2c;
+const QUOTE = 0x22;
+/** Where encodeBetRows writes before it copies out what it wrote; grows as needed. */
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * The rows of one batch as the bytes the Store appends: the UTF-8 of the rows
+ * formatBetRow writes, written straight into bytes. Plain ASCII fields (nearly
+ * all) are copied here; any other field is written as formatBetRow has it.
+ */
 export function encodeBetRows(agency: number, bets: readonly WireBet[]): Uint8Array {
-  let text = '';
-  for (const bet of bets) text += formatBetRow(agency, bet);
-  return utf8.encode(text);
+  const prefix = `${agency},`;
+  let at = 0;
+  for (const bet of bets) {
+    const number = `${bet[4]}`;
+    // A UTF-16 unit is at most 3 bytes of UTF-8, or 2 as a doubled quote; a quoted name adds 2.
+    const most = prefix.length + 3 * (bet[0].length + bet[1].length + bet[2].length + bet[3].length) + 4 + 4 + number.length + 1;
+    if (at + most > scratch.length) {
+      const larger = Buffer.allocUnsafe(Math.max(2 * scratch.length, at + most));
+      scratch.copy(larger, 0, 0, at);
+      scratch = larger;
+    }
+    at = writeAscii(scratch, at, prefix, false);
+    at = writeAscii(scratch, at, bet[0], true);
+    scratch[at++] = COMMA;
+    at = writeAscii(scratch, at, bet[1], true);
+    scratch[at++] = COMMA;
+    at = writeAscii(scratch, at, bet[2], false);
+    scratch[at++] = COMMA;
+    at = writeAscii(scratch, at, bet[3], false);
+    scratch[at++] = COMMA;
+    at = writeAscii(scratch, at, number, false);
+    scratch[at++] = NEWLINE;
+  }
+  const rows = new Uint8Array(at);
+  rows.set(scratch.subarray(0, at));
+  return rows;
+}
+
+/**
+ * `text` at `at`, as a CSV field (quoted where it must be) when `field`;
+ * where it ends. Copied byte by byte while it is ASCII that needs no quotes,
+ * else written over from the start as UTF-8.
+ */
+function writeAscii(target: Buffer, at: number, text: string, field: boolean): number {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80 || (field && (code === QUOTE || code === COMMA || code === NEWLINE || code === CR))) {
+      return at + target.write(field ? csvField(text) : text, at);
+    }
+    target[at + i] = code;
+  }
+  return at + text.length;
 }
 
 /** `rows` without its first `count` rows: a row never spans lines. */
