@@ -4,7 +4,7 @@
 // send(); TLS failures carry the codes of client-tls.ts.
 
 import net, { type Socket } from 'node:net';
-import { loadTls } from '../config/tls-settings.ts';
+import { loadTls } from '../transport/tls-module.ts';
 import { clientTlsOptions, describeTlsError, type ClientTlsFiles } from '../transport/client-tls.ts';
 import { decodeMessage, encodeMessage } from '../wire/codec.ts';
 import { ClientFailure, ConnectionError } from './connection-error.ts';

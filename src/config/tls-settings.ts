@@ -4,6 +4,7 @@
 // or mismatched file stops the program with a message that names its flag.
 
 import { readFileSync } from 'node:fs';
+import { loadTls } from '../transport/tls-module.ts';
 import { ConfigExit, type ProgramInfo, type Schema, type Setting } from './program-config.ts';
 
 export type TlsPaths = { tlsCa: string; tlsCert: string; tlsKey: string };
@@ -76,14 +77,6 @@ export function loadClientTls(program: ProgramInfo, schema: Schema, config: TlsP
   };
   check(program, () => loadTls().createSecureContext(files));
   return files;
-}
-
-/**
- * node:tls, loaded only when a program uses TLS: it and the crypto it pulls
- * in are a good part of a plaintext agency's start.
- */
-export function loadTls(): typeof import('node:tls') {
-  return process.getBuiltinModule('node:tls');
 }
 
 function read(program: ProgramInfo, schema: Schema, key: string, path: string): string {

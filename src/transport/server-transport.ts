@@ -15,7 +15,8 @@
 // told it in an ERROR frame over the TLS connection it has just opened.
 
 import type { Socket } from 'node:net';
-import tls, { type TLSSocket } from 'node:tls';
+import type { TLSSocket, TlsOptions } from 'node:tls';
+import { loadTls } from './tls-module.ts';
 import { encodeMessage } from '../wire/codec.ts';
 import { CodedError, ErrorCode } from '../wire/errors.ts';
 import { MAGIC } from '../wire/frame.ts';
@@ -44,7 +45,7 @@ export interface ServerTransport {
 }
 
 /** The TLS server options every session worker uses; also checked once at start-up. */
-export function serverTlsOptions(files: ServerTlsFiles): tls.TlsOptions {
+export function serverTlsOptions(files: ServerTlsFiles): TlsOptions {
   return {
     ca: files.ca,
     cert: files.cert,
@@ -78,7 +79,7 @@ export const plaintextTransport: ServerTransport = {
 };
 
 export function tlsTransport(files: ServerTlsFiles): ServerTransport {
-  const server = tls.createServer(serverTlsOptions(files));
+  const server = loadTls().createServer(serverTlsOptions(files));
   // The TLS sockets this server makes, by the peer address of the socket handed in.
   const waiting = new Map<string, { resolve: (socket: TLSSocket) => void; reject: (error: Error) => void }>();
   const key = (socket: Socket) => `${socket.remoteAddress}:${socket.remotePort}`;
