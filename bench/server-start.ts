@@ -2,16 +2,18 @@
 // line, with its CPU time (all threads, from /proc) at that moment, against a
 // bare `node -e 0` in the same rounds, interleaved. Fresh data dir each time.
 //   node bench/server-start.ts [--rounds R] [--workers W,...]
-// --workers lists the worker counts to time (default: the default, and 1).
+// --workers lists the worker counts to time (default: the default, and 2).
+// The default is that of a server for the default 5 agencies.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { defaultWorkers } from '../src/config/server-config.ts';
 import { median } from './stats.ts';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '9' }, workers: { type: 'string', default: 'default,1' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '9' }, workers: { type: 'string', default: 'default,2' } } });
 const rounds = Number(values.rounds);
 const variants = values.workers.split(',');
 const entry = new URL('../src/bin/lottery-server.mjs', import.meta.url).pathname;
@@ -73,7 +75,9 @@ ${variants
   .map((variant) => {
     const { wall, cpu } = runs.get(variant)!;
     const label =
-      variant === 'default' ? `lottery-server, default workers (${availableParallelism()})` : `lottery-server --workers ${variant}`;
+      variant === 'default'
+        ? `lottery-server, default workers (${defaultWorkers(5)} for 5 agencies)`
+        : `lottery-server --workers ${variant}`;
     return `| ${label} | ${median(wall).toFixed(0)} | ${(median(wall) / bareMs).toFixed(2)} | ${median(cpu).toFixed(0)} |`;
   })
   .join('\n')}`);

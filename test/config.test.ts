@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { agencySchema, loadAgencyConfig } from '../src/config/agency-config.ts';
 import { parseHostPort } from '../src/config/formats.ts';
 import { ConfigExit, projectVersion, type Schema } from '../src/config/program-config.ts';
-import { loadServerConfig, serverSchema } from '../src/config/server-config.ts';
+import { defaultWorkers, loadServerConfig, serverSchema } from '../src/config/server-config.ts';
 
 async function configFile(t: ExecutionContext, content: unknown): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'lottery-config-'));
@@ -28,7 +28,8 @@ test('the server has the documented defaults', (t) => {
     host: '0.0.0.0',
     agencies: 5,
     dataDir: '.data',
-    workers: availableParallelism(),
+    // One session worker per 8 agencies: five need one.
+    workers: 1,
     fsync: true,
     maxConnections: 16384,
     maxUnauthenticatedPerAddress: 1024,
@@ -143,6 +144,21 @@ test('every server setting can be set by flag and by environment variable', (t) 
   };
   t.deepEqual(flags, expected);
   t.deepEqual(env, expected);
+});
+
+test('without --workers there is one session worker per 8 agencies, at most one per core; given, it is taken as is', async (t) => {
+  const cores = availableParallelism();
+  t.is(loadServerConfig(['--agencies', '1'], {}).workers, 1);
+  t.is(loadServerConfig(['--agencies', '8'], {}).workers, 1);
+  t.is(loadServerConfig(['--agencies', '9'], {}).workers, Math.min(2, cores));
+  t.is(loadServerConfig(['--agencies', '64'], {}).workers, Math.min(8, cores));
+  t.is(loadServerConfig([], { LOTTERY_AGENCIES: '10000' }).workers, Math.min(256, cores));
+  t.is(defaultWorkers(10_000, 512), 256);
+  t.is(defaultWorkers(64, 1), 1);
+  // Given by a flag, a variable or the config file, the count is the one given, whatever the agencies.
+  t.is(loadServerConfig(['--agencies', '64', '--workers', '1'], {}).workers, 1);
+  t.is(loadServerConfig(['--agencies', '2'], { LOTTERY_WORKERS: '3' }).workers, 3);
+  t.is(loadServerConfig(['--config', await configFile(t, { agencies: 2, workers: 4 })], {}).workers, 4);
 });
 
 test('the environment overrides the config file and flags override the environment', async (t) => {

@@ -17,6 +17,8 @@ export type Setting = {
   arg: string;
   /** How --help shows the default when it is computed (e.g. from the machine). */
   shownDefault?: string;
+  /** The default, when it depends on other settings: used where no flag, variable or config file sets this one. */
+  defaultFrom?: (settings: Record<string, unknown>) => unknown;
 };
 export type Schema = Record<string, Setting>;
 
@@ -85,6 +87,10 @@ export function loadProgramConfig<T>(program: ProgramInfo, schema: Schema, argv:
       config.load(file.settings);
     }
     config.validate({ allowed: 'strict' });
+    for (const [key, setting] of Object.entries(schema)) {
+      const given = flags.has(setting.arg) || env[setting.env] !== undefined || (file !== undefined && key in file.settings);
+      if (setting.defaultFrom !== undefined && !given) config.set(key, setting.defaultFrom(config.getProperties()));
+    }
   } catch (error) {
     if (error instanceof ConfigExit) throw error;
     if (error instanceof ConfigFileError) return fail([error.message]);

@@ -4,6 +4,14 @@ import { configFileSetting, loadProgramConfig, loggingSettings, type ProgramInfo
 import { tlsCrlSetting, tlsSettings, type ServerTlsPaths } from './tls-settings.ts';
 import type { LogFormat, LogLevel } from '../log/logger.ts';
 
+/** Agencies per session worker when --workers is not given. */
+export const AGENCIES_PER_WORKER = 8;
+
+/** Session workers for `agencies` agencies when --workers is not given. */
+export function defaultWorkers(agencies: number, parallelism = availableParallelism()): number {
+  return Math.max(1, Math.min(parallelism, 256, Math.ceil(agencies / AGENCIES_PER_WORKER)));
+}
+
 export type ServerConfig = ServerTlsPaths & {
   port: number;
   host: string;
@@ -50,7 +58,10 @@ export const serverSchema = {
     doc: 'session worker threads, 1 to 256',
     format: 'worker-count',
     default: Math.min(availableParallelism(), 256),
-    shownDefault: "the machine's available parallelism",
+    // A worker costs its thread's start (about as much CPU as a bare Node)
+    // whether or not it has connections: a handful of agencies keep one busy.
+    defaultFrom: ({ agencies }) => defaultWorkers(agencies as number),
+    shownDefault: `one per ${AGENCIES_PER_WORKER} agencies, at most the machine's available parallelism`,
     env: 'LOTTERY_WORKERS',
     arg: 'workers',
   },
