@@ -27,6 +27,7 @@ import { logEvent, type Logger } from '../log/logger.ts';
 import { describeIdentity, type Identity } from '../pki/identity.ts';
 import { decodeMessage, encodeMessage, encodeResult } from '../wire/codec.ts';
 import type { Transport } from '../transport/transport.ts';
+import { writesTogether } from '../transport/writes-together.ts';
 import { ErrorCode, ProtocolError } from '../wire/errors.ts';
 import { FrameDecoder } from '../wire/frame-decoder.ts';
 import { HEADER_SIZE, MAX_FRAME_SIZE, type Frame } from '../wire/frame.ts';
@@ -103,8 +104,11 @@ export class Session {
   #frameTimer: NodeJS.Timeout | undefined;
   #frameBudgetMs = 0;
   #frameClockSince = 0;
-  /** Replies are being gathered for one write; see #batchReplies. */
-  #corked = false;
+  /**
+   * Called before replies are written: those of one tick leave in one write,
+   * so a burst of small frames (PINGs, say) costs one system call, not one each.
+   */
+  readonly #batchReplies: () => void;
   /** The answers to BETS frames handed to the Store, sent in order as it decides. */
   #answers: Promise<void> = Promise.resolve();
   #closing = false;
@@ -115,6 +119,7 @@ export class Session {
 
   constructor(transport: Transport, options: SessionOptions) {
     this.#transport = transport;
+    this.#batchReplies = writesTogether(transport);
     this.#options = options;
     this.#peer = transport.peer;
     this.#log = options.log;
@@ -212,21 +217,6 @@ export class Session {
     if (this.#closing || this.#stopping) return;
     this.#startClocks();
     this.#transport.resume();
-  }
-
-  /**
-   * The replies written until this tick ends leave in one write: a burst of
-   * small frames (PINGs, say) costs one system call, not one each. Any real
-   * wait ends the tick, so no reply is held back while the server works.
-   */
-  #batchReplies(): void {
-    if (this.#corked) return;
-    this.#corked = true;
-    this.#transport.cork();
-    process.nextTick(() => {
-      this.#corked = false;
-      this.#transport.uncork();
-    });
   }
 
   /**

@@ -9,6 +9,7 @@ import { clientTlsOptions, describeTlsError, type ClientTlsFiles } from '../tran
 import { decodeMessage, encodeMessage } from '../wire/codec.ts';
 import { ClientFailure, ConnectionError } from './connection-error.ts';
 import { FrameDecoder } from '../wire/frame-decoder.ts';
+import { writesTogether } from '../transport/writes-together.ts';
 import type { Message } from '../wire/messages.ts';
 
 export class ServerConnection {
@@ -23,10 +24,12 @@ export class ServerConnection {
    * receive) reports it, not the closed socket it leads to.
    */
   #closingError: ConnectionError | undefined;
-  #corked = false;
+  /** Called before each frame: the frames of one tick (a window refilled at once, FINISH and WINNERS) leave in one write. */
+  readonly #sendTogether: () => void;
 
   private constructor(socket: Socket, server: string) {
     this.#socket = socket;
+    this.#sendTogether = writesTogether(socket);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#receive(chunk));
     socket.on('error', (error) => {
@@ -90,22 +93,6 @@ export class ServerConnection {
         this.#socket.once('close', onClose);
       });
     }
-  }
-
-  /**
-   * The frames sent until this tick ends leave in one write: a run of
-   * batches read from one chunk of the file costs one system call (and, over
-   * TLS, fills records), not one each. Any real wait (for an answer, for the
-   * file, for the socket to drain) ends the tick and sends them.
-   */
-  #sendTogether(): void {
-    if (this.#corked) return;
-    this.#corked = true;
-    this.#socket.cork();
-    process.nextTick(() => {
-      this.#corked = false;
-      this.#socket.uncork();
-    });
   }
 
   /** The next message from the server; rejects if the connection fails first or `timeoutMs` passes. */
