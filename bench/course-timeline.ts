@@ -1,19 +1,22 @@
 // Where a course run's wall time goes: the real lottery-server and five
 // lottery-agency processes on the course dataset, as `--mode course` runs
 // them, with the time (ms from spawning the server) at which each program
-// first logs each of its actions, and the CPU time each process used. The
-// median of each figure over the runs is printed.
+// first logs each of its actions, the server's CPU time (read from /proc
+// once the last agency has exited) and the agencies' (the kernel's count for
+// reaped children: nothing watches them while they run). The median of each
+// figure over the runs is printed.
 //   node bench/course-timeline.ts [--runs R] [--dir DIR] [--server-arg ARG ...]
 // --dir is a directory holding agency-1.csv … agency-5.csv (default: the
 // course's zip, else .data/). --server-arg is passed to lottery-server,
 // e.g. --server-arg=--workers=1.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { courseFailures, readCourseDataset, type CourseDataset } from '../src/harness/course-dataset.ts';
 import { readStoredRows, startAgency, startServer } from '../src/harness/lottery-processes.ts';
 import { datasetDir } from './course-mode.ts';
+import { processCpuMs, reapedChildrenCpuMs } from './process-cpu.ts';
 import { median } from './stats.ts';
 
 const { values } = parseArgs({
@@ -24,16 +27,6 @@ const { values } = parseArgs({
   },
 });
 const runs = Number(values.runs);
-const CLOCK_TICK_MS = 10;
-
-/** user + system CPU of a live process, all threads, in ms (from /proc, in clock ticks). */
-async function cpuMs(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  if (stat === undefined) return NaN;
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_MS;
-}
-
 /** The first time each `action: X` appears in a program's log, in ms from `t0`. */
 function actionClock(t0: number, marks: Map<string, number>) {
   return (line: string) => {
@@ -42,26 +35,13 @@ function actionClock(t0: number, marks: Map<string, number>) {
   };
 }
 
-/** Polls a process's CPU until it exits; its last reading (short by at most one poll). */
-function trackCpu(pid: number, exited: Promise<unknown>): Promise<number> {
-  let last = 0;
-  let done = false;
-  void exited.then(() => (done = true));
-  return (async () => {
-    while (!done) {
-      const now = await cpuMs(pid);
-      if (!Number.isNaN(now)) last = now;
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-    return last;
-  })();
-}
-
 type Figures = Map<string, number>;
 
 async function oneRun(dataset: CourseDataset): Promise<{ figures: Figures; failures: string[]; dataDir: string }> {
   const { files } = dataset;
   const dataDir = await mkdtemp(join(tmpdir(), 'lottery-timeline-'));
+  // Only the agencies are reaped during the run: the server is stopped after.
+  const reapedBefore = await reapedChildrenCpuMs();
   const t0 = performance.now();
   const serverMarks = new Map<string, number>();
   const server = await startServer(['--data-dir', dataDir, '--agencies', String(files.length), ...values['server-arg']], {
@@ -71,12 +51,13 @@ async function oneRun(dataset: CourseDataset): Promise<{ figures: Figures; failu
   const agencies = files.map((file, i) =>
     startAgency(i + 1, server.port, ['--data-file', file], { onLine: actionClock(t0, agencyMarks[i]) }),
   );
-  const agencyCpu = agencies.map((agency) => trackCpu(agency.child.pid!, agency.exited));
   const exits = agencies.map((agency) => agency.exited.then(() => performance.now() - t0));
   const exitMs = await Promise.all(exits);
   const runsOut = await Promise.all(agencies.map((agency) => agency.result));
   const total = performance.now() - t0;
-  const serverCpu = await cpuMs(server.child.pid!);
+  const serverCpu = await processCpuMs(server.child.pid!);
+  // Before the server is stopped, and reaped with them.
+  const agenciesCpu = (await reapedChildrenCpuMs()) - reapedBefore;
   await server.stop();
   const figures: Figures = new Map();
   figures.set('server listen', serverMarks.get('listen') ?? NaN);
@@ -87,10 +68,7 @@ async function oneRun(dataset: CourseDataset): Promise<{ figures: Figures; failu
     figures.set(`agencies' ${action}, last`, Math.max(...at));
   }
   figures.set("agencies' exit, last", Math.max(...exitMs));
-  figures.set(
-    'agencies CPU ms, sum',
-    (await Promise.all(agencyCpu)).reduce((a, b) => a + b, 0),
-  );
+  figures.set('agencies CPU ms, sum', agenciesCpu);
   figures.set('total', total);
   const failures = courseFailures(dataset, runsOut, await readStoredRows(dataDir));
   return { figures, failures, dataDir };

@@ -5,27 +5,19 @@
 // --workers lists the worker counts to time (default: the default, and 2).
 // The default is that of a server for the default 5 agencies.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { defaultWorkers } from '../src/config/server-config.ts';
+import { processCpuMs } from './process-cpu.ts';
 import { median } from './stats.ts';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '9' }, workers: { type: 'string', default: 'default,2' } } });
 const rounds = Number(values.rounds);
 const variants = values.workers.split(',');
 const entry = new URL('../src/bin/lottery-server.mjs', import.meta.url).pathname;
-const TICK_MS = 10;
-
-/** User + system CPU of a process, all its threads, in ms (clock ticks are 10 ms). */
-async function cpuOf(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
-}
-
 async function bareNode(): Promise<number> {
   const started = performance.now();
   const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
@@ -43,7 +35,7 @@ async function serverStart(workers: string): Promise<{ wallMs: number; cpuMs: nu
     for await (const line of lines) {
       if (/action: listen \| result: success/.test(line)) {
         const wallMs = performance.now() - started;
-        const cpuMs = await cpuOf(child.pid!);
+        const cpuMs = await processCpuMs(child.pid!);
         return { wallMs, cpuMs };
       }
     }
