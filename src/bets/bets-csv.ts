@@ -40,16 +40,16 @@ export function encodeBetRows(agency: number, bets: readonly WireBet[]): Uint8Ar
       scratch.copy(larger, 0, 0, at);
       scratch = larger;
     }
-    at = writeAscii(scratch, at, prefix, false);
-    at = writeAscii(scratch, at, bet[0], true);
+    at = writeText(scratch, at, prefix, false);
+    at = writeText(scratch, at, bet[0], true);
     scratch[at++] = COMMA;
-    at = writeAscii(scratch, at, bet[1], true);
+    at = writeText(scratch, at, bet[1], true);
     scratch[at++] = COMMA;
-    at = writeAscii(scratch, at, bet[2], false);
+    at = writeText(scratch, at, bet[2], false);
     scratch[at++] = COMMA;
-    at = writeAscii(scratch, at, bet[3], false);
+    at = writeText(scratch, at, bet[3], false);
     scratch[at++] = COMMA;
-    at = writeAscii(scratch, at, number, false);
+    at = writeText(scratch, at, number, false);
     scratch[at++] = NEWLINE;
   }
   const rows = new Uint8Array(at);
@@ -58,11 +58,12 @@ export function encodeBetRows(agency: number, bets: readonly WireBet[]): Uint8Ar
 }
 
 /**
- * `text` at `at`, as a CSV field (quoted where it must be) when `field`;
- * where it ends. Copied byte by byte while it is ASCII that needs no quotes,
- * else written over from the start as UTF-8.
+ * `text` at `at` as UTF-8, as a CSV field (quoted where csvField quotes) when
+ * `field`; where it ends. Copied byte by byte while it is ASCII that needs no
+ * quotes (the characters NEEDS_QUOTES looks for), else written over from the
+ * start by Buffer#write.
  */
-function writeAscii(target: Buffer, at: number, text: string, field: boolean): number {
+function writeText(target: Buffer, at: number, text: string, field: boolean): number {
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
     if (code >= 0x80 || (field && (code === QUOTE || code === COMMA || code === NEWLINE || code === CR))) {
