@@ -46,6 +46,7 @@ const SERVER_FLAGS = [
   'fsync',
   'max-connections',
   'handshake-timeout',
+  'max-handshakes',
   'idle-timeout',
   'log-level',
   'log-format',

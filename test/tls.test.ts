@@ -8,6 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
 import { once } from 'node:events';
 import net from 'node:net';
+import { readFile } from 'node:fs/promises';
+import tls from 'node:tls';
 import { join } from 'node:path';
 import { startProgram } from '../src/harness/lottery-processes.ts';
 import type { WireBet } from '../src/wire/messages.ts';
@@ -300,5 +302,83 @@ test.serial(
     );
     while (closedByServer < EXTRA) await sleep(100);
     t.is(closedByServer, EXTRA, 'the connections within the limit are held, the others closed');
+  },
+);
+
+/** The first flight of a real TLS client: a ClientHello to send and then fall silent after. */
+async function clientHello(t: ExecutionContext, pki: string): Promise<Buffer> {
+  const sink = net.createServer();
+  t.teardown(() => sink.close());
+  sink.listen(0, '127.0.0.1');
+  await once(sink, 'listening');
+  const captured = once(sink, 'connection').then(async ([socket]) => {
+    const [hello] = (await once(socket as net.Socket, 'data')) as [Buffer];
+    (socket as net.Socket).destroy();
+    return hello;
+  });
+  const { port } = sink.address() as net.AddressInfo;
+  const files = {
+    ca: await readFile(join(pki, 'ca.crt')),
+    cert: await readFile(join(pki, 'agency-1.crt')),
+    key: await readFile(join(pki, 'agency-1.key')),
+  };
+  const client = tls.connect({ host: '127.0.0.1', port, ...files });
+  client.on('error', () => undefined);
+  return captured;
+}
+
+/** Connections from 127.0.0.2 that send a ClientHello and then nothing, each with the time the server closed it. */
+async function stalledHandshakes(t: ExecutionContext, port: number, hello: Buffer, count: number) {
+  const stalled = await Promise.all(
+    Array.from({ length: count }, async () => {
+      const socket = net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' });
+      const entry = { socket, openedAt: 0, closedAt: undefined as number | undefined };
+      socket.on('error', () => undefined);
+      socket.on('close', () => (entry.closedAt = performance.now()));
+      socket.resume();
+      await once(socket, 'connect');
+      entry.openedAt = performance.now();
+      socket.write(hello);
+      return entry;
+    }),
+  );
+  t.teardown(() => stalled.forEach(({ socket }) => socket.destroy()));
+  return stalled;
+}
+
+test.serial('stalled TLS handshakes from one address hold at most a quarter of the turns: an agency from another gets in', async (t) => {
+  const pki = await makePki(t, ['--agencies', '1']);
+  const { server, inputs } = await tlsLottery(t, pki, 1, ['--workers', '1', '--max-handshakes', '4', '--handshake-timeout', '300']);
+  const stalled = await stalledHandshakes(t, server.port, await clientHello(t, pki), 12);
+
+  const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki, 'agency-1')]);
+  t.is(run.code, 0, run.output);
+  t.false(/reintento_ms/.test(run.output), `the agency got its turn at once, without retrying:\n${run.output}`);
+  t.deepEqual(
+    stalled.filter(({ closedAt }) => closedAt !== undefined),
+    [],
+    'the stalled handshakes are still waiting: the agency did not get in because they were cut',
+  );
+});
+
+test.serial(
+  'a stalled TLS handshake is cut at --handshake-timeout and its turn passes on; the wait for a turn does not count',
+  async (t) => {
+    const pki = await makePki(t, ['--agencies', '1']);
+    const TIMEOUT_MS = 1000;
+    const { server, inputs } = await tlsLottery(t, pki, 1, ['--workers', '1', '--max-handshakes', '1', '--handshake-timeout', '1']);
+    const [first, second] = await stalledHandshakes(t, server.port, await clientHello(t, pki), 2);
+    while (first.closedAt === undefined || second.closedAt === undefined) await sleep(50);
+
+    const [earlier, later] = [first, second].sort((a, b) => a.closedAt! - b.closedAt!);
+    t.true(earlier.closedAt! - earlier.openedAt >= TIMEOUT_MS, 'the first to get the turn had the whole timeout');
+    t.true(later.closedAt! - later.openedAt >= 2 * TIMEOUT_MS - 50, 'the other waited for the turn, then had its own whole timeout');
+    const cut = server.lines.filter((line) =>
+      /peer: 127\.0\.0\.2.*code: TIMEOUT \| error: no TLS handshake within the handshake timeout/.test(line),
+    );
+    t.is(cut.length, 2, server.lines.join('\n'));
+
+    const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki, 'agency-1')]);
+    t.is(run.code, 0, run.output);
   },
 );

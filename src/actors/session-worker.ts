@@ -26,7 +26,7 @@ const storeClient = new StoreClient(wrapPort<StoreApi>(data.storePort, 'store'))
 const store = (await loadFaultHooks()).sessionStore?.(storeClient, data.worker) ?? storeClient;
 const lottery = wrapPort<LotteryApi>(data.lotteryPort, 'lottery');
 const sessions = new Map<number, Session>();
-const transport = data.tls === undefined ? plaintextTransport : tlsTransport(data.tls);
+const transport = data.tls === undefined ? plaintextTransport : tlsTransport(data.tls, data.maxHandshakes);
 /** Connections still in their handshake; aborted when the worker stops. */
 const handshakes = new Set<AbortController>();
 const refusals = new RateLimitedLog(log);
@@ -38,12 +38,11 @@ port.on('message', async (message: ToSessionWorker) => {
     case 'socket': {
       const { connection, socket } = message;
       const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-      const started = performance.now();
       const stopped = new AbortController();
       handshakes.add(stopped);
       try {
-        const accepted = await transport.accept(socket, AbortSignal.any([AbortSignal.timeout(data.handshakeTimeoutMs), stopped.signal]));
-        startSession(connection, accepted.stream, accepted.identity, performance.now() - started);
+        const accepted = await transport.accept(socket, { timeoutMs: data.handshakeTimeoutMs, stopped: stopped.signal });
+        startSession(connection, accepted.stream, accepted.identity, accepted.spentMs);
       } catch (error) {
         if (!(error instanceof ConnectionRefused)) throw error;
         // A peer that only opens and closes (a port probe) is not worth a line.

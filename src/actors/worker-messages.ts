@@ -20,6 +20,8 @@ export type SessionWorkerData = LogSettings & {
   worker: number;
   agencies: number;
   handshakeTimeoutMs: number;
+  /** TLS handshakes run at once (TLS only). */
+  maxHandshakes: number;
   idleTimeoutMs: number;
   frameTimeoutMs: number;
   storePort: MessagePort;

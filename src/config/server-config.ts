@@ -22,6 +22,7 @@ export type ServerConfig = ServerTlsPaths & {
   maxConnections: number;
   maxUnauthenticatedPerAddress: number;
   handshakeTimeout: number;
+  maxHandshakes: number;
   idleTimeout: number;
   frameTimeout: number;
   logLevel: LogLevel;
@@ -88,11 +89,20 @@ export const serverSchema = {
     arg: 'max-unauthenticated-per-address',
   },
   handshakeTimeout: {
-    doc: 'seconds a new connection has to finish its TLS handshake and say HELLO (PING is allowed meanwhile)',
+    doc: 'seconds a new connection has to finish its TLS handshake and say HELLO (PING is allowed meanwhile), not counting its wait for a turn (--max-handshakes)',
     format: 'seconds',
     default: 10,
     env: 'LOTTERY_HANDSHAKE_TIMEOUT',
     arg: 'handshake-timeout',
+  },
+  maxHandshakes: {
+    doc:
+      'TLS handshakes each session worker runs at once, at most a quarter of them for one address; other connections\n' +
+      '      wait their turn once they have sent their ClientHello, and the wait does not count against --handshake-timeout',
+    format: 'positive-integer',
+    default: 32,
+    env: 'LOTTERY_MAX_HANDSHAKES',
+    arg: 'max-handshakes',
   },
   idleTimeout: {
     doc:

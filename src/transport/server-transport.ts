@@ -13,6 +13,11 @@
 // close the connection without a word, leaving the agency to guess (and to
 // retry); here the refusal is logged with its reason and the client is
 // told it in an ERROR frame over the TLS connection it has just opened.
+//
+// A worker runs only so many handshakes at once (handshake-gate.ts); a
+// connection that has sent its ClientHello and waits for a turn waits on
+// the server, not the other way round, so that wait does not count against
+// the handshake timeout.
 
 import type { Socket } from 'node:net';
 import type { TLSSocket, TlsOptions } from 'node:tls';
@@ -21,14 +26,21 @@ import { encodeMessage } from '../wire/codec.ts';
 import { CodedError, ErrorCode } from '../wire/errors.ts';
 import { MAGIC } from '../wire/frame.ts';
 import { identityFromCommonName, type Identity } from '../pki/identity.ts';
+import { GateClosed, HandshakeGate, type Release } from './handshake-gate.ts';
 
 /** The first byte of a TLS handshake record, as every ClientHello starts. */
 const TLS_HANDSHAKE_RECORD = 0x16;
 
 export type ServerTlsFiles = { ca: string; cert: string; key: string; crl?: string };
 
-/** A connection ready for a Session: the stream, and who its certificate says it is (TLS only). */
-export type AcceptedConnection = { stream: Socket; identity: Identity | undefined };
+/**
+ * A connection ready for a Session: the stream, who its certificate says it
+ * is (TLS only), and how much of the handshake timeout it has used.
+ */
+export type AcceptedConnection = { stream: Socket; identity: Identity | undefined; spentMs: number };
+
+/** The handshake timeout, and the signal that the worker is stopping. */
+export type AcceptLimits = { timeoutMs: number; stopped: AbortSignal };
 
 /** Not worth a log line: the client closed without sending anything (a port probe). */
 export const CLOSED_UNSPOKEN = 'CLOSED';
@@ -41,7 +53,7 @@ export class ConnectionRefused extends CodedError<ErrorCode | typeof CLOSED_UNSP
 export interface ServerTransport {
   readonly secure: boolean;
   /** Resolves with the stream to speak over, or rejects with ConnectionRefused (the socket is then closed). */
-  accept(socket: Socket, signal: AbortSignal): Promise<AcceptedConnection>;
+  accept(socket: Socket, limits: AcceptLimits): Promise<AcceptedConnection>;
 }
 
 /** The TLS server options every session worker uses; also checked once at start-up. */
@@ -60,10 +72,11 @@ export function serverTlsOptions(files: ServerTlsFiles): TlsOptions {
 
 export const plaintextTransport: ServerTransport = {
   secure: false,
-  async accept(socket, signal) {
-    const first = await firstChunk(socket, signal);
+  async accept(socket, { timeoutMs, stopped }) {
+    const started = performance.now();
+    const first = await firstChunk(socket, withTimeout(stopped, timeoutMs));
     // Silent until the deadline: the Session answers TIMEOUT, as to any client that says nothing.
-    if (first === undefined) return { stream: socket, identity: undefined };
+    if (first === undefined) return { stream: socket, identity: undefined, spentMs: timeoutMs };
     if (first[0] === TLS_HANDSHAKE_RECORD) {
       // The client's TLS library cannot read this frame, but reads it as "not TLS", which is the point.
       socket.end(encodeMessage({ type: 'ERROR', code: ErrorCode.TLS_NOT_ENABLED, message: 'this server was started without TLS' }));
@@ -74,12 +87,14 @@ export const plaintextTransport: ServerTransport = {
       );
     }
     socket.unshift(first);
-    return { stream: socket, identity: undefined };
+    return { stream: socket, identity: undefined, spentMs: performance.now() - started };
   },
 };
 
-export function tlsTransport(files: ServerTlsFiles): ServerTransport {
+/** `maxHandshakes`: TLS handshakes run at once (see handshake-gate.ts). */
+export function tlsTransport(files: ServerTlsFiles, maxHandshakes: number): ServerTransport {
   const server = loadTls().createServer(serverTlsOptions(files));
+  const gate = new HandshakeGate(maxHandshakes);
   // The TLS sockets this server makes, by the peer address of the socket handed in.
   const waiting = new Map<string, { resolve: (socket: TLSSocket) => void; reject: (error: Error) => void }>();
   const key = (socket: Socket) => `${socket.remoteAddress}:${socket.remotePort}`;
@@ -93,8 +108,9 @@ export function tlsTransport(files: ServerTlsFiles): ServerTransport {
   });
   return {
     secure: true,
-    async accept(socket, signal) {
-      const first = await firstChunk(socket, signal);
+    async accept(socket, { timeoutMs, stopped }) {
+      const started = performance.now();
+      const first = await firstChunk(socket, withTimeout(stopped, timeoutMs));
       if (first === undefined) {
         socket.destroy();
         throw new ConnectionRefused(ErrorCode.TIMEOUT, 'nothing sent within the handshake timeout');
@@ -122,6 +138,18 @@ export function tlsTransport(files: ServerTlsFiles): ServerTransport {
         );
       }
       socket.unshift(first);
+      const queued = performance.now();
+      let release: Release;
+      try {
+        release = await gate.enter(socket.remoteAddress ?? '', stopped);
+      } catch (error) {
+        if (!(error instanceof GateClosed)) throw error;
+        socket.destroy();
+        throw new ConnectionRefused(CLOSED_UNSPOKEN, 'the server stopped before its TLS handshake');
+      }
+      const spentBeforeTurn = queued - started;
+      const turn = performance.now();
+      const signal = withTimeout(stopped, timeoutMs - spentBeforeTurn);
       const id = key(socket);
       const { promise, resolve, reject } = Promise.withResolvers<TLSSocket>();
       waiting.set(id, { resolve, reject });
@@ -138,10 +166,12 @@ export function tlsTransport(files: ServerTlsFiles): ServerTransport {
         socket.destroy();
         throw error;
       } finally {
+        release();
         waiting.delete(id);
         signal.removeEventListener('abort', onAbort);
         socket.off('close', onClose);
       }
+      const spentMs = spentBeforeTurn + (performance.now() - turn);
       if (!secured.authorized) {
         const reason = unauthorizedCertificate(secured);
         secured.on('error', () => undefined);
@@ -160,9 +190,13 @@ export function tlsTransport(files: ServerTlsFiles): ServerTransport {
           `the client certificate's name ${JSON.stringify(commonName)} is neither agency-K nor monitor`,
         );
       }
-      return { stream: secured, identity };
+      return { stream: secured, identity, spentMs };
     },
   };
+}
+
+function withTimeout(stopped: AbortSignal, ms: number): AbortSignal {
+  return AbortSignal.any([stopped, AbortSignal.timeout(Math.max(0, Math.ceil(ms)))]);
 }
 
 /** The first bytes the peer sends, or undefined if the signal aborts first; rejects if the peer closes first. */
