@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { startProgram } from '../src/harness/lottery-processes.ts';
 import type { WireBet } from '../src/wire/messages.ts';
 import { clientTlsArgs, issueOutOfDate, makePki, serverTlsArgs } from './helpers/pki-fixtures.ts';
-import { agencyFor, serverFor, sorted, storedRows, tempDir, writeAgencies } from './helpers/lottery-fixtures.ts';
+import { agencyFor, serverFor, sorted, storedRows, tempDir, within, writeAgencies } from './helpers/lottery-fixtures.ts';
+import { ConnectionRefused, tlsTransport, type AcceptedConnection } from '../src/transport/server-transport.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -382,3 +383,62 @@ test.serial(
     t.is(run.code, 0, run.output);
   },
 );
+
+test.serial('a client that leaves while it waits for a handshake turn, or sends too much, is dropped at once without a turn', async (t) => {
+  const pki = await makePki(t, ['--agencies', '1']);
+  const pem = (name: string) => readFile(join(pki, name), 'utf8');
+  const transport = tlsTransport({ ca: await pem('ca.crt'), cert: await pem('server.crt'), key: await pem('server.key') }, 1);
+  const stopped = new AbortController();
+  t.teardown(() => stopped.abort());
+  const accepted: Promise<AcceptedConnection>[] = [];
+  const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+    const attempt = transport.accept(socket, { timeoutMs: 300_000, stopped: stopped.signal });
+    attempt.catch(() => undefined);
+    accepted.push(attempt);
+  });
+  t.teardown(() => server.close());
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  const hello = await clientHello(t, pki);
+  /** Connects, sends the ClientHello, and waits until the transport has the connection. */
+  const connect = async () => {
+    const expected = accepted.length + 1;
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.on('error', () => undefined);
+    socket.resume();
+    t.teardown(() => socket.destroy());
+    await once(socket, 'connect');
+    socket.write(hello);
+    while (accepted.length < expected) await sleep(10);
+    return socket;
+  };
+
+  // The only turn: a handshake that stalls after its ClientHello, for as long as the test runs.
+  await connect();
+  const leaver = await connect();
+  const flooder = await connect();
+  await sleep(200);
+  leaver.end();
+  const left = await within(
+    accepted[1].then(
+      () => undefined,
+      (error: unknown) => error,
+    ),
+    'the client that left',
+    10_000,
+  );
+  t.true(left instanceof ConnectionRefused);
+  t.regex((left as Error).message, /the client left while it waited for a TLS handshake turn/);
+
+  flooder.write(Buffer.alloc(70 * 1024, 0x16));
+  const flooded = await within(
+    accepted[2].then(
+      () => undefined,
+      (error: unknown) => error,
+    ),
+    'the client that sent too much',
+    10_000,
+  );
+  t.regex((flooded as Error).message, /more than 65536 bytes before the TLS handshake began/);
+});

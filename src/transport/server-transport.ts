@@ -137,16 +137,8 @@ export function tlsTransport(files: ServerTlsFiles, maxHandshakes: number): Serv
             : `the first byte 0x${first[0].toString(16).padStart(2, '0')} starts neither TLS nor this protocol`,
         );
       }
-      socket.unshift(first);
       const queued = performance.now();
-      let release: Release;
-      try {
-        release = await gate.enter(socket.remoteAddress ?? '', stopped);
-      } catch (error) {
-        if (!(error instanceof GateClosed)) throw error;
-        socket.destroy();
-        throw new ConnectionRefused(CLOSED_UNSPOKEN, 'the server stopped before its TLS handshake');
-      }
+      const release = await waitForTurn(gate, socket, first, stopped);
       const spentBeforeTurn = queued - started;
       const turn = performance.now();
       const signal = withTimeout(stopped, timeoutMs - spentBeforeTurn);
@@ -193,6 +185,50 @@ export function tlsTransport(files: ServerTlsFiles, maxHandshakes: number): Serv
       return { stream: secured, identity, spentMs };
     },
   };
+}
+
+/** What a client may send before its handshake starts: a ClientHello, whatever TCP segments it comes in. */
+const MAX_BYTES_BEFORE_TURN = 64 * 1024;
+
+/**
+ * Waits for a handshake turn. Meanwhile the socket is read, so that a client
+ * that gives up waiting (its connect timeout) is dropped at once rather than
+ * given a turn and a handshake; what it sent is put back for the handshake.
+ */
+async function waitForTurn(gate: HandshakeGate, socket: Socket, first: Buffer, stopped: AbortSignal): Promise<Release> {
+  const received = [first];
+  let bytes = first.length;
+  const gone = new AbortController();
+  const onReadable = () => {
+    for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null;) {
+      received.push(chunk);
+      bytes += chunk.length;
+    }
+    if (bytes > MAX_BYTES_BEFORE_TURN) gone.abort();
+  };
+  const onGone = () => gone.abort();
+  socket.on('readable', onReadable);
+  socket.once('end', onGone);
+  socket.once('close', onGone);
+  try {
+    return await gate.enter(socket.remoteAddress ?? '', AbortSignal.any([stopped, gone.signal]));
+  } catch (error) {
+    if (!(error instanceof GateClosed)) throw error;
+    socket.destroy();
+    if (stopped.aborted) throw new ConnectionRefused(CLOSED_UNSPOKEN, 'the server stopped before its TLS handshake');
+    if (bytes > MAX_BYTES_BEFORE_TURN) {
+      throw new ConnectionRefused(ErrorCode.TLS_HANDSHAKE, `more than ${MAX_BYTES_BEFORE_TURN} bytes before the TLS handshake began`);
+    }
+    throw new ConnectionRefused(
+      ErrorCode.TLS_HANDSHAKE,
+      'the client left while it waited for a TLS handshake turn (the server was busy with others)',
+    );
+  } finally {
+    socket.off('readable', onReadable);
+    socket.off('end', onGone);
+    socket.off('close', onGone);
+    if (!socket.destroyed) socket.unshift(received.length === 1 ? first : Buffer.concat(received));
+  }
 }
 
 function withTimeout(stopped: AbortSignal, ms: number): AbortSignal {
