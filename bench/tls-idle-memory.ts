@@ -10,7 +10,8 @@ import tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { startServer } from '../src/harness/lottery-processes.ts';
-import { serverTlsArgs } from '../src/harness/tls-args.ts';
+import { clientTlsFilesIn, serverTlsArgs } from '../src/harness/tls-args.ts';
+import { clientTlsOptions } from '../src/transport/client-tls.ts';
 import { makePkiDirectory } from '../src/pki/pki-directory.ts';
 
 const { values } = parseArgs({ options: { connections: { type: 'string', default: '2000' }, workers: { type: 'string', default: '1' } } });
@@ -43,13 +44,7 @@ try {
     const pid = server.child.pid!;
     await sleep(1000);
     const before = await rssKiB(pid);
-    const options = {
-      host: '127.0.0.1',
-      port: server.port,
-      ca: await readFile(join(pki, 'ca.crt')),
-      cert: await readFile(join(pki, 'monitor.crt')),
-      key: await readFile(join(pki, 'monitor.key')),
-    };
+    const options = clientTlsOptions('127.0.0.1', server.port, await clientTlsFilesIn(pki, 'monitor'));
     const sockets: tls.TLSSocket[] = [];
     for (let i = 0; i < connections; i++) {
       await new Promise<void>((resolve, reject) => {

@@ -8,12 +8,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
 import { once } from 'node:events';
 import net from 'node:net';
-import { readFile } from 'node:fs/promises';
 import tls from 'node:tls';
 import { join } from 'node:path';
 import { startProgram } from '../src/harness/lottery-processes.ts';
 import type { WireBet } from '../src/wire/messages.ts';
-import { clientTlsArgs, issueOutOfDate, makePki, serverTlsArgs } from './helpers/pki-fixtures.ts';
+import { clientTlsArgs, clientTlsFilesIn, issueOutOfDate, makePki, serverTlsArgs, serverTlsFilesIn } from './helpers/pki-fixtures.ts';
+import { clientTlsOptions } from '../src/transport/client-tls.ts';
 import { agencyFor, serverFor, sorted, storedRows, tempDir, within, writeAgencies } from './helpers/lottery-fixtures.ts';
 import { ConnectionRefused, tlsTransport, type AcceptedConnection } from '../src/transport/server-transport.ts';
 
@@ -318,12 +318,7 @@ async function clientHello(t: ExecutionContext, pki: string): Promise<Buffer> {
     return hello;
   });
   const { port } = sink.address() as net.AddressInfo;
-  const files = {
-    ca: await readFile(join(pki, 'ca.crt')),
-    cert: await readFile(join(pki, 'agency-1.crt')),
-    key: await readFile(join(pki, 'agency-1.key')),
-  };
-  const client = tls.connect({ host: '127.0.0.1', port, ...files });
+  const client = tls.connect(clientTlsOptions('127.0.0.1', port, await clientTlsFilesIn(pki, 'agency-1')));
   client.on('error', () => undefined);
   return captured;
 }
@@ -386,8 +381,7 @@ test.serial(
 
 test.serial('a client that leaves while it waits for a handshake turn, or sends too much, is dropped at once without a turn', async (t) => {
   const pki = await makePki(t, ['--agencies', '1']);
-  const pem = (name: string) => readFile(join(pki, name), 'utf8');
-  const transport = tlsTransport({ ca: await pem('ca.crt'), cert: await pem('server.crt'), key: await pem('server.key') }, 1);
+  const transport = tlsTransport(await serverTlsFilesIn(pki), 1);
   const stopped = new AbortController();
   t.teardown(() => stopped.abort());
   const accepted: Promise<AcceptedConnection>[] = [];

@@ -1,7 +1,11 @@
 // The command-line flags that point the real programs at a directory made
-// by lottery-pki (see src/pki/pki-directory.ts for its layout): for the
-// demo, the tests, the course-dataset check and the benchmark.
+// by lottery-pki (see src/pki/pki-directory.ts for its layout), and the same
+// files read for a connection made in-process: for the demo, the tests, the
+// course-dataset check and the benchmark.
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ClientTlsFiles } from '../transport/client-tls.ts';
+import type { ServerTlsFiles } from '../transport/server-transport.ts';
 
 /** The server's flags: the CA, the server's certificate and key, and ca.crl when `crl`. */
 export const serverTlsArgs = (dir: string, crl = false) => [
@@ -24,3 +28,15 @@ export const clientTlsArgs = (dir: string, name?: string, certDir = dir) => [
   join(dir, 'ca.crt'),
   ...(name === undefined ? [] : ['--tls-cert', join(certDir, `${name}.crt`), '--tls-key', join(certDir, `${name}.key`)]),
 ];
+
+/** The server's PEM files in `dir`, as a session worker gets them. */
+export async function serverTlsFilesIn(dir: string): Promise<ServerTlsFiles> {
+  const [ca, cert, key] = await Promise.all(['ca.crt', 'server.crt', 'server.key'].map((file) => readFile(join(dir, file), 'utf8')));
+  return { ca, cert, key };
+}
+
+/** A client's PEM files in `dir`: the CA, and the certificate and key named `name` (agency-K, monitor). */
+export async function clientTlsFilesIn(dir: string, name: string): Promise<ClientTlsFiles> {
+  const [ca, cert, key] = await Promise.all(['ca.crt', `${name}.crt`, `${name}.key`].map((file) => readFile(join(dir, file), 'utf8')));
+  return { ca, cert, key };
+}

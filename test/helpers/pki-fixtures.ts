@@ -9,7 +9,7 @@ import { certificatePem, issueCertificate, loadCa, privateKeyPem, type Validity 
 import { startProgram } from '../../src/harness/lottery-processes.ts';
 import { tempDir } from './lottery-fixtures.ts';
 
-export { clientTlsArgs, serverTlsArgs } from '../../src/harness/tls-args.ts';
+export { clientTlsArgs, clientTlsFilesIn, serverTlsArgs, serverTlsFilesIn } from '../../src/harness/tls-args.ts';
 
 /** Runs lottery-pki into a fresh directory; fails the test if it does not exit 0. */
 export async function makePki(t: ExecutionContext, args: string[] = []): Promise<string> {
