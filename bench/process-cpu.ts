@@ -7,11 +7,27 @@ const CLOCK_TICK_MS = 10;
 /** CPU time of every live thread of process `pid`, in nanoseconds (schedstat's first field). */
 export async function processCpuNs(pid: number): Promise<number> {
   let total = 0;
-  for (const task of await readdir(`/proc/${pid}/task`)) {
-    const text = await readFile(`/proc/${pid}/task/${task}/schedstat`, 'utf8').catch(() => '0');
-    total += Number(text.split(' ')[0]);
-  }
+  for (const ns of (await threadsCpuNs(pid)).values()) total += ns;
   return total;
+}
+
+/**
+ * CPU time of the live threads of process `pid` by thread name, in
+ * nanoseconds. Node names its threads: node-MainThread, WorkerThread (each
+ * worker_threads worker), node-V8Worker (V8's garbage collector and compiler
+ * helpers), libuv-worker (the pool that runs file system calls).
+ */
+export async function threadsCpuNs(pid: number): Promise<Map<string, number>> {
+  const byName = new Map<string, number>();
+  for (const task of await readdir(`/proc/${pid}/task`)) {
+    const [schedstat, comm] = await Promise.all([
+      readFile(`/proc/${pid}/task/${task}/schedstat`, 'utf8').catch(() => '0'),
+      readFile(`/proc/${pid}/task/${task}/comm`, 'utf8').catch(() => 'gone'),
+    ]);
+    const name = comm.trim();
+    byName.set(name, (byName.get(name) ?? 0) + Number(schedstat.split(' ')[0]));
+  }
+  return byName;
 }
 
 /** User + system CPU of live process `pid` (all its threads), in ms. */

@@ -10,7 +10,7 @@ import { serverTlsArgs } from '../src/harness/tls-args.ts';
 import type { ClientTlsFiles } from '../src/transport/client-tls.ts';
 import type { AgencyFrames } from './load-frames.ts';
 import { runLoad, type LoadRunResult } from './load-run.ts';
-import { processCpuNs } from './process-cpu.ts';
+import { threadsCpuNs } from './process-cpu.ts';
 
 export type ServerRunOptions = {
   agencies: number;
@@ -20,8 +20,14 @@ export type ServerRunOptions = {
   /** A lottery-pki directory: the run goes over mutual TLS. */
   pki?: { dir: string; tlsFor: (agency: number) => ClientTlsFiles };
 };
-/** `serverCpuMs`: CPU time of all the server's threads while the load ran. */
-export type ServerRunResult = LoadRunResult & { stored: number; serverPeakRssMb: number; serverCpuMs: number; serverCode: number };
+/** `serverCpuMs`: CPU time of all the server's threads while the load ran; `serverThreadsCpuMs`: the same by thread name. */
+export type ServerRunResult = LoadRunResult & {
+  stored: number;
+  serverPeakRssMb: number;
+  serverCpuMs: number;
+  serverThreadsCpuMs: Record<string, number>;
+  serverCode: number;
+};
 
 /** The server being started or measured and its data dir, so that a timeout can stop it and clean up. */
 let current: { server: Promise<RunningServer>; dataDir: string } | undefined;
@@ -54,11 +60,11 @@ export async function runServer(load: readonly AgencyFrames[], options: ServerRu
     const server = await starting;
     let result: LoadRunResult;
     let serverPeakRssMb: number;
-    let serverCpuMs: number;
+    const serverThreadsCpuMs: Record<string, number> = {};
     try {
-      const cpuBefore = await processCpuNs(server.child.pid!);
+      const cpuBefore = await threadsCpuNs(server.child.pid!);
       result = await runLoad(server.port, load, options.window, options.pki?.tlsFor);
-      serverCpuMs = ((await processCpuNs(server.child.pid!)) - cpuBefore) / 1e6;
+      for (const [name, ns] of await threadsCpuNs(server.child.pid!)) serverThreadsCpuMs[name] = (ns - (cpuBefore.get(name) ?? 0)) / 1e6;
       serverPeakRssMb = await peakRssMb(server.child.pid!);
     } finally {
       await stopOnce(server);
@@ -70,7 +76,8 @@ export async function runServer(load: readonly AgencyFrames[], options: ServerRu
       const notable = server.lines.filter((line) => !/ INFO /.test(line) && !/action: transport \| result: success \| tls: off/.test(line));
       if (notable.length > 0) console.error(`bench: the server said:\n${notable.slice(0, 10).join('\n')}`);
     }
-    return { ...result, stored: await countLines(join(dataDir, 'bets.csv')), serverPeakRssMb, serverCpuMs, serverCode };
+    const serverCpuMs = Object.values(serverThreadsCpuMs).reduce((sum, ms) => sum + ms, 0);
+    return { ...result, stored: await countLines(join(dataDir, 'bets.csv')), serverPeakRssMb, serverCpuMs, serverThreadsCpuMs, serverCode };
   } finally {
     current = undefined;
     await rm(dataDir, { recursive: true, force: true });

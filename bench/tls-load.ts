@@ -37,7 +37,15 @@ export type TlsComparison = {
   fsync: 'on' | 'off';
   rounds: number;
   /** bets/s of each run, in the order run. */
-  runs: Array<{ tls: 'on' | 'off'; betsPerSecond: number; serverCpuMicrosPerBet: number; stored: number; serverPeakRssMb: number }>;
+  runs: Array<{
+    tls: 'on' | 'off';
+    betsPerSecond: number;
+    serverCpuMicrosPerBet: number;
+    /** The same by thread name (see threadsCpuNs). */
+    serverThreadsCpuMicrosPerBet: Record<string, number>;
+    stored: number;
+    serverPeakRssMb: number;
+  }>;
   medianOff: number;
   medianOn: number;
   /** Median bets/s with TLS over the median without: 1 means TLS costs nothing. */
@@ -48,6 +56,8 @@ export type TlsComparison = {
    * machine's cores and do their own TLS.
    */
   serverCpuRatio: number;
+  /** The same ratio by thread name: where in the server TLS's cost falls. */
+  serverThreadsCpuRatio: Record<string, number>;
   ok: boolean;
 };
 
@@ -64,10 +74,25 @@ export async function compareTls(
     for (const tls of order) {
       const result: ServerRunResult = await runServer(load, { ...options, ...(tls === 'on' ? { pki } : {}) });
       const betsPerSecond = Math.round(options.bets / result.seconds);
-      const serverCpuMicrosPerBet = Math.round((result.serverCpuMs * 1000 * 100) / options.bets) / 100;
-      runs.push({ tls, betsPerSecond, serverCpuMicrosPerBet, stored: result.stored, serverPeakRssMb: Math.round(result.serverPeakRssMb) });
+      const microsPerBet = (ms: number) => Math.round((ms * 1000 * 100) / options.bets) / 100;
+      const serverCpuMicrosPerBet = microsPerBet(result.serverCpuMs);
+      const serverThreadsCpuMicrosPerBet = Object.fromEntries(
+        Object.entries(result.serverThreadsCpuMs).map(([name, ms]) => [name, microsPerBet(ms)]),
+      );
+      runs.push({
+        tls,
+        betsPerSecond,
+        serverCpuMicrosPerBet,
+        serverThreadsCpuMicrosPerBet,
+        stored: result.stored,
+        serverPeakRssMb: Math.round(result.serverPeakRssMb),
+      });
+      const threads = Object.entries(serverThreadsCpuMicrosPerBet)
+        .filter(([, micros]) => micros >= 0.01)
+        .map(([name, micros]) => `${name} ${micros.toFixed(2)}`)
+        .join(', ');
       say(
-        `bench: round ${round + 1} tls ${tls.padEnd(3)} ${betsPerSecond.toLocaleString('en-US').padStart(10)} bets/s  ${result.seconds.toFixed(3)} s  server CPU ${serverCpuMicrosPerBet.toFixed(2)} µs/bet  peak RSS ${result.serverPeakRssMb.toFixed(0)} MiB  stored ${result.stored}`,
+        `bench: round ${round + 1} tls ${tls.padEnd(3)} ${betsPerSecond.toLocaleString('en-US').padStart(10)} bets/s  ${result.seconds.toFixed(3)} s  server CPU ${serverCpuMicrosPerBet.toFixed(2)} µs/bet (${threads})  peak RSS ${result.serverPeakRssMb.toFixed(0)} MiB  stored ${result.stored}`,
       );
     }
   }
@@ -77,12 +102,26 @@ export async function compareTls(
   const ratio = Math.round((medianOn / medianOff) * 1000) / 1000;
   const cpuOf = (tls: 'on' | 'off') => median(runs.filter((run) => run.tls === tls).map((run) => run.serverCpuMicrosPerBet));
   const serverCpuRatio = Math.round((cpuOf('on') / cpuOf('off')) * 1000) / 1000;
+  const threadOf = (tls: 'on' | 'off', name: string) =>
+    median(runs.filter((run) => run.tls === tls).map((run) => run.serverThreadsCpuMicrosPerBet[name] ?? 0));
+  // Threads that barely run (the inspector's signal thread, V8's delayed-task scheduler) are left out.
+  const names = [...new Set(runs.flatMap((run) => Object.keys(run.serverThreadsCpuMicrosPerBet)))].filter(
+    (name) => threadOf('off', name) >= 0.01,
+  );
+  const serverThreadsCpuRatio = Object.fromEntries(
+    names.map((name) => [name, Math.round((threadOf('on', name) / threadOf('off', name)) * 1000) / 1000]),
+  );
   say(
     `bench: median ${medianOn.toLocaleString('en-US')} bets/s with TLS, ${medianOff.toLocaleString('en-US')} without: TLS at ${(ratio * 100).toFixed(1)}% (costs ${((1 - ratio) * 100).toFixed(1)}%)`,
   );
   say(
     `bench: median server CPU ${cpuOf('on').toFixed(2)} µs/bet with TLS, ${cpuOf('off').toFixed(2)} without: TLS costs the server ${((serverCpuRatio - 1) * 100).toFixed(1)}% more CPU per bet`,
   );
+  for (const name of names) {
+    say(
+      `bench:   ${name.padEnd(16)} ${threadOf('on', name).toFixed(2)} µs/bet with TLS, ${threadOf('off', name).toFixed(2)} without (×${serverThreadsCpuRatio[name].toFixed(2)})`,
+    );
+  }
   return {
     mode: 'load-tls-both',
     bets: options.bets,
@@ -94,6 +133,7 @@ export async function compareTls(
     medianOn,
     ratio,
     serverCpuRatio,
+    serverThreadsCpuRatio,
     ok: runs.every((run) => run.stored === options.bets),
   };
 }
