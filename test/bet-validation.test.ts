@@ -147,6 +147,44 @@ for (const [index, field] of [
     }
   });
 
+  test(`a ${field} is taken exactly when it keeps the rules for names, whichever check judges it`, (t) => {
+    // The rules as stated, to compare with: most names are judged by a scan
+    // of their characters, the rest by regular expressions.
+    const keepsTheRules = (name: string) =>
+      name.trim() !== '' &&
+      name.replace(/[\u200b-\u200d\u2060\ufeff]/gu, '').trim() !== '' &&
+      !/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufffd]|\p{Cs}/u.test(name) &&
+      !/^\s*[=+\-@]/u.test(name) &&
+      Buffer.byteLength(name) <= 100;
+    // The edges of the printable Latin-1 range, white space inside and outside it, and the rest.
+    const unit = fc.constantFrom(
+      ...['a', 'Z', '~', '"', ',', ' ', '\u00a0', '\u00a1', '\u00ad', 'ñ', '\u00ff', '\u0100', 'ő'],
+      ...['\u001f', '\u007f', '\u009f', '\t', '\u0085', '=', '+', '-', '@', '\u1680', '\u3000', '\u200b', '\ufeff'],
+      ...['\u2028', '\u202e', '\ufffd', '\ud800', '😀'],
+    );
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit, maxLength: 12 }), fc.string({ unit, minLength: 45, maxLength: 60 })), (name) => {
+        const expected = keepsTheRules(name);
+        for (const run of [
+          () => validateBet(withField(index, name), TODAY),
+          () => betFromFields(fieldsOf(withField(index, name)), TODAY),
+        ]) {
+          let taken: boolean;
+          try {
+            taken = run()[index] === name;
+          } catch (error) {
+            if (!(error instanceof InvalidBetError) || error.field !== field) throw error;
+            taken = false;
+          }
+          if (taken !== expected) return false;
+        }
+        return true;
+      }),
+      { numRuns: 3000 },
+    );
+    t.pass();
+  });
+
   test(`refuses a ${field} over 100 UTF-8 bytes`, (t) => {
     for (const name of ['a'.repeat(101), 'ñ'.repeat(51), 'a' + 'ñ'.repeat(50), '😀'.repeat(26)]) {
       t.true(Buffer.byteLength(name) > 100);

@@ -39,7 +39,6 @@ const ZERO_WIDTH = /[\u200b-\u200d\u2060\ufeff]/gu;
 const ANY_ZERO_WIDTH = /[\u200b-\u200d\u2060\ufeff]/u;
 /** A spreadsheet reads a cell that starts with one of these as a formula. */
 const FORMULA_START = /^\s*[=+\-@]/u;
-const DIGITS = /^[0-9]+$/;
 const DASH = 0x2d;
 const ZERO = 0x30;
 const utf8 = new TextEncoder();
@@ -64,7 +63,7 @@ export function validateBet(raw: readonly unknown[], today: string = todayUtc())
 function checkedBet(firstName: unknown, lastName: unknown, document: unknown, birthdate: unknown, number: unknown, today: string): WireBet {
   checkName('first_name', firstName);
   checkName('last_name', lastName);
-  if (typeof document !== 'string' || !DIGITS.test(document) || document.length > DOCUMENT_MAX_DIGITS) {
+  if (typeof document !== 'string' || !allDigits(document) || document.length > DOCUMENT_MAX_DIGITS) {
     throw new InvalidBetError('document', `document must be 1 to ${DOCUMENT_MAX_DIGITS} digits, got ${excerpt(document)}`);
   }
   checkBirthdate(birthdate, today);
@@ -83,13 +82,14 @@ export function betFromFields(fields: readonly string[], today: string = todayUt
     throw new InvalidBetError('bet', `a bet has ${BET_FIELDS.length} fields (${BET_FIELDS.join(',')}), this row has ${fields.length}`);
   }
   const numberText = fields[4];
-  if (!DIGITS.test(numberText) || numberText.length > 4) {
+  if (!allDigits(numberText) || numberText.length > 4) {
     throw new InvalidBetError('number', `number must be an integer from 0 to ${NUMBER_MAX}, got ${excerpt(numberText)}`);
   }
   return checkedBet(fields[0], fields[1], fields[2], fields[3], Number(numberText), today);
 }
 
 function checkName(field: string, value: unknown): void {
+  if (typeof value === 'string' && plainLatinName(value)) return;
   if (typeof value !== 'string' || value.trim() === '' || (ANY_ZERO_WIDTH.test(value) && value.replace(ZERO_WIDTH, '').trim() === '')) {
     throw new InvalidBetError(field, `${field} must be a non-empty string, got ${excerpt(value)}`);
   }
@@ -116,6 +116,31 @@ function checkName(field: string, value: unknown): void {
   }
 }
 
+/**
+ * Whether a name passes checkName without its regular expressions, as most
+ * do: printable Latin-1 only (no control character, nothing that is not
+ * UTF-8, no bidi control or zero-width character, all of which lie
+ * elsewhere), at least one character that is not white space (for trim()
+ * and \s, in Latin-1, the space and U+00A0), no formula character before
+ * it, and short enough that even two bytes a character fit. Anything else
+ * is for checkName to judge, and to explain.
+ */
+function plainLatinName(value: string): boolean {
+  if (value.length > NAME_MAX_BYTES / 2) return false;
+  let visible = false;
+  for (let at = 0; at < value.length; at++) {
+    const code = value.charCodeAt(at);
+    if (code === 0x20 || code === 0xa0) continue;
+    if ((code > 0x20 && code < 0x7f) || (code > 0xa0 && code <= 0xff)) {
+      if (!visible && (code === 0x3d || code === 0x2b || code === 0x2d || code === 0x40)) return false;
+      visible = true;
+    } else {
+      return false;
+    }
+  }
+  return visible;
+}
+
 function checkBirthdate(value: unknown, today: string): void {
   // YYYY-MM-DD read by character codes: a regular expression's match would
   // make four strings a bet.
@@ -132,6 +157,16 @@ function checkBirthdate(value: unknown, today: string): void {
   if ((value as string) > today) {
     throw new InvalidBetError('birthdate', `birthdate ${value} is in the future`);
   }
+}
+
+/** Whether `text` is one or more ASCII digits. */
+function allDigits(text: string): boolean {
+  if (text === '') return false;
+  for (let at = 0; at < text.length; at++) {
+    const digit = text.charCodeAt(at) - ZERO;
+    if (!(digit >= 0 && digit <= 9)) return false;
+  }
+  return true;
 }
 
 /** The number the `count` ASCII digits of `text` from `from` write; -1 if any is not a digit. */
