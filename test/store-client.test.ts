@@ -1,5 +1,7 @@
 import test from 'ava';
 import type { Remote } from 'comlink';
+import { MessageChannel } from 'node:worker_threads';
+import { exposeOnPort, wrapPort } from '../src/actors/port-remote.ts';
 import { StoreClient } from '../src/actors/store-client.ts';
 import type { AppendOutcome, AppendRequest, StoreApi } from '../src/actors/store-api.ts';
 
@@ -57,4 +59,32 @@ test('a failed call fails every append it carried, and the next turn starts afre
   fail = false;
   t.like(await client.append(request(1, 0)), { status: 'stored', next: 1 });
   t.deepEqual(await client.welcome(4), { offset: 4, finished: false, drawn: false });
+});
+
+test("a batch's own rows are moved to the Store's side, a view into a larger buffer is copied", async (t) => {
+  const received: string[] = [];
+  const store = {
+    appendAll: (requests: AppendRequest[]) => {
+      for (const { rows } of requests) received.push(Buffer.from(rows!).toString());
+      return storedAll(requests);
+    },
+    welcome: async (agency: number) => ({ offset: agency, finished: false, drawn: false }),
+  };
+  const { port1, port2 } = new MessageChannel();
+  t.teardown(() => port1.close());
+  exposeOnPort(store, port1);
+  const client = new StoreClient(wrapPort<StoreApi>(port2, 'Store'));
+  const owned = new TextEncoder().encode('1,Ana,Paz,1,2000-01-01,7\n');
+  const larger = new TextEncoder().encode('xx1,Eva,Sol,2,2000-01-02,8\nyy');
+  const view = larger.subarray(2, larger.length - 2);
+  const pooled = Buffer.from('1,Flor,Luz,3,2000-01-03,9\n');
+  await Promise.all([
+    client.append({ agency: 1, offset: 0, count: 1, rows: owned }),
+    client.append({ agency: 1, offset: 1, count: 1, rows: view }),
+    client.append({ agency: 1, offset: 2, count: 1, rows: pooled }),
+  ]);
+  t.deepEqual(received, ['1,Ana,Paz,1,2000-01-01,7\n', '1,Eva,Sol,2,2000-01-02,8\n', '1,Flor,Luz,3,2000-01-03,9\n']);
+  t.is(owned.buffer.byteLength, 0, 'moved: this side no longer holds it');
+  t.is(Buffer.from(larger).toString(), 'xx1,Eva,Sol,2,2000-01-02,8\nyy', 'the larger buffer stays whole');
+  t.is(pooled.toString(), '1,Flor,Luz,3,2000-01-03,9\n', "Node's shared pool stays whole");
 });
