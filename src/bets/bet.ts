@@ -161,12 +161,7 @@ function checkBirthdate(value: unknown, today: string): void {
 
 /** Whether `text` is one or more ASCII digits. */
 function allDigits(text: string): boolean {
-  if (text === '') return false;
-  for (let at = 0; at < text.length; at++) {
-    const digit = text.charCodeAt(at) - ZERO;
-    if (!(digit >= 0 && digit <= 9)) return false;
-  }
-  return true;
+  return text !== '' && digitsAt(text, 0, text.length) >= 0;
 }
 
 /** The number the `count` ASCII digits of `text` from `from` write; -1 if any is not a digit. */
