@@ -5,8 +5,20 @@ import type { AgencyFrames } from './load-frames.ts';
 import { percentile } from './stats.ts';
 import type { ClientTlsFiles } from '../src/transport/client-tls.ts';
 
-/** `retries`: connections tried again, over all agencies, because they failed before WELCOME. */
-export type LoadRunResult = { seconds: number; batches: number; ackP50Ms: number; ackP99Ms: number; ackMaxMs: number; retries: number };
+/**
+ * `retries`: connections tried again, over all agencies, because they failed
+ * before WELCOME; `clientCpuMs`: this process's CPU time meanwhile (the load
+ * agencies' work, TLS included).
+ */
+export type LoadRunResult = {
+  seconds: number;
+  batches: number;
+  ackP50Ms: number;
+  ackP99Ms: number;
+  ackMaxMs: number;
+  retries: number;
+  clientCpuMs: number;
+};
 
 /** `tlsFor`: each agency's certificate for mutual TLS; plaintext without. */
 export async function runLoad(
@@ -16,8 +28,10 @@ export async function runLoad(
   tlsFor?: (agency: number) => ClientTlsFiles,
 ): Promise<LoadRunResult> {
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const results = await Promise.all(load.map((agency) => runLoadAgency(port, agency, window, tlsFor?.(agency.agency))));
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   const batches = results.reduce((sum, { latencies }) => sum + latencies.length, 0);
   const all = new Float64Array(batches);
   let at = 0;
@@ -27,5 +41,13 @@ export async function runLoad(
   }
   all.sort();
   const retries = results.reduce((sum, result) => sum + result.retries, 0);
-  return { seconds, batches, ackP50Ms: percentile(all, 0.5), ackP99Ms: percentile(all, 0.99), ackMaxMs: all.at(-1) ?? 0, retries };
+  return {
+    seconds,
+    batches,
+    ackP50Ms: percentile(all, 0.5),
+    ackP99Ms: percentile(all, 0.99),
+    ackMaxMs: all.at(-1) ?? 0,
+    retries,
+    clientCpuMs: (cpu.user + cpu.system) / 1000,
+  };
 }

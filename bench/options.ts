@@ -45,8 +45,9 @@ of this machine and this load generator. It checks that bets.csv holds N rows.
   --tls on|off     mutual TLS 1.3 between the agencies and the server, each agency with its
                    own certificate made as lottery-pki makes them (default off; the raw
                    sink stays plaintext)
-  --tls both       R runs with TLS and R without, interleaved (off, on, on, off, …), no raw
-                   sink; prints each run and the ratio of the medians
+  --tls both       R runs with TLS and R without, interleaved (off, on, on, off, …), and the
+                   raw sink the same way, plaintext and over the same mutual TLS; prints each
+                   run, the ratios of the medians, and the CPU per bet of both sides
   --rounds R       runs of each for --tls both (default 3)
   --cpu-prof DIR   run the server with node --cpu-prof, one .cpuprofile per thread in DIR
                    (summarise them with: node_modules/.bin/node bench/profile-summary.ts DIR)

@@ -3,7 +3,12 @@
 // one payload it decodes is HELLO's, once per connection, to know which
 // ACKs to answer with. Each BETS frame gets the next ACK of that agency,
 // FINISH gets its final ACK. The ACKs are encoded before it listens.
-import net from 'node:net';
+// Given the server's TLS files, it speaks mutual TLS 1.3 as the server does
+// (the same options, the client certificate verified in the handshake), so
+// that what TLS alone costs can be told from what the server does.
+import net, { type Socket } from 'node:net';
+import tls from 'node:tls';
+import { serverTlsOptions, type ServerTlsFiles } from '../src/transport/server-transport.ts';
 import { decodeAs, encodeMessage } from '../src/wire/codec.ts';
 import { FrameDecoder } from '../src/wire/frame-decoder.ts';
 import { MessageType } from '../src/wire/message-type.ts';
@@ -11,13 +16,15 @@ import { MessageType } from '../src/wire/message-type.ts';
 export type RawSinkData = {
   /** Per agency (index agency - 1): the ACK offsets of its BETS frames in order, and its total for FINISH. */
   agencies: { ends: number[]; total: number }[];
+  /** Mutual TLS with these files; plaintext without. */
+  tls?: ServerTlsFiles;
 };
 
 const data = await new Promise<RawSinkData>((resolve) => process.once('message', (message) => resolve(message as RawSinkData)));
 const acks = data.agencies.map(({ ends, total }) => [...ends, total].map((offset) => encodeMessage({ type: 'ACK', offset })));
 const welcome = encodeMessage({ type: 'WELCOME', offset: 0, finished: false, drawn: false });
 
-const server = net.createServer({ noDelay: true }, (socket) => {
+const serve = (socket: Socket) => {
   const decoder = new FrameDecoder();
   let answers: Uint8Array[] = [];
   let next = 0;
@@ -36,7 +43,13 @@ const server = net.createServer({ noDelay: true }, (socket) => {
       }
     }
   });
-});
+};
+const server =
+  data.tls === undefined
+    ? net.createServer({ noDelay: true }, serve)
+    : tls.createServer({ ...serverTlsOptions(data.tls), rejectUnauthorized: true, noDelay: true }, serve);
+// A handshake that fails (none should) closes its socket; the agency then says why.
+server.on('tlsClientError', () => undefined);
 server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, () => {
   process.send!({ port: (server.address() as net.AddressInfo).port });
 });

@@ -6,18 +6,23 @@
 // and builds the same ACKs the server would send.
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
+import type { ServerTlsFiles } from '../src/transport/server-transport.ts';
 import type { AgencyFrames } from './load-frames.ts';
 import type { RawSinkData } from './raw-sink-process.ts';
 
-export type RawSink = { port: number; stop(): Promise<void> };
+export type RawSink = { port: number; pid: number; stop(): Promise<void> };
 
-export async function startRawSink(load: readonly AgencyFrames[]): Promise<RawSink> {
+/** With `tls`, the sink speaks mutual TLS as the server does. */
+export async function startRawSink(load: readonly AgencyFrames[], tls?: ServerTlsFiles): Promise<RawSink> {
   const child = fork(new URL('./raw-sink-process.ts', import.meta.url), {
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = once(child, 'exit');
-  const data: RawSinkData = { agencies: load.map(({ bets, total }) => ({ ends: bets.map(({ end }) => end), total })) };
+  const data: RawSinkData = {
+    agencies: load.map(({ bets, total }) => ({ ends: bets.map(({ end }) => end), total })),
+    ...(tls === undefined ? {} : { tls }),
+  };
   child.send(data);
   const [message] = (await Promise.race([
     once(child, 'message'),
@@ -27,6 +32,7 @@ export async function startRawSink(load: readonly AgencyFrames[]): Promise<RawSi
   ])) as [{ port: number }];
   return {
     port: message.port,
+    pid: child.pid!,
     stop: async () => {
       child.send('stop');
       // The sink closes its listener and exits; connections the agencies ended go with it.
