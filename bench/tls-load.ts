@@ -164,14 +164,13 @@ export async function compareTls(
   const sinkOf = (tls: 'on' | 'off', pick: (run: TlsComparison['sinkRuns'][number]) => number) =>
     median(sinkRuns.filter((run) => run.tls === tls).map(pick));
   const sinkRatio = Math.round((sinkOf('on', (run) => run.betsPerSecond) / sinkOf('off', (run) => run.betsPerSecond)) * 1000) / 1000;
+  const hundredths = (micros: number) => Math.round(micros * 100) / 100;
   const bothOf = (tls: 'on' | 'off') =>
-    median(runs.filter((run) => run.tls === tls).map((run) => run.serverCpuMicrosPerBet + run.clientCpuMicrosPerBet));
+    hundredths(median(runs.filter((run) => run.tls === tls).map((run) => run.serverCpuMicrosPerBet + run.clientCpuMicrosPerBet)));
+  const sinkBothOf = (tls: 'on' | 'off') => hundredths(sinkOf(tls, (run) => run.sinkCpuMicrosPerBet + run.clientCpuMicrosPerBet));
   const cpuMicrosPerBet = {
     server: { on: bothOf('on'), off: bothOf('off') },
-    sink: {
-      on: sinkOf('on', (run) => run.sinkCpuMicrosPerBet + run.clientCpuMicrosPerBet),
-      off: sinkOf('off', (run) => run.sinkCpuMicrosPerBet + run.clientCpuMicrosPerBet),
-    },
+    sink: { on: sinkBothOf('on'), off: sinkBothOf('off') },
   };
   say(
     `bench: raw sink, same load: median ${sinkOf('on', (run) => run.betsPerSecond).toLocaleString('en-US')} bets/s with TLS, ${sinkOf('off', (run) => run.betsPerSecond).toLocaleString('en-US')} without: TLS at ${(sinkRatio * 100).toFixed(1)}% (costs ${((1 - sinkRatio) * 100).toFixed(1)}%)`,
