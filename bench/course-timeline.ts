@@ -1,10 +1,11 @@
 // Where a course run's wall time goes: the real lottery-server and five
 // lottery-agency processes on the course dataset, as `--mode course` runs
 // them, with the time (ms from spawning the server) at which each program
-// first logs each of its actions, the server's CPU time (read from /proc
-// once the last agency has exited) and the agencies' (the kernel's count for
-// reaped children: nothing watches them while they run). The median of each
-// figure over the runs is printed.
+// first logs each of its actions, the server's CPU time by thread name (read
+// from /proc when it listens, before any agency starts, and once the last
+// agency has exited) and the agencies' (the kernel's count for reaped
+// children: nothing watches them while they run). The median of each figure
+// over the runs is printed.
 //   node bench/course-timeline.ts [--runs R] [--dir DIR] [--server-arg ARG ...]
 // --dir is a directory holding agency-1.csv … agency-5.csv (default: the
 // course's zip, else .data/). --server-arg is passed to lottery-server,
@@ -16,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { courseFailures, readCourseDataset, type CourseDataset } from '../src/harness/course-dataset.ts';
 import { readStoredRows, startAgency, startServer } from '../src/harness/lottery-processes.ts';
 import { datasetDir } from './course-mode.ts';
-import { processCpuMs, reapedChildrenCpuMs } from './process-cpu.ts';
+import { reapedChildrenCpuMs, threadsCpuNs } from './process-cpu.ts';
 import { median } from './stats.ts';
 
 const { values } = parseArgs({
@@ -47,6 +48,8 @@ async function oneRun(dataset: CourseDataset): Promise<{ figures: Figures; failu
   const server = await startServer(['--data-dir', dataDir, '--agencies', String(files.length), ...values['server-arg']], {
     onLine: actionClock(t0, serverMarks),
   });
+  // Read as soon as it listens, before any agency starts: its start-up alone.
+  const cpuAtListen = await threadsCpuNs(server.child.pid!);
   const agencyMarks = files.map(() => new Map<string, number>());
   const agencies = files.map((file, i) =>
     startAgency(i + 1, server.port, ['--data-file', file], { onLine: actionClock(t0, agencyMarks[i]) }),
@@ -55,13 +58,21 @@ async function oneRun(dataset: CourseDataset): Promise<{ figures: Figures; failu
   const exitMs = await Promise.all(exits);
   const runsOut = await Promise.all(agencies.map((agency) => agency.result));
   const total = performance.now() - t0;
-  const serverCpu = await processCpuMs(server.child.pid!);
+  const cpuAtEnd = await threadsCpuNs(server.child.pid!);
   // Before the server is stopped, and reaped with them.
   const agenciesCpu = (await reapedChildrenCpuMs()) - reapedBefore;
   await server.stop();
   const figures: Figures = new Map();
   figures.set('server listen', serverMarks.get('listen') ?? NaN);
-  figures.set('server CPU ms (at the last exit)', serverCpu);
+  const sumMs = (byName: Map<string, number>) => [...byName.values()].reduce((sum, ns) => sum + ns, 0) / 1e6;
+  figures.set('server CPU ms at listen', sumMs(cpuAtListen));
+  figures.set('server CPU ms from listen to the last exit', sumMs(cpuAtEnd) - sumMs(cpuAtListen));
+  // By thread name (see threadsCpuNs): the main thread, the workers (Store and sessions), V8's helpers, libuv's pool.
+  for (const name of ['node-MainThread', 'WorkerThread', 'node-V8Worker', 'libuv-worker']) {
+    const atListen = (cpuAtListen.get(name) ?? 0) / 1e6;
+    figures.set(`  ${name} at listen`, atListen);
+    figures.set(`  ${name} after`, (cpuAtEnd.get(name) ?? 0) / 1e6 - atListen);
+  }
   for (const action of ['config', 'conexion', 'finalizar', 'ganadores']) {
     const at = agencyMarks.map((marks) => marks.get(action) ?? NaN);
     figures.set(`agencies' ${action}, first`, Math.min(...at));
