@@ -30,13 +30,13 @@ export const clientTlsArgs = (dir: string, name?: string, certDir = dir) => [
 ];
 
 /** The server's PEM files in `dir`, as a session worker gets them. */
-export async function serverTlsFilesIn(dir: string): Promise<ServerTlsFiles> {
-  const [ca, cert, key] = await Promise.all(['ca.crt', 'server.crt', 'server.key'].map((file) => readFile(join(dir, file), 'utf8')));
-  return { ca, cert, key };
-}
+export const serverTlsFilesIn = (dir: string): Promise<ServerTlsFiles> => pemFilesIn(dir, 'server');
 
 /** A client's PEM files in `dir`: the CA, and the certificate and key named `name` (agency-K, monitor). */
-export async function clientTlsFilesIn(dir: string, name: string): Promise<ClientTlsFiles> {
+export const clientTlsFilesIn = (dir: string, name: string): Promise<ClientTlsFiles> => pemFilesIn(dir, name);
+
+/** The CA's certificate and `name`'s certificate and key, as lottery-pki names them in `dir`. */
+async function pemFilesIn(dir: string, name: string): Promise<{ ca: string; cert: string; key: string }> {
   const [ca, cert, key] = await Promise.all(['ca.crt', `${name}.crt`, `${name}.key`].map((file) => readFile(join(dir, file), 'utf8')));
   return { ca, cert, key };
 }
