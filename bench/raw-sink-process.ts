@@ -44,12 +44,13 @@ const serve = (socket: Socket) => {
     }
   });
 };
+// A handshake that fails (none should) closes its socket; the agency then says why.
 const server =
   data.tls === undefined
     ? net.createServer({ noDelay: true }, serve)
-    : tls.createServer({ ...serverTlsOptions(data.tls), rejectUnauthorized: true, noDelay: true }, serve);
-// A handshake that fails (none should) closes its socket; the agency then says why.
-server.on('tlsClientError', () => undefined);
+    : tls
+        .createServer({ ...serverTlsOptions(data.tls), rejectUnauthorized: true, noDelay: true }, serve)
+        .on('tlsClientError', () => undefined);
 server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, () => {
   process.send!({ port: (server.address() as net.AddressInfo).port });
 });
