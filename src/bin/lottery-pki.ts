@@ -4,7 +4,6 @@ import { prepareRuntime } from '../runtime.mjs';
 import type { Schema } from '../config/program-config.ts';
 prepareRuntime('lottery-pki');
 
-await import('../config/formats.ts');
 const { configFileSetting, configOrExit, loadProgramConfig } = await import('../config/program-config.ts');
 const { makePkiDirectory, revokeCertificates, PkiError } = await import('../pki/pki-directory.ts');
 
