@@ -347,10 +347,10 @@ test('every bad value is told at once, one line each in schema order, then the c
   const exit = exitOf(t, () => loadServerConfig(['--config', path, '--agencies', 'five'], { LOG_FORMAT: 'xml' }));
   t.is(exit.exitCode, 2);
   t.deepEqual(exit.message.split('\n'), [
-    `lottery-server: "host" in config file ${path}: must be a string`,
+    `lottery-server: "host" in config file ${path}: must be of type String`,
     'lottery-server: --agencies (LOTTERY_AGENCIES): must be a positive integer',
     `lottery-server: "workers" in config file ${path}: must be an integer from 1 to 256`,
-    'lottery-server: --log-format (LOG_FORMAT): must be one of text, json',
+    'lottery-server: --log-format (LOG_FORMAT): must be one of the possible values: ["text","json"]',
     `lottery-server: config file ${path}: unknown key "prot"`,
     "Try 'lottery-server --help'.",
   ]);

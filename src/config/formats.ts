@@ -116,16 +116,17 @@ export type FormatName = keyof typeof FORMATS;
 /** What a setting's value may be: a format named here, one of a list of words, or any text. */
 export type SettingFormat = FormatName | readonly string[] | StringConstructor;
 
-/** The check of a setting's value, throwing what the value must be. */
+/** The check of a setting's value, throwing what the value must be (for a list or text, in convict's words). */
 export function validatorOf(format: SettingFormat): (value: unknown) => void {
   if (format === String) {
     return (value) => {
-      if (typeof value !== 'string') throw new Error('must be a string');
+      if (typeof value !== 'string') throw new Error('must be of type String');
     };
   }
   if (Array.isArray(format)) {
     return (value) => {
-      if (typeof value !== 'string' || !format.includes(value)) throw new Error(`must be one of ${format.join(', ')}`);
+      if (typeof value !== 'string' || !format.includes(value))
+        throw new Error(`must be one of the possible values: ${JSON.stringify(format)}`);
     };
   }
   return FORMATS[format as FormatName].validate;
