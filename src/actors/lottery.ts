@@ -8,13 +8,14 @@ import { logEvent, type Logger } from '../log/logger.ts';
 import { ErrorCode } from '../wire/errors.ts';
 import { Backoff } from '../timing/backoff.ts';
 import { Mailbox } from './mailbox.ts';
+import type { LotteryApi, WinnersOutcome } from './lottery-api.ts';
 import type { FinishOutcome, StoreApi, StoreSnapshot, Winners } from './store-api.ts';
 
-export type WinnersOutcome = { status: 'drawn'; documents: string[] } | { status: 'rejected'; code: ErrorCode; message: string };
+export type { WinnersOutcome } from './lottery-api.ts';
 
 export type LotteryOptions = { agencies: number; store: Remote<StoreApi> | StoreApi; log: Logger; snapshot: StoreSnapshot };
 
-export class Lottery {
+export class Lottery implements LotteryApi {
   readonly #mailbox = new Mailbox();
   readonly #agencies: number;
   readonly #store: Remote<StoreApi> | StoreApi;

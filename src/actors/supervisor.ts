@@ -15,6 +15,7 @@ import { actorFace } from './actor-face.ts';
 import { LOTTERY_API, type LotteryApi } from './lottery-api.ts';
 import { Lottery } from './lottery.ts';
 import { exposeOnPort, wrapPort } from './port-remote.ts';
+import { contradictsStoredLottery } from '../ledger/index.ts';
 import type { StoreApi, StoreSnapshot } from './store-api.ts';
 import type { ServerTlsFiles } from '../transport/server-transport.ts';
 import type {
@@ -294,30 +295,6 @@ export class Supervisor {
     await this.#lock?.release();
     logEvent(log, 'info', 'shutdown', 'success');
   }
-}
-
-/**
- * Why the stored lottery in the data dir cannot be served with `agencies`
- * agencies, if it cannot: a draw made for another number of agencies, or an
- * agency past N that has bets or has finished (it would be refused as
- * unknown). Starting anyway would serve wrong answers.
- */
-export function contradictsStoredLottery(snapshot: StoreSnapshot, agencies: number, dataDir: string): string | undefined {
-  const remedy = `start with that number of agencies, or with an empty --data-dir for a new lottery`;
-  if (snapshot.winners !== null) {
-    const drawnFor = Object.keys(snapshot.winners).length;
-    if (drawnFor !== agencies)
-      return `${dataDir} holds a lottery drawn for ${drawnFor} agencies, but this server is set for ${agencies} (--agencies): ${remedy}`;
-  }
-  const beyond = Object.entries(snapshot.agencies)
-    .filter(([agency, state]) => Number(agency) > agencies && (state.finished || state.next > 0))
-    .map(([agency]) => Number(agency))
-    .sort((a, b) => a - b);
-  if (beyond.length > 0) {
-    const most = beyond.at(-1)!;
-    return `${dataDir} holds bets from agency ${beyond.join(', ')}, but this server is set for ${agencies} agencies (--agencies): ${remedy.replace('that number of agencies', `--agencies ${most} or more`)}`;
-  }
-  return undefined;
 }
 
 /** One line at start that says which lottery is served: a new one, one under way, or one already drawn. */

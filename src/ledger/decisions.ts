@@ -16,11 +16,13 @@ export type AppendOutcome =
   /** A batch with an invalid bet: its offsets are used, none of it is stored. */
   | { status: 'invalid'; next: number }
   | Rejection;
+export type FinishOutcome = { status: 'finished'; total: number; digest: string } | Rejection;
 /**
- * `finishedNow`, on the FINISH that finishes its agency (not on a repeat of
- * it): how many agencies have finished once it is committed.
+ * A FINISH decided in a group: its outcome and, on the FINISH that finishes
+ * its agency (not on a repeat of it), how many agencies have finished once
+ * it is committed.
  */
-export type FinishOutcome = { status: 'finished'; total: number; digest: string; finishedNow?: number } | Rejection;
+export type FinishDecided = { outcome: FinishOutcome; finishedNow?: number };
 
 /** The outcome of `batch` for an agency at `state`, once the lottery is `drawn` or not; and the state after it. */
 export function decideAppend(batch: Batch, state: AgencyState, drawn: boolean): { outcome: AppendOutcome; after: AgencyState } {

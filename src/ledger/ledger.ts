@@ -4,10 +4,13 @@
 // applies it; recovery applies the journal's records to an empty ledger, so
 // that both reach the same state by the same code. Pure and synchronous:
 // no I/O, no hashing.
-import { decideAppend, decideFinish, drawDue, type AppendOutcome, type Batch, type FinishOutcome } from './decisions.ts';
+import { decideAppend, decideFinish, drawDue, type AppendOutcome, type Batch, type FinishDecided } from './decisions.ts';
 import type { AgencyState, CommitRecord, FinishRecorded, LedgerRecord, Winners } from './records.ts';
 
 const NOTHING_YET: AgencyState = Object.freeze({ next: 0, stored: 0, finished: false });
+
+/** What may read a ledger without changing it (the Lottery, beside the Store that applies to it). */
+export type LedgerReader = Pick<Ledger, 'state' | 'finishOf' | 'agencies' | 'winners' | 'drawn' | 'bets' | 'finishedCount' | 'drawDue'>;
 
 export class Ledger {
   readonly #agencies = new Map<number, AgencyState>();
@@ -114,14 +117,14 @@ export class LedgerDraft {
   }
 
   /** Decides a FINISH; `storedDigest`: the upload digest of the agency's rows as the draft has them. */
-  finish(agency: number, claim: FinishRecorded, storedDigest: string): FinishOutcome {
+  finish(agency: number, claim: FinishRecorded, storedDigest: string): FinishDecided {
     const state = this.state(agency);
     const recorded = this.#finished.get(agency) ?? this.#ledger.finishOf(agency);
     const outcome = decideFinish(agency, claim, state, recorded, storedDigest);
-    if (outcome.status !== 'finished' || state.finished) return outcome;
+    if (outcome.status !== 'finished' || state.finished) return { outcome };
     this.#states.set(agency, { ...state, finished: true });
     this.#finished.set(agency, { total: claim.total, digest: claim.digest });
-    return { ...outcome, finishedNow: this.#ledger.finishedCount + this.#finished.size };
+    return { outcome, finishedNow: this.#ledger.finishedCount + this.#finished.size };
   }
 
   /** The record that commits the group, or undefined if the group changed nothing. */

@@ -1,4 +1,5 @@
 import { crc32 } from 'node:zlib';
+import type { CommitRecord, DrawRecord } from '../ledger/index.ts';
 
 // The journal beside bets.csv records what the Store has committed: after
 // each group, where bets.csv ends, the hash chain's value there, each touched
@@ -12,22 +13,14 @@ import { crc32 } from 'node:zlib';
 // acknowledged bets).
 
 /**
- * After a group commit: bets.csv ends at `csvEnd`, and `chain` is the hash
- * chain over every committed byte of bets.csv, in hex: SHA-256 of the
- * previous commit's chain (32 zero bytes before the first) followed by the
- * bytes this group appended. `finished` lists the FINISHes that rode this
- * group, with the count and upload digest each was checked against.
+ * A group commit (the ledger's record: each touched agency's offsets and
+ * the FINISHes that rode the group) and after it, where bets.csv ends,
+ * `csvEnd`, and the hash chain there, `chain` (see hash-chain.ts).
  */
-export type CommitRecord = {
-  kind: 'commit';
-  csvEnd: number;
-  chain: string;
-  agencies: Record<string, { next: number; stored: number }>;
-  finished?: Record<string, { total: number; digest: string }>;
-};
+export type JournalCommit = CommitRecord & { csvEnd: number; chain: string };
 /** The draw's outcome, and the hash chain of the bets it was drawn from. */
-export type DrawRecord = { kind: 'draw'; winners: Record<string, string[]>; chain: string };
-export type JournalRecord = CommitRecord | DrawRecord;
+export type JournalDraw = DrawRecord & { chain: string };
+export type JournalRecord = JournalCommit | JournalDraw;
 
 export class JournalCorruptError extends Error {
   override name = 'JournalCorruptError';

@@ -9,27 +9,22 @@ import { constants } from 'node:fs';
 import { mkdir, open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UploadDigest } from '../bets/upload-digest.ts';
+import { Ledger } from '../ledger/index.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
 import { DigestsFromBets } from './digests-from-bets.ts';
 import { exists, syncDirectory } from './file-io.ts';
 import { CHAIN_START, chainLink } from './hash-chain.ts';
-import { parseJournal, type CommitRecord, type JournalRecord } from './journal.ts';
+import { parseJournal, type JournalCommit, type JournalRecord } from './journal.ts';
 
 export const BETS_FILE = 'bets.csv';
 export const JOURNAL_FILE = 'bets.journal';
 
-export type AgencyState = { next: number; stored: number; finished: boolean };
-export type Winners = Record<string, string[]>;
-/** What a FINISH was checked against: the agency's count of offsets and its upload digest. */
-export type FinishRecorded = { total: number; digest: string };
-
 /** What the data dir holds, as the Store starts from it. */
 export type RecoveredState = {
-  agencies: Map<number, AgencyState>;
-  finishes: Map<number, FinishRecorded>;
+  /** The journal's records applied, in order. */
+  ledger: Ledger;
   /** Each agency's upload digest over its stored rows. */
   digests: Map<number, UploadDigest>;
-  winners: Winners | null;
   /** The hash chain the draw was made at, if there was one. */
   drawChain: string | null;
   chain: string;
@@ -96,10 +91,8 @@ async function recover(
   }
   const { records, starts, validLength, cut } = replay;
   const state: RecoveredState = {
-    agencies: new Map(),
-    finishes: new Map(),
+    ledger: new Ledger(),
     digests: new Map(),
-    winners: null,
     drawChain: null,
     chain: CHAIN_START,
     csvEnd: 0,
@@ -127,32 +120,16 @@ async function recover(
   }
   if (records.length > 0) {
     logEvent(log, 'info', 'recover', 'success', {
-      apuestas: storedTotal(state.agencies),
-      agencias: state.agencies.size,
-      sorteo: state.winners !== null,
+      apuestas: state.ledger.bets,
+      agencias: state.ledger.agencies().size,
+      sorteo: state.ledger.drawn,
       digest: state.chain,
     });
   }
   return state;
 }
 
-/** Bets stored over all agencies. */
-export function storedTotal(agencies: ReadonlyMap<number, AgencyState>): number {
-  let total = 0;
-  for (const state of agencies.values()) total += state.stored;
-  return total;
-}
-
-/** The state of `agency`, made at nothing stored if it has none yet. */
-function agencyState(agencies: Map<number, AgencyState>, agency: number): AgencyState {
-  let state = agencies.get(agency);
-  if (state === undefined) {
-    state = { next: 0, stored: 0, finished: false };
-    agencies.set(agency, state);
-  }
-  return state;
-}
-
+/** Replays one journal record: the ledger applies it; where bets.csv ends and the draw's chain are the journal's own. */
 function apply(state: RecoveredState, record: JournalRecord, at: number): void {
   switch (record.kind) {
     case 'commit':
@@ -163,18 +140,10 @@ function apply(state: RecoveredState, record: JournalRecord, at: number): void {
         );
       }
       state.csvEnd = record.csvEnd;
-      for (const [agency, { next, stored }] of Object.entries(record.agencies)) {
-        const agencyNow = agencyState(state.agencies, Number(agency));
-        agencyNow.next = next;
-        agencyNow.stored = stored;
-      }
-      for (const [agency, finish] of Object.entries(record.finished ?? {})) {
-        agencyState(state.agencies, Number(agency)).finished = true;
-        state.finishes.set(Number(agency), finish);
-      }
+      state.ledger.apply(record);
       break;
     case 'draw':
-      state.winners = record.winners;
+      state.ledger.apply(record);
       state.drawChain = record.chain;
       break;
     default:
@@ -197,7 +166,7 @@ async function verifyBets(
   csv: FileHandle,
   csvPath: string,
 ): Promise<void> {
-  const commits: Array<{ record: CommitRecord; at: number; index: number }> = [];
+  const commits: Array<{ record: JournalCommit; at: number; index: number }> = [];
   records.forEach((record, i) => {
     if (record.kind === 'commit') commits.push({ record, at: starts[i], index: commits.length });
   });
@@ -227,7 +196,9 @@ async function verifyBets(
   }
   if (!digests.ended) throw new StoreRecoveryError('bets.csv does not end with a whole row where the journal says it does');
   state.chain = chain;
-  for (const [agency, finish] of state.finishes) {
+  for (const [agency, { finished }] of state.ledger.agencies()) {
+    if (!finished) continue;
+    const finish = state.ledger.finishOf(agency)!;
     const digest = (state.digests.get(agency) ?? new UploadDigest()).hex();
     if (digest !== finish.digest) {
       throw new StoreRecoveryError(
