@@ -8,7 +8,7 @@ import { Lottery, type WinnersOutcome } from '../src/actors/lottery.ts';
 import { Store } from '../src/actors/store.ts';
 import type { StoreApi } from '../src/actors/store-api.ts';
 import { generateBets } from '../src/bets/bet-generator.ts';
-import { encodeBetRows } from '../src/bets/bets-csv.ts';
+import { encodeCanonicalLines } from '../src/bets/canonical-bet.ts';
 import { EMPTY_UPLOAD_DIGEST, uploadDigestOf } from '../src/bets/upload-digest.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { ErrorCode } from '../src/wire/errors.ts';
@@ -41,7 +41,7 @@ async function fixture(t: ExecutionContext, dir?: string): Promise<Fixture> {
     bets.push(agencyBets);
     winners.push(winnerRows.map((row) => agencyBets[row][2]));
     if (store.status(agency).next === 0) {
-      await store.append({ agency, offset: 0, count: agencyBets.length, rows: encodeBetRows(agency, agencyBets) });
+      await store.append({ agency, offset: 0, count: agencyBets.length, rows: encodeCanonicalLines(agency, agencyBets) });
     }
   }
   let draws = 0;

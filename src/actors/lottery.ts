@@ -125,8 +125,8 @@ export class Lottery implements LotteryApi {
     const { winners, chain } = draw;
     this.#winners = winners;
     const total = Object.values(winners).reduce((sum, documents) => sum + documents.length, 0);
-    // The digest is the hash chain over bets.csv as drawn: anyone holding
-    // the file can recompute it (see src/storage/journal.ts) and redo the draw.
+    // The digest is the hash chain over the bets as drawn: anyone holding
+    // bets.csv and its journal can recompute it (see src/storage/hash-chain.ts) and redo the draw.
     logEvent(this.#log, 'info', 'sorteo', 'success', { cant_ganadores: total, digest: chain });
     for (const { agency, resolve } of this.#waiting.values()) resolve({ status: 'drawn', documents: winners[agency] ?? [] });
     this.#waiting.clear();

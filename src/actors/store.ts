@@ -9,6 +9,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { WINNING_NUMBER } from '../bets/bet.ts';
 import { skipRows } from '../bets/bets-csv.ts';
+import { commitTail, csvFromCanonical } from '../bets/canonical-bet.ts';
 import { UploadDigest } from '../bets/upload-digest.ts';
 import {
   Ledger,
@@ -58,7 +59,7 @@ export class Store implements StoreApi {
   /** Each agency's upload digest: SHA-256 over its stored rows in order (see upload-digest.ts). */
   readonly #digests: Map<number, UploadDigest>;
   #drawChain: string | null;
-  /** The hash chain over bets.csv up to #csvEnd (see hash-chain.ts). */
+  /** The hash chain over everything committed (see hash-chain.ts). */
   #chain: string;
   #csvEnd: number;
   #journalEnd: number;
@@ -178,7 +179,9 @@ export class Store implements StoreApi {
     const draft = this.#ledger.draft();
     const digests = new Map<number, UploadDigest>();
     const outcomes: Array<AppendOutcome | FinishDecided> = [];
-    const chunks: Uint8Array[] = [];
+    /** The stored rows as canonical lines, for the digests, and as bets.csv rows, to write. */
+    const lines: Uint8Array[] = [];
+    const rows: Uint8Array[] = [];
     let bytes = 0;
     for (const work of group) {
       if (work.kind === 'finish') {
@@ -191,22 +194,24 @@ export class Store implements StoreApi {
       const outcome = draft.append({ agency: request.agency, offset: request.offset, count: request.count, valid: request.rows !== null });
       outcomes.push(outcome);
       if (outcome.status === 'stored' && request.rows !== null) {
-        const rows = skipRows(request.rows, request.count - outcome.stored);
-        chunks.push(rows);
-        bytes += rows.length;
+        const fresh = skipRows(request.rows, request.count - outcome.stored);
+        const csv = csvFromCanonical(fresh);
+        lines.push(fresh);
+        rows.push(csv);
+        bytes += csv.length;
         let digest = digests.get(request.agency);
         if (digest === undefined) digests.set(request.agency, (digest = this.#digestOf(request.agency).copy()));
-        digest.add(rows, outcome.stored);
+        digest.add(fresh, outcome.stored);
       }
     }
     const decided = draft.record();
     if (decided !== undefined) {
-      const chain = nextChain(this.#chain, chunks);
+      const chain = nextChain(this.#chain, lines, commitTail(decided.agencies, decided.finished));
       const record: JournalCommit = { ...decided, csvEnd: this.#csvEnd + bytes, chain };
       try {
         // bets.csv first, synced, then the record that commits it, synced:
         // a record on disk always means its bets are too.
-        if (bytes > 0) await this.#write(this.#csv, chunks, this.#csvEnd, 'bets.csv');
+        if (bytes > 0) await this.#write(this.#csv, rows, this.#csvEnd, 'bets.csv');
         await this.#writeRecord(record);
       } catch (error) {
         for (const { reject } of group) reject(error);
