@@ -123,6 +123,21 @@ test('the FINISHes of one group count the agencies finished in the order they ar
   t.deepEqual(Object.keys(draft.record()!.finished!), ['3', '5']);
 });
 
+test('decideAlone decides as a group of one and applies at once, as a stand-in for the Store does', (t) => {
+  const ledger = new Ledger();
+  t.deepEqual(
+    ledger.decideAlone((draft) => draft.append({ agency: 4, offset: 0, count: 3, valid: true })),
+    { status: 'stored', next: 3, stored: 3 },
+  );
+  t.deepEqual(ledger.state(4), at(3));
+  t.like(
+    ledger.decideAlone((draft) => draft.append({ agency: 4, offset: 5, count: 1, valid: true })),
+    { status: 'rejected', code: ErrorCode.OFFSET_GAP, next: 3 },
+  );
+  t.is(ledger.decideAlone((draft) => draft.finish(4, { total: 3, digest: 'd' }, 'd')).finishedNow, 1);
+  t.deepEqual(ledger.state(4), at(3, 3, true));
+});
+
 test('a stored lottery contradicts an --agencies that it was not drawn for or that leaves out an agency with bets', (t) => {
   const drawn = { agencies: { 1: at(3, 3, true), 2: at(4, 4, true) }, winners: { 1: ['5'], 2: [] } };
   t.is(contradictsStoredLottery(drawn, 2, 'd'), undefined);

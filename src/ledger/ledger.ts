@@ -63,6 +63,19 @@ export class Ledger {
     return new LedgerDraft(this);
   }
 
+  /**
+   * Decides one piece of work as a group of its own and applies its record
+   * at once: for what commits every call as it comes (a test's stand-in for
+   * the Store), so that it decides exactly as the Store does.
+   */
+  decideAlone<T>(decide: (draft: LedgerDraft) => T): T {
+    const draft = this.draft();
+    const outcome = decide(draft);
+    const record = draft.record();
+    if (record !== undefined) this.apply(record);
+    return outcome;
+  }
+
   /** Turns a record into state: the only way the ledger changes. */
   apply(record: LedgerRecord): void {
     switch (record.kind) {
