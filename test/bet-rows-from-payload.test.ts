@@ -6,13 +6,13 @@ import { Batcher } from '../src/agency/batcher.ts';
 import { InvalidBetError, validateBet } from '../src/bets/bet.ts';
 import { betRowsFromPayload, type BetRows } from '../src/bets/bet-rows-from-payload.ts';
 import { generateBets, seededRandom } from '../src/bets/bet-generator.ts';
-import { encodeBetRows } from '../src/bets/bets-csv.ts';
+import { encodeCanonicalLines } from '../src/bets/canonical-bet.ts';
 import { decodeAs } from '../src/wire/codec.ts';
 import { MessageType } from '../src/wire/message-type.ts';
 import type { WireBet } from '../src/wire/messages.ts';
 
 // The fast path must never accept what the general path (msgpackr, validateBet,
-// encodeBetRows) would not, nor write other bytes; where it declines, the
+// encodeCanonicalLines) would not, nor write other bytes; where it declines, the
 // general path decides. Every case below checks exactly that, and the plain
 // cases also check that the fast path does take them.
 
@@ -26,7 +26,7 @@ function generalPath(payload: Uint8Array): BetRows | string {
   try {
     const { offset, bets } = decodeAs({ type: MessageType.BETS, payload }, 'BETS');
     const valid = bets.map((bet) => validateBet(bet as unknown[], TODAY));
-    return { offset, count: bets.length, rows: encodeBetRows(AGENCY, valid) };
+    return { offset, count: bets.length, rows: encodeCanonicalLines(AGENCY, valid) };
   } catch (error) {
     if (error instanceof InvalidBetError || (error as { code?: string }).code === 'BAD_MESSAGE') return (error as Error).message;
     throw error;

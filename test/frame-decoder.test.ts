@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { seededRandom } from '../src/bets/bet-generator.ts';
 import { encodeMessage } from '../src/wire/codec.ts';
 import { ErrorCode, ProtocolError } from '../src/wire/errors.ts';
-import { HEADER_SIZE, MAX_FRAME_SIZE, MAX_PAYLOAD_SIZE, type Frame } from '../src/wire/frame.ts';
+import { HEADER_SIZE, MAX_FRAME_SIZE, MAX_PAYLOAD_SIZE, PROTOCOL_VERSION, type Frame } from '../src/wire/frame.ts';
 import { FrameDecoder } from '../src/wire/frame-decoder.ts';
 import type { Message } from '../src/wire/messages.ts';
 
@@ -57,7 +57,7 @@ function header(fields: { magic?: number; version?: number; type?: number; lengt
   const bytes = new Uint8Array(HEADER_SIZE);
   const view = new DataView(bytes.buffer);
   view.setUint16(0, fields.magic ?? 0x4c54);
-  view.setUint8(2, fields.version ?? 1);
+  view.setUint8(2, fields.version ?? PROTOCOL_VERSION);
   view.setUint8(3, fields.type ?? 0x01);
   view.setUint32(4, fields.length ?? 0);
   return bytes;
@@ -169,7 +169,9 @@ test('a bad magic throws ProtocolError BAD_FRAME', (t) => {
 });
 
 test('a bad version throws ProtocolError BAD_FRAME', (t) => {
-  throwsBadFrame(t, () => new FrameDecoder().push(header({ version: 2 })), /version/);
+  throwsBadFrame(t, () => new FrameDecoder().push(header({ version: PROTOCOL_VERSION + 1 })), /version/);
+  // Version 1's FINISH digest meant another thing: its frames are refused, not misread.
+  throwsBadFrame(t, () => new FrameDecoder().push(header({ version: 1 })), /version 1, expected 2/);
   throwsBadFrame(t, () => new FrameDecoder().push(header({ version: 0 })), /version/);
 });
 

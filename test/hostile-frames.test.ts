@@ -4,6 +4,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as hostile from '../src/harness/hostile-frames.ts';
+import { PROTOCOL_VERSION } from '../src/wire/frame.ts';
 import { startServer, type RunningServer } from '../src/harness/lottery-processes.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
 import { tempDir } from './helpers/lottery-fixtures.ts';
@@ -169,7 +170,7 @@ test('one byte of a frame at a time, never silent for an idle timeout, is cut of
   connection.sendBytes(hostile.hello(1));
   t.like(await connection.receive(), { type: 'WELCOME' });
   // A BETS frame that says 8,000 bytes follow; they come one at a time.
-  const header = Uint8Array.from([0x4c, 0x54, 1, 0x03, 0, 0, 0x1f, 0x40]);
+  const header = Uint8Array.from([0x4c, 0x54, PROTOCOL_VERSION, 0x03, 0, 0, 0x1f, 0x40]);
   let sent = 0;
   const trickle = setInterval(() => connection.sendBytes(header.subarray(sent % 8, (sent++ % 8) + 1)), 300);
   t.teardown(() => clearInterval(trickle));

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { join } from 'node:path';
 import { readStoredRows, startAgency, startServer } from '../src/harness/lottery-processes.ts';
 import { encodeMessage } from '../src/wire/codec.ts';
+import { PROTOCOL_VERSION } from '../src/wire/frame.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
 import { agencyFiles, sorted, tempDir } from './helpers/lottery-fixtures.ts';
 import { EMPTY_UPLOAD_DIGEST } from '../src/bets/upload-digest.ts';
@@ -89,10 +90,10 @@ test('each hostile input gets its own error code', async (t) => {
   const cases: Array<[string, Uint8Array | Array<Parameters<typeof encodeMessage>[0]>, string]> = [
     ['an HTTP request', new TextEncoder().encode('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), 'BAD_FRAME'],
     ['a bad version', new Uint8Array([0x4c, 0x54, 9, 0x08, 0, 0, 0, 1, 0x80]), 'BAD_FRAME'],
-    ['an unknown type', new Uint8Array([0x4c, 0x54, 1, 0x7f, 0, 0, 0, 1, 0x80]), 'BAD_FRAME'],
-    ['a length over the cap', new Uint8Array([0x4c, 0x54, 1, 0x03, 0x7f, 0xff, 0xff, 0xff]), 'BAD_FRAME'],
-    ['a payload that is not msgpack', new Uint8Array([0x4c, 0x54, 1, 0x01, 0, 0, 0, 1, 0xc1]), 'BAD_MESSAGE'],
-    ['a HELLO of the wrong shape', new Uint8Array([0x4c, 0x54, 1, 0x01, 0, 0, 0, 1, 0x90]), 'BAD_MESSAGE'],
+    ['an unknown type', new Uint8Array([0x4c, 0x54, PROTOCOL_VERSION, 0x7f, 0, 0, 0, 1, 0x80]), 'BAD_FRAME'],
+    ['a length over the cap', new Uint8Array([0x4c, 0x54, PROTOCOL_VERSION, 0x03, 0x7f, 0xff, 0xff, 0xff]), 'BAD_FRAME'],
+    ['a payload that is not msgpack', new Uint8Array([0x4c, 0x54, PROTOCOL_VERSION, 0x01, 0, 0, 0, 1, 0xc1]), 'BAD_MESSAGE'],
+    ['a HELLO of the wrong shape', new Uint8Array([0x4c, 0x54, PROTOCOL_VERSION, 0x01, 0, 0, 0, 1, 0x90]), 'BAD_MESSAGE'],
     ['BETS before HELLO', [{ type: 'BETS', offset: 0, bets: [['a', 'b', '1', '2000-01-01', 1]] }], 'UNEXPECTED_MESSAGE'],
     ['FINISH before HELLO', [{ type: 'FINISH', total: 0, digest: EMPTY_UPLOAD_DIGEST }], 'UNEXPECTED_MESSAGE'],
     ['WINNERS before HELLO', [{ type: 'WINNERS' }], 'UNEXPECTED_MESSAGE'],

@@ -4,11 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as turn } from 'node:timers/promises';
 import { pino } from 'pino';
-import { Lottery, type WinnersOutcome } from '../src/actors/lottery.ts';
+import { Lottery, type LotteryStore, type WinnersOutcome } from '../src/actors/lottery.ts';
 import { Store } from '../src/actors/store.ts';
-import type { StoreApi } from '../src/actors/store-api.ts';
 import { generateBets } from '../src/bets/bet-generator.ts';
-import { encodeBetRows } from '../src/bets/bets-csv.ts';
+import { encodeCanonicalLines } from '../src/bets/canonical-bet.ts';
 import { EMPTY_UPLOAD_DIGEST, uploadDigestOf } from '../src/bets/upload-digest.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { ErrorCode } from '../src/wire/errors.ts';
@@ -26,7 +25,7 @@ function agencyBetsOf(agency: number) {
 /** The upload digest of agency k's 60 bets, all stored; of nothing for an agency beyond those that sent. */
 const digestOf = (agency: number) => (agency <= AGENCIES ? uploadDigestOf(agency, agencyBetsOf(agency).bets) : EMPTY_UPLOAD_DIGEST);
 
-type Fixture = { store: Store; counted: StoreApi; draws: () => number; bets: WireBet[][]; winners: string[][] };
+type Fixture = { store: Store; counted: LotteryStore; draws: () => number; bets: WireBet[][]; winners: string[][] };
 
 /** A real Store in a temp dir holding each agency's bets, and a view of it that counts draws. */
 async function fixture(t: ExecutionContext, dir?: string): Promise<Fixture> {
@@ -41,17 +40,13 @@ async function fixture(t: ExecutionContext, dir?: string): Promise<Fixture> {
     bets.push(agencyBets);
     winners.push(winnerRows.map((row) => agencyBets[row][2]));
     if (store.status(agency).next === 0) {
-      await store.append({ agency, offset: 0, count: agencyBets.length, rows: encodeBetRows(agency, agencyBets) });
+      await store.append({ agency, offset: 0, count: agencyBets.length, rows: encodeCanonicalLines(agency, agencyBets) });
     }
   }
   let draws = 0;
-  const counted: StoreApi = {
-    append: (request) => store.append(request),
-    appendAll: (requests) => store.appendAll(requests),
-    finish: (agency, total, digest) => store.finish(agency, total, digest),
-    status: (agency) => store.status(agency),
-    welcome: (agency) => store.welcome(agency),
-    snapshot: () => store.snapshot(),
+  const counted: LotteryStore = {
+    finishCounted: (agency, total, digest) => store.finishCounted(agency, total, digest),
+    ledger: store.ledger,
     draw: (agencies) => {
       draws++;
       return store.draw(agencies);
@@ -60,7 +55,7 @@ async function fixture(t: ExecutionContext, dir?: string): Promise<Fixture> {
   return { store, counted, draws: () => draws, bets, winners };
 }
 
-const lotteryOf = (f: Fixture) => new Lottery({ agencies: AGENCIES, store: f.counted, log, snapshot: f.store.snapshot() });
+const lotteryOf = (f: Fixture) => new Lottery({ agencies: AGENCIES, store: f.counted, log });
 
 /** Tracks a promise so a test can see whether it has settled yet. */
 function track<T>(promise: Promise<T>): { settled: () => boolean; promise: Promise<T> } {
@@ -171,7 +166,7 @@ test('after the draw, WINNERS is answered even while stopping', async (t) => {
   t.deepEqual(await lottery.winners(2), { status: 'drawn', documents: f.winners[1] });
 });
 
-test('a lottery built from a snapshot where all agencies finished but no draw is recorded draws on resume()', async (t) => {
+test('a lottery over a Store where all agencies finished but no draw is recorded draws on resume()', async (t) => {
   const f = await fixture(t);
   for (let agency = 1; agency <= AGENCIES; agency++) await f.store.finish(agency, 60, digestOf(agency));
   t.is(f.store.snapshot().winners, null);
@@ -208,7 +203,7 @@ test('finishes of agencies beyond N do not count towards the draw', async (t) =>
   t.is(f.draws(), 0);
 });
 
-test('a lottery built from a snapshot with a recorded draw answers at once and never draws again', async (t) => {
+test('a lottery over a Store with a recorded draw answers at once and never draws again', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'lottery-lottery-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const first = await fixture(t, dir);
@@ -229,11 +224,11 @@ test('a draw that fails is logged as sorteo fail and tried again until it succee
   const lines: string[] = [];
   const capturing = pino({ base: null }, { write: (line: string) => void lines.push(line) });
   let failuresLeft = 2;
-  const flaky: StoreApi = {
+  const flaky: LotteryStore = {
     ...f.counted,
     draw: (agencies) => (failuresLeft-- > 0 ? Promise.reject(new Error('EIO: i/o error, read')) : f.counted.draw(agencies)),
   };
-  const lottery = new Lottery({ agencies: AGENCIES, store: flaky, log: capturing, snapshot: f.store.snapshot() });
+  const lottery = new Lottery({ agencies: AGENCIES, store: flaky, log: capturing });
   t.teardown(() => lottery.stop());
   const asked = lottery.winners(1);
   for (let agency = 1; agency <= AGENCIES; agency++) await lottery.finish(agency, 60, digestOf(agency));
@@ -251,4 +246,27 @@ test('a draw that fails is logged as sorteo fail and tried again until it succee
   t.regex(draws[0].error ?? '', /EIO/);
   // The success line publishes the hash chain of the bets it was drawn from.
   t.is(draws[2].digest, f.store.snapshot().chain);
+});
+
+test('each agency that finishes is logged once, counted in the order its FINISH was decided, even when they share a group commit', async (t) => {
+  const f = await fixture(t);
+  const lines: string[] = [];
+  const capturing = pino({ base: null }, { write: (line: string) => void lines.push(line) });
+  const lottery = new Lottery({ agencies: AGENCIES, store: f.counted, log: capturing });
+  t.teardown(() => lottery.stop());
+  // Agencies 3 and 1 together, in that order; then 1 again, and 2.
+  await Promise.all([lottery.finish(3, 60, digestOf(3)), lottery.finish(1, 60, digestOf(1))]);
+  t.like(await lottery.finish(1, 60, digestOf(1)), { status: 'finished' });
+  t.deepEqual(lottery.progress(), { finished: 2, agencies: AGENCIES });
+  await lottery.finish(2, 60, digestOf(2));
+  const finished = lines
+    .map((line) => JSON.parse(line) as { action: string; agencia?: number; finalizadas?: number })
+    .filter((line) => line.action === 'agencia_finalizada')
+    .map(({ agencia, finalizadas }) => [agencia, finalizadas]);
+  t.deepEqual(finished, [
+    [3, 1],
+    [1, 2],
+    [2, 3],
+  ]);
+  t.is(f.draws(), 1);
 });

@@ -1,13 +1,15 @@
 import test, { type ExecutionContext } from 'ava';
+import { createHash } from 'node:crypto';
 import { appendFile, mkdtemp, open, readFile, rm, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BETS_FILE, JOURNAL_FILE, Store, StoreFailedError, StoreRecoveryError } from '../src/actors/store.ts';
 import { generateBets } from '../src/bets/bet-generator.ts';
 import { encodeBetRows } from '../src/bets/bets-csv.ts';
+import { encodeCanonicalLines } from '../src/bets/canonical-bet.ts';
 import { EMPTY_UPLOAD_DIGEST, uploadDigestOf } from '../src/bets/upload-digest.ts';
 import { createLogger } from '../src/log/logger.ts';
-import { encodeRecord, parseJournal, type JournalRecord } from '../src/storage/journal.ts';
+import { encodeRecord, JOURNAL_FORMAT, parseJournal, type JournalRecord } from '../src/storage/journal.ts';
 import { ErrorCode } from '../src/wire/errors.ts';
 import type { WireBet } from '../src/wire/messages.ts';
 
@@ -35,8 +37,11 @@ const batch = (agency: number, bets: readonly WireBet[], from: number, to: numbe
   agency,
   offset: from,
   count: to - from,
-  rows: encodeBetRows(agency, bets.slice(from, to)),
+  rows: encodeCanonicalLines(agency, bets.slice(from, to)),
 });
+
+/** The record a journal starts with: the format it is written in. */
+const formatRecord = encodeRecord({ kind: 'format', version: JOURNAL_FORMAT });
 
 const rowsText = (agency: number, bets: readonly WireBet[]) => Buffer.from(encodeBetRows(agency, bets)).toString('utf8');
 
@@ -400,11 +405,12 @@ test('an empty bets.csv without a journal is a fresh start', async (t) => {
   t.deepEqual(store.snapshot(), { agencies: {}, winners: null, bets: 0, chain: '0'.repeat(64) });
 });
 
-test('open creates the data dir and both files', async (t) => {
+test('open creates the data dir and both files; the journal starts with the format it is written in', async (t) => {
   const dir = join(await dataDir(t), 'nested', 'data');
   await openStore(t, dir);
   t.is((await stat(join(dir, BETS_FILE))).size, 0);
-  t.is((await stat(join(dir, JOURNAL_FILE))).size, 0);
+  t.is(await readFile(join(dir, JOURNAL_FILE), 'utf8'), formatRecord);
+  t.deepEqual(await journalOf(dir), [{ kind: 'format', version: 2 }]);
 });
 
 test('close() twice is safe, and appends after close reject', async (t) => {
@@ -432,8 +438,37 @@ test('a change to any committed byte of bets.csv, not only the last group, is re
   await writeFile(join(dir, BETS_FILE), forged);
   const firstGroupEnd = Buffer.byteLength(rowsText(1, generateBets({ seed: 41, count: 30 }).slice(0, 10)));
   const error = await t.throwsAsync(Store.open({ dataDir: dir, fsync: true, log }), { instanceOf: StoreRecoveryError });
-  t.regex(error!.message, new RegExp(`bytes 0 to ${firstGroupEnd} \\(group 1 of 2, committed by the journal record at byte 0\\)`));
+  const firstRecordAt = Buffer.byteLength(formatRecord);
+  t.regex(
+    error!.message,
+    new RegExp(`bytes 0 to ${firstGroupEnd} \\(group 1 of 2, committed by the journal record at byte ${firstRecordAt}\\)`),
+  );
   t.regex(error!.message, /hash chain/);
+});
+
+test('a journal written by the version that chained the bytes of bets.csv is refused at start, saying so', async (t) => {
+  const dir = await dataDir(t);
+  // What that version wrote for one batch: no format record, its chain over the CSV row.
+  const row = rowsText(1, generateBets({ seed: 71, count: 1 }));
+  await writeFile(join(dir, BETS_FILE), row);
+  const chain = createHash('sha256').update(Buffer.alloc(32)).update(row).digest('hex');
+  const commit = { kind: 'commit', csvEnd: Buffer.byteLength(row), chain, agencies: { 1: { next: 1, stored: 1 } } };
+  await writeFile(join(dir, JOURNAL_FILE), encodeRecord(commit as JournalRecord));
+  const error = await t.throwsAsync(Store.open({ dataDir: dir, fsync: true, log }), { instanceOf: StoreRecoveryError });
+  t.is(
+    error!.message,
+    'the journal was written by an earlier version of the server (its hash chain and upload digests are over the bytes of bets.csv): ' +
+      'finish that lottery with that version, or start this one with a new data dir',
+  );
+  // The evidence is left alone.
+  t.is(await csvOf(dir), row);
+});
+
+test('a journal in a format this server does not write is refused at start', async (t) => {
+  const dir = await dataDir(t);
+  await writeFile(join(dir, JOURNAL_FILE), encodeRecord({ kind: 'format', version: JOURNAL_FORMAT + 1 }));
+  const error = await t.throwsAsync(Store.open({ dataDir: dir, fsync: true, log }), { instanceOf: StoreRecoveryError });
+  t.regex(error!.message, new RegExp(`format ${JOURNAL_FORMAT + 1}, this server writes format ${JOURNAL_FORMAT}`));
 });
 
 test('a journal written before the hash chain is refused with a message that says so', async (t) => {
@@ -514,4 +549,39 @@ test('a failed sync stops the Store for good: what is on disk is unknown until r
   await store.close();
   const again = await openStore(t, dir);
   t.deepEqual(again.status(1), { next: 10, stored: 10, finished: false });
+});
+
+test('the hash chain and upload digest are over canonical lines, not over bets.csv: vectors computed apart', async (t) => {
+  const dir = await dataDir(t);
+  const store = await openStore(t, dir);
+  const bets: WireBet[] = [
+    ['Santiago Lionel', 'Lorca', '30904465', '1999-03-17', 7574],
+    ['María José', "O'Connor", '1', '2000-02-29', 0],
+  ];
+  // The vectors of test/canonical-bet.test.ts, computed there with sha256sum.
+  const digest = '25ee4107ef841882e4ebc122ef5eae28a0df32b1cece928594d3d1c4fffda3a6';
+  await store.append(batch(3, bets, 0, 2));
+  t.is(store.snapshot().chain, 'fa2f5832a12a7f9c139f473d872469e9ba56c82e7a6be900d4439e2c0d81d418');
+  t.deepEqual(await store.finish(3, 2, digest), { status: 'finished', total: 2, digest });
+  t.is(store.snapshot().chain, '9b5c286039a3b8314c64e04556023a0e527aab2109de045bd661cd6dce37889c');
+  t.is(await csvOf(dir), "3,Santiago Lionel,Lorca,30904465,1999-03-17,7574\n3,María José,O'Connor,1,2000-02-29,0\n");
+});
+
+test('rows whose names bets.csv must quote are recovered, chain and digest, as they were committed', async (t) => {
+  const dir = await dataDir(t);
+  const bets: WireBet[] = [
+    ['Juan, Jr.', 'Paz', '1', '2000-01-01', 5],
+    ['Ana', 'Gómez "la Tana"', '2', '2000-01-01', 7574],
+    ['Eva', 'Ríos', '3', '2000-01-01', 6],
+  ];
+  const first = await Store.open({ dataDir: dir, fsync: true, log });
+  await first.append(batch(1, bets, 0, 3));
+  t.like(await first.finish(1, 3, uploadDigestOf(1, bets)), { status: 'finished' });
+  const snapshot = first.snapshot();
+  await first.close();
+  t.is(await csvOf(dir), rowsText(1, bets));
+  t.true((await csvOf(dir)).includes('"Gómez ""la Tana"""'));
+  const second = await openStore(t, dir);
+  t.deepEqual(second.snapshot(), snapshot);
+  t.deepEqual(second.welcome(1), { offset: 3, finished: true, drawn: false, total: 3, digest: uploadDigestOf(1, bets) });
 });

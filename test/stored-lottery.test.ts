@@ -3,7 +3,7 @@
 // stored instead of answering wrong winners or refusing agencies as unknown.
 import test from 'ava';
 import { join } from 'node:path';
-import { contradictsStoredLottery } from '../src/actors/supervisor.ts';
+import { contradictsStoredLottery } from '../src/ledger/index.ts';
 import type { StoreSnapshot } from '../src/actors/store-api.ts';
 import { startProgram } from '../src/harness/lottery-processes.ts';
 import { agencyFiles, agencyFor, serverFor, within } from './helpers/lottery-fixtures.ts';

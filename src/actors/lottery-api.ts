@@ -1,7 +1,23 @@
-// What session workers may ask of the Lottery actor: the only methods the
-// supervisor exposes to them (see actor-face.ts).
-import type { Lottery } from './lottery.ts';
+// What session workers may ask of the Lottery actor, and the values it
+// answers with: the only methods the store worker exposes to them (see
+// actor-face.ts). The Lottery implements this face.
+import type { FinishOutcome } from '../ledger/index.ts';
+import type { ErrorCode } from '../wire/errors.ts';
 
-export const LOTTERY_API = ['finish', 'winners', 'withdraw', 'progress'] as const;
-/** `progress` is optional for a Session: without it, a held WINNERS sends no WAITING. */
-export type LotteryApi = Pick<Lottery, 'finish' | 'winners' | 'withdraw'> & Partial<Pick<Lottery, 'progress'>>;
+export type { FinishOutcome };
+
+/** An agency's winners once drawn, or why they cannot be told. */
+export type WinnersOutcome = { status: 'drawn'; documents: string[] } | { status: 'rejected'; code: ErrorCode; message: string };
+
+export interface LotteryApi {
+  /** Records an agency's FINISH (see FINISH in src/wire/messages.ts). */
+  finish(agency: number, total: number, digest: string): Promise<FinishOutcome>;
+  /** This agency's winners; held until the draw. `ticket` names the request for withdraw(). */
+  winners(agency: number, ticket?: unknown): Promise<WinnersOutcome>;
+  /** The connection that asked is gone: its held request is dropped. */
+  withdraw(ticket: unknown): void;
+  /** Optional for a Session: without it, a held WINNERS sends no WAITING. */
+  progress?(): { finished: number; agencies: number };
+}
+
+export const LOTTERY_API = ['finish', 'winners', 'withdraw', 'progress'] as const satisfies ReadonlyArray<keyof LotteryApi>;

@@ -1,26 +1,34 @@
-// Lottery actor. Runs on the supervisor thread; session workers reach it over
-// MessagePorts. It counts FINISH per agency, runs the draw once agencies 1..N
-// have all finished, and answers each agency's WINNERS with that agency's
-// documents only, holding the request until then.
+// Lottery actor. Runs on the store worker thread, beside the Store, whose
+// ledger it reads for who has finished and whether the draw is made; session
+// workers reach it over MessagePorts to that thread. It records FINISH
+// through the Store, runs the draw once agencies 1..N have all finished, and
+// answers each agency's WINNERS with that agency's documents only, holding
+// the request until then.
 
-import type { Remote } from 'comlink';
+import type { FinishDecided, LedgerReader } from '../ledger/index.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
 import { ErrorCode } from '../wire/errors.ts';
 import { Backoff } from '../timing/backoff.ts';
 import { Mailbox } from './mailbox.ts';
-import type { FinishOutcome, StoreApi, StoreSnapshot, Winners } from './store-api.ts';
+import type { LotteryApi, WinnersOutcome } from './lottery-api.ts';
+import type { DrawOutcome, FinishOutcome } from './store-api.ts';
 
-export type WinnersOutcome = { status: 'drawn'; documents: string[] } | { status: 'rejected'; code: ErrorCode; message: string };
+export type { WinnersOutcome } from './lottery-api.ts';
 
-export type LotteryOptions = { agencies: number; store: Remote<StoreApi> | StoreApi; log: Logger; snapshot: StoreSnapshot };
+/** What the Lottery needs of the Store beside it: FINISH recorded with its count, the draw, and the committed state. */
+export type LotteryStore = {
+  finishCounted(agency: number, total: number, digest: string): Promise<FinishDecided>;
+  draw(agencies: number): Promise<DrawOutcome>;
+  readonly ledger: LedgerReader;
+};
 
-export class Lottery {
+export type LotteryOptions = { agencies: number; store: LotteryStore; log: Logger };
+
+export class Lottery implements LotteryApi {
   readonly #mailbox = new Mailbox();
   readonly #agencies: number;
-  readonly #store: Remote<StoreApi> | StoreApi;
+  readonly #store: LotteryStore;
   readonly #log: Logger;
-  readonly #finished = new Set<number>();
-  #winners: Winners | null;
   /** Held WINNERS requests, by the ticket their session gave (or a key of their own). */
   readonly #waiting = new Map<unknown, { agency: number; resolve: (outcome: WinnersOutcome) => void }>();
   #stopping = false;
@@ -28,18 +36,14 @@ export class Lottery {
   #retryTimer: NodeJS.Timeout | undefined;
   #retryPosted = false;
 
-  constructor({ agencies, store, log, snapshot }: LotteryOptions) {
+  constructor({ agencies, store, log }: LotteryOptions) {
     this.#agencies = agencies;
     this.#store = store;
     this.#log = log;
-    this.#winners = snapshot.winners;
-    for (const [agency, state] of Object.entries(snapshot.agencies)) {
-      if (state.finished && Number(agency) <= agencies) this.#finished.add(Number(agency));
-    }
   }
 
   get drawn(): boolean {
-    return this.#winners !== null;
+    return this.#store.ledger.drawn;
   }
 
   /** After a restart: a draw that every FINISH was recorded for but that did not complete runs now. */
@@ -53,12 +57,11 @@ export class Lottery {
    * agencies share one group commit instead of waiting on each other's sync.
    */
   async finish(agency: number, total: number, digest: string): Promise<FinishOutcome> {
-    const outcome = await this.#store.finish(agency, total, digest);
-    if (outcome.status === 'finished') {
+    const { outcome, finishedNow } = await this.#store.finishCounted(agency, total, digest);
+    // Only the FINISH that finished its agency counts; a repeat of it is answered alike and says nothing new.
+    if (finishedNow !== undefined) {
       await this.#mailbox.post(async () => {
-        if (this.#finished.has(agency)) return;
-        this.#finished.add(agency);
-        logEvent(this.#log, 'info', 'agencia_finalizada', 'success', { agencia: agency, total, finalizadas: this.#finished.size });
+        logEvent(this.#log, 'info', 'agencia_finalizada', 'success', { agencia: agency, total, finalizadas: finishedNow });
         await this.#drawIfAllFinished();
       });
     }
@@ -70,7 +73,8 @@ export class Lottery {
    * `ticket` names the request, so that withdraw() can drop it.
    */
   winners(agency: number, ticket: unknown = {}): Promise<WinnersOutcome> {
-    if (this.#winners !== null) return Promise.resolve({ status: 'drawn', documents: this.#winners[agency] ?? [] });
+    const drawn = this.#store.ledger.winners;
+    if (drawn !== null) return Promise.resolve({ status: 'drawn', documents: drawn[agency] ?? [] });
     if (this.#stopping) return Promise.resolve(stoppingAnswer);
     // A draw that failed is tried again now rather than at its next backoff.
     if (this.#drawRetry.failures > 0) this.#retryDraw();
@@ -85,7 +89,7 @@ export class Lottery {
 
   /** How many of the agencies have finished, for the agencies that wait and show it. */
   progress(): { finished: number; agencies: number } {
-    return { finished: this.#finished.size, agencies: this.#agencies };
+    return { finished: this.#store.ledger.finishedCount, agencies: this.#agencies };
   }
 
   /** WINNERS requests held for the draw. */
@@ -102,7 +106,7 @@ export class Lottery {
   }
 
   async #drawIfAllFinished(): Promise<void> {
-    if (this.#winners !== null || this.#stopping || this.#finished.size < this.#agencies) return;
+    if (this.#stopping || !this.#store.ledger.drawDue(this.#agencies)) return;
     let draw;
     try {
       draw = await this.#store.draw(this.#agencies);
@@ -122,10 +126,9 @@ export class Lottery {
     }
     clearTimeout(this.#retryTimer);
     const { winners, chain } = draw;
-    this.#winners = winners;
     const total = Object.values(winners).reduce((sum, documents) => sum + documents.length, 0);
-    // The digest is the hash chain over bets.csv as drawn: anyone holding
-    // the file can recompute it (see src/storage/journal.ts) and redo the draw.
+    // The digest is the hash chain over the bets as drawn: anyone holding
+    // bets.csv and its journal can recompute it (see src/storage/hash-chain.ts) and redo the draw.
     logEvent(this.#log, 'info', 'sorteo', 'success', { cant_ganadores: total, digest: chain });
     for (const { agency, resolve } of this.#waiting.values()) resolve({ status: 'drawn', documents: winners[agency] ?? [] });
     this.#waiting.clear();

@@ -22,7 +22,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Remote } from 'comlink';
 import { InvalidBetError, todayUtc, validateBet } from '../bets/bet.ts';
 import { betRowsFromPayload } from '../bets/bet-rows-from-payload.ts';
-import { encodeBetRows } from '../bets/bets-csv.ts';
+import { encodeCanonicalLines } from '../bets/canonical-bet.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
 import { describeIdentity, type Identity } from '../pki/identity.ts';
 import { decodeMessage, encodeMessage, encodeResult } from '../wire/codec.ts';
@@ -320,7 +320,7 @@ export class Session {
       if (!(error instanceof InvalidBetError)) throw error;
       return this.#append({ request: { agency, offset, count, rows: null }, invalid: error.message });
     }
-    this.#append({ request: { agency, offset, count, rows: encodeBetRows(agency, valid) }, bets: valid });
+    this.#append({ request: { agency, offset, count, rows: encodeCanonicalLines(agency, valid) }, bets: valid });
   }
 
   /** Hands a batch to the Store now and queues its answer behind the earlier ones. */

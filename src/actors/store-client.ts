@@ -50,7 +50,7 @@ export class StoreClient implements SessionStore {
 
 /**
  * The buffers of the batches' rows, moved to the Store rather than copied:
- * each is a batch's own (the BETS fast path and encodeBetRows make a new
+ * each is a batch's own (the BETS fast path and encodeCanonicalLines make a new
  * one for each), and nothing on this side reads it once it is handed over.
  * A view into a larger buffer is never moved, so that nothing else is
  * taken with it.

@@ -1,11 +1,16 @@
-// The store worker thread: runs the one Store actor and exposes it, through
-// comlink, on every port the supervisor connects to it.
+// The store worker thread: runs the one Store actor and, beside it, the
+// Lottery actor, which reads the Store's ledger directly and records FINISH
+// through it with no thread between them. Each is exposed, through comlink,
+// on every port the supervisor connects to it for a session worker.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { contradictsStoredLottery } from '../ledger/index.ts';
 import { createLogger, logEvent } from '../log/logger.ts';
 import { actorFace } from './actor-face.ts';
+import { loadFaultHooks } from './fault-hooks.ts';
+import { LOTTERY_API } from './lottery-api.ts';
+import { Lottery } from './lottery.ts';
 import { exposeOnPort } from './port-remote.ts';
 import { STORE_API } from './store-api.ts';
-import { loadFaultHooks } from './fault-hooks.ts';
 import { Store } from './store.ts';
 import type { FromStoreWorker, StoreWorkerData, ToStoreWorker } from './worker-messages.ts';
 
@@ -28,18 +33,37 @@ try {
   const connected: MessagePort[] = [];
   const face = actorFace(store, STORE_API);
   const exposed = (await loadFaultHooks()).store?.(face) ?? face;
+  const snapshot = store.snapshot();
+  // A stored lottery that contradicts --agencies gets no Lottery: it could draw for the wrong agencies on resume.
+  const refused = contradictsStoredLottery(snapshot, data.agencies, data.dataDir);
+  const lottery = refused === undefined ? new Lottery({ agencies: data.agencies, store, log }) : undefined;
+  const lotteryFace = lottery === undefined ? undefined : actorFace(lottery, LOTTERY_API);
   port.on('message', async (message: ToStoreWorker) => {
-    if (message.type === 'connect') {
-      connected.push(message.port);
-      exposeOnPort(exposed, message.port);
-    } else if (message.type === 'close') {
-      await store.close();
-      logEvent(log, 'info', 'close_store', 'success', { archivo: 'bets.csv' });
-      for (const open of connected) open.close();
-      port.close();
+    switch (message.type) {
+      case 'connect':
+        connected.push(message.port);
+        exposeOnPort(exposed, message.port);
+        break;
+      case 'connect-lottery':
+        connected.push(message.port);
+        if (lotteryFace !== undefined) exposeOnPort(lotteryFace, message.port);
+        break;
+      case 'stop-lottery':
+        lottery?.stop();
+        reply({ type: 'lottery-stopped' });
+        break;
+      case 'close':
+        await store.close();
+        logEvent(log, 'info', 'close_store', 'success', { archivo: 'bets.csv' });
+        for (const open of connected) open.close();
+        port.close();
+        break;
     }
   });
-  reply({ type: 'ready', snapshot: store.snapshot() });
+  // After a restart: a draw that every FINISH was recorded for but that did not complete runs now.
+  await lottery?.resume();
+  // The snapshot from before resume(), as the supervisor's first lines describe what was found.
+  reply({ type: 'ready', snapshot, ...(refused === undefined ? {} : { refused }) });
 } catch (error) {
   reply({ type: 'failed', message: (error as Error).message });
   port.close();

@@ -9,49 +9,28 @@
 import type { FileHandle } from 'node:fs/promises';
 import { WINNING_NUMBER } from '../bets/bet.ts';
 import { skipRows } from '../bets/bets-csv.ts';
+import { commitTail, csvFromCanonical } from '../bets/canonical-bet.ts';
 import { UploadDigest } from '../bets/upload-digest.ts';
+import {
+  Ledger,
+  type AgencyState,
+  type AppendOutcome,
+  type FinishDecided,
+  type FinishOutcome,
+  type LedgerReader,
+  type Winners,
+} from '../ledger/index.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
 import { writeFully } from '../storage/file-io.ts';
 import { nextChain } from '../storage/hash-chain.ts';
-import { encodeRecord, type CommitRecord, type JournalRecord } from '../storage/journal.ts';
-import {
-  openDataDir,
-  storedTotal,
-  type AgencyState,
-  type FinishRecorded,
-  type RecoveredState,
-  type RecoveryOptions,
-  type Winners,
-} from '../storage/recovery.ts';
+import { encodeRecord, type JournalCommit, type JournalRecord } from '../storage/journal.ts';
+import { openDataDir, type RecoveredState, type RecoveryOptions } from '../storage/recovery.ts';
 import { scanWinners } from '../storage/winner-scan.ts';
-import { ErrorCode } from '../wire/errors.ts';
 import { Mailbox } from './mailbox.ts';
+import type { AgencyWelcome, AppendRequest, DrawOutcome, StoreApi, StoreSnapshot } from './store-api.ts';
 
-export { BETS_FILE, JOURNAL_FILE, StoreRecoveryError, type AgencyState, type Winners } from '../storage/recovery.ts';
+export { BETS_FILE, JOURNAL_FILE, StoreRecoveryError } from '../storage/recovery.ts';
 
-export type AgencyWelcome = { offset: number; finished: boolean; drawn: boolean; total?: number; digest?: string };
-/** The draw's outcome and the hash chain of the bets.csv it was drawn from. */
-export type DrawOutcome = { winners: Winners; chain: string };
-
-/** A batch for the Store: `rows` are its bets as bets.csv lines, or null for a batch refused as invalid. */
-export type AppendRequest = { agency: number; offset: number; count: number; rows: Uint8Array | null };
-
-/** The Store refuses the request: the code and message the agency is told, and the offset it stands at. */
-export type Rejection = { status: 'rejected'; code: ErrorCode; message: string; next: number };
-export type AppendOutcome =
-  | { status: 'stored'; next: number; stored: number }
-  | { status: 'duplicate'; next: number }
-  /** A batch with an invalid bet: its offsets are used, none of it is stored. */
-  | { status: 'invalid'; next: number }
-  | Rejection;
-export type FinishOutcome = { status: 'finished'; total: number; digest: string } | Rejection;
-
-/**
- * What the Store recovered, for the threads that start with it: each
- * agency's offsets and whether it finished, the draw if there was one, the
- * bets stored, and the hash chain over bets.csv.
- */
-export type StoreSnapshot = { agencies: Record<string, AgencyState>; winners: Winners | null; bets: number; chain: string };
 export type StoreOptions = RecoveryOptions & {
   /** Told once if the Store fails for good (see #fail); the store worker dies of it. */
   onFailure?: (error: StoreFailedError) => void;
@@ -65,9 +44,9 @@ export class StoreFailedError extends Error {
 type Pending<T> = { resolve: (outcome: T) => void; reject: (error: unknown) => void };
 type PendingWork =
   | ({ kind: 'append'; request: AppendRequest } & Pending<AppendOutcome>)
-  | ({ kind: 'finish'; agency: number; total: number; digest: string } & Pending<FinishOutcome>);
+  | ({ kind: 'finish'; agency: number; total: number; digest: string } & Pending<FinishDecided>);
 
-export class Store {
+export class Store implements StoreApi {
   readonly #mailbox = new Mailbox();
   readonly #csv: FileHandle;
   readonly #journal: FileHandle;
@@ -75,14 +54,12 @@ export class Store {
   readonly #fsync: boolean;
   readonly #log: Logger;
   readonly #onFailure: StoreOptions['onFailure'];
-  readonly #agencies: Map<number, AgencyState>;
+  /** Each agency's state and the draw: decided and changed by the ledger alone. */
+  readonly #ledger: Ledger;
   /** Each agency's upload digest: SHA-256 over its stored rows in order (see upload-digest.ts). */
   readonly #digests: Map<number, UploadDigest>;
-  /** What each finished agency's FINISH was checked against. */
-  readonly #finishes: Map<number, FinishRecorded>;
-  #winners: Winners | null;
   #drawChain: string | null;
-  /** The hash chain over bets.csv up to #csvEnd (see hash-chain.ts). */
+  /** The hash chain over everything committed (see hash-chain.ts). */
   #chain: string;
   #csvEnd: number;
   #journalEnd: number;
@@ -99,10 +76,8 @@ export class Store {
     this.#fsync = options.fsync;
     this.#log = options.log;
     this.#onFailure = options.onFailure;
-    this.#agencies = state.agencies;
+    this.#ledger = state.ledger;
     this.#digests = state.digests;
-    this.#finishes = state.finishes;
-    this.#winners = state.winners;
     this.#drawChain = state.drawChain;
     this.#chain = state.chain;
     this.#csvEnd = state.csvEnd;
@@ -124,23 +99,28 @@ export class Store {
     return digest;
   }
 
+  /** The committed state, for the Lottery beside the Store on its thread. */
+  get ledger(): LedgerReader {
+    return this.#ledger;
+  }
+
   status(agency: number): AgencyState {
-    return { ...(this.#agencies.get(agency) ?? { next: 0, stored: 0, finished: false }) };
+    return this.#ledger.state(agency);
   }
 
   /** What an agency is told when it says HELLO. */
   welcome(agency: number): AgencyWelcome {
-    const { next, finished } = this.status(agency);
-    const welcome: AgencyWelcome = { offset: next, finished, drawn: this.#winners !== null };
-    const finish = this.#finishes.get(agency);
+    const { next, finished } = this.#ledger.state(agency);
+    const welcome: AgencyWelcome = { offset: next, finished, drawn: this.#ledger.drawn };
+    const finish = this.#ledger.finishOf(agency);
     return finish === undefined ? welcome : { ...welcome, ...finish };
   }
 
   snapshot(): StoreSnapshot {
     return {
-      agencies: Object.fromEntries([...this.#agencies].map(([agency, state]) => [agency, { ...state }])),
-      winners: this.#winners,
-      bets: storedTotal(this.#agencies),
+      agencies: Object.fromEntries(this.#ledger.agencies()),
+      winners: this.#ledger.winners,
+      bets: this.#ledger.bets,
       chain: this.#chain,
     };
   }
@@ -165,6 +145,11 @@ export class Store {
    * upload-digest.ts): the server then holds exactly the agency's rows.
    */
   finish(agency: number, total: number, digest: string): Promise<FinishOutcome> {
+    return this.finishCounted(agency, total, digest).then(({ outcome }) => outcome);
+  }
+
+  /** As finish; for the Lottery beside the Store, also how many agencies have finished once this FINISH did (see LedgerDraft#finish). */
+  finishCounted(agency: number, total: number, digest: string): Promise<FinishDecided> {
     return this.#enqueue((pending) => ({ kind: 'finish', agency, total, digest, ...pending }));
   }
 
@@ -188,54 +173,45 @@ export class Store {
       for (const { reject } of group) reject(this.#failed);
       return;
     }
-    // Decide everything against the offsets as they will be after the work
-    // before it in the group, without touching the real state until the
-    // group is on disk.
-    const states = new Map<number, AgencyState>();
+    // Decided in a draft: against the state as it will be after the work
+    // before it in the group, without touching the ledger until the group
+    // is on disk.
+    const draft = this.#ledger.draft();
     const digests = new Map<number, UploadDigest>();
-    const finished: Record<string, FinishRecorded> = {};
-    const outcomes: Array<AppendOutcome | FinishOutcome> = [];
-    const chunks: Uint8Array[] = [];
+    const outcomes: Array<AppendOutcome | FinishDecided> = [];
+    /** The stored rows as canonical lines, for the digests, and as bets.csv rows, to write. */
+    const lines: Uint8Array[] = [];
+    const rows: Uint8Array[] = [];
     let bytes = 0;
     for (const work of group) {
-      const agency = work.kind === 'append' ? work.request.agency : work.agency;
-      const state = states.get(agency) ?? this.status(agency);
       if (work.kind === 'finish') {
-        const digest = (digests.get(agency) ?? this.#digestOf(agency)).hex();
-        const outcome = this.#decideFinish(work, state, digest);
-        outcomes.push(outcome);
-        if (outcome.status === 'finished' && !state.finished) {
-          state.finished = true;
-          states.set(agency, state);
-          finished[agency] = { total: outcome.total, digest: outcome.digest };
-        }
+        const { agency, total, digest } = work;
+        const stored = (digests.get(agency) ?? this.#digestOf(agency)).hex();
+        outcomes.push(draft.finish(agency, { total, digest }, stored));
         continue;
       }
       const { request } = work;
-      const outcome = this.#decide(request, state);
+      const outcome = draft.append({ agency: request.agency, offset: request.offset, count: request.count, valid: request.rows !== null });
       outcomes.push(outcome);
-      if (outcome.status === 'stored' || outcome.status === 'invalid') {
-        states.set(agency, state);
-        if (outcome.status === 'stored' && request.rows !== null) {
-          const rows = skipRows(request.rows, request.count - outcome.stored);
-          chunks.push(rows);
-          bytes += rows.length;
-          let digest = digests.get(agency);
-          if (digest === undefined) digests.set(agency, (digest = this.#digestOf(agency).copy()));
-          digest.add(rows, outcome.stored);
-        }
+      if (outcome.status === 'stored' && request.rows !== null) {
+        const fresh = skipRows(request.rows, request.count - outcome.stored);
+        const csv = csvFromCanonical(fresh);
+        lines.push(fresh);
+        rows.push(csv);
+        bytes += csv.length;
+        let digest = digests.get(request.agency);
+        if (digest === undefined) digests.set(request.agency, (digest = this.#digestOf(request.agency).copy()));
+        digest.add(fresh, outcome.stored);
       }
     }
-    if (states.size > 0) {
-      const chain = nextChain(this.#chain, chunks);
-      const agencies: Record<string, { next: number; stored: number }> = {};
-      for (const [agency, { next, stored }] of states) agencies[agency] = { next, stored };
-      const record: CommitRecord = { kind: 'commit', csvEnd: this.#csvEnd + bytes, chain, agencies };
-      if (Object.keys(finished).length > 0) record.finished = finished;
+    const decided = draft.record();
+    if (decided !== undefined) {
+      const chain = nextChain(this.#chain, lines, commitTail(decided.agencies, decided.finished));
+      const record: JournalCommit = { ...decided, csvEnd: this.#csvEnd + bytes, chain };
       try {
         // bets.csv first, synced, then the record that commits it, synced:
         // a record on disk always means its bets are too.
-        if (bytes > 0) await this.#write(this.#csv, chunks, this.#csvEnd, 'bets.csv');
+        if (bytes > 0) await this.#write(this.#csv, rows, this.#csvEnd, 'bets.csv');
         await this.#writeRecord(record);
       } catch (error) {
         for (const { reject } of group) reject(error);
@@ -245,11 +221,10 @@ export class Store {
       }
       this.#csvEnd += bytes;
       this.#chain = chain;
-      for (const [agency, state] of states) this.#agencies.set(agency, state);
+      this.#ledger.apply(decided);
       for (const [agency, digest] of digests) this.#digests.set(agency, digest);
-      for (const [agency, finish] of Object.entries(finished)) this.#finishes.set(Number(agency), finish);
     }
-    group.forEach(({ resolve }, i) => (resolve as (outcome: AppendOutcome | FinishOutcome) => void)(outcomes[i]));
+    group.forEach(({ resolve }, i) => (resolve as (outcome: AppendOutcome | FinishDecided) => void)(outcomes[i]));
   }
 
   /**
@@ -290,76 +265,6 @@ export class Store {
     }
   }
 
-  #decide(request: AppendRequest, state: AgencyState): AppendOutcome {
-    const { agency, offset, count } = request;
-    if (this.#winners !== null) {
-      return {
-        status: 'rejected',
-        code: ErrorCode.DRAW_DONE,
-        message: 'the draw has taken place: no more bets are taken',
-        next: state.next,
-      };
-    }
-    if (state.finished) {
-      return {
-        status: 'rejected',
-        code: ErrorCode.AGENCY_FINISHED,
-        message: `agency ${agency} has finished: no more bets are taken from it`,
-        next: state.next,
-      };
-    }
-    const end = offset + count;
-    if (end <= state.next) return { status: 'duplicate', next: state.next };
-    if (offset > state.next) {
-      return {
-        status: 'rejected',
-        code: ErrorCode.OFFSET_GAP,
-        message: `batch starts at ${offset} but the next bet expected is ${state.next}`,
-        next: state.next,
-      };
-    }
-    // A batch that overlaps what is stored (resent with other boundaries)
-    // stores only its new tail.
-    const fresh = end - state.next;
-    state.next = end;
-    if (request.rows === null) return { status: 'invalid', next: end };
-    state.stored += fresh;
-    return { status: 'stored', next: end, stored: fresh };
-  }
-
-  #decideFinish(
-    { agency, total, digest }: { agency: number; total: number; digest: string },
-    state: AgencyState,
-    stored: string,
-  ): FinishOutcome {
-    const recorded = this.#finishes.get(agency);
-    if (state.finished && recorded !== undefined && (recorded.total !== total || recorded.digest !== digest)) {
-      return {
-        status: 'rejected',
-        code: ErrorCode.AGENCY_FINISHED,
-        message: `agency ${agency} has already finished with ${recorded.total} bets and digest ${recorded.digest}, not ${total} and ${digest}`,
-        next: state.next,
-      };
-    }
-    if (total !== state.next) {
-      return {
-        status: 'rejected',
-        code: ErrorCode.TOTAL_MISMATCH,
-        message: `agency ${agency} says it used ${total} offsets but the server has taken ${state.next}`,
-        next: state.next,
-      };
-    }
-    if (digest !== stored) {
-      return {
-        status: 'rejected',
-        code: ErrorCode.DIGEST_MISMATCH,
-        message: `agency ${agency}'s rows as the server stored them (${state.stored} of ${state.next}) have digest ${stored}, the agency's are ${digest}: the server does not hold exactly the agency's rows`,
-        next: state.next,
-      };
-    }
-    return { status: 'finished', total, digest };
-  }
-
   async #writeRecord(record: JournalRecord): Promise<void> {
     const line = Buffer.from(encodeRecord(record));
     await this.#write(this.#journal, [line], this.#journalEnd, 'bets.journal');
@@ -374,7 +279,8 @@ export class Store {
   draw(agencies: number): Promise<DrawOutcome> {
     return this.#mailbox.post(async () => {
       if (this.#failed !== undefined) throw this.#failed;
-      if (this.#winners !== null) return { winners: this.#winners, chain: this.#drawChain ?? this.#chain };
+      const drawn = this.#ledger.winners;
+      if (drawn !== null) return { winners: drawn, chain: this.#drawChain ?? this.#chain };
       const winners: Winners = {};
       for (let agency = 1; agency <= agencies; agency++) winners[agency] = [];
       await scanWinners(this.#csvPath, this.#csvEnd, WINNING_NUMBER, ({ agency, document }) => {
@@ -387,7 +293,7 @@ export class Store {
         await this.#undoGroup();
         throw error;
       }
-      this.#winners = winners;
+      this.#ledger.apply({ kind: 'draw', winners });
       this.#drawChain = chain;
       return { winners, chain };
     });

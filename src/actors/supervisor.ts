@@ -1,6 +1,7 @@
 // Supervisor. Runs on the main thread of lottery-server: starts the store
-// worker, the Lottery and the Acceptor here, and W session workers; wires
-// their MessagePorts; replaces a session worker that dies; and on stop closes
+// worker (which runs the Store and the Lottery), the Acceptor here, and W
+// session workers; wires the session workers' MessagePorts to the store
+// worker; replaces a session worker that dies; and on stop closes
 // everything in order, logging one line per resource closed.
 
 import { once } from 'node:events';
@@ -11,11 +12,7 @@ import type { ServerConfig } from '../config/server-config.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
 import { lockDataDir, type DataDirLock } from '../storage/data-dir-lock.ts';
 import { Acceptor } from './acceptor.ts';
-import { actorFace } from './actor-face.ts';
-import { LOTTERY_API, type LotteryApi } from './lottery-api.ts';
-import { Lottery } from './lottery.ts';
-import { exposeOnPort, wrapPort } from './port-remote.ts';
-import type { StoreApi, StoreSnapshot } from './store-api.ts';
+import type { StoreSnapshot } from './store-api.ts';
 import type { ServerTlsFiles } from '../transport/server-transport.ts';
 import type {
   FromSessionWorker,
@@ -42,11 +39,6 @@ export class Supervisor {
   #lock: DataDirLock | undefined;
   readonly #tls: ServerTlsFiles | undefined;
   #storeWorker!: Worker;
-  #lottery: Lottery | undefined;
-  /** What session workers may call of the Lottery: exposed on each worker's port. */
-  #lotteryFace: LotteryApi | undefined;
-  /** Ports for the Lottery opened before it exists; exposed once it does. */
-  readonly #lotteryPortsWaiting: MessagePort[] = [];
   #acceptor!: Acceptor;
   #address!: AddressInfo;
   readonly #workers: SessionWorker[] = [];
@@ -94,17 +86,19 @@ export class Supervisor {
     const storeData: StoreWorkerData = {
       dataDir: config.dataDir,
       fsync: config.fsync,
+      agencies: config.agencies,
       logLevel: config.logLevel,
       logFormat: config.logFormat,
     };
     this.#storeWorker = new Worker(new URL('./store-worker.ts', import.meta.url), { workerData: storeData });
-    const storeStarted = new Promise<FromStoreWorker>((resolve) => {
+    type StoreStarted = Exclude<FromStoreWorker, { type: 'lottery-stopped' }>;
+    const storeStarted = new Promise<StoreStarted>((resolve) => {
       this.#storeWorker.once('message', resolve);
       this.#storeWorker.once('error', (error: Error) => resolve({ type: 'failed', message: error.message }));
       this.#storeWorker.once('exit', (code) => resolve({ type: 'failed', message: `its thread exited (${code}) before it was ready` }));
     });
     // Session workers start meanwhile: their calls to the Store and the
-    // Lottery wait in their ports until those are up.
+    // Lottery wait in their ports until the store worker is up.
     const sessionsStarted = Promise.all(Array.from({ length: config.workers }, () => this.#startSessionWorker()));
     const started = await storeStarted;
     if (started.type !== 'ready') {
@@ -122,22 +116,11 @@ export class Supervisor {
       logEvent(this.#log, 'error', 'store', 'fail', { error: reason, fatal: true });
       this.#failure.resolve(new Error(reason));
     });
-    const contradiction = contradictsStoredLottery(started.snapshot, config.agencies, config.dataDir);
-    if (contradiction !== undefined) {
+    if (started.refused !== undefined) {
       await sessionsStarted.catch(() => undefined);
       await this.stop('refused to start', { quiet: true });
-      throw new Error(contradiction);
+      throw new Error(started.refused);
     }
-
-    this.#lottery = new Lottery({
-      agencies: config.agencies,
-      store: wrapPort<StoreApi>(this.#storePort(), 'store'),
-      log: this.#log,
-      snapshot: started.snapshot,
-    });
-    this.#lotteryFace = actorFace(this.#lottery, LOTTERY_API);
-    for (const port of this.#lotteryPortsWaiting.splice(0)) exposeOnPort(this.#lotteryFace, port);
-    await this.#lottery.resume();
     await sessionsStarted;
 
     logStoredLottery(this.#log, started.snapshot, config.dataDir);
@@ -158,18 +141,34 @@ export class Supervisor {
     });
   }
 
-  /** A new port onto the Store actor. */
-  #storePort() {
+  /** A new port onto the Store actor, or with `lottery` onto the Lottery actor beside it. */
+  #storeWorkerPort(actor: 'store' | 'lottery'): MessagePort {
     const { port1, port2 } = new MessageChannel();
-    this.#storeWorker.postMessage({ type: 'connect', port: port2 } satisfies ToStoreWorker, [port2]);
+    const type = actor === 'store' ? 'connect' : 'connect-lottery';
+    this.#storeWorker.postMessage({ type, port: port2 } satisfies ToStoreWorker, [port2]);
     return port1;
   }
 
+  /** Has the Lottery answer every held WINNERS with SERVER_STOPPING; bounded, as the store worker may be gone. */
+  async #stopLottery(): Promise<void> {
+    const worker = this.#storeWorker;
+    if (worker === undefined || worker.threadId === -1) return;
+    const stopped = new Promise<void>((resolve) => {
+      const onMessage = (message: FromStoreWorker) => {
+        if (message.type !== 'lottery-stopped') return;
+        worker.off('message', onMessage);
+        resolve();
+      };
+      worker.on('message', onMessage);
+      worker.once('exit', () => resolve());
+    });
+    worker.postMessage({ type: 'stop-lottery' } satisfies ToStoreWorker);
+    await finishesWithin(stopped, STORE_STOP_MS);
+  }
+
   async #startSessionWorker(): Promise<void> {
-    const lotteryChannel = new MessageChannel();
-    if (this.#lotteryFace === undefined) this.#lotteryPortsWaiting.push(lotteryChannel.port2);
-    else exposeOnPort(this.#lotteryFace, lotteryChannel.port2);
-    const storePort = this.#storePort();
+    const storePort = this.#storeWorkerPort('store');
+    const lotteryPort = this.#storeWorkerPort('lottery');
     const id = this.#nextWorkerId++;
     const data: SessionWorkerData = {
       worker: id,
@@ -181,21 +180,18 @@ export class Supervisor {
       logLevel: this.#config.logLevel,
       logFormat: this.#config.logFormat,
       storePort,
-      lotteryPort: lotteryChannel.port1,
+      lotteryPort,
       ...(this.#tls === undefined ? {} : { tls: this.#tls }),
     };
     const worker = new Worker(new URL('./session-worker.ts', import.meta.url), {
       workerData: data,
-      transferList: [storePort, lotteryChannel.port1],
+      transferList: [storePort, lotteryPort],
     });
     const entry: SessionWorker = { id, worker, ready: false, connections: new Set() };
     this.#workers.push(entry);
     worker.on('message', (message: FromSessionWorker) => this.#fromSessionWorker(entry, message));
     worker.on('error', (error: Error) => logEvent(this.#log, 'error', 'session_worker', 'fail', { worker: id, error: error.message }));
-    worker.once('exit', (code) => {
-      lotteryChannel.port2.close();
-      this.#onSessionWorkerExit(entry, code);
-    });
+    worker.once('exit', (code) => this.#onSessionWorkerExit(entry, code));
     const [first] = (await once(worker, 'message')) as [FromSessionWorker];
     if (first.type !== 'ready') throw new Error(`session worker ${id} did not start`);
     entry.ready = true;
@@ -266,7 +262,7 @@ export class Supervisor {
     logEvent(log, 'info', 'shutdown', 'in_progress', { reason });
     await this.#acceptor?.close();
     logEvent(log, 'info', 'close_acceptor', 'success');
-    this.#lottery?.stop();
+    await this.#stopLottery();
     logEvent(log, 'info', 'close_lottery', 'success');
 
     const sessionsDone = Promise.all(
@@ -294,30 +290,6 @@ export class Supervisor {
     await this.#lock?.release();
     logEvent(log, 'info', 'shutdown', 'success');
   }
-}
-
-/**
- * Why the stored lottery in the data dir cannot be served with `agencies`
- * agencies, if it cannot: a draw made for another number of agencies, or an
- * agency past N that has bets or has finished (it would be refused as
- * unknown). Starting anyway would serve wrong answers.
- */
-export function contradictsStoredLottery(snapshot: StoreSnapshot, agencies: number, dataDir: string): string | undefined {
-  const remedy = `start with that number of agencies, or with an empty --data-dir for a new lottery`;
-  if (snapshot.winners !== null) {
-    const drawnFor = Object.keys(snapshot.winners).length;
-    if (drawnFor !== agencies)
-      return `${dataDir} holds a lottery drawn for ${drawnFor} agencies, but this server is set for ${agencies} (--agencies): ${remedy}`;
-  }
-  const beyond = Object.entries(snapshot.agencies)
-    .filter(([agency, state]) => Number(agency) > agencies && (state.finished || state.next > 0))
-    .map(([agency]) => Number(agency))
-    .sort((a, b) => a - b);
-  if (beyond.length > 0) {
-    const most = beyond.at(-1)!;
-    return `${dataDir} holds bets from agency ${beyond.join(', ')}, but this server is set for ${agencies} agencies (--agencies): ${remedy.replace('that number of agencies', `--agencies ${most} or more`)}`;
-  }
-  return undefined;
 }
 
 /** One line at start that says which lottery is served: a new one, one under way, or one already drawn. */

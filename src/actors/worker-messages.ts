@@ -12,9 +12,20 @@ export type LogSettings = { logLevel: LogLevel; logFormat: LogFormat };
 export type StoreWorkerData = LogSettings & {
   dataDir: string;
   fsync: boolean;
+  /** The agencies of the lottery: the Lottery beside the Store draws once 1..agencies have finished. */
+  agencies: number;
 };
-export type ToStoreWorker = { type: 'connect'; port: MessagePort } | { type: 'close' };
-export type FromStoreWorker = { type: 'ready'; snapshot: StoreSnapshot } | { type: 'failed'; message: string };
+export type ToStoreWorker =
+  /** A port onto the Store, for a session worker. */
+  | { type: 'connect'; port: MessagePort }
+  /** A port onto the Lottery, for a session worker. */
+  | { type: 'connect-lottery'; port: MessagePort }
+  /** Answer every held WINNERS with SERVER_STOPPING; answered with lottery-stopped. */
+  | { type: 'stop-lottery' }
+  | { type: 'close' };
+export type FromStoreWorker =
+  /** `refused`: why the stored lottery cannot be served with these agencies; then no Lottery runs. */
+  { type: 'ready'; snapshot: StoreSnapshot; refused?: string } | { type: 'failed'; message: string } | { type: 'lottery-stopped' };
 
 export type SessionWorkerData = LogSettings & {
   worker: number;

@@ -9,7 +9,7 @@ import { Backoff } from '../timing/backoff.ts';
 import { ErrorCode } from '../wire/errors.ts';
 import { ClientFailure, ConnectionError } from './connection-error.ts';
 import type { Message, WireBet } from '../wire/messages.ts';
-import { encodeBetRows } from '../bets/bets-csv.ts';
+import { encodeCanonicalLines } from '../bets/canonical-bet.ts';
 import { UploadDigest } from '../bets/upload-digest.ts';
 import { Batcher, type BetsBatch } from './batcher.ts';
 import { checkDataFile, fieldsAsSent, readBetRows } from './bet-source.ts';
@@ -203,7 +203,7 @@ export class Agency {
     for await (const chunk of readBetRows(this.#options.dataFile, { skip: this.#digestedTo })) {
       for (const row of chunk) {
         if (this.#digestedTo >= upTo) return;
-        if (row.bet !== undefined) this.#digest.add(encodeBetRows(this.#options.id, [row.bet]), 1);
+        if (row.bet !== undefined) this.#digest.add(encodeCanonicalLines(this.#options.id, [row.bet]), 1);
         this.#digestedTo++;
       }
     }
@@ -317,7 +317,7 @@ export class Agency {
     if (batch.offset + batch.count <= this.#digestedTo) return;
     if (batch.offset !== this.#digestedTo)
       throw new AgencyError(`the server answered the batch at offset ${batch.offset} before the one at ${this.#digestedTo}`);
-    if (stored) this.#digest.add(encodeBetRows(this.#options.id, batch.bets as WireBet[]), batch.count);
+    if (stored) this.#digest.add(encodeCanonicalLines(this.#options.id, batch.bets as WireBet[]), batch.count);
     this.#digestedTo = batch.offset + batch.count;
   }
 

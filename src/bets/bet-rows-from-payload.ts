@@ -1,18 +1,20 @@
 import { daysInMonth, DOCUMENT_MAX_DIGITS, NAME_MAX_BYTES, NUMBER_MAX } from './bet.ts';
 
 // The fast path for the one message that carries volume: a BETS payload read
-// straight from the frame's bytes into bets.csv rows, with no string, array
-// or object per bet. The general path is msgpackr's decode, validateBet and
-// formatBetRow; this one accepts only what it can prove the general path
-// accepts and would write byte for byte the same. On anything else (another
-// msgpack encoding of the same values, a name that needs quoting or is not
-// plain enough to judge here, any bet the general path would refuse) it
+// straight from the frame's bytes into canonical lines (see canonical-bet.ts),
+// with no string, array or object per bet. The general path is msgpackr's
+// decode, validateBet and encodeCanonicalLines; this one accepts only what it
+// can prove the general path accepts and would write byte for byte the same.
+// On anything else (another msgpack encoding of the same values, a name with
+// a `"` or `,` (rare: left to the general path so that this one stays the
+// plain case bets.csv writes unquoted) or not plain enough to judge here, any bet the general path would refuse) it
 // answers undefined and the caller takes the general path, which gives the
 // errors. The tests feed both the same payloads and check that they agree.
 
 export type BetRows = { offset: number; count: number; rows: Uint8Array };
 
 const COMMA = 0x2c;
+const TAB = 0x09;
 const NEWLINE = 0x0a;
 const KEY_OFFSET = Buffer.from('offset');
 const KEY_BETS = Buffer.from('bets');
@@ -143,8 +145,8 @@ class PayloadReader {
   /** Reads `count` bets and writes their rows; undefined at the first one the fast path cannot take. */
   rows(count: number, agency: number, today: string): Uint8Array | undefined {
     const bytes = this.#bytes;
-    const prefix = Buffer.from(`${agency},`);
-    // A row never outgrows its bet by more than this: the agency and comma
+    const prefix = Buffer.from(`${agency}\t`);
+    // A row never outgrows its bet by more than this: the agency and TAB
     // replace nothing, and a fixint number can grow to four digits.
     const bound = bytes.length - this.at + count * (prefix.length + 3);
     if (scratch.length < bound) scratch = new Uint8Array(bound);
@@ -157,15 +159,15 @@ class PayloadReader {
         const length = this.string();
         if (length < 0 || !this.#plainName(length)) return undefined;
         w = this.#copy(out, w);
-        out[w++] = COMMA;
+        out[w++] = TAB;
       }
       const document = this.string();
       if (document < 1 || document > DOCUMENT_MAX_DIGITS || !this.#digits(this.#start, this.at)) return undefined;
       w = this.#copy(out, w);
-      out[w++] = COMMA;
+      out[w++] = TAB;
       if (this.string() !== 10 || !this.#pastDate(today)) return undefined;
       w = this.#copy(out, w);
-      out[w++] = COMMA;
+      out[w++] = TAB;
       const number = this.unsigned(NUMBER_MAX);
       if (number < 0) return undefined;
       w += writeDecimal(out, w, number);
@@ -182,7 +184,7 @@ class PayloadReader {
   }
 
   /**
-   * A name validateBet takes and formatBetRow writes unquoted: at most
+   * A name validateBet takes and bets.csv holds unquoted: at most
    * NAME_MAX_BYTES of well-formed UTF-8, no control character, bidi control,
    * line separator or U+FFFD, no quote or comma, not starting (after spaces)
    * with a formula's =, +, - or @, and at least one visible ASCII character,

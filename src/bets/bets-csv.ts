@@ -3,7 +3,9 @@ import type { WireBet } from '../wire/messages.ts';
 // The layout of bets.csv: agency,first_name,last_name,document,birthdate,number
 // one bet per line, UTF-8, quoted only where a field needs it. Validation
 // forbids control characters in names, so a row is always exactly one line;
-// the Store relies on that to count and cut rows by their newlines.
+// recovery relies on that to read rows back by their newlines. The Store
+// writes the rows it is handed as canonical lines (see canonical-bet.ts) in
+// this layout.
 
 const NEEDS_QUOTES = /[",\r\n]/;
 
@@ -24,7 +26,7 @@ const QUOTE = 0x22;
 let scratch = Buffer.allocUnsafe(64 * 1024);
 
 /**
- * The rows of one batch as the bytes the Store appends: the UTF-8 of the rows
+ * The rows of one batch as bets.csv holds them: the UTF-8 of the rows
  * formatBetRow writes, written straight into bytes. Plain ASCII fields (nearly
  * all) are copied here; any other field is written as formatBetRow has it.
  */

@@ -1,9 +1,9 @@
 // The digest an agency and the server each keep of the agency's upload, so
 // that FINISH can prove the server holds exactly the agency's rows (see
 // FINISH in src/wire/messages.ts for the definition agencies implement):
-// SHA-256 over the agency's stored rows, in offset order, each as the
-// bets.csv line the server stores (src/bets/bets-csv.ts). Rows refused in an
-// INVALID_BET batch are stored by nobody and digested by nobody.
+// SHA-256 over the agency's stored rows, in offset order, each as its
+// canonical line (src/bets/canonical-bet.ts). Rows refused in an INVALID_BET
+// batch are stored by nobody and digested by nobody.
 //
 // It does not depend on batching: the same rows give the same bytes in the
 // same order however they were cut into batches or resent after a
@@ -12,7 +12,7 @@
 
 import { createHash, type Hash } from 'node:crypto';
 import type { WireBet } from '../wire/messages.ts';
-import { encodeBetRows } from './bets-csv.ts';
+import { encodeCanonicalLines } from './canonical-bet.ts';
 
 export class UploadDigest {
   #hash: Hash = createHash('sha256');
@@ -23,7 +23,7 @@ export class UploadDigest {
     return this.#rows;
   }
 
-  /** Adds `count` rows, as their bets.csv bytes, after the ones before. */
+  /** Adds `count` rows, as their canonical lines, after the ones before. */
   add(rows: Uint8Array, count: number): void {
     this.#hash.update(rows);
     this.#rows += count;
@@ -48,6 +48,6 @@ export const EMPTY_UPLOAD_DIGEST = createHash('sha256').digest('hex');
 /** The upload digest of `bets`, all stored, for agency `agency`. */
 export function uploadDigestOf(agency: number, bets: readonly WireBet[]): string {
   const digest = new UploadDigest();
-  digest.add(encodeBetRows(agency, bets), bets.length);
+  digest.add(encodeCanonicalLines(agency, bets), bets.length);
   return digest.hex();
 }

@@ -4,6 +4,7 @@
 // the frame cap, and each is the worst of its kind that fits.
 
 import { MessageType } from '../wire/message-type.ts';
+import { PROTOCOL_VERSION } from '../wire/frame.ts';
 
 const bytes = (...parts: Array<number | Uint8Array | number[]>): Uint8Array =>
   Buffer.concat(parts.map((part) => (typeof part === 'number' ? Buffer.from([part]) : Buffer.from(part))));
@@ -38,7 +39,7 @@ export function frame(type: keyof typeof MessageType, payload: Uint8Array): Uint
   return bytes(
     0x4c,
     0x54,
-    1,
+    PROTOCOL_VERSION,
     MessageType[type],
     (length >>> 24) & 0xff,
     (length >>> 16) & 0xff,

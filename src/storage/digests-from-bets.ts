@@ -1,11 +1,11 @@
 // Rebuilds each agency's upload digest (see src/bets/upload-digest.ts) from
-// bets.csv at start: the digest is a running hash, which a journal record
-// cannot hold, so it is recomputed from the verified file. Runs on the store
-// worker, during recovery.
+// bets.csv at start, its rows read back as canonical lines: the digest is a
+// running hash, which a journal record cannot hold, so it is recomputed from
+// the verified file. Runs on the store worker, during recovery.
 import { UploadDigest } from '../bets/upload-digest.ts';
 
 /**
- * Splits bytes of bets.csv, read from its start in chunks of any size, into
+ * Splits canonical lines, given from the first in chunks of any size, into
  * each agency's rows, and feeds every agency's digest its rows in file order
  * (which is offset order). Runs of one agency's rows go in one update.
  */
@@ -17,7 +17,7 @@ export class DigestsFromBets {
     this.#digests = digests;
   }
 
-  add(chunk: Buffer): void {
+  add(chunk: Uint8Array): void {
     const bytes = this.#partial.length > 0 ? Buffer.concat([this.#partial, chunk]) : chunk;
     let runStart = 0;
     let runAgency = -1;
@@ -46,7 +46,7 @@ export class DigestsFromBets {
     return this.#partial.length === 0;
   }
 
-  #feed(agency: number, rows: Buffer, count: number): void {
+  #feed(agency: number, rows: Uint8Array, count: number): void {
     if (count === 0) return;
     let digest = this.#digests.get(agency);
     if (digest === undefined) this.#digests.set(agency, (digest = new UploadDigest()));
@@ -54,8 +54,8 @@ export class DigestsFromBets {
   }
 }
 
-/** The agency id at the start of a bets.csv row. */
-function leadingNumber(bytes: Buffer, at: number): number {
+/** The agency id at the start of a canonical line. */
+function leadingNumber(bytes: Uint8Array, at: number): number {
   let value = 0;
   for (let i = at; i < bytes.length; i++) {
     const byte = bytes[i];

@@ -1,7 +1,8 @@
 import { crc32 } from 'node:zlib';
+import type { CommitRecord, DrawRecord } from '../ledger/index.ts';
 
-// The journal beside bets.csv records what the Store has committed: after
-// each group, where bets.csv ends, the hash chain's value there, each touched
+// The journal beside bets.csv records what the Store has committed. Its
+// first record names its format (JOURNAL_FORMAT); then after each group, where bets.csv ends, the hash chain's value there, each touched
 // agency's offsets and the FINISHes of the group; the draw's outcome. One
 // record per line:
 //   <crc32 of the JSON, 8 hex digits> <JSON>\n
@@ -12,22 +13,23 @@ import { crc32 } from 'node:zlib';
 // acknowledged bets).
 
 /**
- * After a group commit: bets.csv ends at `csvEnd`, and `chain` is the hash
- * chain over every committed byte of bets.csv, in hex: SHA-256 of the
- * previous commit's chain (32 zero bytes before the first) followed by the
- * bytes this group appended. `finished` lists the FINISHes that rode this
- * group, with the count and upload digest each was checked against.
+ * The journal's format: what its hash chain and upload digests are over.
+ * Version 2: the canonical lines of src/bets/canonical-bet.ts. A journal
+ * with no such first record was written by an earlier server, whose chain
+ * and digests were over bets.csv's bytes.
  */
-export type CommitRecord = {
-  kind: 'commit';
-  csvEnd: number;
-  chain: string;
-  agencies: Record<string, { next: number; stored: number }>;
-  finished?: Record<string, { total: number; digest: string }>;
-};
+export const JOURNAL_FORMAT = 2;
+export type JournalFormat = { kind: 'format'; version: number };
+
+/**
+ * A group commit (the ledger's record: each touched agency's offsets and
+ * the FINISHes that rode the group) and after it, where bets.csv ends,
+ * `csvEnd`, and the hash chain there, `chain` (see hash-chain.ts).
+ */
+export type JournalCommit = CommitRecord & { csvEnd: number; chain: string };
 /** The draw's outcome, and the hash chain of the bets it was drawn from. */
-export type DrawRecord = { kind: 'draw'; winners: Record<string, string[]>; chain: string };
-export type JournalRecord = CommitRecord | DrawRecord;
+export type JournalDraw = DrawRecord & { chain: string };
+export type JournalRecord = JournalFormat | JournalCommit | JournalDraw;
 
 export class JournalCorruptError extends Error {
   override name = 'JournalCorruptError';

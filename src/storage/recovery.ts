@@ -1,6 +1,7 @@
 // Recovery: the data dir read back when the Store starts, before it takes
-// any call. It replays the journal (see journal.ts), checks every committed
-// byte of bets.csv against the hash chain, rebuilds each agency's upload
+// any call. It replays the journal (see journal.ts) through the ledger,
+// checks every committed row of bets.csv (read back as canonical lines) and
+// every commit against the hash chain, rebuilds each agency's upload
 // digest and checks it against the one its FINISH recorded, and cuts what
 // was written but never committed. Whatever contradicts what was
 // acknowledged stops the start (StoreRecoveryError) rather than drop or take
@@ -8,28 +9,24 @@
 import { constants } from 'node:fs';
 import { mkdir, open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CanonicalFromCsv, commitTail } from '../bets/canonical-bet.ts';
 import { UploadDigest } from '../bets/upload-digest.ts';
+import { Ledger } from '../ledger/index.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
 import { DigestsFromBets } from './digests-from-bets.ts';
-import { exists, syncDirectory } from './file-io.ts';
+import { exists, syncDirectory, writeFully } from './file-io.ts';
 import { CHAIN_START, chainLink } from './hash-chain.ts';
-import { parseJournal, type CommitRecord, type JournalRecord } from './journal.ts';
+import { encodeRecord, JOURNAL_FORMAT, parseJournal, type JournalCommit, type JournalRecord } from './journal.ts';
 
 export const BETS_FILE = 'bets.csv';
 export const JOURNAL_FILE = 'bets.journal';
 
-export type AgencyState = { next: number; stored: number; finished: boolean };
-export type Winners = Record<string, string[]>;
-/** What a FINISH was checked against: the agency's count of offsets and its upload digest. */
-export type FinishRecorded = { total: number; digest: string };
-
 /** What the data dir holds, as the Store starts from it. */
 export type RecoveredState = {
-  agencies: Map<number, AgencyState>;
-  finishes: Map<number, FinishRecorded>;
+  /** The journal's records applied, in order. */
+  ledger: Ledger;
   /** Each agency's upload digest over its stored rows. */
   digests: Map<number, UploadDigest>;
-  winners: Winners | null;
   /** The hash chain the draw was made at, if there was one. */
   drawChain: string | null;
   chain: string;
@@ -96,15 +93,14 @@ async function recover(
   }
   const { records, starts, validLength, cut } = replay;
   const state: RecoveredState = {
-    agencies: new Map(),
-    finishes: new Map(),
+    ledger: new Ledger(),
     digests: new Map(),
-    winners: null,
     drawChain: null,
     chain: CHAIN_START,
     csvEnd: 0,
     journalEnd: validLength,
   };
+  checkFormat(records);
   records.forEach((record, i) => apply(state, record, starts[i]));
   if (cut !== undefined) {
     await journal.truncate(validLength);
@@ -121,38 +117,50 @@ async function recover(
     await csv.truncate(state.csvEnd);
     logEvent(log, 'warn', 'recover_bets', 'fail', { cut_bytes: csvSize - state.csvEnd, reason: 'written but never committed' });
   }
-  if (fsync && (cut !== undefined || csvSize > state.csvEnd)) {
+  if (records.length === 0) {
+    // A new journal (or one that never committed anything) starts with the format it is written in.
+    const format = Buffer.from(encodeRecord({ kind: 'format', version: JOURNAL_FORMAT }));
+    await writeFully(journal, [format], 0);
+    state.journalEnd = format.length;
+  }
+  if (fsync && (cut !== undefined || csvSize > state.csvEnd || records.length === 0)) {
     await csv.sync();
     await journal.sync();
   }
-  if (records.length > 0) {
+  if (records.length > 1) {
     logEvent(log, 'info', 'recover', 'success', {
-      apuestas: storedTotal(state.agencies),
-      agencias: state.agencies.size,
-      sorteo: state.winners !== null,
+      apuestas: state.ledger.bets,
+      agencias: state.ledger.agencies().size,
+      sorteo: state.ledger.drawn,
       digest: state.chain,
     });
   }
   return state;
 }
 
-/** Bets stored over all agencies. */
-export function storedTotal(agencies: ReadonlyMap<number, AgencyState>): number {
-  let total = 0;
-  for (const state of agencies.values()) total += state.stored;
-  return total;
-}
-
-/** The state of `agency`, made at nothing stored if it has none yet. */
-function agencyState(agencies: Map<number, AgencyState>, agency: number): AgencyState {
-  let state = agencies.get(agency);
-  if (state === undefined) {
-    state = { next: 0, stored: 0, finished: false };
-    agencies.set(agency, state);
+/**
+ * A journal that does not start with this server's format was written by
+ * another version: its chain and digests mean something else, so it cannot
+ * be checked, and is refused rather than taken as damaged.
+ */
+function checkFormat(records: readonly JournalRecord[]): void {
+  if (records.length === 0) return;
+  const [first] = records;
+  if (first.kind !== 'format') {
+    throw new StoreRecoveryError(
+      'the journal was written by an earlier version of the server (its hash chain and upload digests are over the bytes of bets.csv): ' +
+        'finish that lottery with that version, or start this one with a new data dir',
+    );
   }
-  return state;
+  if (first.version !== JOURNAL_FORMAT) {
+    throw new StoreRecoveryError(
+      `the journal is in format ${first.version}, this server writes format ${JOURNAL_FORMAT}: ` +
+        'finish that lottery with the version that wrote it, or start this one with a new data dir',
+    );
+  }
 }
 
+/** Replays one journal record: the ledger applies it; where bets.csv ends and the draw's chain are the journal's own. */
 function apply(state: RecoveredState, record: JournalRecord, at: number): void {
   switch (record.kind) {
     case 'commit':
@@ -163,19 +171,14 @@ function apply(state: RecoveredState, record: JournalRecord, at: number): void {
         );
       }
       state.csvEnd = record.csvEnd;
-      for (const [agency, { next, stored }] of Object.entries(record.agencies)) {
-        const agencyNow = agencyState(state.agencies, Number(agency));
-        agencyNow.next = next;
-        agencyNow.stored = stored;
-      }
-      for (const [agency, finish] of Object.entries(record.finished ?? {})) {
-        agencyState(state.agencies, Number(agency)).finished = true;
-        state.finishes.set(Number(agency), finish);
-      }
+      state.ledger.apply(record);
       break;
     case 'draw':
-      state.winners = record.winners;
+      state.ledger.apply(record);
       state.drawChain = record.chain;
+      break;
+    case 'format':
+      if (at !== 0) throw new StoreRecoveryError(`the journal record at byte ${at} names a format, which only the first record does`);
       break;
     default:
       throw new StoreRecoveryError(
@@ -197,11 +200,12 @@ async function verifyBets(
   csv: FileHandle,
   csvPath: string,
 ): Promise<void> {
-  const commits: Array<{ record: CommitRecord; at: number; index: number }> = [];
+  const commits: Array<{ record: JournalCommit; at: number; index: number }> = [];
   records.forEach((record, i) => {
     if (record.kind === 'commit') commits.push({ record, at: starts[i], index: commits.length });
   });
   const digests = new DigestsFromBets(state.digests);
+  const canonical = new CanonicalFromCsv();
   const buffer = Buffer.allocUnsafe(READ_CHUNK);
   let chain = CHAIN_START;
   let position = 0;
@@ -212,12 +216,22 @@ async function verifyBets(
       const { bytesRead } = await csv.read(buffer, 0, Math.min(READ_CHUNK, record.csvEnd - position), position);
       if (bytesRead === 0)
         throw new StoreRecoveryError(`${csvPath} ended at byte ${position}, before the ${record.csvEnd} bytes committed`);
-      const bytes = buffer.subarray(0, bytesRead);
-      hash.update(bytes);
-      digests.add(bytes);
+      let lines: Uint8Array;
+      try {
+        lines = canonical.push(buffer.subarray(0, bytesRead));
+      } catch (error) {
+        throw new StoreRecoveryError(`${csvPath} near byte ${position}: ${(error as Error).message}; refusing to start`);
+      }
+      hash.update(lines);
+      digests.add(lines);
       position += bytesRead;
     }
-    chain = hash.digest('hex');
+    if (!canonical.ended) {
+      throw new StoreRecoveryError(
+        `${csvPath} does not end with a whole row at byte ${record.csvEnd}, where the journal record at byte ${at} says a group ends; refusing to start`,
+      );
+    }
+    chain = hash.update(commitTail(record.agencies, record.finished)).digest('hex');
     if (chain !== record.chain) {
       throw new StoreRecoveryError(
         `${csvPath} bytes ${start} to ${record.csvEnd} (group ${index + 1} of ${commits.length}, committed by the journal record at byte ${at}) ` +
@@ -227,7 +241,9 @@ async function verifyBets(
   }
   if (!digests.ended) throw new StoreRecoveryError('bets.csv does not end with a whole row where the journal says it does');
   state.chain = chain;
-  for (const [agency, finish] of state.finishes) {
+  for (const [agency, { finished }] of state.ledger.agencies()) {
+    if (!finished) continue;
+    const finish = state.ledger.finishOf(agency)!;
     const digest = (state.digests.get(agency) ?? new UploadDigest()).hex();
     if (digest !== finish.digest) {
       throw new StoreRecoveryError(

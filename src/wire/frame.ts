@@ -7,7 +7,7 @@ import { messageNameOf } from './message-type.ts';
 //   3  1  message type
 //   4  4  payload length, unsigned big-endian
 export const MAGIC = 0x4c54;
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const HEADER_SIZE = 8;
 /** The cap on a whole frame, header included, in both directions. */
 export const MAX_FRAME_SIZE = 8192;

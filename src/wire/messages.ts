@@ -19,10 +19,11 @@ export type Ack = { type: 'ACK'; offset: number };
  * The agency has sent everything. `total`: every offset it used, the bets
  * of refused batches included. `digest`: its upload digest, 64 lowercase hex
  * digits: SHA-256 over the rows the server stored for it, in offset order,
- * each written as the server writes it in bets.csv,
- *   <agency>,<first_name>,<last_name>,<document>,<birthdate>,<number>\n
- * (UTF-8; a name holding `"` or `,` is quoted, with each `"` doubled; the
- * number in plain decimal). The rows of a batch refused with INVALID_BET are
+ * each as its canonical line,
+ *   <agency>\t<first_name>\t<last_name>\t<document>\t<birthdate>\t<number>\n
+ * (UTF-8; the fields as validated: names never hold a TAB, CR or LF, so
+ * nothing is quoted; the number in plain decimal). No rows: SHA-256 of
+ * nothing. The rows of a batch refused with INVALID_BET are
  * not stored, so they are left out; every other batch the agency sent counts,
  * including those whose ACK a dropped connection kept from it (the server
  * took them before WELCOME said so). The digest does not depend on how the
