@@ -1,7 +1,8 @@
 // Session actor. Runs on a session worker thread (see session-worker.ts), one
 // per connection: it owns the connection's transport (a socket, or a TLS
 // stream; see src/transport/transport.ts), turns its bytes into frames, and
-// speaks the protocol, validating every message before anything acts on it.
+// carries out what the protocol (session-protocol.ts, a pure state machine
+// that decides what every message means and how it is answered) says to do.
 // Frames are handled one at a time through the mailbox. The BETS frames of
 // one read go to the Store back to back, so they can share a group commit,
 // and are acknowledged in order; the connection is not read again until all
@@ -20,23 +21,18 @@
 import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Remote } from 'comlink';
-import { InvalidBetError, todayUtc, validateBet } from '../bets/bet.ts';
-import { betRowsFromPayload } from '../bets/bet-rows-from-payload.ts';
-import { encodeBetRows } from '../bets/bets-csv.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
-import { describeIdentity, type Identity } from '../pki/identity.ts';
-import { decodeMessage, encodeMessage, encodeResult } from '../wire/codec.ts';
+import type { Identity } from '../pki/identity.ts';
+import { encodeMessage } from '../wire/codec.ts';
 import type { Transport } from '../transport/transport.ts';
 import { writesTogether } from '../transport/writes-together.ts';
 import { ErrorCode, ProtocolError } from '../wire/errors.ts';
 import { FrameDecoder } from '../wire/frame-decoder.ts';
 import { HEADER_SIZE, MAX_FRAME_SIZE, type Frame } from '../wire/frame.ts';
-import { MessageType } from '../wire/message-type.ts';
-import type { Message, MessageOf, WireBet } from '../wire/messages.ts';
 import type { LotteryApi } from './lottery-api.ts';
 import type { Lottery } from './lottery.ts';
 import { Mailbox } from './mailbox.ts';
-import type { AppendOutcome, AppendRequest } from './store-api.ts';
+import { SessionProtocol, type BatchInHand, type SessionAction } from './session-protocol.ts';
 import type { SessionStore } from './store-client.ts';
 
 /** How often a held WINNERS looks whether more agencies have finished, for an agency that shows it. */
@@ -64,35 +60,21 @@ export type SessionOptions = {
   onHello?: (agency: number) => void;
 };
 
-/**
- * A BETS batch between the Store and its answer: what the Store is asked,
- * the bets (for the debug log; absent on the fast path, which debug level
- * turns off), and, for a batch with an invalid bet, why (the Store then
- * stores none of it).
- */
-type BatchInHand = { request: AppendRequest; bets?: readonly WireBet[]; invalid?: string };
-
 /** How long a closing connection may take to flush its last frames. */
 const LINGER_MS = 2000;
 /** Frame bytes handled in one turn of the worker's event loop before other connections get theirs. */
 export const TURN_BYTES = 4 * MAX_FRAME_SIZE;
-/** Every PONG is the same frame: written from one copy, never encoded again. */
-const PONG_FRAME = encodeMessage({ type: 'PONG' });
 
 export class Session {
   readonly #transport: Transport;
   readonly #options: SessionOptions;
   #log: Logger;
+  readonly #protocol: SessionProtocol;
   readonly #decoder = new FrameDecoder();
   readonly #mailbox = new Mailbox();
   readonly #peer: string;
-  #agency: number | undefined;
-  #finished = false;
-  #awaitingWinners = false;
   /** Names this connection's held WINNERS request, so the Lottery can drop it if the connection goes. */
   #winnersTicket: string | undefined;
-  /** The agency said in HELLO that it shows its progress: it is told WAITING while its WINNERS is held. */
-  #wantsProgress = false;
   #progressTimer: NodeJS.Timeout | undefined;
   /** Frames received this tick and not yet handed to #handleRead. */
   #gathered: Frame[] | undefined;
@@ -111,7 +93,6 @@ export class Session {
   readonly #batchReplies: () => void;
   /** The answers to BETS frames handed to the Store, sent in order as it decides. */
   #answers: Promise<void> = Promise.resolve();
-  #closing = false;
   /** Set by stop(): the connection is not read again. */
   #stopping = false;
   #handshakeTimer: NodeJS.Timeout;
@@ -123,12 +104,18 @@ export class Session {
     this.#options = options;
     this.#peer = transport.peer;
     this.#log = options.log;
+    this.#protocol = new SessionProtocol({
+      agencies: options.agencies,
+      identity: options.identity,
+      peer: transport.peer,
+      logsEachBet: options.log.isLevelEnabled('debug'),
+    });
     const closed = Promise.withResolvers<void>();
     this.closed = closed.promise;
     transport.start({
       data: (chunk) => this.#receive(chunk),
       error: (error) => logEvent(this.#log, 'debug', 'connection', 'fail', { peer: this.#peer, error: error.message }),
-      end: () => this.#close(),
+      end: () => this.#carryOut(this.#protocol.peerEnded()),
       close: () => {
         closed.resolve();
         this.#onClosed();
@@ -137,7 +124,7 @@ export class Session {
     this.#startIdleTimer();
     this.#handshakeTimer = setTimeout(
       () => {
-        this.#closeWithError(new ProtocolError(ErrorCode.TIMEOUT, `no HELLO within ${options.handshakeTimeoutMs / 1000} s`));
+        this.#fail(new ProtocolError(ErrorCode.TIMEOUT, `no HELLO within ${options.handshakeTimeoutMs / 1000} s`));
       },
       Math.max(0, options.handshakeTimeoutMs - (options.handshakeSpentMs ?? 0)),
     );
@@ -150,14 +137,13 @@ export class Session {
     this.#transport.pause();
     this.#stopClocks();
     await this.#mailbox.idle();
-    if (this.#awaitingWinners) this.#send({ type: 'ERROR', code: ErrorCode.SERVER_STOPPING, message: reason });
-    this.#close();
+    this.#carryOut(this.#protocol.stop(reason));
     await this.closed;
   }
 
   /** Closes the connection because another one took its place. */
   replace(): void {
-    this.#closeWithError(new ProtocolError(ErrorCode.REPLACED, `a newer connection for agency ${this.#agency} took over`));
+    this.#carryOut(this.#protocol.replaced());
   }
 
   #receive(chunk: Buffer): void {
@@ -166,7 +152,7 @@ export class Session {
     try {
       frames = this.#decoder.push(chunk);
     } catch (error) {
-      this.#closeWithError(error);
+      this.#fail(error);
       return;
     }
     this.#idleTimer?.refresh();
@@ -200,7 +186,7 @@ export class Session {
   async #handleRead(frames: Frame[]): Promise<void> {
     let turn = 0;
     for (const frame of frames) {
-      if (this.#closing || this.#stopping) break;
+      if (this.#protocol.closing || this.#stopping) break;
       if (turn >= TURN_BYTES) {
         // The worker's other connections get a turn.
         await nextTurn();
@@ -214,7 +200,7 @@ export class Session {
     await this.#answers;
     await this.#drained();
     this.#busy = false;
-    if (this.#closing || this.#stopping) return;
+    if (this.#protocol.closing || this.#stopping) return;
     this.#startClocks();
     this.#transport.resume();
   }
@@ -235,92 +221,74 @@ export class Session {
         code: ErrorCode.TIMEOUT,
         error: `${this.#transport.unsentBytes} bytes of replies unread for ${timeoutMs / 1000} s`,
       });
-      this.#closing = true;
+      this.#protocol.cutOff();
       this.#transport.destroy();
     }
   }
 
   async #handle(frame: Frame): Promise<void> {
-    if (this.#closing) return;
     try {
-      if (!this.#betsFromFrame(frame)) await this.#dispatch(decodeMessage(frame));
+      await this.#carryOut(this.#protocol.frame(frame));
     } catch (error) {
-      this.#closeWithError(error);
+      this.#fail(error);
     }
-  }
-
-  async #dispatch(message: Message): Promise<void> {
-    if (this.#options.identity?.kind === 'monitor' && message.type !== 'PING') {
-      throw new ProtocolError(ErrorCode.UNAUTHORIZED, `the monitor certificate may only PING, not send ${message.type}`);
-    }
-    switch (message.type) {
-      case 'PING':
-        return this.#write(PONG_FRAME);
-      case 'HELLO':
-        return this.#hello(message);
-      case 'BETS':
-        return this.#bets(this.#requireAgency(message.type), message);
-      case 'FINISH':
-        return this.#finish(this.#requireAgency(message.type), message);
-      case 'WINNERS':
-        return this.#winners(this.#requireAgency(message.type));
-      default:
-        throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `an agency does not send ${message.type}`);
-    }
-  }
-
-  #requireAgency(type: string): number {
-    if (this.#agency === undefined) throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `${type} before HELLO`);
-    return this.#agency;
-  }
-
-  async #hello({ agency, progress }: MessageOf<'HELLO'>): Promise<void> {
-    if (this.#agency !== undefined) throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, 'a second HELLO on the same connection');
-    if (agency < 1 || agency > this.#options.agencies) {
-      throw new ProtocolError(ErrorCode.UNKNOWN_AGENCY, `agency ${agency} is unknown: agencies are 1..${this.#options.agencies}`);
-    }
-    const identity = this.#options.identity;
-    if (identity !== undefined && !(identity.kind === 'agency' && identity.agency === agency)) {
-      throw new ProtocolError(
-        ErrorCode.UNAUTHORIZED,
-        `this connection's certificate is ${describeIdentity(identity)}'s: it cannot speak for agency ${agency}`,
-      );
-    }
-    clearTimeout(this.#handshakeTimer);
-    this.#agency = agency;
-    this.#wantsProgress = progress === true;
-    this.#log = this.#options.log.child({ agencia: agency });
-    const welcome = await this.#options.store.welcome(agency);
-    this.#finished = welcome.finished;
-    this.#send({ type: 'WELCOME', ...welcome });
-    this.#options.onHello?.(agency);
-    logEvent(this.#log, 'info', 'conexion', 'success', { peer: this.#peer, offset: welcome.offset, finalizada: welcome.finished });
   }
 
   /**
-   * Takes a BETS frame straight from its bytes when the fast path can (see
-   * bet-rows-from-payload.ts): the common case, every bet valid and plainly
-   * encoded. The rest, and every frame at debug level, which logs each bet,
-   * goes through decodeMessage and #bets.
+   * Does what the protocol says, in order. Only an action that asks another
+   * actor and feeds its answer back (always the last of its list) makes this
+   * wait: the promise then says when it is done.
    */
-  #betsFromFrame(frame: Frame): boolean {
-    if (frame.type !== MessageType.BETS || this.#agency === undefined || this.#log.isLevelEnabled('debug')) return false;
-    const batch = betRowsFromPayload(frame.payload, this.#agency, todayUtc());
-    if (batch === undefined) return false;
-    this.#append({ request: { agency: this.#agency, offset: batch.offset, count: batch.count, rows: batch.rows } });
-    return true;
+  #carryOut(actions: readonly SessionAction[]): Promise<void> | undefined {
+    for (const action of actions) {
+      switch (action.kind) {
+        case 'send':
+          this.#write(encodeMessage(action.message));
+          break;
+        case 'write':
+          this.#write(action.frame);
+          break;
+        case 'log':
+          logEvent(this.#log, action.level, action.action, action.result, action.fields);
+          break;
+        case 'close':
+          this.#close();
+          break;
+        case 'append':
+          this.#append(action.batch);
+          break;
+        case 'welcome':
+          return this.#welcome(action.agency);
+        case 'admitted':
+          this.#options.onHello?.(action.agency);
+          break;
+        case 'settle':
+          return this.#settle();
+        case 'finish':
+          return this.#finish(action.agency, action.total, action.digest);
+        case 'winners':
+          this.#winners(action.agency);
+          break;
+        case 'startProgress':
+          this.#startProgress();
+          break;
+        case 'stopProgress':
+          this.#stopProgress();
+          break;
+        case 'withdraw':
+          if (this.#winnersTicket !== undefined) {
+            void Promise.resolve(this.#options.lottery.withdraw(this.#winnersTicket)).catch(() => undefined);
+          }
+          break;
+      }
+    }
+    return undefined;
   }
 
-  #bets(agency: number, { offset, bets }: MessageOf<'BETS'>): void {
-    const count = bets.length;
-    let valid: WireBet[];
-    try {
-      valid = validateAll(bets);
-    } catch (error) {
-      if (!(error instanceof InvalidBetError)) throw error;
-      return this.#append({ request: { agency, offset, count, rows: null }, invalid: error.message });
-    }
-    this.#append({ request: { agency, offset, count, rows: encodeBetRows(agency, valid) }, bets: valid });
+  async #welcome(agency: number): Promise<void> {
+    clearTimeout(this.#handshakeTimer);
+    this.#log = this.#options.log.child({ agencia: agency });
+    await this.#carryOut(this.#protocol.welcomed(await this.#options.store.welcome(agency)));
   }
 
   /** Hands a batch to the Store now and queues its answer behind the earlier ones. */
@@ -331,82 +299,39 @@ export class Session {
         const outcome = await decided;
         // The answers to one group commit arrive together: they leave in one write (one TLS record).
         this.#batchReplies();
-        this.#answerBets(batch, outcome);
+        this.#carryOut(this.#protocol.stored(batch, outcome));
       } catch (error) {
-        this.#closeWithError(error);
+        this.#fail(error);
       }
     });
   }
 
-  #answerBets(
-    { request: { offset, count }, bets = [], invalid = 'the batch holds an invalid bet' }: BatchInHand,
-    outcome: AppendOutcome,
-  ): void {
-    switch (outcome.status) {
-      case 'stored':
-        logEvent(this.#log, 'info', 'apuesta_recibida', 'success', { cantidad: outcome.stored });
-        if (this.#log.isLevelEnabled('debug')) {
-          for (const bet of bets.slice(count - outcome.stored)) {
-            logEvent(this.#log, 'debug', 'apuesta_almacenada', 'success', { dni: bet[2], numero: bet[4] });
-          }
-        }
-        return this.#send({ type: 'ACK', offset: outcome.next });
-      case 'duplicate':
-        logEvent(this.#log, 'info', 'apuesta_recibida', 'success', { cantidad: 0, duplicadas: count, offset });
-        return this.#send({ type: 'ACK', offset: outcome.next });
-      case 'invalid':
-        logEvent(this.#log, 'warn', 'apuesta_recibida', 'fail', { cantidad: count, offset, error: invalid });
-        return this.#send({ type: 'ERROR', code: ErrorCode.INVALID_BET, message: invalid, offset, next: outcome.next });
-      case 'rejected':
-        logEvent(this.#log, 'warn', 'apuesta_recibida', 'fail', { cantidad: count, offset, code: outcome.code, error: outcome.message });
-        this.#send({ type: 'ERROR', code: outcome.code, message: outcome.message, offset, next: outcome.next });
-        return this.#close();
-    }
+  async #settle(): Promise<void> {
+    await this.#answers;
+    await this.#carryOut(this.#protocol.settled());
   }
 
-  async #finish(agency: number, { total, digest }: MessageOf<'FINISH'>): Promise<void> {
-    await this.#answers;
-    if (this.#closing) return;
-    const outcome = await this.#options.lottery.finish(agency, total, digest);
-    if (outcome.status === 'rejected') {
-      logEvent(this.#log, 'warn', 'finalizar', 'fail', { code: outcome.code, error: outcome.message });
-      this.#send({ type: 'ERROR', code: outcome.code, message: outcome.message, next: outcome.next });
-      return this.#close();
-    }
-    this.#finished = true;
-    // FINISH is answered with the total it recorded, so an agency knows it counts.
-    this.#send({ type: 'ACK', offset: outcome.total });
+  async #finish(agency: number, total: number, digest: string): Promise<void> {
+    this.#carryOut(this.#protocol.finishAnswered(await this.#options.lottery.finish(agency, total, digest)));
   }
 
   #winners(agency: number): void {
-    if (!this.#finished) throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, "WINNERS before this agency's FINISH");
-    if (this.#awaitingWinners) return;
-    this.#awaitingWinners = true;
     this.#winnersTicket = randomUUID();
     // Held outside the mailbox: PING and a close are still handled meanwhile.
     // The idle timer does not run while the server owes the answer.
     void Promise.resolve(this.#options.lottery.winners(agency, this.#winnersTicket)).then(
       (outcome) => {
-        this.#stopProgress();
-        this.#awaitingWinners = false;
+        const actions = this.#protocol.winnersAnswered(outcome);
         this.#winnersTicket = undefined;
         this.#startClocks();
-        if (this.#closing) return;
-        if (outcome.status === 'rejected') {
-          this.#send({ type: 'ERROR', code: outcome.code, message: outcome.message });
-          return this.#close();
-        }
-        for (const frame of encodeResult(outcome.documents)) this.#transport.send(frame);
-        logEvent(this.#log, 'info', 'consulta_ganadores', 'success', { cant_ganadores: outcome.documents.length });
+        this.#carryOut(actions);
       },
       (error: unknown) => {
-        this.#stopProgress();
-        this.#awaitingWinners = false;
+        const actions = this.#protocol.winnersFailed(error);
         this.#winnersTicket = undefined;
-        this.#closeWithError(error);
+        this.#carryOut(actions);
       },
     );
-    if (this.#wantsProgress) this.#startProgress();
   }
 
   /** Tells the waiting agency how many agencies have finished, now and on each change. */
@@ -416,13 +341,7 @@ export class Session {
       progress?: () => ReturnType<Lottery['progress']> | Promise<ReturnType<Lottery['progress']>>;
     };
     if (lottery.progress === undefined) return;
-    let told = -1;
-    const tell = async () => {
-      const { finished, agencies } = await lottery.progress!();
-      if (!this.#awaitingWinners || finished === told) return;
-      told = finished;
-      this.#send({ type: 'WAITING', finished, agencies });
-    };
+    const tell = async () => this.#carryOut(this.#protocol.progressed(await lottery.progress!()));
     const tick = () => void tell().catch(() => undefined);
     tick();
     this.#progressTimer = setInterval(tick, PROGRESS_EVERY_MS);
@@ -436,12 +355,12 @@ export class Session {
 
   /** Whether the connection is being read: the server is not working on the peer's frames, nor closing. */
   #reading(): boolean {
-    return !this.#busy && !this.#closing && !this.#stopping;
+    return !this.#busy && !this.#protocol.closing && !this.#stopping;
   }
 
   /** Whether the server waits on the peer: reading, and not holding its WINNERS. */
   #peersTurn(): boolean {
-    return this.#reading() && !this.#awaitingWinners;
+    return this.#reading() && !this.#protocol.awaitingWinners;
   }
 
   /** When the connection is read again: the frame clock if a frame is half in, and the idle timer if it is the peer's turn. */
@@ -482,14 +401,14 @@ export class Session {
     this.#idleTimer = undefined;
     if (!this.#peersTurn()) return;
     const detail = this.#decoder.buffered > 0 ? `a frame cut off after ${this.#decoder.buffered} bytes` : 'no traffic';
-    this.#closeWithError(new ProtocolError(ErrorCode.TIMEOUT, `${detail} for ${this.#options.idleTimeoutMs / 1000} s`));
+    this.#fail(new ProtocolError(ErrorCode.TIMEOUT, `${detail} for ${this.#options.idleTimeoutMs / 1000} s`));
   }
 
   #onFrameTimeout(): void {
     this.#frameTimer = undefined;
     if (!this.#reading()) return;
     const seconds = this.#options.frameTimeoutMs / 1000;
-    this.#closeWithError(
+    this.#fail(
       new ProtocolError(ErrorCode.TIMEOUT, `a frame not complete within ${seconds} s: ${this.#decoder.buffered} bytes of it came`),
     );
   }
@@ -499,46 +418,21 @@ export class Session {
     clearTimeout(this.#handshakeTimer);
     this.#stopProgress();
     this.#stopClocks();
-    if (this.#winnersTicket !== undefined) void Promise.resolve(this.#options.lottery.withdraw(this.#winnersTicket)).catch(() => undefined);
+    this.#carryOut(this.#protocol.disconnected());
   }
 
-  #send(message: Message): void {
-    this.#write(encodeMessage(message));
+  #fail(error: unknown): void {
+    this.#carryOut(this.#protocol.fail(error));
   }
 
   #write(frame: Uint8Array): void {
-    if (!this.#closing && !this.#transport.destroyed) this.#transport.send(frame);
-  }
-
-  /** Answers ERROR for what went wrong, logs it and closes the connection. */
-  #closeWithError(error: unknown): void {
-    if (this.#closing) return;
-    const code = error instanceof ProtocolError ? error.code : ErrorCode.INTERNAL;
-    const message = error instanceof Error ? error.message : String(error);
-    logEvent(this.#log, 'warn', 'conexion', 'fail', { peer: this.#peer, code, error: message });
-    this.#send({ type: 'ERROR', code, message });
-    this.#close();
+    if (!this.#transport.destroyed) this.#transport.send(frame);
   }
 
   #close(): void {
-    if (this.#closing) return;
-    this.#closing = true;
     clearTimeout(this.#handshakeTimer);
     this.#transport.end();
     // A peer that never reads must not keep the connection, or shutdown, waiting.
     setTimeout(() => this.#transport.destroy(), LINGER_MS).unref();
   }
-}
-
-function validateAll(bets: readonly unknown[]): WireBet[] {
-  // Read once per batch: formatting the clock per bet costs more than checking the bet.
-  const today = todayUtc();
-  return bets.map((bet, index) => {
-    try {
-      return validateBet(bet as unknown[], today);
-    } catch (error) {
-      if (error instanceof InvalidBetError) throw new InvalidBetError(error.field, `bet ${index} of the batch: ${error.message}`);
-      throw error;
-    }
-  });
 }
