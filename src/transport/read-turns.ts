@@ -47,7 +47,7 @@ export class ReadTurns {
   #gathered: Frame[] | undefined;
   /** Frames of a read in hand: the server is working for the peer. */
   #inHand = false;
-  /** Set by stop(): the connection is not read again. */
+  /** Set by stop(), or when the peer is cut off: the connection is not read again. */
   #stopped = false;
 
   constructor(options: ReadTurnsOptions) {
@@ -126,6 +126,7 @@ export class ReadTurns {
       await Promise.race([transport.drained(AbortSignal.timeout(idleTimeoutMs)), closed]);
     } catch {
       if (transport.destroyed) return;
+      this.#stopped = true;
       this.#options.unread();
       transport.destroy();
     }
