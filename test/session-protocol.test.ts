@@ -373,8 +373,43 @@ test('a peer that ends its side closes the connection with nothing said; a conne
   const ended = admitted(1);
   t.deepEqual(ended.peerEnded(), [{ kind: 'close' }]);
   const cut = admitted(1);
-  cut.cutOff();
+  const actions = cut.repliesUnread(70_000, 5_000);
+  t.deepEqual(said(actions), []);
+  t.false(
+    actions.some((action) => action.kind === 'close'),
+    'cut off, not closed in turn: nothing more can leave',
+  );
+  t.deepEqual(logged(actions), [
+    {
+      level: 'warn',
+      action: 'conexion',
+      result: 'fail',
+      peer: PEER,
+      code: ErrorCode.TIMEOUT,
+      error: '70000 bytes of replies unread for 5 s',
+    },
+  ]);
   t.true(cut.closing);
   t.deepEqual(cut.fail(new ProtocolError(ErrorCode.TIMEOUT, 'late')), []);
   t.deepEqual(cut.frame(frameOf({ type: 'PING' })), []);
 });
+
+for (const [clock, expire, message] of [
+  ['the handshake deadline', (machine: SessionProtocol) => machine.handshakeExpired(1_500), 'no HELLO within 1.5 s'],
+  ['the idle timer between frames', (machine: SessionProtocol) => machine.idleExpired(30_000, 0), 'no traffic for 30 s'],
+  [
+    'the idle timer within a frame',
+    (machine: SessionProtocol) => machine.idleExpired(30_000, 12),
+    'a frame cut off after 12 bytes for 30 s',
+  ],
+  ['the frame timer', (machine: SessionProtocol) => machine.frameExpired(500, 9), 'a frame not complete within 0.5 s: 9 bytes of it came'],
+] as const) {
+  test(`when ${clock} runs out the peer is told TIMEOUT, it is logged, and the connection closes`, (t) => {
+    const actions = expire(protocol());
+    t.deepEqual(said(actions), [{ type: 'ERROR', code: ErrorCode.TIMEOUT, message }]);
+    t.deepEqual(logged(actions), [
+      { level: 'warn', action: 'conexion', result: 'fail', peer: PEER, code: ErrorCode.TIMEOUT, error: message },
+    ]);
+    t.is(actions.at(-1)?.kind, 'close');
+  });
+}

@@ -244,9 +244,32 @@ export class SessionProtocol {
     return out;
   }
 
-  /** The connection was cut off under the protocol (its peer stopped reading): nothing more can be said on it. */
-  cutOff(): void {
+  /** No HELLO within the handshake timeout (see transport/peer-clocks.ts). */
+  handshakeExpired(timeoutMs: number): readonly SessionAction[] {
+    return this.fail(new ProtocolError(ErrorCode.TIMEOUT, `no HELLO within ${timeoutMs / 1000} s`));
+  }
+
+  /** The peer was silent for the idle timeout on its turn, `frameBytes` of a frame in. */
+  idleExpired(timeoutMs: number, frameBytes: number): readonly SessionAction[] {
+    const detail = frameBytes > 0 ? `a frame cut off after ${frameBytes} bytes` : 'no traffic';
+    return this.fail(new ProtocolError(ErrorCode.TIMEOUT, `${detail} for ${timeoutMs / 1000} s`));
+  }
+
+  /** A frame was not complete within the frame timeout: `frameBytes` of it came. */
+  frameExpired(timeoutMs: number, frameBytes: number): readonly SessionAction[] {
+    const message = `a frame not complete within ${timeoutMs / 1000} s: ${frameBytes} bytes of it came`;
+    return this.fail(new ProtocolError(ErrorCode.TIMEOUT, message));
+  }
+
+  /**
+   * The peer has left `unsentBytes` of replies unread for the idle timeout,
+   * so the connection is cut off: it cannot be told, it is not reading, and
+   * nothing more is said on it.
+   */
+  repliesUnread(unsentBytes: number, timeoutMs: number): readonly SessionAction[] {
     this.#closing = true;
+    const error = `${unsentBytes} bytes of replies unread for ${timeoutMs / 1000} s`;
+    return [log('warn', 'conexion', 'fail', { peer: this.#options.peer, code: ErrorCode.TIMEOUT, error })];
   }
 
   /** The connection is gone: a held WINNERS is withdrawn from the Lottery. */

@@ -19,7 +19,6 @@ import { PeerClocks, type PeerClockLimits } from '../transport/peer-clocks.ts';
 import { ReadTurns } from '../transport/read-turns.ts';
 import type { Transport } from '../transport/transport.ts';
 import { writesTogether } from '../transport/writes-together.ts';
-import { ErrorCode, ProtocolError } from '../wire/errors.ts';
 import { FrameDecoder } from '../wire/frame-decoder.ts';
 import type { Frame } from '../wire/frame.ts';
 import type { LotteryApi } from './lottery-api.ts';
@@ -55,7 +54,6 @@ export class Session {
   readonly #mailbox = new Mailbox();
   readonly #reads: ReadTurns;
   readonly #clocks: PeerClocks;
-  readonly #peer: string;
   /** Names this connection's held WINNERS request, so the Lottery can drop it if the connection goes. */
   #winnersTicket: string | undefined;
   #progressTimer: NodeJS.Timeout | undefined;
@@ -72,7 +70,6 @@ export class Session {
     this.#transport = transport;
     this.#batchReplies = writesTogether(transport);
     this.#options = options;
-    this.#peer = transport.peer;
     this.#log = options.log;
     this.#protocol = new SessionProtocol({
       agencies: options.agencies,
@@ -90,12 +87,12 @@ export class Session {
       closing: () => this.#protocol.closing,
       idleTimeoutMs: options.idleTimeoutMs,
       closed: this.closed,
-      unread: () => this.#cutOff(),
+      unread: () => this.#carryOut(this.#protocol.repliesUnread(transport.unsentBytes, options.idleTimeoutMs)),
       readAgain: () => this.#serverDone(),
     });
     transport.start({
       data: (chunk) => this.#receive(chunk),
-      error: (error) => logEvent(this.#log, 'debug', 'connection', 'fail', { peer: this.#peer, error: error.message }),
+      error: (error) => logEvent(this.#log, 'debug', 'connection', 'fail', { peer: transport.peer, error: error.message }),
       end: () => this.#carryOut(this.#protocol.peerEnded()),
       close: () => {
         closed.resolve();
@@ -103,16 +100,9 @@ export class Session {
       },
     });
     this.#clocks = new PeerClocks(options, {
-      handshake: () => this.#fail(new ProtocolError(ErrorCode.TIMEOUT, `no HELLO within ${options.handshakeTimeoutMs / 1000} s`)),
-      idle: () => {
-        const detail = this.#decoder.buffered > 0 ? `a frame cut off after ${this.#decoder.buffered} bytes` : 'no traffic';
-        this.#fail(new ProtocolError(ErrorCode.TIMEOUT, `${detail} for ${options.idleTimeoutMs / 1000} s`));
-      },
-      frame: () => {
-        const seconds = options.frameTimeoutMs / 1000;
-        const came = this.#decoder.buffered;
-        this.#fail(new ProtocolError(ErrorCode.TIMEOUT, `a frame not complete within ${seconds} s: ${came} bytes of it came`));
-      },
+      handshake: () => this.#carryOut(this.#protocol.handshakeExpired(options.handshakeTimeoutMs)),
+      idle: () => this.#carryOut(this.#protocol.idleExpired(options.idleTimeoutMs, this.#decoder.buffered)),
+      frame: () => this.#carryOut(this.#protocol.frameExpired(options.frameTimeoutMs, this.#decoder.buffered)),
     });
     transport.resume();
   }
@@ -248,18 +238,14 @@ export class Session {
     this.#winnersTicket = randomUUID();
     // Held outside the mailbox: PING and a close are still handled meanwhile.
     // The idle timer does not run while the server owes the answer.
+    const answered = (actions: readonly SessionAction[]) => {
+      this.#winnersTicket = undefined;
+      this.#serverDone();
+      this.#carryOut(actions);
+    };
     void Promise.resolve(this.#options.lottery.winners(agency, this.#winnersTicket)).then(
-      (outcome) => {
-        const actions = this.#protocol.winnersAnswered(outcome);
-        this.#winnersTicket = undefined;
-        this.#serverDone();
-        this.#carryOut(actions);
-      },
-      (error: unknown) => {
-        const actions = this.#protocol.winnersFailed(error);
-        this.#winnersTicket = undefined;
-        this.#carryOut(actions);
-      },
+      (outcome) => answered(this.#protocol.winnersAnswered(outcome)),
+      (error: unknown) => answered(this.#protocol.winnersFailed(error)),
     );
   }
 
@@ -280,16 +266,6 @@ export class Session {
   #stopProgress(): void {
     clearInterval(this.#progressTimer);
     this.#progressTimer = undefined;
-  }
-
-  /** The peer has left its replies unread for the idle timeout: nothing more can be said on the connection. */
-  #cutOff(): void {
-    logEvent(this.#log, 'warn', 'conexion', 'fail', {
-      peer: this.#peer,
-      code: ErrorCode.TIMEOUT,
-      error: `${this.#transport.unsentBytes} bytes of replies unread for ${this.#options.idleTimeoutMs / 1000} s`,
-    });
-    this.#protocol.cutOff();
   }
 
   /** The connection is gone: no timer runs for it, and the Lottery holds nothing for it. */
