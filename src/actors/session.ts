@@ -45,6 +45,9 @@ export type SessionOptions = PeerClockLimits & {
   onHello?: (agency: number) => void;
 };
 
+/** How the session carries out each kind of action the protocol returns. */
+type ActionHandlers = { [Kind in SessionAction['kind']]: (action: Extract<SessionAction, { kind: Kind }>) => void | Promise<void> };
+
 export class Session {
   readonly #transport: Transport;
   readonly #options: SessionOptions;
@@ -160,55 +163,40 @@ export class Session {
    */
   #carryOut(actions: readonly SessionAction[]): Promise<void> | undefined {
     for (const action of actions) {
-      switch (action.kind) {
-        case 'send':
-          this.#write(encodeMessage(action.message));
-          break;
-        case 'write':
-          this.#write(action.frame);
-          break;
-        case 'log':
-          logEvent(this.#log, action.level, action.action, action.result, action.fields);
-          break;
-        case 'close':
-          this.#close();
-          break;
-        case 'append':
-          this.#append(action.batch);
-          break;
-        case 'welcome':
-          return this.#welcome(action.agency);
-        case 'admitted':
-          this.#options.onHello?.(action.agency);
-          break;
-        case 'settle':
-          return this.#settle();
-        case 'finish':
-          return this.#finish(action.agency, action.total, action.digest);
-        case 'winners':
-          this.#winners(action.agency);
-          break;
-        case 'startProgress':
-          this.#startProgress();
-          break;
-        case 'stopProgress':
-          this.#stopProgress();
-          break;
-        case 'withdraw':
-          if (this.#winnersTicket !== undefined) {
-            void Promise.resolve(this.#options.lottery.withdraw(this.#winnersTicket)).catch(() => undefined);
-          }
-          break;
-      }
+      const done = (this.#handlers[action.kind] as (action: SessionAction) => void | Promise<void>)(action);
+      if (done instanceof Promise) return done;
     }
     return undefined;
   }
 
-  async #welcome(agency: number): Promise<void> {
-    this.#clocks.helloAccepted();
-    this.#log = this.#options.log.child({ agencia: agency });
-    await this.#carryOut(this.#protocol.welcomed(await this.#options.store.welcome(agency)));
-  }
+  /** How each kind of action is carried out. */
+  readonly #handlers: ActionHandlers = {
+    send: ({ message }) => this.#write(encodeMessage(message)),
+    write: ({ frame }) => this.#write(frame),
+    log: ({ level, action, result, fields }) => logEvent(this.#log, level, action, result, fields),
+    close: () => this.#close(),
+    welcome: async ({ agency }) => {
+      this.#clocks.helloAccepted();
+      this.#log = this.#options.log.child({ agencia: agency });
+      await this.#carryOut(this.#protocol.welcomed(await this.#options.store.welcome(agency)));
+    },
+    admitted: ({ agency }) => this.#options.onHello?.(agency),
+    append: ({ batch }) => this.#append(batch),
+    settle: async () => {
+      await this.#answers;
+      await this.#carryOut(this.#protocol.settled());
+    },
+    finish: async ({ agency, total, digest }) => {
+      this.#carryOut(this.#protocol.finishAnswered(await this.#options.lottery.finish(agency, total, digest)));
+    },
+    winners: ({ agency }) => this.#winners(agency),
+    startProgress: () => this.#startProgress(),
+    stopProgress: () => this.#stopProgress(),
+    withdraw: () => {
+      if (this.#winnersTicket === undefined) return;
+      void Promise.resolve(this.#options.lottery.withdraw(this.#winnersTicket)).catch(() => undefined);
+    },
+  };
 
   /** Hands a batch to the Store now and queues its answer behind the earlier ones. */
   #append(batch: BatchInHand): void {
@@ -223,15 +211,6 @@ export class Session {
         this.#fail(error);
       }
     });
-  }
-
-  async #settle(): Promise<void> {
-    await this.#answers;
-    await this.#carryOut(this.#protocol.settled());
-  }
-
-  async #finish(agency: number, total: number, digest: string): Promise<void> {
-    this.#carryOut(this.#protocol.finishAnswered(await this.#options.lottery.finish(agency, total, digest)));
   }
 
   #winners(agency: number): void {
