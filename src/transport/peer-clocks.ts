@@ -22,7 +22,9 @@ export type PeerClockLimits = {
   handshakeTimeoutMs: number;
   /** What the transport's own handshake (TLS) has already taken of handshakeTimeoutMs. */
   handshakeSpentMs?: number;
+  /** How long the peer may keep the server waiting: silent, or not reading its replies. */
   idleTimeoutMs: number;
+  /** How long a frame may take to arrive once its first byte has. */
   frameTimeoutMs: number;
 };
 
