@@ -93,6 +93,11 @@ export class Session {
       unread: () => this.#carryOut(this.#protocol.repliesUnread(transport.unsentBytes, options.idleTimeoutMs)),
       readAgain: () => this.#serverDone(),
     });
+    this.#clocks = new PeerClocks(options, {
+      handshake: () => this.#carryOut(this.#protocol.handshakeExpired(options.handshakeTimeoutMs)),
+      idle: () => this.#carryOut(this.#protocol.idleExpired(options.idleTimeoutMs, this.#decoder.buffered)),
+      frame: () => this.#carryOut(this.#protocol.frameExpired(options.frameTimeoutMs, this.#decoder.buffered)),
+    });
     transport.start({
       data: (chunk) => this.#receive(chunk),
       error: (error) => logEvent(this.#log, 'debug', 'connection', 'fail', { peer: transport.peer, error: error.message }),
@@ -101,11 +106,6 @@ export class Session {
         closed.resolve();
         this.#onClosed();
       },
-    });
-    this.#clocks = new PeerClocks(options, {
-      handshake: () => this.#carryOut(this.#protocol.handshakeExpired(options.handshakeTimeoutMs)),
-      idle: () => this.#carryOut(this.#protocol.idleExpired(options.idleTimeoutMs, this.#decoder.buffered)),
-      frame: () => this.#carryOut(this.#protocol.frameExpired(options.frameTimeoutMs, this.#decoder.buffered)),
     });
     transport.resume();
   }
@@ -159,7 +159,7 @@ export class Session {
   /**
    * Does what the protocol says, in order. Only an action that asks another
    * actor and feeds its answer back (always the last of its list) makes this
-   * wait: the promise then says when it is done.
+   * wait: its handler, the only kind that returns a promise, says when it is done.
    */
   #carryOut(actions: readonly SessionAction[]): Promise<void> | undefined {
     for (const action of actions) {
@@ -180,7 +180,7 @@ export class Session {
       this.#log = this.#options.log.child({ agencia: agency });
       await this.#carryOut(this.#protocol.welcomed(await this.#options.store.welcome(agency)));
     },
-    admitted: ({ agency }) => this.#options.onHello?.(agency),
+    admitted: ({ agency }) => void this.#options.onHello?.(agency),
     append: ({ batch }) => this.#append(batch),
     settle: async () => {
       await this.#answers;
