@@ -1,9 +1,11 @@
 // What a connection's messages mean and how each is answered, as a pure state
-// machine: decoded frames and the answers of the Store and the Lottery go in,
-// actions come out (send this, ask the Store that, close). It never waits,
-// reads a clock or touches the connection; session.ts carries out its actions
-// and owns the timers, the flow control and the transport, so every rule of
-// the protocol can be checked here in memory, frame by frame.
+// machine: decoded frames, the answers of the Store and the Lottery, and the
+// connection's events (a clock of the peer's ran out, the peer stopped
+// reading) go in; actions come out (send this, ask the Store that, close).
+// It never waits, reads a clock or touches the connection: session.ts carries
+// out its actions, and the clocks and flow control are src/transport's
+// (peer-clocks.ts, read-turns.ts), so every rule of the protocol can be
+// checked here in memory, frame by frame.
 //
 // The shell carries out a list of actions in order, at once; an action that
 // asks another actor (welcome, settle, finish) is always the last of its list,
