@@ -1,13 +1,16 @@
 // The wire protocol, spoken frame by frame over raw sockets to a real
-// lottery-server: handshake, refusals, ingestion by offsets, the frame cap in
-// the server's answers, and WINNERS held until the draw.
+// lottery-server, for what needs the whole server: a reconnecting agency
+// resumes where the Store says it stands, WINNERS is held until the last
+// agency's FINISH makes the draw, and a large RESULT reaches the agency
+// program over several frames. Each rule of the protocol on its own is
+// checked against the Session's state machine (session-protocol.test.ts) and
+// the Session over an in-memory transport (session-in-memory.test.ts).
 import test, { type ExecutionContext } from 'ava';
 import { join } from 'node:path';
 import { generateBets, writeAgencyFile } from '../src/bets/bet-generator.ts';
-import { encodeMessage, packValue } from '../src/wire/codec.ts';
-import { HEADER_SIZE, MAX_FRAME_SIZE, MAX_PAYLOAD_SIZE } from '../src/wire/frame.ts';
-import { MessageType } from '../src/wire/message-type.ts';
-import type { Message, WireBet } from '../src/wire/messages.ts';
+import { packValue } from '../src/wire/codec.ts';
+import { MAX_FRAME_SIZE, MAX_PAYLOAD_SIZE } from '../src/wire/frame.ts';
+import type { WireBet } from '../src/wire/messages.ts';
 import { connectRaw, type RawConnection } from './helpers/raw-connection.ts';
 import { agencyFor, GUARD_MS, serverFor, sorted, storedRows, tempDir, within } from './helpers/lottery-fixtures.ts';
 import { uploadDigestOf } from '../src/bets/upload-digest.ts';
@@ -48,175 +51,6 @@ async function startServer(t: ExecutionContext, args: string[] = []) {
 const bet = (first: string, last: string, document: string, number = 1): WireBet => [first, last, document, '1990-05-17', number];
 const row = (agency: number, [first, last, document, birthdate, number]: WireBet) =>
   `${agency},${first},${last},${document},${birthdate},${number}`;
-
-test('PING before HELLO is answered with PONG, and HELLO still works afterwards', async (t) => {
-  const { server } = await startServer(t, ['--agencies', '2']);
-  const client = await connect(t, server.port);
-  client.send({ type: 'PING' });
-  t.deepEqual(await client.receive(), { type: 'PONG' });
-  client.send({ type: 'HELLO', agency: 2 });
-  t.deepEqual(await client.receive(), { type: 'WELCOME', offset: 0, finished: false, drawn: false });
-});
-
-for (const agency of [0, 4]) {
-  test(`HELLO from agency ${agency} when agencies are 1..3 gets ERROR UNKNOWN_AGENCY and the connection is closed`, async (t) => {
-    const { server } = await startServer(t, ['--agencies', '3']);
-    const client = await connect(t, server.port);
-    client.send({ type: 'HELLO', agency });
-    t.like(await client.receive(), { type: 'ERROR', code: 'UNKNOWN_AGENCY' });
-    await client.closed();
-    t.pass();
-  });
-}
-
-test('BETS before HELLO gets ERROR UNEXPECTED_MESSAGE and the connection is closed', async (t) => {
-  const { dataDir, server } = await startServer(t, ['--agencies', '1']);
-  const client = await connect(t, server.port);
-  client.send({ type: 'BETS', offset: 0, bets: [bet('Ana', 'Gómez', '111')] });
-  t.like(await client.receive(), { type: 'ERROR', code: 'UNEXPECTED_MESSAGE' });
-  await client.closed();
-  t.deepEqual(await storedRows(t, dataDir), []);
-});
-
-test('an HTTP request instead of a frame gets ERROR BAD_FRAME and the connection is closed', async (t) => {
-  const { server } = await startServer(t);
-  const client = await connect(t, server.port);
-  client.sendBytes('GET / HTTP/1.1\r\n\r\n');
-  const answer = await client.receive();
-  t.like(answer, { type: 'ERROR', code: 'BAD_FRAME' });
-  t.regex((answer as { message: string }).message, /magic/);
-  await client.closed();
-});
-
-test('a header announcing a payload over 8184 bytes gets BAD_FRAME at once, without the server waiting for the payload', async (t) => {
-  // Timeouts far beyond the test's guard: any answer must come from the header alone.
-  const { server } = await startServer(t, ['--handshake-timeout', '3600', '--idle-timeout', '3600']);
-  const client = await connect(t, server.port);
-  const length = MAX_PAYLOAD_SIZE + 1;
-  client.sendBytes(
-    new Uint8Array([0x4c, 0x54, 1, MessageType.BETS, length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff]),
-  );
-  const answer = await client.receive();
-  t.like(answer, { type: 'ERROR', code: 'BAD_FRAME' });
-  t.regex((answer as { message: string }).message, /8185/);
-  await client.closed();
-});
-
-test('a frame of exactly 8192 bytes is within the cap and is answered', async (t) => {
-  const { server } = await startServer(t);
-  const client = await connect(t, server.port);
-  // A PING whose map carries padding up to the largest payload allowed.
-  const base = packValue({ pad: '' }).length;
-  let payload = packValue({ pad: 'x'.repeat(MAX_PAYLOAD_SIZE - base) });
-  payload = packValue({ pad: 'x'.repeat(MAX_PAYLOAD_SIZE - base - (payload.length - MAX_PAYLOAD_SIZE)) });
-  t.is(payload.length, MAX_PAYLOAD_SIZE);
-  const frame = new Uint8Array(MAX_FRAME_SIZE);
-  frame.set([0x4c, 0x54, 1, MessageType.PING]);
-  new DataView(frame.buffer).setUint32(4, payload.length);
-  frame.set(payload, HEADER_SIZE);
-  client.sendBytes(frame);
-  t.deepEqual(await client.receive(), { type: 'PONG' });
-});
-
-test('a BETS with an invalid bet gets ERROR INVALID_BET with offset and next, stores none of that batch, and the next batch is stored', async (t) => {
-  const { dataDir, server } = await startServer(t, ['--agencies', '1']);
-  const { client } = await hello(t, server.port, 1);
-  const refused = [bet('Ana', 'Gómez', '111'), ['Beto', 'Núñez', '222', '2000-02-30', 2] as WireBet, bet('Ceci', 'Pérez', '333')];
-  client.send({ type: 'BETS', offset: 0, bets: refused });
-  const error = await client.receive();
-  t.like(error, { type: 'ERROR', code: 'INVALID_BET', offset: 0, next: 3 });
-  t.regex((error as { message: string }).message, /bet 1 of the batch: birthdate 2000-02-30 is not a real date/);
-
-  // The connection stays open.
-  client.send({ type: 'PING' });
-  t.deepEqual(await client.receive(), { type: 'PONG' });
-  t.deepEqual(await storedRows(t, dataDir), [], 'nothing of the refused batch is stored');
-
-  const accepted = [bet('Dora', 'Ibáñez', '444'), bet('Eloy', 'Muñoz', '555')];
-  client.send({ type: 'BETS', offset: 3, bets: accepted });
-  t.deepEqual(await client.receive(), { type: 'ACK', offset: 5 });
-  t.deepEqual(
-    await storedRows(t, dataDir),
-    accepted.map((b) => row(1, b)),
-  );
-  client.send({ type: 'FINISH', total: 5, digest: uploadDigestOf(1, accepted) });
-  t.deepEqual(await client.receive(), { type: 'ACK', offset: 5 });
-  t.true(server.lines.some((line) => /action: apuesta_recibida \| result: fail \| agencia: 1 \| cantidad: 3 \| offset: 0/.test(line)));
-});
-
-test('a batch sent again is acknowledged with the same ACK offset and stored once', async (t) => {
-  const { dataDir, server } = await startServer(t, ['--agencies', '1']);
-  const { client } = await hello(t, server.port, 1);
-  const batch = [bet('Ana', 'Gómez', '111'), bet('Beto', 'Núñez', '222')];
-  client.send({ type: 'BETS', offset: 0, bets: batch });
-  t.deepEqual(await client.receive(), { type: 'ACK', offset: 2 });
-  client.send({ type: 'BETS', offset: 0, bets: batch });
-  t.deepEqual(await client.receive(), { type: 'ACK', offset: 2 });
-  t.deepEqual(
-    await storedRows(t, dataDir),
-    batch.map((b) => row(1, b)),
-  );
-  // Also after a reconnect.
-  client.destroy();
-  const again = await hello(t, server.port, 1);
-  t.like(again.welcome, { offset: 2 });
-  again.client.send({ type: 'BETS', offset: 0, bets: batch });
-  t.deepEqual(await again.client.receive(), { type: 'ACK', offset: 2 });
-  t.deepEqual(
-    await storedRows(t, dataDir),
-    batch.map((b) => row(1, b)),
-  );
-});
-
-test('a batch that overlaps the bets already taken stores only its new tail', async (t) => {
-  const { dataDir, server } = await startServer(t, ['--agencies', '1']);
-  const { client } = await hello(t, server.port, 1);
-  const bets = [bet('Ana', 'Gómez', '111'), bet('Beto', 'Núñez', '222'), bet('Ceci', 'Pérez', '333'), bet('Dora', 'Ibáñez', '444')];
-  client.send({ type: 'BETS', offset: 0, bets: bets.slice(0, 2) });
-  t.deepEqual(await client.receive(), { type: 'ACK', offset: 2 });
-  client.send({ type: 'BETS', offset: 1, bets: bets.slice(1) });
-  t.deepEqual(await client.receive(), { type: 'ACK', offset: 4 });
-  t.deepEqual(
-    await storedRows(t, dataDir),
-    bets.map((b) => row(1, b)),
-  );
-});
-
-test('a batch that starts past the next offset gets ERROR OFFSET_GAP naming the offset expected', async (t) => {
-  const { dataDir, server } = await startServer(t, ['--agencies', '1']);
-  const { client } = await hello(t, server.port, 1);
-  client.send({ type: 'BETS', offset: 0, bets: [bet('Ana', 'Gómez', '111'), bet('Beto', 'Núñez', '222')] });
-  t.deepEqual(await client.receive(), { type: 'ACK', offset: 2 });
-  client.send({ type: 'BETS', offset: 5, bets: [bet('Ceci', 'Pérez', '333')] });
-  t.like(await client.receive(), { type: 'ERROR', code: 'OFFSET_GAP', offset: 5, next: 2 });
-  t.is((await storedRows(t, dataDir)).length, 2);
-  const again = await hello(t, server.port, 1);
-  t.like(again.welcome, { offset: 2 }, 'the gap did not move the offset');
-});
-
-test('FINISH with a wrong total gets ERROR TOTAL_MISMATCH, and the right total is accepted afterwards', async (t) => {
-  const { server } = await startServer(t, ['--agencies', '2']);
-  const { client } = await hello(t, server.port, 1);
-  client.send({ type: 'BETS', offset: 0, bets: [bet('Ana', 'Gómez', '111'), bet('Beto', 'Núñez', '222')] });
-  t.deepEqual(await client.receive(), { type: 'ACK', offset: 2 });
-  client.send({ type: 'FINISH', total: 3, digest: uploadDigestOf(1, [bet('Ana', 'Gómez', '111'), bet('Beto', 'Núñez', '222')]) });
-  t.like(await client.receive(), { type: 'ERROR', code: 'TOTAL_MISMATCH', next: 2 });
-  await client.closed();
-  const again = await hello(t, server.port, 1);
-  t.like(again.welcome, { offset: 2, finished: false });
-  again.client.send({ type: 'FINISH', total: 2, digest: uploadDigestOf(1, [bet('Ana', 'Gómez', '111'), bet('Beto', 'Núñez', '222')]) });
-  t.deepEqual(await again.client.receive(), { type: 'ACK', offset: 2 });
-});
-
-test("WINNERS before this agency's FINISH gets ERROR UNEXPECTED_MESSAGE", async (t) => {
-  const { server } = await startServer(t, ['--agencies', '1']);
-  const { client } = await hello(t, server.port, 1);
-  client.send({ type: 'BETS', offset: 0, bets: [bet('Ana', 'Gómez', '111', 7574)] });
-  t.deepEqual(await client.receive(), { type: 'ACK', offset: 1 });
-  client.send({ type: 'WINNERS' });
-  t.like(await client.receive(), { type: 'ERROR', code: 'UNEXPECTED_MESSAGE' });
-  await client.closed();
-});
 
 test('an agency with 2,000 winners gets RESULT split over several frames of at most 8192 bytes, and the agency program logs them all', async (t) => {
   const { dir, server } = await startServer(t, ['--agencies', '1']);
@@ -308,6 +142,9 @@ test('a reconnecting agency gets WELCOME with the offset it reached, and resumes
 
   const second = await hello(t, server.port, 2);
   t.deepEqual(second.welcome, { type: 'WELCOME', offset: 5, finished: false, drawn: false });
+  // A batch sent again after the reconnect is acknowledged where the agency stands, and stored once.
+  second.client.send({ type: 'BETS', offset: 0, bets: bets.slice(0, 3) });
+  t.deepEqual(await second.client.receive(), { type: 'ACK', offset: 5 });
   second.client.send({ type: 'BETS', offset: 5, bets: bets.slice(5) });
   t.deepEqual(await second.client.receive(), { type: 'ACK', offset: 6 });
   second.client.send({ type: 'FINISH', total: 6, digest: uploadDigestOf(2, bets) });

@@ -1,16 +1,20 @@
 import test, { type ExecutionContext } from 'ava';
 import type { LotteryApi } from '../src/actors/lottery-api.ts';
-import type { WinnersOutcome } from '../src/actors/lottery.ts';
+import type { WinnersOutcome } from '../src/actors/lottery-api.ts';
 import { Session, type SessionOptions } from '../src/actors/session.ts';
 import type { AppendOutcome, AppendRequest, FinishOutcome } from '../src/actors/store-api.ts';
 import type { SessionStore } from '../src/actors/store-client.ts';
 import { generateBets, seededRandom } from '../src/bets/bet-generator.ts';
-import { encodeBetRows } from '../src/bets/bets-csv.ts';
+import { encodeCanonicalLines } from '../src/bets/canonical-bet.ts';
 import { uploadDigestOf } from '../src/bets/upload-digest.ts';
-import { createLogger } from '../src/log/logger.ts';
+import { Ledger } from '../src/ledger/index.ts';
+import { pino } from 'pino';
+import { createLogger, formatTextLine } from '../src/log/logger.ts';
 import type { Identity } from '../src/pki/identity.ts';
-import { encodeMessage } from '../src/wire/codec.ts';
+import { encodeMessage, packValue } from '../src/wire/codec.ts';
 import { ErrorCode } from '../src/wire/errors.ts';
+import { HEADER_SIZE, MAX_FRAME_SIZE, MAX_PAYLOAD_SIZE, PROTOCOL_VERSION } from '../src/wire/frame.ts';
+import { MessageType } from '../src/wire/message-type.ts';
 import type { Message, WireBet } from '../src/wire/messages.ts';
 import { MemoryTransport } from './helpers/memory-transport.ts';
 
@@ -21,55 +25,65 @@ import { MemoryTransport } from './helpers/memory-transport.ts';
 
 const log = createLogger({ level: 'silent', format: 'text' });
 
-/** Offsets per agency, decided as the Store does; every request kept. */
+/** A logger whose text lines, as the server writes them, the test reads. */
+function linesLog() {
+  const lines: string[] = [];
+  const logger = pino(
+    { level: 'info', base: null, timestamp: pino.stdTimeFunctions.epochTime },
+    { write: (json: string) => lines.push(formatTextLine(json)) },
+  );
+  return { logger, lines };
+}
+
+/**
+ * The Store's and the Lottery's decisions, made by the ledger as the Store
+ * makes them; `digestHeld` stands for the upload digest of the rows the
+ * server holds. The stand-ins below only carry these answers to the Session.
+ */
+function decisionsStandIn(digestHeld: string) {
+  const ledger = new Ledger();
+  return {
+    next: (agency: number) => ledger.state(agency).next,
+    append: ({ agency, offset, count, rows }: AppendRequest): AppendOutcome =>
+      ledger.decideAlone((draft) => draft.append({ agency, offset, count, valid: rows !== null })),
+    finish: (agency: number, total: number, digest: string): FinishOutcome =>
+      ledger.decideAlone((draft) => draft.finish(agency, { total, digest }, digestHeld).outcome),
+  };
+}
+type Decisions = ReturnType<typeof decisionsStandIn>;
+
+/** A Store that answers as decided; every request kept. */
 class StoreStandIn implements SessionStore {
   readonly requests: AppendRequest[] = [];
-  readonly #next = new Map<number, number>();
-  readonly #stored = new Map<number, WireBet[]>();
+  readonly #decisions: Decisions;
+
+  constructor(decisions: Decisions) {
+    this.#decisions = decisions;
+  }
 
   async welcome(agency: number) {
-    return { offset: this.#next.get(agency) ?? 0, finished: false, drawn: false };
+    return { offset: this.#decisions.next(agency), finished: false, drawn: false };
   }
 
   async append(request: AppendRequest): Promise<AppendOutcome> {
     this.requests.push(request);
-    const next = this.#next.get(request.agency) ?? 0;
-    const end = request.offset + request.count;
-    if (end <= next) return { status: 'duplicate', next };
-    if (request.offset > next)
-      return {
-        status: 'rejected',
-        code: ErrorCode.OFFSET_GAP,
-        message: `batch starts at ${request.offset} but the next bet expected is ${next}`,
-        next,
-      };
-    this.#next.set(request.agency, end);
-    if (request.rows === null) return { status: 'invalid', next: end };
-    return { status: 'stored', next: end, stored: end - next };
-  }
-
-  next(agency: number): number {
-    return this.#next.get(agency) ?? 0;
+    return this.#decisions.append(request);
   }
 }
 
-/** FINISH checked against the digest the test says the server holds; WINNERS held until the test draws. */
+/** A Lottery that answers FINISH as decided, holds WINNERS until the test draws, and tells how many agencies the test says have finished. */
 class LotteryStandIn implements LotteryApi {
-  readonly #store: StoreStandIn;
-  readonly #digest: string;
+  readonly #decisions: Decisions;
   readonly #draw = Promise.withResolvers<WinnersOutcome>();
   readonly withdrawn: unknown[] = [];
+  finishedAgencies = 0;
 
-  constructor(store: StoreStandIn, digest: string) {
-    this.#store = store;
-    this.#digest = digest;
+  constructor(decisions: Decisions) {
+    this.#decisions = decisions;
   }
 
   async finish(agency: number, total: number, digest: string): Promise<FinishOutcome> {
-    const next = this.#store.next(agency);
-    if (total !== next) return { status: 'rejected', code: ErrorCode.TOTAL_MISMATCH, message: `the server has taken ${next}`, next };
-    if (digest !== this.#digest) return { status: 'rejected', code: ErrorCode.DIGEST_MISMATCH, message: 'the digests differ', next };
-    return { status: 'finished', total, digest };
+    return this.#decisions.finish(agency, total, digest);
   }
 
   winners(): Promise<WinnersOutcome> {
@@ -78,6 +92,10 @@ class LotteryStandIn implements LotteryApi {
 
   withdraw(ticket: unknown): void {
     this.withdrawn.push(ticket);
+  }
+
+  progress() {
+    return { finished: this.finishedAgencies, agencies: 5 };
   }
 
   draw(documents: string[]): void {
@@ -92,8 +110,9 @@ const digestOfAll = uploadDigestOf(AGENCY, bets);
 
 function startSession(t: ExecutionContext, options: Partial<SessionOptions> & { capBytes?: number } = {}) {
   const transport = new MemoryTransport({ capBytes: options.capBytes });
-  const store = new StoreStandIn();
-  const lottery = new LotteryStandIn(store, digestOfAll);
+  const decisions = decisionsStandIn(digestOfAll);
+  const store = new StoreStandIn(decisions);
+  const lottery = new LotteryStandIn(decisions);
   const hellos: number[] = [];
   const session = new Session(transport, {
     agencies: 5,
@@ -161,7 +180,7 @@ for (const seed of [1, 2, 3]) {
       store.requests.map(({ agency, offset, count }) => ({ agency, offset, count })),
       batches.map(({ offset, bets }) => ({ agency: AGENCY, offset, count: bets.length })),
     );
-    t.deepEqual(Buffer.concat(store.requests.map((request) => request.rows!)), Buffer.from(encodeBetRows(AGENCY, bets)));
+    t.deepEqual(Buffer.concat(store.requests.map((request) => request.rows!)), Buffer.from(encodeCanonicalLines(AGENCY, bets)));
   });
 }
 
@@ -183,7 +202,8 @@ test('a batch sent again is acknowledged at where the agency stands; a batch pas
 });
 
 test('a batch with an invalid bet is refused as a whole with INVALID_BET, nothing of it stored, and the connection stays open', async (t) => {
-  const { transport, send, store } = startSession(t);
+  const { logger, lines } = linesLog();
+  const { transport, send, store } = startSession(t, { log: logger });
   const invalid = [...batches[0].bets];
   invalid[3] = [invalid[3][0], invalid[3][1], 'not digits', invalid[3][3], invalid[3][4]];
   send({ type: 'HELLO', agency: AGENCY }, { type: 'BETS', offset: 0, bets: invalid });
@@ -196,6 +216,10 @@ test('a batch with an invalid bet is refused as a whole with INVALID_BET, nothin
   t.deepEqual(await transport.receive(), { type: 'PONG' });
   t.deepEqual(await transport.receive(), { type: 'ACK', offset: 20 });
   t.false(transport.destroyed);
+  t.true(
+    lines.some((line) => /action: apuesta_recibida \| result: fail \| agencia: 2 \| cantidad: 10 \| offset: 0/.test(line)),
+    lines.join('\n'),
+  );
 });
 
 test('FINISH with the count and digest the server holds is acknowledged with the total, and WINNERS is answered once the draw is made', async (t) => {
@@ -281,4 +305,81 @@ test('a peer that stops reading its replies is not read while they are unread, a
   // Cut off with replies unread, and most PINGs never read: the Session stopped reading once its queue was full.
   const answered = transport.writes.reduce((sum, write) => sum + write.length, 0) / 9;
   t.true(answered < 1000, `${answered} of 1000 PINGs answered`);
+});
+
+test('an HTTP request instead of a frame gets ERROR BAD_FRAME and the connection is closed', async (t) => {
+  const { transport } = startSession(t);
+  transport.deliver(Buffer.from('GET / HTTP/1.1\r\n\r\n'));
+  const answer = await transport.receive();
+  t.like(answer, { type: 'ERROR', code: ErrorCode.BAD_FRAME });
+  t.regex((answer as { message: string }).message, /magic/);
+  await transport.closed;
+  t.true(transport.destroyed);
+});
+
+test('a header announcing a payload over 8184 bytes gets BAD_FRAME at once, without the Session waiting for the payload', async (t) => {
+  // Timeouts far beyond any test's run: the answer must come from the header alone.
+  const { transport } = startSession(t, { handshakeTimeoutMs: 3_600_000, idleTimeoutMs: 3_600_000, frameTimeoutMs: 3_600_000 });
+  const length = MAX_PAYLOAD_SIZE + 1;
+  transport.deliver(
+    new Uint8Array([
+      0x4c,
+      0x54,
+      PROTOCOL_VERSION,
+      MessageType.BETS,
+      length >>> 24,
+      (length >>> 16) & 0xff,
+      (length >>> 8) & 0xff,
+      length & 0xff,
+    ]),
+  );
+  const answer = await transport.receive();
+  t.like(answer, { type: 'ERROR', code: ErrorCode.BAD_FRAME });
+  t.regex((answer as { message: string }).message, /8185/);
+  await transport.closed;
+});
+
+test('a frame of exactly 8192 bytes is within the cap and is answered', async (t) => {
+  const { transport } = startSession(t);
+  // A PING whose map carries padding up to the largest payload allowed.
+  const base = packValue({ pad: '' }).length;
+  let payload = packValue({ pad: 'x'.repeat(MAX_PAYLOAD_SIZE - base) });
+  payload = packValue({ pad: 'x'.repeat(MAX_PAYLOAD_SIZE - base - (payload.length - MAX_PAYLOAD_SIZE)) });
+  t.is(payload.length, MAX_PAYLOAD_SIZE);
+  const frame = new Uint8Array(MAX_FRAME_SIZE);
+  frame.set([0x4c, 0x54, PROTOCOL_VERSION, MessageType.PING]);
+  new DataView(frame.buffer).setUint32(4, payload.length);
+  frame.set(payload, HEADER_SIZE);
+  transport.deliver(frame);
+  t.deepEqual(await transport.receive(), { type: 'PONG' });
+});
+
+test('an agency that shows its progress is told WAITING while its WINNERS is held, then gets its RESULT', async (t) => {
+  const { transport, send, lottery } = startSession(t);
+  lottery.finishedAgencies = 3;
+  send(
+    { type: 'HELLO', agency: AGENCY, progress: true },
+    ...batches.map((batch) => ({ type: 'BETS' as const, ...batch })),
+    { type: 'FINISH', total: bets.length, digest: digestOfAll },
+    { type: 'WINNERS' },
+  );
+  t.like(await transport.receive(), { type: 'WELCOME' });
+  for (const _ of batches) t.like(await transport.receive(), { type: 'ACK' });
+  t.deepEqual(await transport.receive(), { type: 'ACK', offset: bets.length });
+  t.deepEqual(await transport.receive(), { type: 'WAITING', finished: 3, agencies: 5 });
+  lottery.draw(['30111222']);
+  t.deepEqual(await transport.receive(), { type: 'RESULT', documents: ['30111222'], last: true });
+});
+
+test('a connection replaced by a newer one for its agency is told REPLACED and closed', async (t) => {
+  const { transport, send, session } = startSession(t);
+  send({ type: 'HELLO', agency: AGENCY });
+  t.like(await transport.receive(), { type: 'WELCOME' });
+  session.replace();
+  t.deepEqual(await transport.receive(), {
+    type: 'ERROR',
+    code: ErrorCode.REPLACED,
+    message: `a newer connection for agency ${AGENCY} took over`,
+  });
+  await transport.closed;
 });

@@ -137,13 +137,18 @@ export class MemoryTransport implements Transport {
     if (reads) this.#take();
   }
 
-  /** The next message the Session sent; waits for it. */
-  async receive(): Promise<Message> {
+  /** The next message the Session sent; waits for it, at most `timeoutMs`. */
+  async receive(timeoutMs = 10_000): Promise<Message> {
+    const timeout = AbortSignal.timeout(timeoutMs);
     while (this.#messages.length === 0) {
       if (this.#destroyed) throw new Error('the connection closed with no more messages');
+      if (timeout.aborted) throw new Error(`no message within ${timeoutMs} ms`);
       const arrived = Promise.withResolvers<void>();
-      this.#messageWaiter = arrived.resolve;
+      const wake = () => arrived.resolve();
+      this.#messageWaiter = wake;
+      timeout.addEventListener('abort', wake, { once: true });
       await Promise.race([arrived.promise, this.closed]);
+      timeout.removeEventListener('abort', wake);
     }
     return this.#messages.shift()!;
   }
