@@ -10,9 +10,9 @@ import { uploadDigestOf } from '../src/bets/upload-digest.ts';
 import { createLogger } from '../src/log/logger.ts';
 import type { Identity } from '../src/pki/identity.ts';
 import { encodeMessage } from '../src/wire/codec.ts';
-import { ErrorCode } from '../src/wire/errors.ts';
 import type { Message, WireBet } from '../src/wire/messages.ts';
 import { MemoryTransport } from './helpers/memory-transport.ts';
+import { ErrorCode } from '../src/errors.ts';
 
 // The Session alone, in this thread, over an in-memory transport: no socket,
 // no worker. The test is the agency on the other end; a Store and a Lottery

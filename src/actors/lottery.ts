@@ -5,10 +5,10 @@
 
 import type { Remote } from 'comlink';
 import { logEvent, type Logger } from '../log/logger.ts';
-import { ErrorCode } from '../wire/errors.ts';
 import { Backoff } from '../timing/backoff.ts';
 import { Mailbox } from './mailbox.ts';
 import type { FinishOutcome, StoreApi, StoreSnapshot, Winners } from './store-api.ts';
+import { ErrorCode } from '../errors.ts';
 
 export type WinnersOutcome = { status: 'drawn'; documents: string[] } | { status: 'rejected'; code: ErrorCode; message: string };
 

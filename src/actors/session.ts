@@ -20,7 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Remote } from 'comlink';
-import { InvalidBetError, todayUtc, validateBet } from '../bets/bet.ts';
+import { todayUtc, validateBet } from '../bets/bet.ts';
 import { betRowsFromPayload } from '../bets/bet-rows-from-payload.ts';
 import { encodeBetRows } from '../bets/bets-csv.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
@@ -28,7 +28,6 @@ import { describeIdentity, type Identity } from '../pki/identity.ts';
 import { decodeMessage, encodeMessage, encodeResult } from '../wire/codec.ts';
 import type { Transport } from '../transport/transport.ts';
 import { writesTogether } from '../transport/writes-together.ts';
-import { ErrorCode, ProtocolError } from '../wire/errors.ts';
 import { FrameDecoder } from '../wire/frame-decoder.ts';
 import { HEADER_SIZE, MAX_FRAME_SIZE, type Frame } from '../wire/frame.ts';
 import { MessageType } from '../wire/message-type.ts';
@@ -38,6 +37,7 @@ import type { Lottery } from './lottery.ts';
 import { Mailbox } from './mailbox.ts';
 import type { AppendOutcome, AppendRequest } from './store-api.ts';
 import type { SessionStore } from './store-client.ts';
+import { ErrorCode, InvalidBetError, ProtocolError } from '../errors.ts';
 
 /** How often a held WINNERS looks whether more agencies have finished, for an agency that shows it. */
 const PROGRESS_EVERY_MS = 1000;

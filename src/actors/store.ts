@@ -24,10 +24,10 @@ import {
   type Winners,
 } from '../storage/recovery.ts';
 import { scanWinners } from '../storage/winner-scan.ts';
-import { ErrorCode } from '../wire/errors.ts';
 import { Mailbox } from './mailbox.ts';
+import { ErrorCode, StoreFailedError } from '../errors.ts';
 
-export { BETS_FILE, JOURNAL_FILE, StoreRecoveryError, type AgencyState, type Winners } from '../storage/recovery.ts';
+export { BETS_FILE, JOURNAL_FILE, type AgencyState, type Winners } from '../storage/recovery.ts';
 
 export type AgencyWelcome = { offset: number; finished: boolean; drawn: boolean; total?: number; digest?: string };
 /** The draw's outcome and the hash chain of the bets.csv it was drawn from. */
@@ -56,11 +56,6 @@ export type StoreOptions = RecoveryOptions & {
   /** Told once if the Store fails for good (see #fail); the store worker dies of it. */
   onFailure?: (error: StoreFailedError) => void;
 };
-
-/** The Store failed in a way it cannot recover from while running: the server must restart into recovery. */
-export class StoreFailedError extends Error {
-  override name = 'StoreFailedError';
-}
 
 type Pending<T> = { resolve: (outcome: T) => void; reject: (error: unknown) => void };
 type PendingWork =

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LOG_FORMATS, LOG_LEVELS } from '../log/logger.ts';
+import { ConfigExit, ConfigFileError } from '../errors.ts';
 
 // One convict schema per program; this module turns a schema into a
 // command-line program's configuration. Precedence, lowest first:
@@ -21,16 +22,6 @@ export type Setting = {
   defaultFrom?: (settings: Record<string, unknown>) => unknown;
 };
 export type Schema = Record<string, Setting>;
-
-/** The program must stop: print `message` and exit with `exitCode`. */
-export class ConfigExit extends Error {
-  override name = 'ConfigExit';
-  readonly exitCode: number;
-  constructor(message: string, exitCode: number) {
-    super(message);
-    this.exitCode = exitCode;
-  }
-}
 
 export type ProgramInfo = { name: string; summary: string; usage: string };
 
@@ -107,11 +98,6 @@ export function loadProgramConfig<T>(program: ProgramInfo, schema: Schema, argv:
 
 type ConfigFile = { path: string; settings: Record<string, unknown> };
 type Sources = { flags: Map<string, string>; env: NodeJS.ProcessEnv; file: ConfigFile | undefined };
-
-/** A config file that cannot be read or parsed: one line that names it. */
-class ConfigFileError extends Error {
-  override name = 'ConfigFileError';
-}
 
 /**
  * The YAML parser, loaded only for a YAML config file: loading it costs a

@@ -5,7 +5,8 @@
 
 import { readFileSync } from 'node:fs';
 import { loadTls } from '../transport/tls-module.ts';
-import { ConfigExit, type ProgramInfo, type Schema, type Setting } from './program-config.ts';
+import { type ProgramInfo, type Schema, type Setting } from './program-config.ts';
+import { ConfigExit } from '../errors.ts';
 
 export type TlsPaths = { tlsCa: string; tlsCert: string; tlsKey: string };
 export type ServerTlsPaths = TlsPaths & { tlsCrl: string };

@@ -1,4 +1,5 @@
 import { crc32 } from 'node:zlib';
+import { JournalCorruptError } from '../errors.ts';
 
 // The journal beside bets.csv records what the Store has committed: after
 // each group, where bets.csv ends, the hash chain's value there, each touched
@@ -28,10 +29,6 @@ export type CommitRecord = {
 /** The draw's outcome, and the hash chain of the bets it was drawn from. */
 export type DrawRecord = { kind: 'draw'; winners: Record<string, string[]>; chain: string };
 export type JournalRecord = CommitRecord | DrawRecord;
-
-export class JournalCorruptError extends Error {
-  override name = 'JournalCorruptError';
-}
 
 export function encodeRecord(record: JournalRecord): string {
   const json = JSON.stringify(record);

@@ -14,6 +14,7 @@ import { DigestsFromBets } from './digests-from-bets.ts';
 import { exists, syncDirectory } from './file-io.ts';
 import { CHAIN_START, chainLink } from './hash-chain.ts';
 import { parseJournal, type CommitRecord, type JournalRecord } from './journal.ts';
+import { StoreRecoveryError } from '../errors.ts';
 
 export const BETS_FILE = 'bets.csv';
 export const JOURNAL_FILE = 'bets.journal';
@@ -47,11 +48,6 @@ export type RecoveryOptions = {
   /** How bets.csv and the journal are opened: fs.promises.open unless a test puts faults in between. */
   openFile?: (path: string, flags: number, mode: number) => Promise<FileHandle>;
 };
-
-/** The store cannot start: what is on disk contradicts what was acknowledged. */
-export class StoreRecoveryError extends Error {
-  override name = 'StoreRecoveryError';
-}
 
 const READ_CHUNK = 4 * 1024 * 1024;
 
