@@ -84,6 +84,8 @@ export const LocalFailure = {
   GATE_CLOSED: 'GATE_CLOSED',
   /** A program must stop at start: a bad flag, variable or config file, or --help and --version. */
   CONFIG: 'CONFIG',
+  /** A mistake on the command line: an unknown flag, a flag without its value, a stray argument. */
+  COMMAND_LINE: 'COMMAND_LINE',
   /** A config file that cannot be read or parsed. */
   CONFIG_FILE: 'CONFIG_FILE',
   /** lottery-pki cannot make or revoke what it was asked. */
@@ -233,6 +235,14 @@ export class ConfigExit extends CodedError<typeof LocalFailure.CONFIG> {
   constructor(message: string, exitCode: number) {
     super(LocalFailure.CONFIG, message);
     this.exitCode = exitCode;
+  }
+}
+
+/** A mistake on the command line, said in one line. */
+export class CommandLineError extends CodedError<typeof LocalFailure.COMMAND_LINE> {
+  override name = 'CommandLineError';
+  constructor(message: string, options?: ErrorOptions) {
+    super(LocalFailure.COMMAND_LINE, message, options);
   }
 }
 

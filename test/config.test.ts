@@ -4,7 +4,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agencySchema, loadAgencyConfig } from '../src/config/agency-config.ts';
 import { parseHostPort } from '../src/config/formats.ts';
-import { projectVersion, type Schema } from '../src/config/program-config.ts';
+import { loadProgramConfig, projectVersion, type Schema } from '../src/config/program-config.ts';
 import { defaultWorkers, loadServerConfig, serverSchema } from '../src/config/server-config.ts';
 import { ConfigExit } from '../src/errors.ts';
 
@@ -306,6 +306,77 @@ test('an unknown option exits 2 naming it', (t) => {
     t.regex(exit.message, new RegExp(argv.find((arg) => arg.startsWith('-') && !['--port'].includes(arg))!));
   }
   t.is(exitOf(t, () => loadAgencyConfig(['--id', '1', '--agencies', '3'], {})).exitCode, 2);
+});
+
+test('an unknown option a letter or two off a known one is told which was meant', (t) => {
+  const suggested: Array<[string[], string]> = [
+    [['--prot', '2000'], '--port'],
+    [['--data-dri', 'x'], '--data-dir'],
+    [['--worker', '3'], '--workers'],
+  ];
+  for (const [argv, meant] of suggested) {
+    const exit = exitOf(t, () => loadServerConfig(argv, {}), argv[0]);
+    t.is(exit.exitCode, 2);
+    t.is(exit.message.split('\n')[0], `lottery-server: unknown option '${argv[0]}' (did you mean ${meant}?)`);
+  }
+  for (const argv of [['--verbose'], ['-x']]) {
+    t.is(exitOf(t, () => loadServerConfig(argv, {})).message.split('\n')[0], `lottery-server: unknown option '${argv[0]}'`);
+  }
+});
+
+test("a flag's value reaches its setting as written, even one that reads as a number or is quoted", (t) => {
+  t.like(loadServerConfig(['--data-dir', '1.50', '--host', '0x10', '--tls-ca', "'ca.pem'"], {}), {
+    dataDir: '1.50',
+    host: '0x10',
+    tlsCa: "'ca.pem'",
+  });
+});
+
+test('a port is written in digits: trailing letters are refused, not cut off', (t) => {
+  for (const [argv, env] of [
+    [['--port', '80abc'], {}],
+    [[], { SERVER_PORT: '80abc' }],
+  ] as const) {
+    const exit = exitOf(t, () => loadServerConfig([...argv], env));
+    t.is(exit.message.split('\n')[0], 'lottery-server: --port (SERVER_PORT): ports must be within range 0 - 65535');
+  }
+  t.is(loadServerConfig(['--port', '0'], {}).port, 0);
+});
+
+test('every bad value is told at once, one line each in schema order, then the config file keys the schema lacks', async (t) => {
+  const path = await configFile(t, { prot: 1, workers: 0, host: 5 });
+  const exit = exitOf(t, () => loadServerConfig(['--config', path, '--agencies', 'five'], { LOG_FORMAT: 'xml' }));
+  t.is(exit.exitCode, 2);
+  t.deepEqual(exit.message.split('\n'), [
+    `lottery-server: "host" in config file ${path}: must be of type String`,
+    'lottery-server: --agencies (LOTTERY_AGENCIES): must be a positive integer',
+    `lottery-server: "workers" in config file ${path}: must be an integer from 1 to 256`,
+    'lottery-server: --log-format (LOG_FORMAT): must be one of the possible values: ["text","json"]',
+    `lottery-server: config file ${path}: unknown key "prot"`,
+    "Try 'lottery-server --help'.",
+  ]);
+});
+
+test('a switch given alone means on; given a value, it takes it only written inline', (t) => {
+  const program = { name: 'switches', summary: 'A program with a switch.', usage: 'switches [--force]' };
+  const schema = {
+    force: { doc: 'replace what is there', format: 'on-off', default: false, env: 'FORCE', arg: 'force', isSwitch: true },
+    out: { doc: 'where to write', format: String, default: 'out', env: 'OUT', arg: 'out' },
+  } satisfies Schema;
+  const load = (argv: string[], env: Record<string, string> = {}) =>
+    loadProgramConfig<{ force: boolean; out: string }>(program, schema, argv, env);
+  t.false(load([]).force);
+  t.true(load(['--force']).force);
+  t.true(load(['--force', '--out', 'x']).force);
+  t.false(load(['--force=off']).force);
+  t.true(load([], { FORCE: 'on' }).force);
+  t.false(load(['--force=off'], { FORCE: 'on' }).force, 'the flag over the variable');
+  t.regex(exitOf(t, () => load(['--force', 'off'])).message, /^switches: unexpected argument 'off'/);
+  t.regex(exitOf(t, () => load(['--force', '--force'])).message, /^switches: option '--force' is given more than once/);
+  t.regex(exitOf(t, () => load(['--force=maybe'])).message, /^switches: --force \(FORCE\): must be on or off/);
+  // A setting that is no switch still needs its value.
+  t.regex(exitOf(t, () => load(['--out'])).message, /^switches: option '--out' needs a value/);
+  t.regex(exitOf(t, () => load(['--help'])).message, /^ {2}--force\[=on\|off\]$/m);
 });
 
 test('a stray argument exits 2', (t) => {

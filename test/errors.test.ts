@@ -24,6 +24,7 @@ const samples: Error[] = [
   new errors.ActorGoneError('x'),
   new errors.GateClosed(),
   new errors.ConfigExit('x', 2),
+  new errors.CommandLineError('x'),
   new errors.ConfigFileError('x'),
   new errors.PkiError('x'),
 ];

@@ -13,7 +13,6 @@ onStopSignal((signal) => {
 const { writeFileSync } = await import('node:fs');
 const { dirname, relative, resolve, sep } = await import('node:path');
 const { fileURLToPath } = await import('node:url');
-await import('../config/formats.ts');
 const { configFileSetting, configOrExit, loadProgramConfig } = await import('../config/program-config.ts');
 const { composeYaml } = await import('../compose/compose-file.ts');
 

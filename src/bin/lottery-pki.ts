@@ -4,7 +4,6 @@ import { prepareRuntime } from '../runtime.mjs';
 import type { Schema } from '../config/program-config.ts';
 prepareRuntime('lottery-pki');
 
-await import('../config/formats.ts');
 const { PkiError } = await import('../errors.ts');
 const { configFileSetting, configOrExit, loadProgramConfig } = await import('../config/program-config.ts');
 const { makePkiDirectory, revokeCertificates } = await import('../pki/pki-directory.ts');
@@ -40,6 +39,7 @@ const schema = {
     shownDefault: 'off',
     env: 'PKI_FORCE',
     arg: 'force',
+    isSwitch: true,
   },
   revoke: {
     doc: 'comma-separated agency ids (or "monitor") to add to ca.crl instead of making certificates; give the server --tls-crl <out>/ca.crl',
@@ -61,9 +61,7 @@ const program = {
 };
 
 type PkiConfig = { out: string; agencies: number; hosts: string; days: number; caDays: number; force: boolean; revoke: string };
-// --force is a switch; the shared loader reads every flag as taking a value.
-const argv = process.argv.slice(2).map((arg) => (arg === '--force' ? '--force=on' : arg));
-const config = configOrExit(() => loadProgramConfig<PkiConfig>(program, schema, argv, process.env));
+const config = configOrExit(() => loadProgramConfig<PkiConfig>(program, schema, process.argv.slice(2), process.env));
 const list = (text: string) =>
   text
     .split(',')

@@ -1,20 +1,42 @@
 import convict from 'convict';
 
-// Value formats shared by the programs' schemas. Each throws a message that
-// says what the value must be; convict prefixes it with the key.
+// Value formats shared by the programs' schemas, registered with convict by
+// name: convict coerces a variable's or a flag's text with `coerce` and checks
+// the value with `validate`. Each `validate` throws a message that says what
+// the value must be; the loader puts the flag, variable or file before it.
 
-export const positiveInteger: convict.Format = {
+/** A format as convict takes it, with the parts every format here has. */
+export type ValueFormat = { name: string; validate(value: unknown): void; coerce?(value: unknown): unknown };
+
+/** Whole decimal digits, as a number; anything else is left for `validate` to refuse. */
+const digits = (value: unknown) => (typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value);
+
+/**
+ * A TCP port, 0 (any free one) included. convict's own "port" reads text with
+ * parseInt, which takes "80abc" as 80; this one takes digits only.
+ */
+export const tcpPort = {
+  name: 'tcp-port',
+  validate(value: unknown) {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
+      throw new Error('ports must be within range 0 - 65535');
+    }
+  },
+  coerce: digits,
+} satisfies ValueFormat;
+
+export const positiveInteger = {
   name: 'positive-integer',
   validate(value: unknown) {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new Error('must be a positive integer');
   },
-  coerce: (value: unknown) => (typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value),
-};
+  coerce: digits,
+} satisfies ValueFormat;
 
 /** The longest a Node timer can wait: 2^31 - 1 ms; longer ones fire at once. */
 export const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
-export const seconds: convict.Format = {
+export const seconds = {
   name: 'seconds',
   validate(value: unknown) {
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_TIMER_SECONDS) {
@@ -22,22 +44,22 @@ export const seconds: convict.Format = {
     }
   },
   coerce: (value: unknown) => (typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value),
-};
+} satisfies ValueFormat;
 
 /** Session worker threads: more than this only costs memory and start-up time. */
 export const MAX_WORKERS = 256;
 
-export const workerCount: convict.Format = {
+export const workerCount = {
   name: 'worker-count',
   validate(value: unknown) {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_WORKERS) {
       throw new Error(`must be an integer from 1 to ${MAX_WORKERS}`);
     }
   },
-  coerce: positiveInteger.coerce,
-};
+  coerce: digits,
+} satisfies ValueFormat;
 
-export const onOff: convict.Format = {
+export const onOff = {
   name: 'on-off',
   validate(value: unknown) {
     if (typeof value !== 'boolean') throw new Error('must be on or off');
@@ -49,9 +71,9 @@ export const onOff: convict.Format = {
     if (['off', 'false', '0', 'no'].includes(text)) return false;
     return value;
   },
-};
+} satisfies ValueFormat;
 
-export const hostPort: convict.Format = {
+export const hostPort = {
   name: 'host-port',
   validate(value: unknown) {
     if (typeof value !== 'string' || parseHostPort(value) !== undefined) return;
@@ -60,16 +82,16 @@ export const hostPort: convict.Format = {
       throw new Error(`port ${Number(port)} is out of range (1..65535)`);
     throw new Error('must be host:port, e.g. localhost:12345');
   },
-};
+} satisfies ValueFormat;
 
 /** A count that may be 0 (convict's own `nat` says "positive integer" of it). */
-export const wholeNumber: convict.Format = {
+export const wholeNumber = {
   name: 'whole-number',
   validate(value: unknown) {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new Error('must be a whole number, 0 or more');
   },
-  coerce: (value: unknown) => (typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value),
-};
+  coerce: digits,
+} satisfies ValueFormat;
 
 export function parseHostPort(value: string): { host: string; port: number } | undefined {
   const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(value.trim());
@@ -78,11 +100,36 @@ export function parseHostPort(value: string): { host: string; port: number } | u
   return port >= 1 && port <= 65535 ? { host: match[1], port } : undefined;
 }
 
-convict.addFormats({
+/** Every format a schema may name. */
+export const FORMATS = {
+  'tcp-port': tcpPort,
   'positive-integer': positiveInteger,
   'whole-number': wholeNumber,
   seconds,
   'worker-count': workerCount,
   'on-off': onOff,
   'host-port': hostPort,
-});
+} as const satisfies Record<string, ValueFormat>;
+
+export type FormatName = keyof typeof FORMATS;
+
+/** What a setting's value may be: a format named here, one of a list of words, or any text. */
+export type SettingFormat = FormatName | readonly string[] | StringConstructor;
+
+/** The check of a setting's value, throwing what the value must be (for a list or text, in convict's words). */
+export function validatorOf(format: SettingFormat): (value: unknown) => void {
+  if (format === String) {
+    return (value) => {
+      if (typeof value !== 'string') throw new Error('must be of type String');
+    };
+  }
+  if (Array.isArray(format)) {
+    return (value) => {
+      if (typeof value !== 'string' || !format.includes(value))
+        throw new Error(`must be one of the possible values: ${JSON.stringify(format)}`);
+    };
+  }
+  return FORMATS[format as FormatName].validate;
+}
+
+convict.addFormats(FORMATS);

@@ -1,10 +1,10 @@
 import convict from 'convict';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { extname } from 'node:path';
-import { parseArgs } from 'node:util';
 import { LOG_FORMATS, LOG_LEVELS } from '../log/logger.ts';
-import { ConfigExit, ConfigFileError } from '../errors.ts';
+import { readFlags, type KnownFlags } from './command-line.ts';
+import { readConfigFile, type ConfigFile } from './config-file.ts';
+import { validatorOf, type SettingFormat } from './formats.ts';
+import { CommandLineError, ConfigExit, ConfigFileError } from '../errors.ts';
 
 // One convict schema per program; this module turns a schema into a
 // command-line program's configuration. Precedence, lowest first:
@@ -12,10 +12,12 @@ import { ConfigExit, ConfigFileError } from '../errors.ts';
 
 export type Setting = {
   doc: string;
-  format: convict.SchemaObj['format'];
+  format: SettingFormat;
   default: unknown;
   env: string;
   arg: string;
+  /** A flag that may be given alone, meaning on (e.g. --force); its format is on-off. */
+  isSwitch?: true;
   /** How --help shows the default when it is computed (e.g. from the machine). */
   shownDefault?: string;
   /** The default, when it depends on other settings: used where no flag, variable or config file sets this one. */
@@ -52,6 +54,19 @@ export const configFileSetting = (env: string): Setting => ({
   arg: 'config',
 });
 
+/** The exit code of a usage error: a bad flag or value. */
+export const USAGE_ERROR = 2;
+
+/** A usage error: each line said by the program, then where to look. */
+export function usageError(program: ProgramInfo, lines: string[]): ConfigExit {
+  return new ConfigExit(`${lines.map((line) => `${program.name}: ${line}`).join('\n')}\nTry '${program.name} --help'.`, USAGE_ERROR);
+}
+
+/** How a message names a setting to its user: its flag and its variable. */
+export function flagAndVariable(setting: Setting): string {
+  return `--${setting.arg} (${setting.env})`;
+}
+
 /**
  * Loads a program's configuration from `argv` and `env`. Throws ConfigExit
  * for --help and --version (exit 0) and for every bad flag or value (exit 2),
@@ -60,94 +75,83 @@ export const configFileSetting = (env: string): Setting => ({
 export function loadProgramConfig<T>(program: ProgramInfo, schema: Schema, argv: string[], env: NodeJS.ProcessEnv): T {
   if (argv.includes('--help') || argv.includes('-h')) throw new ConfigExit(helpText(program, schema), 0);
   if (argv.includes('--version')) throw new ConfigExit(projectVersion(), 0);
-  const flags = flagValues(program, schema, argv);
-  const fail = (lines: string[]): never => {
-    throw new ConfigExit(`${lines.map((line) => `${program.name}: ${line}`).join('\n')}\nTry '${program.name} --help'.`, 2);
-  };
-  let config: convict.Config<Record<string, unknown>>;
-  let file: ConfigFile | undefined;
   try {
-    // The command line is parsed once, above; convict takes each flag's value
-    // in place of its variable's, which is where flags stand in precedence.
-    const flagsOverEnv = { ...env };
-    for (const setting of Object.values(schema)) if (flags.has(setting.arg)) flagsOverEnv[setting.env] = flags.get(setting.arg);
-    config = convict(schema as convict.Schema<Record<string, unknown>>, { args: [], env: flagsOverEnv });
-    const path = config.get('config');
-    if (typeof path === 'string' && path !== '') {
-      file = readConfigFile(path);
-      config.load(file.settings);
-    }
+    const flags = flagsByKey(schema, argv);
+    // convict reads the environment itself, by the schema's `env` names. The
+    // command line is not left to it: its parser reads "--data-dir 1.50" as
+    // the number 1.5 and a flag given twice as a list.
+    const config = convict(schema as convict.Schema<Record<string, unknown>>, { env, args: [] });
+    // The file named by --config, else by its variable (convict has read that).
+    const path = flags.get('config') ?? (Object.hasOwn(schema, 'config') ? config.get('config') : '');
+    const file = typeof path === 'string' && path !== '' ? readConfigFile(path) : undefined;
+    // load() keeps the environment above the file; set() puts each flag above both.
+    if (file !== undefined) config.load(file.settings);
+    for (const [key, value] of flags) config.set(key, value);
+    const sources: Sources = { flags, env, file };
+    const problems = problemsIn(schema, config.getProperties(), sources);
+    if (problems.length > 0) throw usageError(program, problems);
+    // Every value passed the same formats above; convict's own check stays the last word.
     config.validate({ allowed: 'strict' });
     for (const [key, setting] of Object.entries(schema)) {
-      const given = flags.has(setting.arg) || env[setting.env] !== undefined || (file !== undefined && key in file.settings);
-      if (setting.defaultFrom !== undefined && !given) config.set(key, setting.defaultFrom(config.getProperties()));
+      if (setting.defaultFrom !== undefined && originOf(schema, sources, key) === 'default') {
+        config.set(key, setting.defaultFrom(config.getProperties()));
+      }
     }
+    return config.getProperties() as T;
   } catch (error) {
-    if (error instanceof ConfigExit) throw error;
-    if (error instanceof ConfigFileError) return fail([error.message]);
-    const sources: Sources = { flags, env, file };
-    return fail(
-      (error as Error).message
-        .split('\n')
-        .filter((line) => line.trim() !== '')
-        .map((line) => explain(schema, sources, line)),
-    );
+    if (error instanceof CommandLineError || error instanceof ConfigFileError) throw usageError(program, [error.message]);
+    throw error;
   }
-  return config.getProperties() as T;
 }
 
-type ConfigFile = { path: string; settings: Record<string, unknown> };
-type Sources = { flags: Map<string, string>; env: NodeJS.ProcessEnv; file: ConfigFile | undefined };
+/** What gave the settings their values, highest first. */
+type Sources = { flags: ReadonlyMap<string, string>; env: NodeJS.ProcessEnv; file: ConfigFile | undefined };
 
-/**
- * The YAML parser, loaded only for a YAML config file: loading it costs a
- * program's start more than all its own configuration does.
- */
-function parseYaml(text: string): unknown {
-  const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
-  return parse(text);
-}
+/** Where a setting's value came from: the highest source that gave one, or its default. */
+type Origin = 'flag' | 'env' | 'file' | 'default';
 
-/** Reads a config file as JSON, or as YAML when its name ends in .yaml or .yml. */
-function readConfigFile(path: string): ConfigFile {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    const { code, message } = error as NodeJS.ErrnoException;
-    throw new ConfigFileError(`config file ${path}: cannot read it (${code === 'ENOENT' ? 'no such file' : message})`);
-  }
-  const yaml = ['.yaml', '.yml'].includes(extname(path).toLowerCase());
-  let settings: unknown;
-  try {
-    settings = yaml ? parseYaml(text) : JSON.parse(text);
-  } catch (error) {
-    // Both parsers' messages may span lines (YAML shows the spot): the first says what is wrong.
-    const reason = (error as Error).message.split('\n')[0].trim().replace(/:$/, '');
-    throw new ConfigFileError(`config file ${path} is not valid ${yaml ? 'YAML' : 'JSON'}: ${reason}`);
-  }
-  if (typeof settings !== 'object' || settings === null || Array.isArray(settings)) {
-    throw new ConfigFileError(`config file ${path} must hold an object of settings, e.g. {"port": 12345}`);
-  }
-  return { path, settings: settings as Record<string, unknown> };
+function originOf(schema: Schema, { flags, env, file }: Sources, key: string): Origin {
+  if (flags.has(key)) return 'flag';
+  if (env[schema[key].env] !== undefined) return 'env';
+  if (file !== undefined && Object.hasOwn(file.settings, key)) return 'file';
+  return 'default';
 }
 
 /**
- * One of convict's messages, told as the user set the value: the flag, the
- * variable or the config file's key, whichever the value came from (in
- * precedence order), and a missing required setting said as such.
+ * Every bad value in `values` (in schema order) and every config file key the
+ * schema does not have, each told as the user set it: the flag and its
+ * variable (either may have given the value), or the config file's key; and a
+ * required setting that nothing gave, as such.
  */
-function explain(schema: Schema, { flags, env, file }: Sources, line: string): string {
-  const undeclared = /^configuration param '([^']+)' not declared in the schema$/.exec(line);
-  if (undeclared) return file === undefined ? line : `config file ${file.path}: unknown key "${undeclared[1]}"`;
-  const key = /^(\w+): /.exec(line)?.[1];
-  const setting = key === undefined ? undefined : schema[key];
-  if (setting === undefined) return line;
-  const problem = line.slice(key!.length + 2);
-  if (flags.has(setting.arg) || env[setting.env] !== undefined) return `--${setting.arg} (${setting.env}): ${problem}`;
-  if (file !== undefined && Object.hasOwn(file.settings, key!)) return `"${key}" in config file ${file.path}: ${problem}`;
-  if (setting.default === null) return `--${setting.arg} (${setting.env}) is required`;
-  return `--${setting.arg} (${setting.env}): ${problem}`;
+function problemsIn(schema: Schema, values: Record<string, unknown>, sources: Sources): string[] {
+  const { file } = sources;
+  const bad = Object.entries(schema).flatMap(([key, setting]) => {
+    const problem = formatProblem(setting, values[key]);
+    if (problem === undefined) return [];
+    const origin = originOf(schema, sources, key);
+    if (origin === 'file') return [`"${key}" in config file ${file!.path}: ${problem}`];
+    if (origin === 'default' && setting.default === null) return [`${flagAndVariable(setting)} is required`];
+    return [`${flagAndVariable(setting)}: ${problem}`];
+  });
+  const unknown = file === undefined ? [] : Object.keys(file.settings).filter((key) => !Object.hasOwn(schema, key));
+  return [...bad, ...unknown.map((key) => `config file ${file!.path}: unknown key "${key}"`)];
+}
+
+/** What the setting's format says of the value, or undefined if it takes it. */
+function formatProblem(setting: Setting, value: unknown): string | undefined {
+  try {
+    validatorOf(setting.format)(value);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/** The flags given, by their settings' keys. */
+function flagsByKey(schema: Schema, argv: string[]): Map<string, string> {
+  const keyOf = new Map(Object.entries(schema).map(([key, setting]) => [setting.arg, key]));
+  const known: KnownFlags = new Map(Object.values(schema).map((setting) => [setting.arg, { isSwitch: setting.isSwitch === true }]));
+  return new Map([...readFlags(known, argv)].map(([flag, value]) => [keyOf.get(flag)!, value]));
 }
 
 /**
@@ -164,47 +168,11 @@ export function configOrExit<T>(load: () => T): T {
   }
 }
 
-/**
- * The command line's flags, by name. Unknown flags, stray arguments, a flag
- * without its value and a flag given twice are mistakes worth stopping for.
- */
-function flagValues(program: ProgramInfo, schema: Schema, argv: string[]): Map<string, string> {
-  const known = new Set(Object.values(schema).map((setting) => setting.arg));
-  const options = Object.fromEntries([...known].map((name) => [name, { type: 'string' as const }]));
-  const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
-  // A flag that takes a value must have one: "--port" alone would read as "true".
-  // parseArgs would take a following flag as the value ("--data-dir --fsync"),
-  // but convict reads both as flags and sets the first to true; a value that
-  // looks like a flag is only taken written inline (--data-dir=-odd). Checked
-  // in order, so "--host --port 80" is told about --host, not about "80".
-  // A flag given twice is refused, whichever flag it is: which of the two
-  // was meant is not for the program to guess.
-  const values = new Map<string, string>();
-  for (const token of tokens) {
-    const problem =
-      token.kind === 'positional'
-        ? `unexpected argument '${token.value}'`
-        : token.kind !== 'option'
-          ? undefined
-          : !known.has(token.name)
-            ? `unknown option '${token.rawName}'`
-            : token.value === undefined || (!token.inlineValue && LOOKS_LIKE_A_FLAG.test(token.value))
-              ? `option '${token.rawName}' needs a value`
-              : values.has(token.name)
-                ? `option '--${token.name}' is given more than once`
-                : undefined;
-    if (problem !== undefined) throw new ConfigExit(`${program.name}: ${problem}\nTry '${program.name} --help'.`, 2);
-    if (token.kind === 'option') values.set(token.name, token.value!);
-  }
-  return values;
-}
-
-const LOOKS_LIKE_A_FLAG = /^--?[A-Za-z]/;
-
 export function helpText(program: ProgramInfo, schema: Schema): string {
   const rows = Object.entries(schema).map(([key, setting]) => {
     const shown = setting.shownDefault ?? (setting.default === '' ? '(none)' : String(setting.default));
-    return `  --${setting.arg} <value>\n      ${setting.doc}\n      env ${setting.env}, config file key "${key}", default ${shown}`;
+    const flag = setting.isSwitch ? `--${setting.arg}[=on|off]` : `--${setting.arg} <value>`;
+    return `  ${flag}\n      ${setting.doc}\n      env ${setting.env}, config file key "${key}", default ${shown}`;
   });
   return [
     `Usage: ${program.usage}`,

@@ -1,5 +1,4 @@
 import { availableParallelism } from 'node:os';
-import './formats.ts';
 import { configFileSetting, loadProgramConfig, loggingSettings, type ProgramInfo, type Schema } from './program-config.ts';
 import { tlsCrlSetting, tlsSettings, type ServerTlsPaths } from './tls-settings.ts';
 import type { LogFormat, LogLevel } from '../log/logger.ts';
@@ -39,7 +38,7 @@ export const serverProgram: ProgramInfo = {
 };
 
 export const serverSchema = {
-  port: { doc: 'TCP port to listen on', format: 'port', default: 12345, env: 'SERVER_PORT', arg: 'port' },
+  port: { doc: 'TCP port to listen on', format: 'tcp-port', default: 12345, env: 'SERVER_PORT', arg: 'port' },
   host: { doc: 'address to listen on', format: String, default: '0.0.0.0', env: 'SERVER_HOST', arg: 'host' },
   agencies: {
     doc: 'number of agencies (ids 1..N); the draw runs when all of them have finished',

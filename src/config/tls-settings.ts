@@ -5,8 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { loadTls } from '../transport/tls-module.ts';
-import { type ProgramInfo, type Schema, type Setting } from './program-config.ts';
-import { ConfigExit } from '../errors.ts';
+import { flagAndVariable, usageError, type ProgramInfo, type Schema, type Setting } from './program-config.ts';
 
 export type TlsPaths = { tlsCa: string; tlsCert: string; tlsKey: string };
 export type ServerTlsPaths = TlsPaths & { tlsCrl: string };
@@ -92,14 +91,10 @@ function check(program: ProgramInfo, makeContext: () => unknown): void {
   try {
     makeContext();
   } catch (error) {
-    throw new ConfigExit(
-      `${program.name}: the TLS files do not make a usable certificate and key: ${(error as Error).message}\nTry '${program.name} --help'.`,
-      2,
-    );
+    throw usageError(program, [`the TLS files do not make a usable certificate and key: ${(error as Error).message}`]);
   }
 }
 
 function fail(program: ProgramInfo, schema: Schema, key: string, problem: string): never {
-  const setting = schema[key];
-  throw new ConfigExit(`${program.name}: --${setting.arg} (${setting.env}): ${problem}\nTry '${program.name} --help'.`, 2);
+  throw usageError(program, [`${flagAndVariable(schema[key])}: ${problem}`]);
 }
