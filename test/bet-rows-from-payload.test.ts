@@ -3,13 +3,14 @@ import test from 'ava';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { Batcher } from '../src/agency/batcher.ts';
-import { InvalidBetError, validateBet } from '../src/bets/bet.ts';
+import { validateBet } from '../src/bets/bet.ts';
 import { betRowsFromPayload, type BetRows } from '../src/bets/bet-rows-from-payload.ts';
 import { generateBets, seededRandom } from '../src/bets/bet-generator.ts';
 import { encodeCanonicalLines } from '../src/bets/canonical-bet.ts';
 import { decodeAs } from '../src/wire/codec.ts';
 import { MessageType } from '../src/wire/message-type.ts';
 import type { WireBet } from '../src/wire/messages.ts';
+import { InvalidBetError } from '../src/errors.ts';
 
 // The fast path must never accept what the general path (msgpackr, validateBet,
 // encodeCanonicalLines) would not, nor write other bytes; where it declines, the

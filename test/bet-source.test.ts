@@ -2,10 +2,10 @@ import test, { type ExecutionContext } from 'ava';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkDataFile, DataFileError, fieldsAsSent, readBetRows, type BetRow, type BetSourceOptions } from '../src/agency/bet-source.ts';
-import { CsvSyntaxError } from '../src/agency/csv-rows.ts';
+import { checkDataFile, fieldsAsSent, readBetRows, type BetRow, type BetSourceOptions } from '../src/agency/bet-source.ts';
 import { generateBets, writeAgencyFile } from '../src/bets/bet-generator.ts';
 import type { WireBet } from '../src/wire/messages.ts';
+import { CsvSyntaxError, DataFileError } from '../src/errors.ts';
 
 async function tempFile(t: ExecutionContext, content: string | Uint8Array): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'lottery-bet-source-'));

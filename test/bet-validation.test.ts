@@ -1,7 +1,8 @@
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
-import { betFromFields, InvalidBetError, todayUtc, validateBet, WINNING_NUMBER } from '../src/bets/bet.ts';
+import { betFromFields, todayUtc, validateBet, WINNING_NUMBER } from '../src/bets/bet.ts';
 import type { WireBet } from '../src/wire/messages.ts';
+import { InvalidBetError } from '../src/errors.ts';
 
 const TODAY = '2026-06-15';
 const good: WireBet = ['Santiago Lionel', 'Lorca', '30904465', '1999-03-17', 7574];

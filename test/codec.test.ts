@@ -4,11 +4,11 @@ import { Packr, unpack } from 'msgpackr';
 import { Batcher } from '../src/agency/batcher.ts';
 import { generateBets } from '../src/bets/bet-generator.ts';
 import { decodeAs, decodeMessage, encodeMessage, encodeResult } from '../src/wire/codec.ts';
-import { ErrorCode, ProtocolError } from '../src/wire/errors.ts';
 import { HEADER_SIZE, MAX_FRAME_SIZE, type Frame } from '../src/wire/frame.ts';
 import { FrameDecoder } from '../src/wire/frame-decoder.ts';
 import { MessageType } from '../src/wire/message-type.ts';
 import type { Message, MessageName, WireBet } from '../src/wire/messages.ts';
+import { ErrorCode, ProtocolError } from '../src/errors.ts';
 
 // An independent packer, so that tests can send payloads the codec would never write.
 const rawPackr = new Packr({ useRecords: false, variableMapSize: true });

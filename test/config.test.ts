@@ -4,8 +4,9 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agencySchema, loadAgencyConfig } from '../src/config/agency-config.ts';
 import { parseHostPort } from '../src/config/formats.ts';
-import { ConfigExit, loadProgramConfig, projectVersion, type Schema } from '../src/config/program-config.ts';
+import { loadProgramConfig, projectVersion, type Schema } from '../src/config/program-config.ts';
 import { defaultWorkers, loadServerConfig, serverSchema } from '../src/config/server-config.ts';
+import { ConfigExit } from '../src/errors.ts';
 
 async function configFile(t: ExecutionContext, content: unknown): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'lottery-config-'));

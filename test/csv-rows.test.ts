@@ -1,8 +1,9 @@
 import test, { type ExecutionContext } from 'ava';
 import { parse } from 'fast-csv';
 import fc from 'fast-check';
-import { csvRows, CsvSyntaxError, type CsvRow } from '../src/agency/csv-rows.ts';
+import { csvRows, type CsvRow } from '../src/agency/csv-rows.ts';
 import { generateBets, seededRandom } from '../src/bets/bet-generator.ts';
+import { CsvSyntaxError } from '../src/errors.ts';
 
 // csv-rows.ts reads plain lines itself and hands the rest to fast-csv. Here
 // fast-csv alone reads the same files and the two must agree: the same rows,

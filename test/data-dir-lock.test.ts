@@ -2,8 +2,9 @@ import test from 'ava';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { startProgram } from '../src/harness/lottery-processes.ts';
-import { DataDirLockedError, lockDataDir } from '../src/storage/data-dir-lock.ts';
+import { lockDataDir } from '../src/storage/data-dir-lock.ts';
 import { serverFor, tempDir, within } from './helpers/lottery-fixtures.ts';
+import { DataDirLockedError } from '../src/errors.ts';
 
 test('a second server on the same data dir exits non-zero at once, naming the holder', async (t) => {
   const dataDir = join(await tempDir(t), 'server');

@@ -2,10 +2,10 @@ import test from 'ava';
 import fc from 'fast-check';
 import { seededRandom } from '../src/bets/bet-generator.ts';
 import { encodeMessage } from '../src/wire/codec.ts';
-import { ErrorCode, ProtocolError } from '../src/wire/errors.ts';
 import { HEADER_SIZE, MAX_FRAME_SIZE, MAX_PAYLOAD_SIZE, PROTOCOL_VERSION, type Frame } from '../src/wire/frame.ts';
 import { FrameDecoder } from '../src/wire/frame-decoder.ts';
 import type { Message } from '../src/wire/messages.ts';
+import { ErrorCode, ProtocolError } from '../src/errors.ts';
 
 /** A stream of many frames of every size class, from empty payloads to full ones. */
 function sampleMessages(): Message[] {

@@ -5,7 +5,8 @@
 // address, and a give-up neither takes a turn nor leaks one.
 import test from 'ava';
 import fc from 'fast-check';
-import { GateClosed, HandshakeGate, type Release } from '../src/transport/handshake-gate.ts';
+import { HandshakeGate, type Release } from '../src/transport/handshake-gate.ts';
+import { GateClosed } from '../src/errors.ts';
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { crc32 } from 'node:zlib';
-import { encodeRecord, JournalCorruptError, parseJournal, type JournalRecord } from '../src/storage/journal.ts';
+import { encodeRecord, parseJournal, type JournalRecord } from '../src/storage/journal.ts';
+import { JournalCorruptError } from '../src/errors.ts';
 
 const chain = (n: number) => n.toString(16).padStart(64, '0');
 const records: JournalRecord[] = [

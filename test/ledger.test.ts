@@ -7,7 +7,7 @@ import { decideAppend, decideFinish, drawDue, type AppendOutcome, type FinishOut
 import { Ledger } from '../src/ledger/ledger.ts';
 import type { AgencyState, LedgerRecord } from '../src/ledger/records.ts';
 import { contradictsStoredLottery } from '../src/ledger/stored-lottery.ts';
-import { ErrorCode } from '../src/wire/errors.ts';
+import { ErrorCode } from '../src/errors.ts';
 
 const at = (next: number, stored = next, finished = false): AgencyState => ({ next, stored, finished });
 const batch = (offset: number, count: number, valid = true) => ({ agency: 1, offset, count, valid });

@@ -10,8 +10,8 @@ import { generateBets } from '../src/bets/bet-generator.ts';
 import { encodeCanonicalLines } from '../src/bets/canonical-bet.ts';
 import { EMPTY_UPLOAD_DIGEST, uploadDigestOf } from '../src/bets/upload-digest.ts';
 import { createLogger } from '../src/log/logger.ts';
-import { ErrorCode } from '../src/wire/errors.ts';
 import type { WireBet } from '../src/wire/messages.ts';
+import { ErrorCode } from '../src/errors.ts';
 
 const log = createLogger({ level: 'silent', format: 'text' });
 const AGENCIES = 3;

@@ -2,7 +2,8 @@ import test from 'ava';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { MessageChannel } from 'node:worker_threads';
-import { ActorGoneError, exposeOnPort, wrapPort } from '../src/actors/port-remote.ts';
+import { exposeOnPort, wrapPort } from '../src/actors/port-remote.ts';
+import { ActorGoneError } from '../src/errors.ts';
 
 type Actor = { answer(n: number): Promise<number>; never(): Promise<never> };
 

@@ -12,11 +12,11 @@ import { pino } from 'pino';
 import { createLogger, formatTextLine } from '../src/log/logger.ts';
 import type { Identity } from '../src/pki/identity.ts';
 import { encodeMessage, packValue } from '../src/wire/codec.ts';
-import { ErrorCode } from '../src/wire/errors.ts';
 import { HEADER_SIZE, MAX_FRAME_SIZE, MAX_PAYLOAD_SIZE, PROTOCOL_VERSION } from '../src/wire/frame.ts';
 import { MessageType } from '../src/wire/message-type.ts';
 import type { Message, WireBet } from '../src/wire/messages.ts';
 import { MemoryTransport } from './helpers/memory-transport.ts';
+import { ErrorCode } from '../src/errors.ts';
 
 // The Session alone, in this thread, over an in-memory transport: no socket,
 // no worker. The test is the agency on the other end; a Store and a Lottery

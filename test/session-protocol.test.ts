@@ -4,10 +4,10 @@ import { SessionProtocol, type BatchInHand, type SessionAction, type SessionProt
 import { encodeCanonicalLines } from '../src/bets/canonical-bet.ts';
 import { uploadDigestOf } from '../src/bets/upload-digest.ts';
 import { decodeMessage, encodeMessage, packValue } from '../src/wire/codec.ts';
-import { ErrorCode, ProtocolError } from '../src/wire/errors.ts';
 import { FrameDecoder } from '../src/wire/frame-decoder.ts';
 import { HEADER_SIZE, MAX_FRAME_SIZE, MAX_PAYLOAD_SIZE, type Frame } from '../src/wire/frame.ts';
 import type { Message, WireBet } from '../src/wire/messages.ts';
+import { ErrorCode, ProtocolError } from '../src/errors.ts';
 
 // The protocol's rules, one input at a time, against the pure state machine
 // (session-protocol.ts): no transport, no timer, no Store or Lottery. The

@@ -3,15 +3,15 @@ import { createHash } from 'node:crypto';
 import { appendFile, mkdtemp, open, readFile, rm, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BETS_FILE, JOURNAL_FILE, Store, StoreFailedError, StoreRecoveryError } from '../src/actors/store.ts';
+import { BETS_FILE, JOURNAL_FILE, Store } from '../src/actors/store.ts';
 import { generateBets } from '../src/bets/bet-generator.ts';
 import { encodeBetRows } from '../src/bets/bets-csv.ts';
 import { encodeCanonicalLines } from '../src/bets/canonical-bet.ts';
 import { EMPTY_UPLOAD_DIGEST, uploadDigestOf } from '../src/bets/upload-digest.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { encodeRecord, JOURNAL_FORMAT, parseJournal, type JournalRecord } from '../src/storage/journal.ts';
-import { ErrorCode } from '../src/wire/errors.ts';
 import type { WireBet } from '../src/wire/messages.ts';
+import { ErrorCode, StoreFailedError, StoreRecoveryError } from '../src/errors.ts';
 
 const log = createLogger({ level: 'silent', format: 'text' });
 

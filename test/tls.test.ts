@@ -15,7 +15,8 @@ import type { WireBet } from '../src/wire/messages.ts';
 import { clientTlsArgs, clientTlsFilesIn, issueOutOfDate, makePki, serverTlsArgs, serverTlsFilesIn } from './helpers/pki-fixtures.ts';
 import { clientTlsOptions } from '../src/transport/client-tls.ts';
 import { agencyFor, serverFor, sorted, storedRows, tempDir, within, writeAgencies } from './helpers/lottery-fixtures.ts';
-import { ConnectionRefused, tlsTransport, type AcceptedConnection } from '../src/transport/server-transport.ts';
+import { tlsTransport, type AcceptedConnection } from '../src/transport/server-transport.ts';
+import { ConnectionRefused } from '../src/errors.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

@@ -7,10 +7,10 @@
 // logged at a bounded rate, since a peer can cause as many as it likes.
 
 import net, { type AddressInfo, type Socket } from 'node:net';
-import { type Logger } from '../log/logger.ts';
+import type { Logger } from '../log/logger.ts';
 import { RateLimitedLog } from '../log/rate-limited-log.ts';
 import { encodeMessage } from '../wire/codec.ts';
-import { ErrorCode } from '../wire/errors.ts';
+import { ErrorCode } from '../errors.ts';
 
 export type AcceptorOptions = {
   host: string;

@@ -2,7 +2,7 @@
 // answers with: the only methods the store worker exposes to them (see
 // actor-face.ts). The Lottery implements this face.
 import type { FinishOutcome } from '../ledger/index.ts';
-import type { ErrorCode } from '../wire/errors.ts';
+import type { ErrorCode } from '../errors.ts';
 
 export type { FinishOutcome };
 

@@ -7,11 +7,11 @@
 
 import type { FinishDecided, LedgerReader } from '../ledger/index.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
-import { ErrorCode } from '../wire/errors.ts';
 import { Backoff } from '../timing/backoff.ts';
 import { Mailbox } from './mailbox.ts';
 import type { LotteryApi, WinnersOutcome } from './lottery-api.ts';
 import type { DrawOutcome, FinishOutcome } from './store-api.ts';
+import { ErrorCode } from '../errors.ts';
 
 export type { WinnersOutcome } from './lottery-api.ts';
 

@@ -15,6 +15,7 @@
 import { expose, wrap, type Remote } from 'comlink';
 import nodeAdapter from 'comlink/dist/umd/node-adapter.js';
 import type { MessagePort } from 'node:worker_threads';
+import { ActorGoneError } from '../errors.ts';
 
 // The adapter is a UMD module: Node hands its module.exports over as the default.
 const nodeEndpoint = nodeAdapter as unknown as typeof nodeAdapter.default;
@@ -22,11 +23,6 @@ const nodeEndpoint = nodeAdapter as unknown as typeof nodeAdapter.default;
 /** Serves `face` to whoever holds the other end of `port`. */
 export function exposeOnPort(face: object, port: MessagePort): void {
   expose(face, nodeEndpoint(port));
-}
-
-/** The actor on the other side of the port is gone. */
-export class ActorGoneError extends Error {
-  override name = 'ActorGoneError';
 }
 
 export function wrapPort<T>(port: MessagePort, actor: string): Remote<T> {

@@ -11,18 +11,18 @@
 // asks another actor (welcome, settle, finish) is always the last of its list,
 // and its answer comes back as the next input.
 
-import { InvalidBetError, todayUtc, validateBet } from '../bets/bet.ts';
+import { todayUtc, validateBet } from '../bets/bet.ts';
 import { betRowsFromPayload } from '../bets/bet-rows-from-payload.ts';
 import { encodeCanonicalLines } from '../bets/canonical-bet.ts';
 import type { EventResult } from '../log/logger.ts';
 import { describeIdentity, type Identity } from '../pki/identity.ts';
 import { decodeMessage, encodeMessage, encodeResult } from '../wire/codec.ts';
-import { ErrorCode, ProtocolError } from '../wire/errors.ts';
 import type { Frame } from '../wire/frame.ts';
 import { MessageType } from '../wire/message-type.ts';
 import type { Message, MessageOf, WireBet } from '../wire/messages.ts';
 import type { WinnersOutcome } from './lottery-api.ts';
 import type { AgencyWelcome, AppendOutcome, AppendRequest, FinishOutcome } from './store-api.ts';
+import { ErrorCode, InvalidBetError, ProtocolError } from '../errors.ts';
 
 /**
  * A BETS batch between the Store and its answer: what the Store is asked,

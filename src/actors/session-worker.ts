@@ -9,7 +9,7 @@ import type { Identity } from '../pki/identity.ts';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger, logEvent } from '../log/logger.ts';
 import { RateLimitedLog } from '../log/rate-limited-log.ts';
-import { CLOSED_UNSPOKEN, ConnectionRefused, plaintextTransport, tlsTransport } from '../transport/server-transport.ts';
+import { plaintextTransport, tlsTransport } from '../transport/server-transport.ts';
 import { socketTransport } from '../transport/socket-transport.ts';
 import { loadFaultHooks } from './fault-hooks.ts';
 import { wrapPort } from './port-remote.ts';
@@ -18,6 +18,7 @@ import { Session } from './session.ts';
 import type { StoreApi } from './store-api.ts';
 import { StoreClient } from './store-client.ts';
 import type { FromSessionWorker, SessionWorkerData, ToSessionWorker } from './worker-messages.ts';
+import { CLOSED_UNSPOKEN, ConnectionRefused } from '../errors.ts';
 
 const data = workerData as SessionWorkerData;
 const log = createLogger({ level: data.logLevel, format: data.logFormat });

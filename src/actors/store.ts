@@ -28,18 +28,14 @@ import { openDataDir, type RecoveredState, type RecoveryOptions } from '../stora
 import { scanWinners } from '../storage/winner-scan.ts';
 import { Mailbox } from './mailbox.ts';
 import type { AgencyWelcome, AppendRequest, DrawOutcome, StoreApi, StoreSnapshot } from './store-api.ts';
+import { StoreFailedError } from '../errors.ts';
 
-export { BETS_FILE, JOURNAL_FILE, StoreRecoveryError } from '../storage/recovery.ts';
+export { BETS_FILE, JOURNAL_FILE } from '../storage/recovery.ts';
 
 export type StoreOptions = RecoveryOptions & {
   /** Told once if the Store fails for good (see #fail); the store worker dies of it. */
   onFailure?: (error: StoreFailedError) => void;
 };
-
-/** The Store failed in a way it cannot recover from while running: the server must restart into recovery. */
-export class StoreFailedError extends Error {
-  override name = 'StoreFailedError';
-}
 
 type Pending<T> = { resolve: (outcome: T) => void; reject: (error: unknown) => void };
 type PendingWork =

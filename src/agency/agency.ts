@@ -6,16 +6,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { logEvent, type Logger } from '../log/logger.ts';
 import { Backoff } from '../timing/backoff.ts';
-import { ErrorCode } from '../wire/errors.ts';
-import { ClientFailure, ConnectionError } from './connection-error.ts';
 import type { Message, WireBet } from '../wire/messages.ts';
 import { encodeCanonicalLines } from '../bets/canonical-bet.ts';
 import { UploadDigest } from '../bets/upload-digest.ts';
 import { Batcher, type BetsBatch } from './batcher.ts';
 import { checkDataFile, fieldsAsSent, readBetRows } from './bet-source.ts';
-import { CsvSyntaxError } from './csv-rows.ts';
 import { ServerConnection } from './server-connection.ts';
-import { TlsFailure, type ClientTlsFiles } from '../transport/client-tls.ts';
+import type { ClientTlsFiles } from '../transport/client-tls.ts';
+import { AgencyError, ClientFailure, ConnectionError, CsvSyntaxError, ErrorCode, TlsFailure } from '../errors.ts';
 
 export type AgencyOptions = {
   id: number;
@@ -69,10 +67,6 @@ const UNREACHED_CODES = new Set<string>([
   ClientFailure.CONNECTION_LOST,
   ClientFailure.TIMEOUT,
 ]);
-
-export class AgencyError extends Error {
-  override name = 'AgencyError';
-}
 
 export class Agency {
   readonly #options: AgencyOptions;

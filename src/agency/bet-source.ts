@@ -11,9 +11,10 @@
 
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { betFromFields, InvalidBetError, todayUtc } from '../bets/bet.ts';
+import { betFromFields, todayUtc } from '../bets/bet.ts';
 import type { WireBet } from '../wire/messages.ts';
 import { csvRows } from './csv-rows.ts';
+import { DataFileError, InvalidBetError } from '../errors.ts';
 
 export type BetRow =
   | { offset: number; line: number; bet: WireBet; invalid?: undefined; fields?: undefined }
@@ -25,10 +26,6 @@ export type BetSourceOptions = {
   /** Told how many bytes of the file have been read, as reading goes. */
   onProgress?: (bytesRead: number) => void;
 };
-
-export class DataFileError extends Error {
-  override name = 'DataFileError';
-}
 
 /**
  * Checks that `path` is a regular file this process can read; throws

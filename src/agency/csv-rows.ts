@@ -21,16 +21,8 @@
 // quote) ends the rows with a CsvSyntaxError naming the line of the row at
 // fault; every row before it has been yielded.
 
+import { CsvSyntaxError } from '../errors.ts';
 export type CsvRow = { line: number; fields: string[] };
-
-export class CsvSyntaxError extends Error {
-  override name = 'CsvSyntaxError';
-  readonly line: number;
-  constructor(line: number, reason: string) {
-    super(`line ${line}: ${reason}`);
-    this.line = line;
-  }
-}
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;

@@ -7,10 +7,10 @@ import net, { type Socket } from 'node:net';
 import { loadTls } from '../transport/tls-module.ts';
 import { clientTlsOptions, describeTlsError, type ClientTlsFiles } from '../transport/client-tls.ts';
 import { decodeMessage, encodeMessage } from '../wire/codec.ts';
-import { ClientFailure, ConnectionError } from './connection-error.ts';
 import { FrameDecoder } from '../wire/frame-decoder.ts';
 import { writesTogether } from '../transport/writes-together.ts';
 import type { Message } from '../wire/messages.ts';
+import { ClientFailure, ConnectionError } from '../errors.ts';
 
 export class ServerConnection {
   readonly #socket: Socket;

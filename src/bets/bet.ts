@@ -1,5 +1,6 @@
 import { excerpt } from '../wire/excerpt.ts';
 import type { WireBet } from '../wire/messages.ts';
+import { InvalidBetError } from '../errors.ts';
 
 // One validation for both sides: an agency never sends what the server would
 // refuse, and the server never trusts that it did.
@@ -10,15 +11,6 @@ export const NAME_MAX_BYTES = 100;
 export const DOCUMENT_MAX_DIGITS = 16;
 export const NUMBER_MAX = 9999;
 export const BET_FIELDS = ['first_name', 'last_name', 'document', 'birthdate', 'number'] as const;
-
-export class InvalidBetError extends Error {
-  override name = 'InvalidBetError';
-  readonly field: string;
-  constructor(field: string, message: string) {
-    super(message);
-    this.field = field;
-  }
-}
 
 // What a name must not hold, each with the reason given when it does. A name
 // ends up in bets.csv, in logs and in whatever an operator opens them with:

@@ -3,13 +3,13 @@
 import { onStopSignal, prepareRuntime } from '../runtime.mjs';
 prepareRuntime('lottery-agency');
 
+const { DataFileError } = await import('../errors.ts');
 const { configOrExit } = await import('../config/program-config.ts');
 const { agencyProgram, agencySchema, loadAgencyConfig } = await import('../config/agency-config.ts');
 const { loadClientTls } = await import('../config/tls-settings.ts');
 const { parseHostPort } = await import('../config/formats.ts');
 const { createLogger, logConfig, logEvent } = await import('../log/logger.ts');
 const { Agency } = await import('../agency/agency.ts');
-const { DataFileError } = await import('../agency/bet-source.ts');
 const { StatusLine, countRows } = await import('../agency/status-line.ts');
 
 const config = configOrExit(() => loadAgencyConfig(process.argv.slice(2), process.env));

@@ -12,10 +12,10 @@ onStopSignal((signal) => {
   process.exit(1);
 });
 
+const { ClientFailure } = await import('../errors.ts');
 const { parseHostPort } = await import('../config/formats.ts');
 const { configFileSetting, configOrExit, loadProgramConfig } = await import('../config/program-config.ts');
 const { ServerConnection } = await import('../agency/server-connection.ts');
-const { ClientFailure } = await import('../agency/connection-error.ts');
 const { loadClientTls, tlsSettings } = await import('../config/tls-settings.ts');
 
 const schema = {

@@ -4,8 +4,9 @@ import { prepareRuntime } from '../runtime.mjs';
 import type { Schema } from '../config/program-config.ts';
 prepareRuntime('lottery-pki');
 
+const { PkiError } = await import('../errors.ts');
 const { configFileSetting, configOrExit, loadProgramConfig } = await import('../config/program-config.ts');
-const { makePkiDirectory, revokeCertificates, PkiError } = await import('../pki/pki-directory.ts');
+const { makePkiDirectory, revokeCertificates } = await import('../pki/pki-directory.ts');
 
 const schema = {
   out: { doc: 'directory to write the certificates and keys to', format: String, default: '.data/pki', env: 'PKI_OUT', arg: 'out' },

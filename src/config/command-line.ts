@@ -1,13 +1,9 @@
 import { parseArgs } from 'node:util';
+import { CommandLineError } from '../errors.ts';
 
 // The command line's flags, read strictly. Every flag takes a value, given as
 // "--name value" or "--name=value"; a switch (e.g. --force) may also stand
 // alone, meaning on, and takes a value only written inline (--force=off).
-
-/** A mistake on the command line, said in one line. */
-export class CommandLineError extends Error {
-  override name = 'CommandLineError';
-}
 
 /** The flags a program knows, by name (without the dashes): whether each is a switch. */
 export type KnownFlags = ReadonlyMap<string, { isSwitch: boolean }>;

@@ -1,16 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { extname } from 'node:path';
+import { ConfigFileError } from '../errors.ts';
 
 // A program's config file (--config): an object of settings by their schema
 // keys, as JSON, or as YAML when the file is named .yaml or .yml.
 
 export type ConfigFile = { path: string; settings: Record<string, unknown> };
-
-/** A config file that cannot be read or parsed: one line that names it. */
-export class ConfigFileError extends Error {
-  override name = 'ConfigFileError';
-}
 
 /**
  * The YAML parser, loaded only for a YAML config file: loading it costs a

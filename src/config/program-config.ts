@@ -1,9 +1,10 @@
 import convict from 'convict';
 import { readFileSync } from 'node:fs';
 import { LOG_FORMATS, LOG_LEVELS } from '../log/logger.ts';
-import { CommandLineError, readFlags, type KnownFlags } from './command-line.ts';
-import { ConfigFileError, readConfigFile, type ConfigFile } from './config-file.ts';
+import { readFlags, type KnownFlags } from './command-line.ts';
+import { readConfigFile, type ConfigFile } from './config-file.ts';
 import { validatorOf, type SettingFormat } from './formats.ts';
+import { CommandLineError, ConfigExit, ConfigFileError } from '../errors.ts';
 
 // One convict schema per program; this module turns a schema into a
 // command-line program's configuration. Precedence, lowest first:
@@ -23,16 +24,6 @@ export type Setting = {
   defaultFrom?: (settings: Record<string, unknown>) => unknown;
 };
 export type Schema = Record<string, Setting>;
-
-/** The program must stop: print `message` and exit with `exitCode`. */
-export class ConfigExit extends Error {
-  override name = 'ConfigExit';
-  readonly exitCode: number;
-  constructor(message: string, exitCode: number) {
-    super(message);
-    this.exitCode = exitCode;
-  }
-}
 
 export type ProgramInfo = { name: string; summary: string; usage: string };
 

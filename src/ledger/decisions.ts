@@ -1,8 +1,8 @@
 // What becomes of a batch and of a FINISH, decided from an agency's state
 // alone: pure functions, so that the Store, test stand-ins and property
 // tests decide alike. Digests are inputs: hashing stays with the caller.
-import { ErrorCode } from '../wire/errors.ts';
 import type { AgencyState, FinishRecorded } from './records.ts';
+import { ErrorCode } from '../errors.ts';
 
 /** A batch as the ledger sees it: its offsets, and whether all its bets were valid (else none is stored). */
 export type Batch = { agency: number; offset: number; count: number; valid: boolean };

@@ -26,6 +26,7 @@ import {
   type Issued,
 } from './certificates.ts';
 import { agencyCommonName, CA_COMMON_NAME, MONITOR_COMMON_NAME, SERVER_COMMON_NAME } from './identity.ts';
+import { PkiError } from '../errors.ts';
 
 export type PkiRequest = {
   dir: string;
@@ -40,10 +41,6 @@ export type PkiRequest = {
 };
 
 export type PkiOutcome = { made: string[]; kept: string[]; removed: string[]; newCa: boolean };
-
-export class PkiError extends Error {
-  override name = 'PkiError';
-}
 
 const KEY_MODE = 0o600;
 const CERTIFICATE_MODE = 0o644;

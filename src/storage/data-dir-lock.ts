@@ -23,21 +23,10 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { DataDirLockedError, type LockHolder } from '../errors.ts';
 
 export const LOCK_FILE = 'server.lock';
 export const HOLDER_FILE = 'server.lock.json';
-
-export type LockHolder = { pid: number; host: string; startedAt: string };
-
-/** Another server holds the data dir. */
-export class DataDirLockedError extends Error {
-  override name = 'DataDirLockedError';
-  readonly holder: LockHolder | undefined;
-  constructor(message: string, holder: LockHolder | undefined) {
-    super(message);
-    this.holder = holder;
-  }
-}
 
 export type DataDirLock = { readonly holder: LockHolder; release(): Promise<void> };
 

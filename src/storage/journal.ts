@@ -1,5 +1,6 @@
 import { crc32 } from 'node:zlib';
 import type { CommitRecord, DrawRecord } from '../ledger/index.ts';
+import { JournalCorruptError } from '../errors.ts';
 
 // The journal beside bets.csv records what the Store has committed. Its
 // first record names its format (JOURNAL_FORMAT); then after each group, where bets.csv ends, the hash chain's value there, each touched
@@ -30,10 +31,6 @@ export type JournalCommit = CommitRecord & { csvEnd: number; chain: string };
 /** The draw's outcome, and the hash chain of the bets it was drawn from. */
 export type JournalDraw = DrawRecord & { chain: string };
 export type JournalRecord = JournalFormat | JournalCommit | JournalDraw;
-
-export class JournalCorruptError extends Error {
-  override name = 'JournalCorruptError';
-}
 
 export function encodeRecord(record: JournalRecord): string {
   const json = JSON.stringify(record);

@@ -17,6 +17,7 @@ import { DigestsFromBets } from './digests-from-bets.ts';
 import { exists, syncDirectory, writeFully } from './file-io.ts';
 import { CHAIN_START, chainLink } from './hash-chain.ts';
 import { encodeRecord, JOURNAL_FORMAT, parseJournal, type JournalCommit, type JournalRecord } from './journal.ts';
+import { StoreRecoveryError } from '../errors.ts';
 
 export const BETS_FILE = 'bets.csv';
 export const JOURNAL_FILE = 'bets.journal';
@@ -44,11 +45,6 @@ export type RecoveryOptions = {
   /** How bets.csv and the journal are opened: fs.promises.open unless a test puts faults in between. */
   openFile?: (path: string, flags: number, mode: number) => Promise<FileHandle>;
 };
-
-/** The store cannot start: what is on disk contradicts what was acknowledged. */
-export class StoreRecoveryError extends Error {
-  override name = 'StoreRecoveryError';
-}
 
 const READ_CHUNK = 4 * 1024 * 1024;
 

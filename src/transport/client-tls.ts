@@ -7,18 +7,9 @@
 
 import type { ConnectionOptions } from 'node:tls';
 import { isIP } from 'node:net';
+import { TlsFailure } from '../errors.ts';
 
 export type ClientTlsFiles = { ca: string; cert?: string; key?: string };
-
-export const TlsFailure = {
-  /** The server's certificate does not verify: another CA, expired, or not for this host name. */
-  SERVER_UNTRUSTED: 'TLS_SERVER_UNTRUSTED',
-  /** The server refused this client's certificate (or its lack of one). */
-  CLIENT_REFUSED: 'TLS_CLIENT_REFUSED',
-  /** The other end does not speak TLS: a plaintext server. */
-  NOT_TLS: 'TLS_NOT_SPOKEN',
-} as const;
-export type TlsFailure = (typeof TlsFailure)[keyof typeof TlsFailure];
 
 export function clientTlsOptions(host: string, port: number, files: ClientTlsFiles): ConnectionOptions {
   return {

@@ -10,12 +10,9 @@
 // stalled handshakes from one address cannot make an agency connecting from
 // another wait behind all of it.
 
+import { GateClosed } from '../errors.ts';
 /** Gives the turn back; calling it again does nothing. */
 export type Release = () => void;
-
-export class GateClosed extends Error {
-  override name = 'GateClosed';
-}
 
 type Waiter = { resolve: (release: Release) => void };
 

@@ -23,10 +23,10 @@ import type { Socket } from 'node:net';
 import type { TLSSocket, TlsOptions } from 'node:tls';
 import { loadTls } from './tls-module.ts';
 import { encodeMessage } from '../wire/codec.ts';
-import { CodedError, ErrorCode } from '../wire/errors.ts';
 import { MAGIC } from '../wire/frame.ts';
 import { identityFromCommonName, type Identity } from '../pki/identity.ts';
-import { GateClosed, HandshakeGate, type Release } from './handshake-gate.ts';
+import { HandshakeGate, type Release } from './handshake-gate.ts';
+import { CLOSED_UNSPOKEN, CodedError, ConnectionRefused, ErrorCode, GateClosed } from '../errors.ts';
 
 /** The first byte of a TLS handshake record, as every ClientHello starts. */
 const TLS_HANDSHAKE_RECORD = 0x16;
@@ -41,14 +41,6 @@ export type AcceptedConnection = { stream: Socket; identity: Identity | undefine
 
 /** The handshake timeout, and the signal that the worker is stopping. */
 export type AcceptLimits = { timeoutMs: number; stopped: AbortSignal };
-
-/** Not worth a log line: the client closed without sending anything (a port probe). */
-export const CLOSED_UNSPOKEN = 'CLOSED';
-
-/** Why a connection was refused before any Session saw it: a log line's code and message. */
-export class ConnectionRefused extends CodedError<ErrorCode | typeof CLOSED_UNSPOKEN> {
-  override name = 'ConnectionRefused';
-}
 
 export interface ServerTransport {
   readonly secure: boolean;

@@ -4,11 +4,11 @@
 // network's bytes and the checks.
 import { Packr } from 'msgpackr/pack';
 import { Unpackr } from 'msgpackr/unpack';
-import { ErrorCode, ProtocolError } from './errors.ts';
 import { HEADER_SIZE, MAX_PAYLOAD_SIZE, writeHeader, type Frame } from './frame.ts';
 import { MessageType, messageNameOf } from './message-type.ts';
 import type { Message, MessageName, MessageOf, WireBet } from './messages.ts';
 import { checkPlainMsgpack } from './plain-msgpack.ts';
+import { ErrorCode, ProtocolError } from '../errors.ts';
 
 // Plain msgpack: no records extension, minimal map headers, so that an agency
 // written in any language with any msgpack library can speak the protocol.

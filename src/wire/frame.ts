@@ -1,5 +1,5 @@
-import { ErrorCode, ProtocolError } from './errors.ts';
 import { messageNameOf } from './message-type.ts';
+import { ErrorCode, ProtocolError } from '../errors.ts';
 
 // Every packet: an 8-byte header, then one msgpack value.
 //   0  2  magic "LT"

@@ -1,4 +1,4 @@
-import { ErrorCode, ProtocolError } from './errors.ts';
+import { ErrorCode, ProtocolError } from '../errors.ts';
 
 // The protocol speaks plain msgpack: maps with string keys, arrays, strings,
 // numbers, booleans, nil (and bin, which no message uses but any library may
