@@ -3,6 +3,7 @@ import { parse } from 'fast-csv';
 import fc from 'fast-check';
 import { csvRows, CsvSyntaxError, type CsvRow } from '../src/agency/csv-rows.ts';
 import { generateBets, seededRandom } from '../src/bets/bet-generator.ts';
+import { chunksOf, streamOf } from './helpers/byte-chunks.ts';
 
 // csv-rows.ts reads plain lines itself and hands the rest to fast-csv. Here
 // fast-csv alone reads the same files and the two must agree: the same rows,
@@ -48,18 +49,10 @@ function byLine(bytes: Buffer): Buffer[] {
   return pieces;
 }
 
-async function* chunked(bytes: Buffer, sizes: () => number): AsyncGenerator<Uint8Array> {
-  for (let at = 0; at < bytes.length;) {
-    const size = Math.max(1, sizes());
-    yield bytes.subarray(at, at + size);
-    at += size;
-  }
-}
-
 async function withFastPath(bytes: Buffer, sizes: () => number): Promise<Outcome> {
   const rows: string[] = [];
   try {
-    for await (const chunk of csvRows(chunked(bytes, sizes)))
+    for await (const chunk of csvRows(streamOf(chunksOf(bytes, sizes))))
       rows.push(...chunk.map((row: CsvRow) => `${row.line}:${JSON.stringify(row.fields)}`));
   } catch (error) {
     if (!(error instanceof CsvSyntaxError)) throw error;

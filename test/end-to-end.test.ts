@@ -2,7 +2,6 @@
 // 127.0.0.1: what the agencies' files hold is what bets.csv ends up holding,
 // batches are cut as configured, and every agency gets exactly its winners.
 import test, { type ExecutionContext } from 'ava';
-import { parseString } from 'fast-csv';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { packValue } from '../src/wire/codec.ts';
@@ -17,6 +16,7 @@ import {
   writeAgencies,
   type AgencySpec,
 } from './helpers/lottery-fixtures.ts';
+import { csvRecords } from './helpers/csv-records.ts';
 
 /** Runs one server and one agency per spec entry, all at once; returns what they did. */
 async function runLottery(t: ExecutionContext, spec: readonly AgencySpec[], agencyArgs: string[] = [], seed = 1) {
@@ -198,17 +198,7 @@ test('a course-like file with CRLF, a UTF-8 BOM and quoted names with commas is 
   t.false(text.includes('\uFEFF'), 'the BOM is not stored');
   t.false(text.includes('\r'), 'bets.csv has LF line endings');
   t.true(text.includes('1,"Pérez, Juan Martín",Gómez,30904465,1999-03-17,7574\n'), 'a name with a comma is quoted');
-  const parsed = await parseCsv(text);
+  const parsed = await csvRecords(text);
   const key = (row: string[]) => row.join('\u0000');
   t.deepEqual(parsed.map(key).sort(), expected.map(key).sort());
 });
-
-function parseCsv(text: string): Promise<string[][]> {
-  return new Promise((resolve, reject) => {
-    const rows: string[][] = [];
-    parseString(text, { headers: false })
-      .on('data', (row: string[]) => rows.push(row))
-      .on('error', reject)
-      .on('end', () => resolve(rows));
-  });
-}
