@@ -87,7 +87,7 @@ test('a frame cut off and then silence is closed with TIMEOUT after --idle-timeo
 
 test('a frame trickled in byte by byte is closed with TIMEOUT after --frame-timeout, though the peer is never silent', async (t) => {
   const dir = await tempDir(t);
-  const server = await startServer(['--data-dir', join(dir, 'server'), '--idle-timeout', '600', '--frame-timeout', '1']);
+  const server = await startServer(['--data-dir', join(dir, 'server'), '--idle-timeout', '600', '--frame-timeout', '0.3']);
   t.teardown(() => server.stop());
   const connection = await connectRaw(server.port);
   t.teardown(() => connection.destroy());
@@ -102,13 +102,15 @@ test('a frame trickled in byte by byte is closed with TIMEOUT after --frame-time
   t.teardown(() => clearInterval(trickle));
   const answer = await connection.receive();
   t.like(answer, { type: 'ERROR', code: 'TIMEOUT' });
-  t.regex((answer as { message: string }).message, /^a frame not complete within 1 s: \d+ bytes of it came$/);
+  t.regex((answer as { message: string }).message, /^a frame not complete within 0\.3 s: \d+ bytes of it came$/);
   await connection.closed;
 });
 
+const IDLE_TIMEOUT_S = 0.25;
+
 test('an agency waiting for the draw is not closed by the idle timeout', async (t) => {
   const dir = await tempDir(t);
-  const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '2', '--idle-timeout', '0.5']);
+  const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '2', '--idle-timeout', String(IDLE_TIMEOUT_S)]);
   t.teardown(() => server.stop());
   const waiting = await connectRaw(server.port);
   t.teardown(() => waiting.destroy());
@@ -122,8 +124,8 @@ test('an agency waiting for the draw is not closed by the idle timeout', async (
   );
   t.like(await waiting.receive(), { type: 'WELCOME' });
   t.deepEqual(await waiting.receive(), { type: 'ACK', offset: 0 });
-  // Many idle timeouts pass while agency 2 has yet to finish; the waiting agency says nothing.
-  await sleep(4000);
+  // Ten idle timeouts pass while agency 2 has yet to finish; the waiting agency says nothing.
+  await sleep(10 * IDLE_TIMEOUT_S * 1000);
   const other = await connectRaw(server.port);
   t.teardown(() => other.destroy());
   other.sendBytes(
