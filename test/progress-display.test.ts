@@ -3,7 +3,6 @@
 // says how many agencies have finished while the agency waits for the draw;
 // log levels coloured on a terminal unless NO_COLOR is set; nothing of it on
 // a pipe. The terminal is a real pseudo-terminal, made by script(1).
-import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFile } from 'node:fs/promises';
@@ -44,9 +43,24 @@ function inTerminal(command: string[], env: NodeJS.ProcessEnv = {}) {
     env: { ...process.env, ...env },
   });
   let output = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const watchers = new Set<() => void>();
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+    for (const watcher of watchers) watcher();
+  });
   const exited = new Promise<number>((resolve) => child.once('close', (code) => resolve(code ?? -1)));
-  return { child, output: () => output, exited };
+  /** Resolves once the terminal shows `text`. */
+  const shows = (text: string) =>
+    new Promise<void>((resolve) => {
+      const watcher = () => {
+        if (!output.includes(text)) return;
+        watchers.delete(watcher);
+        resolve();
+      };
+      watchers.add(watcher);
+      watcher();
+    });
+  return { child, output: () => output, exited, shows };
 }
 
 (haveScript ? test : test.skip)(
@@ -71,12 +85,7 @@ function inTerminal(command: string[], env: NodeJS.ProcessEnv = {}) {
       '20',
     ]);
     t.teardown(() => agency.child.kill('SIGKILL'));
-    await within(
-      (async () => {
-        while (!agency.output().includes('waiting for the draw (1 of 2 agencies finished)')) await sleep(100);
-      })(),
-      'agency 1 saying it waits for the other agency',
-    );
+    await within(agency.shows('waiting for the draw (1 of 2 agencies finished)'), 'agency 1 saying it waits for the other agency');
     // Agency 2, on a pipe: no status line, no colour.
     const second = agencyFor(t, 2, server.port, ['--data-file', two.file]);
     t.is((await within(second.result, 'agency 2')).code, 0);
