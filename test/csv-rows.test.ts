@@ -192,5 +192,7 @@ test('a U+FEFF that opens a row after the first is dropped, on the fast path and
 });
 
 test('a line far longer than any bet, with no newline, goes to fast-csv and still reads', async (t) => {
-  t.true(await agrees(t, `${'x'.repeat(200_000)},y\nz\n`, 9));
+  // Past the 64 KiB a plain line may have, well into what fast-csv reads; fed
+  // to fast-csv a byte at a time, each byte costs as much as the line so far.
+  t.true(await agrees(t, `${'x'.repeat(100_000)},y\nz\n`, 9));
 });
