@@ -7,6 +7,7 @@ import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFile } from 'node:fs/promises';
 import { StatusLine } from '../src/agency/status-line.ts';
+import { CLOSED_PORT } from '../src/harness/lottery-processes.ts';
 import { agencyFor, serverFor, tempDir, within, writeAgencies } from './helpers/lottery-fixtures.ts';
 import { join } from 'node:path';
 
@@ -123,7 +124,7 @@ function inTerminal(command: string[], env: NodeJS.ProcessEnv = {}) {
   const agencyBin = new URL('../src/bin/lottery-agency.mjs', import.meta.url).pathname;
   // No server: the agency warns about the bad row only once connected, so it warns of the connection instead.
   const agency = inTerminal(
-    [process.execPath, agencyBin, '--id', '1', '--server', '127.0.0.1:9', '--data-file', one.file, '--retry-timeout', '1'],
+    [process.execPath, agencyBin, '--id', '1', '--server', `127.0.0.1:${CLOSED_PORT}`, '--data-file', one.file, '--retry-timeout', '1'],
     { NO_COLOR: '1' },
   );
   t.is(await within(agency.exited, 'the agency'), 1);
