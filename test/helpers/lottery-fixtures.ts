@@ -24,7 +24,7 @@ export async function tempDir(t: ExecutionContext): Promise<string> {
 
 const running = (child: { exitCode: number | null; signalCode: string | null }) => child.exitCode === null && child.signalCode === null;
 
-/** lottery-server on 127.0.0.1, a free port and `dataDir`; stopped with SIGTERM after the test. */
+/** lottery-server on 127.0.0.1, a port the kernel picks and `dataDir`; stopped with SIGTERM after the test. */
 export async function serverFor(
   t: ExecutionContext,
   dataDir: string,
