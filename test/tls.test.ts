@@ -8,10 +8,10 @@ import test, { type ExecutionContext } from 'ava';
 import { once } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startProgram } from '../src/harness/lottery-processes.ts';
+import { startProgram, startServer, type RunningServer } from '../src/harness/lottery-processes.ts';
 import type { WireBet } from '../src/wire/messages.ts';
 import {
   clientTlsArgs,
@@ -23,7 +23,17 @@ import {
   serverTlsFilesIn,
 } from './helpers/pki-fixtures.ts';
 import { clientTlsOptions } from '../src/transport/client-tls.ts';
-import { agencyFor, GUARD_MS, serverFor, sorted, storedRows, tempDir, within, writeAgencies } from './helpers/lottery-fixtures.ts';
+import {
+  agencyFor,
+  GUARD_MS,
+  serverFor,
+  sorted,
+  storedRows,
+  tempDir,
+  within,
+  writeAgencies,
+  type AgencyInput,
+} from './helpers/lottery-fixtures.ts';
 import { ConnectionRefused, tlsTransport, type AcceptedConnection } from '../src/transport/server-transport.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -40,7 +50,39 @@ test.before(async () => {
   ]);
   shared = { dir, pki, otherPki };
 });
-test.after.always(() => (shared === undefined ? undefined : rm(shared.dir, { recursive: true, force: true })));
+test.after.always(async () => {
+  if (refusing !== undefined) await (await refusing).server.stop();
+  if (shared !== undefined) await rm(shared.dir, { recursive: true, force: true });
+});
+
+/**
+ * For the tests whose agency is refused before it stores a bet: one TLS
+ * server for two agencies with the shared PKI, started by the first of them,
+ * and files for its agencies. Each test reads only the lines logged since it began.
+ */
+let refusing: Promise<{ server: RunningServer; inputs: AgencyInput[] }> | undefined;
+async function refusingLottery() {
+  refusing ??= (async () => {
+    const dir = join(shared.dir, 'refusing');
+    await mkdir(dir);
+    const inputs = await writeAgencies(dir, [
+      { count: 150, winnerRows: [7] },
+      { count: 150, winnerRows: [7] },
+    ]);
+    const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '2', ...serverTlsArgs(shared.pki)], {
+      startTimeoutMs: GUARD_MS,
+    });
+    return { server, inputs };
+  })();
+  const lottery = await refusing;
+  const since = lottery.server.lines.length;
+  /** Resolves once the server has logged a line matching `pattern` since the test began. */
+  const logs = (pattern: RegExp) =>
+    lottery.server.waitUntil((lines) => lines.slice(since).some((line) => pattern.test(line)), `a line matching ${pattern}`, {
+      timeoutMs: GUARD_MS,
+    });
+  return { ...lottery, logs };
+}
 
 /** A TLS server for `agencies` agencies with `pki`'s certificates, and generated agency files. */
 async function tlsLottery(t: ExecutionContext, pki: string, agencies = 1, serverArgs: string[] = []) {
@@ -86,43 +128,41 @@ test.serial('agencies upload over mutual TLS, get their winners, and the monitor
 
 test.serial("an agency using agency 1's certificate with --id 2 is refused UNAUTHORIZED, and the server logs it", async (t) => {
   const { pki } = shared;
-  const { server, inputs } = await tlsLottery(t, pki, 2);
+  const { server, inputs, logs } = await refusingLottery();
   const run = await runAgency(t, 2, server.port, ['--data-file', inputs[1].file, ...clientTlsArgs(pki, 'agency-1')]);
   t.is(run.code, 1, run.output);
   t.regex(run.output, /UNAUTHORIZED: this connection's certificate is agency-1's: it cannot speak for agency 2/);
   t.false(/reintento_ms/.test(run.output), 'the agency does not retry');
-  await server.waitForLine(
-    /action: conexion \| result: fail .*\| code: UNAUTHORIZED \| error: this connection's certificate is agency-1's/,
-  );
+  await logs(/action: conexion \| result: fail .*\| code: UNAUTHORIZED \| error: this connection's certificate is agency-1's/);
 });
 
 test.serial('the monitor certificate may not say HELLO', async (t) => {
   const { pki } = shared;
-  const { server, inputs } = await tlsLottery(t, pki, 1);
+  const { server, inputs, logs } = await refusingLottery();
   const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki, 'monitor')]);
   t.is(run.code, 1, run.output);
   t.regex(run.output, /UNAUTHORIZED: the monitor certificate may only PING, not send HELLO/);
-  await server.waitForLine(/code: UNAUTHORIZED \| error: the monitor certificate may only PING/);
+  await logs(/code: UNAUTHORIZED \| error: the monitor certificate may only PING/);
 });
 
 test.serial('an agency without a certificate is refused at the handshake and says it needs one', async (t) => {
   const { pki } = shared;
-  const { server, inputs } = await tlsLottery(t, pki, 1);
+  const { server, inputs, logs } = await refusingLottery();
   const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki)]);
   t.is(run.code, 1, run.output);
   t.regex(run.output, /UNAUTHORIZED: this server refused the client certificate: no client certificate was sent/);
   t.false(/reintento_ms/.test(run.output), 'the agency does not retry');
-  await server.waitForLine(/code: TLS_HANDSHAKE \| error: no client certificate was sent/);
+  await logs(/code: TLS_HANDSHAKE \| error: no client certificate was sent/);
 });
 
 test.serial('an agency whose certificate comes from another CA is refused at the handshake', async (t) => {
   const { pki, otherPki: other } = shared;
-  const { server, inputs } = await tlsLottery(t, pki, 1);
+  const { server, inputs, logs } = await refusingLottery();
   const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki, 'agency-1', other)]);
   t.is(run.code, 1, run.output);
   t.regex(run.output, /UNAUTHORIZED: this server refused the client certificate: the certificate CN=agency-1: it was signed by another CA/);
   t.false(/reintento_ms/.test(run.output));
-  await server.waitForLine(/code: TLS_HANDSHAKE \| error: the certificate CN=agency-1: it was signed by another CA/);
+  await logs(/code: TLS_HANDSHAKE \| error: the certificate CN=agency-1: it was signed by another CA/);
 });
 
 for (const [label, validity] of [
@@ -133,7 +173,7 @@ for (const [label, validity] of [
     const { pki } = shared;
     const name = `agency-1-${label.replaceAll(' ', '-')}`;
     await issueOutOfDate(pki, name, 'agency-1', validity);
-    const { server, inputs } = await tlsLottery(t, pki, 1);
+    const { server, inputs, logs } = await refusingLottery();
     const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki, name)]);
     t.is(run.code, 1, run.output);
     t.regex(
@@ -141,7 +181,7 @@ for (const [label, validity] of [
       label === 'expired' ? /UNAUTHORIZED: .*CN=agency-1: it expired on / : /UNAUTHORIZED: .*CN=agency-1: it is not valid yet/,
     );
     t.false(/reintento_ms/.test(run.output));
-    await server.waitForLine(
+    await logs(
       label === 'expired'
         ? /code: TLS_HANDSHAKE \| error: .*it expired on .*CERT_HAS_EXPIRED/
         : /code: TLS_HANDSHAKE \| error: .*not valid yet.*CERT_NOT_YET_VALID/,
@@ -173,7 +213,7 @@ test.serial('an agency refuses a server whose certificate is not made for the na
 
 test.serial('an agency refuses a server whose certificate comes from another CA', async (t) => {
   const { pki, otherPki: other } = shared;
-  const { server, inputs } = await tlsLottery(t, pki, 1);
+  const { server, inputs, logs } = await refusingLottery();
   const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(other, 'agency-1', pki)]);
   t.is(run.code, 1, run.output);
   t.regex(run.output, /is not trusted/);
@@ -181,12 +221,12 @@ test.serial('an agency refuses a server whose certificate comes from another CA'
 
 test.serial('a plaintext agency on a TLS server is told to use TLS', async (t) => {
   const { pki } = shared;
-  const { server, inputs } = await tlsLottery(t, pki, 1);
+  const { server, inputs, logs } = await refusingLottery();
   const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file]);
   t.is(run.code, 1, run.output);
   t.regex(run.output, /TLS_REQUIRED: this server accepts only TLS with a client certificate/);
   t.false(/reintento_ms/.test(run.output));
-  await server.waitForLine(/code: TLS_REQUIRED \| error: a plaintext client on this TLS server/);
+  await logs(/code: TLS_REQUIRED \| error: a plaintext client on this TLS server/);
 });
 
 test.serial('a TLS agency on a plaintext server is told the server does not speak TLS', async (t) => {
@@ -401,10 +441,11 @@ test.serial(
     const [earlier, later] = [first, second].sort((a, b) => a.closedAt! - b.closedAt!);
     t.true(earlier.closedAt! - earlier.openedAt >= TIMEOUT_MS, 'the first to get the turn had the whole timeout');
     t.true(later.closedAt! - later.openedAt >= 2 * TIMEOUT_MS - 50, 'the other waited for the turn, then had its own whole timeout');
-    const cut = server.lines.filter((line) =>
-      /peer: 127\.0\.0\.2.*code: TIMEOUT \| error: no TLS handshake within the handshake timeout/.test(line),
-    );
-    t.is(cut.length, 2, server.lines.join('\n'));
+    // The server logs each cut as it closes the connection: the line may come after the close.
+    const cut = () =>
+      server.lines.filter((line) => /peer: 127\.0\.0\.2.*code: TIMEOUT \| error: no TLS handshake within the handshake timeout/.test(line));
+    await server.waitUntil(() => cut().length >= 2, 'a line for each cut', { timeoutMs: GUARD_MS });
+    t.is(cut().length, 2, server.lines.join('\n'));
 
     const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki, 'agency-1')]);
     t.is(run.code, 0, run.output);
