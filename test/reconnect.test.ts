@@ -115,7 +115,7 @@ test('an agency whose server fails every request after WELCOME gives up after --
   await new Promise<void>((resolve) => failing.listen(0, '127.0.0.1', resolve));
   t.teardown(() => failing.close());
   const { port } = failing.address() as net.AddressInfo;
-  const agency = startAgency(1, port, ['--data-file', files[0], '--retry-timeout', '2']);
+  const agency = startAgency(1, port, ['--data-file', files[0], '--retry-timeout', '1']);
   t.teardown(() => agency.child.kill('SIGKILL'));
   t.is(await within(agency.exited, 'the agency giving up'), 1);
   t.true(connections > 1, 'it tried again');
