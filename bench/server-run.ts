@@ -53,8 +53,8 @@ export async function runServer(load: readonly AgencyFrames[], options: ServerRu
         ...['--max-unauthenticated-per-address', String(Math.max(1024, options.agencies))],
         ...(options.pki === undefined ? [] : serverTlsArgs(options.pki.dir)),
       ],
-      // At warn the server does not log that it listens: a connection tells instead.
-      { env, startTimeoutMs: 60_000, ready: 'connect' },
+      // At warn the server does not log that it listens: its listening socket tells instead.
+      { env, startTimeoutMs: 60_000, ready: 'socket' },
     );
     current = { server: starting, dataDir };
     const server = await starting;

@@ -60,9 +60,9 @@ try {
     ...['--data-dir', join(dir, name), '--workers', '1', '--log-level', 'warn'],
     ...['--max-unauthenticated-per-address', String(connections + 1)],
   ];
-  const plain = await startServer(common('plain'), { ready: 'connect' });
+  const plain = await startServer(common('plain'), { ready: 'socket' });
   servers.push(plain);
-  const secure = await startServer([...common('tls'), ...serverTlsArgs(pki)], { ready: 'connect' });
+  const secure = await startServer([...common('tls'), ...serverTlsArgs(pki)], { ready: 'socket' });
   servers.push(secure);
   const monitor = await clientTlsFilesIn(pki, 'monitor');
   const samples = { off: [] as Sample[], on: [] as Sample[] };

@@ -5,17 +5,17 @@
 import test from 'ava';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort } from '../src/harness/lottery-processes.ts';
+import { CLOSED_PORT } from '../src/harness/lottery-processes.ts';
 import { generateBets } from '../src/bets/bet-generator.ts';
+import type { WireBet } from '../src/wire/messages.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
 import { agencyFor, serverFor, sorted, storedRows, tempDir, within } from './helpers/lottery-fixtures.ts';
 
 test('a missing bets file stops the agency at once with exit 2 and one line, before it tries the server', async (t) => {
   const dir = await tempDir(t);
-  // Nothing listens on this port: an agency that tried it would retry for a minute.
-  const port = await freePort();
+  // Nothing listens on this port: an agency that tried it would retry for ten minutes.
   const file = join(dir, 'agency-1.csv');
-  const run = await within(agencyFor(t, 1, port, ['--data-file', file, '--retry-timeout', '600']).result, 'the agency exiting');
+  const run = await within(agencyFor(t, 1, CLOSED_PORT, ['--data-file', file, '--retry-timeout', '600']).result, 'the agency exiting');
   t.is(run.code, 2, run.lines.join('\n'));
   const failures = run.lines.filter((line) => /result: fail/.test(line));
   t.is(failures.length, 1, failures.join('\n'));
@@ -25,8 +25,7 @@ test('a missing bets file stops the agency at once with exit 2 and one line, bef
 
 test('a directory given as the bets file stops the agency with exit 2, saying so', async (t) => {
   const dir = await tempDir(t);
-  const port = await freePort();
-  const run = await within(agencyFor(t, 1, port, ['--data-file', dir]).result, 'the agency exiting');
+  const run = await within(agencyFor(t, 1, CLOSED_PORT, ['--data-file', dir]).result, 'the agency exiting');
   t.is(run.code, 2, run.lines.join('\n'));
   t.true(
     run.lines.some((line) => line.endsWith(`error: the bets file ${dir} is a directory`)),
@@ -62,9 +61,10 @@ test('an unclosed quote: the rows before it are stored, then the agency exits 1 
 
 test('offsets count every row of the file: after a reconnect the agency resumes at the right row even past rows the server refused', async (t) => {
   const dir = await tempDir(t);
-  const [r0, r2, r3, r4] = generateBets({ seed: 52, count: 4 }).map((bet) => bet.join(','));
+  const bets = generateBets({ seed: 52, count: 4 });
   // A birthdate in the future: refused today, by the agency and by the server, but it has its offset.
-  const r1 = 'Fut,Ure,123,2999-01-01,5';
+  const future: WireBet = ['Fut', 'Ure', '123', '2999-01-01', 5];
+  const [r0, r1, r2, r3, r4] = [bets[0], future, ...bets.slice(1)].map((bet) => bet.join(','));
   const file = join(dir, 'agency-1.csv');
   await writeFile(file, [r0, r1, r2, r3, r4].map((line) => `${line}\n`).join(''));
   const dataDir = join(dir, 'server');
@@ -72,18 +72,13 @@ test('offsets count every row of the file: after a reconnect the agency resumes 
   const server = await serverFor(t, dataDir, ['--agencies', '1']);
   // A first connection that got as far as row 2, as the agency sends them: r1 in a batch of its own.
   const raw = await connectRaw(server.port);
-  const bet = (line: string) => {
-    const fields: unknown[] = line.split(',');
-    fields[4] = Number(fields[4]);
-    return fields as [string, string, string, string, number];
-  };
   raw.send({ type: 'HELLO', agency: 1 });
   t.like(await raw.receive(), { type: 'WELCOME', offset: 0 });
-  raw.send({ type: 'BETS', offset: 0, bets: [bet(r0)] });
+  raw.send({ type: 'BETS', offset: 0, bets: [bets[0]] });
   t.like(await raw.receive(), { type: 'ACK', offset: 1 });
-  raw.send({ type: 'BETS', offset: 1, bets: [bet(r1)] });
+  raw.send({ type: 'BETS', offset: 1, bets: [future] });
   t.like(await raw.receive(), { type: 'ERROR', code: 'INVALID_BET', offset: 1, next: 2 });
-  raw.send({ type: 'BETS', offset: 2, bets: [bet(r2)] });
+  raw.send({ type: 'BETS', offset: 2, bets: [bets[1]] });
   t.like(await raw.receive(), { type: 'ACK', offset: 3 });
   raw.destroy();
 

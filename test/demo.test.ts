@@ -5,8 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readdir, readFile, readlink, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { tempDir, within } from './helpers/lottery-fixtures.ts';
+import { pollUntil, tempDir, within } from './helpers/lottery-fixtures.ts';
 
 // One demo at a time: each is six processes, and several at once on a small
 // busy machine only make every one of them slow.
@@ -83,14 +82,9 @@ const alive = (pid: number) => {
   }
 };
 
-/** Resolves once none of `pids` is running; the test's guard fails it otherwise. */
+/** Resolves once none of `pids` is running: they are not this process's children, so no event says when. */
 async function allGone(pids: number[]): Promise<void> {
-  await within(
-    (async () => {
-      while (pids.some(alive)) await sleep(100);
-    })(),
-    `processes ${pids.filter(alive).join(', ')} still running after the demo`,
-  );
+  await pollUntil(() => !pids.some(alive), `processes ${pids.join(', ')} all stopping after the demo`);
 }
 
 /**
@@ -128,12 +122,7 @@ serial('a demo whose output is closed (npm start | head) stops its server and ag
   await demo.waitFor(/^\[server  \] /);
   demo.child.stdout!.destroy();
   t.is(await within(demo.exited, 'the demo exiting'), 0);
-  await within(
-    (async () => {
-      while ((await processesIn(dir)).length > 0) await sleep(100);
-    })(),
-    "the demo's children stopping",
-  );
+  await pollUntil(async () => (await processesIn(dir)).length === 0, "the demo's children stopping");
   t.deepEqual(await processesIn(dir), []);
 });
 

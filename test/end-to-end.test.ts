@@ -2,21 +2,26 @@
 // 127.0.0.1: what the agencies' files hold is what bets.csv ends up holding,
 // batches are cut as configured, and every agency gets exactly its winners.
 import test, { type ExecutionContext } from 'ava';
-import { parseString } from 'fast-csv';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startAgency, startServer, type RunningServer } from '../src/harness/lottery-processes.ts';
 import { packValue } from '../src/wire/codec.ts';
 import { HEADER_SIZE, MAX_FRAME_SIZE } from '../src/wire/frame.ts';
 import {
   agencyFor,
+  GUARD_MS,
   serverFor,
   sorted,
   storedBatches,
   storedRows,
   tempDir,
+  within,
   writeAgencies,
+  type AgencyInput,
   type AgencySpec,
 } from './helpers/lottery-fixtures.ts';
+import { csvRecords } from './helpers/csv-records.ts';
 
 /** Runs one server and one agency per spec entry, all at once; returns what they did. */
 async function runLottery(t: ExecutionContext, spec: readonly AgencySpec[], agencyArgs: string[] = [], seed = 1) {
@@ -41,37 +46,82 @@ function assertWinners(t: ExecutionContext, runs: Awaited<ReturnType<typeof runL
   });
 }
 
-for (const [count, winnerRows, batches] of [
-  [64, [0, 63], [64]],
-  [99, [17, 50, 98], [64, 35]],
-] as const) {
-  test(`one agency with ${count} bets stores every row as it is in the file and gets the winners placed in it`, async (t) => {
-    const { dataDir, server, inputs, runs } = await runLottery(t, [{ count, winnerRows: [...winnerRows] }], ['--batch-max-amount', '64']);
-    assertWinners(t, runs, [inputs[0].winners]);
-    t.is(inputs[0].winners.length, winnerRows.length);
-    const stored = await storedRows(t, dataDir);
-    t.deepEqual(sorted(stored), sorted(inputs[0].rows));
-    t.true(
-      stored.some((row) => /[áéíóúñÑüë]/.test(row)),
-      'the data has accented names, and they are stored intact',
-    );
-    t.deepEqual(storedBatches(server.lines, 1), [...batches]);
-    t.true(server.lines.some((line) => /action: sorteo \| result: success \| cant_ganadores: /.test(line)));
-  });
-}
+// Uploads of one agency each, independent of one another: they share one
+// server, each as an agency of its own, all started together before the
+// tests (so that any one of them can run alone), and the draw comes once all
+// have finished. Each test checks only its own agency's rows, batches and
+// winners. Agency 1's file is the one such a test had alone on its server.
+type SoloUpload = { title: string; count: number; winnerRows: number[]; maxAmount: number; batches: number[]; accented?: true };
 
-for (const [count, maxAmount, batches] of [
-  [16, 64, [16]],
-  [21, 8, [8, 8, 5]],
-  [24, 8, [8, 8, 8]],
-  [1, 8, [1]],
-] as const) {
-  const shape = batches.length === 1 ? `one batch of ${batches[0]}` : `batches of ${batches.join(', ')}`;
-  test(`with --batch-max-amount ${maxAmount}, ${count === 1 ? 'a single bet is' : `${count} bets are`} sent as ${shape}`, async (t) => {
-    const { dataDir, server, inputs, runs } = await runLottery(t, [{ count, winnerRows: [0] }], ['--batch-max-amount', String(maxAmount)]);
-    assertWinners(t, runs, [inputs[0].winners]);
-    t.deepEqual(storedBatches(server.lines, 1), [...batches]);
-    t.deepEqual(sorted(await storedRows(t, dataDir)), sorted(inputs[0].rows));
+const soloUploads: SoloUpload[] = [
+  ...(
+    [
+      [64, [0, 63], [64]],
+      [99, [17, 50, 98], [64, 35]],
+    ] as const
+  ).map(([count, winnerRows, batches]) => ({
+    title: `one agency with ${count} bets stores every row as it is in the file and gets the winners placed in it`,
+    count,
+    winnerRows: [...winnerRows],
+    maxAmount: 64,
+    batches: [...batches],
+    accented: true as const,
+  })),
+  ...(
+    [
+      [16, 64, [16]],
+      [21, 8, [8, 8, 5]],
+      [24, 8, [8, 8, 8]],
+      [1, 8, [1]],
+    ] as const
+  ).map(([count, maxAmount, batches]) => {
+    const shape = batches.length === 1 ? `one batch of ${batches[0]}` : `batches of ${batches.join(', ')}`;
+    const what = count === 1 ? 'a single bet is' : `${count} bets are`;
+    return {
+      title: `with --batch-max-amount ${maxAmount}, ${what} sent as ${shape}`,
+      count,
+      winnerRows: [0],
+      maxAmount,
+      batches: [...batches],
+    };
+  }),
+];
+
+let soloLottery:
+  { dir: string; dataDir: string; server: RunningServer; inputs: AgencyInput[]; agencies: ReturnType<typeof startAgency>[] } | undefined;
+test.before(async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lottery-it-'));
+  const inputs = await writeAgencies(dir, soloUploads);
+  const dataDir = join(dir, 'server');
+  const server = await startServer(['--data-dir', dataDir, '--agencies', String(soloUploads.length)], { startTimeoutMs: GUARD_MS });
+  const agencies = inputs.map((input, i) =>
+    startAgency(input.id, server.port, ['--data-file', input.file, '--batch-max-amount', String(soloUploads[i].maxAmount)]),
+  );
+  soloLottery = { dir, dataDir, server, inputs, agencies };
+});
+test.after.always(async () => {
+  if (soloLottery === undefined) return;
+  for (const agency of soloLottery.agencies) if (agency.child.exitCode === null) agency.child.kill('SIGKILL');
+  await soloLottery.server.stop();
+  await rm(soloLottery.dir, { recursive: true, force: true });
+});
+
+for (const [i, upload] of soloUploads.entries()) {
+  test(upload.title, async (t) => {
+    const { dataDir, server, inputs, agencies } = soloLottery!;
+    const input = inputs[i];
+    const run = await within(agencies[i].result, `agency ${input.id}`);
+    assertWinners(t, [run], [input.winners]);
+    t.is(input.winners.length, upload.winnerRows.length);
+    const stored = (await storedRows(t, dataDir)).filter((row) => row.startsWith(`${input.id},`));
+    t.deepEqual(sorted(stored), sorted(input.rows));
+    if (upload.accented)
+      t.true(
+        stored.some((row) => /[áéíóúñÑüë]/.test(row)),
+        'the data has accented names, and they are stored intact',
+      );
+    t.deepEqual(storedBatches(server.lines, input.id), upload.batches);
+    t.true(server.lines.some((line) => /action: sorteo \| result: success \| cant_ganadores: /.test(line)));
   });
 }
 
@@ -198,17 +248,7 @@ test('a course-like file with CRLF, a UTF-8 BOM and quoted names with commas is 
   t.false(text.includes('\uFEFF'), 'the BOM is not stored');
   t.false(text.includes('\r'), 'bets.csv has LF line endings');
   t.true(text.includes('1,"Pérez, Juan Martín",Gómez,30904465,1999-03-17,7574\n'), 'a name with a comma is quoted');
-  const parsed = await parseCsv(text);
+  const parsed = await csvRecords(text);
   const key = (row: string[]) => row.join('\u0000');
   t.deepEqual(parsed.map(key).sort(), expected.map(key).sort());
 });
-
-function parseCsv(text: string): Promise<string[][]> {
-  return new Promise((resolve, reject) => {
-    const rows: string[][] = [];
-    parseString(text, { headers: false })
-      .on('data', (row: string[]) => rows.push(row))
-      .on('error', reject)
-      .on('end', () => resolve(rows));
-  });
-}

@@ -6,6 +6,7 @@ import { HEADER_SIZE, MAX_FRAME_SIZE, MAX_PAYLOAD_SIZE, PROTOCOL_VERSION, type F
 import { FrameDecoder } from '../src/wire/frame-decoder.ts';
 import type { Message } from '../src/wire/messages.ts';
 import { ErrorCode, ProtocolError } from '../src/errors.ts';
+import { chunksOf } from './helpers/byte-chunks.ts';
 
 /** A stream of many frames of every size class, from empty payloads to full ones. */
 function sampleMessages(): Message[] {
@@ -43,15 +44,6 @@ function feed(decoder: FrameDecoder, chunks: Iterable<Uint8Array>): ReturnType<t
   return out;
 }
 
-function* chunked(bytes: Uint8Array, sizes: () => number): Generator<Uint8Array> {
-  for (let at = 0; at < bytes.length;) {
-    const size = sizes();
-    // Fresh copies: a chunk is not a view into the next one, as on a socket.
-    yield Uint8Array.from(bytes.subarray(at, at + size));
-    at += size;
-  }
-}
-
 /** A frame header with any fields, for frames the decoder must refuse. */
 function header(fields: { magic?: number; version?: number; type?: number; length?: number }): Uint8Array {
   const bytes = new Uint8Array(HEADER_SIZE);
@@ -83,7 +75,7 @@ test('decodes a stream of many frames fed one byte at a time', (t) => {
   t.deepEqual(
     feed(
       decoder,
-      chunked(stream, () => 1),
+      chunksOf(stream, () => 1),
     ),
     expected,
   );
@@ -97,7 +89,7 @@ test('decodes a stream of many frames fed in random chunk sizes', (t) => {
     t.deepEqual(
       feed(
         decoder,
-        chunked(stream, () => 1 + Math.floor(random() * 3 * MAX_FRAME_SIZE)),
+        chunksOf(stream, () => 1 + Math.floor(random() * 3 * MAX_FRAME_SIZE)),
       ),
       expected,
       `seed ${seed}`,
@@ -113,7 +105,7 @@ test('decodes a stream cut into small chunks that often end inside a header', (t
   t.deepEqual(
     feed(
       decoder,
-      chunked(stream, () => 1 + Math.floor(random() * 12)),
+      chunksOf(stream, () => 1 + Math.floor(random() * 12)),
     ),
     expected,
   );
@@ -156,7 +148,7 @@ test('a frame returned from the pending buffer is not overwritten by the next fr
   const a = encodeMessage({ type: 'HELLO', agency: 1 });
   const b = encodeMessage({ type: 'HELLO', agency: 2 });
   const out: Frame[] = [];
-  for (const chunk of chunked(Buffer.concat([a, b]), () => 1)) out.push(...decoder.push(chunk));
+  for (const chunk of chunksOf(Buffer.concat([a, b]), () => 1)) out.push(...decoder.push(chunk));
   t.deepEqual(
     out.map((frame) => Buffer.from(frame.payload).toString('hex')),
     [Buffer.from(a.subarray(HEADER_SIZE)).toString('hex'), Buffer.from(b.subarray(HEADER_SIZE)).toString('hex')],
@@ -228,7 +220,7 @@ test('buffered never exceeds one frame however the bytes arrive', (t) => {
   const random = seededRandom(99);
   const decoder = new FrameDecoder();
   let most = 0;
-  for (const chunk of chunked(stream, () => 1 + Math.floor(random() * 20_000))) {
+  for (const chunk of chunksOf(stream, () => 1 + Math.floor(random() * 20_000))) {
     decoder.push(chunk);
     most = Math.max(most, decoder.buffered);
   }
@@ -262,7 +254,7 @@ test('arbitrary bytes either decode into frames or throw ProtocolError, never an
       const decoder = new FrameDecoder();
       let i = 0;
       try {
-        for (const chunk of chunked(bytes, () => sizes[i++ % sizes.length])) {
+        for (const chunk of chunksOf(bytes, () => sizes[i++ % sizes.length])) {
           for (const frame of decoder.push(chunk)) {
             if (frame.payload.length > MAX_PAYLOAD_SIZE) return false;
           }

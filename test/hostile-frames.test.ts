@@ -2,7 +2,6 @@ import test from 'ava';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import * as hostile from '../src/harness/hostile-frames.ts';
 import { PROTOCOL_VERSION } from '../src/wire/frame.ts';
 import { startServer, type RunningServer } from '../src/harness/lottery-processes.ts';
@@ -133,7 +132,7 @@ test('invalid bets are described in a bounded, escaped message and the connectio
 });
 
 test('a peer that pings and never reads is no longer read, the server stays small, and it is cut off after --idle-timeout', async (t) => {
-  const server = await oneWorkerServer(t, ['--idle-timeout', '5']);
+  const server = await oneWorkerServer(t, ['--idle-timeout', '1']);
   const before = await rssBytes(server);
   const peer = net.connect({ port: server.port, host: '127.0.0.1' });
   await new Promise((resolve) => peer.once('connect', resolve));
@@ -158,13 +157,13 @@ test('a peer that pings and never reads is no longer read, the server stays smal
   t.true(offered < 500 * 2 ** 20, 'the server stopped reading, then closed the connection');
   // The burst it handled before it stopped reading leaves garbage the heap keeps for a while; nothing grows with what was offered.
   t.true(after - before < 256 * 2 ** 20, `RSS grew by ${((after - before) / 2 ** 20).toFixed(0)} MiB`);
-  t.true(server.lines.some((line) => /code: TIMEOUT \| error: \d+ bytes of replies unread for 5 s/.test(line)));
+  t.true(server.lines.some((line) => /code: TIMEOUT \| error: \d+ bytes of replies unread for 1 s/.test(line)));
   await neighbourIsServed(t, server.port);
 });
 
 test('one byte of a frame at a time, never silent for an idle timeout, is cut off by --frame-timeout', async (t) => {
-  // Bytes every 0.3 s keep a 3 s idle timeout from ever firing, however loaded the machine.
-  const server = await oneWorkerServer(t, ['--idle-timeout', '3', '--frame-timeout', '1.5']);
+  // Bytes every 0.1 s keep a 1 s idle timeout from ever firing, however loaded the machine.
+  const server = await oneWorkerServer(t, ['--idle-timeout', '1', '--frame-timeout', '0.5']);
   const connection = await connectRaw(server.port);
   t.teardown(() => connection.destroy());
   connection.sendBytes(hostile.hello(1));
@@ -172,10 +171,10 @@ test('one byte of a frame at a time, never silent for an idle timeout, is cut of
   // A BETS frame that says 8,000 bytes follow; they come one at a time.
   const header = Uint8Array.from([0x4c, 0x54, PROTOCOL_VERSION, 0x03, 0, 0, 0x1f, 0x40]);
   let sent = 0;
-  const trickle = setInterval(() => connection.sendBytes(header.subarray(sent % 8, (sent++ % 8) + 1)), 300);
+  const trickle = setInterval(() => connection.sendBytes(header.subarray(sent % 8, (sent++ % 8) + 1)), 100);
   t.teardown(() => clearInterval(trickle));
   const answer = await connection.receive();
   t.like(answer, { type: 'ERROR', code: 'TIMEOUT' });
-  t.regex((answer as { message: string }).message, /^a frame not complete within 1\.5 s: \d+ bytes of it came$/);
+  t.regex((answer as { message: string }).message, /^a frame not complete within 0\.5 s: \d+ bytes of it came$/);
   await connection.closed;
 });

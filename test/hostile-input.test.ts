@@ -1,11 +1,11 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { join } from 'node:path';
-import { readStoredRows, startAgency, startServer } from '../src/harness/lottery-processes.ts';
+import { startAgency, startServer } from '../src/harness/lottery-processes.ts';
 import { encodeMessage } from '../src/wire/codec.ts';
 import { PROTOCOL_VERSION } from '../src/wire/frame.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
-import { agencyFiles, sorted, tempDir } from './helpers/lottery-fixtures.ts';
+import { agencyFiles, sorted, storedRows, tempDir } from './helpers/lottery-fixtures.ts';
 import { EMPTY_UPLOAD_DIGEST } from '../src/bets/upload-digest.ts';
 
 /** Sends `bytes` and waits for the server to answer or close; returns what it said, if anything. */
@@ -35,9 +35,9 @@ test('arbitrary bytes never crash a session or the server, and real agencies com
     '--agencies',
     '2',
     '--handshake-timeout',
-    '2',
+    '0.5',
     '--idle-timeout',
-    '2',
+    '0.5',
   ]);
   t.teardown(() => server.stop());
 
@@ -79,7 +79,7 @@ test('arbitrary bytes never crash a session or the server, and real agencies com
     t.deepEqual(sorted(run.winners ?? []), winners[i]);
   });
   t.is(server.child.exitCode, null);
-  const stored = await readStoredRows(join(dir, 'server'));
+  const stored = await storedRows(t, join(dir, 'server'));
   t.deepEqual(sorted(stored), sorted(rows));
 });
 

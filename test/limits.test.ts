@@ -3,6 +3,7 @@ import test from 'ava';
 import { join } from 'node:path';
 import { startAgency, startServer } from '../src/harness/lottery-processes.ts';
 import { encodeMessage } from '../src/wire/codec.ts';
+import { PROTOCOL_VERSION } from '../src/wire/frame.ts';
 import { connectRaw, type RawConnection } from './helpers/raw-connection.ts';
 import { agencyFiles, sorted, tempDir } from './helpers/lottery-fixtures.ts';
 import { EMPTY_UPLOAD_DIGEST } from '../src/bets/upload-digest.ts';
@@ -77,7 +78,7 @@ test('a frame cut off and then silence is closed with TIMEOUT after --idle-timeo
   t.teardown(() => server.stop());
   const connection = await connectRaw(server.port);
   // HELLO and the first 9 bytes of a BETS frame in one write: the silence that follows is the peer's alone.
-  connection.sendBytes(Buffer.concat([encodeMessage({ type: 'HELLO', agency: 1 }), Buffer.from([0x4c, 0x54, 1, 0x03, 0, 0, 0, 50, 0x82])]));
+  connection.sendBytes(Buffer.concat([encodeMessage({ type: 'HELLO', agency: 1 }), Buffer.from([0x4c, 0x54, PROTOCOL_VERSION, 0x03, 0, 0, 0, 50, 0x82])]));
   t.like(await connection.receive(), { type: 'WELCOME' });
   const answer = await connection.receive();
   t.like(answer, { type: 'ERROR', code: 'TIMEOUT' });
@@ -87,7 +88,7 @@ test('a frame cut off and then silence is closed with TIMEOUT after --idle-timeo
 
 test('a frame trickled in byte by byte is closed with TIMEOUT after --frame-timeout, though the peer is never silent', async (t) => {
   const dir = await tempDir(t);
-  const server = await startServer(['--data-dir', join(dir, 'server'), '--idle-timeout', '600', '--frame-timeout', '1']);
+  const server = await startServer(['--data-dir', join(dir, 'server'), '--idle-timeout', '600', '--frame-timeout', '0.3']);
   t.teardown(() => server.stop());
   const connection = await connectRaw(server.port);
   t.teardown(() => connection.destroy());
@@ -102,13 +103,15 @@ test('a frame trickled in byte by byte is closed with TIMEOUT after --frame-time
   t.teardown(() => clearInterval(trickle));
   const answer = await connection.receive();
   t.like(answer, { type: 'ERROR', code: 'TIMEOUT' });
-  t.regex((answer as { message: string }).message, /^a frame not complete within 1 s: \d+ bytes of it came$/);
+  t.regex((answer as { message: string }).message, /^a frame not complete within 0\.3 s: \d+ bytes of it came$/);
   await connection.closed;
 });
 
+const IDLE_TIMEOUT_S = 0.25;
+
 test('an agency waiting for the draw is not closed by the idle timeout', async (t) => {
   const dir = await tempDir(t);
-  const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '2', '--idle-timeout', '0.5']);
+  const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '2', '--idle-timeout', String(IDLE_TIMEOUT_S)]);
   t.teardown(() => server.stop());
   const waiting = await connectRaw(server.port);
   t.teardown(() => waiting.destroy());
@@ -122,8 +125,8 @@ test('an agency waiting for the draw is not closed by the idle timeout', async (
   );
   t.like(await waiting.receive(), { type: 'WELCOME' });
   t.deepEqual(await waiting.receive(), { type: 'ACK', offset: 0 });
-  // Many idle timeouts pass while agency 2 has yet to finish; the waiting agency says nothing.
-  await sleep(4000);
+  // Ten idle timeouts pass while agency 2 has yet to finish; the waiting agency says nothing.
+  await sleep(10 * IDLE_TIMEOUT_S * 1000);
   const other = await connectRaw(server.port);
   t.teardown(() => other.destroy());
   other.sendBytes(

@@ -4,7 +4,7 @@ import test from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startProgram, startServer } from '../src/harness/lottery-processes.ts';
+import { CLOSED_PORT, startProgram, startServer } from '../src/harness/lottery-processes.ts';
 
 /** Runs lottery-ping to its end, without the caller's CLI_SERVER_ADDRESS or LOTTERY_PING_TIMEOUT. */
 async function ping(args: string[]) {
@@ -29,11 +29,10 @@ test('lottery-ping exits 0 when the server answers PONG', async (t) => {
 });
 
 test('lottery-ping exits 1 with the reason when nothing listens', async (t) => {
-  const port = await freePort();
-  const { code, lines } = await ping(['--server', `127.0.0.1:${port}`]);
+  const { code, lines } = await ping(['--server', `127.0.0.1:${CLOSED_PORT}`]);
   t.is(code, 1);
   t.is(lines.length, 1);
-  t.regex(lines[0], new RegExp(`^lottery-ping: cannot reach the server at 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`));
+  t.regex(lines[0], new RegExp(`^lottery-ping: cannot reach the server at 127\\.0\\.0\\.1:${CLOSED_PORT}: .*ECONNREFUSED`));
 });
 
 test('lottery-ping exits 2 on a bad --timeout, naming it', async (t) => {

@@ -3,11 +3,11 @@
 // says how many agencies have finished while the agency waits for the draw;
 // log levels coloured on a terminal unless NO_COLOR is set; nothing of it on
 // a pipe. The terminal is a real pseudo-terminal, made by script(1).
-import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFile } from 'node:fs/promises';
 import { StatusLine } from '../src/agency/status-line.ts';
+import { CLOSED_PORT } from '../src/harness/lottery-processes.ts';
 import { agencyFor, serverFor, tempDir, within, writeAgencies } from './helpers/lottery-fixtures.ts';
 import { join } from 'node:path';
 
@@ -44,9 +44,24 @@ function inTerminal(command: string[], env: NodeJS.ProcessEnv = {}) {
     env: { ...process.env, ...env },
   });
   let output = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const watchers = new Set<() => void>();
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+    for (const watcher of watchers) watcher();
+  });
   const exited = new Promise<number>((resolve) => child.once('close', (code) => resolve(code ?? -1)));
-  return { child, output: () => output, exited };
+  /** Resolves once the terminal shows `text`. */
+  const shows = (text: string) =>
+    new Promise<void>((resolve) => {
+      const watcher = () => {
+        if (!output.includes(text)) return;
+        watchers.delete(watcher);
+        resolve();
+      };
+      watchers.add(watcher);
+      watcher();
+    });
+  return { child, output: () => output, exited, shows };
 }
 
 (haveScript ? test : test.skip)(
@@ -71,12 +86,7 @@ function inTerminal(command: string[], env: NodeJS.ProcessEnv = {}) {
       '20',
     ]);
     t.teardown(() => agency.child.kill('SIGKILL'));
-    await within(
-      (async () => {
-        while (!agency.output().includes('waiting for the draw (1 of 2 agencies finished)')) await sleep(100);
-      })(),
-      'agency 1 saying it waits for the other agency',
-    );
+    await within(agency.shows('waiting for the draw (1 of 2 agencies finished)'), 'agency 1 saying it waits for the other agency');
     // Agency 2, on a pipe: no status line, no colour.
     const second = agencyFor(t, 2, server.port, ['--data-file', two.file]);
     t.is((await within(second.result, 'agency 2')).code, 0);
@@ -114,7 +124,7 @@ function inTerminal(command: string[], env: NodeJS.ProcessEnv = {}) {
   const agencyBin = new URL('../src/bin/lottery-agency.mjs', import.meta.url).pathname;
   // No server: the agency warns about the bad row only once connected, so it warns of the connection instead.
   const agency = inTerminal(
-    [process.execPath, agencyBin, '--id', '1', '--server', '127.0.0.1:9', '--data-file', one.file, '--retry-timeout', '1'],
+    [process.execPath, agencyBin, '--id', '1', '--server', `127.0.0.1:${CLOSED_PORT}`, '--data-file', one.file, '--retry-timeout', '1'],
     { NO_COLOR: '1' },
   );
   t.is(await within(agency.exited, 'the agency'), 1);

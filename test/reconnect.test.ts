@@ -1,31 +1,51 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import net from 'node:net';
 import { join } from 'node:path';
-import { freePort, readStoredRows, startAgency, startServer } from '../src/harness/lottery-processes.ts';
+import { CLOSED_PORT, startAgency, startServer } from '../src/harness/lottery-processes.ts';
 import { faultsEnv } from './helpers/fault-hooks.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
-import { agencyFiles, sorted, tempDir, within } from './helpers/lottery-fixtures.ts';
+import { agencyFiles, sorted, storedRows, tempDir, within } from './helpers/lottery-fixtures.ts';
 import { decodeMessage, encodeMessage } from '../src/wire/codec.ts';
 import { FrameDecoder } from '../src/wire/frame-decoder.ts';
 
+/**
+ * The agency's address, held by the test from start to end so that no other
+ * program can take it: until `open(port)` every connection to it is reset at
+ * once, as by a server not up yet; after, each is relayed to `port`.
+ */
+async function serverAddress(t: ExecutionContext) {
+  let target: number | undefined;
+  const address = net.createServer((client) => {
+    client.on('error', () => undefined);
+    if (target === undefined) return client.resetAndDestroy();
+    const upstream = net.connect({ host: '127.0.0.1', port: target });
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => address.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => address.close(() => resolve())));
+  return { port: (address.address() as net.AddressInfo).port, open: (port: number) => void (target = port) };
+}
+
 test('an agency started before the server keeps trying with backoff and completes once it is up', async (t) => {
   const { dir, files, rows, winners } = await agencyFiles(t, [{ count: 300, winnerRows: [7] }]);
-  const port = await freePort();
-  const agency = startAgency(1, port, ['--data-file', files[0], '--retry-timeout', '60']);
+  const address = await serverAddress(t);
+  const agency = startAgency(1, address.port, ['--data-file', files[0], '--retry-timeout', '60']);
   t.teardown(() => agency.child.kill());
   await agency.waitForLine(/action: conexion \| result: fail .*reintento_ms/, { count: 2 });
-  const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '1'], { port });
+  const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '1']);
   t.teardown(() => server.stop());
+  address.open(server.port);
   const run = await agency.result;
   t.is(run.code, 0);
   t.deepEqual(sorted(run.winners ?? []), winners[0]);
-  t.deepEqual(sorted(await readStoredRows(join(dir, 'server'))), sorted(rows));
+  t.deepEqual(sorted(await storedRows(t, join(dir, 'server'))), sorted(rows));
 });
 
 test('an agency gives up after --retry-timeout with a fail line and exit code 1', async (t) => {
   const { files } = await agencyFiles(t, [{ count: 10 }]);
-  const port = await freePort();
-  const agency = startAgency(1, port, ['--data-file', files[0], '--retry-timeout', '1']);
+  const agency = startAgency(1, CLOSED_PORT, ['--data-file', files[0], '--retry-timeout', '1']);
   t.is(await agency.exited, 1);
   t.regex(agency.lines.at(-1)!, /action: agencia \| result: fail \| error: gave up after \d+ s without the server/);
 });
@@ -49,7 +69,7 @@ test('a session worker that dies is replaced and its agencies resume, storing ev
     t.deepEqual(sorted(run.winners ?? []), winners[i]);
   });
   t.is(server.lines.filter((line) => /action: session_worker \| result: fail .*replaced: true/.test(line)).length, 2);
-  t.deepEqual(sorted(await readStoredRows(dataDir)), sorted(rows));
+  t.deepEqual(sorted(await storedRows(t, dataDir)), sorted(rows));
 });
 
 test('a second connection for the same agency takes over: the older one gets REPLACED and is closed', async (t) => {
@@ -95,7 +115,7 @@ test('an agency whose server fails every request after WELCOME gives up after --
   await new Promise<void>((resolve) => failing.listen(0, '127.0.0.1', resolve));
   t.teardown(() => failing.close());
   const { port } = failing.address() as net.AddressInfo;
-  const agency = startAgency(1, port, ['--data-file', files[0], '--retry-timeout', '2']);
+  const agency = startAgency(1, port, ['--data-file', files[0], '--retry-timeout', '1']);
   t.teardown(() => agency.child.kill('SIGKILL'));
   t.is(await within(agency.exited, 'the agency giving up'), 1);
   t.true(connections > 1, 'it tried again');

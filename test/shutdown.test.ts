@@ -1,9 +1,8 @@
 import test from 'ava';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startAgency, startServer } from '../src/harness/lottery-processes.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
-import { agencyFiles, tempDir } from './helpers/lottery-fixtures.ts';
+import { agencyFiles, storedRows, tempDir } from './helpers/lottery-fixtures.ts';
 import { uploadDigestOf } from '../src/bets/upload-digest.ts';
 
 const closeLine = /action: close_(\w+) \| result: success/;
@@ -26,9 +25,8 @@ test('SIGTERM under load: every batch logged as stored is in bets.csv, no row is
   const logged = server.lines
     .map((line) => /action: apuesta_recibida \| result: success \| agencia: \d+ \| cantidad: (\d+)/.exec(line))
     .reduce((sum, match) => sum + (match ? Number(match[1]) : 0), 0);
-  const csv = await readFile(join(dataDir, 'bets.csv'), 'utf8');
-  t.true(csv.endsWith('\n'), 'the last row is whole');
-  const rows = csv.split('\n').filter((line) => line !== '');
+  // storedRows fails the test if the last row is not whole.
+  const rows = await storedRows(t, dataDir);
   t.is(rows.length, logged);
   for (const row of rows) t.regex(row, /^\d+,[^,]+,[^,]+,\d+,\d{4}-\d{2}-\d{2},\d+$/);
   const closed = server.lines.map((line) => closeLine.exec(line)?.[1]).filter(Boolean);

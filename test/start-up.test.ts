@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { delimiter, join } from 'node:path';
 import { runtimeIsSupported, runtimeMessage } from '../src/runtime.mjs';
-import { freePort, startProgram, type RunningProgram } from '../src/harness/lottery-processes.ts';
+import { CLOSED_PORT, startProgram, type RunningProgram } from '../src/harness/lottery-processes.ts';
 import { tempDir, within, writeAgencies } from './helpers/lottery-fixtures.ts';
 
 const binDir = new URL('../src/bin/', import.meta.url).pathname;
@@ -52,14 +52,13 @@ function startAnnouncing(name: string, args: string[]): RunningProgram {
 const LISTENING = /^test: listening for SIGTERM$/;
 
 test('an agency sent SIGTERM while it is still loading logs its shutdown and exits 0', async (t) => {
-  const port = await freePort();
   const [input] = await writeAgencies(await tempDir(t), [{ count: 5 }]);
   // No server on the port: the agency would keep trying for two minutes.
   const agency = startAnnouncing('lottery-agency', [
     '--id',
     '1',
     '--server',
-    `127.0.0.1:${port}`,
+    `127.0.0.1:${CLOSED_PORT}`,
     '--retry-timeout',
     '120',
     '--data-file',

@@ -1,24 +1,17 @@
 import test from 'ava';
-import { parseFile } from 'fast-csv';
-import { mkdtemp, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WINNING_NUMBER } from '../src/bets/bet.ts';
 import { generateBets } from '../src/bets/bet-generator.ts';
 import { encodeBetRows } from '../src/bets/bets-csv.ts';
 import { scanWinners, type WinningRow } from '../src/storage/winner-scan.ts';
+import { csvRecords } from './helpers/csv-records.ts';
+import { tempDir } from './helpers/lottery-fixtures.ts';
 
 /** The winners as a general CSV parser reads them: the reference. */
-function winnersByParsing(path: string): Promise<WinningRow[]> {
-  const rows: WinningRow[] = [];
-  return new Promise((resolve, reject) => {
-    parseFile(path, { headers: false })
-      .on('error', reject)
-      .on('data', (row: string[]) => {
-        if (row[5] === String(WINNING_NUMBER)) rows.push({ agency: Number(row[0]), document: row[3] });
-      })
-      .on('end', () => resolve(rows));
-  });
+async function winnersByParsing(path: string): Promise<WinningRow[]> {
+  const records = await csvRecords(await readFile(path, 'utf8'));
+  return records.filter((row) => row[5] === String(WINNING_NUMBER)).map((row) => ({ agency: Number(row[0]), document: row[3] }));
 }
 
 async function scan(path: string, end?: number): Promise<WinningRow[]> {
@@ -28,7 +21,7 @@ async function scan(path: string, end?: number): Promise<WinningRow[]> {
 }
 
 test('finds exactly the winners a CSV parser finds, across chunk boundaries, in file order', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'lottery-scan-'));
+  const dir = await tempDir(t);
   const path = join(dir, 'bets.csv');
   const parts: Uint8Array[] = [];
   // Over 4 MiB, so lines straddle the scanner's reads; winners every 997 rows.
@@ -43,7 +36,7 @@ test('finds exactly the winners a CSV parser finds, across chunk boundaries, in 
 });
 
 test('is not fooled by names that quote a comma and the winning number', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'lottery-scan-'));
+  const dir = await tempDir(t);
   const path = join(dir, 'bets.csv');
   const rows = encodeBetRows(2, [
     ['Ana ,7574', '"Pérez", 7574', '111', '1990-01-01', 7574],
@@ -59,7 +52,7 @@ test('is not fooled by names that quote a comma and the winning number', async (
 });
 
 test('reads only the committed bytes it is given', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'lottery-scan-'));
+  const dir = await tempDir(t);
   const path = join(dir, 'bets.csv');
   const committed = encodeBetRows(1, [['Eva', 'Ríos', '1', '1980-01-01', 7574]]);
   await writeFile(path, Buffer.concat([committed, Buffer.from('1,Tom,Paz,2,1981-01-01,7574\n')]));

@@ -3,7 +3,7 @@
 // resume, and reports what ended up stored. Used by the durability test and
 // by CI on the course dataset.
 
-import { freePort, readStoredRows, startAgency, startServer, type AgencyRun, type RunningServer } from './lottery-processes.ts';
+import { readStoredRows, startAgency, startServer, type AgencyRun, type RunningServer } from './lottery-processes.ts';
 
 export type CrashPoint = {
   /** Said in reports. */
@@ -41,14 +41,14 @@ export type CrashRunOptions = {
 export type CrashRunResult = { runs: AgencyRun[]; storedRows: string[]; kills: string[]; serverCode: number };
 
 export async function crashRun(options: CrashRunOptions): Promise<CrashRunResult> {
-  const port = await freePort();
   const agencies = options.files.length;
   const serverArgs = ['--data-dir', options.dataDir, '--agencies', String(agencies), ...(options.serverArgs ?? [])];
   // A restart replays the journal and rereads bets.csv; on a loaded machine
   // that can take long, and the guard is as generous as the waits below.
+  // The first start takes the port the kernel picks; each restart takes it again.
+  let server = await startServer(serverArgs, { startTimeoutMs: 120_000 });
+  const { port } = server;
   const startOnPort = () => startServer(serverArgs, { port, startTimeoutMs: 120_000 });
-
-  let server = await startOnPort();
   const agencyRuns = options.files.map((file, i) =>
     startAgency(i + 1, port, ['--data-file', file, '--retry-timeout', '120', ...(options.agencyArgs ?? [])]),
   );

@@ -4,9 +4,8 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -24,6 +23,11 @@ export type RunningProgram = {
    * `pattern`; rejects if the program exits first or `timeoutMs` passes.
    */
   waitForLine(pattern: RegExp, options?: { timeoutMs?: number; count?: number }): Promise<RegExpExecArray>;
+  /**
+   * Resolves once `holds(lines)` is true, checked now and at each new line;
+   * rejects if the program exits first or `timeoutMs` passes.
+   */
+  waitUntil(holds: (lines: readonly string[]) => boolean, what: string, options?: { timeoutMs?: number }): Promise<void>;
 };
 
 export type ProgramOptions = {
@@ -77,56 +81,58 @@ export function startProgram(name: string, args: string[], options: ProgramOptio
   const exited = new Promise<number>((resolve) => {
     child.once('close', (code, signal) => resolve(code ?? 128 + (SIGNAL_NUMBERS[signal ?? ''] ?? 0)));
   });
-  const waitForLine = (pattern: RegExp, { timeoutMs = 30_000, count = 1 } = {}) =>
-    new Promise<RegExpExecArray>((resolve, reject) => {
-      let seen = 0;
-      const matches = (line: string) => {
-        const match = pattern.exec(line);
-        return match !== null && ++seen === count ? match : null;
-      };
-      for (const line of lines) {
-        const match = matches(line);
-        if (match) return resolve(match);
+  /** Resolves with the first value `seen` gives for a line: each line so far (unless `onlyNew`), then each new one. */
+  const watch = <T>(seen: (line: string) => T | undefined, what: string, timeoutMs: number, onlyNew = false) =>
+    new Promise<T>((resolve, reject) => {
+      for (const line of onlyNew ? [] : lines) {
+        const value = seen(line);
+        if (value !== undefined) return resolve(value);
       }
       const done = () => {
         watchers.delete(watcher);
         clearTimeout(timer);
       };
       const watcher = (line: string) => {
-        const match = matches(line);
-        if (match) {
-          done();
-          resolve(match);
-        }
+        const value = seen(line);
+        if (value === undefined) return;
+        done();
+        resolve(value);
       };
       const timer = setTimeout(() => {
         done();
-        reject(
-          new Error(
-            `${name} printed fewer than ${count} lines matching ${pattern} within ${timeoutMs} ms:\n${lines.slice(-20).join('\n')}`,
-          ),
-        );
+        reject(new Error(`${name} printed no ${what} within ${timeoutMs} ms:\n${lines.slice(-20).join('\n')}`));
       }, timeoutMs);
       watchers.add(watcher);
       void exited.then((code) => {
         if (!watchers.has(watcher)) return;
         done();
-        reject(new Error(`${name} exited (${code}) before printing ${count} lines matching ${pattern}:\n${lines.slice(-20).join('\n')}`));
+        reject(new Error(`${name} exited (${code}) before printing ${what}:\n${lines.slice(-20).join('\n')}`));
       });
     });
-  return { child, lines, exited, waitForLine };
+  const waitForLine = (pattern: RegExp, { timeoutMs = 30_000, count = 1 } = {}) => {
+    let matched = 0;
+    const seen = (line: string) => {
+      const match = pattern.exec(line);
+      return match !== null && ++matched === count ? match : undefined;
+    };
+    return watch(seen, `${count} lines matching ${pattern}`, timeoutMs);
+  };
+  const waitUntil = async (holds: (lines: readonly string[]) => boolean, what: string, { timeoutMs = 30_000 } = {}) => {
+    if (holds(lines)) return;
+    await watch(() => (holds(lines) ? true : undefined), what, timeoutMs, true);
+  };
+  return { child, lines, exited, waitForLine, waitUntil };
 }
 
 export type RunningServer = RunningProgram & { port: number; stop(): Promise<number> };
 
-/** A port free on 127.0.0.1 now, so that restarts can listen on the same one. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+/**
+ * A port on 127.0.0.1 where nothing listens, for a program that must find no
+ * server there: below 1024, where the kernel never picks a port for a
+ * listen on port 0 or for a connection going out, so nothing started here
+ * can hold it.
+ */
+export const CLOSED_PORT = 1;
 
 /** The rows of `dataDir`/bets.csv, as the server wrote them. */
 export async function readStoredRows(dataDir: string): Promise<string[]> {
@@ -137,29 +143,26 @@ export type ServerOptions = ProgramOptions & {
   port?: number;
   startTimeoutMs?: number;
   /**
-   * How to tell that the server listens: its `listen` log line (the default),
-   * or, for a log level that hides that line (warn and above), a connection
-   * it accepts: then a free port is chosen unless `port` is given.
+   * How to tell that the server listens, and on which port: its `listen` log
+   * line (the default), or, for a log level that hides that line (warn and
+   * above), its listening socket as the kernel lists it (Linux).
    */
-  ready?: 'log' | 'connect';
+  ready?: 'log' | 'socket';
 };
 
 /**
- * Starts lottery-server on 127.0.0.1 (a free port unless `port` is given) and
- * waits until it listens. If it does not come up within `startTimeoutMs`, it
+ * Starts lottery-server on 127.0.0.1 (a port the kernel picks unless `port`
+ * is given) and waits until it listens. If it does not come up within `startTimeoutMs`, it
  * is killed and the promise rejects: a caller never holds a stray server.
  */
 export async function startServer(args: string[], options: ServerOptions = {}): Promise<RunningServer> {
   const ready = options.ready ?? 'log';
-  const requested = options.port ?? (ready === 'connect' ? await freePort() : 0);
-  const program = startProgram('lottery-server', ['--host', '127.0.0.1', '--port', String(requested), ...args], options);
+  const program = startProgram('lottery-server', ['--host', '127.0.0.1', '--port', String(options.port ?? 0), ...args], options);
   const timeoutMs = options.startTimeoutMs ?? 30_000;
   let port: number;
   try {
-    if (ready === 'connect') {
-      await waitForConnect(requested, program, timeoutMs);
-      port = requested;
-    } else {
+    if (ready === 'socket') port = await waitForListening(program, timeoutMs);
+    else {
       // The text line or the JSON one, whichever format the environment asks for.
       const match = await program.waitForLine(
         /action: listen \| result: success .*\| port: (\d+)|"action":"listen","result":"success".*"port":(\d+)/,
@@ -182,29 +185,38 @@ export async function startServer(args: string[], options: ServerOptions = {}): 
   };
 }
 
-/** Tries to connect every 50 ms until the program accepts on `port`; rejects if it exits first or `timeoutMs` passes. */
-async function waitForConnect(port: number, program: RunningProgram, timeoutMs: number): Promise<void> {
+/** Looks every 50 ms for the program's listening socket; rejects if it exits first or `timeoutMs` passes. */
+async function waitForListening(program: RunningProgram, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   let exitCode: number | undefined;
   void program.exited.then((code) => (exitCode = code));
   while (true) {
     if (exitCode !== undefined)
       throw new Error(`lottery-server exited (${exitCode}) before listening:\n${program.lines.slice(-20).join('\n')}`);
-    const connected = await new Promise<boolean>((resolve) => {
-      const probe = net.connect({ host: '127.0.0.1', port });
-      probe.once('connect', () => {
-        probe.end();
-        resolve(true);
-      });
-      probe.once('error', () => resolve(false));
-    });
-    if (connected) return;
+    const port = await listeningPort(program.child.pid!);
+    if (port !== undefined) return port;
     if (Date.now() >= deadline)
-      throw new Error(
-        `lottery-server did not accept connections on port ${port} within ${timeoutMs} ms:\n${program.lines.slice(-20).join('\n')}`,
-      );
+      throw new Error(`lottery-server did not listen within ${timeoutMs} ms:\n${program.lines.slice(-20).join('\n')}`);
     await sleep(50);
   }
+}
+
+/** The TCP port process `pid` listens on, from /proc; undefined while it listens on none. */
+async function listeningPort(pid: number): Promise<number | undefined> {
+  const sockets = new Set<string>();
+  for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [])) {
+    const inode = /^socket:\[(\d+)\]$/.exec(await readlink(`/proc/${pid}/fd/${fd}`).catch(() => ''))?.[1];
+    if (inode !== undefined) sockets.add(inode);
+  }
+  for (const table of ['tcp', 'tcp6']) {
+    const rows = (await readFile(`/proc/${pid}/net/${table}`, 'utf8').catch(() => '')).split('\n').slice(1);
+    for (const row of rows) {
+      // sl local_address rem_address st ... inode: the address is hex ip:port, state 0A is LISTEN.
+      const fields = row.trim().split(/\s+/);
+      if (fields[3] === '0A' && sockets.has(fields[9])) return Number.parseInt(fields[1].split(':')[1], 16);
+    }
+  }
+  return undefined;
 }
 
 export type AgencyRun = { code: number; lines: string[]; winners: string[] | undefined };

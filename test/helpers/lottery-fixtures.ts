@@ -6,6 +6,7 @@ import type { ExecutionContext } from 'ava';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { generateBets, writeAgencyFile } from '../../src/bets/bet-generator.ts';
 import { startAgency, startServer, type ProgramOptions, type RunningServer } from '../../src/harness/lottery-processes.ts';
 import type { WireBet } from '../../src/wire/messages.ts';
@@ -23,7 +24,7 @@ export async function tempDir(t: ExecutionContext): Promise<string> {
 
 const running = (child: { exitCode: number | null; signalCode: string | null }) => child.exitCode === null && child.signalCode === null;
 
-/** lottery-server on 127.0.0.1, a free port and `dataDir`; stopped with SIGTERM after the test. */
+/** lottery-server on 127.0.0.1, a port the kernel picks and `dataDir`; stopped with SIGTERM after the test. */
 export async function serverFor(
   t: ExecutionContext,
   dataDir: string,
@@ -103,6 +104,22 @@ export function within<T>(promise: Promise<T>, what: string, ms = GUARD_MS): Pro
     timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
   });
   return Promise.race([promise, guard]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Resolves once `holds` is true, checked every `everyMs`; rejects once `ms`
+ * has passed. Only for what no event tells, such as another process's exit.
+ */
+export async function pollUntil(
+  holds: () => boolean | Promise<boolean>,
+  what: string,
+  { everyMs = 100, ms = GUARD_MS } = {},
+): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await holds())) {
+    if (performance.now() >= deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(everyMs);
+  }
 }
 
 /** Generated files for agencies 1..n in a fresh temp dir, with what must end up stored and won, gathered. */

@@ -13,7 +13,11 @@ export { clientTlsArgs, clientTlsFilesIn, serverTlsArgs, serverTlsFilesIn } from
 
 /** Runs lottery-pki into a fresh directory; fails the test if it does not exit 0. */
 export async function makePki(t: ExecutionContext, args: string[] = []): Promise<string> {
-  const dir = join(await tempDir(t), 'pki');
+  return makePkiIn(join(await tempDir(t), 'pki'), args);
+}
+
+/** Runs lottery-pki into `dir`, for a PKI that outlives one test; rejects if it does not exit 0. */
+export async function makePkiIn(dir: string, args: string[] = []): Promise<string> {
   const run = startProgram('lottery-pki', ['--out', dir, ...args]);
   const code = await run.exited;
   if (code !== 0) throw new Error(`lottery-pki exited ${code}:\n${run.lines.join('\n')}`);
