@@ -78,7 +78,9 @@ test('a frame cut off and then silence is closed with TIMEOUT after --idle-timeo
   t.teardown(() => server.stop());
   const connection = await connectRaw(server.port);
   // HELLO and the first 9 bytes of a BETS frame in one write: the silence that follows is the peer's alone.
-  connection.sendBytes(Buffer.concat([encodeMessage({ type: 'HELLO', agency: 1 }), Buffer.from([0x4c, 0x54, PROTOCOL_VERSION, 0x03, 0, 0, 0, 50, 0x82])]));
+  connection.sendBytes(
+    Buffer.concat([encodeMessage({ type: 'HELLO', agency: 1 }), Buffer.from([0x4c, 0x54, PROTOCOL_VERSION, 0x03, 0, 0, 0, 50, 0x82])]),
+  );
   t.like(await connection.receive(), { type: 'WELCOME' });
   const answer = await connection.receive();
   t.like(answer, { type: 'ERROR', code: 'TIMEOUT' });
