@@ -78,9 +78,9 @@ test('every message type round-trips through encode and decode', (t) => {
   t.is(seen.size, Object.keys(MessageType).length);
 });
 
-test('the header carries magic LT, version 1, the type code and the payload length', (t) => {
+test('the header carries magic LT, version 2, the type code and the payload length', (t) => {
   const frame = encodeMessage({ type: 'HELLO', agency: 3 });
-  t.is(Buffer.from(frame.subarray(0, HEADER_SIZE)).toString('hex'), '4c54010100000009');
+  t.is(Buffer.from(frame.subarray(0, HEADER_SIZE)).toString('hex'), '4c54020100000009');
   t.is(frame.length, HEADER_SIZE + 9);
 });
 
