@@ -1,0 +1,399 @@
+// The Store on PostgreSQL: a second implementation of the Store face
+// (src/actors/store-api.ts), chosen by --store URL, for a lottery served by
+// several front-ends at once. It decides with the same ledger as the file
+// Store and digests the same canonical lines, so the same agency files give
+// the same upload digests and the same hash chain on either store.
+//
+// One group commit is one transaction. It first locks the lottery's row and
+// catches up on the records other front-ends committed since this one last
+// looked (their bets feed the upload digests), so every front-end decides
+// against the committed state; then it inserts the group's bets (each
+// (lottery, agency, offset) once: the primary key), advances the agencies'
+// offsets only from the values it decided against, appends the ledger's
+// record and moves the chain's head. Nothing is answered before COMMIT
+// returns. The draw is a transaction under the same lock, and a unique
+// index allows one draw record per lottery. Other front-ends learn of a
+// commit by NOTIFY, or by polling if a notification is lost.
+import postgres, { type Sql, type TransactionSql } from 'postgres';
+import { WINNING_NUMBER } from '../../bets/bet.ts';
+import { skipRows } from '../../bets/bets-csv.ts';
+import { canonicalLine, commitTail } from '../../bets/canonical-bet.ts';
+import { UploadDigest } from '../../bets/upload-digest.ts';
+import {
+  Ledger,
+  type AgencyState,
+  type AppendOutcome,
+  type FinishDecided,
+  type FinishOutcome,
+  type LedgerReader,
+  type LedgerRecord,
+  type Winners,
+} from '../../ledger/index.ts';
+import { logEvent, type Logger } from '../../log/logger.ts';
+import { Mailbox } from '../../actors/mailbox.ts';
+import type { AgencyWelcome, AppendRequest, DrawOutcome, StoreApi, StoreSnapshot } from '../../actors/store-api.ts';
+import { CHAIN_START, nextChain } from '../hash-chain.ts';
+import { ensureSchema } from './schema.ts';
+
+export type PostgresStoreOptions = {
+  /** A PostgreSQL connection URL as libpq reads it (several hosts, target_session_attrs, sslmode). */
+  url: string;
+  /** The lottery's name: every row is keyed by it. */
+  lottery: string;
+  /** The agencies this server is set for; stored with a new lottery. */
+  agencies: number;
+  log: Logger;
+  /** Called after this front-end learned of another's commit (the Lottery then answers or draws). */
+  onRefresh?: () => void;
+  /** Milliseconds between looks for other front-ends' commits, in case a notification was lost. */
+  pollMs?: number;
+};
+
+/** The NOTIFY channel a commit announces itself on; the payload is the lottery's name. */
+const CHANNEL = 'lottery_commit';
+
+type Pending<T> = { resolve: (outcome: T) => void; reject: (error: unknown) => void };
+type PendingWork =
+  | ({ kind: 'append'; request: AppendRequest } & Pending<AppendOutcome>)
+  | ({ kind: 'finish'; agency: number; total: number; digest: string } & Pending<FinishDecided>);
+
+/** A group's stored bets, column by column, as unnest() takes them. */
+type BetColumns = {
+  agency: number[];
+  offset: number[];
+  position: number[];
+  first: string[];
+  last: string[];
+  document: string[];
+  birthdate: string[];
+  number: number[];
+};
+
+export class PostgresStore implements StoreApi {
+  readonly #sql: Sql;
+  readonly #lottery: string;
+  readonly #log: Logger;
+  readonly #mailbox = new Mailbox();
+  readonly #ledger = new Ledger();
+  readonly #digests = new Map<number, UploadDigest>();
+  readonly #onRefresh: (() => void) | undefined;
+  /** The agency count stored with the lottery (it may contradict --agencies: see store-worker.ts). */
+  storedAgencies = 0;
+  /** The seq of the last record applied to the ledger, and the chain after it. */
+  #seq = 0;
+  #chain = CHAIN_START;
+  #drawChain: string | null = null;
+  #queue: PendingWork[] = [];
+  #flushPosted = false;
+  #closed = false;
+  /** Set while the database cannot be reached or refuses commits: logged once, not per batch. */
+  #unreachable = false;
+  #poll: NodeJS.Timeout | undefined;
+  #unlisten: (() => Promise<void>) | undefined;
+
+  private constructor(sql: Sql, options: PostgresStoreOptions) {
+    this.#sql = sql;
+    this.#lottery = options.lottery;
+    this.#log = options.log;
+    this.#onRefresh = options.onRefresh;
+  }
+
+  /** Connects, makes or checks the schema and the lottery's row, and replays its records into the ledger. */
+  static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    const sql = postgres(options.url, {
+      max: 4,
+      onnotice: () => undefined,
+      connection: { application_name: 'lottery-server' },
+    });
+    try {
+      await ensureSchema(sql);
+      const store = new PostgresStore(sql, options);
+      await sql`insert into lotteries (name, agencies, chain) values (${options.lottery}, ${options.agencies}, ${CHAIN_START})
+                on conflict (name) do nothing`;
+      await sql.begin((tx) => store.#catchUp(tx, false));
+      const [row] = await sql`select agencies from lotteries where name = ${options.lottery}`;
+      store.storedAgencies = Number(row.agencies);
+      await store.#listen(options.pollMs ?? 1000);
+      return store;
+    } catch (error) {
+      await sql.end({ timeout: 1 });
+      throw error;
+    }
+  }
+
+  async #listen(pollMs: number): Promise<void> {
+    const { unlisten } = await this.#sql.listen(CHANNEL, (lottery) => {
+      if (lottery === this.#lottery) this.refresh();
+    });
+    this.#unlisten = unlisten;
+    this.#poll = setInterval(() => this.refresh(), pollMs);
+    this.#poll.unref();
+  }
+
+  /** Catches up on other front-ends' commits, outside any group; tells onRefresh if there were any. */
+  refresh(): void {
+    if (this.#closed) return;
+    void this.#mailbox
+      .post(async () => {
+        const before = this.#seq;
+        await this.#sql.begin((tx) => this.#catchUp(tx, false));
+        if (this.#seq !== before) this.#onRefresh?.();
+      })
+      .catch(() => undefined);
+  }
+
+  /**
+   * Applies the records committed after this front-end's last one, and
+   * feeds their bets to the upload digests. With `lock`, holds the
+   * lottery's row until the transaction ends: no other commit or draw can
+   * come between this look and this transaction's own record.
+   */
+  async #catchUp(tx: TransactionSql, lock: boolean): Promise<void> {
+    const [head] = lock
+      ? await tx`select seq, chain from lotteries where name = ${this.#lottery} for update`
+      : await tx`select seq, chain from lotteries where name = ${this.#lottery}`;
+    const seq = Number(head.seq);
+    if (seq === this.#seq) return;
+    const records = await tx`select seq, kind, body, chain from records
+                             where lottery = ${this.#lottery} and seq > ${this.#seq} and seq <= ${seq} order by seq`;
+    const bets = await tx`select agency, first_name, last_name, document, birthdate, number from bets
+                          where lottery = ${this.#lottery} and seq > ${this.#seq} and seq <= ${seq} order by seq, position`;
+    for (const bet of bets) {
+      const line = canonicalLine(bet.agency, [bet.first_name, bet.last_name, bet.document, bet.birthdate, Number(bet.number)]);
+      this.#digestOf(bet.agency).add(Buffer.from(line, 'utf8'), 1);
+    }
+    for (const record of records) {
+      this.#ledger.apply(record.body as LedgerRecord);
+      if (record.kind === 'draw') this.#drawChain = record.chain;
+    }
+    this.#seq = seq;
+    this.#chain = head.chain;
+  }
+
+  #digestOf(agency: number): UploadDigest {
+    let digest = this.#digests.get(agency);
+    if (digest === undefined) this.#digests.set(agency, (digest = new UploadDigest()));
+    return digest;
+  }
+
+  get ledger(): LedgerReader {
+    return this.#ledger;
+  }
+
+  status(agency: number): AgencyState {
+    return this.#ledger.state(agency);
+  }
+
+  welcome(agency: number): AgencyWelcome {
+    const { next, finished } = this.#ledger.state(agency);
+    const welcome: AgencyWelcome = { offset: next, finished, drawn: this.#ledger.drawn };
+    const finish = this.#ledger.finishOf(agency);
+    return finish === undefined ? welcome : { ...welcome, ...finish };
+  }
+
+  snapshot(): StoreSnapshot {
+    return {
+      agencies: Object.fromEntries(this.#ledger.agencies()),
+      winners: this.#ledger.winners,
+      bets: this.#ledger.bets,
+      chain: this.#chain,
+    };
+  }
+
+  append(request: AppendRequest): Promise<AppendOutcome> {
+    return this.#enqueue((pending) => ({ kind: 'append', request, ...pending }));
+  }
+
+  appendAll(requests: readonly AppendRequest[]): Promise<AppendOutcome[]> {
+    return Promise.all(requests.map((request) => this.append(request)));
+  }
+
+  finish(agency: number, total: number, digest: string): Promise<FinishOutcome> {
+    return this.finishCounted(agency, total, digest).then(({ outcome }) => outcome);
+  }
+
+  finishCounted(agency: number, total: number, digest: string): Promise<FinishDecided> {
+    return this.#enqueue((pending) => ({ kind: 'finish', agency, total, digest, ...pending }));
+  }
+
+  #enqueue<T>(work: (pending: Pending<T>) => PendingWork): Promise<T> {
+    if (this.#closed) return Promise.reject(new Error('the store is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push(work({ resolve, reject } as Pending<T>));
+      if (!this.#flushPosted) {
+        this.#flushPosted = true;
+        void this.#mailbox.post(() => this.#commitGroup());
+      }
+    });
+  }
+
+  async #commitGroup(): Promise<void> {
+    this.#flushPosted = false;
+    const group = this.#queue;
+    this.#queue = [];
+    let outcomes: Array<AppendOutcome | FinishDecided> = [];
+    let applied: (() => void) | undefined;
+    try {
+      await this.#sql.begin(async (tx) => {
+        await this.#catchUp(tx, true);
+        ({ outcomes, applied } = await this.#decideAndWrite(tx, group));
+      });
+    } catch (error) {
+      // Nothing of the group is answered as stored: the agencies resend it,
+      // and the next group catches up on whatever did commit.
+      for (const { reject } of group) reject(error);
+      this.#troubled(error as Error);
+      return;
+    }
+    applied?.();
+    this.#recovered();
+    group.forEach(({ resolve }, i) => (resolve as (outcome: AppendOutcome | FinishDecided) => void)(outcomes[i]));
+  }
+
+  /** Decides the group against the caught-up ledger and writes it in `tx`; `applied` makes it this front-end's state once committed. */
+  async #decideAndWrite(tx: TransactionSql, group: PendingWork[]) {
+    const draft = this.#ledger.draft();
+    const digests = new Map<number, UploadDigest>();
+    const outcomes: Array<AppendOutcome | FinishDecided> = [];
+    const lines: Uint8Array[] = [];
+    const columns: BetColumns = { agency: [], offset: [], position: [], first: [], last: [], document: [], birthdate: [], number: [] };
+    for (const work of group) {
+      if (work.kind === 'finish') {
+        const { agency, total, digest } = work;
+        outcomes.push(draft.finish(agency, { total, digest }, (digests.get(agency) ?? this.#digestOf(agency)).hex()));
+        continue;
+      }
+      const { request } = work;
+      const outcome = draft.append({ agency: request.agency, offset: request.offset, count: request.count, valid: request.rows !== null });
+      outcomes.push(outcome);
+      if (outcome.status === 'stored' && request.rows !== null) {
+        const fresh = skipRows(request.rows, request.count - outcome.stored);
+        lines.push(fresh);
+        addColumns(columns, fresh, outcome.next - outcome.stored);
+        let digest = digests.get(request.agency);
+        if (digest === undefined) digests.set(request.agency, (digest = this.#digestOf(request.agency).copy()));
+        digest.add(fresh, outcome.stored);
+      }
+    }
+    const record = draft.record();
+    if (record === undefined) return { outcomes, applied: undefined };
+    const seq = this.#seq + 1;
+    const chain = nextChain(this.#chain, lines, commitTail(record.agencies, record.finished));
+    const lottery = this.#lottery;
+    if (columns.agency.length > 0) {
+      await tx`insert into bets (lottery, agency, "offset", seq, position, first_name, last_name, document, birthdate, number)
+               select ${lottery}, b.agency, b.offset, ${seq}, b.position, b.first, b.last, b.document, b.birthdate, b.number
+               from unnest(${columns.agency}::integer[], ${columns.offset}::bigint[], ${columns.position}::integer[],
+                           ${columns.first}::text[], ${columns.last}::text[], ${columns.document}::text[],
+                           ${columns.birthdate}::text[], ${columns.number}::bigint[])
+                 as b(agency, "offset", position, first, last, document, birthdate, number)`;
+    }
+    const ids = Object.keys(record.agencies).map(Number);
+    const before = ids.map((agency) => this.#ledger.state(agency).next);
+    const next = ids.map((agency) => record.agencies[agency].next);
+    const stored = ids.map((agency) => record.agencies[agency].stored);
+    await tx`insert into agencies (lottery, agency) select ${lottery}, unnest(${ids}::integer[]) on conflict do nothing`;
+    const advanced = await tx`update agencies a set next = u.next, stored = u.stored
+                              from unnest(${ids}::integer[], ${before}::bigint[], ${next}::bigint[], ${stored}::bigint[]) as u(agency, before, next, stored)
+                              where a.lottery = ${lottery} and a.agency = u.agency and a.next = u.before`;
+    if (advanced.count !== ids.length) throw new Error(`agency offsets moved under commit ${seq} of lottery ${lottery}: it is not applied`);
+    await tx`insert into records (lottery, seq, kind, body, chain) values (${lottery}, ${seq}, 'commit', ${tx.json(record)}, ${chain})`;
+    await tx`update lotteries set seq = ${seq}, chain = ${chain} where name = ${lottery}`;
+    await tx`select pg_notify(${CHANNEL}, ${lottery})`;
+    const applied = () => {
+      this.#ledger.apply(record);
+      for (const [agency, digest] of digests) this.#digests.set(agency, digest);
+      this.#seq = seq;
+      this.#chain = chain;
+    };
+    return { outcomes, applied };
+  }
+
+  /** The first failure of a run of them is logged; the rest wait for the database to come back. */
+  #troubled(error: Error): void {
+    if (this.#unreachable) return;
+    this.#unreachable = true;
+    logEvent(this.#log, 'error', 'store_db', 'fail', { error: error.message, lottery: this.#lottery });
+  }
+
+  #recovered(): void {
+    if (!this.#unreachable) return;
+    this.#unreachable = false;
+    logEvent(this.#log, 'info', 'store_db', 'success', { lottery: this.#lottery });
+  }
+
+  /**
+   * The draw, once per lottery whichever front-end runs it: under the
+   * lottery's row lock, after catching up; if another front-end drew, its
+   * recorded outcome. Winners in offset order per agency, as bets.csv has them.
+   */
+  draw(agencies: number): Promise<DrawOutcome> {
+    return this.#mailbox.post(async () => {
+      let outcome: DrawOutcome | undefined;
+      let applied: (() => void) | undefined;
+      try {
+        await this.#sql.begin(async (tx) => {
+          await this.#catchUp(tx, true);
+          const drawn = this.#ledger.winners;
+          if (drawn !== null) {
+            outcome = { winners: drawn, chain: this.#drawChain ?? this.#chain };
+            return;
+          }
+          const winners: Winners = {};
+          for (let agency = 1; agency <= agencies; agency++) winners[agency] = [];
+          const rows = await tx`select agency, document from bets
+                                where lottery = ${this.#lottery} and number = ${WINNING_NUMBER} order by agency, "offset"`;
+          for (const { agency, document } of rows) (winners[agency] ??= []).push(document);
+          const seq = this.#seq + 1;
+          const chain = this.#chain;
+          const record: LedgerRecord = { kind: 'draw', winners };
+          await tx`insert into records (lottery, seq, kind, body, chain) values (${this.#lottery}, ${seq}, 'draw', ${tx.json(record)}, ${chain})`;
+          await tx`update lotteries set seq = ${seq} where name = ${this.#lottery}`;
+          await tx`select pg_notify(${CHANNEL}, ${this.#lottery})`;
+          outcome = { winners, chain };
+          applied = () => {
+            this.#ledger.apply(record);
+            this.#drawChain = chain;
+            this.#seq = seq;
+          };
+        });
+      } catch (error) {
+        this.#troubled(error as Error);
+        throw error;
+      }
+      applied?.();
+      this.#recovered();
+      return outcome!;
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.#closed) return this.#mailbox.idle();
+    this.#closed = true;
+    clearInterval(this.#poll);
+    return this.#mailbox.post(async () => {
+      if (this.#queue.length > 0) await this.#commitGroup();
+      await this.#unlisten?.().catch(() => undefined);
+      await this.#sql.end({ timeout: 5 });
+    });
+  }
+}
+
+/** Adds canonical lines (each bet's fields, TAB-separated) to the group's columns; the first at `offset`. */
+function addColumns(columns: BetColumns, lines: Uint8Array, offset: number): void {
+  const text = Buffer.from(lines.buffer, lines.byteOffset, lines.length).toString('utf8');
+  let start = 0;
+  while (start < text.length) {
+    const end = text.indexOf('\n', start);
+    const [agency, first, last, document, birthdate, number] = text.slice(start, end).split('\t');
+    columns.agency.push(Number(agency));
+    columns.offset.push(offset++);
+    columns.position.push(columns.position.length);
+    columns.first.push(first);
+    columns.last.push(last);
+    columns.document.push(document);
+    columns.birthdate.push(birthdate);
+    columns.number.push(Number(number));
+    start = end + 1;
+  }
+}
