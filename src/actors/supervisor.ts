@@ -36,7 +36,7 @@ type SessionWorker = { id: number; worker: Worker; ready: boolean; connections: 
 export class Supervisor {
   readonly #config: ServerConfig;
   readonly #log: Logger;
-  #lock: DataDirLock | undefined;
+  #lock: Pick<DataDirLock, 'release'> | undefined;
   readonly #tls: ServerTlsFiles | undefined;
   #storeWorker!: Worker;
   #acceptor!: Acceptor;
@@ -81,10 +81,12 @@ export class Supervisor {
 
   async #start(): Promise<void> {
     const config = this.#config;
-    // Before anything touches the data dir: a second server stops here.
-    this.#lock = await lockDataDir(config.dataDir);
+    // Before anything touches the data dir: a second server stops here. A
+    // database is shared by design: its transactions keep front-ends apart.
+    this.#lock = config.store === '' ? await lockDataDir(config.dataDir) : { release: async () => undefined };
     const storeData: StoreWorkerData = {
       dataDir: config.dataDir,
+      ...(config.store === '' ? {} : { store: { url: config.store, lottery: config.lottery } }),
       fsync: config.fsync,
       agencies: config.agencies,
       logLevel: config.logLevel,
@@ -123,7 +125,7 @@ export class Supervisor {
     }
     await sessionsStarted;
 
-    logStoredLottery(this.#log, started.snapshot, config.dataDir);
+    logStoredLottery(this.#log, started.snapshot, config.store === '' ? config.dataDir : `lottery ${config.lottery} of --store`);
     this.#acceptor = new Acceptor({
       host: config.host,
       port: config.port,

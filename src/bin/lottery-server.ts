@@ -8,11 +8,15 @@ const { loadServerConfig, serverProgram, serverSchema } = await import('../confi
 const { loadServerTls } = await import('../config/tls-settings.ts');
 const { createLogger, logConfig, logEvent } = await import('../log/logger.ts');
 const { Supervisor } = await import('../actors/supervisor.ts');
+const { maskedStoreUrl } = await import('../storage/postgres/store-url.ts');
 
 const config = configOrExit(() => loadServerConfig(process.argv.slice(2), process.env));
 const tls = configOrExit(() => loadServerTls(serverProgram, serverSchema, config));
 const log = createLogger({ level: config.logLevel, format: config.logFormat });
-logConfig(log, config, config.fsync ? {} : { warning: 'fsync off: acknowledged bets may be lost on a crash' });
+// The store URL's password never reaches a log line.
+const { store, lottery, ...settings } = config;
+const where = store === '' ? {} : { store: maskedStoreUrl(store), lottery };
+logConfig(log, { ...settings, ...where }, config.fsync ? {} : { warning: 'fsync off: acknowledged bets may be lost on a crash' });
 if (tls === undefined) {
   // Started as asked, so not a failure; a warning all the same.
   logEvent(log, 'warn', 'transport', 'success', {

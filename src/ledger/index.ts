@@ -11,4 +11,4 @@ export {
 } from './decisions.ts';
 export { Ledger, LedgerDraft, type LedgerReader } from './ledger.ts';
 export type { AgencyState, CommitRecord, DrawRecord, FinishRecorded, LedgerRecord, Winners } from './records.ts';
-export { contradictsStoredLottery, type StoredLottery } from './stored-lottery.ts';
+export { contradictsStoredAgencies, contradictsStoredLottery, type StoredLottery } from './stored-lottery.ts';
