@@ -34,6 +34,7 @@ import { Mailbox } from '../../actors/mailbox.ts';
 import type { AgencyWelcome, AppendRequest, DrawOutcome, StoreApi, StoreSnapshot } from '../../actors/store-api.ts';
 import { CHAIN_START, nextChain } from '../hash-chain.ts';
 import { ensureSchema } from './schema.ts';
+import { StoreUnavailableError } from '../../errors.ts';
 
 export type PostgresStoreOptions = {
   /** A PostgreSQL connection URL as libpq reads it (several hosts, target_session_attrs, sslmode). */
@@ -241,7 +242,8 @@ export class PostgresStore implements StoreApi {
     } catch (error) {
       // Nothing of the group is answered as stored: the agencies resend it,
       // and the next group catches up on whatever did commit.
-      for (const { reject } of group) reject(error);
+      const unavailable = new StoreUnavailableError({ cause: error });
+      for (const { reject } of group) reject(unavailable);
       this.#troubled(error as Error);
       return;
     }
@@ -359,7 +361,7 @@ export class PostgresStore implements StoreApi {
         });
       } catch (error) {
         this.#troubled(error as Error);
-        throw error;
+        throw new StoreUnavailableError({ cause: error });
       }
       applied?.();
       this.#recovered();
