@@ -39,7 +39,8 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-export type PostgresNode = { dir: string; port: number; url: string };
+/** A running node: its data dir, port and URL, and the server options it was started with (kept for a restart). */
+export type PostgresNode = { dir: string; port: number; url: string; options: string };
 
 export class PostgresCluster {
   readonly root: string;
@@ -62,7 +63,7 @@ export class PostgresCluster {
     }
     const dir = join(root, 'primary');
     await pg('initdb', ['-D', dir, '-A', 'trust', '-U', 'lottery', '--no-sync', '-E', 'UTF8']);
-    const cluster = new PostgresCluster(root, { dir, port: 0, url: '' });
+    const cluster = new PostgresCluster(root, { dir, port: 0, url: '', options: '' });
     const settings = ['-c', 'wal_level=replica', '-c', 'max_wal_senders=4'];
     if (synchronousStandby) settings.push('-c', "synchronous_standby_names='standby'");
     Object.assign(cluster.primary, await cluster.#startNode(dir, settings));
@@ -95,13 +96,13 @@ export class PostgresCluster {
     return cluster;
   }
 
-  async #startNode(dir: string, settings: string[]): Promise<{ port: number; url: string }> {
+  async #startNode(dir: string, settings: string[]): Promise<{ port: number; url: string; options: string }> {
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       const options = ['-p', `${port}`, '-k', this.root, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=on', ...settings];
       try {
         await pg('pg_ctl', ['start', '-w', '-t', '60', '-D', dir, '-l', `${dir}.log`, '-o', options.join(' ')]);
-        return { port, url: `postgres://lottery@127.0.0.1:${port}/postgres` };
+        return { port, url: `postgres://lottery@127.0.0.1:${port}/postgres`, options: options.join(' ') };
       } catch (error) {
         if (attempt >= 5) throw error;
       }
@@ -131,9 +132,9 @@ export class PostgresCluster {
     return pg('pg_ctl', ['stop', '-w', '-D', node.dir, '-m', mode]);
   }
 
-  /** Starts a stopped node again on its port. */
+  /** Starts a stopped node again on its port, with its options. */
   async restart(node: PostgresNode): Promise<void> {
-    await pg('pg_ctl', ['start', '-w', '-t', '60', '-D', node.dir, '-l', `${node.dir}.log`]);
+    await pg('pg_ctl', ['start', '-w', '-t', '60', '-D', node.dir, '-l', `${node.dir}.log`, '-o', node.options]);
   }
 
   promoteStandby(): Promise<string> {
