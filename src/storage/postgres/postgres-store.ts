@@ -14,6 +14,7 @@
 // returns. The draw is a transaction under the same lock, and a unique
 // index allows one draw record per lottery. Other front-ends learn of a
 // commit by NOTIFY, or by polling if a notification is lost.
+import { finished } from 'node:stream/promises';
 import postgres, { type Sql, type TransactionSql } from 'postgres';
 import { WINNING_NUMBER } from '../../bets/bet.ts';
 import { skipRows } from '../../bets/bets-csv.ts';
@@ -58,17 +59,8 @@ type PendingWork =
   | ({ kind: 'append'; request: AppendRequest } & Pending<AppendOutcome>)
   | ({ kind: 'finish'; agency: number; total: number; digest: string } & Pending<FinishDecided>);
 
-/** A group's stored bets, column by column, as unnest() takes them. */
-type BetColumns = {
-  agency: number[];
-  offset: number[];
-  position: number[];
-  first: string[];
-  last: string[];
-  document: string[];
-  birthdate: string[];
-  number: number[];
-};
+/** The columns COPY fills, in the order of copyLines' fields: the canonical line's six come last. */
+const COPY_BETS = `copy bets (lottery, "offset", seq, position, agency, first_name, last_name, document, birthdate, number) from stdin`;
 
 export class PostgresStore implements StoreApi {
   readonly #sql: Sql;
@@ -255,10 +247,13 @@ export class PostgresStore implements StoreApi {
   /** Decides the group against the caught-up ledger and writes it in `tx`; `applied` makes it this front-end's state once committed. */
   async #decideAndWrite(tx: TransactionSql, group: PendingWork[]) {
     const draft = this.#ledger.draft();
+    const seq = this.#seq + 1;
     const digests = new Map<number, UploadDigest>();
     const outcomes: Array<AppendOutcome | FinishDecided> = [];
     const lines: Uint8Array[] = [];
-    const columns: BetColumns = { agency: [], offset: [], position: [], first: [], last: [], document: [], birthdate: [], number: [] };
+    /** The group's stored bets as COPY text lines; `rows` of them. */
+    const copy: string[] = [];
+    let rows = 0;
     for (const work of group) {
       if (work.kind === 'finish') {
         const { agency, total, digest } = work;
@@ -271,7 +266,7 @@ export class PostgresStore implements StoreApi {
       if (outcome.status === 'stored' && request.rows !== null) {
         const fresh = skipRows(request.rows, request.count - outcome.stored);
         lines.push(fresh);
-        addColumns(columns, fresh, outcome.next - outcome.stored);
+        rows = copyLines(copy, fresh, this.#lottery, outcome.next - outcome.stored, seq, rows);
         let digest = digests.get(request.agency);
         if (digest === undefined) digests.set(request.agency, (digest = this.#digestOf(request.agency).copy()));
         digest.add(fresh, outcome.stored);
@@ -279,16 +274,13 @@ export class PostgresStore implements StoreApi {
     }
     const record = draft.record();
     if (record === undefined) return { outcomes, applied: undefined };
-    const seq = this.#seq + 1;
     const chain = nextChain(this.#chain, lines, commitTail(record.agencies, record.finished));
     const lottery = this.#lottery;
-    if (columns.agency.length > 0) {
-      await tx`insert into bets (lottery, agency, "offset", seq, position, first_name, last_name, document, birthdate, number)
-               select ${lottery}, b.agency, b.offset, ${seq}, b.position, b.first, b.last, b.document, b.birthdate, b.number
-               from unnest(${columns.agency}::integer[], ${columns.offset}::bigint[], ${columns.position}::integer[],
-                           ${columns.first}::text[], ${columns.last}::text[], ${columns.document}::text[],
-                           ${columns.birthdate}::text[], ${columns.number}::bigint[])
-                 as b(agency, "offset", position, first, last, document, birthdate, number)`;
+    if (rows > 0) {
+      // COPY: the bulk path, several times the rows per second of an INSERT of arrays.
+      const stream = await tx.unsafe(COPY_BETS).writable();
+      stream.end(copy.join(''));
+      await finished(stream);
     }
     const ids = Object.keys(record.agencies).map(Number);
     const before = ids.map((agency) => this.#ledger.state(agency).next);
@@ -381,21 +373,21 @@ export class PostgresStore implements StoreApi {
   }
 }
 
-/** Adds canonical lines (each bet's fields, TAB-separated) to the group's columns; the first at `offset`. */
-function addColumns(columns: BetColumns, lines: Uint8Array, offset: number): void {
-  const text = Buffer.from(lines.buffer, lines.byteOffset, lines.length).toString('utf8');
+/**
+ * Adds a batch's canonical lines to `copy` as COPY text lines: the lottery,
+ * offset, seq and position, then the canonical line as it is (its TABs and
+ * newline are COPY's own; a backslash, COPY's escape, is doubled). The
+ * first line's offset is `offset`, its position `position`; returns the
+ * position after the last.
+ */
+function copyLines(copy: string[], lines: Uint8Array, lottery: string, offset: number, seq: number, position: number): number {
+  let text = Buffer.from(lines.buffer, lines.byteOffset, lines.length).toString('utf8');
+  if (text.includes('\\')) text = text.replaceAll('\\', '\\\\');
   let start = 0;
   while (start < text.length) {
-    const end = text.indexOf('\n', start);
-    const [agency, first, last, document, birthdate, number] = text.slice(start, end).split('\t');
-    columns.agency.push(Number(agency));
-    columns.offset.push(offset++);
-    columns.position.push(columns.position.length);
-    columns.first.push(first);
-    columns.last.push(last);
-    columns.document.push(document);
-    columns.birthdate.push(birthdate);
-    columns.number.push(Number(number));
-    start = end + 1;
+    const end = text.indexOf('\n', start) + 1;
+    copy.push(`${lottery}\t${offset++}\t${seq}\t${position++}\t`, text.slice(start, end));
+    start = end;
   }
+  return position;
 }
