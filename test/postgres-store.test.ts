@@ -33,8 +33,16 @@ else {
 /** A database of the test's own. */
 const freshDatabase = () => cluster.database(`t${++databases}`);
 
-async function openPostgres(t: ExecutionContext, url: string, lottery = 'default', agencies = 2, onRefresh?: () => void) {
-  const store = await PostgresStore.open({ url, lottery, agencies, log, pollMs: 100, onRefresh });
+async function openPostgres(
+  t: ExecutionContext,
+  url: string,
+  lottery = 'default',
+  agencies = 2,
+  onRefresh?: () => void,
+  pollMs = 100,
+  listen = true,
+) {
+  const store = await PostgresStore.open({ url, lottery, agencies, log, pollMs, onRefresh, listen });
   t.teardown(() => store.close());
   return store;
 }
@@ -151,6 +159,17 @@ function registerTests(): void {
     t.is(await psql(url, `select count(*) from records where kind = 'draw'`), '1');
     await within(learnedOnC, 'the waiting front-end to learn of the draw', 10_000);
     t.deepEqual(c.ledger.winners, drawnOnA.winners);
+  });
+
+  test('an agency that moves to another front-end is welcomed where it stands, even before that front-end has polled', async (t) => {
+    const url = await freshDatabase();
+    const a = await openPostgres(t, url);
+    // No LISTEN, and a poll once a minute: only the HELLO's own look can tell it.
+    const b = await openPostgres(t, url, 'default', 2, undefined, 60_000, false);
+    const bets = generateBets({ seed: 8, count: 12 });
+    await a.append(batch(1, bets, 0, 12));
+    await a.finish(1, 12, uploadDigestOf(1, bets));
+    t.deepEqual(await b.welcome(1), { offset: 12, finished: true, drawn: false, total: 12, digest: uploadDigestOf(1, bets) });
   });
 
   test('one database holds several lotteries, each with its own rows and agency count', async (t) => {

@@ -29,7 +29,8 @@ export interface StoreApi {
   /** Records an agency's FINISH in the next group commit. */
   finish(agency: number, total: number, digest: string): Promise<FinishOutcome>;
   status(agency: number): AgencyState;
-  welcome(agency: number): AgencyWelcome;
+  /** Answered at once by the file Store; by a database Store once it has caught up on other front-ends' commits. */
+  welcome(agency: number): AgencyWelcome | Promise<AgencyWelcome>;
   snapshot(): StoreSnapshot;
   /** Runs the draw once; later calls answer its recorded outcome. */
   draw(agencies: number): Promise<DrawOutcome>;

@@ -49,6 +49,8 @@ export type PostgresStoreOptions = {
   onRefresh?: () => void;
   /** Milliseconds between looks for other front-ends' commits, in case a notification was lost. */
   pollMs?: number;
+  /** Whether to LISTEN for other front-ends' commits (default true; off, only polling and HELLO tell). */
+  listen?: boolean;
 };
 
 /** The NOTIFY channel a commit announces itself on; the payload is the lottery's name. */
@@ -106,7 +108,7 @@ export class PostgresStore implements StoreApi {
       await sql.begin((tx) => store.#catchUp(tx, false));
       const [row] = await sql`select agencies from lotteries where name = ${options.lottery}`;
       store.storedAgencies = Number(row.agencies);
-      await store.#listen(options.pollMs ?? 1000);
+      await store.#listen(options.pollMs ?? 1000, options.listen ?? true);
       return store;
     } catch (error) {
       await sql.end({ timeout: 1 });
@@ -114,11 +116,13 @@ export class PostgresStore implements StoreApi {
     }
   }
 
-  async #listen(pollMs: number): Promise<void> {
-    const { unlisten } = await this.#sql.listen(CHANNEL, (lottery) => {
-      if (lottery === this.#lottery) this.refresh();
-    });
-    this.#unlisten = unlisten;
+  async #listen(pollMs: number, listen: boolean): Promise<void> {
+    if (listen) {
+      const { unlisten } = await this.#sql.listen(CHANNEL, (lottery) => {
+        if (lottery === this.#lottery) this.refresh();
+      });
+      this.#unlisten = unlisten;
+    }
     this.#poll = setInterval(() => this.refresh(), pollMs);
     this.#poll.unref();
   }
@@ -126,13 +130,16 @@ export class PostgresStore implements StoreApi {
   /** Catches up on other front-ends' commits, outside any group; tells onRefresh if there were any. */
   refresh(): void {
     if (this.#closed) return;
-    void this.#mailbox
-      .post(async () => {
-        const before = this.#seq;
-        await this.#sql.begin((tx) => this.#catchUp(tx, false));
-        if (this.#seq !== before) this.#onRefresh?.();
-      })
-      .catch(() => undefined);
+    void this.#lookAround().catch(() => undefined);
+  }
+
+  /** One catch-up in the mailbox, without the lottery's lock; onRefresh is told if it found anything. */
+  #lookAround(): Promise<void> {
+    return this.#mailbox.post(async () => {
+      const before = this.#seq;
+      await this.#sql.begin((tx) => this.#catchUp(tx, false));
+      if (this.#seq !== before) this.#onRefresh?.();
+    });
   }
 
   /**
@@ -177,7 +184,16 @@ export class PostgresStore implements StoreApi {
     return this.#ledger.state(agency);
   }
 
-  welcome(agency: number): AgencyWelcome {
+  /**
+   * What an agency is told at HELLO, after catching up: an agency that moved
+   * here from another front-end must hear where it stands there, or it would
+   * resend bets of an upload that another front-end has since seen finish.
+   */
+  async welcome(agency: number): Promise<AgencyWelcome> {
+    await this.#lookAround().catch((error: unknown) => {
+      this.#troubled(error as Error);
+      throw new StoreUnavailableError({ cause: error });
+    });
     const { next, finished } = this.#ledger.state(agency);
     const welcome: AgencyWelcome = { offset: next, finished, drawn: this.#ledger.drawn };
     const finish = this.#ledger.finishOf(agency);
