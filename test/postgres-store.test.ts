@@ -169,7 +169,32 @@ function registerTests(): void {
     const bets = generateBets({ seed: 8, count: 12 });
     await a.append(batch(1, bets, 0, 12));
     await a.finish(1, 12, uploadDigestOf(1, bets));
-    t.deepEqual(await b.welcome(1), { offset: 12, finished: true, drawn: false, total: 12, digest: uploadDigestOf(1, bets) });
+    t.deepEqual(await b.welcome(1), {
+      offset: 12,
+      finished: true,
+      drawn: false,
+      total: 12,
+      generation: 1,
+      digest: uploadDigestOf(1, bets),
+    });
+  });
+
+  test('the newest connection wins across front-ends: the batches of an older one are refused as REPLACED once a newer one said HELLO', async (t) => {
+    const url = await freshDatabase();
+    const a = await openPostgres(t, url);
+    const b = await openPostgres(t, url);
+    const bets = generateBets({ seed: 9, count: 20 });
+    const older = (await a.welcome(1)).generation;
+    t.deepEqual(await a.append({ ...batch(1, bets, 0, 5), generation: older }), { status: 'stored', next: 5, stored: 5 });
+    const newer = (await b.welcome(1)).generation;
+    t.true(newer! > older!);
+    t.deepEqual(await a.append({ ...batch(1, bets, 5, 10), generation: older }), {
+      status: 'rejected',
+      code: 'REPLACED',
+      message: 'a newer connection for agency 1 took over',
+      next: 5,
+    });
+    t.deepEqual(await b.append({ ...batch(1, bets, 5, 10), generation: newer }), { status: 'stored', next: 10, stored: 5 });
   });
 
   test('one database holds several lotteries, each with its own rows and agency count', async (t) => {

@@ -6,10 +6,17 @@ import type { AgencyState, AppendOutcome, FinishOutcome, Rejection, Winners } fr
 export type { AgencyState, AppendOutcome, FinishOutcome, Rejection, Winners };
 
 /** A batch for the Store: `rows` are its bets as canonical lines, or null for a batch refused as invalid. */
-export type AppendRequest = { agency: number; offset: number; count: number; rows: Uint8Array | null };
+export type AppendRequest = {
+  agency: number;
+  offset: number;
+  count: number;
+  rows: Uint8Array | null;
+  /** The generation its connection was welcomed with (database Store): refused as REPLACED once a newer connection said HELLO. */
+  generation?: number;
+};
 
 /** What an agency is told when it says HELLO; once it has finished, what its FINISH was checked against. */
-export type AgencyWelcome = { offset: number; finished: boolean; drawn: boolean; total?: number; digest?: string };
+export type AgencyWelcome = { offset: number; finished: boolean; drawn: boolean; total?: number; digest?: string; generation?: number };
 
 /** The draw's outcome and the hash chain of the bets it was drawn from. */
 export type DrawOutcome = { winners: Winners; chain: string };

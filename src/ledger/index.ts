@@ -1,6 +1,7 @@
 // The ledger: what decides a bet's fate and a lottery's state (see ledger.ts).
 export {
   decideAppend,
+  decideFenced,
   decideFinish,
   drawDue,
   type AppendOutcome,

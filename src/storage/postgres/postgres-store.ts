@@ -21,6 +21,7 @@ import { skipRows } from '../../bets/bets-csv.ts';
 import { canonicalLine, commitTail } from '../../bets/canonical-bet.ts';
 import { UploadDigest } from '../../bets/upload-digest.ts';
 import {
+  decideFenced,
   Ledger,
   type AgencyState,
   type AppendOutcome,
@@ -194,8 +195,11 @@ export class PostgresStore implements StoreApi {
       this.#troubled(error as Error);
       throw new StoreUnavailableError({ cause: error });
     });
+    // This connection's generation: every older connection of the agency, on any front-end, is fenced from now on.
+    const [{ generation }] = await this.#sql`insert into agencies (lottery, agency, generation) values (${this.#lottery}, ${agency}, 1)
+      on conflict (lottery, agency) do update set generation = agencies.generation + 1 returning generation`;
     const { next, finished } = this.#ledger.state(agency);
-    const welcome: AgencyWelcome = { offset: next, finished, drawn: this.#ledger.drawn };
+    const welcome: AgencyWelcome = { offset: next, finished, drawn: this.#ledger.drawn, generation: Number(generation) };
     const finish = this.#ledger.finishOf(agency);
     return finish === undefined ? welcome : { ...welcome, ...finish };
   }
@@ -270,7 +274,16 @@ export class PostgresStore implements StoreApi {
     /** The group's stored bets as COPY text lines; `rows` of them. */
     const copy: string[] = [];
     let rows = 0;
+    const generations = await this.#generations(tx, group);
     for (const work of group) {
+      if (work.kind === 'append') {
+        const { agency, generation } = work.request;
+        const fenced = decideFenced(agency, generation, generations.get(agency) ?? 0, draft.state(agency).next);
+        if (fenced !== undefined) {
+          outcomes.push(fenced);
+          continue;
+        }
+      }
       if (work.kind === 'finish') {
         const { agency, total, digest } = work;
         outcomes.push(draft.finish(agency, { total, digest }, (digests.get(agency) ?? this.#digestOf(agency)).hex()));
@@ -317,6 +330,16 @@ export class PostgresStore implements StoreApi {
       this.#chain = chain;
     };
     return { outcomes, applied };
+  }
+
+  /** The current generation of each agency the group's appends carry one for. */
+  async #generations(tx: TransactionSql, group: PendingWork[]): Promise<Map<number, number>> {
+    const ids = [
+      ...new Set(group.flatMap((work) => (work.kind === 'append' && work.request.generation !== undefined ? [work.request.agency] : []))),
+    ];
+    if (ids.length === 0) return new Map();
+    const rows = await tx`select agency, generation from agencies where lottery = ${this.#lottery} and agency = any(${ids}::integer[])`;
+    return new Map(rows.map((row) => [Number(row.agency), Number(row.generation)]));
   }
 
   /** The first failure of a run of them is logged; the rest wait for the database to come back. */
