@@ -49,3 +49,17 @@ test('an agency takes several front-ends in --server or CLI_SERVER_ADDRESS, in o
     t.throws(() => loadAgencyConfig(['--id', '1', '--server', bad], {}), { instanceOf: ConfigExit, message: /--server/ }, bad);
   }
 });
+
+test('a server whose database cannot be reached exits 1 saying so, and its password is in none of its lines', async (t) => {
+  const { startProgram, CLOSED_PORT } = await import('../src/harness/lottery-processes.ts');
+  const { tempDir } = await import('./helpers/lottery-fixtures.ts');
+  const dir = await tempDir(t);
+  const server = startProgram('lottery-server', [
+    ...['--host', '127.0.0.1', '--port', '0', '--data-dir', dir],
+    ...['--store', `postgres://lottery:hunter2@127.0.0.1:${CLOSED_PORT}/lottery`],
+  ]);
+  t.is(await server.exited, 1);
+  t.true(server.lines.some((line) => line.includes(`store: postgres://lottery:***@127.0.0.1:${CLOSED_PORT}/lottery`)));
+  t.true(server.lines.some((line) => /action: start \| result: fail \| error: the store could not start: connect ECONNREFUSED/.test(line)));
+  t.false(server.lines.some((line) => line.includes('hunter2')));
+});
