@@ -108,6 +108,19 @@ export class CodedError<Code extends string> extends Error {
   }
 }
 
+/**
+ * The base of an error that is its code and a message, nothing more: each
+ * such class below is one line, named and coded here.
+ */
+function ErrorOf<const Code extends LocalFailure>(code: Code, name: string) {
+  return class extends CodedError<Code> {
+    override name = name;
+    constructor(message: string, options?: ErrorOptions) {
+      super(code, message, options);
+    }
+  };
+}
+
 // ---- The protocol: what the server answers with ERROR ----
 
 /** The peer broke the protocol: answer ERROR, with this code, if possible and close. */
@@ -146,20 +159,10 @@ export class ConnectionError extends CodedError<ConnectionErrorCode> {
 }
 
 /** An agency cannot go on: what it holds contradicts what the server says. */
-export class AgencyError extends CodedError<typeof LocalFailure.AGENCY> {
-  override name = 'AgencyError';
-  constructor(message: string, options?: ErrorOptions) {
-    super(LocalFailure.AGENCY, message, options);
-  }
-}
+export class AgencyError extends ErrorOf(LocalFailure.AGENCY, 'AgencyError') {}
 
 /** An agency's bets file cannot be read: one line that says why. */
-export class DataFileError extends CodedError<typeof LocalFailure.DATA_FILE> {
-  override name = 'DataFileError';
-  constructor(message: string, options?: ErrorOptions) {
-    super(LocalFailure.DATA_FILE, message, options);
-  }
-}
+export class DataFileError extends ErrorOf(LocalFailure.DATA_FILE, 'DataFileError') {}
 
 /** An agency's bets file is not CSV at `line`; every row before it has been read. */
 export class CsvSyntaxError extends CodedError<typeof LocalFailure.CSV_SYNTAX> {
@@ -174,28 +177,13 @@ export class CsvSyntaxError extends CodedError<typeof LocalFailure.CSV_SYNTAX> {
 // ---- The server's threads and storage ----
 
 /** The Store failed in a way it cannot recover from while running: the server must restart into recovery. */
-export class StoreFailedError extends CodedError<typeof LocalFailure.STORE_FAILED> {
-  override name = 'StoreFailedError';
-  constructor(message: string, options?: ErrorOptions) {
-    super(LocalFailure.STORE_FAILED, message, options);
-  }
-}
+export class StoreFailedError extends ErrorOf(LocalFailure.STORE_FAILED, 'StoreFailedError') {}
 
 /** The Store cannot start: what is on disk contradicts what was acknowledged. */
-export class StoreRecoveryError extends CodedError<typeof LocalFailure.STORE_RECOVERY> {
-  override name = 'StoreRecoveryError';
-  constructor(message: string, options?: ErrorOptions) {
-    super(LocalFailure.STORE_RECOVERY, message, options);
-  }
-}
+export class StoreRecoveryError extends ErrorOf(LocalFailure.STORE_RECOVERY, 'StoreRecoveryError') {}
 
 /** The journal is damaged where no interrupted write can explain it. */
-export class JournalCorruptError extends CodedError<typeof LocalFailure.JOURNAL_CORRUPT> {
-  override name = 'JournalCorruptError';
-  constructor(message: string, options?: ErrorOptions) {
-    super(LocalFailure.JOURNAL_CORRUPT, message, options);
-  }
-}
+export class JournalCorruptError extends ErrorOf(LocalFailure.JOURNAL_CORRUPT, 'JournalCorruptError') {}
 
 /** Who holds a data dir's lock. */
 export type LockHolder = { pid: number; host: string; startedAt: string };
@@ -211,12 +199,7 @@ export class DataDirLockedError extends CodedError<typeof LocalFailure.DATA_DIR_
 }
 
 /** The actor on the other side of a port is gone: its thread exited. */
-export class ActorGoneError extends CodedError<typeof LocalFailure.ACTOR_GONE> {
-  override name = 'ActorGoneError';
-  constructor(message: string, options?: ErrorOptions) {
-    super(LocalFailure.ACTOR_GONE, message, options);
-  }
-}
+export class ActorGoneError extends ErrorOf(LocalFailure.ACTOR_GONE, 'ActorGoneError') {}
 
 /** The handshake gate closed while a connection waited for its turn. */
 export class GateClosed extends CodedError<typeof LocalFailure.GATE_CLOSED> {
@@ -239,25 +222,10 @@ export class ConfigExit extends CodedError<typeof LocalFailure.CONFIG> {
 }
 
 /** A mistake on the command line, said in one line. */
-export class CommandLineError extends CodedError<typeof LocalFailure.COMMAND_LINE> {
-  override name = 'CommandLineError';
-  constructor(message: string, options?: ErrorOptions) {
-    super(LocalFailure.COMMAND_LINE, message, options);
-  }
-}
+export class CommandLineError extends ErrorOf(LocalFailure.COMMAND_LINE, 'CommandLineError') {}
 
 /** A config file that cannot be read or parsed: one line that names it. */
-export class ConfigFileError extends CodedError<typeof LocalFailure.CONFIG_FILE> {
-  override name = 'ConfigFileError';
-  constructor(message: string, options?: ErrorOptions) {
-    super(LocalFailure.CONFIG_FILE, message, options);
-  }
-}
+export class ConfigFileError extends ErrorOf(LocalFailure.CONFIG_FILE, 'ConfigFileError') {}
 
 /** lottery-pki cannot make or revoke what it was asked: one line that says why. */
-export class PkiError extends CodedError<typeof LocalFailure.PKI> {
-  override name = 'PkiError';
-  constructor(message: string, options?: ErrorOptions) {
-    super(LocalFailure.PKI, message, options);
-  }
-}
+export class PkiError extends ErrorOf(LocalFailure.PKI, 'PkiError') {}
