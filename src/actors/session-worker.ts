@@ -19,6 +19,7 @@ import type { StoreApi } from './store-api.ts';
 import { StoreClient } from './store-client.ts';
 import type { FromSessionWorker, SessionWorkerData, ToSessionWorker } from './worker-messages.ts';
 import { CLOSED_UNSPOKEN, ConnectionRefused } from '../errors.ts';
+import { BatchOutcome, sessionMetrics } from '../metrics/lottery-metrics.ts';
 
 const data = workerData as SessionWorkerData;
 const log = createLogger({ level: data.logLevel, format: data.logFormat });
@@ -33,6 +34,14 @@ const handshakes = new Set<AbortController>();
 const refusals = new RateLimitedLog(log);
 let stopping = false;
 const reply = (message: FromSessionWorker) => port.postMessage(message);
+const metrics = sessionMetrics();
+/** The ledger's outcomes as the metrics name them: a batch refused (a gap, after FINISH or the draw) is `refused`. */
+const outcomeLabel = {
+  stored: BatchOutcome.STORED,
+  duplicate: BatchOutcome.DUPLICATE,
+  invalid: BatchOutcome.INVALID,
+  rejected: BatchOutcome.REFUSED,
+} as const;
 
 port.on('message', async (message: ToSessionWorker) => {
   switch (message.type) {
@@ -55,6 +64,9 @@ port.on('message', async (message: ToSessionWorker) => {
       }
       break;
     }
+    case 'metrics':
+      reply({ type: 'metrics', id: message.id, metrics: await metrics.registry.getMetricsAsJSON() });
+      break;
     case 'replace':
       sessions.get(message.connection)?.replace();
       break;
@@ -88,6 +100,10 @@ function startSession(connection: number, stream: Socket, identity: Identity | u
     idleTimeoutMs: data.idleTimeoutMs,
     frameTimeoutMs: data.frameTimeoutMs,
     onHello: (agency) => reply({ type: 'hello', connection, agency }),
+    onAnswered: (outcome, seconds) => {
+      metrics.batches.inc({ outcome: outcomeLabel[outcome] });
+      metrics.ack.observe(seconds);
+    },
   });
   sessions.set(connection, session);
   void session.closed.then(() => {

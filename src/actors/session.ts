@@ -25,6 +25,7 @@ import type { LotteryApi } from './lottery-api.ts';
 import { Mailbox } from './mailbox.ts';
 import { SessionProtocol, type BatchInHand, type SessionAction } from './session-protocol.ts';
 import type { SessionStore } from './store-client.ts';
+import type { AppendOutcome } from './store-api.ts';
 
 /** How often a held WINNERS looks whether more agencies have finished, for an agency that shows it. */
 const PROGRESS_EVERY_MS = 1000;
@@ -42,6 +43,8 @@ export type SessionOptions = PeerClockLimits & {
   identity?: Identity;
   /** Told once the connection has said which agency it is. */
   onHello?: (agency: number) => void;
+  /** Told when a batch's answer is written: the Store's outcome and the seconds since its frame was handed on (for the metrics). */
+  onAnswered?: (outcome: AppendOutcome['status'], seconds: number) => void;
 };
 
 /** How the session carries out each kind of action the protocol returns. */
@@ -199,6 +202,7 @@ export class Session {
 
   /** Hands a batch to the Store now and queues its answer behind the earlier ones. */
   #append(batch: BatchInHand): void {
+    const received = performance.now();
     const decided = this.#options.store.append(batch.request);
     this.#answers = this.#answers.then(async () => {
       try {
@@ -206,6 +210,7 @@ export class Session {
         // The answers to one group commit arrive together: they leave in one write (one TLS record).
         this.#batchReplies();
         this.#carryOut(this.#protocol.stored(batch, outcome));
+        this.#options.onAnswered?.(outcome.status, (performance.now() - received) / 1000);
       } catch (error) {
         this.#fail(error);
       }
