@@ -63,6 +63,13 @@ test("once drawn, the status carries the digest and each agency's winner count, 
   t.false(JSON.stringify(status).includes('30111222'));
 });
 
+test('the sentence counts the agencies of the lottery, one or many', (t) => {
+  const one = lotteryStatus(input({ agencies: 2, states: new Map([[1, { stored: 10, finished: true }]]), connected: new Set([1]) }));
+  t.is(one.waitingFor, 'Waiting for 1 of 2 agencies: agency 2 not connected.');
+  const alone = lotteryStatus(input({ agencies: 1, states: new Map(), connected: new Set() }));
+  t.is(alone.waitingFor, 'Waiting for 1 of 1 agency: agency 1 not connected.');
+});
+
 test('every agency finished and the draw not made yet: nobody is waited for', (t) => {
   const states = new Map([1, 2, 3, 4].map((agency) => [agency, { stored: 1, finished: true }]));
   t.is(lotteryStatus(input({ states })).waitingFor, 'Nobody: every agency has finished; the draw is under way.');

@@ -114,7 +114,7 @@ export function waitingSentence(status: Omit<LotteryStatus, 'waitingFor'>): stri
   if (absent.length > 0) parts.push(`${describeIds(absent)} not connected`);
   const rest = more > 0 ? `, and ${more} more` : '';
   const notFinished = status.agencies - status.counts.finished;
-  return `Waiting for ${notFinished} of ${status.agencies} ${notFinished === 1 ? 'agency' : 'agencies'}: ${parts.join('; ')}${rest}.`;
+  return `Waiting for ${notFinished} of ${status.agencies} ${status.agencies === 1 ? 'agency' : 'agencies'}: ${parts.join('; ')}${rest}.`;
 }
 
 function describeIds(ids: readonly number[]): string {
