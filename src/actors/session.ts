@@ -26,6 +26,7 @@ import { Mailbox } from './mailbox.ts';
 import { SessionProtocol, type BatchInHand, type SessionAction } from './session-protocol.ts';
 import type { SessionStore } from './store-client.ts';
 import type { AppendOutcome } from './store-api.ts';
+import type { LotteryStatus } from '../ledger/lottery-status.ts';
 
 /** How often a held WINNERS looks whether more agencies have finished, for an agency that shows it. */
 const PROGRESS_EVERY_MS = 1000;
@@ -38,7 +39,7 @@ export type SessionOptions = PeerClockLimits & {
   /**
    * Who the connection's verified client certificate says it is (mutual
    * TLS). It then decides which agency the connection may speak for, and the
-   * monitor may only PING. Undefined on a plaintext server: anyone is anyone.
+   * monitor may only PING and ask STATUS. Undefined on a plaintext server: anyone is anyone.
    */
   identity?: Identity;
   /** Told once the connection has said which agency it is. */
@@ -192,6 +193,12 @@ export class Session {
       this.#carryOut(this.#protocol.finishAnswered(await this.#options.lottery.finish(agency, total, digest)));
     },
     winners: ({ agency }) => this.#winners(agency),
+    status: async () => {
+      // Optional for a Lottery stand-in; over comlink, the call is remote.
+      const lottery = this.#options.lottery as { status?: () => LotteryStatus | Promise<LotteryStatus> };
+      if (lottery.status === undefined) throw new Error('this server keeps no status');
+      this.#carryOut(this.#protocol.statusAnswered(await lottery.status()));
+    },
     startProgress: () => this.#startProgress(),
     stopProgress: () => this.#stopProgress(),
     withdraw: () => {
