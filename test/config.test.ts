@@ -47,6 +47,7 @@ test('the server has the documented defaults', (t) => {
     tlsCrl: '',
     logLevel: 'info',
     logFormat: 'text',
+    logBatches: true,
     config: '',
   });
 });
@@ -112,6 +113,8 @@ test('every server setting can be set by flag and by environment variable', (t) 
       'debug',
       '--log-format',
       'json',
+      '--log-batches',
+      'off',
     ],
     {},
   );
@@ -137,6 +140,7 @@ test('every server setting can be set by flag and by environment variable', (t) 
     LOTTERY_HTTP_PLAIN: 'on',
     LOGGING_LEVEL: 'debug',
     LOG_FORMAT: 'json',
+    LOG_BATCHES: 'off',
   });
   const expected = {
     port: 2000,
@@ -152,6 +156,7 @@ test('every server setting can be set by flag and by environment variable', (t) 
     httpPort: 9090,
     httpHost: '::1',
     httpPlain: true,
+    logBatches: false,
     idleTimeout: 2,
     frameTimeout: 0.5,
     tlsCa: 'ca.pem',

@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net';
 import type { Identity } from '../pki/identity.ts';
 import { parentPort, workerData } from 'node:worker_threads';
-import { createLogger, logEvent } from '../log/logger.ts';
+import { PER_BATCH_ACTIONS, createLogger, logEvent } from '../log/logger.ts';
 import { RateLimitedLog } from '../log/rate-limited-log.ts';
 import { plaintextTransport, tlsTransport } from '../transport/server-transport.ts';
 import { socketTransport } from '../transport/socket-transport.ts';
@@ -22,7 +22,11 @@ import { CLOSED_UNSPOKEN, ConnectionRefused } from '../errors.ts';
 import { BatchOutcome, sessionMetrics } from '../metrics/lottery-metrics.ts';
 
 const data = workerData as SessionWorkerData;
-const log = createLogger({ level: data.logLevel, format: data.logFormat });
+const log = createLogger({
+  level: data.logLevel,
+  format: data.logFormat,
+  ...(data.logBatches === false ? { dropSuccessOf: PER_BATCH_ACTIONS } : {}),
+});
 const port = parentPort!;
 const storeClient = new StoreClient(wrapPort<StoreApi>(data.storePort, 'store'));
 const store = (await loadFaultHooks()).sessionStore?.(storeClient, data.worker) ?? storeClient;

@@ -266,6 +266,7 @@ export class Supervisor {
       frameTimeoutMs: this.#config.frameTimeout * 1000,
       logLevel: this.#config.logLevel,
       logFormat: this.#config.logFormat,
+      logBatches: this.#config.logBatches,
       storePort,
       lotteryPort,
       ...(this.#tls === undefined ? {} : { tls: this.#tls }),

@@ -9,7 +9,8 @@ import type { LotteryStatus } from '../ledger/lottery-status.ts';
 import type { MetricsSnapshot } from '../metrics/lottery-metrics.ts';
 import type { ServerTlsFiles } from '../transport/server-transport.ts';
 
-export type LogSettings = { logLevel: LogLevel; logFormat: LogFormat };
+/** `logBatches`: false drops the success lines of per-batch events (see PER_BATCH_ACTIONS). */
+export type LogSettings = { logLevel: LogLevel; logFormat: LogFormat; logBatches?: boolean };
 
 export type StoreWorkerData = LogSettings & {
   dataDir: string;

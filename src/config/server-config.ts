@@ -29,6 +29,7 @@ export type ServerConfig = ServerTlsPaths & {
   httpPort: number | null;
   httpHost: string;
   httpPlain: boolean;
+  logBatches: boolean;
   logLevel: LogLevel;
   logFormat: LogFormat;
   config: string;
@@ -153,6 +154,14 @@ export const serverSchema = {
   ...tlsSettings('LOTTERY', 'server'),
   ...tlsCrlSetting,
   ...loggingSettings,
+  logBatches: {
+    doc: 'log a line per batch stored (apuesta_recibida); off keeps sorteo, the other events and every failure, for a log an operator keeps',
+    format: 'on-off',
+    default: true,
+    shownDefault: 'on',
+    env: 'LOG_BATCHES',
+    arg: 'log-batches',
+  },
   config: configFileSetting('LOTTERY_CONFIG'),
 } satisfies Schema;
 
