@@ -39,12 +39,12 @@ const refusals = new RateLimitedLog(log);
 let stopping = false;
 const reply = (message: FromSessionWorker) => port.postMessage(message);
 const metrics = sessionMetrics();
-/** The ledger's outcomes as the metrics name them: a batch refused (a gap, after FINISH or the draw) is `refused`. */
-const outcomeLabel = {
-  stored: BatchOutcome.STORED,
-  duplicate: BatchOutcome.DUPLICATE,
-  invalid: BatchOutcome.INVALID,
-  rejected: BatchOutcome.REFUSED,
+/** Each outcome's counter, bound once: the ledger's outcomes as the metrics name them (a gap, or bets after FINISH or the draw, is `refused`). */
+const batchCounters = {
+  stored: metrics.batches.labels(BatchOutcome.STORED),
+  duplicate: metrics.batches.labels(BatchOutcome.DUPLICATE),
+  invalid: metrics.batches.labels(BatchOutcome.INVALID),
+  rejected: metrics.batches.labels(BatchOutcome.REFUSED),
 } as const;
 
 port.on('message', async (message: ToSessionWorker) => {
@@ -104,10 +104,15 @@ function startSession(connection: number, stream: Socket, identity: Identity | u
     idleTimeoutMs: data.idleTimeoutMs,
     frameTimeoutMs: data.frameTimeoutMs,
     onHello: (agency) => reply({ type: 'hello', connection, agency }),
-    onAnswered: (outcome, seconds) => {
-      metrics.batches.inc({ outcome: outcomeLabel[outcome] });
-      metrics.ack.observe(seconds);
-    },
+    // Measured only where someone can read it: without --http-port a batch costs nothing more.
+    ...(data.metrics === true
+      ? {
+          onAnswered: (outcome: keyof typeof batchCounters, seconds: number) => {
+            batchCounters[outcome].inc();
+            metrics.ack.observe(seconds);
+          },
+        }
+      : {}),
   });
   sessions.set(connection, session);
   void session.closed.then(() => {

@@ -35,10 +35,14 @@ try {
     dataDir: data.dataDir,
     fsync: data.fsync,
     log,
-    onCommit: (seconds, bets) => {
-      metrics.commitSeconds.observe(seconds);
-      metrics.commitBets.observe(bets);
-    },
+    ...(data.metrics === true
+      ? {
+          onCommit: (seconds: number, bets: number) => {
+            metrics.commitSeconds.observe(seconds);
+            metrics.commitBets.observe(bets);
+          },
+        }
+      : {}),
     // Uncaught on purpose: the worker dies of it, and the supervisor takes the server down into recovery.
     onFailure: (error) =>
       setImmediate(() => {

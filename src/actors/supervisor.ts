@@ -108,6 +108,7 @@ export class Supervisor {
       agencies: config.agencies,
       logLevel: config.logLevel,
       logFormat: config.logFormat,
+      metrics: config.httpPort !== null,
     };
     this.#storeWorker = new Worker(new URL('./store-worker.ts', import.meta.url), { workerData: storeData });
     type StoreStarted = Extract<FromStoreWorker, { type: 'ready' | 'failed' }>;
@@ -269,6 +270,7 @@ export class Supervisor {
       logBatches: this.#config.logBatches,
       storePort,
       lotteryPort,
+      metrics: this.#config.httpPort !== null,
       ...(this.#tls === undefined ? {} : { tls: this.#tls }),
     };
     const worker = new Worker(new URL('./session-worker.ts', import.meta.url), {

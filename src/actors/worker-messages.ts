@@ -17,6 +17,8 @@ export type StoreWorkerData = LogSettings & {
   fsync: boolean;
   /** The agencies of the lottery: the Lottery beside the Store draws once 1..agencies have finished. */
   agencies: number;
+  /** Measure group commits for the metrics (the HTTP endpoint is on). */
+  metrics?: boolean;
 };
 export type ToStoreWorker =
   /** A port onto the Store, for a session worker. */
@@ -48,6 +50,8 @@ export type SessionWorkerData = LogSettings & {
   frameTimeoutMs: number;
   storePort: MessagePort;
   lotteryPort: MessagePort;
+  /** Measure for the metrics (the HTTP endpoint is on). */
+  metrics?: boolean;
   /** The PEM contents for mutual TLS; absent, connections are plaintext. */
   tls?: ServerTlsFiles;
 };
