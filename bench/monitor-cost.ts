@@ -62,6 +62,8 @@ console.log(`monitor-cost: encoding ${bets} bets for ${agencies} agencies…`);
 const load = encodeLoad(bets, agencies, 1);
 const perSecond = (run: ServerRunResult) => run.stored / run.seconds;
 const ratios: number[] = [];
+/** Server CPU per bet, with over without: what the machine's other load changes least. */
+const cpuRatios: number[] = [];
 try {
   for (let round = 1; round <= rounds; round++) {
     const scrapes = { count: 0, bytes: 0 };
@@ -77,16 +79,21 @@ try {
     }
     const ratio = perSecond(withMonitor) / perSecond(without);
     ratios.push(ratio);
+    const cpuRatio = withMonitor.serverCpuMs / without.serverCpuMs;
+    cpuRatios.push(cpuRatio);
     console.log(
       `round ${round}: without ${Math.round(perSecond(without)).toLocaleString('en-US')} bets/s (${without.seconds.toFixed(2)} s), ` +
         `with endpoint + scraper ${Math.round(perSecond(withMonitor)).toLocaleString('en-US')} bets/s (${withMonitor.seconds.toFixed(2)} s, ` +
-        `${scrapes.count} scrapes, ${scrapes.bytes} bytes): ratio ${ratio.toFixed(3)}`,
+        `${scrapes.count} scrapes, ${scrapes.bytes} bytes): ratio ${ratio.toFixed(3)}; ` +
+        `server CPU ${Math.round(without.serverCpuMs)} → ${Math.round(withMonitor.serverCpuMs)} ms, ratio ${cpuRatio.toFixed(3)}`,
     );
   }
 } finally {
   await stopRunningServer();
 }
-const sorted = [...ratios].sort((a, b) => a - b);
-console.log(
-  `monitor-cost: with/without bets/s, median of ${rounds}: ${sorted[Math.floor(sorted.length / 2)].toFixed(3)} (min ${sorted[0].toFixed(3)}, max ${sorted.at(-1)!.toFixed(3)})`,
-);
+const summary = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return `median of ${rounds}: ${sorted[Math.floor(sorted.length / 2)].toFixed(3)} (min ${sorted[0].toFixed(3)}, max ${sorted.at(-1)!.toFixed(3)})`;
+};
+console.log(`monitor-cost: with/without bets/s, ${summary(ratios)}`);
+console.log(`monitor-cost: with/without server CPU for the same bets, ${summary(cpuRatios)}`);
