@@ -72,6 +72,7 @@ test('the figures are the truth: they only grow during a run, and after it match
   t.true(samples.get('lottery_batches_total{outcome="stored"}')! >= 3);
   t.is(samples.get('lottery_group_commit_bets_sum'), rows.length);
   t.is(samples.get('lottery_info{version="0.1.0",agencies="3",store="file"}'), 1);
+  for (const phase of ['agency', 'other']) t.true(samples.has(`lottery_connections{phase="${phase}"}`), `connections by ${phase}`);
   t.false(metrics.body.includes('agency="'), 'no per-agency label');
 
   const status = await fetchStatus(port);
