@@ -54,6 +54,22 @@ const anyMessage: fc.Arbitrary<Message> = fc.oneof(
     last: fc.boolean(),
   }),
   fc.record({ type: fc.constant('WAITING' as const), finished: offset, agencies: offset }),
+  fc.constant({ type: 'STATUS' as const }),
+  fc.record(
+    {
+      type: fc.constant('STATUS_REPORT' as const),
+      agencies: offset,
+      counts: fc.dictionary(fc.constantFrom('absent', 'uploading', 'finished', 'closed'), offset),
+      waiting: fc.array(offset, { maxLength: 1000 }),
+      waitingMore: offset,
+      bets: offset,
+      betsPerSecond: offset,
+      drawn: fc.boolean(),
+      digest: fc.stringMatching(/^[0-9a-f]{64}$/),
+      winners: offset,
+    },
+    { requiredKeys: ['type', 'agencies', 'counts', 'waiting', 'waitingMore', 'bets', 'betsPerSecond', 'drawn'] },
+  ),
   fc.constant({ type: 'PING' as const }),
   fc.constant({ type: 'PONG' as const }),
   fc.record(

@@ -38,12 +38,16 @@ test('the server has the documented defaults', (t) => {
     maxHandshakes: 32,
     idleTimeout: 60,
     frameTimeout: 10,
+    httpPort: null,
+    httpHost: '127.0.0.1',
+    httpPlain: false,
     tlsCa: '',
     tlsCert: '',
     tlsKey: '',
     tlsCrl: '',
     logLevel: 'info',
     logFormat: 'text',
+    logBatches: true,
     config: '',
   });
 });
@@ -100,10 +104,17 @@ test('every server setting can be set by flag and by environment variable', (t) 
       '2',
       '--frame-timeout',
       '0.5',
+      '--http-port',
+      '9090',
+      '--http-host',
+      '::1',
+      '--http-plain',
       '--log-level',
       'debug',
       '--log-format',
       'json',
+      '--log-batches',
+      'off',
     ],
     {},
   );
@@ -124,8 +135,12 @@ test('every server setting can be set by flag and by environment variable', (t) 
     LOTTERY_MAX_HANDSHAKES: '6',
     LOTTERY_IDLE_TIMEOUT: '2',
     LOTTERY_FRAME_TIMEOUT: '0.5',
+    LOTTERY_HTTP_PORT: '9090',
+    LOTTERY_HTTP_HOST: '::1',
+    LOTTERY_HTTP_PLAIN: 'on',
     LOGGING_LEVEL: 'debug',
     LOG_FORMAT: 'json',
+    LOG_BATCHES: 'off',
   });
   const expected = {
     port: 2000,
@@ -138,6 +153,10 @@ test('every server setting can be set by flag and by environment variable', (t) 
     maxUnauthenticatedPerAddress: 5,
     handshakeTimeout: 1.5,
     maxHandshakes: 6,
+    httpPort: 9090,
+    httpHost: '::1',
+    httpPlain: true,
+    logBatches: false,
     idleTimeout: 2,
     frameTimeout: 0.5,
     tlsCa: 'ca.pem',
@@ -419,10 +438,17 @@ test('the longest timeouts a timer can hold and the most workers are taken', (t)
 test('any flag given twice exits 2 naming it, whatever the two values', (t) => {
   for (const [key, setting] of Object.entries(serverSchema)) {
     const value = key === 'config' ? '/nonexistent.json' : String(serverSchema[key as keyof typeof serverSchema].default);
-    for (const argv of [
-      [`--${setting.arg}`, value, `--${setting.arg}`, value],
-      [`--${setting.arg}=${value}`, `--${setting.arg}`, value],
-    ]) {
+    // A switch takes its value only inline: given alone, it means on.
+    const twice = (setting as { isSwitch?: true }).isSwitch
+      ? [
+          [`--${setting.arg}`, `--${setting.arg}`],
+          [`--${setting.arg}=on`, `--${setting.arg}`],
+        ]
+      : [
+          [`--${setting.arg}`, value, `--${setting.arg}`, value],
+          [`--${setting.arg}=${value}`, `--${setting.arg}`, value],
+        ];
+    for (const argv of twice) {
       const exit = exitOf(t, () => loadServerConfig(argv, {}), argv.join(' '));
       t.is(exit.exitCode, 2);
       t.regex(exit.message, new RegExp(`option '--${setting.arg}' is given more than once`));

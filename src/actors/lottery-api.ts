@@ -3,6 +3,7 @@
 // actor-face.ts). The Lottery implements this face.
 import type { FinishOutcome } from '../ledger/index.ts';
 import type { ErrorCode } from '../errors.ts';
+import type { LotteryStatus } from '../ledger/lottery-status.ts';
 
 export type { FinishOutcome };
 
@@ -18,6 +19,8 @@ export interface LotteryApi {
   withdraw(ticket: unknown): void;
   /** Optional for a Session: without it, a held WINNERS sends no WAITING. */
   progress?(): { finished: number; agencies: number };
+  /** The lottery's status as an operator sees it (see src/ledger/lottery-status.ts), for the monitor's STATUS. */
+  status?(): LotteryStatus;
 }
 
-export const LOTTERY_API = ['finish', 'winners', 'withdraw', 'progress'] as const satisfies ReadonlyArray<keyof LotteryApi>;
+export const LOTTERY_API = ['finish', 'winners', 'withdraw', 'progress', 'status'] as const satisfies ReadonlyArray<keyof LotteryApi>;

@@ -12,6 +12,7 @@ import { Mailbox } from './mailbox.ts';
 import type { LotteryApi, WinnersOutcome } from './lottery-api.ts';
 import type { DrawOutcome, FinishOutcome } from './store-api.ts';
 import { ErrorCode } from '../errors.ts';
+import type { LotteryStatus } from '../ledger/lottery-status.ts';
 
 export type { WinnersOutcome } from './lottery-api.ts';
 
@@ -22,13 +23,15 @@ export type LotteryStore = {
   readonly ledger: LedgerReader;
 };
 
-export type LotteryOptions = { agencies: number; store: LotteryStore; log: Logger };
+/** `status`: the operator's view of the lottery, which the store worker builds (it knows who is connected). */
+export type LotteryOptions = { agencies: number; store: LotteryStore; log: Logger; status?: () => LotteryStatus };
 
 export class Lottery implements LotteryApi {
   readonly #mailbox = new Mailbox();
   readonly #agencies: number;
   readonly #store: LotteryStore;
   readonly #log: Logger;
+  readonly #status: (() => LotteryStatus) | undefined;
   /** Held WINNERS requests, by the ticket their session gave (or a key of their own). */
   readonly #waiting = new Map<unknown, { agency: number; resolve: (outcome: WinnersOutcome) => void }>();
   #stopping = false;
@@ -36,8 +39,9 @@ export class Lottery implements LotteryApi {
   #retryTimer: NodeJS.Timeout | undefined;
   #retryPosted = false;
 
-  constructor({ agencies, store, log }: LotteryOptions) {
+  constructor({ agencies, store, log, status }: LotteryOptions) {
     this.#agencies = agencies;
+    this.#status = status;
     this.#store = store;
     this.#log = log;
   }
@@ -90,6 +94,12 @@ export class Lottery implements LotteryApi {
   /** How many of the agencies have finished, for the agencies that wait and show it. */
   progress(): { finished: number; agencies: number } {
     return { finished: this.#store.ledger.finishedCount, agencies: this.#agencies };
+  }
+
+  /** The lottery's status as an operator sees it. */
+  status(): LotteryStatus {
+    if (this.#status === undefined) throw new Error('this lottery keeps no status');
+    return this.#status();
   }
 
   /** WINNERS requests held for the draw. */

@@ -16,7 +16,8 @@ import { betRowsFromPayload } from '../bets/bet-rows-from-payload.ts';
 import { encodeCanonicalLines } from '../bets/canonical-bet.ts';
 import type { EventResult } from '../log/logger.ts';
 import { describeIdentity, type Identity } from '../pki/identity.ts';
-import { decodeMessage, encodeMessage, encodeResult } from '../wire/codec.ts';
+import { STATUS_WAITING_LIMIT, decodeMessage, encodeMessage, encodeResult } from '../wire/codec.ts';
+import type { LotteryStatus } from '../ledger/lottery-status.ts';
 import type { Frame } from '../wire/frame.ts';
 import { MessageType } from '../wire/message-type.ts';
 import type { Message, MessageOf, WireBet } from '../wire/messages.ts';
@@ -60,6 +61,8 @@ export type SessionAction =
   /** Ask the Lottery how many agencies have finished, now and every so often, into progressed(). */
   | { kind: 'startProgress' }
   | { kind: 'stopProgress' }
+  /** Ask the Lottery where the lottery stands; the answer goes to statusAnswered(). */
+  | { kind: 'status' }
   /** Tell the Lottery the held WINNERS is no longer wanted. */
   | { kind: 'withdraw' }
   | LogAction
@@ -217,6 +220,13 @@ export class SessionProtocol {
     return [{ kind: 'stopProgress' }, ...this.fail(error)];
   }
 
+  /** The Lottery's status, for the STATUS asked: one STATUS_REPORT. */
+  statusAnswered(status: LotteryStatus): readonly SessionAction[] {
+    const out: SessionAction[] = [];
+    this.#send(out, statusReport(status));
+    return out;
+  }
+
   /** How many agencies have finished, for an agency that waits for the draw and shows its progress: told on each change. */
   progressed({ finished, agencies }: { finished: number; agencies: number }): readonly SessionAction[] {
     if (!this.#awaitingWinners || finished === this.#toldFinished) return NOTHING;
@@ -305,12 +315,17 @@ export class SessionProtocol {
   }
 
   #message(message: Message): readonly SessionAction[] {
-    if (this.#options.identity?.kind === 'monitor' && message.type !== 'PING') {
-      throw new ProtocolError(ErrorCode.UNAUTHORIZED, `the monitor certificate may only PING, not send ${message.type}`);
+    const identity = this.#options.identity;
+    if (identity?.kind === 'monitor' && !MONITOR_MAY.has(message.type)) {
+      throw new ProtocolError(ErrorCode.UNAUTHORIZED, `the monitor certificate may only PING and ask STATUS, not send ${message.type}`);
     }
     switch (message.type) {
       case 'PING':
         return [{ kind: 'write', frame: PONG_FRAME }];
+      case 'STATUS':
+        // Over TLS only the monitor is told; in plaintext anyone is, as anyone may PING.
+        if (identity?.kind === 'agency') throw new ProtocolError(ErrorCode.UNAUTHORIZED, 'only the monitor certificate may ask STATUS');
+        return [{ kind: 'status' }];
       case 'HELLO':
         return this.#hello(message);
       case 'BETS':
@@ -380,6 +395,27 @@ export class SessionProtocol {
     this.#closing = true;
     out.push({ kind: 'close' });
   }
+}
+
+/** What the monitor's certificate may send. */
+const MONITOR_MAY: ReadonlySet<string> = new Set(['PING', 'STATUS']);
+
+/** The status as one STATUS_REPORT frame: counts, and the first ids not finished. */
+export function statusReport(status: LotteryStatus): MessageOf<'STATUS_REPORT'> {
+  const notFinished = [...status.waiting.uploading, ...status.waiting.absent].sort((a, b) => a - b);
+  const waiting = notFinished.slice(0, STATUS_WAITING_LIMIT);
+  return {
+    type: 'STATUS_REPORT',
+    agencies: status.agencies,
+    counts: { ...status.counts },
+    waiting,
+    waitingMore: notFinished.length - waiting.length + status.waiting.more,
+    bets: status.bets,
+    betsPerSecond: Math.round(status.betsPerSecond),
+    drawn: status.draw.state === 'drawn',
+    ...(status.draw.digest === undefined ? {} : { digest: status.draw.digest }),
+    ...(status.draw.winners === undefined ? {} : { winners: status.draw.winners }),
+  };
 }
 
 function log(level: LogAction['level'], action: string, result: EventResult, fields: Record<string, unknown>): LogAction {

@@ -4,6 +4,8 @@
 // on every port the supervisor connects to it for a session worker.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { contradictsStoredLottery } from '../ledger/index.ts';
+import { BetRate, lotteryStatus, type LotteryStatus } from '../ledger/lottery-status.ts';
+import { storeMetrics } from '../metrics/lottery-metrics.ts';
 import { createLogger, logEvent } from '../log/logger.ts';
 import { actorFace } from './actor-face.ts';
 import { loadFaultHooks } from './fault-hooks.ts';
@@ -19,11 +21,28 @@ const log = createLogger({ level: data.logLevel, format: data.logFormat });
 const port = parentPort!;
 const reply = (message: FromStoreWorker) => port.postMessage(message);
 
+/** Agencies with a live connection, as the supervisor tells them. */
+const connectedAgencies = new Set<number>();
+const betRate = new BetRate();
+let betsPerSecond = 0;
+let status: () => LotteryStatus = () => {
+  throw new Error('the store is not open');
+};
+const metrics = storeMetrics(() => status());
+
 try {
   const store = await Store.open({
     dataDir: data.dataDir,
     fsync: data.fsync,
     log,
+    ...(data.metrics === true
+      ? {
+          onCommit: (seconds: number, bets: number) => {
+            metrics.commitSeconds.observe(seconds);
+            metrics.commitBets.observe(bets);
+          },
+        }
+      : {}),
     // Uncaught on purpose: the worker dies of it, and the supervisor takes the server down into recovery.
     onFailure: (error) =>
       setImmediate(() => {
@@ -36,7 +55,19 @@ try {
   const snapshot = store.snapshot();
   // A stored lottery that contradicts --agencies gets no Lottery: it could draw for the wrong agencies on resume.
   const refused = contradictsStoredLottery(snapshot, data.agencies, data.dataDir);
-  const lottery = refused === undefined ? new Lottery({ agencies: data.agencies, store, log }) : undefined;
+  status = () =>
+    lotteryStatus({
+      agencies: data.agencies,
+      states: store.ledger.agencies(),
+      connected: connectedAgencies,
+      bets: store.ledger.bets,
+      betsPerSecond,
+      winners: store.ledger.winners,
+      drawDigest: store.drawChain,
+    });
+  // Sampled each second, so that the rate is over the last few seconds whoever asks and however often.
+  setInterval(() => (betsPerSecond = betRate.sample(performance.now(), store.ledger.bets)), 1000).unref();
+  const lottery = refused === undefined ? new Lottery({ agencies: data.agencies, store, log, status }) : undefined;
   const lotteryFace = lottery === undefined ? undefined : actorFace(lottery, LOTTERY_API);
   port.on('message', async (message: ToStoreWorker) => {
     switch (message.type) {
@@ -47,6 +78,18 @@ try {
       case 'connect-lottery':
         connected.push(message.port);
         if (lotteryFace !== undefined) exposeOnPort(lotteryFace, message.port);
+        break;
+      case 'agency-connection':
+        if (message.connected) connectedAgencies.add(message.agency);
+        else connectedAgencies.delete(message.agency);
+        break;
+      case 'observe':
+        reply({
+          type: 'observed',
+          id: message.id,
+          ...(lottery === undefined ? {} : { status: status() }),
+          metrics: await metrics.registry.getMetricsAsJSON(),
+        });
         break;
       case 'stop-lottery':
         lottery?.stop();

@@ -35,6 +35,8 @@ export { BETS_FILE, JOURNAL_FILE } from '../storage/recovery.ts';
 export type StoreOptions = RecoveryOptions & {
   /** Told once if the Store fails for good (see #fail); the store worker dies of it. */
   onFailure?: (error: StoreFailedError) => void;
+  /** Told after each group commit that wrote a record: how long it took and the bets it stored (for the metrics). */
+  onCommit?: (seconds: number, bets: number) => void;
 };
 
 type Pending<T> = { resolve: (outcome: T) => void; reject: (error: unknown) => void };
@@ -50,6 +52,7 @@ export class Store implements StoreApi {
   readonly #fsync: boolean;
   readonly #log: Logger;
   readonly #onFailure: StoreOptions['onFailure'];
+  readonly #onCommit: StoreOptions['onCommit'];
   /** Each agency's state and the draw: decided and changed by the ledger alone. */
   readonly #ledger: Ledger;
   /** Each agency's upload digest: SHA-256 over its stored rows in order (see upload-digest.ts). */
@@ -72,6 +75,7 @@ export class Store implements StoreApi {
     this.#fsync = options.fsync;
     this.#log = options.log;
     this.#onFailure = options.onFailure;
+    this.#onCommit = options.onCommit;
     this.#ledger = state.ledger;
     this.#digests = state.digests;
     this.#drawChain = state.drawChain;
@@ -110,6 +114,11 @@ export class Store implements StoreApi {
     const welcome: AgencyWelcome = { offset: next, finished, drawn: this.#ledger.drawn };
     const finish = this.#ledger.finishOf(agency);
     return finish === undefined ? welcome : { ...welcome, ...finish };
+  }
+
+  /** The hash chain the draw was made at (the `sorteo` line's digest), once drawn. */
+  get drawChain(): string | null {
+    return this.#ledger.drawn ? (this.#drawChain ?? this.#chain) : null;
   }
 
   snapshot(): StoreSnapshot {
@@ -162,6 +171,7 @@ export class Store implements StoreApi {
   }
 
   async #commitGroup(): Promise<void> {
+    const started = performance.now();
     this.#flushPosted = false;
     const group = this.#queue;
     this.#queue = [];
@@ -217,8 +227,10 @@ export class Store implements StoreApi {
       }
       this.#csvEnd += bytes;
       this.#chain = chain;
+      const betsBefore = this.#ledger.bets;
       this.#ledger.apply(decided);
       for (const [agency, digest] of digests) this.#digests.set(agency, digest);
+      this.#onCommit?.((performance.now() - started) / 1000, this.#ledger.bets - betsBefore);
     }
     group.forEach(({ resolve }, i) => (resolve as (outcome: AppendOutcome | FinishDecided) => void)(outcomes[i]));
   }

@@ -16,7 +16,8 @@ const config = configOrExit(() => loadAgencyConfig(process.argv.slice(2), proces
 const tls = configOrExit(() => loadClientTls(agencyProgram, agencySchema, config));
 // The progress line is for a person at a terminal, never for a pipe or a file.
 const status = process.stderr.isTTY ? new StatusLine(process.stderr, `agency ${config.id}`) : undefined;
-const log = createLogger({ level: config.logLevel, format: config.logFormat, around: status });
+// JSON lines name the agency, for a pipeline that gathers every agency's; the text lines keep the course's format.
+const log = createLogger({ level: config.logLevel, format: config.logFormat, around: status, jsonFields: { agencia: config.id } });
 logConfig(log, config);
 
 const { host, port } = parseHostPort(config.server)!;

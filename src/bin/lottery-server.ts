@@ -4,13 +4,14 @@ import { onStopSignal, prepareRuntime } from '../runtime.mjs';
 prepareRuntime('lottery-server');
 
 const { configOrExit } = await import('../config/program-config.ts');
-const { loadServerConfig, serverProgram, serverSchema } = await import('../config/server-config.ts');
+const { checkHttpSettings, loadServerConfig, serverProgram, serverSchema } = await import('../config/server-config.ts');
 const { loadServerTls } = await import('../config/tls-settings.ts');
 const { createLogger, logConfig, logEvent } = await import('../log/logger.ts');
 const { Supervisor } = await import('../actors/supervisor.ts');
 
 const config = configOrExit(() => loadServerConfig(process.argv.slice(2), process.env));
 const tls = configOrExit(() => loadServerTls(serverProgram, serverSchema, config));
+configOrExit(() => checkHttpSettings(config, tls !== undefined));
 const log = createLogger({ level: config.logLevel, format: config.logFormat });
 logConfig(log, config, config.fsync ? {} : { warning: 'fsync off: acknowledged bets may be lost on a crash' });
 if (tls === undefined) {

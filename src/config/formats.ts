@@ -25,6 +25,15 @@ export const tcpPort = {
   coerce: digits,
 } satisfies ValueFormat;
 
+/** A TCP port, 0 included, or nothing (null): for an endpoint that is off unless given a port. */
+export const optionalTcpPort = {
+  name: 'optional-tcp-port',
+  validate(value: unknown) {
+    if (value !== null) tcpPort.validate(value);
+  },
+  coerce: digits,
+} satisfies ValueFormat;
+
 export const positiveInteger = {
   name: 'positive-integer',
   validate(value: unknown) {
@@ -103,6 +112,7 @@ export function parseHostPort(value: string): { host: string; port: number } | u
 /** Every format a schema may name. */
 export const FORMATS = {
   'tcp-port': tcpPort,
+  'optional-tcp-port': optionalTcpPort,
   'positive-integer': positiveInteger,
   'whole-number': wholeNumber,
   seconds,

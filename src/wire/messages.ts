@@ -40,6 +40,28 @@ export type Result = { type: 'RESULT'; documents: string[]; last: boolean };
  * each change; the RESULT still follows.
  */
 export type Waiting = { type: 'WAITING'; finished: number; agencies: number };
+/** The monitor asks where the lottery stands (plaintext: anyone, as PING). Answered with one STATUS_REPORT. */
+export type Status = { type: 'STATUS' };
+/**
+ * Where the lottery stands, as the status page shows it, in one frame:
+ * `counts`: agencies by state (absent, uploading, finished, …; they sum to
+ * `agencies`); `waiting`: the ids not finished, ascending, at most 1,000,
+ * and `waitingMore` how many more; `bets` stored, `betsPerSecond` over the
+ * last few seconds; once `drawn`, the draw's `digest` (the sorteo line's)
+ * and its `winners` in all. No document, name or birthdate.
+ */
+export type StatusReport = {
+  type: 'STATUS_REPORT';
+  agencies: number;
+  counts: Record<string, number>;
+  waiting: number[];
+  waitingMore: number;
+  bets: number;
+  betsPerSecond: number;
+  drawn: boolean;
+  digest?: string;
+  winners?: number;
+};
 export type Ping = { type: 'PING' };
 export type Pong = { type: 'PONG' };
 /**
@@ -52,6 +74,7 @@ export type Pong = { type: 'PONG' };
  */
 export type ErrorMessage = { type: 'ERROR'; code: string; message: string; offset?: number; next?: number };
 
-export type Message = Hello | Welcome | Bets | Ack | Finish | Winners | Result | Waiting | Ping | Pong | ErrorMessage;
+export type Message =
+  Hello | Welcome | Bets | Ack | Finish | Winners | Result | Waiting | Status | StatusReport | Ping | Pong | ErrorMessage;
 export type MessageName = Message['type'];
 export type MessageOf<N extends MessageName> = Extract<Message, { type: N }>;
