@@ -91,8 +91,8 @@ test('a draft decides a group against the state its earlier work leaves, and the
     'a repeat counts nothing',
   );
   t.deepEqual(ledger.state(1), at(0), 'nothing applied yet');
-  const record = draft.record()!;
-  t.deepEqual(record, { kind: 'commit', agencies: { 1: { next: 10, stored: 10 } }, finished: { 1: { total: 10, digest: 'd' } } });
+  const record = draft.record('T')!;
+  t.deepEqual(record, { kind: 'commit', agencies: { 1: { next: 10, stored: 10 } }, finished: { 1: { total: 10, digest: 'd' } }, at: 'T' });
   ledger.apply(record);
   t.deepEqual(ledger.state(1), at(10, 10, true));
   t.deepEqual(ledger.finishOf(1), { total: 10, digest: 'd' });
@@ -108,7 +108,7 @@ test('a draft that only refuses has no record; a draw applied refuses every late
   draft.append({ agency: 2, offset: 3, count: 1, valid: true });
   draft.finish(2, { total: 1, digest: 'd' }, 'd');
   t.is(draft.record(), undefined);
-  ledger.apply({ kind: 'draw', winners: { 1: [], 2: ['7'] } });
+  ledger.apply({ kind: 'draw', winners: { 1: [], 2: ['7'] }, at: 'T' });
   t.true(ledger.drawn);
   t.false(ledger.drawDue(2));
   t.like(ledger.draft().append({ agency: 2, offset: 0, count: 1, valid: true }), { code: ErrorCode.DRAW_DONE });
@@ -116,7 +116,7 @@ test('a draft that only refuses has no record; a draw applied refuses every late
 
 test('the FINISHes of one group count the agencies finished in the order they are decided', (t) => {
   const ledger = new Ledger();
-  ledger.apply({ kind: 'commit', agencies: { 9: { next: 0, stored: 0 } }, finished: { 9: { total: 0, digest: 'e' } } });
+  ledger.apply({ kind: 'commit', agencies: { 9: { next: 0, stored: 0 } }, finished: { 9: { total: 0, digest: 'e' } }, at: 'T' });
   const draft = ledger.draft();
   t.is(draft.finish(5, { total: 0, digest: 'e' }, 'e').finishedNow, 2);
   t.is(draft.finish(3, { total: 0, digest: 'e' }, 'e').finishedNow, 3);

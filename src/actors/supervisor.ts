@@ -87,6 +87,9 @@ export class Supervisor {
       dataDir: config.dataDir,
       fsync: config.fsync,
       agencies: config.agencies,
+      closeAt: config.closeAt,
+      resultsCert: config.resultsCert,
+      resultsKey: config.resultsKey,
       logLevel: config.logLevel,
       logFormat: config.logFormat,
     };

@@ -14,6 +14,11 @@ export type StoreWorkerData = LogSettings & {
   fsync: boolean;
   /** The agencies of the lottery: the Lottery beside the Store draws once 1..agencies have finished. */
   agencies: number;
+  /** The sales close (ISO 8601), or '' for none. */
+  closeAt: string;
+  /** The results-signing identity's files, or '' for results.json unsigned. */
+  resultsCert: string;
+  resultsKey: string;
 };
 export type ToStoreWorker =
   /** A port onto the Store, for a session worker. */

@@ -4,14 +4,26 @@ import { onStopSignal, prepareRuntime } from '../runtime.mjs';
 prepareRuntime('lottery-server');
 
 const { configOrExit } = await import('../config/program-config.ts');
-const { loadServerConfig, serverProgram, serverSchema } = await import('../config/server-config.ts');
+const { loadResultsSignerOrExit, loadServerConfig, serverProgram, serverSchema } = await import('../config/server-config.ts');
 const { loadServerTls } = await import('../config/tls-settings.ts');
 const { createLogger, logConfig, logEvent } = await import('../log/logger.ts');
 const { Supervisor } = await import('../actors/supervisor.ts');
 
 const config = configOrExit(() => loadServerConfig(process.argv.slice(2), process.env));
 const tls = configOrExit(() => loadServerTls(serverProgram, serverSchema, config));
+const signer = await loadResultsSignerOrExit(config).catch((error: unknown) =>
+  configOrExit(() => {
+    throw error;
+  }),
+);
 const log = createLogger({ level: config.logLevel, format: config.logFormat });
+if (signer === undefined) {
+  logEvent(log, 'warn', 'resultados', 'success', {
+    firma: 'off',
+    warning:
+      'results.json will be written unsigned; give --results-cert and --results-key (lottery-pki writes results.crt and results.key)',
+  });
+}
 logConfig(log, config, config.fsync ? {} : { warning: 'fsync off: acknowledged bets may be lost on a crash' });
 if (tls === undefined) {
   // Started as asked, so not a failure; a warning all the same.
