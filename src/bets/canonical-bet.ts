@@ -179,6 +179,8 @@ function canonicalOfCsvRow(row: string): string {
           break;
         }
       }
+      // A quoted field ends at a comma or at the row's end: anything else is not a row this server wrote.
+      if (at < text.length && text[at] !== ',') throw new Error(`a bets.csv row with text after a closing quote: ${JSON.stringify(row)}`);
       fields.push(value);
       at++; // the comma after it, or past the end
     } else {
