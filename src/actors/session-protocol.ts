@@ -62,6 +62,8 @@ export type SessionAction =
   | { kind: 'stopProgress' }
   /** Tell the Lottery the held WINNERS is no longer wanted. */
   | { kind: 'withdraw' }
+  /** Ask the Lottery to close sales now; the answer goes to closeAnswered(). */
+  | { kind: 'closeSales' }
   | LogAction
   /** Close the connection once what is sent has left. */
   | { kind: 'close' };
@@ -88,6 +90,10 @@ export class SessionProtocol {
   readonly #today: () => string;
   #agency: number | undefined;
   #finished = false;
+  /** Sales were closed when the agency said HELLO: it may ask its winners from what was stored without FINISH. */
+  #salesClosed = false;
+  /** A CLOSE is with the Lottery. */
+  #closingSales = false;
   #awaitingWinners = false;
   /** The agency said in HELLO that it shows its progress: it is told WAITING while its WINNERS is held. */
   #wantsProgress = false;
@@ -130,6 +136,7 @@ export class SessionProtocol {
   /** The Store's answer to HELLO's question. */
   welcomed(welcome: AgencyWelcome): readonly SessionAction[] {
     this.#finished = welcome.finished;
+    this.#salesClosed = welcome.closedAt !== undefined;
     const out: SessionAction[] = [];
     this.#send(out, { type: 'WELCOME', ...welcome });
     out.push({ kind: 'admitted', agency: this.#agency! });
@@ -305,8 +312,8 @@ export class SessionProtocol {
   }
 
   #message(message: Message): readonly SessionAction[] {
-    if (this.#options.identity?.kind === 'monitor' && message.type !== 'PING') {
-      throw new ProtocolError(ErrorCode.UNAUTHORIZED, `the monitor certificate may only PING, not send ${message.type}`);
+    if (this.#options.identity?.kind === 'monitor' && message.type !== 'PING' && message.type !== 'CLOSE') {
+      throw new ProtocolError(ErrorCode.UNAUTHORIZED, `the monitor certificate may only PING and CLOSE, not send ${message.type}`);
     }
     switch (message.type) {
       case 'PING':
@@ -322,6 +329,8 @@ export class SessionProtocol {
         return [{ kind: 'settle' }];
       case 'WINNERS':
         return this.#winners(this.#requireAgency(message.type));
+      case 'CLOSE':
+        return this.#closeSales();
       default:
         throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `an agency does not send ${message.type}`);
     }
@@ -361,8 +370,37 @@ export class SessionProtocol {
     return [{ kind: 'append', batch: { request: { agency, offset, count, rows: encodeCanonicalLines(agency, valid) }, bets: valid } }];
   }
 
+  /** CLOSE: the monitor identity's alone; on a plaintext server, where no one is authenticated, a connection not speaking for an agency. */
+  #closeSales(): readonly SessionAction[] {
+    const { identity } = this.#options;
+    if (identity !== undefined && identity.kind !== 'monitor') {
+      throw new ProtocolError(
+        ErrorCode.UNAUTHORIZED,
+        `this connection's certificate is ${describeIdentity(identity)}'s: only the monitor's may close sales`,
+      );
+    }
+    if (this.#agency !== undefined)
+      throw new ProtocolError(ErrorCode.UNAUTHORIZED, `a connection speaking for agency ${this.#agency} may not close sales`);
+    if (this.#closingSales) return NOTHING;
+    this.#closingSales = true;
+    return [{ kind: 'closeSales' }];
+  }
+
+  /** The Lottery's answer to CLOSE: the close as recorded, or null if the draw came first. Either way the connection ends. */
+  closeAnswered(close: { at: string; unfinished: number[] } | null): readonly SessionAction[] {
+    const out: SessionAction[] = [];
+    if (close === null) {
+      this.#send(out, { type: 'ERROR', code: ErrorCode.DRAW_DONE, message: 'the draw has taken place: there are no sales to close' });
+    } else {
+      out.push(log('info', 'cierre_pedido', 'success', { hora: close.at, sin_finalizar: close.unfinished.length }));
+      this.#send(out, { type: 'CLOSED', at: close.at, unfinished: close.unfinished });
+    }
+    this.#close(out);
+    return out;
+  }
+
   #winners(agency: number): readonly SessionAction[] {
-    if (!this.#finished) throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, "WINNERS before this agency's FINISH");
+    if (!this.#finished && !this.#salesClosed) throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, "WINNERS before this agency's FINISH");
     if (this.#awaitingWinners) return NOTHING;
     this.#awaitingWinners = true;
     this.#toldFinished = -1;

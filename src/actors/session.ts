@@ -189,6 +189,12 @@ export class Session {
       this.#carryOut(this.#protocol.finishAnswered(await this.#options.lottery.finish(agency, total, digest)));
     },
     winners: ({ agency }) => this.#winners(agency),
+    closeSales: async () => {
+      type Closed = Awaited<ReturnType<NonNullable<LotteryApi['close']>>>;
+      const lottery = this.#options.lottery as { close?: () => Promise<Closed> };
+      if (lottery.close === undefined) throw new Error('this Lottery cannot close sales');
+      await this.#carryOut(this.#protocol.closeAnswered(await lottery.close()));
+    },
     startProgress: () => this.#startProgress(),
     stopProgress: () => this.#stopProgress(),
     withdraw: () => {

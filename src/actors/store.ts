@@ -124,6 +124,11 @@ export class Store implements StoreApi {
   welcome(agency: number): AgencyWelcome {
     const { next, finished } = this.#ledger.state(agency);
     const welcome: AgencyWelcome = { offset: next, finished, drawn: this.#ledger.drawn };
+    const closedAt = this.#ledger.closedAt;
+    if (closedAt !== null) {
+      welcome.closedAt = closedAt;
+      welcome.stored = this.#ledger.state(agency).stored;
+    }
     const finish = this.#ledger.finishOf(agency);
     return finish === undefined ? welcome : { ...welcome, ...finish };
   }

@@ -12,6 +12,8 @@ export const MessageType = {
   PING: 0x08,
   PONG: 0x09,
   WAITING: 0x0b,
+  CLOSE: 0x0c,
+  CLOSED: 0x0d,
   ERROR: 0x0f,
 } as const satisfies Record<MessageName, number>;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
