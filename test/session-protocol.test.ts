@@ -137,8 +137,39 @@ test('the monitor certificate may only PING: anything else is UNAUTHORIZED', (t)
   t.deepEqual(said(machine.frame(frameOf({ type: 'PING' }))), [{ type: 'PONG' }]);
   const actions = machine.frame(frameOf({ type: 'HELLO', agency: 2 }));
   t.like(said(actions), [{ type: 'ERROR', code: ErrorCode.UNAUTHORIZED }]);
-  t.regex((said(actions)[0] as { message: string }).message, /the monitor certificate may only PING, not send HELLO/);
+  t.regex((said(actions)[0] as { message: string }).message, /the monitor certificate may only PING and CLOSE, not send HELLO/);
   t.is(actions.at(-1)?.kind, 'close');
+});
+
+test('CLOSE from the monitor asks the Lottery once and answers CLOSED, then closes; from an agency it is UNAUTHORIZED', (t) => {
+  const monitor = protocol({ identity: { kind: 'monitor' } });
+  t.deepEqual(
+    monitor.frame(frameOf({ type: 'CLOSE' })).map((action) => action.kind),
+    ['closeSales'],
+  );
+  t.deepEqual(monitor.frame(frameOf({ type: 'CLOSE' })), [], 'a second CLOSE while the first is asked adds nothing');
+  const answered = monitor.closeAnswered({ at: '2026-12-04T21:00:00.000Z', unfinished: [2, 4] });
+  t.deepEqual(said(answered), [{ type: 'CLOSED', at: '2026-12-04T21:00:00.000Z', unfinished: [2, 4] }]);
+  t.is(answered.at(-1)?.kind, 'close');
+  t.like(said(protocol({ identity: { kind: 'monitor' } }).closeAnswered(null)), [{ type: 'ERROR', code: ErrorCode.DRAW_DONE }]);
+  const agency = protocol({ identity: { kind: 'agency', agency: 3 } }).frame(frameOf({ type: 'CLOSE' }));
+  t.like(said(agency), [{ type: 'ERROR', code: ErrorCode.UNAUTHORIZED }]);
+  t.regex((said(agency)[0] as { message: string }).message, /agency-3's: only the monitor's may close sales/);
+  const plaintextAgency = admitted().frame(frameOf({ type: 'CLOSE' }));
+  t.like(
+    said(plaintextAgency),
+    [{ type: 'ERROR', code: ErrorCode.UNAUTHORIZED }],
+    'on plaintext, not a connection that speaks for an agency',
+  );
+});
+
+test('after the close, an agency that had not finished may ask WINNERS without FINISH', (t) => {
+  const machine = admitted(2, { ...FRESH, closedAt: '2026-12-04T21:00:00.000Z', stored: 0 });
+  t.deepEqual(
+    machine.frame(frameOf({ type: 'WINNERS' })).filter((action) => action.kind === 'winners'),
+    [{ kind: 'winners', agency: 2 }],
+  );
+  t.like(said(admitted().frame(frameOf({ type: 'WINNERS' }))), [{ type: 'ERROR', code: ErrorCode.UNEXPECTED_MESSAGE }]);
 });
 
 test("an agency's certificate speaks for its own agency only", (t) => {
