@@ -17,13 +17,6 @@ const signer = await loadResultsSignerOrExit(config).catch((error: unknown) =>
   }),
 );
 const log = createLogger({ level: config.logLevel, format: config.logFormat });
-if (signer === undefined) {
-  logEvent(log, 'warn', 'resultados', 'success', {
-    firma: 'off',
-    warning:
-      'results.json will be written unsigned; give --results-cert and --results-key (lottery-pki writes results.crt and results.key)',
-  });
-}
 logConfig(log, config, config.fsync ? {} : { warning: 'fsync off: acknowledged bets may be lost on a crash' });
 if (tls === undefined) {
   // Started as asked, so not a failure; a warning all the same.
@@ -31,6 +24,14 @@ if (tls === undefined) {
     tls: 'off',
     warning:
       'plaintext: agencies are not authenticated (any client can speak for any agency) and bets travel unencrypted; give --tls-ca, --tls-cert and --tls-key (see lottery-pki)',
+  });
+}
+
+if (signer === undefined) {
+  logEvent(log, 'warn', 'resultados', 'success', {
+    firma: 'off',
+    warning:
+      'results.json will be written unsigned; give --results-cert and --results-key (lottery-pki writes results.crt and results.key)',
   });
 }
 
