@@ -590,3 +590,47 @@ test('rows whose names bets.csv must quote are recovered, chain and digest, as t
   t.deepEqual(second.snapshot(), snapshot);
   t.deepEqual(second.welcome(1), { offset: 3, finished: true, drawn: false, total: 3, digest: uploadDigestOf(1, bets) });
 });
+
+test('the draw answers the committed bets, not a live edit of bets.csv; an invented winner in the draw record stops the next start', async (t) => {
+  const dir = await dataDir(t);
+  const store = await openStore(t, dir);
+  const bets: WireBet[] = [
+    ['Eva', 'Ríos', '1', '1980-01-01', 7574],
+    ['Tom', 'Paz', '2', '1981-01-01', 7575],
+  ];
+  await store.append(batch(1, bets, 0, 2));
+  // Same length, while the server runs: agency 1's losing bet made a winner.
+  const csv = await csvOf(dir);
+  await writeFile(join(dir, BETS_FILE), csv.replace(',7575\n', ',7574\n'));
+  t.deepEqual((await store.draw(1)).winners, { 1: ['1'] });
+  await store.close();
+  await writeFile(join(dir, BETS_FILE), csv);
+  // The draw record's winners changed and its CRC recomputed, as a forger would.
+  const lines = (await readFile(join(dir, JOURNAL_FILE), 'utf8')).split('\n');
+  const at = lines.findIndex((line) => line.includes('"kind":"draw"'));
+  const record = JSON.parse(lines[at].slice(9));
+  record.winners['1'] = ['99999999'];
+  lines[at] = encodeRecord(record).slice(0, -1);
+  await writeFile(join(dir, JOURNAL_FILE), lines.join('\n'));
+  const error = await t.throwsAsync(Store.open({ dataDir: dir, fsync: true, log }), { instanceOf: StoreRecoveryError });
+  t.regex(error!.message, /the draw\) names winners that are not those of the bets .*agency 1/);
+});
+
+test('a start refuses bets.csv rows the journal does not count', async (t) => {
+  const dir = await dataDir(t);
+  const store = await openStore(t, dir);
+  const bets = generateBets({ seed: 5, count: 3 });
+  await store.append(batch(1, bets, 0, 3));
+  await store.close();
+  // The record says 3 stored; make it say 2 with everything else recomputed but the row count.
+  const lines = (await readFile(join(dir, JOURNAL_FILE), 'utf8')).split('\n');
+  const record = JSON.parse(lines[1].slice(9));
+  record.agencies['1'] = { next: 3, stored: 2 };
+  const { nextChain, CHAIN_START } = await import('../src/storage/hash-chain.ts');
+  const { commitTail } = await import('../src/bets/canonical-bet.ts');
+  record.chain = nextChain(CHAIN_START, [encodeCanonicalLines(1, bets)], commitTail(record.agencies, undefined, record.at));
+  lines[1] = encodeRecord(record).slice(0, -1);
+  await writeFile(join(dir, JOURNAL_FILE), lines.join('\n'));
+  const error = await t.throwsAsync(Store.open({ dataDir: dir, fsync: true, log }), { instanceOf: StoreRecoveryError });
+  t.regex(error!.message, /holds 3 rows of agency 1 but the journal records 2 stored/);
+});

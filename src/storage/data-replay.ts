@@ -169,7 +169,16 @@ export async function replayDataDir(
     }
   }
   if (!digests.ended) throw new StoredDataError(`${csvName} does not end with a whole row where the journal says it does`);
-  for (const [agency, { finished }] of ledger.agencies()) {
+  const known = ledger.agencies();
+  for (const [agency, digest] of digestMap) {
+    if (!known.has(agency))
+      throw new StoredDataError(`${csvName} holds ${digest.rows} rows of agency ${agency}, of which the journal records none`);
+  }
+  for (const [agency, { finished, stored }] of known) {
+    const rows = digestMap.get(agency)?.rows ?? 0;
+    if (rows !== stored) {
+      throw new StoredDataError(`${csvName} holds ${rows} rows of agency ${agency} but the journal records ${stored} stored`);
+    }
     if (!finished) continue;
     const finish = ledger.finishOf(agency)!;
     const digest = (digestMap.get(agency) ?? new UploadDigest()).hex();
