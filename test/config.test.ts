@@ -38,6 +38,9 @@ test('the server has the documented defaults', (t) => {
     maxHandshakes: 32,
     idleTimeout: 60,
     frameTimeout: 10,
+    closeAt: '',
+    resultsCert: '',
+    resultsKey: '',
     tlsCa: '',
     tlsCert: '',
     tlsKey: '',
@@ -100,6 +103,12 @@ test('every server setting can be set by flag and by environment variable', (t) 
       '2',
       '--frame-timeout',
       '0.5',
+      '--close-at',
+      '2026-12-24T21:00:00-03:00',
+      '--results-cert',
+      'results.crt',
+      '--results-key',
+      'results.key',
       '--log-level',
       'debug',
       '--log-format',
@@ -124,6 +133,9 @@ test('every server setting can be set by flag and by environment variable', (t) 
     LOTTERY_MAX_HANDSHAKES: '6',
     LOTTERY_IDLE_TIMEOUT: '2',
     LOTTERY_FRAME_TIMEOUT: '0.5',
+    LOTTERY_CLOSE_AT: '2026-12-24T21:00:00-03:00',
+    LOTTERY_RESULTS_CERT: 'results.crt',
+    LOTTERY_RESULTS_KEY: 'results.key',
     LOGGING_LEVEL: 'debug',
     LOG_FORMAT: 'json',
   });
@@ -140,6 +152,9 @@ test('every server setting can be set by flag and by environment variable', (t) 
     maxHandshakes: 6,
     idleTimeout: 2,
     frameTimeout: 0.5,
+    closeAt: '2026-12-24T21:00:00-03:00',
+    resultsCert: 'results.crt',
+    resultsKey: 'results.key',
     tlsCa: 'ca.pem',
     tlsCert: 'c.pem',
     tlsKey: 'k.pem',
@@ -150,6 +165,18 @@ test('every server setting can be set by flag and by environment variable', (t) 
   };
   t.deepEqual(flags, expected);
   t.deepEqual(env, expected);
+});
+
+test('--close-at takes ISO 8601 with an offset only; --results-cert and --results-key go together', (t) => {
+  t.is(loadServerConfig(['--close-at', '2026-12-05T00:00:00Z'], {}).closeAt, '2026-12-05T00:00:00Z');
+  for (const bad of ['2026-12-24 21:00', '2026-12-24T21:00:00', 'tomorrow', '2026-13-40T25:00:00Z']) {
+    const error = t.throws(() => loadServerConfig(['--close-at', bad], {}));
+    t.regex(error!.message, /--close-at \(LOTTERY_CLOSE_AT\).*ISO 8601 with its offset/, bad);
+  }
+  t.regex(
+    t.throws(() => loadServerConfig(['--results-cert', 'r.crt'], {}))!.message,
+    /--results-key \(LOTTERY_RESULTS_KEY\): --results-cert and --results-key go together/,
+  );
 });
 
 test('without --workers there is one session worker per 8 agencies, at most one per core; given, it is taken as is', async (t) => {
