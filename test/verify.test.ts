@@ -91,7 +91,7 @@ async function drawnLottery(t: ExecutionContext, signed = true): Promise<string>
   }
   t.like(await lottery.finish(1, 2, uploadDigestOf(1, bets[1])), { status: 'finished' });
   t.like(await lottery.finish(2, 2, uploadDigestOf(2, bets[2])), { status: 'finished' });
-  const closed = await lottery.close();
+  const closed = await lottery.closeSales();
   t.deepEqual(closed?.unfinished, [3]);
   t.like(await lottery.winners(3), { status: 'drawn', documents: ['31'] });
   t.like(await store.append({ agency: 3, offset: 1, count: 1, rows: encodeCanonicalLines(3, bets[3]) }), { code: ErrorCode.SALES_CLOSED });

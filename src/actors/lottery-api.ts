@@ -17,9 +17,9 @@ export interface LotteryApi {
   /** The connection that asked is gone: its held request is dropped. */
   withdraw(ticket: unknown): void;
   /** Closes sales now (CLOSE from the monitor identity): the close as recorded, or null if the draw came first. */
-  close?(): Promise<{ at: string; unfinished: number[] } | null>;
+  closeSales?(): Promise<{ at: string; unfinished: number[] } | null>;
   /** Optional for a Session: without it, a held WINNERS sends no WAITING. */
   progress?(): { finished: number; agencies: number };
 }
 
-export const LOTTERY_API = ['finish', 'winners', 'withdraw', 'progress', 'close'] as const satisfies ReadonlyArray<keyof LotteryApi>;
+export const LOTTERY_API = ['finish', 'winners', 'withdraw', 'progress', 'closeSales'] as const satisfies ReadonlyArray<keyof LotteryApi>;

@@ -62,7 +62,7 @@ export class Lottery implements LotteryApi {
    * stored, and the draw runs at once. Answers the close as recorded (the
    * first, if sales were closed already), or null if the draw came first.
    */
-  close(): Promise<{ at: string; unfinished: number[] } | null> {
+  closeSales(): Promise<{ at: string; unfinished: number[] } | null> {
     return this.#mailbox.post(async () => {
       const already = this.#store.ledger.close;
       const record = already ?? (await this.#store.closeSales(this.#agencies));
@@ -85,7 +85,7 @@ export class Lottery implements LotteryApi {
     if (this.#closeAt === undefined || this.#store.ledger.close !== null || this.#store.ledger.drawn || this.#stopping) return;
     const wait = this.#closeAt - Date.now();
     if (wait <= 0) {
-      void this.close().catch((error: Error) => logEvent(this.#log, 'error', 'cierre', 'fail', { error: error.message }));
+      void this.closeSales().catch((error: Error) => logEvent(this.#log, 'error', 'cierre', 'fail', { error: error.message }));
       return;
     }
     this.#closeTimer = setTimeout(() => this.#armClose(), Math.min(wait, MAX_TIMER_MS));

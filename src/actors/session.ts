@@ -190,10 +190,10 @@ export class Session {
     },
     winners: ({ agency }) => this.#winners(agency),
     closeSales: async () => {
-      type Closed = Awaited<ReturnType<NonNullable<LotteryApi['close']>>>;
-      const lottery = this.#options.lottery as { close?: () => Promise<Closed> };
-      if (lottery.close === undefined) throw new Error('this Lottery cannot close sales');
-      await this.#carryOut(this.#protocol.closeAnswered(await lottery.close()));
+      type Closed = Awaited<ReturnType<NonNullable<LotteryApi['closeSales']>>>;
+      const lottery = this.#options.lottery as { closeSales?: () => Promise<Closed> };
+      if (lottery.closeSales === undefined) throw new Error('this Lottery cannot close sales');
+      await this.#carryOut(this.#protocol.closeAnswered(await lottery.closeSales()));
     },
     startProgress: () => this.#startProgress(),
     stopProgress: () => this.#stopProgress(),
