@@ -70,3 +70,27 @@ test('--close-at in the past closes sales at start and draws over nothing stored
   t.is(await bad.exited, 2);
   t.regex(bad.lines.join('\n'), /--close-at \(LOTTERY_CLOSE_AT\).*ISO 8601 with its offset/);
 });
+
+test('an agency still uploading at the close exits 1 saying when sales closed and how many of its bets were stored, which lottery-verify agrees with', async (t) => {
+  const dir = await tempDir(t);
+  // Enough bets, one per batch, that the upload is still going when the close comes.
+  const [one] = await writeAgencies(dir, [{ count: 300_000, winnerRows: [0] }]);
+  const dataDir = join(dir, 'data');
+  const server = await serverFor(t, dataDir, ['--agencies', '2', '--fsync', 'off']);
+  const agency = agencyFor(t, 1, server.port, ['--data-file', one.file, '--batch-max-amount', '1']);
+  await server.waitForLine(/action: apuesta_recibida \| result: success \| agencia: 1/, { timeoutMs: GUARD_MS });
+  const closed = await run('lottery-admin', ['close', '--server', `127.0.0.1:${server.port}`]);
+  t.is(closed.code, 0, closed.lines.join('\n'));
+  const run1 = await agency.result;
+  t.is(run1.code, 1);
+  const said = /sales closed at (\S+): (\d+) of agency 1's bets were stored before it/.exec(run1.lines.join('\n'));
+  t.truthy(said, run1.lines.join('\n'));
+  const stored = Number(said![2]);
+  t.true(stored > 0 && stored < 300_000);
+  await server.stop();
+  const verified = await run('lottery-verify', ['--data-dir', dataDir, '--json']);
+  t.is(verified.code, 0, verified.lines.join('\n'));
+  const report = JSON.parse(verified.lines.join('\n'));
+  t.like(report.agencies[0], { agency: 1, bets: stored, state: 'closed', winners: 1 });
+  t.is(report.closedAt, said![1]);
+});
