@@ -17,7 +17,7 @@ import { dataDirReader, verifyStoredLottery } from '../src/audit/verify.ts';
 import { encodeCanonicalLines } from '../src/bets/canonical-bet.ts';
 import { uploadDigestOf } from '../src/bets/upload-digest.ts';
 import { createLogger } from '../src/log/logger.ts';
-import { certificatePem, createCa, issueCertificate, privateKeyPem, validityFor, type Issued } from '../src/pki/certificates.ts';
+import { certificatePem, createCa, issueCertificate, privateKeyPem, validityFor } from '../src/pki/certificates.ts';
 import { RESULTS_COMMON_NAME } from '../src/pki/identity.ts';
 import { loadResultsSigner } from '../src/audit/results.ts';
 import { encodeRecord, parseJournal } from '../src/storage/journal.ts';
@@ -299,3 +299,33 @@ async function forgeJournal(dir: string, csv: string): Promise<void> {
   }
   await writeFile(join(dir, JOURNAL_FILE), out.join(''));
 }
+
+test('the server refuses a results signer that is not the results identity, or a key not its own, naming the flag and the file', async (t) => {
+  const { dir } = await sharedPki();
+  const { loadResultsSignerOrExit, loadServerConfig } = await import('../src/config/server-config.ts');
+  const signerFrom = (cert: string, key: string) =>
+    loadResultsSignerOrExit(loadServerConfig(['--results-cert', join(dir, cert), '--results-key', join(dir, key)], {}));
+  t.truthy(await signerFrom('results.crt', 'results.key'));
+  await writeFile(
+    join(dir, 'other.key'),
+    await privateKeyPem(
+      await issueCertificate(await createCa('x', validityFor(1)), {
+        commonName: RESULTS_COMMON_NAME,
+        usage: 'signing',
+        validity: validityFor(1),
+      }),
+    ),
+  );
+  const wrongKey = await t.throwsAsync(signerFrom('results.crt', 'other.key'));
+  t.regex(wrongKey!.message, /^lottery-server: --results-key \(LOTTERY_RESULTS_KEY\): .*other\.key is not the key of the certificate/);
+  const missing = await t.throwsAsync(signerFrom('nope.crt', 'results.key'));
+  t.regex(missing!.message, /^lottery-server: --results-cert \(LOTTERY_RESULTS_CERT\): .*nope\.crt: ENOENT/);
+  const notCert = await t.throwsAsync(signerFrom('results.key', 'results.key'));
+  t.regex(notCert!.message, /--results-cert \(LOTTERY_RESULTS_CERT\): .*results\.key: not a PEM certificate/);
+  const ca = await createCa('Loteria Nacional CA', validityFor(1));
+  const server = await issueCertificate(ca, { commonName: 'lottery-server', usage: 'server', validity: validityFor(1) });
+  await writeFile(join(dir, 'server.crt'), certificatePem(server));
+  await writeFile(join(dir, 'server.key'), await privateKeyPem(server));
+  const notResults = await t.throwsAsync(signerFrom('server.crt', 'server.key'));
+  t.regex(notResults!.message, /--results-cert \(LOTTERY_RESULTS_CERT\): .*server\.crt is not the results-signing identity/);
+});

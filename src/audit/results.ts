@@ -12,6 +12,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import type { LedgerReader, Winners } from '../ledger/index.ts';
+import { RESULTS_COMMON_NAME } from '../pki/identity.ts';
 
 export const RESULTS_FILE = 'results.json';
 export const SIGNATURE_FILE = 'results.json.sig';
@@ -90,12 +91,39 @@ export function encodeResults(results: Results): Buffer {
 /** The results-signing identity: its certificate (PEM) and private key. */
 export type ResultsSigner = { certificate: string; key: KeyObject };
 
-/** Loads the signer from PEM files; throws with the file's name if either does not read or they do not pair. */
+/** Why a results signer's file is refused: which of the two, and why. */
+export class ResultsSignerFileError extends Error {
+  readonly file: 'cert' | 'key';
+  constructor(file: 'cert' | 'key', message: string) {
+    super(message);
+    this.file = file;
+  }
+}
+
+/** Loads the signer from PEM files; throws a ResultsSignerFileError naming the file if either does not read or they do not pair. */
 export async function loadResultsSigner(certPath: string, keyPath: string): Promise<ResultsSigner> {
-  const certificate = await readFile(certPath, 'utf8');
-  const cert = new X509Certificate(certificate);
-  const key = createPrivateKey(await readFile(keyPath, 'utf8'));
-  if (!cert.checkPrivateKey(key)) throw new Error(`${keyPath} is not the key of the certificate ${certPath}`);
+  const read = async <T>(file: 'cert' | 'key', path: string, parse: (text: string) => T): Promise<T> => {
+    try {
+      return parse(await readFile(path, 'utf8'));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // A file system code (ENOENT, EACCES) says it; a parser's says less than its message.
+      const why =
+        code !== undefined && !code.startsWith('ERR_')
+          ? code
+          : `not a PEM ${file === 'cert' ? 'certificate' : 'private key'} (${(error as Error).message})`;
+      throw new ResultsSignerFileError(file, `${path}: ${why}`);
+    }
+  };
+  const [certificate, cert] = await read('cert', certPath, (text) => [text, new X509Certificate(text)] as const);
+  const key = await read('key', keyPath, (text) => createPrivateKey(text));
+  if (!cert.subject.split('\n').includes(`CN=${RESULTS_COMMON_NAME}`)) {
+    throw new ResultsSignerFileError(
+      'cert',
+      `${certPath} is not the results-signing identity (CN=${RESULTS_COMMON_NAME}; lottery-pki writes it as results.crt)`,
+    );
+  }
+  if (!cert.checkPrivateKey(key)) throw new ResultsSignerFileError('key', `${keyPath} is not the key of the certificate ${certPath}`);
   return { certificate, key };
 }
 

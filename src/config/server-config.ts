@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { loadResultsSigner, type ResultsSigner } from '../audit/results.ts';
+import { loadResultsSigner, ResultsSignerFileError, type ResultsSigner } from '../audit/results.ts';
 import {
   configFileSetting,
   flagAndVariable,
@@ -175,8 +175,8 @@ export async function loadResultsSignerOrExit(config: ServerConfig): Promise<Res
   try {
     return await loadResultsSigner(config.resultsCert, config.resultsKey);
   } catch (error) {
-    throw usageError(serverProgram, [
-      `${flagAndVariable(serverSchema.resultsCert)}, ${flagAndVariable(serverSchema.resultsKey)}: ${config.resultsCert}, ${config.resultsKey}: ${(error as Error).message}`,
-    ]);
+    if (!(error instanceof ResultsSignerFileError)) throw error;
+    const setting = error.file === 'cert' ? serverSchema.resultsCert : serverSchema.resultsKey;
+    throw usageError(serverProgram, [`${flagAndVariable(setting)}: ${error.message}`]);
   }
 }
