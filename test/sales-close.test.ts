@@ -76,10 +76,11 @@ test('an agency still uploading at the close exits 1 saying when sales closed an
   // Enough bets, one per batch, that the upload is still going when the close comes.
   const [one] = await writeAgencies(dir, [{ count: 300_000, winnerRows: [0] }]);
   const dataDir = join(dir, 'data');
-  const server = await serverFor(t, dataDir, ['--agencies', '2', '--fsync', 'off']);
-  const agency = agencyFor(t, 1, server.port, ['--data-file', one.file, '--batch-max-amount', '1']);
+  const pki = await makePki(t, ['--agencies', '2']);
+  const server = await serverFor(t, dataDir, ['--agencies', '2', '--fsync', 'off', ...serverTlsArgs(pki)]);
+  const agency = agencyFor(t, 1, server.port, ['--data-file', one.file, '--batch-max-amount', '1', ...clientTlsArgs(pki, 'agency-1')]);
   await server.waitForLine(/action: apuesta_recibida \| result: success \| agencia: 1/, { timeoutMs: GUARD_MS });
-  const closed = await run('lottery-admin', ['close', '--server', `127.0.0.1:${server.port}`]);
+  const closed = await run('lottery-admin', ['close', '--server', `127.0.0.1:${server.port}`, ...clientTlsArgs(pki, 'monitor')]);
   t.is(closed.code, 0, closed.lines.join('\n'));
   const run1 = await agency.result;
   t.is(run1.code, 1);

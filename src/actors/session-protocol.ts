@@ -370,17 +370,25 @@ export class SessionProtocol {
     return [{ kind: 'append', batch: { request: { agency, offset, count, rows: encodeCanonicalLines(agency, valid) }, bets: valid } }];
   }
 
-  /** CLOSE: the monitor identity's alone; on a plaintext server, where no one is authenticated, a connection not speaking for an agency. */
+  /**
+   * CLOSE: the monitor identity's alone. A plaintext server has no
+   * identities, and closing sales cannot be undone, so there it is refused:
+   * such a server closes only at --close-at.
+   */
   #closeSales(): readonly SessionAction[] {
     const { identity } = this.#options;
-    if (identity !== undefined && identity.kind !== 'monitor') {
+    if (identity === undefined) {
+      throw new ProtocolError(
+        ErrorCode.UNAUTHORIZED,
+        "closing sales needs the monitor's certificate, and this server runs without TLS: it closes only at --close-at",
+      );
+    }
+    if (identity.kind !== 'monitor') {
       throw new ProtocolError(
         ErrorCode.UNAUTHORIZED,
         `this connection's certificate is ${describeIdentity(identity)}'s: only the monitor's may close sales`,
       );
     }
-    if (this.#agency !== undefined)
-      throw new ProtocolError(ErrorCode.UNAUTHORIZED, `a connection speaking for agency ${this.#agency} may not close sales`);
     if (this.#closingSales) return NOTHING;
     this.#closingSales = true;
     return [{ kind: 'closeSales' }];

@@ -52,9 +52,9 @@ export type Result = { type: 'RESULT'; documents: string[]; last: boolean };
  */
 export type Waiting = { type: 'WAITING'; finished: number; agencies: number };
 /**
- * Close sales now (the monitor identity only; on a plaintext server, a
- * connection that has said no HELLO). Answered CLOSED, or ERROR DRAW_DONE
- * if the draw came first; the server then closes the connection.
+ * Close sales now: the monitor identity only, so never on a plaintext
+ * server. Answered CLOSED, or ERROR DRAW_DONE if the draw came first; the
+ * server then closes the connection.
  */
 export type Close = { type: 'CLOSE' };
 /** Sales are closed: since `at` (ISO 8601 UTC; the first close's, if they were closed already); `unfinished`, the agencies that had not finished. */
