@@ -23,6 +23,8 @@ export const ErrorCode = {
   DIGEST_MISMATCH: 'DIGEST_MISMATCH',
   AGENCY_FINISHED: 'AGENCY_FINISHED',
   DRAW_DONE: 'DRAW_DONE',
+  /** Sales are closed (at the time the message names): no bet or FINISH is taken from an agency that had not finished. */
+  SALES_CLOSED: 'SALES_CLOSED',
   TIMEOUT: 'TIMEOUT',
   TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
   REPLACED: 'REPLACED',
@@ -181,6 +183,18 @@ export class StoreFailedError extends ErrorOf(LocalFailure.STORE_FAILED, 'StoreF
 
 /** The Store cannot start: what is on disk contradicts what was acknowledged. */
 export class StoreRecoveryError extends ErrorOf(LocalFailure.STORE_RECOVERY, 'StoreRecoveryError') {}
+
+/**
+ * What the data dir holds does not check out against itself (the chain, a
+ * FINISH's digest, the draw): `message` names the first place that differs.
+ * Recovery refuses to start on it; lottery-verify reports it.
+ */
+export class StoredDataError extends CodedError<typeof LocalFailure.STORE_RECOVERY> {
+  override name = 'StoredDataError';
+  constructor(message: string, options?: ErrorOptions) {
+    super(LocalFailure.STORE_RECOVERY, message, options);
+  }
+}
 
 /** The journal is damaged where no interrupted write can explain it. */
 export class JournalCorruptError extends ErrorOf(LocalFailure.JOURNAL_CORRUPT, 'JournalCorruptError') {}

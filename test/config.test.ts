@@ -41,6 +41,9 @@ test('the server has the documented defaults', (t) => {
     httpPort: null,
     httpHost: '127.0.0.1',
     httpPlain: false,
+    closeAt: '',
+    resultsCert: '',
+    resultsKey: '',
     tlsCa: '',
     tlsCert: '',
     tlsKey: '',
@@ -109,6 +112,12 @@ test('every server setting can be set by flag and by environment variable', (t) 
       '--http-host',
       '::1',
       '--http-plain',
+      '--close-at',
+      '2026-12-24T21:00:00-03:00',
+      '--results-cert',
+      'results.crt',
+      '--results-key',
+      'results.key',
       '--log-level',
       'debug',
       '--log-format',
@@ -138,6 +147,9 @@ test('every server setting can be set by flag and by environment variable', (t) 
     LOTTERY_HTTP_PORT: '9090',
     LOTTERY_HTTP_HOST: '::1',
     LOTTERY_HTTP_PLAIN: 'on',
+    LOTTERY_CLOSE_AT: '2026-12-24T21:00:00-03:00',
+    LOTTERY_RESULTS_CERT: 'results.crt',
+    LOTTERY_RESULTS_KEY: 'results.key',
     LOGGING_LEVEL: 'debug',
     LOG_FORMAT: 'json',
     LOG_BATCHES: 'off',
@@ -159,6 +171,9 @@ test('every server setting can be set by flag and by environment variable', (t) 
     logBatches: false,
     idleTimeout: 2,
     frameTimeout: 0.5,
+    closeAt: '2026-12-24T21:00:00-03:00',
+    resultsCert: 'results.crt',
+    resultsKey: 'results.key',
     tlsCa: 'ca.pem',
     tlsCert: 'c.pem',
     tlsKey: 'k.pem',
@@ -169,6 +184,18 @@ test('every server setting can be set by flag and by environment variable', (t) 
   };
   t.deepEqual(flags, expected);
   t.deepEqual(env, expected);
+});
+
+test('--close-at takes ISO 8601 with an offset only; --results-cert and --results-key go together', (t) => {
+  t.is(loadServerConfig(['--close-at', '2026-12-05T00:00:00Z'], {}).closeAt, '2026-12-05T00:00:00Z');
+  for (const bad of ['2026-12-24 21:00', '2026-12-24T21:00:00', 'tomorrow', '2026-13-40T25:00:00Z']) {
+    const error = t.throws(() => loadServerConfig(['--close-at', bad], {}));
+    t.regex(error!.message, /--close-at \(LOTTERY_CLOSE_AT\).*ISO 8601 with its offset/, bad);
+  }
+  t.regex(
+    t.throws(() => loadServerConfig(['--results-cert', 'r.crt'], {}))!.message,
+    /--results-key \(LOTTERY_RESULTS_KEY\): --results-cert and --results-key go together/,
+  );
 });
 
 test('without --workers there is one session worker per 8 agencies, at most one per core; given, it is taken as is', async (t) => {

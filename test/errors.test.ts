@@ -19,6 +19,7 @@ const samples: Error[] = [
   new errors.CsvSyntaxError(3, 'x'),
   new errors.StoreFailedError('x'),
   new errors.StoreRecoveryError('x'),
+  new errors.StoredDataError('x'),
   new errors.JournalCorruptError('x'),
   new errors.DataDirLockedError('x', undefined),
   new errors.ActorGoneError('x'),

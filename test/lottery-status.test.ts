@@ -34,7 +34,7 @@ test('an agency is finished once its FINISH is recorded, uploading while connect
 
 test('the counts by state sum to the agencies, and the ids not finished say who the draw waits for', (t) => {
   const status = lotteryStatus(input());
-  t.deepEqual(status.counts, { absent: 2, uploading: 1, finished: 1 });
+  t.deepEqual(status.counts, { absent: 2, uploading: 1, finished: 1, closed: 0 });
   t.is(
     AGENCY_PHASES.reduce((sum, phase) => sum + status.counts[phase], 0),
     4,
@@ -96,4 +96,24 @@ test('bets per second are the rise over the last few seconds of samples', (t) =>
   // Past the window, the old samples no longer count.
   for (let at = 3000; at <= 3000 + RATE_WINDOW_MS; at += 1000) rate.sample(at, 300);
   t.is(rate.sample(4000 + RATE_WINDOW_MS, 800), 100);
+});
+
+test('once sales close, an agency that had not finished is closed, not waited for, and the answer says the draw is under way', (t) => {
+  t.is(phaseOf(false, true, true), 'closed');
+  t.is(phaseOf(false, false, true), 'closed');
+  t.is(phaseOf(true, false, true), 'finished');
+  const status = lotteryStatus(input({ closedAt: '2026-12-24T21:00:00.000Z' }));
+  t.deepEqual(status.counts, { absent: 0, uploading: 0, finished: 1, closed: 3 });
+  t.deepEqual(status.waiting, { absent: [], uploading: [], more: 0 });
+  t.deepEqual(
+    status.detail.map(({ agency, state }) => [agency, state]),
+    [
+      [1, 'finished'],
+      [2, 'closed'],
+      [3, 'closed'],
+      [4, 'closed'],
+    ],
+  );
+  t.is(status.closedAt, '2026-12-24T21:00:00.000Z');
+  t.is(status.waitingFor, 'Nobody: sales closed at 2026-12-24T21:00:00.000Z; the draw is under way.');
 });

@@ -139,7 +139,10 @@ test('the monitor certificate may only PING and ask STATUS: anything else is UNA
   t.deepEqual(said(machine.frame(frameOf({ type: 'PING' }))), [{ type: 'PONG' }]);
   const actions = machine.frame(frameOf({ type: 'HELLO', agency: 2 }));
   t.like(said(actions), [{ type: 'ERROR', code: ErrorCode.UNAUTHORIZED }]);
-  t.regex((said(actions)[0] as { message: string }).message, /the monitor certificate may only PING and ask STATUS, not send HELLO/);
+  t.regex(
+    (said(actions)[0] as { message: string }).message,
+    /the monitor certificate may only PING, ask STATUS and CLOSE sales, not send HELLO/,
+  );
   t.is(actions.at(-1)?.kind, 'close');
 });
 
@@ -161,7 +164,7 @@ test('STATUS is answered with one STATUS_REPORT for the monitor, or anyone in pl
       {
         type: 'STATUS_REPORT',
         agencies: 3,
-        counts: { absent: 1, uploading: 1, finished: 1 },
+        counts: { absent: 1, uploading: 1, finished: 1, closed: 0 },
         waiting: [2, 3],
         waitingMore: 0,
         bets: 4,
@@ -196,6 +199,34 @@ test('a STATUS_REPORT of 10,000 agencies none finished fits one frame, listing t
   t.throws(() => decodeMessage({ type: frameOf(report).type, payload: tooMany }), {
     message: /STATUS_REPORT.waiting must be an array of at most 1000/,
   });
+});
+
+test('CLOSE from the monitor asks the Lottery once and answers CLOSED, then closes; from an agency it is UNAUTHORIZED', (t) => {
+  const monitor = protocol({ identity: { kind: 'monitor' } });
+  t.deepEqual(
+    monitor.frame(frameOf({ type: 'CLOSE' })).map((action) => action.kind),
+    ['closeSales'],
+  );
+  t.deepEqual(monitor.frame(frameOf({ type: 'CLOSE' })), [], 'a second CLOSE while the first is asked adds nothing');
+  const answered = monitor.closeAnswered({ at: '2026-12-04T21:00:00.000Z', unfinished: [2, 4] });
+  t.deepEqual(said(answered), [{ type: 'CLOSED', at: '2026-12-04T21:00:00.000Z', unfinished: [2, 4] }]);
+  t.is(answered.at(-1)?.kind, 'close');
+  t.like(said(protocol({ identity: { kind: 'monitor' } }).closeAnswered(null)), [{ type: 'ERROR', code: ErrorCode.DRAW_DONE }]);
+  const agency = protocol({ identity: { kind: 'agency', agency: 3 } }).frame(frameOf({ type: 'CLOSE' }));
+  t.like(said(agency), [{ type: 'ERROR', code: ErrorCode.UNAUTHORIZED }]);
+  t.regex((said(agency)[0] as { message: string }).message, /agency-3's: only the monitor's may close sales/);
+  const plaintext = protocol().frame(frameOf({ type: 'CLOSE' }));
+  t.like(said(plaintext), [{ type: 'ERROR', code: ErrorCode.UNAUTHORIZED }], 'a plaintext server has no monitor to close');
+  t.regex((said(plaintext)[0] as { message: string }).message, /without TLS: it closes only at --close-at/);
+});
+
+test('after the close, an agency that had not finished may ask WINNERS without FINISH', (t) => {
+  const machine = admitted(2, { ...FRESH, closedAt: '2026-12-04T21:00:00.000Z', stored: 0 });
+  t.deepEqual(
+    machine.frame(frameOf({ type: 'WINNERS' })).filter((action) => action.kind === 'winners'),
+    [{ kind: 'winners', agency: 2 }],
+  );
+  t.like(said(admitted().frame(frameOf({ type: 'WINNERS' }))), [{ type: 'ERROR', code: ErrorCode.UNEXPECTED_MESSAGE }]);
 });
 
 test("an agency's certificate speaks for its own agency only", (t) => {

@@ -142,7 +142,7 @@ test.serial('the monitor certificate may not say HELLO', async (t) => {
   const { server, inputs, logs } = await refusingLottery();
   const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki, 'monitor')]);
   t.is(run.code, 1, run.output);
-  t.regex(run.output, /UNAUTHORIZED: the monitor certificate may only PING and ask STATUS, not send HELLO/);
+  t.regex(run.output, /UNAUTHORIZED: the monitor certificate may only PING, ask STATUS and CLOSE sales, not send HELLO/);
   await logs(/code: UNAUTHORIZED \| error: the monitor certificate may only PING/);
 });
 

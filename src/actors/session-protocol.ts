@@ -65,6 +65,8 @@ export type SessionAction =
   | { kind: 'status' }
   /** Tell the Lottery the held WINNERS is no longer wanted. */
   | { kind: 'withdraw' }
+  /** Ask the Lottery to close sales now; the answer goes to closeAnswered(). */
+  | { kind: 'closeSales' }
   | LogAction
   /** Close the connection once what is sent has left. */
   | { kind: 'close' };
@@ -91,6 +93,10 @@ export class SessionProtocol {
   readonly #today: () => string;
   #agency: number | undefined;
   #finished = false;
+  /** Sales were closed when the agency said HELLO: it may ask its winners from what was stored without FINISH. */
+  #salesClosed = false;
+  /** A CLOSE is with the Lottery. */
+  #closingSales = false;
   #awaitingWinners = false;
   /** The agency said in HELLO that it shows its progress: it is told WAITING while its WINNERS is held. */
   #wantsProgress = false;
@@ -133,6 +139,7 @@ export class SessionProtocol {
   /** The Store's answer to HELLO's question. */
   welcomed(welcome: AgencyWelcome): readonly SessionAction[] {
     this.#finished = welcome.finished;
+    this.#salesClosed = welcome.closedAt !== undefined;
     const out: SessionAction[] = [];
     this.#send(out, { type: 'WELCOME', ...welcome });
     out.push({ kind: 'admitted', agency: this.#agency! });
@@ -317,7 +324,10 @@ export class SessionProtocol {
   #message(message: Message): readonly SessionAction[] {
     const identity = this.#options.identity;
     if (identity?.kind === 'monitor' && !MONITOR_MAY.has(message.type)) {
-      throw new ProtocolError(ErrorCode.UNAUTHORIZED, `the monitor certificate may only PING and ask STATUS, not send ${message.type}`);
+      throw new ProtocolError(
+        ErrorCode.UNAUTHORIZED,
+        `the monitor certificate may only PING, ask STATUS and CLOSE sales, not send ${message.type}`,
+      );
     }
     switch (message.type) {
       case 'PING':
@@ -337,6 +347,8 @@ export class SessionProtocol {
         return [{ kind: 'settle' }];
       case 'WINNERS':
         return this.#winners(this.#requireAgency(message.type));
+      case 'CLOSE':
+        return this.#closeSales();
       default:
         throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `an agency does not send ${message.type}`);
     }
@@ -376,8 +388,45 @@ export class SessionProtocol {
     return [{ kind: 'append', batch: { request: { agency, offset, count, rows: encodeCanonicalLines(agency, valid) }, bets: valid } }];
   }
 
+  /**
+   * CLOSE: the monitor identity's alone. A plaintext server has no
+   * identities, and closing sales cannot be undone, so there it is refused:
+   * such a server closes only at --close-at.
+   */
+  #closeSales(): readonly SessionAction[] {
+    const { identity } = this.#options;
+    if (identity === undefined) {
+      throw new ProtocolError(
+        ErrorCode.UNAUTHORIZED,
+        "closing sales needs the monitor's certificate, and this server runs without TLS: it closes only at --close-at",
+      );
+    }
+    if (identity.kind !== 'monitor') {
+      throw new ProtocolError(
+        ErrorCode.UNAUTHORIZED,
+        `this connection's certificate is ${describeIdentity(identity)}'s: only the monitor's may close sales`,
+      );
+    }
+    if (this.#closingSales) return NOTHING;
+    this.#closingSales = true;
+    return [{ kind: 'closeSales' }];
+  }
+
+  /** The Lottery's answer to CLOSE: the close as recorded, or null if the draw came first. Either way the connection ends. */
+  closeAnswered(close: { at: string; unfinished: number[] } | null): readonly SessionAction[] {
+    const out: SessionAction[] = [];
+    if (close === null) {
+      this.#send(out, { type: 'ERROR', code: ErrorCode.DRAW_DONE, message: 'the draw has taken place: there are no sales to close' });
+    } else {
+      out.push(log('info', 'cierre_pedido', 'success', { hora: close.at, sin_finalizar: close.unfinished.length }));
+      this.#send(out, { type: 'CLOSED', at: close.at, unfinished: close.unfinished });
+    }
+    this.#close(out);
+    return out;
+  }
+
   #winners(agency: number): readonly SessionAction[] {
-    if (!this.#finished) throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, "WINNERS before this agency's FINISH");
+    if (!this.#finished && !this.#salesClosed) throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, "WINNERS before this agency's FINISH");
     if (this.#awaitingWinners) return NOTHING;
     this.#awaitingWinners = true;
     this.#toldFinished = -1;
@@ -398,7 +447,7 @@ export class SessionProtocol {
 }
 
 /** What the monitor's certificate may send. */
-const MONITOR_MAY: ReadonlySet<string> = new Set(['PING', 'STATUS']);
+const MONITOR_MAY: ReadonlySet<string> = new Set(['PING', 'STATUS', 'CLOSE']);
 
 /** The status as one STATUS_REPORT frame: counts, and the first ids not finished. */
 export function statusReport(status: LotteryStatus): MessageOf<'STATUS_REPORT'> {

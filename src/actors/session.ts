@@ -199,6 +199,12 @@ export class Session {
       if (lottery.status === undefined) throw new Error('this server keeps no status');
       this.#carryOut(this.#protocol.statusAnswered(await lottery.status()));
     },
+    closeSales: async () => {
+      type Closed = Awaited<ReturnType<NonNullable<LotteryApi['closeSales']>>>;
+      const lottery = this.#options.lottery as { closeSales?: () => Promise<Closed> };
+      if (lottery.closeSales === undefined) throw new Error('this Lottery cannot close sales');
+      await this.#carryOut(this.#protocol.closeAnswered(await lottery.closeSales()));
+    },
     startProgress: () => this.#startProgress(),
     stopProgress: () => this.#stopProgress(),
     withdraw: () => {

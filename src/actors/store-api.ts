@@ -9,7 +9,15 @@ export type { AgencyState, AppendOutcome, FinishOutcome, Rejection, Winners };
 export type AppendRequest = { agency: number; offset: number; count: number; rows: Uint8Array | null };
 
 /** What an agency is told when it says HELLO; once it has finished, what its FINISH was checked against. */
-export type AgencyWelcome = { offset: number; finished: boolean; drawn: boolean; total?: number; digest?: string };
+export type AgencyWelcome = {
+  offset: number;
+  finished: boolean;
+  drawn: boolean;
+  total?: number;
+  digest?: string;
+  closedAt?: string;
+  stored?: number;
+};
 
 /** The draw's outcome and the hash chain of the bets it was drawn from. */
 export type DrawOutcome = { winners: Winners; chain: string };

@@ -3,6 +3,9 @@
 // through it with no thread between them. Each is exposed, through comlink,
 // on every port the supervisor connects to it for a session worker.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildResults, loadResultsSigner, RESULTS_FILE, writeResults } from '../audit/results.ts';
 import { contradictsStoredLottery } from '../ledger/index.ts';
 import { BetRate, lotteryStatus, type LotteryStatus } from '../ledger/lottery-status.ts';
 import { storeMetrics } from '../metrics/lottery-metrics.ts';
@@ -64,10 +67,32 @@ try {
       betsPerSecond,
       winners: store.ledger.winners,
       drawDigest: store.drawChain,
+      closedAt: store.ledger.closedAt,
     });
   // Sampled each second, so that the rate is over the last few seconds whoever asks and however often.
   setInterval(() => (betsPerSecond = betRate.sample(performance.now(), store.ledger.bets)), 1000).unref();
-  const lottery = refused === undefined ? new Lottery({ agencies: data.agencies, store, log, status }) : undefined;
+  // Checked by lottery-server before the worker starts: here it only loads.
+  const signer = data.resultsCert === '' ? undefined : await loadResultsSigner(data.resultsCert, data.resultsKey);
+  const onDrawn = async ({ chain }: { chain: string }) => {
+    const results = buildResults(store.ledger, data.agencies, (agency) => store.uploadDigest(agency), chain, store.chainHead);
+    await writeResults(data.dataDir, results, signer);
+    logEvent(log, 'info', 'resultados', 'success', { archivo: RESULTS_FILE, firmado: signer === undefined ? 'no' : 'si' });
+  };
+  const lottery =
+    refused === undefined
+      ? new Lottery({
+          agencies: data.agencies,
+          store,
+          log,
+          status,
+          ...(data.closeAt === '' ? {} : { closeAt: Date.parse(data.closeAt) }),
+          onDrawn,
+        })
+      : undefined;
+  // A draw recorded before a restart whose results.json was never written gets it now.
+  if (lottery !== undefined && store.ledger.drawn && !existsSync(join(data.dataDir, RESULTS_FILE))) {
+    await onDrawn({ chain: snapshot.chain });
+  }
   const lotteryFace = lottery === undefined ? undefined : actorFace(lottery, LOTTERY_API);
   port.on('message', async (message: ToStoreWorker) => {
     switch (message.type) {

@@ -19,6 +19,11 @@ export type StoreWorkerData = LogSettings & {
   agencies: number;
   /** Measure group commits for the metrics (the HTTP endpoint is on). */
   metrics?: boolean;
+  /** The sales close (ISO 8601), or '' for none. */
+  closeAt: string;
+  /** The results-signing identity's files, or '' for results.json unsigned. */
+  resultsCert: string;
+  resultsKey: string;
 };
 export type ToStoreWorker =
   /** A port onto the Store, for a session worker. */

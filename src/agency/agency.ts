@@ -52,6 +52,7 @@ const FATAL_CODES = new Set<string>([
   ErrorCode.DIGEST_MISMATCH,
   ErrorCode.AGENCY_FINISHED,
   ErrorCode.DRAW_DONE,
+  ErrorCode.SALES_CLOSED,
   ErrorCode.BAD_FRAME,
   ErrorCode.BAD_MESSAGE,
   ErrorCode.UNEXPECTED_MESSAGE,
@@ -154,6 +155,11 @@ export class Agency {
     if (welcome.finished) {
       await this.#checkFinished(welcome);
     } else {
+      if (welcome.closedAt !== undefined) {
+        throw new AgencyError(
+          `sales closed at ${welcome.closedAt}: ${welcome.stored ?? 0} of this agency's bets were stored before it, and are in the draw`,
+        );
+      }
       if (welcome.drawn) throw new AgencyError('the draw took place without this agency: its bets can no longer be taken');
       await this.#catchUpDigest(welcome.offset);
       onStatus?.({ phase: 'uploading', acknowledged: welcome.offset });

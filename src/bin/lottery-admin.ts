@@ -17,6 +17,10 @@ const COMMANDS: Record<string, Command> = {
     summary: 'where the lottery stands: agencies by state, who is missing, bets stored, the draw and its digest',
     load: () => import('../admin/status.ts'),
   },
+  close: {
+    summary: 'close sales now; the draw runs over what is stored',
+    load: async () => ({ run: (await import('../admin/close.ts')).runClose }),
+  },
 };
 
 const [name, ...rest] = process.argv.slice(2);

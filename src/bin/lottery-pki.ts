@@ -55,8 +55,9 @@ const program = {
   name: 'lottery-pki',
   usage: 'lottery-pki [--out DIR] [--agencies N] [--hosts h1,h2] [--force] [--revoke K,...]',
   summary:
-    "Makes a CA of the lottery's own and, signed by it, the server's certificate, one per agency (agency-K)\n" +
-    'and one for the monitor (may only PING), with ECDSA P-256 keys written 0600. An existing CA is kept\n' +
+    "Makes a CA of the lottery's own and, signed by it, the server's certificate, one per agency (agency-K),\n" +
+    'one for the monitor (may only PING and close sales) and results.crt, which signs results.json at the draw,\n' +
+    'with ECDSA P-256 keys written 0600. An existing CA is kept\n' +
     '(and only missing certificates are made) unless --force is given.',
 };
 

@@ -4,7 +4,8 @@ import { onStopSignal, prepareRuntime } from '../runtime.mjs';
 prepareRuntime('lottery-server');
 
 const { configOrExit } = await import('../config/program-config.ts');
-const { checkHttpSettings, loadServerConfig, serverProgram, serverSchema } = await import('../config/server-config.ts');
+const { checkHttpSettings, loadResultsSignerOrExit, loadServerConfig, serverProgram, serverSchema } =
+  await import('../config/server-config.ts');
 const { loadServerTls } = await import('../config/tls-settings.ts');
 const { createLogger, logConfig, logEvent } = await import('../log/logger.ts');
 const { Supervisor } = await import('../actors/supervisor.ts');
@@ -12,6 +13,11 @@ const { Supervisor } = await import('../actors/supervisor.ts');
 const config = configOrExit(() => loadServerConfig(process.argv.slice(2), process.env));
 const tls = configOrExit(() => loadServerTls(serverProgram, serverSchema, config));
 configOrExit(() => checkHttpSettings(config, tls !== undefined));
+const signer = await loadResultsSignerOrExit(config).catch((error: unknown) =>
+  configOrExit(() => {
+    throw error;
+  }),
+);
 const log = createLogger({ level: config.logLevel, format: config.logFormat });
 logConfig(log, config, config.fsync ? {} : { warning: 'fsync off: acknowledged bets may be lost on a crash' });
 if (tls === undefined) {
@@ -20,6 +26,14 @@ if (tls === undefined) {
     tls: 'off',
     warning:
       'plaintext: agencies are not authenticated (any client can speak for any agency) and bets travel unencrypted; give --tls-ca, --tls-cert and --tls-key (see lottery-pki)',
+  });
+}
+
+if (signer === undefined) {
+  logEvent(log, 'warn', 'resultados', 'success', {
+    firma: 'off',
+    warning:
+      'results.json will be written unsigned; give --results-cert and --results-key (lottery-pki writes results.crt and results.key)',
   });
 }
 

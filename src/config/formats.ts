@@ -55,6 +55,21 @@ export const seconds = {
   coerce: (value: unknown) => (typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value),
 } satisfies ValueFormat;
 
+/** An instant as ISO 8601 with its offset (Z or ±hh:mm), or '' for none: a time without an offset would depend on the machine's zone. */
+export const instant = {
+  name: 'instant',
+  validate(value: unknown) {
+    if (value === '') return;
+    if (
+      typeof value !== 'string' ||
+      !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(value) ||
+      Number.isNaN(Date.parse(value))
+    ) {
+      throw new Error('must be a time in ISO 8601 with its offset, such as 2026-12-04T21:00:00-03:00 or 2026-12-05T00:00:00Z');
+    }
+  },
+} satisfies ValueFormat;
+
 /** Session worker threads: more than this only costs memory and start-up time. */
 export const MAX_WORKERS = 256;
 
@@ -119,6 +134,7 @@ export const FORMATS = {
   'worker-count': workerCount,
   'on-off': onOff,
   'host-port': hostPort,
+  instant,
 } as const satisfies Record<string, ValueFormat>;
 
 export type FormatName = keyof typeof FORMATS;

@@ -1,7 +1,15 @@
 import { availableParallelism } from 'node:os';
-import { configFileSetting, loadProgramConfig, loggingSettings, type ProgramInfo, type Schema } from './program-config.ts';
 import { isIP } from 'node:net';
-import { flagAndVariable, usageError } from './program-config.ts';
+import { loadResultsSigner, ResultsSignerFileError, type ResultsSigner } from '../audit/results.ts';
+import {
+  configFileSetting,
+  flagAndVariable,
+  loadProgramConfig,
+  loggingSettings,
+  usageError,
+  type ProgramInfo,
+  type Schema,
+} from './program-config.ts';
 import { tlsCrlSetting, tlsSettings, type ServerTlsPaths } from './tls-settings.ts';
 import type { LogFormat, LogLevel } from '../log/logger.ts';
 
@@ -30,6 +38,9 @@ export type ServerConfig = ServerTlsPaths & {
   httpHost: string;
   httpPlain: boolean;
   logBatches: boolean;
+  closeAt: string;
+  resultsCert: string;
+  resultsKey: string;
   logLevel: LogLevel;
   logFormat: LogFormat;
   config: string;
@@ -151,6 +162,29 @@ export const serverSchema = {
     env: 'LOTTERY_HTTP_PLAIN',
     arg: 'http-plain',
   },
+  closeAt: {
+    doc: 'sales close: at this time (ISO 8601 with offset; a time past closes at start) no more bets are taken and the draw runs over what is stored',
+    format: 'instant',
+    default: '',
+    shownDefault: 'none: the draw waits for every agency',
+    env: 'LOTTERY_CLOSE_AT',
+    arg: 'close-at',
+  },
+  resultsCert: {
+    doc: 'PEM certificate of the results-signing identity (lottery-pki writes results.crt); results.json is signed with it',
+    format: String,
+    default: '',
+    shownDefault: 'none: results.json is written unsigned',
+    env: 'LOTTERY_RESULTS_CERT',
+    arg: 'results-cert',
+  },
+  resultsKey: {
+    doc: 'PEM private key of the results-signing identity (results.key)',
+    format: String,
+    default: '',
+    env: 'LOTTERY_RESULTS_KEY',
+    arg: 'results-key',
+  },
   ...tlsSettings('LOTTERY', 'server'),
   ...tlsCrlSetting,
   ...loggingSettings,
@@ -166,7 +200,24 @@ export const serverSchema = {
 } satisfies Schema;
 
 export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
-  return loadProgramConfig<ServerConfig>(serverProgram, serverSchema, argv, env);
+  const config = loadProgramConfig<ServerConfig>(serverProgram, serverSchema, argv, env);
+  if ((config.resultsCert === '') !== (config.resultsKey === '')) {
+    const missing = config.resultsCert === '' ? serverSchema.resultsCert : serverSchema.resultsKey;
+    throw usageError(serverProgram, [`${flagAndVariable(missing)}: --results-cert and --results-key go together`]);
+  }
+  return config;
+}
+
+/** The results signer's files checked at start: exits 2 naming the flag and the file when they do not read or pair. */
+export async function loadResultsSignerOrExit(config: ServerConfig): Promise<ResultsSigner | undefined> {
+  if (config.resultsCert === '') return undefined;
+  try {
+    return await loadResultsSigner(config.resultsCert, config.resultsKey);
+  } catch (error) {
+    if (!(error instanceof ResultsSignerFileError)) throw error;
+    const setting = error.file === 'cert' ? serverSchema.resultsCert : serverSchema.resultsKey;
+    throw usageError(serverProgram, [`${flagAndVariable(setting)}: ${error.message}`]);
+  }
 }
 
 /** 127.0.0.0/8, ::1 and localhost: where plain HTTP is heard by this host only. */

@@ -1,6 +1,8 @@
 // The ledger: what decides a bet's fate and a lottery's state (see ledger.ts).
 export {
   decideAppend,
+  decideClose,
+  salesClosedMessage,
   decideFinish,
   drawDue,
   type AppendOutcome,
@@ -9,6 +11,6 @@ export {
   type FinishOutcome,
   type Rejection,
 } from './decisions.ts';
-export { Ledger, LedgerDraft, type LedgerReader } from './ledger.ts';
-export type { AgencyState, CommitRecord, DrawRecord, FinishRecorded, LedgerRecord, Winners } from './records.ts';
+export { Ledger, LedgerDraft, type LedgerReader, type LedgerTimes } from './ledger.ts';
+export type { AgencyState, CloseRecord, CommitRecord, DrawRecord, RecordTime, FinishRecorded, LedgerRecord, Winners } from './records.ts';
 export { contradictsStoredLottery, type StoredLottery } from './stored-lottery.ts';

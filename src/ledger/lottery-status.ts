@@ -1,5 +1,5 @@
 // The lottery's state as an operator sees it: which agencies are absent,
-// uploading or finished, how many bets each has stored, how fast bets
+// uploading, finished or closed, how many bets each has stored, how fast bets
 // arrive, and where the draw stands. One pure model, built on the store
 // worker from the ledger, the agencies with a live connection and the
 // draw; /status.json, the status page, the metrics and `lottery-admin
@@ -16,6 +16,8 @@ export const AgencyPhase = {
   UPLOADING: 'uploading',
   /** Its FINISH is recorded. */
   FINISHED: 'finished',
+  /** Not finished when sales closed: drawn with what it had stored. */
+  CLOSED: 'closed',
 } as const;
 export type AgencyPhase = (typeof AgencyPhase)[keyof typeof AgencyPhase];
 export const AGENCY_PHASES: readonly AgencyPhase[] = Object.values(AgencyPhase);
@@ -45,6 +47,8 @@ export type LotteryStatus = {
   betsPerSecond: number;
   /** `digest`: the hash chain the draw was made at (the `sorteo` line's); `winners`: how many in all. */
   draw: { state: 'waiting' | 'drawn'; digest?: string; winners?: number };
+  /** When sales closed (ISO 8601), or null while they are open. */
+  closedAt: string | null;
   /** A plain-text answer to "who are we waiting for?". */
   waitingFor: string;
 };
@@ -59,10 +63,13 @@ export type StatusInput = {
   /** Winner documents per agency, once drawn; only their counts reach the status. */
   winners: Readonly<Record<string, readonly string[]>> | null;
   drawDigest: string | null;
+  /** When sales closed, if they have. */
+  closedAt?: string | null;
 };
 
-export function phaseOf(finished: boolean, connected: boolean): AgencyPhase {
+export function phaseOf(finished: boolean, connected: boolean, salesClosed = false): AgencyPhase {
   if (finished) return AgencyPhase.FINISHED;
+  if (salesClosed) return AgencyPhase.CLOSED;
   return connected ? AgencyPhase.UPLOADING : AgencyPhase.ABSENT;
 }
 
@@ -70,11 +77,12 @@ export function lotteryStatus(input: StatusInput): LotteryStatus {
   const counts = Object.fromEntries(AGENCY_PHASES.map((phase) => [phase, 0])) as Record<AgencyPhase, number>;
   const waiting = { absent: [] as number[], uploading: [] as number[], more: 0 };
   const detail: AgencyDetail[] = [];
+  const closedAt = input.closedAt ?? null;
   for (let agency = 1; agency <= input.agencies; agency++) {
     const { stored = 0, finished = false } = input.states.get(agency) ?? {};
-    const state = phaseOf(finished, input.connected.has(agency));
+    const state = phaseOf(finished, input.connected.has(agency), closedAt !== null);
     counts[state]++;
-    if (state !== AgencyPhase.FINISHED) {
+    if (state === AgencyPhase.ABSENT || state === AgencyPhase.UPLOADING) {
       if (waiting.absent.length + waiting.uploading.length < WAITING_LIMIT) waiting[state].push(agency);
       else waiting.more++;
     }
@@ -100,6 +108,7 @@ export function lotteryStatus(input: StatusInput): LotteryStatus {
     bets: input.bets,
     betsPerSecond: input.betsPerSecond,
     draw,
+    closedAt,
   };
   return { ...status, waitingFor: waitingSentence(status) };
 }
@@ -108,6 +117,7 @@ export function lotteryStatus(input: StatusInput): LotteryStatus {
 export function waitingSentence(status: Omit<LotteryStatus, 'waitingFor'>): string {
   if (status.draw.state === 'drawn') return 'Nobody: the draw is done.';
   const { absent, uploading, more } = status.waiting;
+  if (status.closedAt !== null) return `Nobody: sales closed at ${status.closedAt}; the draw is under way.`;
   if (absent.length + uploading.length === 0) return 'Nobody: every agency has finished; the draw is under way.';
   const parts: string[] = [];
   if (uploading.length > 0) parts.push(`${describeIds(uploading)} still uploading`);

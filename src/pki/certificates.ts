@@ -55,8 +55,12 @@ export async function createCa(commonName: string, validity: Validity, serialNum
 
 export type LeafRequest = {
   commonName: string;
-  /** serverAuth for the server, clientAuth for agencies and the monitor: neither can stand in for the other. */
-  usage: 'server' | 'client';
+  /**
+   * serverAuth for the server, clientAuth for agencies and the monitor:
+   * neither can stand in for the other; signing (codeSigning) for the
+   * results-signing identity, which no TLS peer accepts.
+   */
+  usage: 'server' | 'client' | 'signing';
   /** DNS names and IP addresses the server answers on (server certificates only). */
   hosts?: readonly string[];
   validity: Validity;
@@ -69,7 +73,13 @@ export async function issueCertificate(ca: Issued, request: LeafRequest): Promis
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-    new x509.ExtendedKeyUsageExtension([request.usage === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth]),
+    new x509.ExtendedKeyUsageExtension([
+      request.usage === 'server'
+        ? x509.ExtendedKeyUsage.serverAuth
+        : request.usage === 'client'
+          ? x509.ExtendedKeyUsage.clientAuth
+          : x509.ExtendedKeyUsage.codeSigning,
+    ]),
     await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     await x509.AuthorityKeyIdentifierExtension.create(ca.certificate),
   ];

@@ -2,7 +2,8 @@
 //   ca.crt ca.key                 the lottery's own CA
 //   server.crt server.key         the server, named by every host it answers on
 //   agency-K.crt agency-K.key     agency K's identity, K = 1..N
-//   monitor.crt monitor.key       an identity that may only PING (healthchecks)
+//   monitor.crt monitor.key       an identity that may only PING (healthchecks) and close sales
+//   results.crt results.key       signs results.json at the draw (lottery-server --results-cert/--results-key)
 //   ca.crl                        the certificates revoked so far (once any is)
 // Private keys are written 0600 and the directory 0700. A CA is never
 // replaced unless asked (--force): every certificate it signed would stop
@@ -25,7 +26,7 @@ import {
   validityFor,
   type Issued,
 } from './certificates.ts';
-import { agencyCommonName, CA_COMMON_NAME, MONITOR_COMMON_NAME, SERVER_COMMON_NAME } from './identity.ts';
+import { agencyCommonName, CA_COMMON_NAME, MONITOR_COMMON_NAME, RESULTS_COMMON_NAME, SERVER_COMMON_NAME } from './identity.ts';
 import { PkiError } from '../errors.ts';
 
 export type PkiRequest = {
@@ -75,9 +76,10 @@ export async function makePkiDirectory(request: PkiRequest): Promise<PkiOutcome>
     return serial;
   };
 
-  const wanted: Array<{ name: string; commonName: string; usage: 'server' | 'client'; hosts?: readonly string[] }> = [
+  const wanted: Array<{ name: string; commonName: string; usage: 'server' | 'client' | 'signing'; hosts?: readonly string[] }> = [
     { name: 'server', commonName: SERVER_COMMON_NAME, usage: 'server', hosts: request.hosts },
     { name: 'monitor', commonName: MONITOR_COMMON_NAME, usage: 'client' },
+    { name: 'results', commonName: RESULTS_COMMON_NAME, usage: 'signing' },
     ...Array.from({ length: request.agencies }, (_, i) => ({
       name: agencyCommonName(i + 1),
       commonName: agencyCommonName(i + 1),
@@ -138,7 +140,7 @@ async function writeIssued(dir: string, name: string, issued: Issued): Promise<v
 async function removeIssued(dir: string): Promise<string[]> {
   const removed: string[] = [];
   for (const name of await readdir(dir)) {
-    if (/^(ca|server|monitor|agency-\d+)\.(crt|key)$|^ca\.crl$/.test(name)) {
+    if (/^(ca|server|monitor|results|agency-\d+)\.(crt|key)$|^ca\.crl$/.test(name)) {
       await rm(join(dir, name));
       removed.push(name);
     }

@@ -17,7 +17,7 @@ const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, structuredClone: false });
 
 /** Messages whose payload carries nothing: checked to be a plain map, never decoded. */
-const EMPTY_PAYLOAD: ReadonlySet<MessageName> = new Set(['WINNERS', 'PING', 'PONG', 'STATUS']);
+const EMPTY_PAYLOAD: ReadonlySet<MessageName> = new Set(['WINNERS', 'PING', 'PONG', 'STATUS', 'CLOSE']);
 
 /** STATUS_REPORT lists at most this many ids not finished, so that it fits one frame. */
 export const STATUS_WAITING_LIMIT = 1000;
@@ -87,6 +87,8 @@ const shapes: { [N in MessageName]: (p: Payload) => MessageOf<N> } = {
     };
     if (p.total !== undefined) message.total = count(p, 'WELCOME', 'total');
     if (p.digest !== undefined) message.digest = digest(p, 'WELCOME', 'digest');
+    if (p.closedAt !== undefined) message.closedAt = instant(p, 'WELCOME', 'closedAt');
+    if (p.stored !== undefined) message.stored = count(p, 'WELCOME', 'stored');
     return message;
   },
   BETS: (p) => ({ type: 'BETS', offset: count(p, 'BETS', 'offset'), bets: betList(p) }),
@@ -111,6 +113,8 @@ const shapes: { [N in MessageName]: (p: Payload) => MessageOf<N> } = {
     if (p.winners !== undefined) message.winners = count(p, 'STATUS_REPORT', 'winners');
     return message;
   },
+  CLOSE: () => ({ type: 'CLOSE' }),
+  CLOSED: (p) => ({ type: 'CLOSED', at: instant(p, 'CLOSED', 'at'), unfinished: agencyList(p, 'CLOSED', 'unfinished') }),
   PING: () => ({ type: 'PING' }),
   PONG: () => ({ type: 'PONG' }),
   ERROR: (p) => {
@@ -152,6 +156,23 @@ function text(p: Payload, name: string, field: string): string {
   const value = p[field];
   if (typeof value !== 'string') bad(name, field, 'a string');
   return value;
+}
+
+/** A time as the server's records write it (Date#toISOString). */
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+function instant(p: Payload, name: string, field: string): string {
+  const value = p[field];
+  if (typeof value !== 'string' || !INSTANT.test(value)) bad(name, field, 'a time as ISO 8601 UTC to the millisecond');
+  return value;
+}
+
+function agencyList(p: Payload, name: string, field: string): number[] {
+  const value = p[field];
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'number' && Number.isSafeInteger(item) && item > 0)) {
+    bad(name, field, 'an array of agency ids');
+  }
+  return value as number[];
 }
 
 const DIGEST = /^[0-9a-f]{64}$/;
