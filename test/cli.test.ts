@@ -144,8 +144,8 @@ for (const [name, args, key] of [
     // Everything else valid and harmless, so that only the bad value can stop it.
     const base =
       name === 'lottery-server'
-        ? ['--host', '127.0.0.1', '--data-dir', dataDir, ...(key === '--port' ? [] : ['--port', '0'])]
-        : [...(key === '--server' ? [] : ['--server', '127.0.0.1:9']), '--retry-timeout', '1', '--data-file', join(dir, 'none.csv')];
+        ? ['--host', '127.0.0.1', '--data-dir', dataDir]
+        : ['--server', '127.0.0.1:9', '--retry-timeout', '1', '--data-file', join(dir, 'none.csv')];
     const { code, lines, output } = await run(t, name, [...base, ...args]);
     t.is(code, 2, output);
     t.true(
