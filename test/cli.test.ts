@@ -9,7 +9,7 @@ import { agencySchema, loadAgencyConfig } from '../src/config/agency-config.ts';
 import type { Setting } from '../src/config/program-config.ts';
 import { loadServerConfig, serverSchema } from '../src/config/server-config.ts';
 import { ConfigExit } from '../src/errors.ts';
-import { startProgram, type RunningProgram } from '../src/harness/lottery-processes.ts';
+import { startProgram, winnersIn, type RunningProgram } from '../src/harness/lottery-processes.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
 import { agencyFor, serverFor, sorted, storedRows, tempDir, within, writeAgencies } from './helpers/lottery-fixtures.ts';
 import { EMPTY_UPLOAD_DIGEST } from '../src/bets/upload-digest.ts';
@@ -231,6 +231,9 @@ test('--log-format json gives one JSON object per line, each with an action and 
   const noWinners = events(agencies[1].lines).find((event) => event.action === 'ganadores');
   t.like(noWinners, { result: 'success', cant_ganadores: 0 });
   t.false('dnis' in noWinners!, 'no empty list of documents');
+  // The demo reads each agency's winners from its lines so: under LOG_FORMAT=json too.
+  t.deepEqual(winnersIn(agencies[0].lines), inputs[0].winners);
+  t.deepEqual(winnersIn(agencies[1].lines), []);
   t.like(
     events(agencies[1].lines).find((event) => event.action === 'leer_apuesta'),
     { result: 'fail', linea: 31 },
