@@ -12,7 +12,7 @@ import { ConfigExit } from '../src/errors.ts';
 import { startProgram, winnersIn, type RunningProgram } from '../src/harness/lottery-processes.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
 import { agencyFor, serverFor, sorted, storedRows, tempDir, within, writeAgencies } from './helpers/lottery-fixtures.ts';
-import { EMPTY_UPLOAD_DIGEST } from '../src/bets/upload-digest.ts';
+import { uploadDigestOf } from '../src/bets/upload-digest.ts';
 
 /** The environment without any variable the programs read: only the flags given count. */
 const env = (() => {
@@ -323,15 +323,18 @@ test('on SIGTERM the server logs a close line per resource and ends with action:
   t.regex(server.lines[0], /^\S+ \S+ INFO +action: config \| result: success \| /);
   t.regex(server.lines[0], /\| agencies: 3 \|/);
   t.regex(server.lines[0], /\| workers: 2 \|/);
-  // Agency 1 uploads for real; agency 2 finishes and is held waiting for the draw; agency 3 never comes.
+  // Agency 1 uploads for real; agency 2 stores a bet, finishes and is held waiting for the draw; agency 3 never comes.
   const agency = agencyFor(t, 1, server.port, ['--data-file', inputs[0].file, '--retry-timeout', '1'], { env });
   await server.waitForLine(/action: agencia_finalizada \| result: success \| agencia: 1/, { timeoutMs: 60_000 });
   const waiting = await connectRaw(server.port);
   t.teardown(() => waiting.destroy());
   waiting.send({ type: 'HELLO', agency: 2 });
   t.like(await waiting.receive(), { type: 'WELCOME', offset: 0 });
-  waiting.send({ type: 'FINISH', total: 0, digest: EMPTY_UPLOAD_DIGEST });
-  t.deepEqual(await waiting.receive(), { type: 'ACK', offset: 0 });
+  const bet = ['Ana', 'Pérez', '123', '2000-01-01', 1] as const;
+  waiting.send({ type: 'BETS', offset: 0, bets: [[...bet]] });
+  t.deepEqual(await waiting.receive(), { type: 'ACK', offset: 1 });
+  waiting.send({ type: 'FINISH', total: 1, digest: uploadDigestOf(2, [[...bet]]) });
+  t.deepEqual(await waiting.receive(), { type: 'ACK', offset: 1 });
   waiting.send({ type: 'WINNERS' });
   waiting.send({ type: 'PING' });
   t.deepEqual(await waiting.receive(), { type: 'PONG' }, 'WINNERS is held');
