@@ -45,10 +45,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 let shared: { dir: string; pki: string; otherPki: string };
 test.before(async () => {
   const dir = await mkdtemp(join(tmpdir(), 'lottery-tls-'));
-  const [pki, otherPki] = await Promise.all([
-    makePkiIn(join(dir, 'pki'), ['--agencies', '2']),
-    makePkiIn(join(dir, 'other'), ['--agencies', '1']),
-  ]);
+  const [pki, otherPki] = await Promise.all([makePkiIn(join(dir, 'pki'), { agencies: 2 }), makePkiIn(join(dir, 'other'), { agencies: 1 })]);
   shared = { dir, pki, otherPki };
 });
 test.after.always(async () => {
@@ -191,7 +188,7 @@ for (const [label, validity] of [
 }
 
 test.serial('a revoked agency certificate is refused when the server has the CRL', async (t) => {
-  const pki = await makePki(t, ['--agencies', '2']); // its own: revoking changes its CRL
+  const pki = await makePki(t, { agencies: 2 }); // its own: revoking changes its CRL
   const revoke = startProgram('lottery-pki', ['--out', pki, '--revoke', '2']);
   t.is(await revoke.exited, 0, revoke.lines.join('\n'));
   const { server, inputs } = await tlsLottery(t, pki, 2, ['--tls-crl', join(pki, 'ca.crl')]);
@@ -204,7 +201,7 @@ test.serial('a revoked agency certificate is refused when the server has the CRL
 });
 
 test.serial('an agency refuses a server whose certificate is not made for the name it connects to', async (t) => {
-  const pki = await makePki(t, ['--agencies', '1', '--hosts', 'elsewhere.example']);
+  const pki = await makePki(t, { agencies: 1, hosts: ['elsewhere.example'] });
   const { server, inputs } = await tlsLottery(t, pki, 1);
   const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki, 'agency-1')]);
   t.is(run.code, 1, run.output);
