@@ -84,6 +84,7 @@ function inTerminal(command: string[], env: NodeJS.ProcessEnv = {}) {
       one.file,
       '--batch-max-amount',
       '20',
+      '--skip-invalid',
     ]);
     t.teardown(() => agency.child.kill('SIGKILL'));
     await within(agency.shows('waiting for the draw (1 of 2 agencies finished)'), 'agency 1 saying it waits for the other agency');
@@ -124,7 +125,19 @@ function inTerminal(command: string[], env: NodeJS.ProcessEnv = {}) {
   const agencyBin = new URL('../src/bin/lottery-agency.mjs', import.meta.url).pathname;
   // No server: the agency warns about the bad row only once connected, so it warns of the connection instead.
   const agency = inTerminal(
-    [process.execPath, agencyBin, '--id', '1', '--server', `127.0.0.1:${CLOSED_PORT}`, '--data-file', one.file, '--retry-timeout', '1'],
+    [
+      process.execPath,
+      agencyBin,
+      '--id',
+      '1',
+      '--server',
+      `127.0.0.1:${CLOSED_PORT}`,
+      '--data-file',
+      one.file,
+      '--retry-timeout',
+      '1',
+      '--skip-invalid',
+    ],
     { NO_COLOR: '1' },
   );
   t.is(await within(agency.exited, 'the agency'), 1);

@@ -27,8 +27,10 @@ export type AgencyOptions = {
   tls?: ClientTlsFiles;
   log: Logger;
   signal?: AbortSignal;
-  /** Told each step, for a person watching: an agency that has it asks the server for WAITING. */
+  /** Told each step, for a person watching: an agency that has it asks the server for WAITING, unless `progress` says otherwise. */
   onStatus?: (status: AgencyStatus) => void;
+  /** Whether to ask the server for WAITING while it holds the winners; by default, whether onStatus is given. */
+  progress?: boolean;
 };
 
 /** Where the agency is, as a progress display shows it. */
@@ -39,6 +41,9 @@ export type AgencyStatus =
   | { phase: 'retrying'; inMs: number; error: string };
 
 export type AgencyResult = { winners: string[]; sent: number; stored: number; refused: number; badRows: number };
+
+/** The upload digest of no stored bet: SHA-256 of nothing. */
+const EMPTY_DIGEST = new UploadDigest().hex();
 
 /** Batches sent and not yet acknowledged, at most. */
 const WINDOW = 8;
@@ -147,7 +152,8 @@ export class Agency {
     const connection = await ServerConnection.connect(host, port, undefined, this.#options.tls);
     this.#connection = connection;
     const { onStatus } = this.#options;
-    await connection.send({ type: 'HELLO', agency: id, ...(onStatus ? { progress: true } : {}) });
+    const progress = this.#options.progress ?? onStatus !== undefined;
+    await connection.send({ type: 'HELLO', agency: id, ...(progress ? { progress: true } : {}) });
     const welcome = expect(await connection.receive(this.#options.winnersTimeoutMs), 'WELCOME');
     logEvent(this.#log, 'info', 'conexion', 'success', { offset: welcome.offset, finalizada: welcome.finished, sorteo: welcome.drawn });
     let total = welcome.offset;
@@ -212,10 +218,11 @@ export class Agency {
     await this.#catchUpDigest(Number.POSITIVE_INFINITY);
     const own = { total: this.#digestedTo, digest: this.#digest.hex() };
     if (total === own.total && digest === own.digest) return;
+    const stored = digest === EMPTY_DIGEST ? '0 bets stored' : `its stored bets' digest ${digest ?? '?'}`;
     throw new AgencyError(
-      `this agency has already finished in this lottery with ${total ?? '?'} bets (digest ${digest ?? '?'}), ` +
-        `but ${this.#options.dataFile} has ${own.total} bets (digest ${own.digest}): it is not the file that was uploaded. ` +
-        'A new lottery needs a new data dir on the server',
+      `this agency has already finished in this lottery: the server took ${total ?? '?'} rows from it (${stored}), ` +
+        `but ${this.#options.dataFile} has ${own.total} rows (digest ${own.digest}): it is not the file that was uploaded ` +
+        '(a digest is the SHA-256 of the bets stored, see docs/protocol.md). A new lottery needs a new data dir on the server',
     );
   }
 
@@ -234,7 +241,8 @@ export class Agency {
       signal?.throwIfAborted();
       await connection.sendFrame(batch.frame);
       inFlight.push(batch);
-      if (this.#log.isLevelEnabled('debug')) {
+      // A row this agency refused goes alone for the server's verdict: it was reported as invalid, not as a bet sent.
+      if (this.#log.isLevelEnabled('debug') && !this.#doubted.has(batch.offset)) {
         for (const bet of batch.bets) logEvent(this.#log, 'debug', 'apuesta_enviada', 'success', { dni: bet[2], numero: bet[4] });
       }
       this.#sent += batch.count;
