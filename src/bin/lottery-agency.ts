@@ -49,6 +49,7 @@ onStopSignal((signal, count) => {
 });
 /** Rows the server has acknowledged, as far as this run knows: what a stop reports. */
 let acknowledged = 0;
+let finished = false;
 let fileRows: number | undefined;
 // The whole file is read and checked before the agency connects: a file the
 // server would refuse row by row is not uploaded, and never finished.
@@ -87,7 +88,10 @@ agency = new Agency({
   progress: status !== undefined,
   onStatus: (now) => {
     if (now.phase === 'uploading') acknowledged = now.acknowledged;
-    if (now.phase === 'finished') acknowledged = now.total;
+    if (now.phase === 'finished') {
+      acknowledged = now.total;
+      finished = true;
+    }
     status?.update(now);
   },
 });
@@ -107,11 +111,15 @@ try {
     agency.close();
     logEvent(log, 'info', 'close_connection', 'success');
     logEvent(log, 'info', 'close_file', 'success', { archivo: config.dataFile });
-    logEvent(log, 'info', 'shutdown', 'success', {
+    // How far it got, and that nothing is lost: the server keeps what it acknowledged and a rerun goes on from there.
+    logEvent(log, 'info', 'subida', 'in_progress', {
       filas_confirmadas: acknowledged,
       filas: fileRows ?? '?',
-      reanudar: `the server holds rows up to ${acknowledged}: run the agency again with the same file to resume there`,
+      reanudar: finished
+        ? 'finished: the server holds every row; run the agency again with the same file to ask for the winners'
+        : 'stopped before finishing: run the agency again with the same file to resume from the rows the server holds',
     });
+    logEvent(log, 'info', 'shutdown', 'success');
     process.exit(0);
   }
   logEvent(log, 'error', 'agencia', 'fail', { error: (error as Error).message });
