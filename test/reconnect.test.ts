@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import net from 'node:net';
 import { join } from 'node:path';
-import { CLOSED_PORT, startAgency, startServer } from '../src/harness/lottery-processes.ts';
+import { CLOSED_PORT, startAgency, startProgram, startServer } from '../src/harness/lottery-processes.ts';
 import { faultsEnv } from './helpers/fault-hooks.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
 import { agencyFiles, sorted, storedRows, tempDir, within } from './helpers/lottery-fixtures.ts';
@@ -126,5 +126,33 @@ test('an agency whose server fails every request after WELCOME gives up after --
   t.regex(
     agency.lines.at(-1)!,
     /action: agencia \| result: fail \| error: gave up after \d+ s: the server kept failing: the server answered INTERNAL: ENOSPC/,
+  );
+});
+
+test('a server host name that does not resolve is retried, reported as a DNS failure, and named when the agency gives up', async (t) => {
+  const { files } = await agencyFiles(t, [{ count: 3 }]);
+  // .invalid never resolves (RFC 6761).
+  const agency = startProgram('lottery-agency', [
+    '--id',
+    '1',
+    '--data-file',
+    files[0],
+    '--server',
+    'nowhere.invalid:12345',
+    '--retry-timeout',
+    '1',
+  ]);
+  t.is(await within(agency.exited, 'the agency giving up'), 1);
+  t.true(
+    agency.lines.some((line) =>
+      /action: conexion \| result: fail \| code: HOST_NOT_FOUND \| error: the server's host name nowhere\.invalid does not resolve/.test(
+        line,
+      ),
+    ),
+    agency.lines.join('\n'),
+  );
+  t.regex(
+    agency.lines.at(-1)!,
+    /action: agencia \| result: fail \| error: gave up after \d+ s: the server's host name nowhere\.invalid does not resolve .*check the host in --server$/,
   );
 });

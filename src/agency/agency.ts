@@ -68,6 +68,7 @@ const FATAL_CODES = new Set<string>([
 /** Failures to reach or keep the server, as opposed to the server answering ERROR. */
 const UNREACHED_CODES = new Set<string>([
   ClientFailure.CONNECT_FAILED,
+  ClientFailure.HOST_NOT_FOUND,
   ClientFailure.CONNECT_TIMEOUT,
   ClientFailure.CONNECTION_LOST,
   ClientFailure.TIMEOUT,
@@ -128,9 +129,11 @@ export class Agency {
         if (waited >= retryTimeoutMs) {
           const seconds = Math.round(waited / 1000);
           throw new AgencyError(
-            UNREACHED_CODES.has(error.code)
-              ? `gave up after ${seconds} s without the server: ${error.message}`
-              : `gave up after ${seconds} s: the server kept failing: ${error.message}`,
+            error.code === ClientFailure.HOST_NOT_FOUND
+              ? `gave up after ${seconds} s: ${error.message} all that time; check the host in --server`
+              : UNREACHED_CODES.has(error.code)
+                ? `gave up after ${seconds} s without the server: ${error.message}`
+                : `gave up after ${seconds} s: the server kept failing: ${error.message}`,
           );
         }
         const delay = backoff.next();
