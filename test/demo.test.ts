@@ -147,8 +147,8 @@ serial("LOG_FORMAT=json: the demo runs to the end, showing its children's JSON l
   }
   for (let agency = 1; agency <= 5; agency++)
     t.true(
-      demo.lines.includes(`  agency ${agency}: ${agency} winner(s)`) ||
-        demo.lines.some((line) => line.startsWith(`  agency ${agency}: ${agency} winner(s): `)),
+      demo.lines.includes(`  agency ${agency}: ${agency} ${agency === 1 ? 'winner' : 'winners'}`) ||
+        demo.lines.some((line) => line.startsWith(`  agency ${agency}: ${agency} ${agency === 1 ? 'winner' : 'winners'}: `)),
     );
 });
 
@@ -161,5 +161,5 @@ serial('LOGGING_LEVEL=warn: the demo runs to the end, shows no info lines, and s
     'no info line is shown',
   );
   for (let agency = 1; agency <= 5; agency++)
-    t.true(demo.lines.some((line) => line.startsWith(`  agency ${agency}: ${agency} winner(s): `)));
+    t.true(demo.lines.some((line) => line.startsWith(`  agency ${agency}: ${agency} ${agency === 1 ? 'winner' : 'winners'}: `)));
 });
