@@ -56,7 +56,7 @@ port.on('message', async (message: ToSessionWorker) => {
       break;
     }
     case 'replace':
-      sessions.get(message.connection)?.replace();
+      sessions.get(message.connection)?.replace(message.by);
       break;
     case 'stop':
       stopping = true;

@@ -41,6 +41,8 @@ export type SessionWorkerData = LogSettings & {
   tls?: ServerTlsFiles;
 };
 export type ToSessionWorker =
-  { type: 'socket'; socket: Socket; connection: number } | { type: 'replace'; connection: number } | { type: 'stop'; reason: string };
+  | { type: 'socket'; socket: Socket; connection: number }
+  | { type: 'replace'; connection: number; by?: string }
+  | { type: 'stop'; reason: string };
 export type FromSessionWorker =
   { type: 'ready' } | { type: 'hello'; connection: number; agency: number } | { type: 'closed'; connection: number };

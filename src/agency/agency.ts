@@ -57,6 +57,8 @@ const FATAL_CODES = new Set<string>([
   ErrorCode.DIGEST_MISMATCH,
   ErrorCode.AGENCY_FINISHED,
   ErrorCode.DRAW_DONE,
+  // Only another process's connection replaces this one: this agency never holds two.
+  ErrorCode.REPLACED,
   ErrorCode.BAD_FRAME,
   ErrorCode.BAD_MESSAGE,
   ErrorCode.UNEXPECTED_MESSAGE,
