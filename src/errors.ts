@@ -45,6 +45,8 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 export const ClientFailure = {
   /** The server could not be reached: refused, no route, no such host. */
   CONNECT_FAILED: 'CONNECT_FAILED',
+  /** The server's host name does not resolve (DNS): retried, as a name may come up, but reported as such. */
+  HOST_NOT_FOUND: 'HOST_NOT_FOUND',
   /** The TCP connection was not made within the connect timeout. */
   CONNECT_TIMEOUT: 'CONNECT_TIMEOUT',
   /** An open connection ended or failed. */

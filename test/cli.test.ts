@@ -194,6 +194,8 @@ test('--log-format json gives one JSON object per line, each with an action and 
       'json',
       '--log-level',
       'debug',
+      // Agency 2's file has a bad row, which it uploads for the server to refuse.
+      '--skip-invalid',
     ]),
   );
   const codes = await within(Promise.all(agencies.map((agency) => agency.exited)), 'agencies exiting');
@@ -252,7 +254,9 @@ test('in the text format every event line has result success, fail or in_progres
   const runs = await Promise.all(
     inputs.map(
       (input, i) =>
-        agencyFor(t, input.id, server.port, ['--data-file', input.file, ...(i === 1 ? ['--log-level', 'debug'] : [])], { env }).result,
+        agencyFor(t, input.id, server.port, ['--data-file', input.file, '--skip-invalid', ...(i === 1 ? ['--log-level', 'debug'] : [])], {
+          env,
+        }).result,
     ),
   );
   t.deepEqual(
@@ -285,7 +289,7 @@ test('in the text format every event line has result success, fail or in_progres
   t.true(runs[1].lines.some((line) => /DEBUG +action: apuesta_enviada \| result: success \| dni: \d+ \| numero: \d+$/.test(line)));
 });
 
-test('an agency whose file has bad rows logs result: fail with each line number, stores the other rows and exits 0', async (t) => {
+test('with --skip-invalid, an agency whose file has bad rows logs result: fail with each line number, stores the other rows and exits 0', async (t) => {
   const dir = await tempDir(t);
   const file = join(dir, 'agency-1.csv');
   const lines = [
@@ -299,10 +303,11 @@ test('an agency whose file has bad rows logs result: fail with each line number,
   await writeFile(file, lines.map((line) => `${line}\r\n`).join(''));
   const dataDir = join(dir, 'server');
   const server = await serverFor(t, dataDir, ['--agencies', '1'], { env });
-  const result = await agencyFor(t, 1, server.port, ['--data-file', file], { env }).result;
+  const result = await agencyFor(t, 1, server.port, ['--data-file', file, '--skip-invalid'], { env }).result;
   t.is(result.code, 0, result.lines.join('\n'));
   const failures = result.lines.filter((line) => / \| result: fail \| /.test(line));
-  t.is(failures.length, 2, failures.join('\n'));
+  t.is(failures.length, 3, failures.join('\n'));
+  t.regex(failures.shift()!, /action: leer_archivo \| result: fail \| filas: 6 \| validas: 4 \| invalidas: 2 \|/);
   t.regex(failures[0], /action: leer_apuesta \| result: fail \| linea: 3 \| error: number must be an integer/);
   t.regex(failures[1], /action: leer_apuesta \| result: fail \| linea: 5 \| error: birthdate 1990-02-30 is not a real date/);
   // Every row has an offset; the two bad ones were sent alone and refused by the server.

@@ -61,6 +61,8 @@ test('the agency has the documented defaults once given its id', (t) => {
     server: 'localhost:12345',
     dataFile: '.data/agency-3.csv',
     batchMaxAmount: 0,
+    check: false,
+    skipInvalid: false,
     winnersTimeout: 300,
     retryTimeout: 60,
     tlsCa: '',
@@ -275,7 +277,10 @@ test('a bad value in the config file exits 2 naming the key as the file has it, 
   const path = await configFile(t, { port: 'not a port' });
   const exit = exitOf(t, () => loadServerConfig(['--config', path], {}));
   t.is(exit.exitCode, 2);
-  t.is(exit.message.split('\n')[0], `lottery-server: "port" in config file ${path}: ports must be within range 0 - 65535`);
+  t.is(
+    exit.message.split('\n')[0],
+    `lottery-server: "port" in config file ${path}: ports must be within range 0 - 65535, got "not a port"`,
+  );
   t.notRegex(exit.message, /--port|SERVER_PORT/);
 });
 
@@ -384,7 +389,7 @@ test('a port is written in digits: trailing letters are refused, not cut off', (
     [[], { SERVER_PORT: '80abc' }],
   ] as const) {
     const exit = exitOf(t, () => loadServerConfig([...argv], env));
-    t.is(exit.message.split('\n')[0], 'lottery-server: --port (SERVER_PORT): ports must be within range 0 - 65535');
+    t.is(exit.message.split('\n')[0], 'lottery-server: --port (SERVER_PORT): ports must be within range 0 - 65535, got "80abc"');
   }
   t.is(loadServerConfig(['--port', '0'], {}).port, 0);
 });
@@ -394,10 +399,10 @@ test('every bad value is told at once, one line each in schema order, then the c
   const exit = exitOf(t, () => loadServerConfig(['--config', path, '--agencies', 'five'], { LOG_FORMAT: 'xml' }));
   t.is(exit.exitCode, 2);
   t.deepEqual(exit.message.split('\n'), [
-    `lottery-server: "host" in config file ${path}: must be of type String`,
-    'lottery-server: --agencies (LOTTERY_AGENCIES): must be a positive integer',
-    `lottery-server: "workers" in config file ${path}: must be an integer from 1 to 256`,
-    'lottery-server: --log-format (LOG_FORMAT): must be one of the possible values: ["text","json"]',
+    `lottery-server: "host" in config file ${path}: must be of type String, got 5`,
+    'lottery-server: --agencies (LOTTERY_AGENCIES): must be a positive integer, got "five"',
+    `lottery-server: "workers" in config file ${path}: must be an integer from 1 to 256, got 0`,
+    'lottery-server: --log-format (LOG_FORMAT): must be one of the possible values: ["text","json"], got "xml"',
     `lottery-server: config file ${path}: unknown key "prot"`,
     "Try 'lottery-server --help'.",
   ]);
@@ -482,7 +487,10 @@ test('any flag given twice exits 2 naming it, whatever the two values', (t) => {
     }
   }
   for (const setting of Object.values(agencySchema)) {
-    const exit = exitOf(t, () => loadAgencyConfig(['--id', '1', `--${setting.arg}`, '1', `--${setting.arg}`, '2'], {}), setting.arg);
+    // A switch takes a value only inline.
+    const twice =
+      'isSwitch' in setting ? [`--${setting.arg}=on`, `--${setting.arg}=off`] : [`--${setting.arg}`, '1', `--${setting.arg}`, '2'];
+    const exit = exitOf(t, () => loadAgencyConfig(['--id', '1', ...twice], {}), setting.arg);
     t.regex(exit.message, new RegExp(`option '--${setting.arg}' is given more than once`));
   }
   t.regex(exitOf(t, () => loadServerConfig(['--help'], {})).message, /each flag may be given once/);
@@ -564,4 +572,28 @@ test('host:port parsing takes names, IPv4 and bracketed IPv6 with a port from 1 
   t.deepEqual(parseHostPort('[::1]:65535'), { host: '::1', port: 65535 });
   for (const bad of ['localhost', 'localhost:', ':80', 'host:0', 'host:65536', 'host:123456', 'host:8o'])
     t.is(parseHostPort(bad), undefined, bad);
+});
+
+test('a bad value is told with the value as given, from a flag or a variable', (t) => {
+  t.regex(
+    exitOf(t, () => loadAgencyConfig(['--id', '0'], {})).message,
+    /^lottery-agency: --id \(CLI_ID\): must be a positive integer, got "0"$/m,
+  );
+  t.regex(exitOf(t, () => loadAgencyConfig([], { CLI_ID: 'two' })).message, /--id \(CLI_ID\): must be a positive integer, got "two"$/m);
+  t.regex(
+    exitOf(t, () => loadServerConfig(['--port', 'abc'], {})).message,
+    /--port \(\w+\): ports must be within range 0 - 65535, got "abc"$/m,
+  );
+});
+
+test('--server refuses a URL, saying what host:port it means', (t) => {
+  t.regex(
+    exitOf(t, () => loadAgencyConfig(['--id', '1', '--server', 'http://127.0.0.1:12345'], {})).message,
+    /--server \(CLI_SERVER_ADDRESS\): must be host:port, not a URL: give 127\.0\.0\.1:12345$/m,
+  );
+  t.regex(
+    exitOf(t, () => loadAgencyConfig(['--id', '1', '--server', 'tcp://lot.example/'], {})).message,
+    /not a URL: give lot\.example:12345$/m,
+  );
+  t.is(parseHostPort('http://h:1'), undefined);
 });

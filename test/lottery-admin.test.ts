@@ -44,7 +44,7 @@ test('status says who the draw waits for, then the draw and its digest, as the s
 });
 
 test('with TLS only the monitor certificate is answered: an agency certificate is UNAUTHORIZED, exit 1', async (t) => {
-  const pki = await makePki(t, ['--agencies', '1']);
+  const pki = await makePki(t, { agencies: 1 });
   const server = await serverFor(t, await tempDir(t), ['--agencies', '1', ...serverTlsArgs(pki)]);
   const at = ['--server', `localhost:${server.port}`];
   const monitor = await admin(['status', ...at, ...clientTlsArgs(pki, 'monitor')]);

@@ -110,7 +110,7 @@ test('the figures are the truth: they only grow during a run, and after it match
 });
 
 test('with TLS the endpoint is HTTPS for the monitor alone: an agency gets 403, no certificate fails the handshake', async (t) => {
-  const pki = await makePki(t, ['--agencies', '1']);
+  const pki = await makePki(t, { agencies: 1 });
   const server = await serverFor(t, await tempDir(t), ['--agencies', '1', '--http-port', '0', ...serverTlsArgs(pki)]);
   const port = monitorPortOf(server);
   const read = (name: string) => readFile(join(pki, name), 'utf8');

@@ -17,7 +17,7 @@ const run = async (name: string, args: string[]) => {
 
 test('lottery-admin close: only the monitor may close; the draw runs over what is stored; a late agency is told the close; the results verify', async (t) => {
   const dir = await tempDir(t);
-  const pki = await makePki(t, ['--agencies', '2']);
+  const pki = await makePki(t, { agencies: 2 });
   const [one, two] = await writeAgencies(dir, [
     { count: 40, winnerRows: [3] },
     { count: 30, winnerRows: [1] },
@@ -76,7 +76,7 @@ test('an agency still uploading at the close exits 1 saying when sales closed an
   // Enough bets, one per batch, that the upload is still going when the close comes.
   const [one] = await writeAgencies(dir, [{ count: 300_000, winnerRows: [0] }]);
   const dataDir = join(dir, 'data');
-  const pki = await makePki(t, ['--agencies', '2']);
+  const pki = await makePki(t, { agencies: 2 });
   const server = await serverFor(t, dataDir, ['--agencies', '2', '--fsync', 'off', ...serverTlsArgs(pki)]);
   const agency = agencyFor(t, 1, server.port, ['--data-file', one.file, '--batch-max-amount', '1', ...clientTlsArgs(pki, 'agency-1')]);
   await server.waitForLine(/action: apuesta_recibida \| result: success \| agencia: 1/, { timeoutMs: GUARD_MS });

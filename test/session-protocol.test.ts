@@ -443,8 +443,22 @@ test('stop answers a held WINNERS with SERVER_STOPPING and closes; without one i
 
 test('a connection replaced by a newer one is told REPLACED, naming its agency, and closed', (t) => {
   const actions = admitted(4).replaced();
-  t.deepEqual(said(actions), [{ type: 'ERROR', code: ErrorCode.REPLACED, message: 'a newer connection for agency 4 took over' }]);
+  t.deepEqual(said(actions), [
+    {
+      type: 'ERROR',
+      code: ErrorCode.REPLACED,
+      message: 'a newer connection took over agency 4: another process is uploading as this agency',
+    },
+  ]);
   t.is(actions.at(-1)?.kind, 'close');
+  // Where the newer connection comes from, when the server knows it.
+  t.deepEqual(said(admitted(4).replaced('10.0.0.9:51234')), [
+    {
+      type: 'ERROR',
+      code: ErrorCode.REPLACED,
+      message: 'a newer connection from 10.0.0.9:51234 took over agency 4: another process is uploading as this agency',
+    },
+  ]);
 });
 
 test("a failure that is not the peer's fault is ERROR INTERNAL; once closing, nothing more is said or logged", (t) => {

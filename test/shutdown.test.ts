@@ -57,4 +57,14 @@ test('an agency stopped with SIGTERM mid-upload closes its socket and file and e
   t.true(actions.includes('close_connection success'));
   t.true(actions.includes('close_file success'));
   t.is(actions.at(-1), 'shutdown success');
+  // One line says how far it got and that a rerun resumes there.
+  const progress = agency.lines.filter((line) => /action: subida \| result: in_progress/.test(line));
+  t.is(progress.length, 1, agency.lines.join('\n'));
+  // The ACKs of the batches the server logged may still be on their way: what counts is that a count is given.
+  const acknowledged = Number(
+    /filas_confirmadas: (\d+) \| filas: 20000 \| reanudar: stopped before finishing: .* resume from the rows the server holds$/.exec(
+      progress[0],
+    )?.[1],
+  );
+  t.true(acknowledged >= 0 && acknowledged < 20000, progress[0]);
 });

@@ -245,6 +245,43 @@ test.serial('a TLS agency on a plaintext server is told the server does not spea
   await server.waitForLine(/code: TLS_NOT_ENABLED \| error: a TLS ClientHello on this plaintext server/);
 });
 
+test.serial(
+  'the server started with its certificate and the CA swapped exits 2 naming --tls-ca; one whose certificate does not name its host warns',
+  async (t) => {
+    const { pki } = shared;
+    const dir = await tempDir(t);
+    const swapped = startProgram('lottery-server', [
+      '--data-dir',
+      join(dir, 'swapped'),
+      '--tls-ca',
+      join(pki, 'server.crt'),
+      '--tls-cert',
+      join(pki, 'ca.crt'),
+      '--tls-key',
+      join(pki, 'ca.key'),
+    ]);
+    t.is(await swapped.exited, 2);
+    t.regex(swapped.lines[0], /^lottery-server: --tls-ca \(LOTTERY_TLS_CA\): \S+\/server\.crt is not a CA certificate/);
+    // The certificate names localhost and 127.0.0.1, not 127.0.0.2: the warning comes before the server listens.
+    const server = startProgram('lottery-server', [
+      '--host',
+      '127.0.0.2',
+      '--port',
+      '0',
+      '--data-dir',
+      join(dir, 'server'),
+      ...serverTlsArgs(pki),
+    ]);
+    t.teardown(() => server.child.kill('SIGKILL'));
+    await server.waitForLine(
+      /WARNING +action: transport \| result: success \| tls: on \| warning: the server's certificate \S+ does not name 127\.0\.0\.2, the host it listens on/,
+    );
+    await server.waitForLine(/action: listen \| result: success/);
+    server.child.kill('SIGTERM');
+    t.is(await server.exited, 0);
+  },
+);
+
 test.serial('TLS flags must come together and name readable files, or the program stops naming the flag', async (t) => {
   const { pki } = shared;
   const server = startProgram('lottery-server', ['--tls-ca', join(pki, 'ca.crt')]);
@@ -263,7 +300,10 @@ test.serial('TLS flags must come together and name readable files, or the progra
     join(pki, 'monitor.key'),
   ]);
   t.is(await mismatched.exited, 2);
-  t.regex(mismatched.lines.join('\n'), /do not make a usable certificate and key/);
+  t.regex(
+    mismatched.lines.join('\n'),
+    /^lottery-agency: --tls-key \(CLI_TLS_KEY\): \S+\/monitor\.key is not the key of \S+\/agency-1\.crt/,
+  );
 });
 
 /** A relay on 127.0.0.1 to `port` that keeps every byte it passes, both ways. */

@@ -251,9 +251,20 @@ export class SessionProtocol {
     return out;
   }
 
-  /** Another connection took this agency's place. */
-  replaced(): readonly SessionAction[] {
-    return this.fail(new ProtocolError(ErrorCode.REPLACED, `a newer connection for agency ${this.#agency} took over`));
+  /**
+   * Another connection took this agency's place, from the peer `by` (its
+   * address:port) when known. An agency that reconnects never reads this on
+   * the connection it left, so an agency that does is being replaced by
+   * another process: it is told so, and from where, and stops.
+   */
+  replaced(by?: string): readonly SessionAction[] {
+    const from = by === undefined ? '' : ` from ${by}`;
+    return this.fail(
+      new ProtocolError(
+        ErrorCode.REPLACED,
+        `a newer connection${from} took over agency ${this.#agency}: another process is uploading as this agency`,
+      ),
+    );
   }
 
   /** The peer ended its side: the connection closes, with nothing to tell it. */

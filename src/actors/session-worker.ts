@@ -72,7 +72,7 @@ port.on('message', async (message: ToSessionWorker) => {
       reply({ type: 'metrics', id: message.id, metrics: await metrics.registry.getMetricsAsJSON() });
       break;
     case 'replace':
-      sessions.get(message.connection)?.replace();
+      sessions.get(message.connection)?.replace(message.by);
       break;
     case 'stop':
       stopping = true;

@@ -123,8 +123,8 @@ export class Session {
   }
 
   /** Closes the connection because another one took its place. */
-  replace(): void {
-    this.#carryOut(this.#protocol.replaced());
+  replace(by?: string): void {
+    this.#carryOut(this.#protocol.replaced(by));
   }
 
   #receive(chunk: Buffer): void {

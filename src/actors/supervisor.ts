@@ -54,6 +54,10 @@ export class Supervisor {
   readonly #agencyConnections = new Map<number, number>();
   /** The other way round, so that a closed connection is forgotten without a search. */
   readonly #connectionAgencies = new Map<number, number>();
+  /** Each connection's peer, address:port, to name both when one agency connects twice. */
+  readonly #peers = new Map<number, string>();
+  /** Agencies whose duplicate connections were logged: once each, not at every turn of their fight. */
+  readonly #duplicatesLogged = new Set<number>();
   #nextWorkerId = 1;
   #roundRobin = 0;
   #stopping: Promise<void> | undefined;
@@ -299,7 +303,20 @@ export class Supervisor {
         this.#connectionAgencies.set(message.connection, message.agency);
         this.#acceptor.authenticated(message.connection);
         if (previous !== undefined && previous !== message.connection) {
-          this.#connections.get(previous)?.worker.postMessage({ type: 'replace', connection: previous } satisfies ToSessionWorker);
+          const by = this.#peers.get(message.connection);
+          const before = this.#peers.get(previous);
+          if (!this.#duplicatesLogged.has(message.agency)) {
+            this.#duplicatesLogged.add(message.agency);
+            logEvent(this.#log, 'warn', 'agencia_duplicada', 'fail', {
+              agencia: message.agency,
+              anterior: before ?? '?',
+              nueva: by ?? '?',
+              error: 'a second connection speaks for this agency while the first is open: the first is closed with REPLACED',
+            });
+          }
+          this.#connections
+            .get(previous)
+            ?.worker.postMessage({ type: 'replace', connection: previous, ...(by === undefined ? {} : { by }) } satisfies ToSessionWorker);
         }
         break;
       }
@@ -315,6 +332,7 @@ export class Supervisor {
   #release(entry: SessionWorker, connection: number): void {
     entry.connections.delete(connection);
     this.#connections.delete(connection);
+    this.#peers.delete(connection);
     this.#acceptor?.released(connection);
     const agency = this.#connectionAgencies.get(connection);
     this.#connectionAgencies.delete(connection);
@@ -345,6 +363,7 @@ export class Supervisor {
     const entry = ready[this.#roundRobin++ % ready.length];
     entry.connections.add(connection);
     this.#connections.set(connection, entry);
+    if (socket.remoteAddress !== undefined) this.#peers.set(connection, `${socket.remoteAddress}:${socket.remotePort}`);
     // Node >= 26.6 moves an accepted socket's handle to another thread.
     entry.worker.postMessage({ type: 'socket', socket, connection } satisfies ToSessionWorker, [socket as never]);
   }

@@ -62,7 +62,7 @@ export type SessionWorkerData = LogSettings & {
 };
 export type ToSessionWorker =
   | { type: 'socket'; socket: Socket; connection: number }
-  | { type: 'replace'; connection: number }
+  | { type: 'replace'; connection: number; by?: string }
   | { type: 'stop'; reason: string }
   /** The worker's metrics, for a scrape; answered with metrics. */
   | { type: 'metrics'; id: number };

@@ -7,6 +7,7 @@ const { configOrExit } = await import('../config/program-config.ts');
 const { checkHttpSettings, loadResultsSignerOrExit, loadServerConfig, serverProgram, serverSchema } =
   await import('../config/server-config.ts');
 const { loadServerTls } = await import('../config/tls-settings.ts');
+const { certificateNames, certificateNamesHost } = await import('../config/tls-checks.ts');
 const { createLogger, logConfig, logEvent } = await import('../log/logger.ts');
 const { Supervisor } = await import('../actors/supervisor.ts');
 
@@ -20,6 +21,12 @@ const signer = await loadResultsSignerOrExit(config).catch((error: unknown) =>
 );
 const log = createLogger({ level: config.logLevel, format: config.logFormat });
 logConfig(log, config, config.fsync ? {} : { warning: 'fsync off: acknowledged bets may be lost on a crash' });
+if (tls !== undefined && !certificateNamesHost(tls.cert, config.host)) {
+  logEvent(log, 'warn', 'transport', 'success', {
+    tls: 'on',
+    warning: `the server's certificate ${config.tlsCert} does not name ${config.host}, the host it listens on (it names ${certificateNames(tls.cert)}): agencies that reach it by ${config.host} will refuse it; reissue it with lottery-pki --hosts`,
+  });
+}
 if (tls === undefined) {
   // Started as asked, so not a failure; a warning all the same.
   logEvent(log, 'warn', 'transport', 'success', {

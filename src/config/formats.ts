@@ -100,7 +100,10 @@ export const onOff = {
 export const hostPort = {
   name: 'host-port',
   validate(value: unknown) {
-    if (typeof value !== 'string' || parseHostPort(value) !== undefined) return;
+    if (typeof value !== 'string') return;
+    const url = urlAsHostPort(value);
+    if (url !== undefined) throw new Error(`must be host:port, not a URL: give ${url}`);
+    if (parseHostPort(value) !== undefined) return;
     const port = /:(\d+)$/.exec(value.trim())?.[1];
     if (port !== undefined && (Number(port) < 1 || Number(port) > 65535))
       throw new Error(`port ${Number(port)} is out of range (1..65535)`);
@@ -117,9 +120,25 @@ export const wholeNumber = {
   coerce: digits,
 } satisfies ValueFormat;
 
+/**
+ * What a URL given where host:port is wanted means, as host:port (the
+ * lottery speaks its own protocol, not HTTP): "http://h:1/" gives "h:1",
+ * and a URL with no port "h:12345". Undefined for what is no URL.
+ */
+export function urlAsHostPort(value: string): string | undefined {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value.trim())) return undefined;
+  try {
+    const url = new URL(value.trim());
+    return `${url.hostname}:${url.port === '' ? '12345' : url.port}`;
+  } catch {
+    return 'host:port, e.g. localhost:12345';
+  }
+}
+
 export function parseHostPort(value: string): { host: string; port: number } | undefined {
   const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(value.trim());
-  if (match === null) return undefined;
+  // A host holds no slash: "http://h:1" is a URL, which hostPort names as such.
+  if (match === null || match[1].includes('/')) return undefined;
   const port = Number(match[2]);
   return port >= 1 && port <= 65535 ? { host: match[1], port } : undefined;
 }

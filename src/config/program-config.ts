@@ -129,12 +129,19 @@ function problemsIn(schema: Schema, values: Record<string, unknown>, sources: So
     const problem = formatProblem(setting, values[key]);
     if (problem === undefined) return [];
     const origin = originOf(schema, sources, key);
-    if (origin === 'file') return [`"${key}" in config file ${file!.path}: ${problem}`];
+    if (origin === 'file') return [`"${key}" in config file ${file!.path}: ${withValue(problem, file!.settings[key])}`];
     if (origin === 'default' && setting.default === null) return [`${flagAndVariable(setting)} is required`];
-    return [`${flagAndVariable(setting)}: ${problem}`];
+    const given = origin === 'flag' ? sources.flags.get(key) : origin === 'env' ? sources.env[setting.env] : undefined;
+    return [`${flagAndVariable(setting)}: ${withValue(problem, given)}`];
   });
   const unknown = file === undefined ? [] : Object.keys(file.settings).filter((key) => !Object.hasOwn(schema, key));
   return [...bad, ...unknown.map((key) => `config file ${file!.path}: unknown key "${key}"`)];
+}
+
+/** The problem with the value as the user gave it, unless the problem shows it already. */
+export function withValue(problem: string, given: unknown): string {
+  if (given === undefined || / got |: give /.test(problem)) return problem;
+  return `${problem}, got ${JSON.stringify(given)}`;
 }
 
 /** What the setting's format says of the value, or undefined if it takes it. */

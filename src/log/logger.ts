@@ -119,5 +119,11 @@ function formatLocalTime(date: Date): string {
 /** The `config` line a program logs at start: every setting in force. */
 export function logConfig(log: Logger, config: Record<string, unknown>, notes: Record<string, unknown> = {}): void {
   const { config: file, ...settings } = config;
-  logEvent(log, 'info', 'config', 'success', { ...settings, ...(file ? { config: file } : {}), ...notes });
+  // A setting left empty (a TLS file not given) is not shown, and a switch reads as its flag takes it: on or off.
+  const shown = Object.fromEntries(
+    Object.entries(settings)
+      .filter(([, value]) => value !== '')
+      .map(([key, value]) => [key, typeof value === 'boolean' ? (value ? 'on' : 'off') : value]),
+  );
+  logEvent(log, 'info', 'config', 'success', { ...shown, ...(file ? { config: file } : {}), ...notes });
 }

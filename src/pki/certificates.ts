@@ -6,7 +6,7 @@
 
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { randomBytes, webcrypto } from 'node:crypto';
+import { randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 
 x509.cryptoProvider.set(webcrypto as Crypto);
 
@@ -151,4 +151,19 @@ export function serialsInCrl(pem: string): string[] {
 
 function isIpAddress(host: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(':');
+}
+
+/** The host names and IP addresses a certificate names (its subject alternative names), as --hosts gives them. */
+export function namesInCertificate(pem: string): string[] {
+  const names = new X509Certificate(pem).subjectAltName ?? '';
+  return names
+    .split(', ')
+    .map((entry) => /^(?:DNS|IP Address):(.+)$/.exec(entry)?.[1])
+    .filter((name): name is string => name !== undefined);
+}
+
+/** Which of the certificates (by name) are revoked by the CRL. */
+export function revokedIn(crlPemText: string, certificates: ReadonlyArray<readonly [string, string]>): string[] {
+  const serials = new Set(serialsInCrl(crlPemText).map((serial) => serial.toLowerCase()));
+  return certificates.filter(([, pem]) => serials.has(describeCertificate(pem).serialNumber.toLowerCase())).map(([name]) => name);
 }

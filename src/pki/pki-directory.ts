@@ -9,9 +9,9 @@
 // replaced unless asked (--force): every certificate it signed would stop
 // working. Run again against an existing CA, only what is missing is made.
 
-import { chmod, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmod, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import {
   certificatePem,
   createCa,
@@ -46,9 +46,62 @@ export type PkiOutcome = { made: string[]; kept: string[]; removed: string[]; ne
 const KEY_MODE = 0o600;
 const CERTIFICATE_MODE = 0o644;
 
+/** Files being written, under their temporary names: removed if the program is stopped meanwhile. */
+const partialFiles = new Set<string>();
+
+/**
+ * Removes what a stop cut short. Every file is written under a temporary
+ * name and renamed when whole, so only those names can be partial; the
+ * files already renamed are whole and kept.
+ */
+export function removePartialFiles(): void {
+  for (const file of partialFiles) rmSync(file, { force: true });
+  partialFiles.clear();
+}
+
+/** Writes `data` to `file` whole or not at all: a temporary name, then a rename. */
+async function writeWhole(file: string, data: string, mode: number): Promise<void> {
+  const partial = `${file}.${process.pid}.partial`;
+  partialFiles.add(partial);
+  try {
+    await writeFile(partial, data, { mode });
+    await chmod(partial, mode);
+    await rename(partial, file);
+  } finally {
+    partialFiles.delete(partial);
+    await rm(partial, { force: true });
+  }
+}
+
+/**
+ * Makes `dir` and its missing parents, one level at a time. Node's own
+ * recursive mkdir spins for ever under a path it cannot make (/proc/x);
+ * this one stops at the first level it cannot make, saying why.
+ */
+export async function makeDirectory(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    const found = await stat(at).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw new PkiError(`cannot use ${at}: ${error.code ?? error.message}`);
+    });
+    if (found !== undefined) {
+      if (!found.isDirectory()) throw new PkiError(`${at} exists and is not a directory: --out names a directory to write the files to`);
+      break;
+    }
+    missing.unshift(at);
+    if (dirname(at) === at) break;
+  }
+  for (const at of missing) {
+    await mkdir(at, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw new PkiError(`cannot make the directory ${at}: ${error.code ?? error.message}`);
+    });
+  }
+}
+
 export async function makePkiDirectory(request: PkiRequest): Promise<PkiOutcome> {
   const { dir } = request;
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await makeDirectory(dir);
   const outcome: PkiOutcome = { made: [], kept: [], removed: [], newCa: false };
   const caCert = join(dir, 'ca.crt');
   const caKey = join(dir, 'ca.key');
@@ -124,16 +177,15 @@ export async function revokeCertificates(dir: string, names: readonly string[]):
   }
   const crl = await createCrl(ca, [...serials]);
   // OpenSSL, and so Node's TLS, reads a CRL only under the label X509 CRL.
-  await writeFile(crlFile, `${crlPem(crl)}\n`, { mode: CERTIFICATE_MODE });
+  await writeWhole(crlFile, `${crlPem(crl)}\n`, CERTIFICATE_MODE);
   return { file: crlFile, revoked: [...names] };
 }
 
 async function writeIssued(dir: string, name: string, issued: Issued): Promise<void> {
-  const keyFile = join(dir, `${name}.key`);
-  // The key is written 0600 from its first byte; chmod covers a file that existed (--force).
-  await writeFile(keyFile, await privateKeyPem(issued), { mode: KEY_MODE });
-  await chmod(keyFile, KEY_MODE);
-  await writeFile(join(dir, `${name}.crt`), certificatePem(issued), { mode: CERTIFICATE_MODE });
+  // The key is written 0600 from its first byte. Key first: a certificate
+  // without its key is never left, and a key alone is made again next run.
+  await writeWhole(join(dir, `${name}.key`), await privateKeyPem(issued), KEY_MODE);
+  await writeWhole(join(dir, `${name}.crt`), certificatePem(issued), CERTIFICATE_MODE);
 }
 
 /** What an old CA signed, before a new CA replaces it: none of it would verify any more. */
