@@ -34,7 +34,7 @@ test('the figures are the truth: they only grow during a run, and after it match
   const port = monitorPortOf(server);
 
   const before = await fetchStatus(port);
-  t.deepEqual(before.counts, { absent: 3, uploading: 0, finished: 0 });
+  t.deepEqual(before.counts, { absent: 3, uploading: 0, finished: 0, closed: 0 });
   t.is(before.waitingFor, 'Waiting for 3 of 3 agencies: agencies 1, 2, 3 not connected.');
   t.is((await fetchMonitor(port, '/readyz')).status, 200);
   t.is((await fetchMonitor(port, '/livez')).status, 200);

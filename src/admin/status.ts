@@ -77,6 +77,8 @@ export function describeStatus(report: StatusReport): string {
   const finished = report.counts.finished ?? 0;
   const lines = [
     `agencies:  ${report.agencies} (${Object.entries(report.counts)
+      // Closed agencies exist only once sales have closed: not a column to show before.
+      .filter(([state, count]) => count > 0 || state !== 'closed')
       .map(([state, count]) => `${count} ${state}`)
       .join(', ')})`,
     `waiting:   ${waitingFor(report, finished)}`,
