@@ -22,6 +22,10 @@ export type ServerRunOptions = {
   postgres?: { url: string; lottery: string };
   /** A lottery-pki directory: the run goes over mutual TLS. */
   pki?: { dir: string; tlsFor: (agency: number) => ClientTlsFiles };
+  /** More flags for the server; with them the log level is left to the caller, and the `listen` line tells the port. */
+  serverArgs?: string[];
+  /** Started once the server listens, stopped when the load is done (a scraper, say). */
+  beside?: (server: RunningServer) => { stop(): Promise<void> };
 };
 /** `serverCpuMs`: CPU time of all the server's threads while the load ran; `serverThreadsCpuMs`: the same by thread name. */
 export type ServerRunResult = LoadRunResult & {
@@ -51,14 +55,15 @@ export async function runServer(load: readonly AgencyFrames[], options: ServerRu
       options.cpuProf === undefined ? process.env : { ...process.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${options.cpuProf}` };
     const starting = startServer(
       [
-        ...['--agencies', String(options.agencies), '--data-dir', dataDir, '--fsync', options.fsync ? 'on' : 'off', '--log-level', 'warn'],
+        ...['--agencies', String(options.agencies), '--data-dir', dataDir, '--fsync', options.fsync ? 'on' : 'off'],
+        ...(options.serverArgs ?? ['--log-level', 'warn']),
         // Every load agency connects from 127.0.0.1 at once.
         ...['--max-unauthenticated-per-address', String(Math.max(1024, options.agencies))],
         ...(options.pki === undefined ? [] : serverTlsArgs(options.pki.dir)),
         ...(options.postgres === undefined ? [] : ['--store', options.postgres.url, '--lottery', options.postgres.lottery]),
       ],
       // At warn the server does not log that it listens: its listening socket tells instead.
-      { env, startTimeoutMs: 60_000, ready: 'socket' },
+      { env, startTimeoutMs: 60_000, ready: options.serverArgs === undefined ? 'socket' : 'log' },
     );
     current = { server: starting, dataDir };
     const server = await starting;
@@ -67,7 +72,12 @@ export async function runServer(load: readonly AgencyFrames[], options: ServerRu
     const serverThreadsCpuMs: Record<string, number> = {};
     try {
       const cpuBefore = await threadsCpuNs(server.child.pid!);
-      result = await runLoad(server.port, load, options.window, options.pki?.tlsFor);
+      const beside = options.beside?.(server);
+      try {
+        result = await runLoad(server.port, load, options.window, options.pki?.tlsFor);
+      } finally {
+        await beside?.stop();
+      }
       for (const [name, ns] of await threadsCpuNs(server.child.pid!)) serverThreadsCpuMs[name] = (ns - (cpuBefore.get(name) ?? 0)) / 1e6;
       serverPeakRssMb = await peakRssMb(server.child.pid!);
     } finally {

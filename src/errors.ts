@@ -23,6 +23,8 @@ export const ErrorCode = {
   DIGEST_MISMATCH: 'DIGEST_MISMATCH',
   AGENCY_FINISHED: 'AGENCY_FINISHED',
   DRAW_DONE: 'DRAW_DONE',
+  /** Sales are closed (at the time the message names): no bet or FINISH is taken from an agency that had not finished. */
+  SALES_CLOSED: 'SALES_CLOSED',
   TIMEOUT: 'TIMEOUT',
   TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
   REPLACED: 'REPLACED',
@@ -43,6 +45,8 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 export const ClientFailure = {
   /** The server could not be reached: refused, no route, no such host. */
   CONNECT_FAILED: 'CONNECT_FAILED',
+  /** The server's host name does not resolve (DNS): retried, as a name may come up, but reported as such. */
+  HOST_NOT_FOUND: 'HOST_NOT_FOUND',
   /** The TCP connection was not made within the connect timeout. */
   CONNECT_TIMEOUT: 'CONNECT_TIMEOUT',
   /** An open connection ended or failed. */
@@ -110,6 +114,19 @@ export class CodedError<Code extends string> extends Error {
   }
 }
 
+/**
+ * The base of an error that is its code and a message, nothing more: each
+ * such class below is one line, named and coded here.
+ */
+function ErrorOf<const Code extends LocalFailure>(code: Code, name: string) {
+  return class extends CodedError<Code> {
+    override name = name;
+    constructor(message: string, options?: ErrorOptions) {
+      super(code, message, options);
+    }
+  };
+}
+
 // ---- The protocol: what the server answers with ERROR ----
 
 /** The peer broke the protocol: answer ERROR, with this code, if possible and close. */
@@ -148,20 +165,10 @@ export class ConnectionError extends CodedError<ConnectionErrorCode> {
 }
 
 /** An agency cannot go on: what it holds contradicts what the server says. */
-export class AgencyError extends CodedError<typeof LocalFailure.AGENCY> {
-  override name = 'AgencyError';
-  constructor(message: string, options?: ErrorOptions) {
-    super(LocalFailure.AGENCY, message, options);
-  }
-}
+export class AgencyError extends ErrorOf(LocalFailure.AGENCY, 'AgencyError') {}
 
 /** An agency's bets file cannot be read: one line that says why. */
-export class DataFileError extends CodedError<typeof LocalFailure.DATA_FILE> {
-  override name = 'DataFileError';
-  constructor(message: string, options?: ErrorOptions) {
-    super(LocalFailure.DATA_FILE, message, options);
-  }
-}
+export class DataFileError extends ErrorOf(LocalFailure.DATA_FILE, 'DataFileError') {}
 
 /** An agency's bets file is not CSV at `line`; every row before it has been read. */
 export class CsvSyntaxError extends CodedError<typeof LocalFailure.CSV_SYNTAX> {
@@ -176,14 +183,8 @@ export class CsvSyntaxError extends CodedError<typeof LocalFailure.CSV_SYNTAX> {
 // ---- The server's threads and storage ----
 
 /** The Store failed in a way it cannot recover from while running: the server must restart into recovery. */
-export class StoreFailedError extends CodedError<typeof LocalFailure.STORE_FAILED> {
-  override name = 'StoreFailedError';
-  constructor(message: string, options?: ErrorOptions) {
-    super(LocalFailure.STORE_FAILED, message, options);
-  }
-}
+export class StoreFailedError extends ErrorOf(LocalFailure.STORE_FAILED, 'StoreFailedError') {}
 
-/** The Store cannot start: what is on disk contradicts what was acknowledged. */
 /** A group commit or draw the database did not take; its cause stays in the server's log, not in the agency's ERROR. */
 export class StoreUnavailableError extends CodedError<typeof LocalFailure.STORE_UNAVAILABLE> {
   override name = 'StoreUnavailableError';
@@ -192,20 +193,23 @@ export class StoreUnavailableError extends CodedError<typeof LocalFailure.STORE_
   }
 }
 
-export class StoreRecoveryError extends CodedError<typeof LocalFailure.STORE_RECOVERY> {
-  override name = 'StoreRecoveryError';
+/** The Store cannot start: what is on disk contradicts what was acknowledged. */
+export class StoreRecoveryError extends ErrorOf(LocalFailure.STORE_RECOVERY, 'StoreRecoveryError') {}
+
+/**
+ * What the data dir holds does not check out against itself (the chain, a
+ * FINISH's digest, the draw): `message` names the first place that differs.
+ * Recovery refuses to start on it; lottery-verify reports it.
+ */
+export class StoredDataError extends CodedError<typeof LocalFailure.STORE_RECOVERY> {
+  override name = 'StoredDataError';
   constructor(message: string, options?: ErrorOptions) {
     super(LocalFailure.STORE_RECOVERY, message, options);
   }
 }
 
 /** The journal is damaged where no interrupted write can explain it. */
-export class JournalCorruptError extends CodedError<typeof LocalFailure.JOURNAL_CORRUPT> {
-  override name = 'JournalCorruptError';
-  constructor(message: string, options?: ErrorOptions) {
-    super(LocalFailure.JOURNAL_CORRUPT, message, options);
-  }
-}
+export class JournalCorruptError extends ErrorOf(LocalFailure.JOURNAL_CORRUPT, 'JournalCorruptError') {}
 
 /** Who holds a data dir's lock. */
 export type LockHolder = { pid: number; host: string; startedAt: string };
@@ -221,12 +225,7 @@ export class DataDirLockedError extends CodedError<typeof LocalFailure.DATA_DIR_
 }
 
 /** The actor on the other side of a port is gone: its thread exited. */
-export class ActorGoneError extends CodedError<typeof LocalFailure.ACTOR_GONE> {
-  override name = 'ActorGoneError';
-  constructor(message: string, options?: ErrorOptions) {
-    super(LocalFailure.ACTOR_GONE, message, options);
-  }
-}
+export class ActorGoneError extends ErrorOf(LocalFailure.ACTOR_GONE, 'ActorGoneError') {}
 
 /** The handshake gate closed while a connection waited for its turn. */
 export class GateClosed extends CodedError<typeof LocalFailure.GATE_CLOSED> {
@@ -249,25 +248,10 @@ export class ConfigExit extends CodedError<typeof LocalFailure.CONFIG> {
 }
 
 /** A mistake on the command line, said in one line. */
-export class CommandLineError extends CodedError<typeof LocalFailure.COMMAND_LINE> {
-  override name = 'CommandLineError';
-  constructor(message: string, options?: ErrorOptions) {
-    super(LocalFailure.COMMAND_LINE, message, options);
-  }
-}
+export class CommandLineError extends ErrorOf(LocalFailure.COMMAND_LINE, 'CommandLineError') {}
 
 /** A config file that cannot be read or parsed: one line that names it. */
-export class ConfigFileError extends CodedError<typeof LocalFailure.CONFIG_FILE> {
-  override name = 'ConfigFileError';
-  constructor(message: string, options?: ErrorOptions) {
-    super(LocalFailure.CONFIG_FILE, message, options);
-  }
-}
+export class ConfigFileError extends ErrorOf(LocalFailure.CONFIG_FILE, 'ConfigFileError') {}
 
 /** lottery-pki cannot make or revoke what it was asked: one line that says why. */
-export class PkiError extends CodedError<typeof LocalFailure.PKI> {
-  override name = 'PkiError';
-  constructor(message: string, options?: ErrorOptions) {
-    super(LocalFailure.PKI, message, options);
-  }
-}
+export class PkiError extends ErrorOf(LocalFailure.PKI, 'PkiError') {}

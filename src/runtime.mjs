@@ -5,6 +5,7 @@
 // The .mjs entry points in src/bin call it, then import their program.
 
 import module from 'node:module';
+import { readFileSync } from 'node:fs';
 
 /** Node >= 26.6 moves an accepted socket to a worker thread, which the server's design depends on. */
 export const MINIMUM_NODE = /** @type {const} */ ([26, 6]);
@@ -49,6 +50,27 @@ export function enableCompileCache() {
 const stopListeners = new Set();
 /** @type {NodeJS.Signals[]} */
 const stopSignals = [];
+/** When the first stop signal came, if one has. @type {number | undefined} */
+let firstStopAt;
+
+/**
+ * A stop signal this soon after the first is the same stop, not a second
+ * one: one Ctrl-C reaches every process of the terminal's foreground group
+ * (npm, the demo, its server and agencies) and then again as the SIGTERM
+ * each parent sends its children. A second Ctrl-C a person presses comes
+ * later, and makes a program exit at once.
+ */
+export const SAME_STOP_MS = 1000;
+
+/**
+ * Whether a stop signal at `now` is a new stop (counted) or the same one as
+ * the first, which came at `firstAt`.
+ * @param {number | undefined} firstAt
+ * @param {number} now
+ */
+export function isNewStop(firstAt, now) {
+  return firstAt === undefined || now - firstAt >= SAME_STOP_MS;
+}
 
 /**
  * Catches SIGTERM and SIGINT from now on. Called first thing, before any
@@ -62,6 +84,9 @@ export function trapStopSignals() {
   trapped = true;
   for (const signal of /** @type {const} */ (['SIGTERM', 'SIGINT'])) {
     process.on(signal, () => {
+      const now = Date.now();
+      if (!isNewStop(firstStopAt, now)) return;
+      firstStopAt ??= now;
       stopSignals.push(signal);
       for (const listener of stopListeners) listener(signal, stopSignals.length);
     });
@@ -91,7 +116,20 @@ export function prepareRuntime(program) {
   trapStopSignals();
   requireRuntime(program);
   enableCompileCache();
-  if (process.env.LOTTERY_EXIT_WITH_PARENT) exitWithParent();
+  if (process.env.LOTTERY_EXIT_WITH_PARENT || launchedByNpm()) exitWithParent();
+}
+
+/**
+ * Whether npm started this program (npx, npm exec, npm start, npm run): npm
+ * sets npm_command in its children's environment. npm does not pass a
+ * SIGTERM on to the program it runs; it exits and leaves the program to run
+ * on, listening and holding its data dir. A program that npm started
+ * therefore stops when npm is gone. A program started otherwise (a shell,
+ * nohup, a service manager, a container) does not watch its parent, so that
+ * one left running on purpose keeps running.
+ */
+export function launchedByNpm(env = process.env) {
+  return env.npm_command !== undefined && env.npm_command !== '';
 }
 
 /**
@@ -100,14 +138,33 @@ export function prepareRuntime(program) {
  * it no chance to stop its children. Linux has no portable way to ask for a
  * signal then, so this looks: a process whose parent dies is given another.
  */
-export function exitWithParent(everyMs = 500) {
-  const parent = process.ppid;
+export function exitWithParent(everyMs = 250) {
+  const start = ancestors();
   const timer = setInterval(() => {
-    if (process.ppid === parent) return;
+    const now = ancestors();
+    if (now.length === start.length && now.every((pid, i) => pid === start[i])) return;
     clearInterval(timer);
-    process.kill(process.pid, 'SIGTERM');
+    // A stop already under way (the parent passed its own signal on before it went) is not a second one.
+    if (stopSignals.length === 0) process.kill(process.pid, 'SIGTERM');
   }, everyMs);
   timer.unref();
+}
+
+/**
+ * The parent's PID and, on Linux, the grandparent's. npx and npm run a
+ * program through `sh -c`: when npm is killed, the shell stays and only the
+ * program's grandparent changes. Where /proc cannot be read, the parent alone.
+ */
+function ancestors() {
+  const parent = process.ppid;
+  try {
+    const stat = readFileSync(`/proc/${parent}/stat`, 'utf8');
+    // "pid (comm) state ppid …": the name may hold spaces and parentheses.
+    const grandparent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return [parent, grandparent];
+  } catch {
+    return [parent];
+  }
 }
 
 /**

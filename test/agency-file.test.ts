@@ -1,7 +1,7 @@
 // An agency and its bets file, through the real programs: a file that cannot
-// be read stops it before it connects; a CSV error stops it after delivering
-// every row before it; and offsets number the file's rows whatever the agency
-// or the clock thinks of them.
+// be read to its end, that holds invalid rows (without --skip-invalid) or no
+// valid row at all stops it before it connects; and offsets number the file's
+// rows whatever the agency or the clock thinks of them.
 import test from 'ava';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -34,29 +34,63 @@ test('a directory given as the bets file stops the agency with exit 2, saying so
   t.false(run.lines.some((line) => /EISDIR|action: conexion/.test(line)));
 });
 
-test('an unclosed quote: the rows before it are stored, then the agency exits 1 naming the line and how many rows it sent', async (t) => {
+test('an unclosed quote stops the agency before it connects, with exit 2 naming the line: nothing is uploaded, even with --skip-invalid', async (t) => {
   const dir = await tempDir(t);
   const lines = generateBets({ seed: 51, count: 3000 }).map((bet) => bet.join(','));
   lines.splice(2400, 0, 'Ana,"Paz,111,1990-01-01,7574');
   const file = join(dir, 'agency-1.csv');
   await writeFile(file, lines.map((line) => `${line}\r\n`).join(''));
-  const dataDir = join(dir, 'server');
-  const server = await serverFor(t, dataDir, ['--agencies', '1']);
-  const run = await within(agencyFor(t, 1, server.port, ['--data-file', file]).result, 'the agency exiting');
-  t.is(run.code, 1, run.lines.join('\n'));
+  // Nothing listens on this port: an agency that tried it would retry for ten minutes.
+  const run = await within(
+    agencyFor(t, 1, CLOSED_PORT, ['--data-file', file, '--skip-invalid', '--retry-timeout', '600']).result,
+    'the agency exiting',
+  );
+  t.is(run.code, 2, run.lines.join('\n'));
   t.true(
     run.lines.some((line) =>
-      /action: agencia \| result: fail \| error: the bets file .* cannot be read at line 2401 \(missing closing: '"'\): the 2400 rows before it were sent and acknowledged/.test(
+      /action: agencia \| result: fail \| error: the bets file .* cannot be read at line 2401 \(missing closing: '"'\): nothing was uploaded/.test(
         line,
       ),
     ),
     run.lines.join('\n'),
   );
   t.false(
-    run.lines.some((line) => /action: finalizar/.test(line)),
-    'no FINISH for a file read only in part',
+    run.lines.some((line) => /action: conexion/.test(line)),
+    'no connection for a file that cannot be read to its end',
   );
-  t.deepEqual(sorted(await storedRows(t, dataDir)), sorted(lines.slice(0, 2400).map((line) => `1,${line}`)));
+});
+
+test('a file with invalid rows is not uploaded without --skip-invalid: exit 2 naming the first problems and the option, before it connects', async (t) => {
+  const dir = await tempDir(t);
+  const lines = generateBets({ seed: 54, count: 20 }).map((bet) => bet.join(','));
+  lines.splice(5, 0, 'Fut,Ure,123,2999-01-01,5');
+  const file = join(dir, 'agency-1.csv');
+  await writeFile(file, lines.map((line) => `${line}\n`).join(''));
+  const run = await within(agencyFor(t, 1, CLOSED_PORT, ['--data-file', file, '--retry-timeout', '600']).result, 'the agency exiting');
+  t.is(run.code, 2, run.lines.join('\n'));
+  const failures = run.lines.filter((line) => /result: fail/.test(line));
+  t.is(failures.length, 1, failures.join('\n'));
+  t.regex(
+    failures[0],
+    /has 1 invalid rows of 21 \(line 6: birthdate 2999-01-01 is in the future\): nothing was uploaded; .*--skip-invalid/,
+  );
+  t.false(run.lines.some((line) => /action: conexion/.test(line)));
+});
+
+test('a file with no valid row is never uploaded, even with --skip-invalid, and a header, a separator or an encoding is named', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'agency-1.csv');
+  await writeFile(file, 'Ana;Paz;123;1990-01-01;7\nJosé;Ruiz;456;1980-02-02;8\n');
+  const run = await within(
+    agencyFor(t, 1, CLOSED_PORT, ['--data-file', file, '--skip-invalid', '--retry-timeout', '600']).result,
+    'the agency',
+  );
+  t.is(run.code, 2, run.lines.join('\n'));
+  t.true(
+    run.lines.some((line) => /holds no valid bet \(2 invalid rows; .*separated by ';'.*: nothing was uploaded$/.test(line)),
+    run.lines.join('\n'),
+  );
+  t.false(run.lines.some((line) => /action: conexion/.test(line)));
 });
 
 test('offsets count every row of the file: after a reconnect the agency resumes at the right row even past rows the server refused', async (t) => {
@@ -82,7 +116,7 @@ test('offsets count every row of the file: after a reconnect the agency resumes 
   t.like(await raw.receive(), { type: 'ACK', offset: 3 });
   raw.destroy();
 
-  const run = await within(agencyFor(t, 1, server.port, ['--data-file', file]).result, 'the agency exiting');
+  const run = await within(agencyFor(t, 1, server.port, ['--data-file', file, '--skip-invalid']).result, 'the agency exiting');
   t.is(run.code, 0, run.lines.join('\n'));
   t.true(
     run.lines.some((line) => /action: conexion \| result: success \| offset: 3 \|/.test(line)),
@@ -103,7 +137,7 @@ test('a row the agency refuses goes alone, so the server refuses it and not the 
   await writeFile(file, lines.map((line) => `${line}\r\n`).join(''));
   const dataDir = join(dir, 'server');
   const server = await serverFor(t, dataDir, ['--agencies', '1']);
-  const run = await within(agencyFor(t, 1, server.port, ['--data-file', file]).result, 'the agency exiting');
+  const run = await within(agencyFor(t, 1, server.port, ['--data-file', file, '--skip-invalid']).result, 'the agency exiting');
   t.is(run.code, 0, run.lines.join('\n'));
   t.deepEqual(
     run.lines.filter((line) => /action: leer_apuesta \| result: fail/.test(line)).map((line) => /linea: (\d+)/.exec(line)?.[1]),

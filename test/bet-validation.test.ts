@@ -300,6 +300,6 @@ test('the error message says what is wrong with the field', (t) => {
   t.is(error!.name, 'InvalidBetError');
 });
 
-test('the winning number is 7574 (the draw: test/winner-scan.test.ts)', (t) => {
+test('the winning number is 7574 (the draw: test/winners-from-lines.test.ts)', (t) => {
   t.is(WINNING_NUMBER, 7574);
 });

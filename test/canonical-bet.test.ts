@@ -23,21 +23,29 @@ test('a canonical line is the fields as validated, TAB between them, a newline a
 // Computed apart from this code:
 //   printf '3\tSantiago Lionel\tLorca\t30904465\t1999-03-17\t7574\n3\tMaría José\tO'"'"'Connor\t1\t2000-02-29\t0\n' | sha256sum
 // and the chain, with D that digest:
-//   C1=$( (head -c 32 /dev/zero; printf '<the two lines>offsets\t3\t2\t2\n') | sha256sum | cut -c1-64)
-//   ( echo -n $C1 | xxd -r -p; printf "offsets\t3\t2\t2\nfinish\t3\t2\t$D\n" ) | sha256sum
+//   C1=$( (head -c 32 /dev/zero; printf '<the two lines>offsets\t3\t2\t2\ntime\t2026-12-04T21:00:00.000Z\n') | sha256sum | cut -c1-64)
+//   ( echo -n $C1 | xxd -r -p; printf "offsets\t3\t2\t2\nfinish\t3\t2\t$D\ntime\t2026-12-04T21:00:01.000Z\n" ) | sha256sum
 const UPLOAD_DIGEST = '25ee4107ef841882e4ebc122ef5eae28a0df32b1cece928594d3d1c4fffda3a6';
-const CHAIN_AFTER_BETS = 'fa2f5832a12a7f9c139f473d872469e9ba56c82e7a6be900d4439e2c0d81d418';
-const CHAIN_AFTER_FINISH = '9b5c286039a3b8314c64e04556023a0e527aab2109de045bd661cd6dce37889c';
+const CHAIN_AFTER_BETS = '5727e612b5071f684081ee5b8753d17f53b2173f5f9bbb4774cfed8a2af31ac1';
+const CHAIN_AFTER_FINISH = '7222f868700ffa0da69b47973a61b1a67881942a556ccea2ba6708fbcda83868';
 
 test('the upload digest is SHA-256 over the canonical lines: a vector computed apart', (t) => {
   t.is(uploadDigestOf(3, bets), UPLOAD_DIGEST);
   t.is(EMPTY_UPLOAD_DIGEST, 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
 });
 
-test('the hash chain links each commit: its bets, then its offsets and finish lines; a vector computed apart', (t) => {
-  const first = nextChain(CHAIN_START, [encodeCanonicalLines(3, bets)], commitTail({ 3: { next: 2, stored: 2 } }, undefined));
+test('the hash chain links each commit: its bets, then its offsets, finish and time lines; a vector computed apart', (t) => {
+  const first = nextChain(
+    CHAIN_START,
+    [encodeCanonicalLines(3, bets)],
+    commitTail({ 3: { next: 2, stored: 2 } }, undefined, '2026-12-04T21:00:00.000Z'),
+  );
   t.is(first, CHAIN_AFTER_BETS);
-  const second = nextChain(first, [], commitTail({ 3: { next: 2, stored: 2 } }, { 3: { total: 2, digest: UPLOAD_DIGEST } }));
+  const second = nextChain(
+    first,
+    [],
+    commitTail({ 3: { next: 2, stored: 2 } }, { 3: { total: 2, digest: UPLOAD_DIGEST } }, '2026-12-04T21:00:01.000Z'),
+  );
   t.is(second, CHAIN_AFTER_FINISH);
 });
 
@@ -45,9 +53,10 @@ test("a commit's tail lists offsets then finishes, each by ascending agency id",
   const tail = commitTail(
     { 10: { next: 5, stored: 4 }, 2: { next: 1, stored: 1 } },
     { 10: { total: 5, digest: 'b' }, 9: { total: 0, digest: 'a' } },
+    'T',
   );
-  t.is(Buffer.from(tail).toString('utf8'), 'offsets\t2\t1\t1\noffsets\t10\t5\t4\nfinish\t9\t0\ta\nfinish\t10\t5\tb\n');
-  t.is(commitTail({}, undefined).length, 0);
+  t.is(Buffer.from(tail).toString('utf8'), 'offsets\t2\t1\t1\noffsets\t10\t5\t4\nfinish\t9\t0\ta\nfinish\t10\t5\tb\ntime\tT\n');
+  t.is(Buffer.from(commitTail({}, undefined, 'T')).toString('utf8'), 'time\tT\n');
 });
 
 // Names as validation lets them through: printable, never TAB, CR or LF; quotes and commas made common.

@@ -5,13 +5,14 @@ import test, { type ExecutionContext } from 'ava';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { agencySchema } from '../src/config/agency-config.ts';
+import { agencySchema, loadAgencyConfig } from '../src/config/agency-config.ts';
 import type { Setting } from '../src/config/program-config.ts';
-import { serverSchema } from '../src/config/server-config.ts';
-import { startProgram, type RunningProgram } from '../src/harness/lottery-processes.ts';
+import { loadServerConfig, serverSchema } from '../src/config/server-config.ts';
+import { ConfigExit } from '../src/errors.ts';
+import { startProgram, winnersIn, type RunningProgram } from '../src/harness/lottery-processes.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
 import { agencyFor, serverFor, sorted, storedRows, tempDir, within, writeAgencies } from './helpers/lottery-fixtures.ts';
-import { EMPTY_UPLOAD_DIGEST } from '../src/bets/upload-digest.ts';
+import { uploadDigestOf } from '../src/bets/upload-digest.ts';
 
 /** The environment without any variable the programs read: only the flags given count. */
 const env = (() => {
@@ -35,6 +36,14 @@ async function run(t: ExecutionContext, name: Program, args: string[]) {
   const program = start(t, name, args);
   const code = await within(program.exited, `${name} ${args.join(' ')} exiting`);
   return { code, lines: program.lines, output: program.lines.join('\n') };
+}
+
+/** What a program's configuration loader makes of `args`: the exit code and lines a refusal, --help or --version would print. */
+function loaded(t: ExecutionContext, name: Program, args: string[]) {
+  const load = name === 'lottery-server' ? () => loadServerConfig(args, {}) : () => loadAgencyConfig(args, {});
+  const exit = t.throws(load, { instanceOf: ConfigExit }, `${name} ${args.join(' ')}`);
+  if (exit === undefined) throw new Error(`${name} ${args.join(' ')} was taken`);
+  return { code: exit.exitCode, lines: exit.message.split('\n'), output: exit.message };
 }
 
 const SERVER_FLAGS = [
@@ -72,8 +81,11 @@ for (const [name, flags, schema] of [
   ['lottery-server', SERVER_FLAGS, serverSchema],
   ['lottery-agency', AGENCY_FLAGS, agencySchema],
 ] as const) {
-  test(`${name} --help exits 0 and lists every flag`, async (t) => {
-    const { code, output } = await run(t, name, ['--help']);
+  // What --help says is the loader's to decide, read here in process; that a
+  // program prints what its loader says and exits with its code, the
+  // --version test and the refusals below show of each program for real.
+  test(`${name} --help exits 0 and lists every flag`, (t) => {
+    const { code, output } = loaded(t, name, ['--help']);
     t.is(code, 0);
     t.regex(output, new RegExp(`^Usage: ${name}`));
     const settings: Setting[] = Object.values(schema);
@@ -105,14 +117,35 @@ for (const [name, args, key] of [
   ['lottery-agency', ['--id', '1', '--bogus', '1'], '--bogus'],
 ] as const) {
   const described = args.length === 0 ? 'no --id' : args.join(' ');
-  test(`${name} with ${described} exits 2 with a message naming ${key}, and does not start`, async (t) => {
+  test(`${name} with ${described} exits 2 with a message naming ${key}`, (t) => {
+    const { code, lines, output } = loaded(t, name, [...args]);
+    t.is(code, 2, output);
+    t.true(
+      lines.some((line) => line.startsWith(`${name}: `) && line.includes(key)),
+      `a line names ${key}:\n${output}`,
+    );
+    t.true(
+      lines.some((line) => line.includes(`--help`)),
+      'it points at --help',
+    );
+  });
+}
+
+// One refusal of each program for real: the loader's exit code is the
+// process's, its message reaches the operator, and nothing starts first.
+for (const [name, args, key] of [
+  ['lottery-server', ['--port', '70000'], '--port'],
+  ['lottery-agency', [], '--id'],
+] as const) {
+  const described = args.length === 0 ? 'no --id' : args.join(' ');
+  test(`${name} run with ${described} exits 2 with a message naming ${key}, and does not start`, async (t) => {
     const dir = await tempDir(t);
     const dataDir = join(dir, 'server');
     // Everything else valid and harmless, so that only the bad value can stop it.
     const base =
       name === 'lottery-server'
-        ? ['--host', '127.0.0.1', '--data-dir', dataDir, ...(key === '--port' ? [] : ['--port', '0'])]
-        : [...(key === '--server' ? [] : ['--server', '127.0.0.1:9']), '--retry-timeout', '1', '--data-file', join(dir, 'none.csv')];
+        ? ['--host', '127.0.0.1', '--data-dir', dataDir]
+        : ['--server', '127.0.0.1:9', '--retry-timeout', '1', '--data-file', join(dir, 'none.csv')];
     const { code, lines, output } = await run(t, name, [...base, ...args]);
     t.is(code, 2, output);
     t.true(
@@ -161,6 +194,8 @@ test('--log-format json gives one JSON object per line, each with an action and 
       'json',
       '--log-level',
       'debug',
+      // Agency 2's file has a bad row, which it uploads for the server to refuse.
+      '--skip-invalid',
     ]),
   );
   const codes = await within(Promise.all(agencies.map((agency) => agency.exited)), 'agencies exiting');
@@ -198,6 +233,9 @@ test('--log-format json gives one JSON object per line, each with an action and 
   const noWinners = events(agencies[1].lines).find((event) => event.action === 'ganadores');
   t.like(noWinners, { result: 'success', cant_ganadores: 0 });
   t.false('dnis' in noWinners!, 'no empty list of documents');
+  // The demo reads each agency's winners from its lines so: under LOG_FORMAT=json too.
+  t.deepEqual(winnersIn(agencies[0].lines), inputs[0].winners);
+  t.deepEqual(winnersIn(agencies[1].lines), []);
   t.like(
     events(agencies[1].lines).find((event) => event.action === 'leer_apuesta'),
     { result: 'fail', linea: 31 },
@@ -216,7 +254,9 @@ test('in the text format every event line has result success, fail or in_progres
   const runs = await Promise.all(
     inputs.map(
       (input, i) =>
-        agencyFor(t, input.id, server.port, ['--data-file', input.file, ...(i === 1 ? ['--log-level', 'debug'] : [])], { env }).result,
+        agencyFor(t, input.id, server.port, ['--data-file', input.file, '--skip-invalid', ...(i === 1 ? ['--log-level', 'debug'] : [])], {
+          env,
+        }).result,
     ),
   );
   t.deepEqual(
@@ -249,16 +289,7 @@ test('in the text format every event line has result success, fail or in_progres
   t.true(runs[1].lines.some((line) => /DEBUG +action: apuesta_enviada \| result: success \| dni: \d+ \| numero: \d+$/.test(line)));
 });
 
-test("the server's first line is an action: config | result: success line with the settings in force", async (t) => {
-  const dir = await tempDir(t);
-  const server = await serverFor(t, join(dir, 'server'), ['--agencies', '3', '--workers', '1'], { env });
-  t.regex(server.lines[0], /^\S+ \S+ INFO +action: config \| result: success \| /);
-  t.regex(server.lines[0], /\| agencies: 3 \|/);
-  t.regex(server.lines[0], /\| workers: 1 \|/);
-  t.is(await server.stop(), 0);
-});
-
-test('an agency whose file has bad rows logs result: fail with each line number, stores the other rows and exits 0', async (t) => {
+test('with --skip-invalid, an agency whose file has bad rows logs result: fail with each line number, stores the other rows and exits 0', async (t) => {
   const dir = await tempDir(t);
   const file = join(dir, 'agency-1.csv');
   const lines = [
@@ -272,10 +303,11 @@ test('an agency whose file has bad rows logs result: fail with each line number,
   await writeFile(file, lines.map((line) => `${line}\r\n`).join(''));
   const dataDir = join(dir, 'server');
   const server = await serverFor(t, dataDir, ['--agencies', '1'], { env });
-  const result = await agencyFor(t, 1, server.port, ['--data-file', file], { env }).result;
+  const result = await agencyFor(t, 1, server.port, ['--data-file', file, '--skip-invalid'], { env }).result;
   t.is(result.code, 0, result.lines.join('\n'));
   const failures = result.lines.filter((line) => / \| result: fail \| /.test(line));
-  t.is(failures.length, 2, failures.join('\n'));
+  t.is(failures.length, 3, failures.join('\n'));
+  t.regex(failures.shift()!, /action: leer_archivo \| result: fail \| filas: 6 \| validas: 4 \| invalidas: 2 \|/);
   t.regex(failures[0], /action: leer_apuesta \| result: fail \| linea: 3 \| error: number must be an integer/);
   t.regex(failures[1], /action: leer_apuesta \| result: fail \| linea: 5 \| error: birthdate 1990-02-30 is not a real date/);
   // Every row has an offset; the two bad ones were sent alone and refused by the server.
@@ -289,19 +321,25 @@ test('an agency whose file has bad rows logs result: fail with each line number,
   t.deepEqual(sorted(await storedRows(t, dataDir)), sorted([0, 1, 3, 5].map((i) => `1,${lines[i]}`)));
 });
 
-test('on SIGTERM the server logs a close line per resource and ends with action: shutdown | result: success and exit code 0', async (t) => {
+test('on SIGTERM the server logs a close line per resource and ends with action: shutdown | result: success and exit code 0; its first line is an action: config | result: success line with the settings in force', async (t) => {
   const dir = await tempDir(t);
   const inputs = await writeAgencies(dir, [{ count: 30, winnerRows: [1] }]);
   const server = await serverFor(t, join(dir, 'server'), ['--agencies', '3', '--workers', '2'], { env });
-  // Agency 1 uploads for real; agency 2 finishes and is held waiting for the draw; agency 3 never comes.
+  t.regex(server.lines[0], /^\S+ \S+ INFO +action: config \| result: success \| /);
+  t.regex(server.lines[0], /\| agencies: 3 \|/);
+  t.regex(server.lines[0], /\| workers: 2 \|/);
+  // Agency 1 uploads for real; agency 2 stores a bet, finishes and is held waiting for the draw; agency 3 never comes.
   const agency = agencyFor(t, 1, server.port, ['--data-file', inputs[0].file, '--retry-timeout', '1'], { env });
   await server.waitForLine(/action: agencia_finalizada \| result: success \| agencia: 1/, { timeoutMs: 60_000 });
   const waiting = await connectRaw(server.port);
   t.teardown(() => waiting.destroy());
   waiting.send({ type: 'HELLO', agency: 2 });
   t.like(await waiting.receive(), { type: 'WELCOME', offset: 0 });
-  waiting.send({ type: 'FINISH', total: 0, digest: EMPTY_UPLOAD_DIGEST });
-  t.deepEqual(await waiting.receive(), { type: 'ACK', offset: 0 });
+  const bet = ['Ana', 'Pérez', '123', '2000-01-01', 1] as const;
+  waiting.send({ type: 'BETS', offset: 0, bets: [[...bet]] });
+  t.deepEqual(await waiting.receive(), { type: 'ACK', offset: 1 });
+  waiting.send({ type: 'FINISH', total: 1, digest: uploadDigestOf(2, [[...bet]]) });
+  t.deepEqual(await waiting.receive(), { type: 'ACK', offset: 1 });
   waiting.send({ type: 'WINNERS' });
   waiting.send({ type: 'PING' });
   t.deepEqual(await waiting.receive(), { type: 'PONG' }, 'WINNERS is held');

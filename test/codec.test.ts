@@ -43,7 +43,17 @@ const wireBet: fc.Arbitrary<WireBet> = fc.tuple(
 
 const anyMessage: fc.Arbitrary<Message> = fc.oneof(
   fc.record({ type: fc.constant('HELLO' as const), agency: offset, progress: fc.boolean() }, { requiredKeys: ['type', 'agency'] }),
-  fc.record({ type: fc.constant('WELCOME' as const), offset, finished: fc.boolean(), drawn: fc.boolean() }),
+  fc.record(
+    {
+      type: fc.constant('WELCOME' as const),
+      offset,
+      finished: fc.boolean(),
+      drawn: fc.boolean(),
+      closedAt: fc.date({ min: new Date(0), max: new Date('9999-12-31'), noInvalidDate: true }).map((date) => date.toISOString()),
+      stored: offset,
+    },
+    { requiredKeys: ['type', 'offset', 'finished', 'drawn'] },
+  ),
   fc.record({ type: fc.constant('BETS' as const), offset, bets: fc.array(wireBet, { minLength: 1, maxLength: 20 }) }),
   fc.record({ type: fc.constant('ACK' as const), offset }),
   fc.record({ type: fc.constant('FINISH' as const), total: offset, digest: fc.stringMatching(/^[0-9a-f]{64}$/) }),
@@ -54,6 +64,28 @@ const anyMessage: fc.Arbitrary<Message> = fc.oneof(
     last: fc.boolean(),
   }),
   fc.record({ type: fc.constant('WAITING' as const), finished: offset, agencies: offset }),
+  fc.constant({ type: 'STATUS' as const }),
+  fc.record(
+    {
+      type: fc.constant('STATUS_REPORT' as const),
+      agencies: offset,
+      counts: fc.dictionary(fc.constantFrom('absent', 'uploading', 'finished', 'closed'), offset),
+      waiting: fc.array(offset, { maxLength: 1000 }),
+      waitingMore: offset,
+      bets: offset,
+      betsPerSecond: offset,
+      drawn: fc.boolean(),
+      digest: fc.stringMatching(/^[0-9a-f]{64}$/),
+      winners: offset,
+    },
+    { requiredKeys: ['type', 'agencies', 'counts', 'waiting', 'waitingMore', 'bets', 'betsPerSecond', 'drawn'] },
+  ),
+  fc.constant({ type: 'CLOSE' as const }),
+  fc.record({
+    type: fc.constant('CLOSED' as const),
+    at: fc.date({ min: new Date(0), max: new Date('9999-12-31'), noInvalidDate: true }).map((date) => date.toISOString()),
+    unfinished: fc.array(fc.integer({ min: 1, max: 1000 }), { maxLength: 20 }),
+  }),
   fc.constant({ type: 'PING' as const }),
   fc.constant({ type: 'PONG' as const }),
   fc.record(

@@ -62,6 +62,8 @@ const PORTABLE_SERVICE_KEYS = new Set([
   'init',
   'networks',
   'network_mode',
+  // Documents a port open inside the network; Compose v1 and v2 both read it.
+  'expose',
   'environment',
   'volumes',
   'restart',

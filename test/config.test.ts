@@ -40,12 +40,19 @@ test('the server has the documented defaults', (t) => {
     maxHandshakes: 32,
     idleTimeout: 60,
     frameTimeout: 10,
+    httpPort: null,
+    httpHost: '127.0.0.1',
+    httpPlain: false,
+    closeAt: '',
+    resultsCert: '',
+    resultsKey: '',
     tlsCa: '',
     tlsCert: '',
     tlsKey: '',
     tlsCrl: '',
     logLevel: 'info',
     logFormat: 'text',
+    logBatches: true,
     config: '',
   });
 });
@@ -56,6 +63,8 @@ test('the agency has the documented defaults once given its id', (t) => {
     server: 'localhost:12345',
     dataFile: '.data/agency-3.csv',
     batchMaxAmount: 0,
+    check: false,
+    skipInvalid: false,
     winnersTimeout: 300,
     retryTimeout: 60,
     tlsCa: '',
@@ -106,10 +115,23 @@ test('every server setting can be set by flag and by environment variable', (t) 
       '2',
       '--frame-timeout',
       '0.5',
+      '--http-port',
+      '9090',
+      '--http-host',
+      '::1',
+      '--http-plain',
+      '--close-at',
+      '2026-12-24T21:00:00-03:00',
+      '--results-cert',
+      'results.crt',
+      '--results-key',
+      'results.key',
       '--log-level',
       'debug',
       '--log-format',
       'json',
+      '--log-batches',
+      'off',
     ],
     {},
   );
@@ -132,8 +154,15 @@ test('every server setting can be set by flag and by environment variable', (t) 
     LOTTERY_MAX_HANDSHAKES: '6',
     LOTTERY_IDLE_TIMEOUT: '2',
     LOTTERY_FRAME_TIMEOUT: '0.5',
+    LOTTERY_HTTP_PORT: '9090',
+    LOTTERY_HTTP_HOST: '::1',
+    LOTTERY_HTTP_PLAIN: 'on',
+    LOTTERY_CLOSE_AT: '2026-12-24T21:00:00-03:00',
+    LOTTERY_RESULTS_CERT: 'results.crt',
+    LOTTERY_RESULTS_KEY: 'results.key',
     LOGGING_LEVEL: 'debug',
     LOG_FORMAT: 'json',
+    LOG_BATCHES: 'off',
   });
   const expected = {
     port: 2000,
@@ -148,8 +177,15 @@ test('every server setting can be set by flag and by environment variable', (t) 
     maxUnauthenticatedPerAddress: 5,
     handshakeTimeout: 1.5,
     maxHandshakes: 6,
+    httpPort: 9090,
+    httpHost: '::1',
+    httpPlain: true,
+    logBatches: false,
     idleTimeout: 2,
     frameTimeout: 0.5,
+    closeAt: '2026-12-24T21:00:00-03:00',
+    resultsCert: 'results.crt',
+    resultsKey: 'results.key',
     tlsCa: 'ca.pem',
     tlsCert: 'c.pem',
     tlsKey: 'k.pem',
@@ -160,6 +196,18 @@ test('every server setting can be set by flag and by environment variable', (t) 
   };
   t.deepEqual(flags, expected);
   t.deepEqual(env, expected);
+});
+
+test('--close-at takes ISO 8601 with an offset only; --results-cert and --results-key go together', (t) => {
+  t.is(loadServerConfig(['--close-at', '2026-12-05T00:00:00Z'], {}).closeAt, '2026-12-05T00:00:00Z');
+  for (const bad of ['2026-12-24 21:00', '2026-12-24T21:00:00', 'tomorrow', '2026-13-40T25:00:00Z']) {
+    const error = t.throws(() => loadServerConfig(['--close-at', bad], {}));
+    t.regex(error!.message, /--close-at \(LOTTERY_CLOSE_AT\).*ISO 8601 with its offset/, bad);
+  }
+  t.regex(
+    t.throws(() => loadServerConfig(['--results-cert', 'r.crt'], {}))!.message,
+    /--results-key \(LOTTERY_RESULTS_KEY\): --results-cert and --results-key go together/,
+  );
 });
 
 test('without --workers there is one session worker per 8 agencies, at most one per core; given, it is taken as is', async (t) => {
@@ -239,7 +287,10 @@ test('a bad value in the config file exits 2 naming the key as the file has it, 
   const path = await configFile(t, { port: 'not a port' });
   const exit = exitOf(t, () => loadServerConfig(['--config', path], {}));
   t.is(exit.exitCode, 2);
-  t.is(exit.message.split('\n')[0], `lottery-server: "port" in config file ${path}: ports must be within range 0 - 65535`);
+  t.is(
+    exit.message.split('\n')[0],
+    `lottery-server: "port" in config file ${path}: ports must be within range 0 - 65535, got "not a port"`,
+  );
   t.notRegex(exit.message, /--port|SERVER_PORT/);
 });
 
@@ -348,7 +399,7 @@ test('a port is written in digits: trailing letters are refused, not cut off', (
     [[], { SERVER_PORT: '80abc' }],
   ] as const) {
     const exit = exitOf(t, () => loadServerConfig([...argv], env));
-    t.is(exit.message.split('\n')[0], 'lottery-server: --port (SERVER_PORT): ports must be within range 0 - 65535');
+    t.is(exit.message.split('\n')[0], 'lottery-server: --port (SERVER_PORT): ports must be within range 0 - 65535, got "80abc"');
   }
   t.is(loadServerConfig(['--port', '0'], {}).port, 0);
 });
@@ -358,10 +409,10 @@ test('every bad value is told at once, one line each in schema order, then the c
   const exit = exitOf(t, () => loadServerConfig(['--config', path, '--agencies', 'five'], { LOG_FORMAT: 'xml' }));
   t.is(exit.exitCode, 2);
   t.deepEqual(exit.message.split('\n'), [
-    `lottery-server: "host" in config file ${path}: must be of type String`,
-    'lottery-server: --agencies (LOTTERY_AGENCIES): must be a positive integer',
-    `lottery-server: "workers" in config file ${path}: must be an integer from 1 to 256`,
-    'lottery-server: --log-format (LOG_FORMAT): must be one of the possible values: ["text","json"]',
+    `lottery-server: "host" in config file ${path}: must be of type String, got 5`,
+    'lottery-server: --agencies (LOTTERY_AGENCIES): must be a positive integer, got "five"',
+    `lottery-server: "workers" in config file ${path}: must be an integer from 1 to 256, got 0`,
+    'lottery-server: --log-format (LOG_FORMAT): must be one of the possible values: ["text","json"], got "xml"',
     `lottery-server: config file ${path}: unknown key "prot"`,
     "Try 'lottery-server --help'.",
   ]);
@@ -429,17 +480,27 @@ test('the longest timeouts a timer can hold and the most workers are taken', (t)
 test('any flag given twice exits 2 naming it, whatever the two values', (t) => {
   for (const [key, setting] of Object.entries(serverSchema)) {
     const value = key === 'config' ? '/nonexistent.json' : String(serverSchema[key as keyof typeof serverSchema].default);
-    for (const argv of [
-      [`--${setting.arg}`, value, `--${setting.arg}`, value],
-      [`--${setting.arg}=${value}`, `--${setting.arg}`, value],
-    ]) {
+    // A switch takes its value only inline: given alone, it means on.
+    const twice = (setting as { isSwitch?: true }).isSwitch
+      ? [
+          [`--${setting.arg}`, `--${setting.arg}`],
+          [`--${setting.arg}=on`, `--${setting.arg}`],
+        ]
+      : [
+          [`--${setting.arg}`, value, `--${setting.arg}`, value],
+          [`--${setting.arg}=${value}`, `--${setting.arg}`, value],
+        ];
+    for (const argv of twice) {
       const exit = exitOf(t, () => loadServerConfig(argv, {}), argv.join(' '));
       t.is(exit.exitCode, 2);
       t.regex(exit.message, new RegExp(`option '--${setting.arg}' is given more than once`));
     }
   }
   for (const setting of Object.values(agencySchema)) {
-    const exit = exitOf(t, () => loadAgencyConfig(['--id', '1', `--${setting.arg}`, '1', `--${setting.arg}`, '2'], {}), setting.arg);
+    // A switch takes a value only inline.
+    const twice =
+      'isSwitch' in setting ? [`--${setting.arg}=on`, `--${setting.arg}=off`] : [`--${setting.arg}`, '1', `--${setting.arg}`, '2'];
+    const exit = exitOf(t, () => loadAgencyConfig(['--id', '1', ...twice], {}), setting.arg);
     t.regex(exit.message, new RegExp(`option '--${setting.arg}' is given more than once`));
   }
   t.regex(exitOf(t, () => loadServerConfig(['--help'], {})).message, /each flag may be given once/);
@@ -521,4 +582,28 @@ test('host:port parsing takes names, IPv4 and bracketed IPv6 with a port from 1 
   t.deepEqual(parseHostPort('[::1]:65535'), { host: '::1', port: 65535 });
   for (const bad of ['localhost', 'localhost:', ':80', 'host:0', 'host:65536', 'host:123456', 'host:8o'])
     t.is(parseHostPort(bad), undefined, bad);
+});
+
+test('a bad value is told with the value as given, from a flag or a variable', (t) => {
+  t.regex(
+    exitOf(t, () => loadAgencyConfig(['--id', '0'], {})).message,
+    /^lottery-agency: --id \(CLI_ID\): must be a positive integer, got "0"$/m,
+  );
+  t.regex(exitOf(t, () => loadAgencyConfig([], { CLI_ID: 'two' })).message, /--id \(CLI_ID\): must be a positive integer, got "two"$/m);
+  t.regex(
+    exitOf(t, () => loadServerConfig(['--port', 'abc'], {})).message,
+    /--port \(\w+\): ports must be within range 0 - 65535, got "abc"$/m,
+  );
+});
+
+test('--server refuses a URL, saying what host:port it means', (t) => {
+  t.regex(
+    exitOf(t, () => loadAgencyConfig(['--id', '1', '--server', 'http://127.0.0.1:12345'], {})).message,
+    /--server \(CLI_SERVER_ADDRESS\): must be host:port, not a URL: give 127\.0\.0\.1:12345$/m,
+  );
+  t.regex(
+    exitOf(t, () => loadAgencyConfig(['--id', '1', '--server', 'tcp://lot.example/'], {})).message,
+    /not a URL: give lot\.example:12345$/m,
+  );
+  t.is(parseHostPort('http://h:1'), undefined);
 });

@@ -87,16 +87,37 @@ const soloUploads: SoloUpload[] = [
   }),
 ];
 
+// Two more agencies of that lottery, each with a test of its own below: one
+// of 1500 bets sent with no amount cap, and one with a course-like file.
+const uncapped = { id: soloUploads.length + 1, count: 1500, winnerRows: [0, 749, 1499] };
+const courseLike = {
+  id: soloUploads.length + 2,
+  lines: [
+    '\uFEFF"Pérez, Juan Martín",Gómez,30904465,1999-03-17,7574',
+    'María José,"Núñez, del Valle",25123987,1985-11-02,1234',
+    '"Ana ""la Negra""",O\'Connor,41222333,2001-01-31,7574',
+    'Zoë,"Ibáñez, Saldaña",12345678,1970-02-28,0',
+    '"Joaquín",Acuña,87654321,1960-06-15,9999',
+  ],
+};
+
 let soloLottery:
   { dir: string; dataDir: string; server: RunningServer; inputs: AgencyInput[]; agencies: ReturnType<typeof startAgency>[] } | undefined;
 test.before(async () => {
   const dir = await mkdtemp(join(tmpdir(), 'lottery-it-'));
-  const inputs = await writeAgencies(dir, soloUploads);
+  const inputs = await writeAgencies(dir, [...soloUploads, uncapped]);
+  const courseFile = join(dir, `agency-${courseLike.id}.csv`);
+  await writeFile(courseFile, courseLike.lines.map((line) => `${line}\r\n`).join(''), 'utf8');
   const dataDir = join(dir, 'server');
-  const server = await startServer(['--data-dir', dataDir, '--agencies', String(soloUploads.length)], { startTimeoutMs: GUARD_MS });
+  const server = await startServer(['--data-dir', dataDir, '--agencies', String(courseLike.id)], { startTimeoutMs: GUARD_MS });
   const agencies = inputs.map((input, i) =>
-    startAgency(input.id, server.port, ['--data-file', input.file, '--batch-max-amount', String(soloUploads[i].maxAmount)]),
+    startAgency(input.id, server.port, [
+      '--data-file',
+      input.file,
+      ...(i < soloUploads.length ? ['--batch-max-amount', String(soloUploads[i].maxAmount)] : []),
+    ]),
   );
+  agencies.push(startAgency(courseLike.id, server.port, ['--data-file', courseFile]));
   soloLottery = { dir, dataDir, server, inputs, agencies };
 });
 test.after.always(async () => {
@@ -126,9 +147,11 @@ for (const [i, upload] of soloUploads.entries()) {
 }
 
 test('with no amount cap, every batch fits an 8 KiB frame and only the last one is short', async (t) => {
-  const { dataDir, server, inputs, runs } = await runLottery(t, [{ count: 1500, winnerRows: [0, 749, 1499] }]);
+  const { dataDir, server, inputs: soloInputs, agencies } = soloLottery!;
+  const inputs = [soloInputs[uncapped.id - 1]];
+  const runs = [await within(agencies[uncapped.id - 1].result, `agency ${uncapped.id}`)];
   assertWinners(t, runs, [inputs[0].winners]);
-  const batches = storedBatches(server.lines, 1);
+  const batches = storedBatches(server.lines, uncapped.id);
   t.is(
     batches.reduce((sum, n) => sum + n, 0),
     1500,
@@ -149,7 +172,8 @@ test('with no amount cap, every batch fits an 8 KiB frame and only the last one 
     }
     offset += amount;
   }
-  t.deepEqual(sorted(await storedRows(t, dataDir)), sorted(inputs[0].rows));
+  const stored = (await storedRows(t, dataDir)).filter((row) => row.startsWith(`${uncapped.id},`));
+  t.deepEqual(sorted(stored), sorted(inputs[0].rows));
 });
 
 test('three agencies with winners at rows [0, 99], [50] and none each log exactly their own documents', async (t) => {
@@ -217,26 +241,16 @@ test('eight agencies uploading in parallel all finish, and bets.csv holds every 
 });
 
 test('a course-like file with CRLF, a UTF-8 BOM and quoted names with commas is stored with its values intact', async (t) => {
-  const dir = await tempDir(t);
-  const file = join(dir, 'agency-1.csv');
-  const lines = [
-    '\uFEFF"Pérez, Juan Martín",Gómez,30904465,1999-03-17,7574',
-    'María José,"Núñez, del Valle",25123987,1985-11-02,1234',
-    '"Ana ""la Negra""",O\'Connor,41222333,2001-01-31,7574',
-    'Zoë,"Ibáñez, Saldaña",12345678,1970-02-28,0',
-    '"Joaquín",Acuña,87654321,1960-06-15,9999',
-  ];
-  await writeFile(file, lines.map((line) => `${line}\r\n`).join(''), 'utf8');
+  const id = String(courseLike.id);
   const expected = [
-    ['1', 'Pérez, Juan Martín', 'Gómez', '30904465', '1999-03-17', '7574'],
-    ['1', 'María José', 'Núñez, del Valle', '25123987', '1985-11-02', '1234'],
-    ['1', 'Ana "la Negra"', "O'Connor", '41222333', '2001-01-31', '7574'],
-    ['1', 'Zoë', 'Ibáñez, Saldaña', '12345678', '1970-02-28', '0'],
-    ['1', 'Joaquín', 'Acuña', '87654321', '1960-06-15', '9999'],
+    [id, 'Pérez, Juan Martín', 'Gómez', '30904465', '1999-03-17', '7574'],
+    [id, 'María José', 'Núñez, del Valle', '25123987', '1985-11-02', '1234'],
+    [id, 'Ana "la Negra"', "O'Connor", '41222333', '2001-01-31', '7574'],
+    [id, 'Zoë', 'Ibáñez, Saldaña', '12345678', '1970-02-28', '0'],
+    [id, 'Joaquín', 'Acuña', '87654321', '1960-06-15', '9999'],
   ];
-  const dataDir = join(dir, 'server');
-  const server = await serverFor(t, dataDir, ['--agencies', '1']);
-  const run = await agencyFor(t, 1, server.port, ['--data-file', file]).result;
+  const { dataDir, agencies } = soloLottery!;
+  const run = await within(agencies[courseLike.id - 1].result, `agency ${id}`);
   t.is(run.code, 0, run.lines.join('\n'));
   t.false(
     run.lines.some((line) => /result: fail/.test(line)),
@@ -244,11 +258,12 @@ test('a course-like file with CRLF, a UTF-8 BOM and quoted names with commas is 
   );
   t.deepEqual(sorted(run.winners ?? []), ['30904465', '41222333']);
 
+  // The whole of bets.csv, the other agencies' rows too: none has a BOM or a CR.
   const text = await readFile(join(dataDir, 'bets.csv'), 'utf8');
   t.false(text.includes('\uFEFF'), 'the BOM is not stored');
   t.false(text.includes('\r'), 'bets.csv has LF line endings');
-  t.true(text.includes('1,"Pérez, Juan Martín",Gómez,30904465,1999-03-17,7574\n'), 'a name with a comma is quoted');
-  const parsed = await csvRecords(text);
+  t.true(text.split('\n').includes(`${id},"Pérez, Juan Martín",Gómez,30904465,1999-03-17,7574`), 'a name with a comma is quoted');
+  const parsed = (await csvRecords(text)).filter((row) => row[0] === id);
   const key = (row: string[]) => row.join('\u0000');
   t.deepEqual(parsed.map(key).sort(), expected.map(key).sort());
 });

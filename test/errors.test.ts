@@ -20,6 +20,7 @@ const samples: Error[] = [
   new errors.StoreFailedError('x'),
   new errors.StoreUnavailableError(),
   new errors.StoreRecoveryError('x'),
+  new errors.StoredDataError('x'),
   new errors.JournalCorruptError('x'),
   new errors.DataDirLockedError('x', undefined),
   new errors.ActorGoneError('x'),

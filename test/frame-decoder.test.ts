@@ -168,7 +168,7 @@ test('a bad version throws ProtocolError BAD_FRAME', (t) => {
 });
 
 test('an unknown message type throws ProtocolError BAD_FRAME', (t) => {
-  for (const type of [0x00, 0x0a, 0x0e, 0x10, 0xff]) {
+  for (const type of [0x00, 0x0a, 0x0e, 0x12, 0xff]) {
     throwsBadFrame(t, () => new FrameDecoder().push(header({ type })), /type/);
   }
 });

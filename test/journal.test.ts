@@ -5,10 +5,17 @@ import { JournalCorruptError } from '../src/errors.ts';
 
 const chain = (n: number) => n.toString(16).padStart(64, '0');
 const records: JournalRecord[] = [
-  { kind: 'commit', csvEnd: 120, chain: chain(1), agencies: { '1': { next: 3, stored: 3 } } },
-  { kind: 'commit', csvEnd: 400, chain: chain(2), agencies: { '1': { next: 8, stored: 8 }, '2': { next: 5, stored: 4 } } },
+  { kind: 'commit', at: '2026-12-04T21:00:00.000Z', csvEnd: 120, chain: chain(1), agencies: { '1': { next: 3, stored: 3 } } },
   {
     kind: 'commit',
+    at: '2026-12-04T21:00:00.000Z',
+    csvEnd: 400,
+    chain: chain(2),
+    agencies: { '1': { next: 8, stored: 8 }, '2': { next: 5, stored: 4 } },
+  },
+  {
+    kind: 'commit',
+    at: '2026-12-04T21:00:00.000Z',
     csvEnd: 400,
     chain: chain(3),
     agencies: { '1': { next: 8, stored: 8 } },
@@ -16,18 +23,25 @@ const records: JournalRecord[] = [
   },
   {
     kind: 'commit',
+    at: '2026-12-04T21:00:00.000Z',
     csvEnd: 400,
     chain: chain(4),
     agencies: { '2': { next: 5, stored: 4 } },
     finished: { '2': { total: 5, digest: chain(10) } },
   },
-  { kind: 'draw', winners: { '1': ['30904465', '111'], '2': [], '3': ['Núñez-free 12'] }, chain: chain(4) },
+  {
+    kind: 'draw',
+    winners: { '1': ['30904465', '111'], '2': [], '3': ['Núñez-free 12'] },
+    chain: chain(4),
+    head: chain(6),
+    at: '2026-12-04T21:00:02.000Z',
+  },
 ];
 
 const encoded = (list: JournalRecord[]) => Buffer.from(list.map(encodeRecord).join(''));
 
 test('a record is one line: the CRC-32 of its JSON in 8 hex digits, a space, the JSON', (t) => {
-  const record: JournalRecord = { kind: 'draw', winners: { '1': [] }, chain: chain(5) };
+  const record: JournalRecord = { kind: 'draw', winners: { '1': [] }, chain: chain(5), head: chain(7), at: '2026-12-04T21:00:02.000Z' };
   const json = JSON.stringify(record);
   const line = encodeRecord(record);
   t.is(line, `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`);

@@ -91,8 +91,8 @@ test('a draft decides a group against the state its earlier work leaves, and the
     'a repeat counts nothing',
   );
   t.deepEqual(ledger.state(1), at(0), 'nothing applied yet');
-  const record = draft.record()!;
-  t.deepEqual(record, { kind: 'commit', agencies: { 1: { next: 10, stored: 10 } }, finished: { 1: { total: 10, digest: 'd' } } });
+  const record = draft.record('T')!;
+  t.deepEqual(record, { kind: 'commit', agencies: { 1: { next: 10, stored: 10 } }, finished: { 1: { total: 10, digest: 'd' } }, at: 'T' });
   ledger.apply(record);
   t.deepEqual(ledger.state(1), at(10, 10, true));
   t.deepEqual(ledger.finishOf(1), { total: 10, digest: 'd' });
@@ -108,7 +108,7 @@ test('a draft that only refuses has no record; a draw applied refuses every late
   draft.append({ agency: 2, offset: 3, count: 1, valid: true });
   draft.finish(2, { total: 1, digest: 'd' }, 'd');
   t.is(draft.record(), undefined);
-  ledger.apply({ kind: 'draw', winners: { 1: [], 2: ['7'] } });
+  ledger.apply({ kind: 'draw', winners: { 1: [], 2: ['7'] }, at: 'T' });
   t.true(ledger.drawn);
   t.false(ledger.drawDue(2));
   t.like(ledger.draft().append({ agency: 2, offset: 0, count: 1, valid: true }), { code: ErrorCode.DRAW_DONE });
@@ -116,7 +116,7 @@ test('a draft that only refuses has no record; a draw applied refuses every late
 
 test('the FINISHes of one group count the agencies finished in the order they are decided', (t) => {
   const ledger = new Ledger();
-  ledger.apply({ kind: 'commit', agencies: { 9: { next: 0, stored: 0 } }, finished: { 9: { total: 0, digest: 'e' } } });
+  ledger.apply({ kind: 'commit', agencies: { 9: { next: 0, stored: 0 } }, finished: { 9: { total: 0, digest: 'e' } }, at: 'T' });
   const draft = ledger.draft();
   t.is(draft.finish(5, { total: 0, digest: 'e' }, 'e').finishedNow, 2);
   t.is(draft.finish(3, { total: 0, digest: 'e' }, 'e').finishedNow, 3);
@@ -250,5 +250,54 @@ test('offsets only grow, stored bets never outnumber them, and a finished agency
       }
     }),
     { numRuns: 300, seed: 20261206 },
+  );
+});
+
+test('the close refuses every later batch and FINISH of an agency that had not finished with SALES_CLOSED, the time and what was stored; the draw is due at once', (t) => {
+  const ledger = new Ledger();
+  ledger.decideAlone((draft) => draft.append({ agency: 1, offset: 0, count: 3, valid: true }));
+  ledger.decideAlone((draft) => draft.append({ agency: 2, offset: 0, count: 2, valid: true }));
+  ledger.decideAlone((draft) => draft.finish(2, { total: 2, digest: 'd' }, 'd'));
+  t.false(ledger.drawDue(3));
+  const close = ledger.decideClose('2026-12-04T21:00:00.000Z', 3)!;
+  t.deepEqual(close, {
+    kind: 'close',
+    at: '2026-12-04T21:00:00.000Z',
+    unfinished: { 1: { next: 3, stored: 3 }, 3: { next: 0, stored: 0 } },
+  });
+  ledger.apply(close);
+  t.true(ledger.drawDue(3));
+  t.is(ledger.closedAt, '2026-12-04T21:00:00.000Z');
+  t.is(ledger.decideClose('2026-12-04T22:00:00.000Z', 3), undefined, 'a second close changes nothing');
+  const refused = ledger.draft().append({ agency: 1, offset: 3, count: 1, valid: true });
+  t.like(refused, { status: 'rejected', code: ErrorCode.SALES_CLOSED, next: 3 });
+  t.regex(
+    (refused as { message: string }).message,
+    /^sales closed at 2026-12-04T21:00:00.000Z: 3 of agency 1's bets were stored before it/,
+  );
+  t.like(ledger.draft().finish(1, { total: 3, digest: 'x' }, 'x').outcome, { status: 'rejected', code: ErrorCode.SALES_CLOSED });
+  t.like(
+    ledger.draft().finish(2, { total: 2, digest: 'd' }, 'd').outcome,
+    { status: 'finished' },
+    'a finished agency may repeat its FINISH',
+  );
+  ledger.apply({ kind: 'draw', winners: { 1: [], 2: [], 3: [] }, at: '2026-12-04T21:00:01.000Z' });
+  t.false(ledger.drawDue(3));
+  t.deepEqual(ledger.times().close, '2026-12-04T21:00:00.000Z');
+  t.deepEqual(ledger.times().draw, '2026-12-04T21:00:01.000Z');
+  t.is(new Ledger().decideClose('T', 1)?.kind, 'close');
+});
+
+test("commit times: each agency's first and last commit as the records say", (t) => {
+  const ledger = new Ledger();
+  ledger.apply({ kind: 'commit', agencies: { 1: { next: 1, stored: 1 } }, at: 'A' });
+  ledger.apply({ kind: 'commit', agencies: { 1: { next: 2, stored: 2 }, 2: { next: 1, stored: 1 } }, at: 'B' });
+  ledger.apply({ kind: 'commit', agencies: { 2: { next: 2, stored: 2 } }, at: 'C' });
+  t.deepEqual(
+    [...ledger.times().agencies],
+    [
+      [1, { first: 'A', last: 'B' }],
+      [2, { first: 'B', last: 'C' }],
+    ],
   );
 });

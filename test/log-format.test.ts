@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { colorWanted, createLogger, formatTextLine, logConfig, logEvent } from '../src/log/logger.ts';
+import { PER_BATCH_ACTIONS, colorWanted, createLogger, formatTextLine, logConfig, logEvent } from '../src/log/logger.ts';
 
 // Local time, as the text line shows it: 2026-11-22 13:21:05 wherever the test runs.
 const time = new Date(2026, 10, 22, 13, 21, 5).getTime();
@@ -149,4 +149,46 @@ test('colour is wanted on a terminal only, and never with NO_COLOR set', async (
   const file = await open(join(dir, 'log.txt'), 'w');
   t.teardown(() => file.close());
   t.false(colorWanted(file.fd, {}), 'a file is not a terminal');
+});
+
+test('per-batch success lines can be dropped while sorteo, other events and every failure stay, in either format', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'lottery-log-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  for (const format of ['text', 'json'] as const) {
+    const path = join(dir, `kept.${format}`);
+    const file = await open(path, 'w');
+    try {
+      const log = createLogger({ level: 'info', format, fd: file.fd, dropSuccessOf: PER_BATCH_ACTIONS });
+      logEvent(log, 'info', 'apuesta_recibida', 'success', { cantidad: 64 });
+      logEvent(log, 'warn', 'apuesta_recibida', 'fail', { cantidad: 3, error: 'bad' });
+      logEvent(log.child({ agencia: 2 }), 'info', 'apuesta_recibida', 'success', { cantidad: 64 });
+      logEvent(log, 'info', 'sorteo', 'success', { cant_ganadores: 3 });
+    } finally {
+      await file.close();
+    }
+    const lines = (await readFile(path, 'utf8')).split('\n').filter((line) => line !== '');
+    t.is(lines.length, 2, format);
+    t.true(lines[0].includes('apuesta_recibida') && lines[0].includes('fail'), format);
+    t.true(lines[1].includes('sorteo'), format);
+  }
+});
+
+test("an agency's JSON lines carry its id; its text lines keep the course's format", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'lottery-log-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const lines: Record<string, string> = {};
+  for (const format of ['text', 'json'] as const) {
+    const path = join(dir, `agency.${format}`);
+    const file = await open(path, 'w');
+    try {
+      logEvent(createLogger({ level: 'info', format, fd: file.fd, jsonFields: { agencia: 4 } }), 'info', 'consulta_ganadores', 'success', {
+        cant_ganadores: 1,
+      });
+    } finally {
+      await file.close();
+    }
+    lines[format] = await readFile(path, 'utf8');
+  }
+  t.like(JSON.parse(lines.json), { agencia: 4, action: 'consulta_ganadores', result: 'success', cant_ganadores: 1 });
+  t.regex(lines.text, /INFO {5}action: consulta_ganadores \| result: success \| cant_ganadores: 1\n$/);
 });

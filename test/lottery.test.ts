@@ -46,6 +46,7 @@ async function fixture(t: ExecutionContext, dir?: string): Promise<Fixture> {
   let draws = 0;
   const counted: LotteryStore = {
     finishCounted: (agency, total, digest) => store.finishCounted(agency, total, digest),
+    closeSales: (agencies) => store.closeSales(agencies),
     ledger: store.ledger,
     draw: (agencies) => {
       draws++;

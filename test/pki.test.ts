@@ -4,6 +4,7 @@
 import test from 'ava';
 import { X509Certificate } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startProgram } from '../src/harness/lottery-processes.ts';
 import { tempDir } from './helpers/lottery-fixtures.ts';
@@ -91,4 +92,58 @@ test('lottery-pki refuses to add to a CA whose key is missing', async (t) => {
   const run = await pki(['--out', dir, '--agencies', '2']);
   t.is(run.code, 1);
   t.regex(run.output, /ca\.key does not/);
+});
+
+test('lottery-pki refuses bad values with exit 2 and one line naming the flag', async (t) => {
+  const dir = join(await tempDir(t), 'pki');
+  for (const [args, message] of [
+    [['--revoke', 'two'], /^lottery-pki: --revoke \(PKI_REVOKE\): "two" is neither an agency id/],
+    [['--hosts', ''], /^lottery-pki: --hosts \(PKI_HOSTS\): names no host/],
+    [['--out', '/etc/passwd'], /^lottery-pki: --out \(PKI_OUT\): \/etc\/passwd exists and is not a directory/],
+  ] as const) {
+    const run = await pki((args as readonly string[]).includes('--out') ? [...args] : ['--out', dir, ...args]);
+    t.is(run.code, 2, `${args.join(' ')}: ${run.output}`);
+    t.regex(run.output, message);
+  }
+});
+
+test('lottery-pki --force without --hosts reissues the server certificate for the names the old one had', async (t) => {
+  const dir = join(await tempDir(t), 'pki');
+  t.is((await pki(['--out', dir, '--agencies', '1', '--hosts', 'lottery.example,10.0.0.7'])).code, 0);
+  const forced = await pki(['--out', dir, '--agencies', '1', '--force']);
+  t.is(forced.code, 0, forced.output);
+  t.is((await certificate(dir, 'server')).subjectAltName, 'DNS:lottery.example, IP Address:10.0.0.7');
+  t.regex(forced.output, /server certificate names: lottery\.example, 10\.0\.0\.7 \(those of the server\.crt it replaces/);
+});
+
+test('lottery-pki run again after --revoke says which kept certificate is revoked and how to issue a new one', async (t) => {
+  const dir = join(await tempDir(t), 'pki');
+  t.is((await pki(['--out', dir, '--agencies', '3'])).code, 0);
+  t.is((await pki(['--out', dir, '--revoke', '3'])).code, 0);
+  const again = await pki(['--out', dir, '--agencies', '3']);
+  t.is(again.code, 0, again.output);
+  t.regex(again.output, /agency-3\.crt is revoked in ca\.crl: remove agency-3\.crt and agency-3\.key and run again/);
+  t.notRegex(again.output, /agency-2\.crt is revoked/);
+});
+
+test('lottery-pki stops on SIGINT while it makes certificates, leaving only whole files', async (t) => {
+  const dir = join(await tempDir(t), 'pki');
+  const run = startProgram('lottery-pki', ['--out', dir, '--agencies', '2000']);
+  t.teardown(() => run.child.kill('SIGKILL'));
+  // Once the CA is there it is making the others: stop it then.
+  const { pollUntil, within } = await import('./helpers/lottery-fixtures.ts');
+  const { readdir } = await import('node:fs/promises');
+  await pollUntil(async () => (await readdir(dir).catch((): string[] => [])).includes('ca.crt'), 'the CA written');
+  run.child.kill('SIGINT');
+  t.is(await within(run.exited, 'lottery-pki exiting'), 130, run.lines.join('\n'));
+  t.regex(run.lines.join('\n'), /lottery-pki: stopped by SIGINT; the files made so far are whole/);
+  const files = await readdir(dir);
+  t.false(files.includes('agency-2000.crt'), 'it stopped before the end');
+  t.deepEqual(
+    files.filter((name) => !/^(ca|server|monitor|agency-\d+)\.(crt|key)$/.test(name)),
+    [],
+    'no partial file left',
+  );
+  for (const name of files.filter((file) => file.endsWith('.crt')))
+    t.notThrows(() => new X509Certificate(readFileSync(join(dir, name))), name);
 });

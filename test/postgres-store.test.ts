@@ -12,6 +12,7 @@ import { encodeCanonicalLines } from '../src/bets/canonical-bet.ts';
 import { uploadDigestOf } from '../src/bets/upload-digest.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { PostgresStore } from '../src/storage/postgres/postgres-store.ts';
+import { buildResults, encodeResults } from '../src/audit/results.ts';
 import type { WireBet } from '../src/wire/messages.ts';
 import { within } from './helpers/lottery-fixtures.ts';
 import { PostgresCluster, postgresMissing } from './helpers/postgres-cluster.ts';
@@ -47,6 +48,12 @@ async function openPostgres(
   return store;
 }
 
+/** A wall clock that moves one second each time it is read, from a fixed start. */
+function heldClock(): () => number {
+  let now = Date.parse('2026-12-04T20:00:00.000Z');
+  return () => (now += 1000);
+}
+
 const batch = (agency: number, bets: readonly WireBet[], from: number, to: number): AppendRequest => ({
   agency,
   offset: from,
@@ -80,22 +87,56 @@ async function upload(store: Pick<Store, 'append' | 'finish'>, one: WireBet[], t
 }
 
 function registerTests(): void {
-  test('the same uploads give the same outcomes, upload digests, chain and winners as the file Store', async (t) => {
+  test('the same uploads, close and draw give the same records, digests, chain, results.json and commit hooks as the file Store', async (t) => {
     const one = awkwardBets(1, 20);
     const two = awkwardBets(2, 25);
+    const three = awkwardBets(3, 9);
     const dir = await mkdtemp(join(tmpdir(), 'lottery-pg-files-'));
     t.teardown(() => rm(dir, { recursive: true, force: true }));
-    const files = await Store.open({ dataDir: dir, fsync: false, log });
+    // One held clock each, read at the same points: every record carries the same time on both.
+    const commits = { files: [] as number[], database: [] as number[] };
+    const files = await Store.open({ dataDir: dir, fsync: false, log, now: heldClock(), onCommit: (_, bets) => commits.files.push(bets) });
     t.teardown(() => files.close());
-    const database = await openPostgres(t, await freshDatabase());
+    const database = await PostgresStore.open({
+      url: await freshDatabase(),
+      lottery: 'default',
+      agencies: 3,
+      log,
+      pollMs: 100,
+      now: heldClock(),
+      onCommit: (_, bets) => commits.database.push(bets),
+    });
+    t.teardown(() => database.close());
     const fromFiles = await upload(files, one, two);
     const fromDatabase = await upload(database, one, two);
     t.deepEqual(fromDatabase, fromFiles);
     t.true(fromFiles.finishes.every((outcome) => outcome.status === 'finished'));
+    // Agency 3 sends part of its file and never finishes: the close records it as closed with what was stored.
+    t.deepEqual(await database.append(batch(3, three, 0, 6)), await files.append(batch(3, three, 0, 6)));
     t.deepEqual(database.snapshot(), files.snapshot());
-    const drawnFromFiles = await files.draw(2);
-    t.deepEqual(await database.draw(2), drawnFromFiles);
+    const closedFiles = await files.closeSales(3);
+    t.deepEqual(await database.closeSales(3), closedFiles);
+    t.deepEqual(Object.keys(closedFiles!.unfinished), ['3']);
+    t.deepEqual(await database.append(batch(3, three, 6, 9)), await files.append(batch(3, three, 6, 9)));
+    // What agency 3 hears at HELLO after the close (the database adds its connection's generation).
+    const { generation, ...welcome } = await database.welcome(3);
+    t.is(typeof generation, 'number');
+    t.deepEqual(welcome, files.welcome(3));
+    const drawnFromFiles = await files.draw(3);
+    t.deepEqual(await database.draw(3), drawnFromFiles);
     t.true(Object.values(drawnFromFiles.winners).flat().length > 0);
+    t.deepEqual(database.snapshot(), files.snapshot());
+    // The draw is the chain's last link on both: the same head after it, and the same chain it was drawn at.
+    t.is(database.chainHead, files.chainHead);
+    t.not(files.chainHead, drawnFromFiles.chain);
+    t.is(database.drawChain, files.drawChain);
+    t.deepEqual(database.ledger.times(), files.ledger.times());
+    for (const agency of [1, 2, 3]) t.is(database.uploadDigest(agency), files.uploadDigest(agency));
+    const results = (store: Store | PostgresStore) =>
+      encodeResults(buildResults(store.ledger, 3, (agency) => store.uploadDigest(agency), store.drawChain!, store.chainHead));
+    t.deepEqual(results(database), results(files));
+    t.deepEqual(commits.database, commits.files);
+    t.true(commits.files.length > 0);
   });
 
   test('a reopened store replays the records into the same state and refuses nothing it took', async (t) => {

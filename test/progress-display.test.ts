@@ -19,16 +19,16 @@ test('a status line is cleared before a log line and drawn again after it', (t) 
   const line = new StatusLine({ write: (text) => written.push(text), columns: 200 }, 'agency 1');
   line.rows = 200;
   line.update({ phase: 'uploading', acknowledged: 50 });
-  t.deepEqual(written, [`${CLEAR}agency 1 [#####...............] 25% 50 of 200 bets acknowledged`]);
+  t.deepEqual(written, [`${CLEAR}agency 1 [#####...............] 25% 50 of 200 rows acknowledged`]);
   written.length = 0;
   line.clear();
   written.push('LOG\n');
   line.redraw();
-  t.deepEqual(written, [CLEAR, 'LOG\n', `${CLEAR}agency 1 [#####...............] 25% 50 of 200 bets acknowledged`]);
+  t.deepEqual(written, [CLEAR, 'LOG\n', `${CLEAR}agency 1 [#####...............] 25% 50 of 200 rows acknowledged`]);
   written.length = 0;
   line.update({ phase: 'finished', total: 200 });
   line.update({ phase: 'waiting', finished: 3, agencies: 5 });
-  t.is(written.at(-1), `${CLEAR}agency 1: 200 bets acknowledged; waiting for the draw (3 of 5 agencies finished)`);
+  t.is(written.at(-1), `${CLEAR}agency 1: 200 rows acknowledged; waiting for the draw (3 of 5 agencies finished)`);
   line.close();
   line.redraw();
   t.is(written.at(-1), CLEAR, 'closed: cleared and never drawn again');
@@ -84,6 +84,7 @@ function inTerminal(command: string[], env: NodeJS.ProcessEnv = {}) {
       one.file,
       '--batch-max-amount',
       '20',
+      '--skip-invalid',
     ]);
     t.teardown(() => agency.child.kill('SIGKILL'));
     await within(agency.shows('waiting for the draw (1 of 2 agencies finished)'), 'agency 1 saying it waits for the other agency');
@@ -97,8 +98,8 @@ function inTerminal(command: string[], env: NodeJS.ProcessEnv = {}) {
     );
 
     const output = agency.output();
-    t.regex(output, /agency 1 \[#+\.*\] \d+% [\d,]+ of 601 bets acknowledged/);
-    t.true(output.includes('agency 1: 601 bets acknowledged; waiting for the draw (1 of 2 agencies finished)'));
+    t.regex(output, /agency 1 \[#+\.*\] \d+% [\d,]+ of 601 rows acknowledged/);
+    t.true(output.includes('agency 1: 601 rows acknowledged; waiting for the draw (1 of 2 agencies finished)'));
     // Every log line starts on a line of its own: at the start, after a line
     // break, or where the status line was just cleared, never glued to it.
     let lines = 0;
@@ -124,7 +125,19 @@ function inTerminal(command: string[], env: NodeJS.ProcessEnv = {}) {
   const agencyBin = new URL('../src/bin/lottery-agency.mjs', import.meta.url).pathname;
   // No server: the agency warns about the bad row only once connected, so it warns of the connection instead.
   const agency = inTerminal(
-    [process.execPath, agencyBin, '--id', '1', '--server', `127.0.0.1:${CLOSED_PORT}`, '--data-file', one.file, '--retry-timeout', '1'],
+    [
+      process.execPath,
+      agencyBin,
+      '--id',
+      '1',
+      '--server',
+      `127.0.0.1:${CLOSED_PORT}`,
+      '--data-file',
+      one.file,
+      '--retry-timeout',
+      '1',
+      '--skip-invalid',
+    ],
     { NO_COLOR: '1' },
   );
   t.is(await within(agency.exited, 'the agency'), 1);

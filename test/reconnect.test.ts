@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import net from 'node:net';
 import { join } from 'node:path';
-import { CLOSED_PORT, startAgency, startServer } from '../src/harness/lottery-processes.ts';
+import { CLOSED_PORT, startAgency, startProgram, startServer } from '../src/harness/lottery-processes.ts';
 import { faultsEnv } from './helpers/fault-hooks.ts';
 import { connectRaw } from './helpers/raw-connection.ts';
 import { agencyFiles, sorted, storedRows, tempDir, within } from './helpers/lottery-fixtures.ts';
@@ -87,7 +87,16 @@ test('a second connection for the same agency takes over: the older one gets REP
   t.teardown(() => newer.destroy());
   newer.send({ type: 'HELLO', agency: 2 });
   t.like(await newer.receive(), { type: 'WELCOME', offset: 1 });
-  t.like(await older.receive(), { type: 'ERROR', code: 'REPLACED' });
+  const replaced = await older.receive();
+  t.like(replaced, { type: 'ERROR', code: 'REPLACED' });
+  // The older one is told where the newer one comes from, and the server logs both once.
+  t.regex(
+    (replaced as { message: string }).message,
+    /^a newer connection from 127\.0\.0\.1:\d+ took over agency 2: another process is uploading as this agency$/,
+  );
+  await server.waitForLine(
+    /action: agencia_duplicada \| result: fail \| agencia: 2 \| anterior: 127\.0\.0\.1:\d+ \| nueva: 127\.0\.0\.1:\d+ \|/,
+  );
   await older.closed;
   newer.send({ type: 'BETS', offset: 1, bets: [['Luis', 'Núñez', '2', '1991-06-06', 11]] });
   t.deepEqual(await newer.receive(), { type: 'ACK', offset: 2 });
@@ -127,4 +136,51 @@ test('an agency whose server fails every request after WELCOME gives up after --
     agency.lines.at(-1)!,
     /action: agencia \| result: fail \| error: gave up after \d+ s: the server kept failing: the server answered INTERNAL: ENOSPC/,
   );
+});
+
+test('a server host name that does not resolve is retried, reported as a DNS failure, and named when the agency gives up', async (t) => {
+  const { files } = await agencyFiles(t, [{ count: 3 }]);
+  // .invalid never resolves (RFC 6761).
+  const agency = startProgram('lottery-agency', [
+    '--id',
+    '1',
+    '--data-file',
+    files[0],
+    '--server',
+    'nowhere.invalid:12345',
+    '--retry-timeout',
+    '1',
+  ]);
+  t.is(await within(agency.exited, 'the agency giving up'), 1);
+  t.true(
+    agency.lines.some((line) =>
+      /action: conexion \| result: fail \| code: HOST_NOT_FOUND \| error: the server's host name nowhere\.invalid does not resolve/.test(
+        line,
+      ),
+    ),
+    agency.lines.join('\n'),
+  );
+  t.regex(
+    agency.lines.at(-1)!,
+    /action: agencia \| result: fail \| error: gave up after \d+ s: the server's host name nowhere\.invalid does not resolve .*check the host in --server$/,
+  );
+});
+
+test('an agency whose connection another process takes over exits 1 saying so and from where, instead of fighting for it', async (t) => {
+  const { dir, files } = await agencyFiles(t, [{ count: 20000 }]);
+  const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '2']);
+  t.teardown(() => server.stop());
+  const agency = startAgency(1, server.port, ['--data-file', files[0], '--batch-max-amount', '2']);
+  await server.waitForLine(/action: apuesta_recibida \| result: success \| agencia: 1/);
+  // Another process speaks as agency 1.
+  const other = await connectRaw(server.port);
+  t.teardown(() => other.destroy());
+  other.send({ type: 'HELLO', agency: 1 });
+  t.like(await other.receive(), { type: 'WELCOME' });
+  t.is(await within(agency.exited, 'the replaced agency exiting'), 1, agency.lines.join('\n'));
+  t.regex(
+    agency.lines.at(-1)!,
+    /action: agencia \| result: fail \| error: the server answered REPLACED: a newer connection from 127\.0\.0\.1:\d+ took over agency 1: another process is uploading as this agency$/,
+  );
+  t.is(server.lines.filter((line) => /action: agencia_duplicada/.test(line)).length, 1);
 });

@@ -379,7 +379,7 @@ test('a connection replaced by a newer one for its agency is told REPLACED and c
   t.deepEqual(await transport.receive(), {
     type: 'ERROR',
     code: ErrorCode.REPLACED,
-    message: `a newer connection for agency ${AGENCY} took over`,
+    message: `a newer connection took over agency ${AGENCY}: another process is uploading as this agency`,
   });
   await transport.closed;
 });

@@ -8,6 +8,8 @@ import { FrameDecoder } from '../src/wire/frame-decoder.ts';
 import { HEADER_SIZE, MAX_FRAME_SIZE, MAX_PAYLOAD_SIZE, type Frame } from '../src/wire/frame.ts';
 import type { Message, WireBet } from '../src/wire/messages.ts';
 import { ErrorCode, ProtocolError } from '../src/errors.ts';
+import { lotteryStatus } from '../src/ledger/lottery-status.ts';
+import { STATUS_WAITING_LIMIT } from '../src/wire/codec.ts';
 
 // The protocol's rules, one input at a time, against the pure state machine
 // (session-protocol.ts): no transport, no timer, no Store or Lottery. The
@@ -132,13 +134,99 @@ test('a payload of the wrong shape gets ERROR BAD_MESSAGE and the connection is 
   t.is(actions.at(-1)?.kind, 'close');
 });
 
-test('the monitor certificate may only PING: anything else is UNAUTHORIZED', (t) => {
+test('the monitor certificate may only PING and ask STATUS: anything else is UNAUTHORIZED', (t) => {
   const machine = protocol({ identity: { kind: 'monitor' } });
   t.deepEqual(said(machine.frame(frameOf({ type: 'PING' }))), [{ type: 'PONG' }]);
   const actions = machine.frame(frameOf({ type: 'HELLO', agency: 2 }));
   t.like(said(actions), [{ type: 'ERROR', code: ErrorCode.UNAUTHORIZED }]);
-  t.regex((said(actions)[0] as { message: string }).message, /the monitor certificate may only PING, not send HELLO/);
+  t.regex(
+    (said(actions)[0] as { message: string }).message,
+    /the monitor certificate may only PING, ask STATUS and CLOSE sales, not send HELLO/,
+  );
   t.is(actions.at(-1)?.kind, 'close');
+});
+
+test('STATUS is answered with one STATUS_REPORT for the monitor, or anyone in plaintext; an agency certificate is UNAUTHORIZED', (t) => {
+  const status = lotteryStatus({
+    agencies: 3,
+    states: new Map([[1, { stored: 4, finished: true }]]),
+    connected: new Set([2]),
+    bets: 4,
+    betsPerSecond: 1.6,
+    winners: null,
+    drawDigest: null,
+  });
+  for (const identity of [{ kind: 'monitor' } as const, undefined]) {
+    const machine = protocol({ identity });
+    t.deepEqual(machine.frame(frameOf({ type: 'STATUS' })), [{ kind: 'status' }]);
+    const report = said(machine.statusAnswered(status));
+    t.deepEqual(report, [
+      {
+        type: 'STATUS_REPORT',
+        agencies: 3,
+        counts: { absent: 1, uploading: 1, finished: 1, closed: 0 },
+        waiting: [2, 3],
+        waitingMore: 0,
+        bets: 4,
+        betsPerSecond: 2,
+        drawn: false,
+      },
+    ]);
+    // It decodes as it was sent.
+    t.deepEqual(decodeMessage(frameOf(report[0])), report[0]);
+  }
+  const agency = protocol({ identity: { kind: 'agency', agency: 1 } });
+  const refused = agency.frame(frameOf({ type: 'STATUS' }));
+  t.like(said(refused), [{ type: 'ERROR', code: ErrorCode.UNAUTHORIZED, message: 'only the monitor certificate may ask STATUS' }]);
+});
+
+test('a STATUS_REPORT of 10,000 agencies none finished fits one frame, listing the first ids and counting the rest', (t) => {
+  const agencies = 10_000;
+  const status = lotteryStatus({
+    agencies,
+    states: new Map(),
+    connected: new Set(),
+    bets: 0,
+    betsPerSecond: 0,
+    winners: null,
+    drawDigest: null,
+  });
+  const [report] = said(protocol().statusAnswered(status));
+  t.like(report, { waitingMore: agencies - STATUS_WAITING_LIMIT });
+  t.true(encodeMessage(report).length <= MAX_FRAME_SIZE);
+  const { type, ...payload } = report as Message & { type: 'STATUS_REPORT' };
+  const tooMany = packValue({ ...payload, waiting: Array.from({ length: STATUS_WAITING_LIMIT + 1 }, (_, i) => i + 1) });
+  t.throws(() => decodeMessage({ type: frameOf(report).type, payload: tooMany }), {
+    message: /STATUS_REPORT.waiting must be an array of at most 1000/,
+  });
+});
+
+test('CLOSE from the monitor asks the Lottery once and answers CLOSED, then closes; from an agency it is UNAUTHORIZED', (t) => {
+  const monitor = protocol({ identity: { kind: 'monitor' } });
+  t.deepEqual(
+    monitor.frame(frameOf({ type: 'CLOSE' })).map((action) => action.kind),
+    ['closeSales'],
+  );
+  t.deepEqual(monitor.frame(frameOf({ type: 'CLOSE' })), [], 'a second CLOSE while the first is asked adds nothing');
+  const answered = monitor.closeAnswered({ at: '2026-12-04T21:00:00.000Z', unfinished: [2, 4] });
+  t.deepEqual(said(answered), [{ type: 'CLOSED', at: '2026-12-04T21:00:00.000Z', unfinished: [2, 4] }]);
+  t.is(answered.at(-1)?.kind, 'close');
+  t.like(said(protocol({ identity: { kind: 'monitor' } }).closeAnswered(null)), [{ type: 'ERROR', code: ErrorCode.DRAW_DONE }]);
+  const agency = protocol({ identity: { kind: 'agency', agency: 3 } }).frame(frameOf({ type: 'CLOSE' }));
+  t.like(said(agency), [{ type: 'ERROR', code: ErrorCode.UNAUTHORIZED }]);
+  t.regex((said(agency)[0] as { message: string }).message, /agency-3's: only the monitor's may close sales/);
+  const plaintext = protocol().frame(frameOf({ type: 'CLOSE' }));
+  t.like(said(plaintext), [{ type: 'ERROR', code: ErrorCode.UNAUTHORIZED }], 'a plaintext server has no monitor to close');
+  t.regex((said(plaintext)[0] as { message: string }).message, /without TLS: it closes only at --close-at/);
+});
+
+test('after the close, an agency that had not finished may ask WINNERS without FINISH', (t) => {
+  const machine = admitted(2, { ...FRESH, closedAt: '2026-12-04T21:00:00.000Z', stored: 0 });
+  t.deepEqual(
+    machine.frame(frameOf({ type: 'WINNERS' })).filter((action) => action.kind === 'winners'),
+    [{ kind: 'winners', agency: 2 }],
+  );
+  t.like(said(admitted().frame(frameOf({ type: 'WINNERS' }))), [{ type: 'ERROR', code: ErrorCode.UNEXPECTED_MESSAGE }]);
 });
 
 test("an agency's certificate speaks for its own agency only", (t) => {
@@ -355,8 +443,22 @@ test('stop answers a held WINNERS with SERVER_STOPPING and closes; without one i
 
 test('a connection replaced by a newer one is told REPLACED, naming its agency, and closed', (t) => {
   const actions = admitted(4).replaced();
-  t.deepEqual(said(actions), [{ type: 'ERROR', code: ErrorCode.REPLACED, message: 'a newer connection for agency 4 took over' }]);
+  t.deepEqual(said(actions), [
+    {
+      type: 'ERROR',
+      code: ErrorCode.REPLACED,
+      message: 'a newer connection took over agency 4: another process is uploading as this agency',
+    },
+  ]);
   t.is(actions.at(-1)?.kind, 'close');
+  // Where the newer connection comes from, when the server knows it.
+  t.deepEqual(said(admitted(4).replaced('10.0.0.9:51234')), [
+    {
+      type: 'ERROR',
+      code: ErrorCode.REPLACED,
+      message: 'a newer connection from 10.0.0.9:51234 took over agency 4: another process is uploading as this agency',
+    },
+  ]);
 });
 
 test("a failure that is not the peer's fault is ERROR INTERNAL; once closing, nothing more is said or logged", (t) => {

@@ -351,6 +351,7 @@ test('recovery cuts a journal record cut in half, and the bets it would have com
   await appendFile(join(dir, BETS_FILE), rows);
   const record = encodeRecord({
     kind: 'commit',
+    at: '2026-12-04T21:00:00.000Z',
     csvEnd: Buffer.byteLength(csv + rows),
     chain: '0'.repeat(64),
     agencies: { '1': { next: 30, stored: 30 } },
@@ -410,7 +411,7 @@ test('open creates the data dir and both files; the journal starts with the form
   await openStore(t, dir);
   t.is((await stat(join(dir, BETS_FILE))).size, 0);
   t.is(await readFile(join(dir, JOURNAL_FILE), 'utf8'), formatRecord);
-  t.deepEqual(await journalOf(dir), [{ kind: 'format', version: 2 }]);
+  t.deepEqual(await journalOf(dir), [{ kind: 'format', version: JOURNAL_FORMAT }]);
 });
 
 test('close() twice is safe, and appends after close reject', async (t) => {
@@ -453,7 +454,7 @@ test('a journal written by the version that chained the bytes of bets.csv is ref
   await writeFile(join(dir, BETS_FILE), row);
   const chain = createHash('sha256').update(Buffer.alloc(32)).update(row).digest('hex');
   const commit = { kind: 'commit', csvEnd: Buffer.byteLength(row), chain, agencies: { 1: { next: 1, stored: 1 } } };
-  await writeFile(join(dir, JOURNAL_FILE), encodeRecord(commit as JournalRecord));
+  await writeFile(join(dir, JOURNAL_FILE), encodeRecord(commit as unknown as JournalRecord));
   const error = await t.throwsAsync(Store.open({ dataDir: dir, fsync: true, log }), { instanceOf: StoreRecoveryError });
   t.is(
     error!.message,
@@ -553,7 +554,10 @@ test('a failed sync stops the Store for good: what is on disk is unknown until r
 
 test('the hash chain and upload digest are over canonical lines, not over bets.csv: vectors computed apart', async (t) => {
   const dir = await dataDir(t);
-  const store = await openStore(t, dir);
+  // The clock the vectors were computed at: the bets' group at 21:00:00, the FINISH's a second later.
+  let now = Date.parse('2026-12-04T21:00:00.000Z');
+  const store = await Store.open({ dataDir: dir, fsync: true, log, now: () => now });
+  t.teardown(() => store.close());
   const bets: WireBet[] = [
     ['Santiago Lionel', 'Lorca', '30904465', '1999-03-17', 7574],
     ['María José', "O'Connor", '1', '2000-02-29', 0],
@@ -561,9 +565,10 @@ test('the hash chain and upload digest are over canonical lines, not over bets.c
   // The vectors of test/canonical-bet.test.ts, computed there with sha256sum.
   const digest = '25ee4107ef841882e4ebc122ef5eae28a0df32b1cece928594d3d1c4fffda3a6';
   await store.append(batch(3, bets, 0, 2));
-  t.is(store.snapshot().chain, 'fa2f5832a12a7f9c139f473d872469e9ba56c82e7a6be900d4439e2c0d81d418');
+  t.is(store.snapshot().chain, '5727e612b5071f684081ee5b8753d17f53b2173f5f9bbb4774cfed8a2af31ac1');
+  now += 1000;
   t.deepEqual(await store.finish(3, 2, digest), { status: 'finished', total: 2, digest });
-  t.is(store.snapshot().chain, '9b5c286039a3b8314c64e04556023a0e527aab2109de045bd661cd6dce37889c');
+  t.is(store.snapshot().chain, '7222f868700ffa0da69b47973a61b1a67881942a556ccea2ba6708fbcda83868');
   t.is(await csvOf(dir), "3,Santiago Lionel,Lorca,30904465,1999-03-17,7574\n3,María José,O'Connor,1,2000-02-29,0\n");
 });
 
@@ -584,4 +589,48 @@ test('rows whose names bets.csv must quote are recovered, chain and digest, as t
   const second = await openStore(t, dir);
   t.deepEqual(second.snapshot(), snapshot);
   t.deepEqual(second.welcome(1), { offset: 3, finished: true, drawn: false, total: 3, digest: uploadDigestOf(1, bets) });
+});
+
+test('the draw answers the committed bets, not a live edit of bets.csv; an invented winner in the draw record stops the next start', async (t) => {
+  const dir = await dataDir(t);
+  const store = await openStore(t, dir);
+  const bets: WireBet[] = [
+    ['Eva', 'Ríos', '1', '1980-01-01', 7574],
+    ['Tom', 'Paz', '2', '1981-01-01', 7575],
+  ];
+  await store.append(batch(1, bets, 0, 2));
+  // Same length, while the server runs: agency 1's losing bet made a winner.
+  const csv = await csvOf(dir);
+  await writeFile(join(dir, BETS_FILE), csv.replace(',7575\n', ',7574\n'));
+  t.deepEqual((await store.draw(1)).winners, { 1: ['1'] });
+  await store.close();
+  await writeFile(join(dir, BETS_FILE), csv);
+  // The draw record's winners changed and its CRC recomputed, as a forger would.
+  const lines = (await readFile(join(dir, JOURNAL_FILE), 'utf8')).split('\n');
+  const at = lines.findIndex((line) => line.includes('"kind":"draw"'));
+  const record = JSON.parse(lines[at].slice(9));
+  record.winners['1'] = ['99999999'];
+  lines[at] = encodeRecord(record).slice(0, -1);
+  await writeFile(join(dir, JOURNAL_FILE), lines.join('\n'));
+  const error = await t.throwsAsync(Store.open({ dataDir: dir, fsync: true, log }), { instanceOf: StoreRecoveryError });
+  t.regex(error!.message, /the draw\) names winners that are not those of the bets .*agency 1/);
+});
+
+test('a start refuses bets.csv rows the journal does not count', async (t) => {
+  const dir = await dataDir(t);
+  const store = await openStore(t, dir);
+  const bets = generateBets({ seed: 5, count: 3 });
+  await store.append(batch(1, bets, 0, 3));
+  await store.close();
+  // The record says 3 stored; make it say 2 with everything else recomputed but the row count.
+  const lines = (await readFile(join(dir, JOURNAL_FILE), 'utf8')).split('\n');
+  const record = JSON.parse(lines[1].slice(9));
+  record.agencies['1'] = { next: 3, stored: 2 };
+  const { nextChain, CHAIN_START } = await import('../src/storage/hash-chain.ts');
+  const { commitTail } = await import('../src/bets/canonical-bet.ts');
+  record.chain = nextChain(CHAIN_START, [encodeCanonicalLines(1, bets)], commitTail(record.agencies, undefined, record.at));
+  lines[1] = encodeRecord(record).slice(0, -1);
+  await writeFile(join(dir, JOURNAL_FILE), lines.join('\n'));
+  const error = await t.throwsAsync(Store.open({ dataDir: dir, fsync: true, log }), { instanceOf: StoreRecoveryError });
+  t.regex(error!.message, /holds 3 rows of agency 1 but the journal records 2 stored/);
 });

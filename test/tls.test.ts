@@ -45,10 +45,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 let shared: { dir: string; pki: string; otherPki: string };
 test.before(async () => {
   const dir = await mkdtemp(join(tmpdir(), 'lottery-tls-'));
-  const [pki, otherPki] = await Promise.all([
-    makePkiIn(join(dir, 'pki'), ['--agencies', '2']),
-    makePkiIn(join(dir, 'other'), ['--agencies', '1']),
-  ]);
+  const [pki, otherPki] = await Promise.all([makePkiIn(join(dir, 'pki'), { agencies: 2 }), makePkiIn(join(dir, 'other'), { agencies: 1 })]);
   shared = { dir, pki, otherPki };
 });
 test.after.always(async () => {
@@ -142,7 +139,7 @@ test.serial('the monitor certificate may not say HELLO', async (t) => {
   const { server, inputs, logs } = await refusingLottery();
   const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki, 'monitor')]);
   t.is(run.code, 1, run.output);
-  t.regex(run.output, /UNAUTHORIZED: the monitor certificate may only PING, not send HELLO/);
+  t.regex(run.output, /UNAUTHORIZED: the monitor certificate may only PING, ask STATUS and CLOSE sales, not send HELLO/);
   await logs(/code: UNAUTHORIZED \| error: the monitor certificate may only PING/);
 });
 
@@ -191,7 +188,7 @@ for (const [label, validity] of [
 }
 
 test.serial('a revoked agency certificate is refused when the server has the CRL', async (t) => {
-  const pki = await makePki(t, ['--agencies', '2']); // its own: revoking changes its CRL
+  const pki = await makePki(t, { agencies: 2 }); // its own: revoking changes its CRL
   const revoke = startProgram('lottery-pki', ['--out', pki, '--revoke', '2']);
   t.is(await revoke.exited, 0, revoke.lines.join('\n'));
   const { server, inputs } = await tlsLottery(t, pki, 2, ['--tls-crl', join(pki, 'ca.crl')]);
@@ -204,7 +201,7 @@ test.serial('a revoked agency certificate is refused when the server has the CRL
 });
 
 test.serial('an agency refuses a server whose certificate is not made for the name it connects to', async (t) => {
-  const pki = await makePki(t, ['--agencies', '1', '--hosts', 'elsewhere.example']);
+  const pki = await makePki(t, { agencies: 1, hosts: ['elsewhere.example'] });
   const { server, inputs } = await tlsLottery(t, pki, 1);
   const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki, 'agency-1')]);
   t.is(run.code, 1, run.output);
@@ -248,6 +245,43 @@ test.serial('a TLS agency on a plaintext server is told the server does not spea
   await server.waitForLine(/code: TLS_NOT_ENABLED \| error: a TLS ClientHello on this plaintext server/);
 });
 
+test.serial(
+  'the server started with its certificate and the CA swapped exits 2 naming --tls-ca; one whose certificate does not name its host warns',
+  async (t) => {
+    const { pki } = shared;
+    const dir = await tempDir(t);
+    const swapped = startProgram('lottery-server', [
+      '--data-dir',
+      join(dir, 'swapped'),
+      '--tls-ca',
+      join(pki, 'server.crt'),
+      '--tls-cert',
+      join(pki, 'ca.crt'),
+      '--tls-key',
+      join(pki, 'ca.key'),
+    ]);
+    t.is(await swapped.exited, 2);
+    t.regex(swapped.lines[0], /^lottery-server: --tls-ca \(LOTTERY_TLS_CA\): \S+\/server\.crt is not a CA certificate/);
+    // The certificate names localhost and 127.0.0.1, not 127.0.0.2: the warning comes before the server listens.
+    const server = startProgram('lottery-server', [
+      '--host',
+      '127.0.0.2',
+      '--port',
+      '0',
+      '--data-dir',
+      join(dir, 'server'),
+      ...serverTlsArgs(pki),
+    ]);
+    t.teardown(() => server.child.kill('SIGKILL'));
+    await server.waitForLine(
+      /WARNING +action: transport \| result: success \| tls: on \| warning: the server's certificate \S+ does not name 127\.0\.0\.2, the host it listens on/,
+    );
+    await server.waitForLine(/action: listen \| result: success/);
+    server.child.kill('SIGTERM');
+    t.is(await server.exited, 0);
+  },
+);
+
 test.serial('TLS flags must come together and name readable files, or the program stops naming the flag', async (t) => {
   const { pki } = shared;
   const server = startProgram('lottery-server', ['--tls-ca', join(pki, 'ca.crt')]);
@@ -266,7 +300,10 @@ test.serial('TLS flags must come together and name readable files, or the progra
     join(pki, 'monitor.key'),
   ]);
   t.is(await mismatched.exited, 2);
-  t.regex(mismatched.lines.join('\n'), /do not make a usable certificate and key/);
+  t.regex(
+    mismatched.lines.join('\n'),
+    /^lottery-agency: --tls-key \(CLI_TLS_KEY\): \S+\/monitor\.key is not the key of \S+\/agency-1\.crt/,
+  );
 });
 
 /** A relay on 127.0.0.1 to `port` that keeps every byte it passes, both ways. */

@@ -49,7 +49,7 @@ test('an agency run again with another file against a finished lottery says so a
   t.not(rerun.code, 0);
   t.true(
     rerun.lines.some((line) =>
-      /already finished in this lottery with 50 bets .*it is not the file that was uploaded.*new data dir/.test(line),
+      /already finished in this lottery: the server took 50 rows from it .*it is not the file that was uploaded.*new data dir/.test(line),
     ),
     rerun.lines.join('\n'),
   );

@@ -5,13 +5,14 @@
 // answers each agency's WINNERS with that agency's documents only, holding
 // the request until then.
 
-import type { FinishDecided, LedgerReader } from '../ledger/index.ts';
+import type { CloseRecord, FinishDecided, LedgerReader } from '../ledger/index.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
 import { Backoff } from '../timing/backoff.ts';
 import { Mailbox } from './mailbox.ts';
 import type { LotteryApi, WinnersOutcome } from './lottery-api.ts';
 import type { DrawOutcome, FinishOutcome } from './store-api.ts';
 import { ErrorCode } from '../errors.ts';
+import type { LotteryStatus } from '../ledger/lottery-status.ts';
 
 export type { WinnersOutcome } from './lottery-api.ts';
 
@@ -19,27 +20,81 @@ export type { WinnersOutcome } from './lottery-api.ts';
 export type LotteryStore = {
   finishCounted(agency: number, total: number, digest: string): Promise<FinishDecided>;
   draw(agencies: number): Promise<DrawOutcome>;
+  closeSales(agencies: number): Promise<CloseRecord | null>;
   readonly ledger: LedgerReader;
 };
 
-export type LotteryOptions = { agencies: number; store: LotteryStore; log: Logger };
+export type LotteryOptions = {
+  agencies: number;
+  store: LotteryStore;
+  log: Logger;
+  /** The operator's view of the lottery, which the store worker builds (it knows who is connected). */
+  status?: () => LotteryStatus;
+  /** The sales close, as a time (ms since the epoch); none: the draw waits for every agency. */
+  closeAt?: number;
+  /** Told once the draw is made (and after a restart, of the recorded one): writes results.json. */
+  onDrawn?: (draw: DrawOutcome) => Promise<void>;
+};
 
 export class Lottery implements LotteryApi {
   readonly #mailbox = new Mailbox();
   readonly #agencies: number;
   readonly #store: LotteryStore;
   readonly #log: Logger;
+  readonly #status: (() => LotteryStatus) | undefined;
   /** Held WINNERS requests, by the ticket their session gave (or a key of their own). */
   readonly #waiting = new Map<unknown, { agency: number; resolve: (outcome: WinnersOutcome) => void }>();
   #stopping = false;
   readonly #drawRetry = new Backoff(DRAW_RETRY);
   #retryTimer: NodeJS.Timeout | undefined;
   #retryPosted = false;
+  readonly #closeAt: number | undefined;
+  #closeTimer: NodeJS.Timeout | undefined;
+  readonly #onDrawn: LotteryOptions['onDrawn'];
 
-  constructor({ agencies, store, log }: LotteryOptions) {
+  constructor({ agencies, store, log, status, closeAt, onDrawn }: LotteryOptions) {
     this.#agencies = agencies;
+    this.#status = status;
     this.#store = store;
     this.#log = log;
+    this.#closeAt = closeAt;
+    this.#onDrawn = onDrawn;
+  }
+
+  /**
+   * Closes sales now (see Store#closeSales): no bet is taken from then on,
+   * agencies that had not finished are recorded as closed with what was
+   * stored, and the draw runs at once. Answers the close as recorded (the
+   * first, if sales were closed already), or null if the draw came first.
+   */
+  closeSales(): Promise<{ at: string; unfinished: number[] } | null> {
+    return this.#mailbox.post(async () => {
+      const already = this.#store.ledger.close;
+      const record = already ?? (await this.#store.closeSales(this.#agencies));
+      if (record === null) return null;
+      const unfinished = Object.keys(record.unfinished).map(Number);
+      if (already === null) {
+        logEvent(this.#log, 'info', 'cierre', 'success', {
+          hora: record.at,
+          sin_finalizar: unfinished.length === 0 ? 'ninguna' : unfinished.join(','),
+          apuestas: this.#store.ledger.bets,
+        });
+      }
+      await this.#drawIfAllFinished();
+      return { at: record.at, unfinished };
+    });
+  }
+
+  /** Arms the close at --close-at; one already past closes now. A timer waits at most about 24 days, so a later one is re-armed. */
+  #armClose(): void {
+    if (this.#closeAt === undefined || this.#store.ledger.close !== null || this.#store.ledger.drawn || this.#stopping) return;
+    const wait = this.#closeAt - Date.now();
+    if (wait <= 0) {
+      void this.closeSales().catch((error: Error) => logEvent(this.#log, 'error', 'cierre', 'fail', { error: error.message }));
+      return;
+    }
+    this.#closeTimer = setTimeout(() => this.#armClose(), Math.min(wait, MAX_TIMER_MS));
+    this.#closeTimer.unref();
   }
 
   get drawn(): boolean {
@@ -48,6 +103,7 @@ export class Lottery implements LotteryApi {
 
   /** After a restart: a draw that every FINISH was recorded for but that did not complete runs now. */
   resume(): Promise<void> {
+    this.#armClose();
     return this.#mailbox.post(() => this.#drawIfAllFinished());
   }
 
@@ -92,6 +148,12 @@ export class Lottery implements LotteryApi {
     return { finished: this.#store.ledger.finishedCount, agencies: this.#agencies };
   }
 
+  /** The lottery's status as an operator sees it. */
+  status(): LotteryStatus {
+    if (this.#status === undefined) throw new Error('this lottery keeps no status');
+    return this.#status();
+  }
+
   /** WINNERS requests held for the draw. */
   get held(): number {
     return this.#waiting.size;
@@ -101,6 +163,7 @@ export class Lottery implements LotteryApi {
   stop(): void {
     this.#stopping = true;
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#closeTimer);
     for (const { resolve } of this.#waiting.values()) resolve(stoppingAnswer);
     this.#waiting.clear();
   }
@@ -133,6 +196,12 @@ export class Lottery implements LotteryApi {
     // The digest is the hash chain over the bets as drawn: anyone holding
     // bets.csv and its journal can recompute it (see src/storage/hash-chain.ts) and redo the draw.
     logEvent(this.#log, 'info', 'sorteo', 'success', { cant_ganadores: total, digest: chain });
+    try {
+      await this.#onDrawn?.(draw);
+    } catch (error) {
+      // The draw is recorded and its winners are answered; results.json can be written again by a restart.
+      logEvent(this.#log, 'error', 'resultados', 'fail', { error: (error as Error).message });
+    }
     for (const { agency, resolve } of this.#waiting.values()) resolve({ status: 'drawn', documents: winners[agency] ?? [] });
     this.#waiting.clear();
   }
@@ -146,6 +215,8 @@ export class Lottery implements LotteryApi {
     });
   }
 }
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A failed draw is tried again after 100 ms, doubling up to 5 s. */
 const DRAW_RETRY = { firstMs: 100, maxMs: 5000, jitter: false } as const;

@@ -16,7 +16,8 @@ import { betRowsFromPayload } from '../bets/bet-rows-from-payload.ts';
 import { encodeCanonicalLines } from '../bets/canonical-bet.ts';
 import type { EventResult } from '../log/logger.ts';
 import { describeIdentity, type Identity } from '../pki/identity.ts';
-import { decodeMessage, encodeMessage, encodeResult } from '../wire/codec.ts';
+import { STATUS_WAITING_LIMIT, decodeMessage, encodeMessage, encodeResult } from '../wire/codec.ts';
+import type { LotteryStatus } from '../ledger/lottery-status.ts';
 import type { Frame } from '../wire/frame.ts';
 import { MessageType } from '../wire/message-type.ts';
 import type { Message, MessageOf, WireBet } from '../wire/messages.ts';
@@ -60,8 +61,12 @@ export type SessionAction =
   /** Ask the Lottery how many agencies have finished, now and every so often, into progressed(). */
   | { kind: 'startProgress' }
   | { kind: 'stopProgress' }
+  /** Ask the Lottery where the lottery stands; the answer goes to statusAnswered(). */
+  | { kind: 'status' }
   /** Tell the Lottery the held WINNERS is no longer wanted. */
   | { kind: 'withdraw' }
+  /** Ask the Lottery to close sales now; the answer goes to closeAnswered(). */
+  | { kind: 'closeSales' }
   | LogAction
   /** Close the connection once what is sent has left. */
   | { kind: 'close' };
@@ -88,6 +93,10 @@ export class SessionProtocol {
   readonly #today: () => string;
   #agency: number | undefined;
   #finished = false;
+  /** Sales were closed when the agency said HELLO: it may ask its winners from what was stored without FINISH. */
+  #salesClosed = false;
+  /** A CLOSE is with the Lottery. */
+  #closingSales = false;
   #awaitingWinners = false;
   /** The agency said in HELLO that it shows its progress: it is told WAITING while its WINNERS is held. */
   #wantsProgress = false;
@@ -130,6 +139,7 @@ export class SessionProtocol {
   /** The Store's answer to HELLO's question. */
   welcomed(welcome: AgencyWelcome): readonly SessionAction[] {
     this.#finished = welcome.finished;
+    this.#salesClosed = welcome.closedAt !== undefined;
     const out: SessionAction[] = [];
     this.#send(out, { type: 'WELCOME', ...welcome });
     out.push({ kind: 'admitted', agency: this.#agency! });
@@ -217,6 +227,13 @@ export class SessionProtocol {
     return [{ kind: 'stopProgress' }, ...this.fail(error)];
   }
 
+  /** The Lottery's status, for the STATUS asked: one STATUS_REPORT. */
+  statusAnswered(status: LotteryStatus): readonly SessionAction[] {
+    const out: SessionAction[] = [];
+    this.#send(out, statusReport(status));
+    return out;
+  }
+
   /** How many agencies have finished, for an agency that waits for the draw and shows its progress: told on each change. */
   progressed({ finished, agencies }: { finished: number; agencies: number }): readonly SessionAction[] {
     if (!this.#awaitingWinners || finished === this.#toldFinished) return NOTHING;
@@ -234,9 +251,20 @@ export class SessionProtocol {
     return out;
   }
 
-  /** Another connection took this agency's place. */
-  replaced(): readonly SessionAction[] {
-    return this.fail(new ProtocolError(ErrorCode.REPLACED, `a newer connection for agency ${this.#agency} took over`));
+  /**
+   * Another connection took this agency's place, from the peer `by` (its
+   * address:port) when known. An agency that reconnects never reads this on
+   * the connection it left, so an agency that does is being replaced by
+   * another process: it is told so, and from where, and stops.
+   */
+  replaced(by?: string): readonly SessionAction[] {
+    const from = by === undefined ? '' : ` from ${by}`;
+    return this.fail(
+      new ProtocolError(
+        ErrorCode.REPLACED,
+        `a newer connection${from} took over agency ${this.#agency}: another process is uploading as this agency`,
+      ),
+    );
   }
 
   /** The peer ended its side: the connection closes, with nothing to tell it. */
@@ -305,12 +333,20 @@ export class SessionProtocol {
   }
 
   #message(message: Message): readonly SessionAction[] {
-    if (this.#options.identity?.kind === 'monitor' && message.type !== 'PING') {
-      throw new ProtocolError(ErrorCode.UNAUTHORIZED, `the monitor certificate may only PING, not send ${message.type}`);
+    const identity = this.#options.identity;
+    if (identity?.kind === 'monitor' && !MONITOR_MAY.has(message.type)) {
+      throw new ProtocolError(
+        ErrorCode.UNAUTHORIZED,
+        `the monitor certificate may only PING, ask STATUS and CLOSE sales, not send ${message.type}`,
+      );
     }
     switch (message.type) {
       case 'PING':
         return [{ kind: 'write', frame: PONG_FRAME }];
+      case 'STATUS':
+        // Over TLS only the monitor is told; in plaintext anyone is, as anyone may PING.
+        if (identity?.kind === 'agency') throw new ProtocolError(ErrorCode.UNAUTHORIZED, 'only the monitor certificate may ask STATUS');
+        return [{ kind: 'status' }];
       case 'HELLO':
         return this.#hello(message);
       case 'BETS':
@@ -322,6 +358,8 @@ export class SessionProtocol {
         return [{ kind: 'settle' }];
       case 'WINNERS':
         return this.#winners(this.#requireAgency(message.type));
+      case 'CLOSE':
+        return this.#closeSales();
       default:
         throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, `an agency does not send ${message.type}`);
     }
@@ -361,8 +399,45 @@ export class SessionProtocol {
     return [{ kind: 'append', batch: { request: { agency, offset, count, rows: encodeCanonicalLines(agency, valid) }, bets: valid } }];
   }
 
+  /**
+   * CLOSE: the monitor identity's alone. A plaintext server has no
+   * identities, and closing sales cannot be undone, so there it is refused:
+   * such a server closes only at --close-at.
+   */
+  #closeSales(): readonly SessionAction[] {
+    const { identity } = this.#options;
+    if (identity === undefined) {
+      throw new ProtocolError(
+        ErrorCode.UNAUTHORIZED,
+        "closing sales needs the monitor's certificate, and this server runs without TLS: it closes only at --close-at",
+      );
+    }
+    if (identity.kind !== 'monitor') {
+      throw new ProtocolError(
+        ErrorCode.UNAUTHORIZED,
+        `this connection's certificate is ${describeIdentity(identity)}'s: only the monitor's may close sales`,
+      );
+    }
+    if (this.#closingSales) return NOTHING;
+    this.#closingSales = true;
+    return [{ kind: 'closeSales' }];
+  }
+
+  /** The Lottery's answer to CLOSE: the close as recorded, or null if the draw came first. Either way the connection ends. */
+  closeAnswered(close: { at: string; unfinished: number[] } | null): readonly SessionAction[] {
+    const out: SessionAction[] = [];
+    if (close === null) {
+      this.#send(out, { type: 'ERROR', code: ErrorCode.DRAW_DONE, message: 'the draw has taken place: there are no sales to close' });
+    } else {
+      out.push(log('info', 'cierre_pedido', 'success', { hora: close.at, sin_finalizar: close.unfinished.length }));
+      this.#send(out, { type: 'CLOSED', at: close.at, unfinished: close.unfinished });
+    }
+    this.#close(out);
+    return out;
+  }
+
   #winners(agency: number): readonly SessionAction[] {
-    if (!this.#finished) throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, "WINNERS before this agency's FINISH");
+    if (!this.#finished && !this.#salesClosed) throw new ProtocolError(ErrorCode.UNEXPECTED_MESSAGE, "WINNERS before this agency's FINISH");
     if (this.#awaitingWinners) return NOTHING;
     this.#awaitingWinners = true;
     this.#toldFinished = -1;
@@ -380,6 +455,27 @@ export class SessionProtocol {
     this.#closing = true;
     out.push({ kind: 'close' });
   }
+}
+
+/** What the monitor's certificate may send. */
+const MONITOR_MAY: ReadonlySet<string> = new Set(['PING', 'STATUS', 'CLOSE']);
+
+/** The status as one STATUS_REPORT frame: counts, and the first ids not finished. */
+export function statusReport(status: LotteryStatus): MessageOf<'STATUS_REPORT'> {
+  const notFinished = [...status.waiting.uploading, ...status.waiting.absent].sort((a, b) => a - b);
+  const waiting = notFinished.slice(0, STATUS_WAITING_LIMIT);
+  return {
+    type: 'STATUS_REPORT',
+    agencies: status.agencies,
+    counts: { ...status.counts },
+    waiting,
+    waitingMore: notFinished.length - waiting.length + status.waiting.more,
+    bets: status.bets,
+    betsPerSecond: Math.round(status.betsPerSecond),
+    drawn: status.draw.state === 'drawn',
+    ...(status.draw.digest === undefined ? {} : { digest: status.draw.digest }),
+    ...(status.draw.winners === undefined ? {} : { winners: status.draw.winners }),
+  };
 }
 
 function log(level: LogAction['level'], action: string, result: EventResult, fields: Record<string, unknown>): LogAction {

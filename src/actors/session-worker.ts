@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net';
 import type { Identity } from '../pki/identity.ts';
 import { parentPort, workerData } from 'node:worker_threads';
-import { createLogger, logEvent } from '../log/logger.ts';
+import { PER_BATCH_ACTIONS, createLogger, logEvent } from '../log/logger.ts';
 import { RateLimitedLog } from '../log/rate-limited-log.ts';
 import { plaintextTransport, tlsTransport } from '../transport/server-transport.ts';
 import { socketTransport } from '../transport/socket-transport.ts';
@@ -19,9 +19,14 @@ import type { StoreApi } from './store-api.ts';
 import { StoreClient } from './store-client.ts';
 import type { FromSessionWorker, SessionWorkerData, ToSessionWorker } from './worker-messages.ts';
 import { CLOSED_UNSPOKEN, ConnectionRefused } from '../errors.ts';
+import { BatchOutcome, sessionMetrics } from '../metrics/lottery-metrics.ts';
 
 const data = workerData as SessionWorkerData;
-const log = createLogger({ level: data.logLevel, format: data.logFormat });
+const log = createLogger({
+  level: data.logLevel,
+  format: data.logFormat,
+  ...(data.logBatches === false ? { dropSuccessOf: PER_BATCH_ACTIONS } : {}),
+});
 const port = parentPort!;
 const storeClient = new StoreClient(wrapPort<StoreApi>(data.storePort, 'store'));
 const store = (await loadFaultHooks()).sessionStore?.(storeClient, data.worker) ?? storeClient;
@@ -33,6 +38,14 @@ const handshakes = new Set<AbortController>();
 const refusals = new RateLimitedLog(log);
 let stopping = false;
 const reply = (message: FromSessionWorker) => port.postMessage(message);
+const metrics = sessionMetrics();
+/** Each outcome's counter, bound once: the ledger's outcomes as the metrics name them (a gap, or bets after FINISH or the draw, is `refused`). */
+const batchCounters = {
+  stored: metrics.batches.labels(BatchOutcome.STORED),
+  duplicate: metrics.batches.labels(BatchOutcome.DUPLICATE),
+  invalid: metrics.batches.labels(BatchOutcome.INVALID),
+  rejected: metrics.batches.labels(BatchOutcome.REFUSED),
+} as const;
 
 port.on('message', async (message: ToSessionWorker) => {
   switch (message.type) {
@@ -55,8 +68,11 @@ port.on('message', async (message: ToSessionWorker) => {
       }
       break;
     }
+    case 'metrics':
+      reply({ type: 'metrics', id: message.id, metrics: await metrics.registry.getMetricsAsJSON() });
+      break;
     case 'replace':
-      sessions.get(message.connection)?.replace();
+      sessions.get(message.connection)?.replace(message.by);
       break;
     case 'stop':
       stopping = true;
@@ -88,6 +104,15 @@ function startSession(connection: number, stream: Socket, identity: Identity | u
     idleTimeoutMs: data.idleTimeoutMs,
     frameTimeoutMs: data.frameTimeoutMs,
     onHello: (agency) => reply({ type: 'hello', connection, agency }),
+    // Measured only where someone can read it: without --http-port a batch costs nothing more.
+    ...(data.metrics === true
+      ? {
+          onAnswered: (outcome: keyof typeof batchCounters, seconds: number) => {
+            batchCounters[outcome].inc();
+            metrics.ack.observe(seconds);
+          },
+        }
+      : {}),
   });
   sessions.set(connection, session);
   void session.closed.then(() => {

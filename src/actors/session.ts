@@ -25,6 +25,8 @@ import type { LotteryApi } from './lottery-api.ts';
 import { Mailbox } from './mailbox.ts';
 import { SessionProtocol, type BatchInHand, type SessionAction } from './session-protocol.ts';
 import type { SessionStore } from './store-client.ts';
+import type { AppendOutcome } from './store-api.ts';
+import type { LotteryStatus } from '../ledger/lottery-status.ts';
 
 /** How often a held WINNERS looks whether more agencies have finished, for an agency that shows it. */
 const PROGRESS_EVERY_MS = 1000;
@@ -37,11 +39,13 @@ export type SessionOptions = PeerClockLimits & {
   /**
    * Who the connection's verified client certificate says it is (mutual
    * TLS). It then decides which agency the connection may speak for, and the
-   * monitor may only PING. Undefined on a plaintext server: anyone is anyone.
+   * monitor may only PING and ask STATUS. Undefined on a plaintext server: anyone is anyone.
    */
   identity?: Identity;
   /** Told once the connection has said which agency it is. */
   onHello?: (agency: number) => void;
+  /** Told when a batch's answer is written: the Store's outcome and the seconds since its frame was handed on (for the metrics). */
+  onAnswered?: (outcome: AppendOutcome['status'], seconds: number) => void;
 };
 
 /** How the session carries out each kind of action the protocol returns. */
@@ -119,8 +123,8 @@ export class Session {
   }
 
   /** Closes the connection because another one took its place. */
-  replace(): void {
-    this.#carryOut(this.#protocol.replaced());
+  replace(by?: string): void {
+    this.#carryOut(this.#protocol.replaced(by));
   }
 
   #receive(chunk: Buffer): void {
@@ -195,6 +199,18 @@ export class Session {
       this.#carryOut(this.#protocol.finishAnswered(await this.#options.lottery.finish(agency, total, digest)));
     },
     winners: ({ agency }) => this.#winners(agency),
+    status: async () => {
+      // Optional for a Lottery stand-in; over comlink, the call is remote.
+      const lottery = this.#options.lottery as { status?: () => LotteryStatus | Promise<LotteryStatus> };
+      if (lottery.status === undefined) throw new Error('this server keeps no status');
+      this.#carryOut(this.#protocol.statusAnswered(await lottery.status()));
+    },
+    closeSales: async () => {
+      type Closed = Awaited<ReturnType<NonNullable<LotteryApi['closeSales']>>>;
+      const lottery = this.#options.lottery as { closeSales?: () => Promise<Closed> };
+      if (lottery.closeSales === undefined) throw new Error('this Lottery cannot close sales');
+      await this.#carryOut(this.#protocol.closeAnswered(await lottery.closeSales()));
+    },
     startProgress: () => this.#startProgress(),
     stopProgress: () => this.#stopProgress(),
     withdraw: () => {
@@ -205,6 +221,7 @@ export class Session {
 
   /** Hands a batch to the Store now and queues its answer behind the earlier ones. */
   #append(batch: BatchInHand): void {
+    const received = performance.now();
     const generation = this.#generation;
     const decided = this.#options.store.append(generation === undefined ? batch.request : { ...batch.request, generation });
     this.#answers = this.#answers.then(async () => {
@@ -213,6 +230,7 @@ export class Session {
         // The answers to one group commit arrive together: they leave in one write (one TLS record).
         this.#batchReplies();
         this.#carryOut(this.#protocol.stored(batch, outcome));
+        this.#options.onAnswered?.(outcome.status, (performance.now() - received) / 1000);
       } catch (error) {
         this.#fail(error);
       }

@@ -16,7 +16,17 @@ export type AppendRequest = {
 };
 
 /** What an agency is told when it says HELLO; once it has finished, what its FINISH was checked against. */
-export type AgencyWelcome = { offset: number; finished: boolean; drawn: boolean; total?: number; digest?: string; generation?: number };
+export type AgencyWelcome = {
+  offset: number;
+  finished: boolean;
+  drawn: boolean;
+  total?: number;
+  digest?: string;
+  closedAt?: string;
+  stored?: number;
+  /** The database Store: the generation this connection is welcomed with, handed back with its batches. */
+  generation?: number;
+};
 
 /** The draw's outcome and the hash chain of the bets it was drawn from. */
 export type DrawOutcome = { winners: Winners; chain: string };

@@ -3,8 +3,13 @@
 // through it with no thread between them. Each is exposed, through comlink,
 // on every port the supervisor connects to it for a session worker.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildResults, loadResultsSigner, RESULTS_FILE, resultsFiles, writeResults } from '../audit/results.ts';
 import { contradictsStoredAgencies, contradictsStoredLottery } from '../ledger/index.ts';
 import { PostgresStore } from '../storage/postgres/postgres-store.ts';
+import { BetRate, lotteryStatus, type LotteryStatus } from '../ledger/lottery-status.ts';
+import { storeMetrics } from '../metrics/lottery-metrics.ts';
 import { createLogger, logEvent } from '../log/logger.ts';
 import { actorFace } from './actor-face.ts';
 import { loadFaultHooks } from './fault-hooks.ts';
@@ -20,22 +25,45 @@ const log = createLogger({ level: data.logLevel, format: data.logFormat });
 const port = parentPort!;
 const reply = (message: FromStoreWorker) => port.postMessage(message);
 
+/** Agencies with a live connection, as the supervisor tells them. */
+const connectedAgencies = new Set<number>();
+const betRate = new BetRate();
+let betsPerSecond = 0;
+let status: () => LotteryStatus = () => {
+  throw new Error('the store is not open');
+};
+const metrics = storeMetrics(() => status());
+
 try {
   // Told when this front-end learns of another's commit: the Lottery answers or draws if that is now due.
   let refreshed = () => {};
+  const onCommit =
+    data.metrics === true
+      ? (seconds: number, bets: number) => {
+          metrics.commitSeconds.observe(seconds);
+          metrics.commitBets.observe(bets);
+        }
+      : undefined;
   const store =
     data.store === undefined
       ? await Store.open({
           dataDir: data.dataDir,
           fsync: data.fsync,
           log,
+          ...(onCommit === undefined ? {} : { onCommit }),
           // Uncaught on purpose: the worker dies of it, and the supervisor takes the server down into recovery.
           onFailure: (error) =>
             setImmediate(() => {
               throw error;
             }),
         })
-      : await PostgresStore.open({ ...data.store, agencies: data.agencies, log, onRefresh: () => refreshed() });
+      : await PostgresStore.open({
+          ...data.store,
+          agencies: data.agencies,
+          log,
+          onRefresh: () => refreshed(),
+          ...(onCommit === undefined ? {} : { onCommit }),
+        });
   const connected: MessagePort[] = [];
   const face = actorFace(store, STORE_API);
   const exposed = (await loadFaultHooks()).store?.(face) ?? face;
@@ -45,7 +73,47 @@ try {
     store instanceof PostgresStore
       ? contradictsStoredAgencies(store.storedAgencies, data.agencies, data.store!.lottery)
       : contradictsStoredLottery(snapshot, data.agencies, data.dataDir);
-  const lottery = refused === undefined ? new Lottery({ agencies: data.agencies, store, log }) : undefined;
+  status = () =>
+    lotteryStatus({
+      agencies: data.agencies,
+      states: store.ledger.agencies(),
+      connected: connectedAgencies,
+      bets: store.ledger.bets,
+      betsPerSecond,
+      winners: store.ledger.winners,
+      drawDigest: store.drawChain,
+      closedAt: store.ledger.closedAt,
+    });
+  // Sampled each second, so that the rate is over the last few seconds whoever asks and however often.
+  setInterval(() => (betsPerSecond = betRate.sample(performance.now(), store.ledger.bets)), 1000).unref();
+  // Checked by lottery-server before the worker starts: here it only loads.
+  const signer = data.resultsCert === '' ? undefined : await loadResultsSigner(data.resultsCert, data.resultsKey);
+  const onDrawn = async ({ chain }: { chain: string }) => {
+    const results = buildResults(store.ledger, data.agencies, (agency) => store.uploadDigest(agency), chain, store.chainHead);
+    // With a database, beside the lottery's other rows, where every front-end and lottery-verify --store find them.
+    if (store instanceof PostgresStore) await store.publish(resultsFiles(results, signer));
+    else await writeResults(data.dataDir, results, signer);
+    logEvent(log, 'info', 'resultados', 'success', { archivo: RESULTS_FILE, firmado: signer === undefined ? 'no' : 'si' });
+  };
+  const lottery =
+    refused === undefined
+      ? new Lottery({
+          agencies: data.agencies,
+          store,
+          log,
+          status,
+          ...(data.closeAt === '' ? {} : { closeAt: Date.parse(data.closeAt) }),
+          onDrawn,
+        })
+      : undefined;
+  // A draw recorded before a restart whose results.json was never written gets it now.
+  const published =
+    store instanceof PostgresStore
+      ? async () => (await store.published(RESULTS_FILE)) !== undefined
+      : async () => existsSync(join(data.dataDir, RESULTS_FILE));
+  if (lottery !== undefined && store.ledger.drawn && !(await published())) {
+    await onDrawn({ chain: snapshot.chain });
+  }
   refreshed = () => void lottery?.resume();
   const lotteryFace = lottery === undefined ? undefined : actorFace(lottery, LOTTERY_API);
   port.on('message', async (message: ToStoreWorker) => {
@@ -57,6 +125,18 @@ try {
       case 'connect-lottery':
         connected.push(message.port);
         if (lotteryFace !== undefined) exposeOnPort(lotteryFace, message.port);
+        break;
+      case 'agency-connection':
+        if (message.connected) connectedAgencies.add(message.agency);
+        else connectedAgencies.delete(message.agency);
+        break;
+      case 'observe':
+        reply({
+          type: 'observed',
+          id: message.id,
+          ...(lottery === undefined ? {} : { status: status() }),
+          metrics: await metrics.registry.getMetricsAsJSON(),
+        });
         break;
       case 'stop-lottery':
         lottery?.stop();

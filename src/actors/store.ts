@@ -7,9 +7,8 @@
 // hash chain, positioned writes.
 
 import type { FileHandle } from 'node:fs/promises';
-import { WINNING_NUMBER } from '../bets/bet.ts';
 import { skipRows } from '../bets/bets-csv.ts';
-import { commitTail, csvFromCanonical } from '../bets/canonical-bet.ts';
+import { closeBytes, commitTail, csvFromCanonical, drawBytes } from '../bets/canonical-bet.ts';
 import { UploadDigest } from '../bets/upload-digest.ts';
 import {
   Ledger,
@@ -17,15 +16,15 @@ import {
   type AppendOutcome,
   type FinishDecided,
   type FinishOutcome,
+  type CloseRecord,
   type LedgerReader,
-  type Winners,
 } from '../ledger/index.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
 import { writeFully } from '../storage/file-io.ts';
 import { nextChain } from '../storage/hash-chain.ts';
 import { encodeRecord, type JournalCommit, type JournalRecord } from '../storage/journal.ts';
 import { openDataDir, type RecoveredState, type RecoveryOptions } from '../storage/recovery.ts';
-import { scanWinners } from '../storage/winner-scan.ts';
+import type { WinnersFromLines } from '../storage/winners-from-lines.ts';
 import { Mailbox } from './mailbox.ts';
 import type { AgencyWelcome, AppendRequest, DrawOutcome, StoreApi, StoreSnapshot } from './store-api.ts';
 import { StoreFailedError } from '../errors.ts';
@@ -35,6 +34,10 @@ export { BETS_FILE, JOURNAL_FILE } from '../storage/recovery.ts';
 export type StoreOptions = RecoveryOptions & {
   /** Told once if the Store fails for good (see #fail); the store worker dies of it. */
   onFailure?: (error: StoreFailedError) => void;
+  /** Told after each group commit that wrote a record: how long it took and the bets it stored (for the metrics). */
+  onCommit?: (seconds: number, bets: number) => void;
+  /** The wall clock records are stamped with; Date.now unless a test holds it. */
+  now?: () => number;
 };
 
 type Pending<T> = { resolve: (outcome: T) => void; reject: (error: unknown) => void };
@@ -50,10 +53,14 @@ export class Store implements StoreApi {
   readonly #fsync: boolean;
   readonly #log: Logger;
   readonly #onFailure: StoreOptions['onFailure'];
+  readonly #onCommit: StoreOptions['onCommit'];
   /** Each agency's state and the draw: decided and changed by the ledger alone. */
   readonly #ledger: Ledger;
   /** Each agency's upload digest: SHA-256 over its stored rows in order (see upload-digest.ts). */
   readonly #digests: Map<number, UploadDigest>;
+  /** The winners among the committed bets, kept as they commit: the draw reads nothing else. */
+  #winners: WinnersFromLines;
+  readonly #now: () => number;
   #drawChain: string | null;
   /** The hash chain over everything committed (see hash-chain.ts). */
   #chain: string;
@@ -72,8 +79,11 @@ export class Store implements StoreApi {
     this.#fsync = options.fsync;
     this.#log = options.log;
     this.#onFailure = options.onFailure;
+    this.#onCommit = options.onCommit;
     this.#ledger = state.ledger;
     this.#digests = state.digests;
+    this.#winners = state.winners;
+    this.#now = options.now ?? Date.now;
     this.#drawChain = state.drawChain;
     this.#chain = state.chain;
     this.#csvEnd = state.csvEnd;
@@ -95,6 +105,16 @@ export class Store implements StoreApi {
     return digest;
   }
 
+  /** The upload digest of an agency's stored rows (for results.json: an agency closed unfinished has no FINISH's). */
+  uploadDigest(agency: number): string {
+    return (this.#digests.get(agency) ?? new UploadDigest()).hex();
+  }
+
+  /** The hash chain's head: its value after everything recorded, the draw included. */
+  get chainHead(): string {
+    return this.#chain;
+  }
+
   /** The committed state, for the Lottery beside the Store on its thread. */
   get ledger(): LedgerReader {
     return this.#ledger;
@@ -108,8 +128,18 @@ export class Store implements StoreApi {
   welcome(agency: number): AgencyWelcome {
     const { next, finished } = this.#ledger.state(agency);
     const welcome: AgencyWelcome = { offset: next, finished, drawn: this.#ledger.drawn };
+    const closedAt = this.#ledger.closedAt;
+    if (closedAt !== null) {
+      welcome.closedAt = closedAt;
+      welcome.stored = this.#ledger.state(agency).stored;
+    }
     const finish = this.#ledger.finishOf(agency);
     return finish === undefined ? welcome : { ...welcome, ...finish };
+  }
+
+  /** The hash chain the draw was made at (the `sorteo` line's digest), once drawn. */
+  get drawChain(): string | null {
+    return this.#ledger.drawn ? (this.#drawChain ?? this.#chain) : null;
   }
 
   snapshot(): StoreSnapshot {
@@ -117,7 +147,7 @@ export class Store implements StoreApi {
       agencies: Object.fromEntries(this.#ledger.agencies()),
       winners: this.#ledger.winners,
       bets: this.#ledger.bets,
-      chain: this.#chain,
+      chain: this.#drawChain ?? this.#chain,
     };
   }
 
@@ -162,6 +192,7 @@ export class Store implements StoreApi {
   }
 
   async #commitGroup(): Promise<void> {
+    const started = performance.now();
     this.#flushPosted = false;
     const group = this.#queue;
     this.#queue = [];
@@ -174,6 +205,7 @@ export class Store implements StoreApi {
     // is on disk.
     const draft = this.#ledger.draft();
     const digests = new Map<number, UploadDigest>();
+    let winners: WinnersFromLines | undefined;
     const outcomes: Array<AppendOutcome | FinishDecided> = [];
     /** The stored rows as canonical lines, for the digests, and as bets.csv rows, to write. */
     const lines: Uint8Array[] = [];
@@ -198,11 +230,12 @@ export class Store implements StoreApi {
         let digest = digests.get(request.agency);
         if (digest === undefined) digests.set(request.agency, (digest = this.#digestOf(request.agency).copy()));
         digest.add(fresh, outcome.stored);
+        (winners ??= this.#winners.copy()).add(fresh);
       }
     }
-    const decided = draft.record();
+    const decided = draft.record(this.#time());
     if (decided !== undefined) {
-      const chain = nextChain(this.#chain, lines, commitTail(decided.agencies, decided.finished));
+      const chain = nextChain(this.#chain, lines, commitTail(decided.agencies, decided.finished, decided.at));
       const record: JournalCommit = { ...decided, csvEnd: this.#csvEnd + bytes, chain };
       try {
         // bets.csv first, synced, then the record that commits it, synced:
@@ -217,8 +250,11 @@ export class Store implements StoreApi {
       }
       this.#csvEnd += bytes;
       this.#chain = chain;
+      const betsBefore = this.#ledger.bets;
       this.#ledger.apply(decided);
       for (const [agency, digest] of digests) this.#digests.set(agency, digest);
+      this.#onCommit?.((performance.now() - started) / 1000, this.#ledger.bets - betsBefore);
+      if (winners !== undefined) this.#winners = winners;
     }
     group.forEach(({ resolve }, i) => (resolve as (outcome: AppendOutcome | FinishDecided) => void)(outcomes[i]));
   }
@@ -267,30 +303,60 @@ export class Store implements StoreApi {
     this.#journalEnd += line.length;
   }
 
+  #time(): string {
+    return new Date(this.#now()).toISOString();
+  }
+
   /**
-   * Runs the draw over bets.csv once and records its outcome; later calls,
-   * and calls after a restart, answer the recorded outcome. The outcome
-   * carries the hash chain of the bets it was drawn from, for the audit.
+   * Closes sales now for agencies 1..`agencies` (see decideClose): what is
+   * queued is committed first, then the close's record, a link of the hash
+   * chain. Answers the close as recorded, the first one if sales were
+   * closed already; null once drawn without a close.
+   */
+  closeSales(agencies: number): Promise<CloseRecord | null> {
+    return this.#mailbox.post(async () => {
+      if (this.#failed !== undefined) throw this.#failed;
+      if (this.#queue.length > 0) await this.#commitGroup();
+      const decided = this.#ledger.decideClose(this.#time(), agencies);
+      if (decided === undefined) return this.#ledger.close;
+      const chain = nextChain(this.#chain, [], closeBytes(decided.at, decided.unfinished));
+      try {
+        await this.#writeRecord({ ...decided, chain });
+      } catch (error) {
+        await this.#undoGroup();
+        throw error;
+      }
+      this.#chain = chain;
+      this.#ledger.apply(decided);
+      return decided;
+    });
+  }
+
+  /**
+   * Runs the draw once over the committed bets (whose winners the Store
+   * kept as they committed: a change to bets.csv since is not drawn) and
+   * records its outcome as the chain's last link; later calls, and calls
+   * after a restart, answer the recorded outcome. The outcome carries the
+   * hash chain of the bets it was drawn from, for the audit.
    */
   draw(agencies: number): Promise<DrawOutcome> {
     return this.#mailbox.post(async () => {
       if (this.#failed !== undefined) throw this.#failed;
       const drawn = this.#ledger.winners;
       if (drawn !== null) return { winners: drawn, chain: this.#drawChain ?? this.#chain };
-      const winners: Winners = {};
-      for (let agency = 1; agency <= agencies; agency++) winners[agency] = [];
-      await scanWinners(this.#csvPath, this.#csvEnd, WINNING_NUMBER, ({ agency, document }) => {
-        (winners[agency] ??= []).push(document);
-      });
+      const winners = this.#winners.winners(agencies);
       const chain = this.#chain;
+      const at = this.#time();
+      const head = nextChain(chain, [], drawBytes(at, winners));
       try {
-        await this.#writeRecord({ kind: 'draw', winners, chain });
+        await this.#writeRecord({ kind: 'draw', winners, at, chain, head });
       } catch (error) {
         await this.#undoGroup();
         throw error;
       }
-      this.#ledger.apply({ kind: 'draw', winners });
+      this.#ledger.apply({ kind: 'draw', winners, at });
       this.#drawChain = chain;
+      this.#chain = head;
       return { winners, chain };
     });
   }

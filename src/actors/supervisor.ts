@@ -12,6 +12,11 @@ import type { ServerConfig } from '../config/server-config.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
 import { lockDataDir, type DataDirLock } from '../storage/data-dir-lock.ts';
 import { Acceptor } from './acceptor.ts';
+import { AggregatorRegistry } from 'prom-client';
+import type { LotteryStatus } from '../ledger/lottery-status.ts';
+import { startMonitorServer, type MonitorServer } from '../http/monitor-server.ts';
+import { mainMetrics, type MetricsSnapshot } from '../metrics/lottery-metrics.ts';
+import { projectVersion } from '../config/program-config.ts';
 import type { StoreSnapshot } from './store-api.ts';
 import type { ServerTlsFiles } from '../transport/server-transport.ts';
 import type {
@@ -30,6 +35,8 @@ import type {
  */
 const SESSIONS_STOP_MS = 6000;
 const STORE_STOP_MS = 3000;
+/** A worker that does not hand over its figures (or the store its status) within this is left out, or not ready. */
+const OBSERVE_MS = 1000;
 
 type SessionWorker = { id: number; worker: Worker; ready: boolean; connections: Set<number> };
 
@@ -47,10 +54,19 @@ export class Supervisor {
   readonly #agencyConnections = new Map<number, number>();
   /** The other way round, so that a closed connection is forgotten without a search. */
   readonly #connectionAgencies = new Map<number, number>();
+  /** Each connection's peer, address:port, to name both when one agency connects twice. */
+  readonly #peers = new Map<number, string>();
+  /** Agencies whose duplicate connections were logged: once each, not at every turn of their fight. */
+  readonly #duplicatesLogged = new Set<number>();
   #nextWorkerId = 1;
   #roundRobin = 0;
   #stopping: Promise<void> | undefined;
   readonly #failure = Promise.withResolvers<Error>();
+  #monitor: MonitorServer | undefined;
+  #listening = false;
+  #nextRequest = 1;
+  /** Answers awaited from the workers (metrics, the store's status), by request id. */
+  readonly #requests = new Map<number, (answer: unknown) => void>();
 
   private constructor(config: ServerConfig, log: Logger, tls: ServerTlsFiles | undefined) {
     this.#config = config;
@@ -69,6 +85,11 @@ export class Supervisor {
     return this.#address;
   }
 
+  /** The HTTP endpoint's address, if --http-port was given. */
+  get monitorAddress(): AddressInfo | undefined {
+    return this.#monitor?.address;
+  }
+
   /**
    * Resolves if the server can no longer do its work (its Store worker died):
    * then the program must exit non-zero, so that whatever supervises it
@@ -84,16 +105,22 @@ export class Supervisor {
     // Before anything touches the data dir: a second server stops here. A
     // database is shared by design: its transactions keep front-ends apart.
     this.#lock = config.store === '' ? await lockDataDir(config.dataDir) : { release: async () => undefined };
+    // Before the store recovers, so that /livez answers and /readyz says 503 meanwhile.
+    if (config.httpPort !== null) await this.#startMonitor(config.httpPort);
     const storeData: StoreWorkerData = {
       dataDir: config.dataDir,
       ...(config.store === '' ? {} : { store: { url: config.store, lottery: config.lottery } }),
       fsync: config.fsync,
       agencies: config.agencies,
+      closeAt: config.closeAt,
+      resultsCert: config.resultsCert,
+      resultsKey: config.resultsKey,
       logLevel: config.logLevel,
       logFormat: config.logFormat,
+      metrics: config.httpPort !== null,
     };
     this.#storeWorker = new Worker(new URL('./store-worker.ts', import.meta.url), { workerData: storeData });
-    type StoreStarted = Exclude<FromStoreWorker, { type: 'lottery-stopped' }>;
+    type StoreStarted = Extract<FromStoreWorker, { type: 'ready' | 'failed' }>;
     const storeStarted = new Promise<StoreStarted>((resolve) => {
       this.#storeWorker.once('message', resolve);
       this.#storeWorker.once('error', (error: Error) => resolve({ type: 'failed', message: error.message }));
@@ -107,9 +134,13 @@ export class Supervisor {
       this.#stopping = Promise.resolve();
       await sessionsStarted.catch(() => undefined);
       await Promise.all(this.#workers.map(({ worker }) => worker.terminate()));
+      await this.#monitor?.close();
       await this.#lock.release();
       throw new Error(`the store could not start: ${started.message}`);
     }
+    this.#storeWorker.on('message', (message: FromStoreWorker) => {
+      if (message.type === 'observed') this.#answered(message.id, message);
+    });
     let storeError: string | undefined;
     this.#storeWorker.on('error', (error: Error) => (storeError = error.message));
     this.#storeWorker.once('exit', (code) => {
@@ -135,12 +166,76 @@ export class Supervisor {
       dispatch: (socket, connection) => this.#dispatch(socket, connection),
     });
     this.#address = await this.#acceptor.listen();
+    this.#listening = true;
     logEvent(this.#log, 'info', 'listen', 'success', {
       host: this.#address.address,
       port: this.#address.port,
       apuestas: started.snapshot.bets,
       tls: this.#tls === undefined ? 'off' : 'on',
     });
+  }
+
+  async #startMonitor(port: number): Promise<void> {
+    const config = this.#config;
+    const tls = config.httpPlain ? undefined : this.#tls;
+    const info = { version: projectVersion(), agencies: config.agencies, store: 'file' };
+    const connections = () => ({ agency: this.#agencyConnections.size, other: this.#connections.size - this.#agencyConnections.size });
+    const main = mainMetrics(info, connections);
+    this.#monitor = await startMonitorServer(
+      { host: config.httpHost, port, ...(tls === undefined ? {} : { tls }) },
+      {
+        ready: async () => this.#listening && this.#stopping === undefined && (await this.#observe()) !== undefined,
+        status: async () => (await this.#observe())?.status,
+        metrics: async () => {
+          const sessions = await Promise.all(this.#workers.filter((entry) => entry.ready).map((entry) => this.#sessionMetrics(entry)));
+          const store = (await this.#observe())?.metrics;
+          const all = [await main.registry.getMetricsAsJSON(), ...sessions, ...(store === undefined ? [] : [store])];
+          const registry = AggregatorRegistry.aggregate(all.filter((metrics) => metrics !== undefined));
+          return { contentType: registry.contentType, text: await registry.metrics() };
+        },
+      },
+    );
+    logEvent(this.#log, 'info', 'listen_http', 'success', {
+      host: this.#monitor.address.address,
+      port: this.#monitor.address.port,
+      tls: tls === undefined ? 'off' : 'on',
+    });
+  }
+
+  /** Asks a worker and waits, at most OBSERVE_MS, for the answer that carries `id`; undefined if none came. */
+  async #ask<T>(send: (id: number) => void): Promise<T | undefined> {
+    const id = this.#nextRequest++;
+    const answer = Promise.withResolvers<T | undefined>();
+    this.#requests.set(id, answer.resolve as (answer: unknown) => void);
+    try {
+      send(id);
+      return await Promise.race([answer.promise, sleep(OBSERVE_MS, undefined, { ref: false })]);
+    } finally {
+      this.#requests.delete(id);
+    }
+  }
+
+  #answered(id: number, answer: unknown): void {
+    this.#requests.get(id)?.(answer);
+  }
+
+  /** The store worker's status and figures; undefined if it is gone or does not answer. */
+  #observe(): Promise<{ status?: LotteryStatus; metrics: MetricsSnapshot } | undefined> {
+    const worker = this.#storeWorker;
+    if (worker === undefined || worker.threadId === -1) return Promise.resolve(undefined);
+    return this.#ask((id) => worker.postMessage({ type: 'observe', id } satisfies ToStoreWorker));
+  }
+
+  async #sessionMetrics(entry: SessionWorker): Promise<MetricsSnapshot | undefined> {
+    const answer = await this.#ask<{ metrics: MetricsSnapshot }>((id) =>
+      entry.worker.postMessage({ type: 'metrics', id } satisfies ToSessionWorker),
+    );
+    return answer?.metrics;
+  }
+
+  /** Tells the Lottery's status whether an agency has a live connection. */
+  #agencyConnection(agency: number, connected: boolean): void {
+    this.#storeWorker.postMessage({ type: 'agency-connection', agency, connected } satisfies ToStoreWorker);
   }
 
   /** A new port onto the Store actor, or with `lottery` onto the Lottery actor beside it. */
@@ -181,8 +276,10 @@ export class Supervisor {
       frameTimeoutMs: this.#config.frameTimeout * 1000,
       logLevel: this.#config.logLevel,
       logFormat: this.#config.logFormat,
+      logBatches: this.#config.logBatches,
       storePort,
       lotteryPort,
+      metrics: this.#config.httpPort !== null,
       ...(this.#tls === undefined ? {} : { tls: this.#tls }),
     };
     const worker = new Worker(new URL('./session-worker.ts', import.meta.url), {
@@ -203,16 +300,33 @@ export class Supervisor {
     switch (message.type) {
       case 'hello': {
         const previous = this.#agencyConnections.get(message.agency);
+        if (previous === undefined) this.#agencyConnection(message.agency, true);
         this.#agencyConnections.set(message.agency, message.connection);
         this.#connectionAgencies.set(message.connection, message.agency);
         this.#acceptor.authenticated(message.connection);
         if (previous !== undefined && previous !== message.connection) {
-          this.#connections.get(previous)?.worker.postMessage({ type: 'replace', connection: previous } satisfies ToSessionWorker);
+          const by = this.#peers.get(message.connection);
+          const before = this.#peers.get(previous);
+          if (!this.#duplicatesLogged.has(message.agency)) {
+            this.#duplicatesLogged.add(message.agency);
+            logEvent(this.#log, 'warn', 'agencia_duplicada', 'fail', {
+              agencia: message.agency,
+              anterior: before ?? '?',
+              nueva: by ?? '?',
+              error: 'a second connection speaks for this agency while the first is open: the first is closed with REPLACED',
+            });
+          }
+          this.#connections
+            .get(previous)
+            ?.worker.postMessage({ type: 'replace', connection: previous, ...(by === undefined ? {} : { by }) } satisfies ToSessionWorker);
         }
         break;
       }
       case 'closed':
         this.#release(entry, message.connection);
+        break;
+      case 'metrics':
+        this.#answered(message.id, message);
         break;
     }
   }
@@ -220,10 +334,14 @@ export class Supervisor {
   #release(entry: SessionWorker, connection: number): void {
     entry.connections.delete(connection);
     this.#connections.delete(connection);
+    this.#peers.delete(connection);
     this.#acceptor?.released(connection);
     const agency = this.#connectionAgencies.get(connection);
     this.#connectionAgencies.delete(connection);
-    if (agency !== undefined && this.#agencyConnections.get(agency) === connection) this.#agencyConnections.delete(agency);
+    if (agency !== undefined && this.#agencyConnections.get(agency) === connection) {
+      this.#agencyConnections.delete(agency);
+      if (this.#stopping === undefined) this.#agencyConnection(agency, false);
+    }
   }
 
   #onSessionWorkerExit(entry: SessionWorker, code: number): void {
@@ -247,6 +365,7 @@ export class Supervisor {
     const entry = ready[this.#roundRobin++ % ready.length];
     entry.connections.add(connection);
     this.#connections.set(connection, entry);
+    if (socket.remoteAddress !== undefined) this.#peers.set(connection, `${socket.remoteAddress}:${socket.remotePort}`);
     // Node >= 26.6 moves an accepted socket's handle to another thread.
     entry.worker.postMessage({ type: 'socket', socket, connection } satisfies ToSessionWorker, [socket as never]);
   }
@@ -288,6 +407,11 @@ export class Supervisor {
         logEvent(log, 'error', 'close_store', 'fail', { reason: 'the store did not close in time' });
         await this.#storeWorker.terminate();
       }
+    }
+    // Last, so that /readyz says 503 and /livez answers all through the shutdown.
+    if (this.#monitor !== undefined) {
+      await this.#monitor.close();
+      logEvent(log, 'info', 'close_http', 'success');
     }
     await this.#lock?.release();
     logEvent(log, 'info', 'shutdown', 'success');

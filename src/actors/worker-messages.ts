@@ -5,9 +5,12 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Socket } from 'node:net';
 import type { LogFormat, LogLevel } from '../log/logger.ts';
 import type { StoreSnapshot } from './store-api.ts';
+import type { LotteryStatus } from '../ledger/lottery-status.ts';
+import type { MetricsSnapshot } from '../metrics/lottery-metrics.ts';
 import type { ServerTlsFiles } from '../transport/server-transport.ts';
 
-export type LogSettings = { logLevel: LogLevel; logFormat: LogFormat };
+/** `logBatches`: false drops the success lines of per-batch events (see PER_BATCH_ACTIONS). */
+export type LogSettings = { logLevel: LogLevel; logFormat: LogFormat; logBatches?: boolean };
 
 export type StoreWorkerData = LogSettings & {
   dataDir: string;
@@ -16,6 +19,13 @@ export type StoreWorkerData = LogSettings & {
   fsync: boolean;
   /** The agencies of the lottery: the Lottery beside the Store draws once 1..agencies have finished. */
   agencies: number;
+  /** Measure group commits for the metrics (the HTTP endpoint is on). */
+  metrics?: boolean;
+  /** The sales close (ISO 8601), or '' for none. */
+  closeAt: string;
+  /** The results-signing identity's files, or '' for results.json unsigned. */
+  resultsCert: string;
+  resultsKey: string;
 };
 export type ToStoreWorker =
   /** A port onto the Store, for a session worker. */
@@ -24,10 +34,18 @@ export type ToStoreWorker =
   | { type: 'connect-lottery'; port: MessagePort }
   /** Answer every held WINNERS with SERVER_STOPPING; answered with lottery-stopped. */
   | { type: 'stop-lottery' }
+  /** Whether an agency has a live connection now (the supervisor knows which connection speaks for it). */
+  | { type: 'agency-connection'; agency: number; connected: boolean }
+  /** The status and the metrics, for the HTTP endpoint; answered with observed. */
+  | { type: 'observe'; id: number }
   | { type: 'close' };
 export type FromStoreWorker =
   /** `refused`: why the stored lottery cannot be served with these agencies; then no Lottery runs. */
-  { type: 'ready'; snapshot: StoreSnapshot; refused?: string } | { type: 'failed'; message: string } | { type: 'lottery-stopped' };
+  | { type: 'ready'; snapshot: StoreSnapshot; refused?: string }
+  | { type: 'failed'; message: string }
+  | { type: 'lottery-stopped' }
+  /** `status` is absent when no Lottery runs (a stored lottery refused at start). */
+  | { type: 'observed'; id: number; status?: LotteryStatus; metrics: MetricsSnapshot };
 
 export type SessionWorkerData = LogSettings & {
   worker: number;
@@ -39,10 +57,19 @@ export type SessionWorkerData = LogSettings & {
   frameTimeoutMs: number;
   storePort: MessagePort;
   lotteryPort: MessagePort;
+  /** Measure for the metrics (the HTTP endpoint is on). */
+  metrics?: boolean;
   /** The PEM contents for mutual TLS; absent, connections are plaintext. */
   tls?: ServerTlsFiles;
 };
 export type ToSessionWorker =
-  { type: 'socket'; socket: Socket; connection: number } | { type: 'replace'; connection: number } | { type: 'stop'; reason: string };
+  | { type: 'socket'; socket: Socket; connection: number }
+  | { type: 'replace'; connection: number; by?: string }
+  | { type: 'stop'; reason: string }
+  /** The worker's metrics, for a scrape; answered with metrics. */
+  | { type: 'metrics'; id: number };
 export type FromSessionWorker =
-  { type: 'ready' } | { type: 'hello'; connection: number; agency: number } | { type: 'closed'; connection: number };
+  | { type: 'ready' }
+  | { type: 'hello'; connection: number; agency: number }
+  | { type: 'closed'; connection: number }
+  | { type: 'metrics'; id: number; metrics: MetricsSnapshot };

@@ -29,8 +29,10 @@ export type AgencyOptions = {
   tls?: ClientTlsFiles;
   log: Logger;
   signal?: AbortSignal;
-  /** Told each step, for a person watching: an agency that has it asks the server for WAITING. */
+  /** Told each step, for a person watching: an agency that has it asks the server for WAITING, unless `progress` says otherwise. */
   onStatus?: (status: AgencyStatus) => void;
+  /** Whether to ask the server for WAITING while it holds the winners; by default, whether onStatus is given. */
+  progress?: boolean;
 };
 
 /** Where the agency is, as a progress display shows it. */
@@ -41,6 +43,9 @@ export type AgencyStatus =
   | { phase: 'retrying'; inMs: number; error: string };
 
 export type AgencyResult = { winners: string[]; sent: number; stored: number; refused: number; badRows: number };
+
+/** The upload digest of no stored bet: SHA-256 of nothing. */
+const EMPTY_DIGEST = new UploadDigest().hex();
 
 /** Batches sent and not yet acknowledged, at most. */
 const WINDOW = 8;
@@ -54,6 +59,9 @@ const FATAL_CODES = new Set<string>([
   ErrorCode.DIGEST_MISMATCH,
   ErrorCode.AGENCY_FINISHED,
   ErrorCode.DRAW_DONE,
+  ErrorCode.SALES_CLOSED,
+  // Only another process's connection replaces this one: this agency never holds two.
+  ErrorCode.REPLACED,
   ErrorCode.BAD_FRAME,
   ErrorCode.BAD_MESSAGE,
   ErrorCode.UNEXPECTED_MESSAGE,
@@ -65,6 +73,7 @@ const FATAL_CODES = new Set<string>([
 /** Failures to reach or keep the server, as opposed to the server answering ERROR. */
 const UNREACHED_CODES = new Set<string>([
   ClientFailure.CONNECT_FAILED,
+  ClientFailure.HOST_NOT_FOUND,
   ClientFailure.CONNECT_TIMEOUT,
   ClientFailure.CONNECTION_LOST,
   ClientFailure.TIMEOUT,
@@ -136,9 +145,11 @@ export class Agency {
         if (waited >= retryTimeoutMs) {
           const seconds = Math.round(waited / 1000);
           throw new AgencyError(
-            UNREACHED_CODES.has(error.code)
-              ? `gave up after ${seconds} s without the server: ${error.message}`
-              : `gave up after ${seconds} s: the server kept failing: ${error.message}`,
+            error.code === ClientFailure.HOST_NOT_FOUND
+              ? `gave up after ${seconds} s: ${error.message} all that time; check the host in --server`
+              : UNREACHED_CODES.has(error.code)
+                ? `gave up after ${seconds} s without the server: ${error.message}`
+                : `gave up after ${seconds} s: the server kept failing: ${error.message}`,
           );
         }
         const delay = backoff.next();
@@ -170,13 +181,19 @@ export class Agency {
     const connection = await ServerConnection.connect(host, port, undefined, this.#options.tls);
     this.#connection = connection;
     const { onStatus } = this.#options;
-    await connection.send({ type: 'HELLO', agency: id, ...(onStatus ? { progress: true } : {}) });
+    const progress = this.#options.progress ?? onStatus !== undefined;
+    await connection.send({ type: 'HELLO', agency: id, ...(progress ? { progress: true } : {}) });
     const welcome = expect(await connection.receive(this.#options.winnersTimeoutMs), 'WELCOME');
     logEvent(this.#log, 'info', 'conexion', 'success', { offset: welcome.offset, finalizada: welcome.finished, sorteo: welcome.drawn });
     let total = welcome.offset;
     if (welcome.finished) {
       await this.#checkFinished(welcome);
     } else {
+      if (welcome.closedAt !== undefined) {
+        throw new AgencyError(
+          `sales closed at ${welcome.closedAt}: ${welcome.stored ?? 0} of this agency's bets were stored before it, and are in the draw`,
+        );
+      }
       if (welcome.drawn) throw new AgencyError('the draw took place without this agency: its bets can no longer be taken');
       await this.#catchUpDigest(welcome.offset);
       onStatus?.({ phase: 'uploading', acknowledged: welcome.offset });
@@ -235,10 +252,11 @@ export class Agency {
     await this.#catchUpDigest(Number.POSITIVE_INFINITY);
     const own = { total: this.#digestedTo, digest: this.#digest.hex() };
     if (total === own.total && digest === own.digest) return;
+    const stored = digest === EMPTY_DIGEST ? '0 bets stored' : `its stored bets' digest ${digest ?? '?'}`;
     throw new AgencyError(
-      `this agency has already finished in this lottery with ${total ?? '?'} bets (digest ${digest ?? '?'}), ` +
-        `but ${this.#options.dataFile} has ${own.total} bets (digest ${own.digest}): it is not the file that was uploaded. ` +
-        'A new lottery needs a new data dir on the server',
+      `this agency has already finished in this lottery: the server took ${total ?? '?'} rows from it (${stored}), ` +
+        `but ${this.#options.dataFile} has ${own.total} rows (digest ${own.digest}): it is not the file that was uploaded ` +
+        '(a digest is the SHA-256 of the bets stored, see docs/protocol.md). A new lottery needs a new data dir on the server',
     );
   }
 
@@ -257,7 +275,8 @@ export class Agency {
       signal?.throwIfAborted();
       await connection.sendFrame(batch.frame);
       inFlight.push(batch);
-      if (this.#log.isLevelEnabled('debug')) {
+      // A row this agency refused goes alone for the server's verdict: it was reported as invalid, not as a bet sent.
+      if (this.#log.isLevelEnabled('debug') && !this.#doubted.has(batch.offset)) {
         for (const bet of batch.bets) logEvent(this.#log, 'debug', 'apuesta_enviada', 'success', { dni: bet[2], numero: bet[4] });
       }
       this.#sent += batch.count;

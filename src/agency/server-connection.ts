@@ -58,6 +58,13 @@ export class ServerConnection {
         clearTimeout(timer);
         const tlsFailure = describeTlsError(error, server);
         if (tlsFailure !== undefined) return reject(new ConnectionError(tlsFailure.code, tlsFailure.message, { cause: error }));
+        if ((error as NodeJS.ErrnoException).code === 'ENOTFOUND') {
+          return reject(
+            new ConnectionError(ClientFailure.HOST_NOT_FOUND, `the server's host name ${host} does not resolve (DNS: no such host)`, {
+              cause: error,
+            }),
+          );
+        }
         reject(
           new ConnectionError(ClientFailure.CONNECT_FAILED, `cannot reach the server at ${server}: ${describe(error)}`, { cause: error }),
         );

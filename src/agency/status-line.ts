@@ -3,8 +3,8 @@
 // each log line and draws it again after (see createLogger's `around`), so
 // the terminal shows whole log lines with the status line under them.
 //
-//   agency 1 [##########..........] 34% 9,120 of 26,936 bets acknowledged
-//   agency 1: 26,936 bets acknowledged; waiting for the draw (3 of 5 agencies finished)
+//   agency 1 [##########..........] 34% 9,120 of 26,936 rows acknowledged
+//   agency 1: 26,936 rows acknowledged; waiting for the draw (3 of 5 agencies finished)
 //
 // Only drawn on a terminal: the agency makes one only when stderr is a TTY.
 
@@ -78,18 +78,18 @@ export class StatusLine {
       case 'uploading': {
         this.#acknowledged = status.acknowledged;
         const rows = this.#rows;
-        if (rows === undefined || rows === 0) return `${this.#label}: ${bets(status.acknowledged)} bets acknowledged`;
+        if (rows === undefined || rows === 0) return `${this.#label}: ${bets(status.acknowledged)} rows acknowledged`;
         const fraction = Math.min(1, status.acknowledged / rows);
         const filled = Math.round(fraction * WIDTH);
-        return `${this.#label} [${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${Math.floor(fraction * 100)}% ${bets(status.acknowledged)} of ${bets(rows)} bets acknowledged`;
+        return `${this.#label} [${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${Math.floor(fraction * 100)}% ${bets(status.acknowledged)} of ${bets(rows)} rows acknowledged`;
       }
       case 'finished':
         this.#acknowledged = status.total;
-        return `${this.#label}: ${bets(status.total)} bets acknowledged; waiting for the draw`;
+        return `${this.#label}: ${bets(status.total)} rows acknowledged; waiting for the draw`;
       case 'waiting':
-        return `${this.#label}: ${bets(this.#acknowledged)} bets acknowledged; waiting for the draw (${status.finished} of ${status.agencies} agencies finished)`;
+        return `${this.#label}: ${bets(this.#acknowledged)} rows acknowledged; waiting for the draw (${status.finished} of ${status.agencies} agencies finished)`;
       case 'retrying':
-        return `${this.#label}: ${bets(this.#acknowledged)} bets acknowledged; reconnecting in ${(status.inMs / 1000).toFixed(1)} s`;
+        return `${this.#label}: ${bets(this.#acknowledged)} rows acknowledged; reconnecting in ${(status.inMs / 1000).toFixed(1)} s`;
     }
   }
 }

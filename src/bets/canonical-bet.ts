@@ -179,6 +179,8 @@ function canonicalOfCsvRow(row: string): string {
           break;
         }
       }
+      // A quoted field ends at a comma or at the row's end: anything else is not a row this server wrote.
+      if (at < text.length && text[at] !== ',') throw new Error(`a bets.csv row with text after a closing quote: ${JSON.stringify(row)}`);
       fields.push(value);
       at++; // the comma after it, or past the end
     } else {
@@ -194,19 +196,47 @@ function canonicalOfCsvRow(row: string): string {
 /**
  * The canonical bytes a group commit adds to the hash chain after its bets'
  * lines: one line per agency whose state it changed, then one per agency
- * that finished in it, each in ascending agency id.
+ * that finished in it, each in ascending agency id, then its time.
  *   offsets\t<agency>\t<next>\t<stored>\n
  *   finish\t<agency>\t<total>\t<upload digest hex>\n
+ *   time\t<ISO 8601 UTC time, as the record has it>\n
  */
 export function commitTail(
   agencies: Record<string, { next: number; stored: number }>,
   finished: Record<string, { total: number; digest: string }> | undefined,
+  at: string,
 ): Uint8Array {
   let text = '';
   for (const agency of ascendingIds(agencies)) text += `offsets\t${agency}\t${agencies[agency].next}\t${agencies[agency].stored}\n`;
   if (finished !== undefined) {
     for (const agency of ascendingIds(finished)) text += `finish\t${agency}\t${finished[agency].total}\t${finished[agency].digest}\n`;
   }
+  text += `time\t${at}\n`;
+  return Buffer.from(text, 'utf8');
+}
+
+/**
+ * The canonical bytes of the sales close, a link of the hash chain of its
+ * own: its time, then each agency that had not finished, ascending.
+ *   close\t<ISO 8601 UTC time>\n
+ *   closed\t<agency>\t<next>\t<stored>\n
+ */
+export function closeBytes(at: string, unfinished: Record<string, { next: number; stored: number }>): Uint8Array {
+  let text = `close\t${at}\n`;
+  for (const agency of ascendingIds(unfinished)) text += `closed\t${agency}\t${unfinished[agency].next}\t${unfinished[agency].stored}\n`;
+  return Buffer.from(text, 'utf8');
+}
+
+/**
+ * The canonical bytes of the draw, the chain's last link: its time, then
+ * every winning document, by agency ascending and in bets.csv order within
+ * an agency.
+ *   draw\t<ISO 8601 UTC time>\n
+ *   winner\t<agency>\t<document>\n
+ */
+export function drawBytes(at: string, winners: Record<string, readonly string[]>): Uint8Array {
+  let text = `draw\t${at}\n`;
+  for (const agency of ascendingIds(winners)) for (const document of winners[agency]) text += `winner\t${agency}\t${document}\n`;
   return Buffer.from(text, 'utf8');
 }
 

@@ -3,14 +3,14 @@
 import { onStopSignal, prepareRuntime } from '../runtime.mjs';
 import type { Schema } from '../config/program-config.ts';
 prepareRuntime('lottery-compose');
-// The file is written in one synchronous call, so a signal can only come
-// before it: nothing has been written then.
+// The file is written in synchronous calls under a temporary name and then
+// renamed, so a signal can only come before or after: nothing half-written.
 onStopSignal((signal) => {
   process.stderr.write(`lottery-compose: stopped by ${signal}; nothing written\n`);
   process.exit(1);
 });
 
-const { writeFileSync } = await import('node:fs');
+const { renameSync, rmSync, writeFileSync } = await import('node:fs');
 const { dirname, relative, resolve, sep } = await import('node:path');
 const { fileURLToPath } = await import('node:url');
 const { configFileSetting, configOrExit, loadProgramConfig } = await import('../config/program-config.ts');
@@ -64,7 +64,13 @@ const output = config.output === '' ? resolve(projectRoot, 'compose', defaultNam
 const projectDir = relative(dirname(output), projectRoot).split(sep).join('/') || '.';
 
 try {
-  writeFileSync(output, composeYaml({ agencies: config.agencies, projectDir, scale: config.scale }));
+  const partial = `${output}.${process.pid}.partial`;
+  try {
+    writeFileSync(partial, composeYaml({ agencies: config.agencies, projectDir, scale: config.scale }));
+    renameSync(partial, output);
+  } finally {
+    rmSync(partial, { force: true });
+  }
 } catch (error) {
   process.stderr.write(`lottery-compose: cannot write ${output}: ${(error as Error).message}\n`);
   process.exit(1);

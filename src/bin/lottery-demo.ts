@@ -156,7 +156,9 @@ async function run(): Promise<number> {
 
   say('\nWinners by agency:');
   runs.forEach(({ winners }, i) => {
-    const shown = winners === undefined ? 'no answer' : `${winners.length} winner(s)${winners.length ? `: ${winners.join(', ')}` : ''}`;
+    const count = winners === undefined ? 0 : winners.length;
+    const shown =
+      winners === undefined ? 'no answer' : `${count} ${count === 1 ? 'winner' : 'winners'}${count > 0 ? `: ${winners.join(', ')}` : ''}`;
     say(`  agency ${i + 1}: ${shown}`);
   });
   say(`Bets stored in ${RUN_DIR}/bets.csv`);

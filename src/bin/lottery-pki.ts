@@ -1,12 +1,24 @@
 #!/usr/bin/env node
 // lottery-pki: makes the certificates for mutual TLS (see src/pki). See --help.
-import { prepareRuntime } from '../runtime.mjs';
+import { onStopSignal, prepareRuntime } from '../runtime.mjs';
 import type { Schema } from '../config/program-config.ts';
 prepareRuntime('lottery-pki');
 
 const { PkiError } = await import('../errors.ts');
-const { configFileSetting, configOrExit, loadProgramConfig } = await import('../config/program-config.ts');
-const { makePkiDirectory, revokeCertificates } = await import('../pki/pki-directory.ts');
+const { configFileSetting, configOrExit, loadProgramConfig, usageError } = await import('../config/program-config.ts');
+const { makePkiDirectory, removePartialFiles, revokeCertificates } = await import('../pki/pki-directory.ts');
+const { namesInCertificate, revokedIn } = await import('../pki/certificates.ts');
+const { existsSync, readFileSync, statSync } = await import('node:fs');
+const { join } = await import('node:path');
+
+// Every file is written whole under a temporary name and then renamed, so a
+// stop at any instant leaves whole files and, once the partial one is
+// removed, nothing else: the program can stop at once.
+onStopSignal((signal) => {
+  removePartialFiles();
+  process.stderr.write(`lottery-pki: stopped by ${signal}; the files made so far are whole, run again to make the rest\n`);
+  process.exit(signal === 'SIGINT' ? 130 : 143);
+});
 
 const schema = {
   out: { doc: 'directory to write the certificates and keys to', format: String, default: '.data/pki', env: 'PKI_OUT', arg: 'out' },
@@ -55,8 +67,9 @@ const program = {
   name: 'lottery-pki',
   usage: 'lottery-pki [--out DIR] [--agencies N] [--hosts h1,h2] [--force] [--revoke K,...]',
   summary:
-    "Makes a CA of the lottery's own and, signed by it, the server's certificate, one per agency (agency-K)\n" +
-    'and one for the monitor (may only PING), with ECDSA P-256 keys written 0600. An existing CA is kept\n' +
+    "Makes a CA of the lottery's own and, signed by it, the server's certificate, one per agency (agency-K),\n" +
+    'one for the monitor (may only PING and close sales) and results.crt, which signs results.json at the draw,\n' +
+    'with ECDSA P-256 keys written 0600. An existing CA is kept\n' +
     '(and only missing certificates are made) unless --force is given.',
 };
 
@@ -68,18 +81,36 @@ const list = (text: string) =>
     .map((item) => item.trim())
     .filter((item) => item !== '');
 
+// Bad values are usage errors (exit 2), as for every other flag.
+const revoking = list(config.revoke);
+const badRevoke = revoking.find((item) => !/^\d+$/.test(item) && item !== 'monitor');
+const hosts = list(config.hosts);
+configOrExit(() => {
+  if (config.revoke !== '' && revoking.length === 0) throw usageError(program, ['--revoke (PKI_REVOKE): names no certificate']);
+  if (badRevoke !== undefined)
+    throw usageError(program, [`--revoke (PKI_REVOKE): "${badRevoke}" is neither an agency id (1, 2, …) nor "monitor"`]);
+  if (hosts.length === 0)
+    throw usageError(program, ['--hosts (PKI_HOSTS): names no host; give the names and addresses agencies reach the server by']);
+  if (existsSync(config.out) && !statSync(config.out).isDirectory())
+    throw usageError(program, [`--out (PKI_OUT): ${config.out} exists and is not a directory`]);
+});
+/** Whether --hosts was given, rather than left at its default. */
+const hostsGiven = process.argv.some((arg) => arg === '--hosts' || arg.startsWith('--hosts=')) || process.env.PKI_HOSTS !== undefined;
+
 try {
   if (config.revoke !== '') {
-    const names = list(config.revoke).map((item) => (/^\d+$/.test(item) ? `agency-${Number(item)}` : item));
+    const names = revoking.map((item) => (/^\d+$/.test(item) ? `agency-${Number(item)}` : item));
     const { file } = await revokeCertificates(config.out, names);
     console.log(`lottery-pki: revoked ${names.join(', ')} in ${file}; servers read it with --tls-crl ${file} when they start`);
   } else {
-    const hosts = list(config.hosts);
-    if (hosts.length === 0) throw new PkiError('--hosts names no host');
+    // --force without --hosts reissues the server's certificate for the names it had, not for the default ones.
+    const oldServer = join(config.out, 'server.crt');
+    const oldNames = config.force && !hostsGiven && existsSync(oldServer) ? namesInCertificate(readFileSync(oldServer, 'utf8')) : [];
+    const serverHosts = oldNames.length > 0 ? oldNames : hosts;
     const outcome = await makePkiDirectory({
       dir: config.out,
       agencies: config.agencies,
-      hosts,
+      hosts: serverHosts,
       days: config.days,
       caDays: config.caDays,
       force: config.force,
@@ -90,10 +121,28 @@ try {
       console.log(
         `lottery-pki: kept ${outcome.kept.join(' ')} (already there${outcome.newCa ? '' : '; --force replaces the CA and all of them'})`,
       );
-    if (outcome.made.includes('server.crt')) console.log(`lottery-pki: server certificate names: ${hosts.join(', ')}`);
+    if (outcome.made.includes('server.crt'))
+      console.log(
+        `lottery-pki: server certificate names: ${serverHosts.join(', ')}${oldNames.length > 0 ? ' (those of the server.crt it replaces; --hosts gives others)' : ''}`,
+      );
     else console.log('lottery-pki: server.crt was kept with the names it has: remove server.crt to reissue it for other --hosts');
+    // A certificate kept may be one revoked: say so, and how to issue a new one.
+    const crl = join(config.out, 'ca.crl');
+    if (existsSync(crl)) {
+      const revoked = revokedIn(
+        readFileSync(crl, 'utf8'),
+        outcome.kept.filter((name) => name.endsWith('.crt')).map((name) => [name, readFileSync(join(config.out, name), 'utf8')] as const),
+      );
+      for (const name of revoked) {
+        const base = name.replace(/\.crt$/, '');
+        console.log(
+          `lottery-pki: ${name} is revoked in ca.crl: remove ${base}.crt and ${base}.key and run again to issue a new one (the CRL keeps refusing the old one)`,
+        );
+      }
+    }
   }
 } catch (error) {
-  process.stderr.write(`lottery-pki: ${(error as Error).message}\n`);
+  if (!(error instanceof PkiError)) throw error;
+  process.stderr.write(`lottery-pki: ${error.message}\n`);
   process.exit(1);
 }

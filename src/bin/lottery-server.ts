@@ -4,25 +4,47 @@ import { onStopSignal, prepareRuntime } from '../runtime.mjs';
 prepareRuntime('lottery-server');
 
 const { configOrExit } = await import('../config/program-config.ts');
-const { loadServerConfig, serverProgram, serverSchema } = await import('../config/server-config.ts');
+const { checkHttpSettings, loadResultsSignerOrExit, loadServerConfig, serverProgram, serverSchema } =
+  await import('../config/server-config.ts');
 const { loadServerTls } = await import('../config/tls-settings.ts');
+const { certificateNames, certificateNamesHost } = await import('../config/tls-checks.ts');
 const { createLogger, logConfig, logEvent } = await import('../log/logger.ts');
 const { Supervisor } = await import('../actors/supervisor.ts');
 const { maskedStoreUrl } = await import('../storage/postgres/store-url.ts');
 
 const config = configOrExit(() => loadServerConfig(process.argv.slice(2), process.env));
 const tls = configOrExit(() => loadServerTls(serverProgram, serverSchema, config));
+configOrExit(() => checkHttpSettings(config, tls !== undefined));
+const signer = await loadResultsSignerOrExit(config).catch((error: unknown) =>
+  configOrExit(() => {
+    throw error;
+  }),
+);
 const log = createLogger({ level: config.logLevel, format: config.logFormat });
 // The store URL's password never reaches a log line.
 const { store, lottery, ...settings } = config;
 const where = store === '' ? {} : { store: maskedStoreUrl(store), lottery };
 logConfig(log, { ...settings, ...where }, config.fsync ? {} : { warning: 'fsync off: acknowledged bets may be lost on a crash' });
+if (tls !== undefined && !certificateNamesHost(tls.cert, config.host)) {
+  logEvent(log, 'warn', 'transport', 'success', {
+    tls: 'on',
+    warning: `the server's certificate ${config.tlsCert} does not name ${config.host}, the host it listens on (it names ${certificateNames(tls.cert)}): agencies that reach it by ${config.host} will refuse it; reissue it with lottery-pki --hosts`,
+  });
+}
 if (tls === undefined) {
   // Started as asked, so not a failure; a warning all the same.
   logEvent(log, 'warn', 'transport', 'success', {
     tls: 'off',
     warning:
       'plaintext: agencies are not authenticated (any client can speak for any agency) and bets travel unencrypted; give --tls-ca, --tls-cert and --tls-key (see lottery-pki)',
+  });
+}
+
+if (signer === undefined) {
+  logEvent(log, 'warn', 'resultados', 'success', {
+    firma: 'off',
+    warning:
+      'results.json will be written unsigned; give --results-cert and --results-key (lottery-pki writes results.crt and results.key)',
   });
 }
 

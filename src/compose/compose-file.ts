@@ -53,6 +53,8 @@ const SERVER = 'server';
 /** Checks every file the services mount before anything else starts. */
 export const PREFLIGHT = 'preflight';
 const SERVER_PORT = serverSchema.port.default;
+/** The operator's HTTPS endpoint (metrics, status page): reachable inside the Compose network, with the monitor certificate. */
+export const HTTP_PORT = 9464;
 const CONFIG_FILE = '/config/server.json';
 const DATA_DIR = '/data';
 const PREFLIGHT_DIR = '/preflight';
@@ -195,7 +197,13 @@ function serverService(agencies: number, fromProject: FromProject, tls: Identity
       [serverSchema.tlsCa.env]: tls.ca.target,
       [serverSchema.tlsCert.env]: tls.cert.target,
       [serverSchema.tlsKey.env]: tls.key.target,
+      // HTTPS with the same CA: only the monitor certificate is answered.
+      [serverSchema.httpPort.env]: String(HTTP_PORT),
+      [serverSchema.httpHost.env]: '0.0.0.0',
     },
+    // Inside the network only (no host port): Prometheus in it scrapes with
+    // the monitor certificate, an operator reaches it through a tunnel.
+    expose: [String(HTTP_PORT)],
     volumes: [
       readOnly({ source: fromProject('compose/server.json'), target: CONFIG_FILE }),
       { type: 'volume', source: BETS_VOLUME, target: DATA_DIR },

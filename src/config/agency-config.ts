@@ -7,6 +7,8 @@ export type AgencyConfig = TlsPaths & {
   server: string;
   dataFile: string;
   batchMaxAmount: number;
+  check: boolean;
+  skipInvalid: boolean;
   winnersTimeout: number;
   retryTimeout: number;
   logLevel: LogLevel;
@@ -52,6 +54,22 @@ export const agencySchema = {
     default: 0,
     env: 'CLI_BATCH_MAXAMOUNT',
     arg: 'batch-max-amount',
+  },
+  check: {
+    doc: 'only read and check the bets file, print a summary (rows, invalid rows by reason, hints) and exit: 0 if it would be uploaded, 2 if not',
+    format: 'on-off',
+    default: false,
+    env: 'CLI_CHECK',
+    arg: 'check',
+    isSwitch: true,
+  },
+  skipInvalid: {
+    doc: 'upload a file that has invalid rows: the valid ones are stored, the server refuses the rest (without it such a file is not uploaded)',
+    format: 'on-off',
+    default: false,
+    env: 'CLI_SKIP_INVALID',
+    arg: 'skip-invalid',
+    isSwitch: true,
   },
   winnersTimeout: {
     doc: 'seconds to wait for the draw after finishing',

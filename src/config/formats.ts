@@ -6,8 +6,11 @@ import { isPostgresUrl } from '../storage/postgres/store-url.ts';
 // the value with `validate`. Each `validate` throws a message that says what
 // the value must be; the loader puts the flag, variable or file before it.
 
-/** A format as convict takes it, with the parts every format here has. */
-export type ValueFormat = { name: string; validate(value: unknown): void; coerce?(value: unknown): unknown };
+/**
+ * A format as convict takes it, with the parts every format here has.
+ * `secret`: a value that may hold a password, which no message repeats.
+ */
+export type ValueFormat = { name: string; validate(value: unknown): void; coerce?(value: unknown): unknown; secret?: boolean };
 
 /** Whole decimal digits, as a number; anything else is left for `validate` to refuse. */
 const digits = (value: unknown) => (typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value);
@@ -22,6 +25,15 @@ export const tcpPort = {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
       throw new Error('ports must be within range 0 - 65535');
     }
+  },
+  coerce: digits,
+} satisfies ValueFormat;
+
+/** A TCP port, 0 included, or nothing (null): for an endpoint that is off unless given a port. */
+export const optionalTcpPort = {
+  name: 'optional-tcp-port',
+  validate(value: unknown) {
+    if (value !== null) tcpPort.validate(value);
   },
   coerce: digits,
 } satisfies ValueFormat;
@@ -45,6 +57,21 @@ export const seconds = {
     }
   },
   coerce: (value: unknown) => (typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value),
+} satisfies ValueFormat;
+
+/** An instant as ISO 8601 with its offset (Z or ±hh:mm), or '' for none: a time without an offset would depend on the machine's zone. */
+export const instant = {
+  name: 'instant',
+  validate(value: unknown) {
+    if (value === '') return;
+    if (
+      typeof value !== 'string' ||
+      !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(value) ||
+      Number.isNaN(Date.parse(value))
+    ) {
+      throw new Error('must be a time in ISO 8601 with its offset, such as 2026-12-04T21:00:00-03:00 or 2026-12-05T00:00:00Z');
+    }
+  },
 } satisfies ValueFormat;
 
 /** Session worker threads: more than this only costs memory and start-up time. */
@@ -77,7 +104,10 @@ export const onOff = {
 export const hostPort = {
   name: 'host-port',
   validate(value: unknown) {
-    if (typeof value !== 'string' || parseHostPort(value) !== undefined) return;
+    if (typeof value !== 'string') return;
+    const url = urlAsHostPort(value);
+    if (url !== undefined) throw new Error(`must be host:port, not a URL: give ${url}`);
+    if (parseHostPort(value) !== undefined) return;
     const port = /:(\d+)$/.exec(value.trim())?.[1];
     if (port !== undefined && (Number(port) < 1 || Number(port) > 65535))
       throw new Error(`port ${Number(port)} is out of range (1..65535)`);
@@ -111,6 +141,7 @@ export const wholeNumber = {
 /** --store: empty for the data dir, or a PostgreSQL URL. The message never repeats the value: it may hold a password. */
 export const storeUrl = {
   name: 'store-url',
+  secret: true,
   validate(value: unknown) {
     if (typeof value !== 'string' || (value !== '' && !isPostgresUrl(value)))
       throw new Error('must be a PostgreSQL URL, postgres://user@host:port[,host:port...]/database[?options]');
@@ -126,9 +157,25 @@ export const lotteryName = {
   },
 } satisfies ValueFormat;
 
+/**
+ * What a URL given where host:port is wanted means, as host:port (the
+ * lottery speaks its own protocol, not HTTP): "http://h:1/" gives "h:1",
+ * and a URL with no port "h:12345". Undefined for what is no URL.
+ */
+export function urlAsHostPort(value: string): string | undefined {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value.trim())) return undefined;
+  try {
+    const url = new URL(value.trim());
+    return `${url.hostname}:${url.port === '' ? '12345' : url.port}`;
+  } catch {
+    return 'host:port, e.g. localhost:12345';
+  }
+}
+
 export function parseHostPort(value: string): { host: string; port: number } | undefined {
   const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(value.trim());
-  if (match === null) return undefined;
+  // A host holds no slash: "http://h:1" is a URL, which hostPort names as such.
+  if (match === null || match[1].includes('/')) return undefined;
   const port = Number(match[2]);
   return port >= 1 && port <= 65535 ? { host: match[1], port } : undefined;
 }
@@ -136,6 +183,7 @@ export function parseHostPort(value: string): { host: string; port: number } | u
 /** Every format a schema may name. */
 export const FORMATS = {
   'tcp-port': tcpPort,
+  'optional-tcp-port': optionalTcpPort,
   'positive-integer': positiveInteger,
   'whole-number': wholeNumber,
   seconds,
@@ -145,9 +193,15 @@ export const FORMATS = {
   'host-port-list': hostPortList,
   'store-url': storeUrl,
   'lottery-name': lotteryName,
+  instant,
 } as const satisfies Record<string, ValueFormat>;
 
 export type FormatName = keyof typeof FORMATS;
+
+/** Whether a setting of this format may hold a password, so that no message repeats its value. */
+export function isSecretFormat(format: SettingFormat): boolean {
+  return typeof format === 'string' && (FORMATS as Record<string, ValueFormat>)[format]?.secret === true;
+}
 
 /** What a setting's value may be: a format named here, one of a list of words, or any text. */
 export type SettingFormat = FormatName | readonly string[] | StringConstructor;

@@ -1,5 +1,15 @@
 import { availableParallelism } from 'node:os';
-import { configFileSetting, loadProgramConfig, loggingSettings, type ProgramInfo, type Schema } from './program-config.ts';
+import { isIP } from 'node:net';
+import { loadResultsSigner, ResultsSignerFileError, type ResultsSigner } from '../audit/results.ts';
+import {
+  configFileSetting,
+  flagAndVariable,
+  loadProgramConfig,
+  loggingSettings,
+  usageError,
+  type ProgramInfo,
+  type Schema,
+} from './program-config.ts';
 import { tlsCrlSetting, tlsSettings, type ServerTlsPaths } from './tls-settings.ts';
 import type { LogFormat, LogLevel } from '../log/logger.ts';
 
@@ -27,6 +37,13 @@ export type ServerConfig = ServerTlsPaths & {
   maxHandshakes: number;
   idleTimeout: number;
   frameTimeout: number;
+  httpPort: number | null;
+  httpHost: string;
+  httpPlain: boolean;
+  logBatches: boolean;
+  closeAt: string;
+  resultsCert: string;
+  resultsKey: string;
   logLevel: LogLevel;
   logFormat: LogFormat;
   config: string;
@@ -139,12 +156,112 @@ export const serverSchema = {
     env: 'LOTTERY_FRAME_TIMEOUT',
     arg: 'frame-timeout',
   },
+  httpPort: {
+    doc: 'port of the HTTP endpoint for operators (/metrics, /livez, /readyz, /status.json, the status page at /); off when not given',
+    format: 'optional-tcp-port',
+    default: null,
+    shownDefault: 'off',
+    env: 'LOTTERY_HTTP_PORT',
+    arg: 'http-port',
+  },
+  httpHost: {
+    doc: 'address of the HTTP endpoint',
+    format: String,
+    default: '127.0.0.1',
+    env: 'LOTTERY_HTTP_HOST',
+    arg: 'http-host',
+  },
+  httpPlain: {
+    doc:
+      'serve the HTTP endpoint as plain HTTP, answering anyone, though the server has TLS (only on a loopback --http-host);\n' +
+      '      otherwise, with TLS, it is HTTPS with the same CA, a client certificate required and only the monitor answered',
+    format: 'on-off',
+    default: false,
+    shownDefault: 'off',
+    isSwitch: true,
+    env: 'LOTTERY_HTTP_PLAIN',
+    arg: 'http-plain',
+  },
+  closeAt: {
+    doc: 'sales close: at this time (ISO 8601 with offset; a time past closes at start) no more bets are taken and the draw runs over what is stored',
+    format: 'instant',
+    default: '',
+    shownDefault: 'none: the draw waits for every agency',
+    env: 'LOTTERY_CLOSE_AT',
+    arg: 'close-at',
+  },
+  resultsCert: {
+    doc: 'PEM certificate of the results-signing identity (lottery-pki writes results.crt); results.json is signed with it',
+    format: String,
+    default: '',
+    shownDefault: 'none: results.json is written unsigned',
+    env: 'LOTTERY_RESULTS_CERT',
+    arg: 'results-cert',
+  },
+  resultsKey: {
+    doc: 'PEM private key of the results-signing identity (results.key)',
+    format: String,
+    default: '',
+    env: 'LOTTERY_RESULTS_KEY',
+    arg: 'results-key',
+  },
   ...tlsSettings('LOTTERY', 'server'),
   ...tlsCrlSetting,
   ...loggingSettings,
+  logBatches: {
+    doc: 'log a line per batch stored (apuesta_recibida); off keeps sorteo, the other events and every failure, for a log an operator keeps',
+    format: 'on-off',
+    default: true,
+    shownDefault: 'on',
+    env: 'LOG_BATCHES',
+    arg: 'log-batches',
+  },
   config: configFileSetting('LOTTERY_CONFIG'),
 } satisfies Schema;
 
 export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
-  return loadProgramConfig<ServerConfig>(serverProgram, serverSchema, argv, env);
+  const config = loadProgramConfig<ServerConfig>(serverProgram, serverSchema, argv, env);
+  if ((config.resultsCert === '') !== (config.resultsKey === '')) {
+    const missing = config.resultsCert === '' ? serverSchema.resultsCert : serverSchema.resultsKey;
+    throw usageError(serverProgram, [`${flagAndVariable(missing)}: --results-cert and --results-key go together`]);
+  }
+  return config;
+}
+
+/** The results signer's files checked at start: exits 2 naming the flag and the file when they do not read or pair. */
+export async function loadResultsSignerOrExit(config: ServerConfig): Promise<ResultsSigner | undefined> {
+  if (config.resultsCert === '') return undefined;
+  try {
+    return await loadResultsSigner(config.resultsCert, config.resultsKey);
+  } catch (error) {
+    if (!(error instanceof ResultsSignerFileError)) throw error;
+    const setting = error.file === 'cert' ? serverSchema.resultsCert : serverSchema.resultsKey;
+    throw usageError(serverProgram, [`${flagAndVariable(setting)}: ${error.message}`]);
+  }
+}
+
+/** 127.0.0.0/8, ::1 and localhost: where plain HTTP is heard by this host only. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '');
+  if (bare === 'localhost' || bare === '::1') return true;
+  return isIP(bare) === 4 && bare.startsWith('127.');
+}
+
+/**
+ * The HTTP endpoint answers in plain HTTP (anyone who reaches it) when asked
+ * to, or when the server has no TLS; that is refused unless it listens on
+ * loopback, as its page and figures would be open to the network.
+ */
+export function checkHttpSettings(config: ServerConfig, tls: boolean): void {
+  if (config.httpPort === null || isLoopbackHost(config.httpHost)) return;
+  if (config.httpPlain) {
+    throw usageError(serverProgram, [
+      `${flagAndVariable(serverSchema.httpPlain)}: plain HTTP only on a loopback --http-host, not ${config.httpHost} (use the monitor certificate over HTTPS, or an SSH tunnel)`,
+    ]);
+  }
+  if (!tls) {
+    throw usageError(serverProgram, [
+      `${flagAndVariable(serverSchema.httpHost)}: without TLS the HTTP endpoint is plain HTTP, so only on a loopback address, not ${config.httpHost}`,
+    ]);
+  }
 }

@@ -5,6 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { loadTls } from '../transport/tls-module.ts';
+import { tlsFileProblem } from './tls-checks.ts';
 import { flagAndVariable, usageError, type ProgramInfo, type Schema, type Setting } from './program-config.ts';
 
 export type TlsPaths = { tlsCa: string; tlsCert: string; tlsKey: string };
@@ -50,6 +51,7 @@ export function loadServerTls(program: ProgramInfo, schema: Schema, config: Serv
     key: read(program, schema, 'tlsKey', config.tlsKey),
     ...(config.tlsCrl === '' ? {} : { crl: read(program, schema, 'tlsCrl', config.tlsCrl) }),
   };
+  checkFiles(program, schema, files, 'server', config);
   check(program, () => loadTls().createSecureContext(files));
   return files;
 }
@@ -75,6 +77,7 @@ export function loadClientTls(program: ProgramInfo, schema: Schema, config: TlsP
       ? {}
       : { cert: read(program, schema, 'tlsCert', config.tlsCert), key: read(program, schema, 'tlsKey', config.tlsKey) }),
   };
+  checkFiles(program, schema, files, 'client', config);
   check(program, () => loadTls().createSecureContext(files));
   return files;
 }
@@ -85,6 +88,18 @@ function read(program: ProgramInfo, schema: Schema, key: string, path: string): 
   } catch (error) {
     fail(program, schema, key, `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
+}
+
+/** Each file is what its flag says it is (tls-checks.ts), before OpenSSL, whose words name no file, reads them. */
+function checkFiles(
+  program: ProgramInfo,
+  schema: Schema,
+  files: { ca: string; cert?: string; key?: string },
+  role: 'server' | 'client',
+  paths: TlsPaths,
+): void {
+  const found = tlsFileProblem(files, role, paths);
+  if (found !== undefined) fail(program, schema, found.key, found.problem);
 }
 
 function check(program: ProgramInfo, makeContext: () => unknown): void {

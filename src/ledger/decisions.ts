@@ -1,7 +1,7 @@
 // What becomes of a batch and of a FINISH, decided from an agency's state
 // alone: pure functions, so that the Store, test stand-ins and property
 // tests decide alike. Digests are inputs: hashing stays with the caller.
-import type { AgencyState, FinishRecorded } from './records.ts';
+import type { AgencyState, CloseRecord, FinishRecorded } from './records.ts';
 import { ErrorCode } from '../errors.ts';
 
 /** A batch as the ledger sees it: its offsets, and whether all its bets were valid (else none is stored). */
@@ -24,13 +24,24 @@ export type FinishOutcome = { status: 'finished'; total: number; digest: string 
  */
 export type FinishDecided = { outcome: FinishOutcome; finishedNow?: number };
 
-/** The outcome of `batch` for an agency at `state`, once the lottery is `drawn` or not; and the state after it. */
-export function decideAppend(batch: Batch, state: AgencyState, drawn: boolean): { outcome: AppendOutcome; after: AgencyState } {
+/**
+ * The outcome of `batch` for an agency at `state`, once the lottery is
+ * `drawn` or not and its sales closed at `closedAt` (null: open); and the
+ * state after it.
+ */
+export function decideAppend(
+  batch: Batch,
+  state: AgencyState,
+  drawn: boolean,
+  closedAt: string | null = null,
+): { outcome: AppendOutcome; after: AgencyState } {
   const { agency, offset, count } = batch;
   const refuse = (code: ErrorCode, message: string) => ({
     outcome: { status: 'rejected', code, message, next: state.next } as const,
     after: state,
   });
+  // Closed before drawn: a close is followed by its draw, and the agency is told the close, which is what it must act on.
+  if (closedAt !== null && !state.finished) return refuse(ErrorCode.SALES_CLOSED, salesClosedMessage(agency, closedAt, state));
   if (drawn) return refuse(ErrorCode.DRAW_DONE, 'the draw has taken place: no more bets are taken');
   if (state.finished) return refuse(ErrorCode.AGENCY_FINISHED, `agency ${agency} has finished: no more bets are taken from it`);
   const end = offset + count;
@@ -53,9 +64,11 @@ export function decideFinish(
   state: AgencyState,
   recorded: FinishRecorded | undefined,
   storedDigest: string,
+  closedAt: string | null = null,
 ): FinishOutcome {
   const { total, digest } = claim;
   const refuse = (code: ErrorCode, message: string): Rejection => ({ status: 'rejected', code, message, next: state.next });
+  if (closedAt !== null && !state.finished) return refuse(ErrorCode.SALES_CLOSED, salesClosedMessage(agency, closedAt, state));
   if (state.finished && recorded !== undefined && (recorded.total !== total || recorded.digest !== digest)) {
     return refuse(
       ErrorCode.AGENCY_FINISHED,
@@ -74,9 +87,41 @@ export function decideFinish(
   return { status: 'finished', total, digest };
 }
 
-/** Whether the draw is due: not made yet, and agencies 1..`agencies` have all finished. */
-export function drawDue(drawn: boolean, agencies: number, finished: (agency: number) => boolean): boolean {
+/**
+ * What an agency that had not finished is told once sales are closed: the
+ * close time and how many of its bets were stored before it. The agency
+ * prints it as its last line.
+ */
+export function salesClosedMessage(agency: number, closedAt: string, state: AgencyState): string {
+  return `sales closed at ${closedAt}: ${state.stored} of agency ${agency}'s bets were stored before it, and are in the draw`;
+}
+
+/**
+ * The sales close at `at` for a lottery of agencies 1..`agencies`: the
+ * record of every agency that had not finished, with what was stored; or
+ * undefined if sales are already closed or the draw made (a second close
+ * changes nothing).
+ */
+export function decideClose(
+  at: string,
+  agencies: number,
+  closed: boolean,
+  drawn: boolean,
+  state: (agency: number) => AgencyState,
+): CloseRecord | undefined {
+  if (closed || drawn) return undefined;
+  const unfinished: CloseRecord['unfinished'] = {};
+  for (let agency = 1; agency <= agencies; agency++) {
+    const { next, stored, finished } = state(agency);
+    if (!finished) unfinished[agency] = { next, stored };
+  }
+  return { kind: 'close', at, unfinished };
+}
+
+/** Whether the draw is due: not made yet, and agencies 1..`agencies` have all finished, or sales are `closed`. */
+export function drawDue(drawn: boolean, agencies: number, finished: (agency: number) => boolean, closed = false): boolean {
   if (drawn) return false;
+  if (closed) return true;
   for (let agency = 1; agency <= agencies; agency++) if (!finished(agency)) return false;
   return true;
 }

@@ -2,6 +2,8 @@
 export {
   decideAppend,
   decideFenced,
+  decideClose,
+  salesClosedMessage,
   decideFinish,
   drawDue,
   type AppendOutcome,
@@ -10,6 +12,6 @@ export {
   type FinishOutcome,
   type Rejection,
 } from './decisions.ts';
-export { Ledger, LedgerDraft, type LedgerReader } from './ledger.ts';
-export type { AgencyState, CommitRecord, DrawRecord, FinishRecorded, LedgerRecord, Winners } from './records.ts';
+export { Ledger, LedgerDraft, type LedgerReader, type LedgerTimes } from './ledger.ts';
+export type { AgencyState, CloseRecord, CommitRecord, DrawRecord, RecordTime, FinishRecorded, LedgerRecord, Winners } from './records.ts';
 export { contradictsStoredAgencies, contradictsStoredLottery, type StoredLottery } from './stored-lottery.ts';

@@ -4,13 +4,23 @@
 // applies it; recovery applies the journal's records to an empty ledger, so
 // that both reach the same state by the same code. Pure and synchronous:
 // no I/O, no hashing.
-import { decideAppend, decideFinish, drawDue, type AppendOutcome, type Batch, type FinishDecided } from './decisions.ts';
-import type { AgencyState, CommitRecord, FinishRecorded, LedgerRecord, Winners } from './records.ts';
+import { decideAppend, decideClose, decideFinish, drawDue, type AppendOutcome, type Batch, type FinishDecided } from './decisions.ts';
+import type { AgencyState, CloseRecord, CommitRecord, FinishRecorded, LedgerRecord, RecordTime, Winners } from './records.ts';
 
 const NOTHING_YET: AgencyState = Object.freeze({ next: 0, stored: 0, finished: false });
 
 /** What may read a ledger without changing it (the Lottery, beside the Store that applies to it). */
-export type LedgerReader = Pick<Ledger, 'state' | 'finishOf' | 'agencies' | 'winners' | 'drawn' | 'bets' | 'finishedCount' | 'drawDue'>;
+export type LedgerReader = Pick<
+  Ledger,
+  'state' | 'finishOf' | 'agencies' | 'winners' | 'drawn' | 'bets' | 'finishedCount' | 'drawDue' | 'close' | 'closedAt' | 'times'
+>;
+
+/** When things happened, as the records say: each agency's first and last commit, the close and the draw. */
+export type LedgerTimes = {
+  agencies: Map<number, { first: RecordTime; last: RecordTime }>;
+  close: RecordTime | null;
+  draw: RecordTime | null;
+};
 
 export class Ledger {
   readonly #agencies = new Map<number, AgencyState>();
@@ -18,6 +28,9 @@ export class Ledger {
   #finishedCount = 0;
   #winners: Winners | null = null;
   #bets = 0;
+  #close: CloseRecord | null = null;
+  #drawAt: RecordTime | null = null;
+  readonly #commitTimes = new Map<number, { first: RecordTime; last: RecordTime }>();
 
   /** An agency's state; one that never said anything is at nothing stored. */
   state(agency: number): AgencyState {
@@ -53,9 +66,29 @@ export class Ledger {
     return this.#finishedCount;
   }
 
-  /** Whether the draw is due for a lottery of agencies 1..`agencies`. */
+  /** The sales close, once made: when, and the agencies that had not finished with what was stored. */
+  get close(): CloseRecord | null {
+    return this.#close;
+  }
+
+  /** When sales closed, or null while they are open. */
+  get closedAt(): RecordTime | null {
+    return this.#close?.at ?? null;
+  }
+
+  /** Each agency's first and last commit time, the close's and the draw's. */
+  times(): LedgerTimes {
+    return { agencies: new Map(this.#commitTimes), close: this.closedAt, draw: this.#drawAt };
+  }
+
+  /** Whether the draw is due for a lottery of agencies 1..`agencies`: all have finished, or sales are closed. */
   drawDue(agencies: number): boolean {
-    return drawDue(this.drawn, agencies, (agency) => this.#agencies.get(agency)?.finished === true);
+    return drawDue(this.drawn, agencies, (agency) => this.#agencies.get(agency)?.finished === true, this.#close !== null);
+  }
+
+  /** The record that closes sales at `at` for agencies 1..`agencies`, or undefined if they are closed already or drawn. */
+  decideClose(at: RecordTime, agencies: number): CloseRecord | undefined {
+    return decideClose(at, agencies, this.#close !== null, this.drawn, (agency) => this.state(agency));
   }
 
   /** The work of one group, decided against the state as it will be after the work before it in the group. */
@@ -85,6 +118,8 @@ export class Ledger {
           const before = this.#agencies.get(agency) ?? NOTHING_YET;
           this.#bets += stored - before.stored;
           this.#agencies.set(agency, { next, stored, finished: before.finished });
+          const times = this.#commitTimes.get(agency);
+          this.#commitTimes.set(agency, { first: times?.first ?? record.at, last: record.at });
         }
         for (const [key, finish] of Object.entries(record.finished ?? {})) {
           const agency = Number(key);
@@ -94,8 +129,12 @@ export class Ledger {
           this.#finishes.set(agency, { total: finish.total, digest: finish.digest });
         }
         break;
+      case 'close':
+        this.#close = record;
+        break;
       case 'draw':
         this.#winners = record.winners;
+        this.#drawAt = record.at;
         break;
       default:
         throw new Error(`a record of an unknown kind: ${(record as { kind: unknown }).kind}`);
@@ -124,7 +163,7 @@ export class LedgerDraft {
 
   /** Decides a batch; a batch that uses offsets changes the draft. */
   append(batch: Batch): AppendOutcome {
-    const { outcome, after } = decideAppend(batch, this.state(batch.agency), this.#ledger.drawn);
+    const { outcome, after } = decideAppend(batch, this.state(batch.agency), this.#ledger.drawn, this.#ledger.closedAt);
     if (outcome.status === 'stored' || outcome.status === 'invalid') this.#states.set(batch.agency, after);
     return outcome;
   }
@@ -133,20 +172,21 @@ export class LedgerDraft {
   finish(agency: number, claim: FinishRecorded, storedDigest: string): FinishDecided {
     const state = this.state(agency);
     const recorded = this.#finished.get(agency) ?? this.#ledger.finishOf(agency);
-    const outcome = decideFinish(agency, claim, state, recorded, storedDigest);
+    const outcome = decideFinish(agency, claim, state, recorded, storedDigest, this.#ledger.closedAt);
     if (outcome.status !== 'finished' || state.finished) return { outcome };
     this.#states.set(agency, { ...state, finished: true });
     this.#finished.set(agency, { total: claim.total, digest: claim.digest });
     return { outcome, finishedNow: this.#ledger.finishedCount + this.#finished.size };
   }
 
-  /** The record that commits the group, or undefined if the group changed nothing. */
-  record(): CommitRecord | undefined {
+  /** The record that commits the group at wall-clock time `at`, or undefined if the group changed nothing. */
+  record(at: RecordTime = new Date().toISOString()): CommitRecord | undefined {
     if (this.#states.size === 0) return undefined;
     const ascending = <T>(map: Map<number, T>) => [...map].sort(([a], [b]) => a - b);
     const record: CommitRecord = {
       kind: 'commit',
       agencies: Object.fromEntries(ascending(this.#states).map(([agency, { next, stored }]) => [agency, { next, stored }])),
+      at,
     };
     if (this.#finished.size > 0) record.finished = Object.fromEntries(ascending(this.#finished));
     return record;

@@ -22,11 +22,37 @@ export type LoggerOptions = {
   fd?: number;
   /** Colour the level of text lines; default: when `fd` is a terminal and NO_COLOR is not set. */
   color?: boolean;
+  /** Actions whose `success` lines are not written (their failures still are): per-batch lines an operator drops. */
+  dropSuccessOf?: readonly string[];
+  /** Fields every JSON line carries (the agency's id, say); the text format keeps the course's lines as they are. */
+  jsonFields?: Record<string, unknown>;
   /** A line kept at the bottom of the terminal (the agency's progress): cleared before each log line, drawn again after. */
   around?: { clear(): void; redraw(): void };
 };
 
-export function createLogger({ level, format, fd = 1, color = colorWanted(fd), around }: LoggerOptions): Logger {
+/** The server's lines logged once per batch: `--log-batches off` drops their success lines. */
+export const PER_BATCH_ACTIONS = ['apuesta_recibida'] as const;
+
+export function createLogger(options: LoggerOptions): Logger {
+  const log = createBaseLogger(options);
+  if (options.format === 'json' && options.jsonFields !== undefined) return log.child(options.jsonFields);
+  return log;
+}
+
+function createBaseLogger({ level, format, fd = 1, color = colorWanted(fd), around, dropSuccessOf = [] }: LoggerOptions): Logger {
+  const dropped = new Set(dropSuccessOf);
+  const hooks =
+    dropped.size === 0
+      ? {}
+      : {
+          hooks: {
+            logMethod(this: Logger, args: Parameters<Logger['info']>, method: (...args: unknown[]) => void) {
+              const event = args[0] as { action?: unknown; result?: unknown } | undefined;
+              if (typeof event === 'object' && event !== null && event.result === 'success' && dropped.has(event.action as string)) return;
+              method.apply(this, args);
+            },
+          },
+        };
   const destination = pino.destination({ fd, sync: true });
   const write = (line: string) => {
     around?.clear();
@@ -35,13 +61,13 @@ export function createLogger({ level, format, fd = 1, color = colorWanted(fd), a
   };
   if (format === 'json') {
     return pino(
-      { level, base: null, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
+      { level, base: null, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) }, ...hooks },
       around === undefined ? destination : { write },
     );
   }
   // The text line is made from pino's own JSON, whose level is a number and time an epoch.
   const stream: DestinationStream = { write: (line) => write(formatTextLine(line, { color })) };
-  return pino({ level, base: null, timestamp: pino.stdTimeFunctions.epochTime }, stream);
+  return pino({ level, base: null, timestamp: pino.stdTimeFunctions.epochTime, ...hooks }, stream);
 }
 
 /** https://no-color.org: any non-empty NO_COLOR turns colour off. */
@@ -93,5 +119,11 @@ function formatLocalTime(date: Date): string {
 /** The `config` line a program logs at start: every setting in force. */
 export function logConfig(log: Logger, config: Record<string, unknown>, notes: Record<string, unknown> = {}): void {
   const { config: file, ...settings } = config;
-  logEvent(log, 'info', 'config', 'success', { ...settings, ...(file ? { config: file } : {}), ...notes });
+  // A setting left empty (a TLS file not given) is not shown, and a switch reads as its flag takes it: on or off.
+  const shown = Object.fromEntries(
+    Object.entries(settings)
+      .filter(([, value]) => value !== '')
+      .map(([key, value]) => [key, typeof value === 'boolean' ? (value ? 'on' : 'off') : value]),
+  );
+  logEvent(log, 'info', 'config', 'success', { ...shown, ...(file ? { config: file } : {}), ...notes });
 }

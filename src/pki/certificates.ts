@@ -6,7 +6,7 @@
 
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { randomBytes, webcrypto } from 'node:crypto';
+import { randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 
 x509.cryptoProvider.set(webcrypto as Crypto);
 
@@ -55,8 +55,12 @@ export async function createCa(commonName: string, validity: Validity, serialNum
 
 export type LeafRequest = {
   commonName: string;
-  /** serverAuth for the server, clientAuth for agencies and the monitor: neither can stand in for the other. */
-  usage: 'server' | 'client';
+  /**
+   * serverAuth for the server, clientAuth for agencies and the monitor:
+   * neither can stand in for the other; signing (codeSigning) for the
+   * results-signing identity, which no TLS peer accepts.
+   */
+  usage: 'server' | 'client' | 'signing';
   /** DNS names and IP addresses the server answers on (server certificates only). */
   hosts?: readonly string[];
   validity: Validity;
@@ -69,7 +73,13 @@ export async function issueCertificate(ca: Issued, request: LeafRequest): Promis
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-    new x509.ExtendedKeyUsageExtension([request.usage === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth]),
+    new x509.ExtendedKeyUsageExtension([
+      request.usage === 'server'
+        ? x509.ExtendedKeyUsage.serverAuth
+        : request.usage === 'client'
+          ? x509.ExtendedKeyUsage.clientAuth
+          : x509.ExtendedKeyUsage.codeSigning,
+    ]),
     await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     await x509.AuthorityKeyIdentifierExtension.create(ca.certificate),
   ];
@@ -141,4 +151,19 @@ export function serialsInCrl(pem: string): string[] {
 
 function isIpAddress(host: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(':');
+}
+
+/** The host names and IP addresses a certificate names (its subject alternative names), as --hosts gives them. */
+export function namesInCertificate(pem: string): string[] {
+  const names = new X509Certificate(pem).subjectAltName ?? '';
+  return names
+    .split(', ')
+    .map((entry) => /^(?:DNS|IP Address):(.+)$/.exec(entry)?.[1])
+    .filter((name): name is string => name !== undefined);
+}
+
+/** Which of the certificates (by name) are revoked by the CRL. */
+export function revokedIn(crlPemText: string, certificates: ReadonlyArray<readonly [string, string]>): string[] {
+  const serials = new Set(serialsInCrl(crlPemText).map((serial) => serial.toLowerCase()));
+  return certificates.filter(([, pem]) => serials.has(describeCertificate(pem).serialNumber.toLowerCase())).map(([name]) => name);
 }

@@ -5,6 +5,8 @@
 export const SERVER_COMMON_NAME = 'lottery-server';
 export const MONITOR_COMMON_NAME = 'monitor';
 export const CA_COMMON_NAME = 'Loteria Nacional CA';
+/** The results-signing identity: signs results.json, and is no identity on the wire (it names neither an agency nor the monitor). */
+export const RESULTS_COMMON_NAME = 'lottery-results';
 
 export type Identity = { kind: 'agency'; agency: number } | { kind: 'monitor' };
 

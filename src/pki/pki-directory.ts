@@ -2,15 +2,16 @@
 //   ca.crt ca.key                 the lottery's own CA
 //   server.crt server.key         the server, named by every host it answers on
 //   agency-K.crt agency-K.key     agency K's identity, K = 1..N
-//   monitor.crt monitor.key       an identity that may only PING (healthchecks)
+//   monitor.crt monitor.key       an identity that may only PING (healthchecks) and close sales
+//   results.crt results.key       signs results.json at the draw (lottery-server --results-cert/--results-key)
 //   ca.crl                        the certificates revoked so far (once any is)
 // Private keys are written 0600 and the directory 0700. A CA is never
 // replaced unless asked (--force): every certificate it signed would stop
 // working. Run again against an existing CA, only what is missing is made.
 
-import { chmod, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmod, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import {
   certificatePem,
   createCa,
@@ -25,7 +26,7 @@ import {
   validityFor,
   type Issued,
 } from './certificates.ts';
-import { agencyCommonName, CA_COMMON_NAME, MONITOR_COMMON_NAME, SERVER_COMMON_NAME } from './identity.ts';
+import { agencyCommonName, CA_COMMON_NAME, MONITOR_COMMON_NAME, RESULTS_COMMON_NAME, SERVER_COMMON_NAME } from './identity.ts';
 import { PkiError } from '../errors.ts';
 
 export type PkiRequest = {
@@ -45,9 +46,62 @@ export type PkiOutcome = { made: string[]; kept: string[]; removed: string[]; ne
 const KEY_MODE = 0o600;
 const CERTIFICATE_MODE = 0o644;
 
+/** Files being written, under their temporary names: removed if the program is stopped meanwhile. */
+const partialFiles = new Set<string>();
+
+/**
+ * Removes what a stop cut short. Every file is written under a temporary
+ * name and renamed when whole, so only those names can be partial; the
+ * files already renamed are whole and kept.
+ */
+export function removePartialFiles(): void {
+  for (const file of partialFiles) rmSync(file, { force: true });
+  partialFiles.clear();
+}
+
+/** Writes `data` to `file` whole or not at all: a temporary name, then a rename. */
+async function writeWhole(file: string, data: string, mode: number): Promise<void> {
+  const partial = `${file}.${process.pid}.partial`;
+  partialFiles.add(partial);
+  try {
+    await writeFile(partial, data, { mode });
+    await chmod(partial, mode);
+    await rename(partial, file);
+  } finally {
+    partialFiles.delete(partial);
+    await rm(partial, { force: true });
+  }
+}
+
+/**
+ * Makes `dir` and its missing parents, one level at a time. Node's own
+ * recursive mkdir spins for ever under a path it cannot make (/proc/x);
+ * this one stops at the first level it cannot make, saying why.
+ */
+export async function makeDirectory(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    const found = await stat(at).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw new PkiError(`cannot use ${at}: ${error.code ?? error.message}`);
+    });
+    if (found !== undefined) {
+      if (!found.isDirectory()) throw new PkiError(`${at} exists and is not a directory: --out names a directory to write the files to`);
+      break;
+    }
+    missing.unshift(at);
+    if (dirname(at) === at) break;
+  }
+  for (const at of missing) {
+    await mkdir(at, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw new PkiError(`cannot make the directory ${at}: ${error.code ?? error.message}`);
+    });
+  }
+}
+
 export async function makePkiDirectory(request: PkiRequest): Promise<PkiOutcome> {
   const { dir } = request;
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await makeDirectory(dir);
   const outcome: PkiOutcome = { made: [], kept: [], removed: [], newCa: false };
   const caCert = join(dir, 'ca.crt');
   const caKey = join(dir, 'ca.key');
@@ -75,9 +129,10 @@ export async function makePkiDirectory(request: PkiRequest): Promise<PkiOutcome>
     return serial;
   };
 
-  const wanted: Array<{ name: string; commonName: string; usage: 'server' | 'client'; hosts?: readonly string[] }> = [
+  const wanted: Array<{ name: string; commonName: string; usage: 'server' | 'client' | 'signing'; hosts?: readonly string[] }> = [
     { name: 'server', commonName: SERVER_COMMON_NAME, usage: 'server', hosts: request.hosts },
     { name: 'monitor', commonName: MONITOR_COMMON_NAME, usage: 'client' },
+    { name: 'results', commonName: RESULTS_COMMON_NAME, usage: 'signing' },
     ...Array.from({ length: request.agencies }, (_, i) => ({
       name: agencyCommonName(i + 1),
       commonName: agencyCommonName(i + 1),
@@ -122,23 +177,22 @@ export async function revokeCertificates(dir: string, names: readonly string[]):
   }
   const crl = await createCrl(ca, [...serials]);
   // OpenSSL, and so Node's TLS, reads a CRL only under the label X509 CRL.
-  await writeFile(crlFile, `${crlPem(crl)}\n`, { mode: CERTIFICATE_MODE });
+  await writeWhole(crlFile, `${crlPem(crl)}\n`, CERTIFICATE_MODE);
   return { file: crlFile, revoked: [...names] };
 }
 
 async function writeIssued(dir: string, name: string, issued: Issued): Promise<void> {
-  const keyFile = join(dir, `${name}.key`);
-  // The key is written 0600 from its first byte; chmod covers a file that existed (--force).
-  await writeFile(keyFile, await privateKeyPem(issued), { mode: KEY_MODE });
-  await chmod(keyFile, KEY_MODE);
-  await writeFile(join(dir, `${name}.crt`), certificatePem(issued), { mode: CERTIFICATE_MODE });
+  // The key is written 0600 from its first byte. Key first: a certificate
+  // without its key is never left, and a key alone is made again next run.
+  await writeWhole(join(dir, `${name}.key`), await privateKeyPem(issued), KEY_MODE);
+  await writeWhole(join(dir, `${name}.crt`), certificatePem(issued), CERTIFICATE_MODE);
 }
 
 /** What an old CA signed, before a new CA replaces it: none of it would verify any more. */
 async function removeIssued(dir: string): Promise<string[]> {
   const removed: string[] = [];
   for (const name of await readdir(dir)) {
-    if (/^(ca|server|monitor|agency-\d+)\.(crt|key)$|^ca\.crl$/.test(name)) {
+    if (/^(ca|server|monitor|results|agency-\d+)\.(crt|key)$|^ca\.crl$/.test(name)) {
       await rm(join(dir, name));
       removed.push(name);
     }

@@ -1,5 +1,5 @@
 import { crc32 } from 'node:zlib';
-import type { CommitRecord, DrawRecord } from '../ledger/index.ts';
+import type { CloseRecord, CommitRecord, DrawRecord } from '../ledger/index.ts';
 import { JournalCorruptError } from '../errors.ts';
 
 // The journal beside bets.csv records what the Store has committed. Its
@@ -15,11 +15,12 @@ import { JournalCorruptError } from '../errors.ts';
 
 /**
  * The journal's format: what its hash chain and upload digests are over.
- * Version 2: the canonical lines of src/bets/canonical-bet.ts. A journal
- * with no such first record was written by an earlier server, whose chain
- * and digests were over bets.csv's bytes.
+ * Version 3: the canonical lines of src/bets/canonical-bet.ts; commits carry
+ * their time, and the close and the draw are links of the chain. Version 2
+ * had neither; a journal with no such first record was written by an
+ * earlier server, whose chain and digests were over bets.csv's bytes.
  */
-export const JOURNAL_FORMAT = 2;
+export const JOURNAL_FORMAT = 3;
 export type JournalFormat = { kind: 'format'; version: number };
 
 /**
@@ -28,9 +29,15 @@ export type JournalFormat = { kind: 'format'; version: number };
  * `csvEnd`, and the hash chain there, `chain` (see hash-chain.ts).
  */
 export type JournalCommit = CommitRecord & { csvEnd: number; chain: string };
-/** The draw's outcome, and the hash chain of the bets it was drawn from. */
-export type JournalDraw = DrawRecord & { chain: string };
-export type JournalRecord = JournalFormat | JournalCommit | JournalDraw;
+/** The sales close, and the hash chain once it is linked in (see hash-chain.ts). */
+export type JournalClose = CloseRecord & { chain: string };
+/**
+ * The draw's outcome; `chain`, the hash chain of what it was drawn from
+ * (the digest the draw publishes), and `head`, the chain once the draw
+ * itself is linked in, which covers the winners.
+ */
+export type JournalDraw = DrawRecord & { chain: string; head: string };
+export type JournalRecord = JournalFormat | JournalCommit | JournalClose | JournalDraw;
 
 export function encodeRecord(record: JournalRecord): string {
   const json = JSON.stringify(record);

@@ -1,23 +1,21 @@
 // Recovery: the data dir read back when the Store starts, before it takes
-// any call. It replays the journal (see journal.ts) through the ledger,
-// checks every committed row of bets.csv (read back as canonical lines) and
-// every commit against the hash chain, rebuilds each agency's upload
-// digest and checks it against the one its FINISH recorded, and cuts what
-// was written but never committed. Whatever contradicts what was
+// any call. It replays the journal (see journal.ts) and checks bets.csv
+// against it with the check lottery-verify makes (data-replay.ts: the hash
+// chain, every FINISH's digest, the draw's winners), and cuts what was
+// written but never committed. Whatever contradicts what was
 // acknowledged stops the start (StoreRecoveryError) rather than drop or take
 // again acknowledged bets. Runs on the store worker.
 import { constants } from 'node:fs';
 import { mkdir, open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CanonicalFromCsv, commitTail } from '../bets/canonical-bet.ts';
-import { UploadDigest } from '../bets/upload-digest.ts';
-import { Ledger } from '../ledger/index.ts';
+import type { UploadDigest } from '../bets/upload-digest.ts';
+import type { Ledger } from '../ledger/index.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
-import { DigestsFromBets } from './digests-from-bets.ts';
+import { checkFormat, committedCsvEnd, replayDataDir } from './data-replay.ts';
 import { exists, syncDirectory, writeFully } from './file-io.ts';
-import { CHAIN_START, chainLink } from './hash-chain.ts';
-import { encodeRecord, JOURNAL_FORMAT, parseJournal, type JournalCommit, type JournalRecord } from './journal.ts';
-import { StoreRecoveryError } from '../errors.ts';
+import { encodeRecord, JOURNAL_FORMAT, parseJournal } from './journal.ts';
+import type { WinnersFromLines } from './winners-from-lines.ts';
+import { StoredDataError, StoreRecoveryError } from '../errors.ts';
 
 export const BETS_FILE = 'bets.csv';
 export const JOURNAL_FILE = 'bets.journal';
@@ -28,6 +26,8 @@ export type RecoveredState = {
   ledger: Ledger;
   /** Each agency's upload digest over its stored rows. */
   digests: Map<number, UploadDigest>;
+  /** The winners among the committed bets, for the draw. */
+  winners: WinnersFromLines;
   /** The hash chain the draw was made at, if there was one. */
   drawChain: string | null;
   chain: string;
@@ -45,8 +45,6 @@ export type RecoveryOptions = {
   /** How bets.csv and the journal are opened: fs.promises.open unless a test puts faults in between. */
   openFile?: (path: string, flags: number, mode: number) => Promise<FileHandle>;
 };
-
-const READ_CHUNK = 4 * 1024 * 1024;
 
 /** Opens the data dir (making it if need be) and recovers what it holds; the files stay open for the Store. */
 export async function openDataDir(options: RecoveryOptions): Promise<DataDirFiles & { state: RecoveredState }> {
@@ -88,27 +86,43 @@ async function recover(
     throw new StoreRecoveryError(`${(error as Error).message}; refusing to start rather than drop or take again acknowledged bets`);
   }
   const { records, starts, validLength, cut } = replay;
+  try {
+    checkFormat(records);
+  } catch (error) {
+    throw new StoreRecoveryError((error as Error).message);
+  }
+  const committedEnd = committedCsvEnd(records);
+  if (csvSize < committedEnd) {
+    throw new StoreRecoveryError(
+      `${csvPath} has ${csvSize} bytes but the journal records ${committedEnd}: acknowledged bets are missing from it; ` +
+        'refusing to start rather than take bets again on top of a damaged file',
+    );
+  }
+  let replayed;
+  try {
+    replayed = await replayDataDir(
+      records,
+      starts,
+      (buffer, length, position) => csv.read(buffer, 0, length, position).then((r) => r.bytesRead),
+      csvPath,
+    );
+  } catch (error) {
+    if (!(error instanceof StoredDataError)) throw error;
+    throw new StoreRecoveryError(`${error.message}; refusing to start`);
+  }
   const state: RecoveredState = {
-    ledger: new Ledger(),
-    digests: new Map(),
-    drawChain: null,
-    chain: CHAIN_START,
-    csvEnd: 0,
+    ledger: replayed.ledger,
+    digests: replayed.digests,
+    winners: replayed.winners,
+    drawChain: replayed.drawChain,
+    chain: replayed.chain,
+    csvEnd: replayed.csvEnd,
     journalEnd: validLength,
   };
-  checkFormat(records);
-  records.forEach((record, i) => apply(state, record, starts[i]));
   if (cut !== undefined) {
     await journal.truncate(validLength);
     logEvent(log, 'warn', 'recover_journal', 'fail', { cut });
   }
-  if (csvSize < state.csvEnd) {
-    throw new StoreRecoveryError(
-      `${csvPath} has ${csvSize} bytes but the journal records ${state.csvEnd}: acknowledged bets are missing from it; ` +
-        'refusing to start rather than take bets again on top of a damaged file',
-    );
-  }
-  await verifyBets(state, records, starts, csv, csvPath);
   if (csvSize > state.csvEnd) {
     await csv.truncate(state.csvEnd);
     logEvent(log, 'warn', 'recover_bets', 'fail', { cut_bytes: csvSize - state.csvEnd, reason: 'written but never committed' });
@@ -132,119 +146,4 @@ async function recover(
     });
   }
   return state;
-}
-
-/**
- * A journal that does not start with this server's format was written by
- * another version: its chain and digests mean something else, so it cannot
- * be checked, and is refused rather than taken as damaged.
- */
-function checkFormat(records: readonly JournalRecord[]): void {
-  if (records.length === 0) return;
-  const [first] = records;
-  if (first.kind !== 'format') {
-    throw new StoreRecoveryError(
-      'the journal was written by an earlier version of the server (its hash chain and upload digests are over the bytes of bets.csv): ' +
-        'finish that lottery with that version, or start this one with a new data dir',
-    );
-  }
-  if (first.version !== JOURNAL_FORMAT) {
-    throw new StoreRecoveryError(
-      `the journal is in format ${first.version}, this server writes format ${JOURNAL_FORMAT}: ` +
-        'finish that lottery with the version that wrote it, or start this one with a new data dir',
-    );
-  }
-}
-
-/** Replays one journal record: the ledger applies it; where bets.csv ends and the draw's chain are the journal's own. */
-function apply(state: RecoveredState, record: JournalRecord, at: number): void {
-  switch (record.kind) {
-    case 'commit':
-      if (typeof record.chain !== 'string') {
-        throw new StoreRecoveryError(
-          `the journal record at byte ${at} has no hash chain: the journal was written by an earlier version of the server; ` +
-            'finish that lottery with that version, or start this one with a new data dir',
-        );
-      }
-      state.csvEnd = record.csvEnd;
-      state.ledger.apply(record);
-      break;
-    case 'draw':
-      state.ledger.apply(record);
-      state.drawChain = record.chain;
-      break;
-    case 'format':
-      if (at !== 0) throw new StoreRecoveryError(`the journal record at byte ${at} names a format, which only the first record does`);
-      break;
-    default:
-      throw new StoreRecoveryError(
-        `the journal record at byte ${at} is of an unknown kind: the journal was written by another version of the server`,
-      );
-  }
-}
-
-/**
- * Reads every committed byte of bets.csv once: recomputes the hash chain
- * and compares it with each commit record, so a change to any committed
- * byte is found and located; and rebuilds each agency's upload digest,
- * which is then checked against the ones its FINISH recorded.
- */
-async function verifyBets(
-  state: RecoveredState,
-  records: JournalRecord[],
-  starts: number[],
-  csv: FileHandle,
-  csvPath: string,
-): Promise<void> {
-  const commits: Array<{ record: JournalCommit; at: number; index: number }> = [];
-  records.forEach((record, i) => {
-    if (record.kind === 'commit') commits.push({ record, at: starts[i], index: commits.length });
-  });
-  const digests = new DigestsFromBets(state.digests);
-  const canonical = new CanonicalFromCsv();
-  const buffer = Buffer.allocUnsafe(READ_CHUNK);
-  let chain = CHAIN_START;
-  let position = 0;
-  for (const { record, at, index } of commits) {
-    const start = position;
-    const hash = chainLink(chain);
-    while (position < record.csvEnd) {
-      const { bytesRead } = await csv.read(buffer, 0, Math.min(READ_CHUNK, record.csvEnd - position), position);
-      if (bytesRead === 0)
-        throw new StoreRecoveryError(`${csvPath} ended at byte ${position}, before the ${record.csvEnd} bytes committed`);
-      let lines: Uint8Array;
-      try {
-        lines = canonical.push(buffer.subarray(0, bytesRead));
-      } catch (error) {
-        throw new StoreRecoveryError(`${csvPath} near byte ${position}: ${(error as Error).message}; refusing to start`);
-      }
-      hash.update(lines);
-      digests.add(lines);
-      position += bytesRead;
-    }
-    if (!canonical.ended) {
-      throw new StoreRecoveryError(
-        `${csvPath} does not end with a whole row at byte ${record.csvEnd}, where the journal record at byte ${at} says a group ends; refusing to start`,
-      );
-    }
-    chain = hash.update(commitTail(record.agencies, record.finished)).digest('hex');
-    if (chain !== record.chain) {
-      throw new StoreRecoveryError(
-        `${csvPath} bytes ${start} to ${record.csvEnd} (group ${index + 1} of ${commits.length}, committed by the journal record at byte ${at}) ` +
-          'do not match the hash chain: the file was changed after it was committed; refusing to start',
-      );
-    }
-  }
-  if (!digests.ended) throw new StoreRecoveryError('bets.csv does not end with a whole row where the journal says it does');
-  state.chain = chain;
-  for (const [agency, { finished }] of state.ledger.agencies()) {
-    if (!finished) continue;
-    const finish = state.ledger.finishOf(agency)!;
-    const digest = (state.digests.get(agency) ?? new UploadDigest()).hex();
-    if (digest !== finish.digest) {
-      throw new StoreRecoveryError(
-        `agency ${agency}'s rows in ${csvPath} do not match the digest its FINISH was checked against; refusing to start`,
-      );
-    }
-  }
 }

@@ -17,7 +17,12 @@ const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, structuredClone: false });
 
 /** Messages whose payload carries nothing: checked to be a plain map, never decoded. */
-const EMPTY_PAYLOAD: ReadonlySet<MessageName> = new Set(['WINNERS', 'PING', 'PONG']);
+const EMPTY_PAYLOAD: ReadonlySet<MessageName> = new Set(['WINNERS', 'PING', 'PONG', 'STATUS', 'CLOSE']);
+
+/** STATUS_REPORT lists at most this many ids not finished, so that it fits one frame. */
+export const STATUS_WAITING_LIMIT = 1000;
+/** And at most this many agency states. */
+const STATUS_STATES_LIMIT = 16;
 
 /** The msgpack encoding of one value, as the protocol writes it. */
 export function packValue(value: unknown): Uint8Array {
@@ -82,6 +87,8 @@ const shapes: { [N in MessageName]: (p: Payload) => MessageOf<N> } = {
     };
     if (p.total !== undefined) message.total = count(p, 'WELCOME', 'total');
     if (p.digest !== undefined) message.digest = digest(p, 'WELCOME', 'digest');
+    if (p.closedAt !== undefined) message.closedAt = instant(p, 'WELCOME', 'closedAt');
+    if (p.stored !== undefined) message.stored = count(p, 'WELCOME', 'stored');
     return message;
   },
   BETS: (p) => ({ type: 'BETS', offset: count(p, 'BETS', 'offset'), bets: betList(p) }),
@@ -90,6 +97,24 @@ const shapes: { [N in MessageName]: (p: Payload) => MessageOf<N> } = {
   WINNERS: () => ({ type: 'WINNERS' }),
   RESULT: (p) => ({ type: 'RESULT', documents: stringList(p, 'RESULT', 'documents'), last: flag(p, 'RESULT', 'last') }),
   WAITING: (p) => ({ type: 'WAITING', finished: count(p, 'WAITING', 'finished'), agencies: count(p, 'WAITING', 'agencies') }),
+  STATUS: () => ({ type: 'STATUS' }),
+  STATUS_REPORT: (p) => {
+    const message: MessageOf<'STATUS_REPORT'> = {
+      type: 'STATUS_REPORT',
+      agencies: count(p, 'STATUS_REPORT', 'agencies'),
+      counts: countMap(p, 'STATUS_REPORT', 'counts'),
+      waiting: countList(p, 'STATUS_REPORT', 'waiting', STATUS_WAITING_LIMIT),
+      waitingMore: count(p, 'STATUS_REPORT', 'waitingMore'),
+      bets: count(p, 'STATUS_REPORT', 'bets'),
+      betsPerSecond: count(p, 'STATUS_REPORT', 'betsPerSecond'),
+      drawn: flag(p, 'STATUS_REPORT', 'drawn'),
+    };
+    if (p.digest !== undefined) message.digest = digest(p, 'STATUS_REPORT', 'digest');
+    if (p.winners !== undefined) message.winners = count(p, 'STATUS_REPORT', 'winners');
+    return message;
+  },
+  CLOSE: () => ({ type: 'CLOSE' }),
+  CLOSED: (p) => ({ type: 'CLOSED', at: instant(p, 'CLOSED', 'at'), unfinished: agencyList(p, 'CLOSED', 'unfinished') }),
   PING: () => ({ type: 'PING' }),
   PONG: () => ({ type: 'PONG' }),
   ERROR: (p) => {
@@ -133,6 +158,23 @@ function text(p: Payload, name: string, field: string): string {
   return value;
 }
 
+/** A time as the server's records write it (Date#toISOString). */
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+function instant(p: Payload, name: string, field: string): string {
+  const value = p[field];
+  if (typeof value !== 'string' || !INSTANT.test(value)) bad(name, field, 'a time as ISO 8601 UTC to the millisecond');
+  return value;
+}
+
+function agencyList(p: Payload, name: string, field: string): number[] {
+  const value = p[field];
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'number' && Number.isSafeInteger(item) && item > 0)) {
+    bad(name, field, 'an array of agency ids');
+  }
+  return value as number[];
+}
+
 const DIGEST = /^[0-9a-f]{64}$/;
 
 function digest(p: Payload, name: string, field: string): string {
@@ -145,6 +187,24 @@ function stringList(p: Payload, name: string, field: string): string[] {
   const value = p[field];
   if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) bad(name, field, 'an array of strings');
   return value;
+}
+
+function countList(p: Payload, name: string, field: string, limit: number): number[] {
+  const value = p[field];
+  if (!Array.isArray(value) || value.length > limit || !value.every((item) => Number.isSafeInteger(item) && (item as number) >= 0)) {
+    bad(name, field, `an array of at most ${limit} non-negative integers`);
+  }
+  return value as number[];
+}
+
+function countMap(p: Payload, name: string, field: string): Record<string, number> {
+  const value = p[field];
+  if (!isPlainObject(value)) bad(name, field, 'a map');
+  const entries = Object.entries(value);
+  if (entries.length > STATUS_STATES_LIMIT || !entries.every(([, n]) => Number.isSafeInteger(n) && (n as number) >= 0)) {
+    bad(name, field, `a map of at most ${STATUS_STATES_LIMIT} names to non-negative integers`);
+  }
+  return Object.fromEntries(entries) as Record<string, number>;
 }
 
 /**

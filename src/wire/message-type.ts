@@ -12,6 +12,10 @@ export const MessageType = {
   PING: 0x08,
   PONG: 0x09,
   WAITING: 0x0b,
+  STATUS: 0x0c,
+  STATUS_REPORT: 0x0d,
+  CLOSE: 0x10,
+  CLOSED: 0x11,
   ERROR: 0x0f,
 } as const satisfies Record<MessageName, number>;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];

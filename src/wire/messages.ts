@@ -12,7 +12,18 @@ export type Hello = { type: 'HELLO'; agency: number; progress?: boolean };
  * what its FINISH was checked against: an agency run again against a
  * finished lottery compares them with its own file.
  */
-export type Welcome = { type: 'WELCOME'; offset: number; finished: boolean; drawn: boolean; total?: number; digest?: string };
+export type Welcome = {
+  type: 'WELCOME';
+  offset: number;
+  finished: boolean;
+  drawn: boolean;
+  total?: number;
+  digest?: string;
+  /** Sales closed at this time (ISO 8601 UTC): no BETS or FINISH is taken from an agency that had not finished, which may ask WINNERS at once. */
+  closedAt?: string;
+  /** With closedAt: the bets stored for this agency before the close. */
+  stored?: number;
+};
 export type Bets = { type: 'BETS'; offset: number; bets: WireBet[] };
 export type Ack = { type: 'ACK'; offset: number };
 /**
@@ -40,6 +51,36 @@ export type Result = { type: 'RESULT'; documents: string[]; last: boolean };
  * each change; the RESULT still follows.
  */
 export type Waiting = { type: 'WAITING'; finished: number; agencies: number };
+/** The monitor asks where the lottery stands (plaintext: anyone, as PING). Answered with one STATUS_REPORT. */
+export type Status = { type: 'STATUS' };
+/**
+ * Where the lottery stands, as the status page shows it, in one frame:
+ * `counts`: agencies by state (absent, uploading, finished, …; they sum to
+ * `agencies`); `waiting`: the ids not finished, ascending, at most 1,000,
+ * and `waitingMore` how many more; `bets` stored, `betsPerSecond` over the
+ * last few seconds; once `drawn`, the draw's `digest` (the sorteo line's)
+ * and its `winners` in all. No document, name or birthdate.
+ */
+export type StatusReport = {
+  type: 'STATUS_REPORT';
+  agencies: number;
+  counts: Record<string, number>;
+  waiting: number[];
+  waitingMore: number;
+  bets: number;
+  betsPerSecond: number;
+  drawn: boolean;
+  digest?: string;
+  winners?: number;
+};
+/**
+ * Close sales now: the monitor identity only, so never on a plaintext
+ * server. Answered CLOSED, or ERROR DRAW_DONE if the draw came first; the
+ * server then closes the connection.
+ */
+export type Close = { type: 'CLOSE' };
+/** Sales are closed: since `at` (ISO 8601 UTC; the first close's, if they were closed already); `unfinished`, the agencies that had not finished. */
+export type Closed = { type: 'CLOSED'; at: string; unfinished: number[] };
 export type Ping = { type: 'PING' };
 export type Pong = { type: 'PONG' };
 /**
@@ -52,6 +93,7 @@ export type Pong = { type: 'PONG' };
  */
 export type ErrorMessage = { type: 'ERROR'; code: string; message: string; offset?: number; next?: number };
 
-export type Message = Hello | Welcome | Bets | Ack | Finish | Winners | Result | Waiting | Ping | Pong | ErrorMessage;
+export type Message =
+  Hello | Welcome | Bets | Ack | Finish | Winners | Result | Waiting | Status | StatusReport | Close | Closed | Ping | Pong | ErrorMessage;
 export type MessageName = Message['type'];
 export type MessageOf<N extends MessageName> = Extract<Message, { type: N }>;

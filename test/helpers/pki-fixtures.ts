@@ -1,26 +1,29 @@
-// Certificates for the tests of mutual TLS: a PKI directory made by the real
-// lottery-pki program, the flags that point a program at it, and
-// certificates lottery-pki would never make (expired, not yet valid),
-// signed by that directory's CA.
+// Certificates for the tests of mutual TLS: a PKI directory made as
+// lottery-pki makes it (by the same makePkiDirectory, in process: the
+// program itself is tested in pki.test.ts), the flags that point a program
+// at it, and certificates lottery-pki would never make (expired, not yet
+// valid), signed by that directory's CA.
 import type { ExecutionContext } from 'ava';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { certificatePem, issueCertificate, loadCa, privateKeyPem, type Validity } from '../../src/pki/certificates.ts';
-import { startProgram } from '../../src/harness/lottery-processes.ts';
+import { makePkiDirectory } from '../../src/pki/pki-directory.ts';
 import { tempDir } from './lottery-fixtures.ts';
 
 export { clientTlsArgs, clientTlsFilesIn, serverTlsArgs, serverTlsFilesIn } from '../../src/harness/tls-args.ts';
 
-/** Runs lottery-pki into a fresh directory; fails the test if it does not exit 0. */
-export async function makePki(t: ExecutionContext, args: string[] = []): Promise<string> {
-  return makePkiIn(join(await tempDir(t), 'pki'), args);
+/** What lottery-pki is asked for: --agencies and --hosts; the rest as its defaults. */
+export type PkiAsked = { agencies?: number; hosts?: readonly string[] };
+
+/** Makes a PKI directory in a fresh directory, as lottery-pki would. */
+export async function makePki(t: ExecutionContext, asked: PkiAsked = {}): Promise<string> {
+  return makePkiIn(join(await tempDir(t), 'pki'), asked);
 }
 
-/** Runs lottery-pki into `dir`, for a PKI that outlives one test; rejects if it does not exit 0. */
-export async function makePkiIn(dir: string, args: string[] = []): Promise<string> {
-  const run = startProgram('lottery-pki', ['--out', dir, ...args]);
-  const code = await run.exited;
-  if (code !== 0) throw new Error(`lottery-pki exited ${code}:\n${run.lines.join('\n')}`);
+/** Makes a PKI directory in `dir`, as lottery-pki --out `dir` would, for a PKI that outlives one test. */
+export async function makePkiIn(dir: string, { agencies = 5, hosts = ['localhost', '127.0.0.1'] }: PkiAsked = {}): Promise<string> {
+  // lottery-pki's defaults: 825 days for the certificates, 3650 for a new CA.
+  await makePkiDirectory({ dir, agencies, hosts, days: 825, caDays: 3650, force: false });
   return dir;
 }
 

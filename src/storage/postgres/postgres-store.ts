@@ -11,30 +11,31 @@
 // (lottery, agency, offset) once: the primary key), advances the agencies'
 // offsets only from the values it decided against, appends the ledger's
 // record and moves the chain's head. Nothing is answered before COMMIT
-// returns. The draw is a transaction under the same lock, and a unique
-// index allows one draw record per lottery. Other front-ends learn of a
+// returns. The close and the draw are transactions under the same lock,
+// each a link of the chain as with files, and a unique index allows one
+// draw record per lottery. Other front-ends learn of a
 // commit by NOTIFY, or by polling if a notification is lost.
 import { finished } from 'node:stream/promises';
 import postgres, { type Sql, type TransactionSql } from 'postgres';
-import { WINNING_NUMBER } from '../../bets/bet.ts';
 import { skipRows } from '../../bets/bets-csv.ts';
-import { canonicalLine, commitTail } from '../../bets/canonical-bet.ts';
+import { canonicalLine, closeBytes, commitTail, drawBytes } from '../../bets/canonical-bet.ts';
 import { UploadDigest } from '../../bets/upload-digest.ts';
 import {
   decideFenced,
   Ledger,
   type AgencyState,
   type AppendOutcome,
+  type CloseRecord,
   type FinishDecided,
   type FinishOutcome,
   type LedgerReader,
   type LedgerRecord,
-  type Winners,
 } from '../../ledger/index.ts';
 import { logEvent, type Logger } from '../../log/logger.ts';
 import { Mailbox } from '../../actors/mailbox.ts';
 import type { AgencyWelcome, AppendRequest, DrawOutcome, StoreApi, StoreSnapshot } from '../../actors/store-api.ts';
 import { CHAIN_START, nextChain } from '../hash-chain.ts';
+import { WinnersFromLines } from '../winners-from-lines.ts';
 import { ensureSchema } from './schema.ts';
 import { StoreUnavailableError } from '../../errors.ts';
 
@@ -52,6 +53,10 @@ export type PostgresStoreOptions = {
   pollMs?: number;
   /** Whether to LISTEN for other front-ends' commits (default true; off, only polling and HELLO tell). */
   listen?: boolean;
+  /** Told after each group commit that wrote a record: how long it took and the bets it stored (for the metrics). */
+  onCommit?: (seconds: number, bets: number) => void;
+  /** The wall clock records are stamped with; Date.now unless a test holds it. */
+  now?: () => number;
 };
 
 /** The NOTIFY channel a commit announces itself on; the payload is the lottery's name. */
@@ -73,6 +78,10 @@ export class PostgresStore implements StoreApi {
   readonly #ledger = new Ledger();
   readonly #digests = new Map<number, UploadDigest>();
   readonly #onRefresh: (() => void) | undefined;
+  readonly #onCommit: PostgresStoreOptions['onCommit'];
+  readonly #now: () => number;
+  /** The winners among the committed bets, kept as they commit (or as this front-end learns of them): the draw reads nothing else. */
+  #winners = new WinnersFromLines();
   /** The agency count stored with the lottery (it may contradict --agencies: see store-worker.ts). */
   storedAgencies = 0;
   /** The seq of the last record applied to the ledger, and the chain after it. */
@@ -92,6 +101,8 @@ export class PostgresStore implements StoreApi {
     this.#lottery = options.lottery;
     this.#log = options.log;
     this.#onRefresh = options.onRefresh;
+    this.#onCommit = options.onCommit;
+    this.#now = options.now ?? Date.now;
   }
 
   /** Connects, makes or checks the schema and the lottery's row, and replays its records into the ledger. */
@@ -160,12 +171,19 @@ export class PostgresStore implements StoreApi {
     const bets = await tx`select agency, first_name, last_name, document, birthdate, number from bets
                           where lottery = ${this.#lottery} and seq > ${this.#seq} and seq <= ${seq} order by seq, position`;
     for (const bet of bets) {
-      const line = canonicalLine(bet.agency, [bet.first_name, bet.last_name, bet.document, bet.birthdate, Number(bet.number)]);
-      this.#digestOf(bet.agency).add(Buffer.from(line, 'utf8'), 1);
+      const line = Buffer.from(
+        canonicalLine(bet.agency, [bet.first_name, bet.last_name, bet.document, bet.birthdate, Number(bet.number)]),
+        'utf8',
+      );
+      this.#digestOf(bet.agency).add(line, 1);
+      this.#winners.add(line);
     }
+    // Each record's chain is the chain after it; the draw is made at the chain before its own link.
+    let running = this.#chain;
     for (const record of records) {
       this.#ledger.apply(record.body as LedgerRecord);
-      if (record.kind === 'draw') this.#drawChain = record.chain;
+      if (record.kind === 'draw') this.#drawChain = running;
+      running = record.chain;
     }
     this.#seq = seq;
     this.#chain = head.chain;
@@ -179,6 +197,21 @@ export class PostgresStore implements StoreApi {
 
   get ledger(): LedgerReader {
     return this.#ledger;
+  }
+
+  /** The upload digest of an agency's stored rows (for results.json: an agency closed unfinished has no FINISH's). */
+  uploadDigest(agency: number): string {
+    return (this.#digests.get(agency) ?? new UploadDigest()).hex();
+  }
+
+  /** The hash chain's head: its value after everything recorded, the draw included. */
+  get chainHead(): string {
+    return this.#chain;
+  }
+
+  /** The hash chain the draw was made at (the `sorteo` line's digest), once drawn. */
+  get drawChain(): string | null {
+    return this.#ledger.drawn ? (this.#drawChain ?? this.#chain) : null;
   }
 
   status(agency: number): AgencyState {
@@ -200,6 +233,11 @@ export class PostgresStore implements StoreApi {
       on conflict (lottery, agency) do update set generation = agencies.generation + 1 returning generation`;
     const { next, finished } = this.#ledger.state(agency);
     const welcome: AgencyWelcome = { offset: next, finished, drawn: this.#ledger.drawn, generation: Number(generation) };
+    const closedAt = this.#ledger.closedAt;
+    if (closedAt !== null) {
+      welcome.closedAt = closedAt;
+      welcome.stored = this.#ledger.state(agency).stored;
+    }
     const finish = this.#ledger.finishOf(agency);
     return finish === undefined ? welcome : { ...welcome, ...finish };
   }
@@ -209,7 +247,7 @@ export class PostgresStore implements StoreApi {
       agencies: Object.fromEntries(this.#ledger.agencies()),
       winners: this.#ledger.winners,
       bets: this.#ledger.bets,
-      chain: this.#chain,
+      chain: this.#drawChain ?? this.#chain,
     };
   }
 
@@ -241,6 +279,7 @@ export class PostgresStore implements StoreApi {
   }
 
   async #commitGroup(): Promise<void> {
+    const started = performance.now();
     this.#flushPosted = false;
     const group = this.#queue;
     this.#queue = [];
@@ -259,7 +298,9 @@ export class PostgresStore implements StoreApi {
       this.#troubled(error as Error);
       return;
     }
+    const betsBefore = this.#ledger.bets;
     applied?.();
+    if (applied !== undefined) this.#onCommit?.((performance.now() - started) / 1000, this.#ledger.bets - betsBefore);
     this.#recovered();
     group.forEach(({ resolve }, i) => (resolve as (outcome: AppendOutcome | FinishDecided) => void)(outcomes[i]));
   }
@@ -269,6 +310,7 @@ export class PostgresStore implements StoreApi {
     const draft = this.#ledger.draft();
     const seq = this.#seq + 1;
     const digests = new Map<number, UploadDigest>();
+    let winners: WinnersFromLines | undefined;
     const outcomes: Array<AppendOutcome | FinishDecided> = [];
     const lines: Uint8Array[] = [];
     /** The group's stored bets as COPY text lines; `rows` of them. */
@@ -299,11 +341,12 @@ export class PostgresStore implements StoreApi {
         let digest = digests.get(request.agency);
         if (digest === undefined) digests.set(request.agency, (digest = this.#digestOf(request.agency).copy()));
         digest.add(fresh, outcome.stored);
+        (winners ??= this.#winners.copy()).add(fresh);
       }
     }
-    const record = draft.record();
+    const record = draft.record(this.#time());
     if (record === undefined) return { outcomes, applied: undefined };
-    const chain = nextChain(this.#chain, lines, commitTail(record.agencies, record.finished));
+    const chain = nextChain(this.#chain, lines, commitTail(record.agencies, record.finished, record.at));
     const lottery = this.#lottery;
     if (rows > 0) {
       // COPY: the bulk path, several times the rows per second of an INSERT of arrays.
@@ -326,6 +369,7 @@ export class PostgresStore implements StoreApi {
     const applied = () => {
       this.#ledger.apply(record);
       for (const [agency, digest] of digests) this.#digests.set(agency, digest);
+      if (winners !== undefined) this.#winners = winners;
       this.#seq = seq;
       this.#chain = chain;
     };
@@ -355,49 +399,111 @@ export class PostgresStore implements StoreApi {
     logEvent(this.#log, 'info', 'store_db', 'success', { lottery: this.#lottery });
   }
 
+  #time(): string {
+    return new Date(this.#now()).toISOString();
+  }
+
+  /**
+   * Appends one record that is a link of the chain with no bets (the close,
+   * the draw) as the next seq, in `tx`, under the lottery's lock; answers
+   * the chain after it.
+   */
+  async #appendLink(tx: TransactionSql, record: LedgerRecord, link: Uint8Array): Promise<{ seq: number; chain: string }> {
+    const seq = this.#seq + 1;
+    const chain = nextChain(this.#chain, [], link);
+    await tx`insert into records (lottery, seq, kind, body, chain) values (${this.#lottery}, ${seq}, ${record.kind}, ${tx.json(record)}, ${chain})`;
+    await tx`update lotteries set seq = ${seq}, chain = ${chain} where name = ${this.#lottery}`;
+    await tx`select pg_notify(${CHANNEL}, ${this.#lottery})`;
+    return { seq, chain };
+  }
+
+  /** Runs `work` in a transaction under the lottery's lock, caught up; a database failure is STORE_UNAVAILABLE, logged once. */
+  async #locked<T>(work: (tx: TransactionSql) => Promise<{ result: T; applied?: () => void }>): Promise<T> {
+    let done: { result: T; applied?: () => void } | undefined;
+    try {
+      await this.#sql.begin(async (tx) => {
+        await this.#catchUp(tx, true);
+        done = await work(tx);
+      });
+    } catch (error) {
+      this.#troubled(error as Error);
+      throw new StoreUnavailableError({ cause: error });
+    }
+    done!.applied?.();
+    this.#recovered();
+    return done!.result;
+  }
+
+  /**
+   * Closes sales now for agencies 1..`agencies` (see decideClose), once per
+   * lottery whichever front-end asks: what is queued here is committed
+   * first, then the close's record, a link of the chain. Answers the close
+   * as recorded, the first one if sales were closed already (here or on
+   * another front-end); null once drawn without a close.
+   */
+  closeSales(agencies: number): Promise<CloseRecord | null> {
+    return this.#mailbox.post(async () => {
+      if (this.#queue.length > 0) await this.#commitGroup();
+      return this.#locked<CloseRecord | null>(async (tx) => {
+        const decided = this.#ledger.decideClose(this.#time(), agencies);
+        if (decided === undefined) return { result: this.#ledger.close };
+        const { seq, chain } = await this.#appendLink(tx, decided, closeBytes(decided.at, decided.unfinished));
+        return {
+          result: decided,
+          applied: () => {
+            this.#ledger.apply(decided);
+            this.#seq = seq;
+            this.#chain = chain;
+          },
+        };
+      });
+    });
+  }
+
   /**
    * The draw, once per lottery whichever front-end runs it: under the
    * lottery's row lock, after catching up; if another front-end drew, its
-   * recorded outcome. Winners in offset order per agency, as bets.csv has them.
+   * recorded outcome. Its winners are those kept as bets committed, and its
+   * record is the chain's last link, as with files.
    */
   draw(agencies: number): Promise<DrawOutcome> {
-    return this.#mailbox.post(async () => {
-      let outcome: DrawOutcome | undefined;
-      let applied: (() => void) | undefined;
-      try {
-        await this.#sql.begin(async (tx) => {
-          await this.#catchUp(tx, true);
-          const drawn = this.#ledger.winners;
-          if (drawn !== null) {
-            outcome = { winners: drawn, chain: this.#drawChain ?? this.#chain };
-            return;
-          }
-          const winners: Winners = {};
-          for (let agency = 1; agency <= agencies; agency++) winners[agency] = [];
-          const rows = await tx`select agency, document from bets
-                                where lottery = ${this.#lottery} and number = ${WINNING_NUMBER} order by agency, "offset"`;
-          for (const { agency, document } of rows) (winners[agency] ??= []).push(document);
-          const seq = this.#seq + 1;
-          const chain = this.#chain;
-          const record: LedgerRecord = { kind: 'draw', winners };
-          await tx`insert into records (lottery, seq, kind, body, chain) values (${this.#lottery}, ${seq}, 'draw', ${tx.json(record)}, ${chain})`;
-          await tx`update lotteries set seq = ${seq} where name = ${this.#lottery}`;
-          await tx`select pg_notify(${CHANNEL}, ${this.#lottery})`;
-          outcome = { winners, chain };
-          applied = () => {
+    return this.#mailbox.post(() =>
+      this.#locked<DrawOutcome>(async (tx) => {
+        const drawn = this.#ledger.winners;
+        if (drawn !== null) return { result: { winners: drawn, chain: this.#drawChain ?? this.#chain } };
+        const winners = this.#winners.winners(agencies);
+        const at = this.#time();
+        const record: LedgerRecord = { kind: 'draw', winners, at };
+        const before = this.#chain;
+        const { seq, chain } = await this.#appendLink(tx, record, drawBytes(at, winners));
+        return {
+          result: { winners, chain: before },
+          applied: () => {
             this.#ledger.apply(record);
-            this.#drawChain = chain;
+            this.#drawChain = before;
             this.#seq = seq;
-          };
-        });
-      } catch (error) {
-        this.#troubled(error as Error);
-        throw new StoreUnavailableError({ cause: error });
-      }
-      applied?.();
-      this.#recovered();
-      return outcome!;
+            this.#chain = chain;
+          },
+        };
+      }),
+    );
+  }
+
+  /**
+   * Stores the files the draw publishes (see resultsFiles), all or none, in
+   * one transaction; a lottery that has them already keeps the first ones.
+   */
+  async publish(files: ReadonlyArray<{ name: string; data: Uint8Array }>): Promise<void> {
+    await this.#sql.begin(async (tx) => {
+      for (const { name, data } of files)
+        await tx`insert into published (lottery, name, data) values (${this.#lottery}, ${name}, ${Buffer.from(data)}) on conflict do nothing`;
     });
+  }
+
+  /** A file the draw published, or undefined. */
+  async published(name: string): Promise<Buffer | undefined> {
+    const [row] = await this.#sql`select data from published where lottery = ${this.#lottery} and name = ${name}`;
+    return row === undefined ? undefined : Buffer.from(row.data);
   }
 
   close(): Promise<void> {

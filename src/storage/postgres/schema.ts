@@ -56,6 +56,14 @@ const CREATE = [
      stored bigint not null default 0,
      generation bigint not null default 0,
      primary key (lottery, agency))`,
+  // What the draw publishes (results.json, its signature and certificate),
+  // as the data dir holds them beside bets.csv: written once per lottery,
+  // by the front-end that drew or the first to find them missing.
+  `create table published (
+     lottery text not null references lotteries (name),
+     name text not null,
+     data bytea not null,
+     primary key (lottery, name))`,
 ] as const;
 
 /** Creates the schema if the database has none; refuses one newer than this code's. */
