@@ -83,6 +83,10 @@ export class Supervisor {
     const config = this.#config;
     // Before anything touches the data dir: a second server stops here.
     this.#lock = await lockDataDir(config.dataDir);
+    void this.#lock.lost.then((error) => {
+      logEvent(this.#log, 'error', 'data_dir_lock', 'fail', { error: error.message, fatal: true });
+      this.#failure.resolve(error);
+    });
     const storeData: StoreWorkerData = {
       dataDir: config.dataDir,
       fsync: config.fsync,
