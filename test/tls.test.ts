@@ -26,6 +26,7 @@ import { clientTlsOptions } from '../src/transport/client-tls.ts';
 import {
   agencyFor,
   GUARD_MS,
+  pollUntil,
   serverFor,
   sorted,
   storedRows,
@@ -621,4 +622,39 @@ test.serial('a TLS agency that finds the server full is told it is busy, tries a
   const run = await within(agency.result, 'the agency');
   t.is(run.code, 0, run.lines.join('\n'));
   t.regex(run.lines.join('\n'), /the server at .* is busy/);
+});
+
+test.serial('64 addresses × 2 stalled ClientHellos, reopened as they are cut, do not keep an agency from finishing', async (t) => {
+  const { pki } = shared;
+  const { server, inputs } = await tlsLottery(t, pki, 1, ['--workers', '1', '--max-handshakes', '8', '--handshake-timeout', '1']);
+  const hello = await clientHello(t, pki);
+  let attacking = true;
+  let reopened = 0;
+  const open = new Set<net.Socket>();
+  const stall = (address: string) => {
+    if (!attacking) return;
+    const socket = net.connect({ host: '127.0.0.1', port: server.port, localAddress: address });
+    open.add(socket);
+    socket.on('error', () => undefined);
+    socket.resume();
+    socket.once('connect', () => socket.write(hello));
+    socket.once('close', () => {
+      open.delete(socket);
+      reopened++;
+      stall(address);
+    });
+  };
+  t.teardown(() => {
+    attacking = false;
+    open.forEach((socket) => socket.destroy());
+  });
+  for (let i = 0; i < 64; i++) for (let j = 0; j < 2; j++) stall(`127.0.1.${i + 1}`);
+  // The stallers hold every turn before the agency starts: the first round has been cut and reopened.
+  await pollUntil(() => reopened >= 128, 'a round of stalled handshakes cut and reopened', { everyMs: 50, ms: GUARD_MS });
+  const run = await within(
+    agencyFor(t, 1, server.port, ['--retry-timeout', '20', '--data-file', inputs[0].file, ...clientTlsArgs(pki, 'agency-1')]).result,
+    'the agency',
+  );
+  t.is(run.code, 0, run.lines.join('\n'));
+  t.is(open.size, 128, 'the attack was kept up to the end: 128 stalled connections open');
 });
