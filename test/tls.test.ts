@@ -191,6 +191,28 @@ for (const [label, validity] of [
   });
 }
 
+for (const commonName of ['agency-01', 'Agency-2', 'agency-']) {
+  test.serial(
+    `a certificate from the lottery's CA named ${commonName} is answered UNAUTHORIZED with why, and the agency stops`,
+    async (t) => {
+      const { pki } = shared;
+      const name = `odd-${commonName}`;
+      await issueOutOfDate(pki, name, commonName, { notBefore: new Date(Date.now() - DAY_MS), notAfter: new Date(Date.now() + DAY_MS) });
+      const { server, inputs, logs } = await refusingLottery();
+      const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki, name)]);
+      t.is(run.code, 1, run.output);
+      t.regex(
+        run.output,
+        new RegExp(
+          `UNAUTHORIZED: this server refused the client certificate: the client certificate's name "${commonName}" is neither agency-K`,
+        ),
+      );
+      t.false(/reintento_ms/.test(run.output), 'no retrying: another try would be refused alike');
+      await logs(new RegExp(`code: UNAUTHORIZED \\| error: the client certificate's name "${commonName}"`));
+    },
+  );
+}
+
 test.serial('a revoked agency certificate is refused when the server has the CRL', async (t) => {
   const pki = await makePki(t, ['--agencies', '2']); // its own: revoking changes its CRL
   const revoke = startProgram('lottery-pki', ['--out', pki, '--revoke', '2']);

@@ -175,11 +175,14 @@ export function tlsTransport(files: ServerTlsFiles, maxHandshakes: number, maxBy
       const commonName = secured.getPeerCertificate().subject?.CN;
       const identity = identityFromCommonName(typeof commonName === 'string' ? commonName : undefined);
       if (identity === undefined) {
-        secured.destroy();
-        throw new ConnectionRefused(
-          ErrorCode.UNAUTHORIZED,
-          `the client certificate's name ${JSON.stringify(commonName)} is neither agency-K nor monitor`,
+        // Told why, as for a certificate that does not verify: an agency given the wrong file stops at once and says so.
+        const reason = `the client certificate's name ${JSON.stringify(commonName)} is neither agency-K (K from 1, no leading zero) nor monitor`;
+        secured.on('error', () => undefined);
+        secured.end(
+          encodeMessage({ type: 'ERROR', code: ErrorCode.UNAUTHORIZED, message: `this server refused the client certificate: ${reason}` }),
         );
+        setTimeout(() => secured.destroy(), 1000).unref();
+        throw new ConnectionRefused(ErrorCode.UNAUTHORIZED, reason);
       }
       return { stream: secured, identity, spentMs };
     },
