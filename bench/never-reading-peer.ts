@@ -1,7 +1,8 @@
 // node_modules/.bin/node bench/never-reading-peer.ts [--peers P] [--seconds S] [--tls] [-- server flags…]
 //
-// With --tls the server runs mutual TLS and each peer connects with the
-// monitor's certificate and sends only PINGs (allowed before HELLO).
+// With --tls the server runs mutual TLS and each peer connects with its
+// agency's certificate; with --monitor too, with the monitor's instead, and
+// sends only PINGs (allowed before HELLO, a few).
 //
 // The real lottery-server (default settings: --idle-timeout 60) and P peers
 // (default 1, at most --agencies) that say HELLO and then send PINGs as fast as the server takes them and never read
@@ -29,6 +30,7 @@ const { values, positionals } = parseArgs({
     peers: { type: 'string', default: '1' },
     seconds: { type: 'string', default: '60' },
     tls: { type: 'boolean', default: false },
+    monitor: { type: 'boolean', default: false },
   },
   allowPositionals: true,
 });
@@ -49,28 +51,32 @@ async function cpuSeconds(pid: number): Promise<number> {
 
 const dataDir = await mkdtemp(join(tmpdir(), 'lottery-never-reads-'));
 const pki = join(dataDir, 'pki');
-if (values.tls) await makePkiDirectory({ dir: pki, agencies: 1, hosts: ['127.0.0.1'], days: 1, caDays: 1, force: false });
+if (values.tls) await makePkiDirectory({ dir: pki, agencies: peers, hosts: ['127.0.0.1'], days: 1, caDays: 1, force: false });
 const server = await startServer(['--data-dir', join(dataDir, 'data'), ...(values.tls ? serverTlsArgs(pki) : []), ...positionals]);
-const monitor = values.tls ? clientTlsOptions('127.0.0.1', server.port, await clientTlsFilesIn(pki, 'monitor')) : undefined;
+const tlsOptions = async (i: number) =>
+  values.tls
+    ? clientTlsOptions('127.0.0.1', server.port, await clientTlsFilesIn(pki, values.monitor ? 'monitor' : `agency-${i + 1}`))
+    : undefined;
 const pid = server.child.pid!;
 try {
   await sleep(1000);
   const baseline = await rssMiB(pid);
   console.log(
-    `server RSS before any peer: ${baseline.toFixed(0)} MiB (${values.tls ? 'mutual TLS, the monitor' : 'plaintext'}; flags: ${positionals.join(' ') || 'defaults'})`,
+    `server RSS before any peer: ${baseline.toFixed(0)} MiB (${values.tls ? `mutual TLS, ${values.monitor ? 'the monitor' : 'agencies'}` : 'plaintext'}; flags: ${positionals.join(' ') || 'defaults'})`,
   );
   const burst = Buffer.concat(new Array(100_000).fill(ping()));
   const sent: number[] = new Array(peers).fill(0);
   const closedAt: Array<number | undefined> = new Array(peers).fill(undefined);
   const started = performance.now();
   for (let i = 0; i < peers; i++) {
-    const socket = monitor === undefined ? net.connect({ port: server.port, host: '127.0.0.1' }) : tls.connect(monitor);
+    const options = await tlsOptions(i);
+    const socket = options === undefined ? net.connect({ port: server.port, host: '127.0.0.1' }) : tls.connect(options);
     socket.on('error', () => undefined);
     socket.pause();
     socket.once('close', () => (closedAt[i] = (performance.now() - started) / 1000));
-    socket.once(monitor === undefined ? 'connect' : 'secureConnect', () => {
+    socket.once(options === undefined ? 'connect' : 'secureConnect', () => {
       // HELLO first, so that the handshake timeout is not what ends it; the monitor may only PING.
-      if (monitor === undefined) socket.write(hello(i + 1));
+      if (!values.monitor) socket.write(hello(i + 1));
       // Writes whenever the socket takes more: never more than one burst waits in this process.
       const more = () => {
         while (!socket.destroyed && socket.write(burst)) sent[i] += burst.length;
