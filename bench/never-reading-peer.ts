@@ -93,7 +93,7 @@ try {
     const offered = sent.reduce((a, b) => a + b, 0) / 2 ** 20;
     console.log(
       `t=${String(t).padStart(3)} s  server RSS ${(await rssMiB(pid)).toFixed(0).padStart(5)} MiB  ` +
-        `CPU ${((await cpuSeconds(pid)) - cpuBefore).toFixed(2).padStart(6)} s  peers open ${open}/${peers}  offered ${offered.toFixed(1)} MiB`,
+        `CPU ${((await cpuSeconds(pid)) - cpuBefore).toFixed(2).padStart(6)} s  peers open ${open}/${peers}  this process ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB  offered ${offered.toFixed(1)} MiB`,
     );
   }
   const closed = closedAt.filter((at) => at !== undefined) as number[];
