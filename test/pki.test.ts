@@ -81,6 +81,11 @@ test("lottery-pki --revoke lists an agency's certificate in ca.crl, signed by th
   const missing = await pki(['--out', dir, '--revoke', '9']);
   t.is(missing.code, 1);
   t.regex(missing.output, /no .*agency-9\.crt to revoke/);
+  const before = await readFile(join(dir, 'ca.crl'), 'utf8');
+  const ca = await pki(['--out', dir, '--revoke', 'ca']);
+  t.is(ca.code, 1);
+  t.regex(ca.output, /the CA cannot be revoked: make a new one with lottery-pki --force/);
+  t.is(await readFile(join(dir, 'ca.crl'), 'utf8'), before, 'ca.crl is untouched');
 });
 
 test('lottery-pki refuses to add to a CA whose key is missing', async (t) => {

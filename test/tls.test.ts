@@ -292,6 +292,18 @@ test.serial('TLS flags must come together and name readable files, or the progra
   t.regex(mismatched.lines.join('\n'), /do not make a usable certificate and key/);
 });
 
+test.serial("a CRL not signed by the server's CA stops the server at start, naming --tls-crl and the file", async (t) => {
+  const other = await makePki(t, ['--agencies', '1']);
+  const revoke = startProgram('lottery-pki', ['--out', other, '--revoke', '1']);
+  t.is(await revoke.exited, 0, revoke.lines.join('\n'));
+  const dir = await tempDir(t);
+  const server = startProgram('lottery-server', ['--data-dir', dir, ...serverTlsArgs(shared.pki), '--tls-crl', join(other, 'ca.crl')]);
+  t.is(await within(server.exited, 'the server'), 2);
+  const said = server.lines.join('\n');
+  t.regex(said, /--tls-crl \(LOTTERY_TLS_CRL\): .*ca\.crl was not signed by the CA in --tls-ca/);
+  t.false(/action: listen/.test(said));
+});
+
 /** A relay on 127.0.0.1 to `port` that keeps every byte it passes, both ways. */
 async function capturingRelay(t: ExecutionContext, port: number) {
   const captured: Buffer[] = [];

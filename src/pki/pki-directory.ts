@@ -113,6 +113,9 @@ export async function revokeCertificates(dir: string, names: readonly string[]):
       throw new PkiError(`cannot read the CA in ${dir}: ${error.message}`);
     },
   );
+  // A CRL naming the CA itself makes OpenSSL refuse every client as revoked.
+  if (names.includes('ca'))
+    throw new PkiError('the CA cannot be revoked: make a new one with lottery-pki --force, which reissues everything');
   const crlFile = join(dir, 'ca.crl');
   const serials = new Set(existsSync(crlFile) ? serialsInCrl(await readFile(crlFile, 'utf8')) : []);
   for (const name of names) {
