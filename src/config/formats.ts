@@ -59,6 +59,23 @@ export const workerCount = {
   coerce: digits,
 } satisfies ValueFormat;
 
+/**
+ * The most agencies a lottery may have. The draw waits for every one of
+ * them to finish, so a count far past any real lottery's is a typo that
+ * would leave it waiting for ever; each agency also has its state kept.
+ */
+export const MAX_AGENCIES = 100_000;
+
+export const agencyCount = {
+  name: 'agency-count',
+  validate(value: unknown) {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_AGENCIES) {
+      throw new Error(`must be an integer from 1 to ${MAX_AGENCIES}`);
+    }
+  },
+  coerce: digits,
+} satisfies ValueFormat;
+
 export const onOff = {
   name: 'on-off',
   validate(value: unknown) {
@@ -107,6 +124,7 @@ export const FORMATS = {
   'whole-number': wholeNumber,
   seconds,
   'worker-count': workerCount,
+  'agency-count': agencyCount,
   'on-off': onOff,
   'host-port': hostPort,
 } as const satisfies Record<string, ValueFormat>;

@@ -41,8 +41,8 @@ export const serverSchema = {
   port: { doc: 'TCP port to listen on', format: 'tcp-port', default: 12345, env: 'SERVER_PORT', arg: 'port' },
   host: { doc: 'address to listen on', format: String, default: '0.0.0.0', env: 'SERVER_HOST', arg: 'host' },
   agencies: {
-    doc: 'number of agencies (ids 1..N); the draw runs when all of them have finished',
-    format: 'positive-integer',
+    doc: 'number of agencies (ids 1..N, at most 100000); the draw runs when all of them have finished',
+    format: 'agency-count',
     default: 5,
     env: 'LOTTERY_AGENCIES',
     arg: 'agencies',
