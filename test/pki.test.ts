@@ -3,7 +3,8 @@
 // keeps an existing CA and only adds what is missing.
 import test from 'ava';
 import { X509Certificate } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startProgram } from '../src/harness/lottery-processes.ts';
 import { tempDir } from './helpers/lottery-fixtures.ts';
@@ -96,4 +97,26 @@ test('lottery-pki refuses to add to a CA whose key is missing', async (t) => {
   const run = await pki(['--out', dir, '--agencies', '2']);
   t.is(run.code, 1);
   t.regex(run.output, /ca\.key does not/);
+});
+
+test('lottery-pki refuses --days past 100 years, host names a certificate cannot hold, and closes an existing directory to 0700', async (t) => {
+  const root = await tempDir(t);
+  for (const flag of ['--days', '--ca-days']) {
+    const run = await pki(['--out', join(root, 'long'), flag, '3650000']);
+    t.is(run.code, 2, run.output);
+    t.regex(run.output, new RegExp(`^lottery-pki: ${flag} \\(PKI_(CA_)?DAYS\\): must be a number of days from 1 to 36500`));
+  }
+  t.false(existsSync(join(root, 'long')), 'nothing written');
+  for (const host of ['bad host', 'a..b', '-lead.example', 'x_y.example']) {
+    const run = await pki(['--out', join(root, 'hosts'), '--hosts', `localhost,${host}`]);
+    t.is(run.code, 1, run.output);
+    t.regex(run.output, /--hosts: .* is neither an IP address nor a host name/);
+  }
+  t.false(existsSync(join(root, 'hosts', 'ca.key')), 'nothing issued');
+  const existing = join(root, 'existing');
+  await mkdir(existing, { mode: 0o755 });
+  await chmod(existing, 0o755);
+  const made = await pki(['--out', existing, '--agencies', '1', '--hosts', 'lottery.example,*.lottery.example,10.0.0.5,::1']);
+  t.is(made.code, 0, made.output);
+  t.is((await stat(existing)).mode & 0o777, 0o700);
 });

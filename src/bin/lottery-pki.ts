@@ -25,13 +25,13 @@ const schema = {
     arg: 'hosts',
   },
   days: {
-    doc: 'days the server, agency and monitor certificates are valid',
-    format: 'positive-integer',
+    doc: 'days the server, agency and monitor certificates are valid (at most 36500)',
+    format: 'certificate-days',
     default: 825,
     env: 'PKI_DAYS',
     arg: 'days',
   },
-  caDays: { doc: 'days a new CA is valid', format: 'positive-integer', default: 3650, env: 'PKI_CA_DAYS', arg: 'ca-days' },
+  caDays: { doc: 'days a new CA is valid (at most 36500)', format: 'certificate-days', default: 3650, env: 'PKI_CA_DAYS', arg: 'ca-days' },
   force: {
     doc: 'replace an existing CA, and so every certificate in the directory (on|off; a bare --force means on)',
     format: 'on-off',

@@ -76,6 +76,23 @@ export const agencyCount = {
   coerce: digits,
 } satisfies ValueFormat;
 
+/**
+ * The most days a certificate may be valid: 100 years. X.509 writes dates
+ * only up to 9999-12-31, and OpenSSL cannot read a certificate that claims
+ * to outlive that; long before it, a key outlives the algorithm it uses.
+ */
+export const MAX_CERTIFICATE_DAYS = 36_500;
+
+export const certificateDays = {
+  name: 'certificate-days',
+  validate(value: unknown) {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_CERTIFICATE_DAYS) {
+      throw new Error(`must be a number of days from 1 to ${MAX_CERTIFICATE_DAYS} (100 years)`);
+    }
+  },
+  coerce: digits,
+} satisfies ValueFormat;
+
 export const onOff = {
   name: 'on-off',
   validate(value: unknown) {
@@ -125,6 +142,7 @@ export const FORMATS = {
   seconds,
   'worker-count': workerCount,
   'agency-count': agencyCount,
+  'certificate-days': certificateDays,
   'on-off': onOff,
   'host-port': hostPort,
 } as const satisfies Record<string, ValueFormat>;
