@@ -104,6 +104,10 @@ export class Supervisor {
     const config = this.#config;
     // Before anything touches the data dir: a second server stops here.
     this.#lock = await lockDataDir(config.dataDir);
+    void this.#lock.lost.then((error) => {
+      logEvent(this.#log, 'error', 'data_dir_lock', 'fail', { error: error.message, fatal: true });
+      this.#failure.resolve(error);
+    });
     // Before the store recovers, so that /livez answers and /readyz says 503 meanwhile.
     if (config.httpPort !== null) await this.#startMonitor(config.httpPort);
     const storeData: StoreWorkerData = {
