@@ -166,17 +166,27 @@ function cases(): Case[] {
   ];
 }
 
+/** The neighbour's agency id: the last of --agencies, which no case reaches. */
+const NEIGHBOUR_AGENCY = 1000;
+
 /** Pings every 2 ms until stopped; the round trips in ms. */
 function neighbour(port: number): { stop: () => Promise<number[]> } {
   const rtts: number[] = [];
   let running = true;
   let socket: net.Socket | undefined;
   let waiting: ((answered: boolean) => void) | undefined;
-  const ping = (): Promise<boolean> => {
+  const ping = async (): Promise<boolean> => {
     if (socket === undefined || socket.destroyed) {
       socket = net.connect({ port, host: '127.0.0.1' });
       socket.setNoDelay(true);
       socket.on('error', () => undefined);
+      // An agency, as a real neighbour is (PINGs before HELLO are limited): its WELCOME is awaited before the first PING.
+      socket.write(hostile.hello(NEIGHBOUR_AGENCY));
+      const welcomed = await new Promise<boolean>((resolve) => {
+        socket!.once('data', () => resolve(true));
+        socket!.once('close', () => resolve(false));
+      });
+      if (!welcomed) return false;
       socket.on('data', () => waiting?.(true));
       socket.on('close', () => waiting?.(false));
     }

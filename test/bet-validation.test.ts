@@ -114,11 +114,27 @@ for (const [index, field] of [
   });
 
   test(`refuses a ${field} that is blank once zero-width characters are removed`, (t) => {
-    for (const name of ['\u200b', '\u200b\u200c\u200d', ' \u2060 ', '\ufeff\u200b']) {
+    for (const name of [
+      '\u200b',
+      '\u200b\u200c\u200d',
+      ' \u2060 ',
+      '\ufeff\u200b',
+      '\u00ad',
+      '\u3164',
+      '\u2800\u2800',
+      '\u{e0041}\u{e0042}',
+      '\u0301',
+      ' \u0301\u0308 ',
+      '\ufe0f',
+      '\uffa0',
+    ]) {
       refuses(t, () => validateBet(withField(index, name), TODAY), field, JSON.stringify(name));
       refuses(t, () => betFromFields(fieldsOf(withField(index, name)), TODAY), field, JSON.stringify(name));
     }
     t.is(validateBet(withField(index, 'A\u200bna'), TODAY)[index], 'A\u200bna');
+    // Beside a visible letter they are a name like any other: a soft hyphen, a combining accent.
+    t.is(validateBet(withField(index, 'Ma\u00adria'), TODAY)[index], 'Ma\u00adria');
+    t.is(validateBet(withField(index, 'Jose\u0301'), TODAY)[index], 'Jose\u0301');
   });
 
   test(`refuses a ${field} that starts with =, +, - or @, and takes them inside a name`, (t) => {
@@ -153,7 +169,12 @@ for (const [index, field] of [
     // of their characters, the rest by regular expressions.
     const keepsTheRules = (name: string) =>
       name.trim() !== '' &&
-      name.replace(/[\u200b-\u200d\u2060\ufeff]/gu, '').trim() !== '' &&
+      name
+        .replace(
+          /[\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200d\u2060-\u2064\u2800\u3164\ufe00-\ufe0f\uffa0\ufeff\u{e0000}-\u{e007f}]|\p{M}/gu,
+          '',
+        )
+        .trim() !== '' &&
       !/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufffd]|\p{Cs}/u.test(name) &&
       !/^\s*[=+\-@]/u.test(name) &&
       Buffer.byteLength(name) <= 100;
@@ -161,7 +182,7 @@ for (const [index, field] of [
     const unit = fc.constantFrom(
       ...['a', 'Z', '~', '"', ',', ' ', '\u00a0', '\u00a1', '\u00ad', 'ñ', '\u00ff', '\u0100', 'ő'],
       ...['\u001f', '\u007f', '\u009f', '\t', '\u0085', '=', '+', '-', '@', '\u1680', '\u3000', '\u200b', '\ufeff'],
-      ...['\u2028', '\u202e', '\ufffd', '\ud800', '😀'],
+      ...['\u2028', '\u202e', '\ufffd', '\ud800', '😀', '\u3164', '\u2800', '\u0301', '\u{e0041}'],
     );
     fc.assert(
       fc.property(fc.oneof(fc.string({ unit, maxLength: 12 }), fc.string({ unit, minLength: 45, maxLength: 60 })), (name) => {
@@ -212,6 +233,8 @@ test('refuses a birthdate that is not a real YYYY-MM-DD date', (t) => {
   for (const birthdate of [
     '2001-02-29',
     '1900-02-29',
+    '0000-02-29',
+    '0000-01-01',
     '2000-13-01',
     '2000-00-10',
     '2000-04-31',

@@ -396,10 +396,13 @@ test("a flag's value reaches its setting as written, even one that reads as a nu
 test('a port is written in digits: trailing letters are refused, not cut off', (t) => {
   for (const [argv, env] of [
     [['--port', '80abc'], {}],
+    [['--port', '0x10'], {}],
     [[], { SERVER_PORT: '80abc' }],
+    [[], { SERVER_PORT: '0x10' }],
   ] as const) {
     const exit = exitOf(t, () => loadServerConfig([...argv], env));
-    t.is(exit.message.split('\n')[0], 'lottery-server: --port (SERVER_PORT): ports must be within range 0 - 65535, got "80abc"');
+    const given = argv[1] ?? (env as { SERVER_PORT?: string }).SERVER_PORT;
+    t.is(exit.message.split('\n')[0], `lottery-server: --port (SERVER_PORT): ports must be within range 0 - 65535, got "${given}"`);
   }
   t.is(loadServerConfig(['--port', '0'], {}).port, 0);
 });
@@ -410,12 +413,24 @@ test('every bad value is told at once, one line each in schema order, then the c
   t.is(exit.exitCode, 2);
   t.deepEqual(exit.message.split('\n'), [
     `lottery-server: "host" in config file ${path}: must be of type String, got 5`,
-    'lottery-server: --agencies (LOTTERY_AGENCIES): must be a positive integer, got "five"',
+    'lottery-server: --agencies (LOTTERY_AGENCIES): must be an integer from 1 to 100000, got "five"',
     `lottery-server: "workers" in config file ${path}: must be an integer from 1 to 256, got 0`,
     'lottery-server: --log-format (LOG_FORMAT): must be one of the possible values: ["text","json"], got "xml"',
     `lottery-server: config file ${path}: unknown key "prot"`,
     "Try 'lottery-server --help'.",
   ]);
+});
+
+test('--agencies is bounded: a count past any real lottery is a typo the draw would wait on for ever', (t) => {
+  for (const agencies of ['100001', '100000000000', '0']) {
+    const exit = exitOf(t, () => loadServerConfig(['--agencies', agencies], {}));
+    t.is(exit.exitCode, 2);
+    t.is(
+      exit.message.split('\n')[0],
+      `lottery-server: --agencies (LOTTERY_AGENCIES): must be an integer from 1 to 100000, got "${agencies}"`,
+    );
+  }
+  t.is(loadServerConfig(['--agencies', '100000'], {}).agencies, 100_000);
 });
 
 test('a switch given alone means on; given a value, it takes it only written inline', (t) => {

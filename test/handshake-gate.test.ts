@@ -5,7 +5,7 @@
 // address, and a give-up neither takes a turn nor leaks one.
 import test from 'ava';
 import fc from 'fast-check';
-import { HandshakeGate, type Release } from '../src/transport/handshake-gate.ts';
+import { HandshakeGate, HandshakeOutcome, SUSPECT_MS, type Release } from '../src/transport/handshake-gate.ts';
 import { GateClosed } from '../src/errors.ts';
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
@@ -107,4 +107,64 @@ test('a gate needs a turn, and one that stops before its turn rejects at once', 
   t.throws(() => new HandshakeGate(0), { instanceOf: RangeError });
   const stopped = AbortSignal.abort();
   await t.throwsAsync(new HandshakeGate(1).enter('a', stopped), { instanceOf: GateClosed });
+});
+
+test('addresses whose handshakes failed wait behind a clean address, until one of theirs completes or their time is up', async (t) => {
+  let now = 0;
+  const gate = new HandshakeGate(4, () => now);
+  const never = new AbortController().signal;
+  // Sixty-four addresses have each had a handshake run out of time, and come back.
+  const stallers = Array.from({ length: 64 }, (_, i) => `10.0.0.${i}`);
+  for (const address of stallers) (await gate.enter(address, never))(HandshakeOutcome.FAILED);
+  const turns = await Promise.all(stallers.slice(0, 4).map((address) => gate.enter(address, never)));
+  const served: string[] = [];
+  for (const address of stallers.slice(4)) void gate.enter(address, never).then(() => served.push(address));
+  // The agency arrives last, behind sixty waiting addresses.
+  const agency = gate.enter('192.0.2.1', never).then((release) => {
+    served.push('192.0.2.1');
+    return release;
+  });
+  turns[0](HandshakeOutcome.FAILED);
+  await settle();
+  t.deepEqual(served, ['192.0.2.1'], 'the clean address takes the next turn');
+  turns[1](HandshakeOutcome.FAILED);
+  await settle();
+  t.deepEqual(served, ['192.0.2.1', '10.0.0.4'], 'then rotation goes on among the suspect ones');
+
+  await agency;
+});
+
+test('a suspect address whose time is up is one address among the others again', async (t) => {
+  let now = 0;
+  const gate = new HandshakeGate(1, () => now);
+  const never = new AbortController().signal;
+  (await gate.enter('a', never))(HandshakeOutcome.FAILED);
+  const holder = await gate.enter('c', never);
+  const order: string[] = [];
+  const fromA = gate.enter('a', never).then((release) => (order.push('a'), release));
+  const fromB = gate.enter('b', never).then((release) => (order.push('b'), release));
+  now += SUSPECT_MS;
+  holder();
+  (await fromA)();
+  (await fromB)();
+  t.deepEqual(order, ['a', 'b'], 'a queued first and is no longer suspect');
+});
+
+test('a completed handshake clears its address, and a suspect address alone is still served', async (t) => {
+  const gate = new HandshakeGate(1, () => 0);
+  const never = new AbortController().signal;
+  (await gate.enter('a', never))(HandshakeOutcome.FAILED);
+  const first = await gate.enter('a', never);
+  const order: string[] = [];
+  const fromA = gate.enter('a', never).then((release) => (order.push('a'), release));
+  first(HandshakeOutcome.FAILED);
+  const again = await fromA;
+  t.deepEqual(order, ['a'], 'alone, the suspect address is served');
+  const fromB = gate.enter('b', never).then((release) => (order.push('b'), release));
+  const fromA2 = gate.enter('a', never).then((release) => (order.push('a'), release));
+  // a completes: no longer suspect, and rotation order decides (b queued first).
+  again(HandshakeOutcome.COMPLETED);
+  (await fromB)();
+  (await fromA2)();
+  t.deepEqual(order, ['a', 'b', 'a']);
 });

@@ -3,8 +3,8 @@
 // keeps an existing CA and only adds what is missing.
 import test from 'ava';
 import { X509Certificate } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startProgram } from '../src/harness/lottery-processes.ts';
 import { tempDir } from './helpers/lottery-fixtures.ts';
@@ -82,6 +82,11 @@ test("lottery-pki --revoke lists an agency's certificate in ca.crl, signed by th
   const missing = await pki(['--out', dir, '--revoke', '9']);
   t.is(missing.code, 1);
   t.regex(missing.output, /no .*agency-9\.crt to revoke/);
+  const before = await readFile(join(dir, 'ca.crl'), 'utf8');
+  const ca = await pki(['--out', dir, '--revoke', 'ca']);
+  t.is(ca.code, 2, ca.output);
+  t.regex(ca.output, /^lottery-pki: --revoke \(PKI_REVOKE\): the CA cannot be revoked: make a new one with --force/);
+  t.is(await readFile(join(dir, 'ca.crl'), 'utf8'), before, 'ca.crl is untouched');
 });
 
 test('lottery-pki refuses to add to a CA whose key is missing', async (t) => {
@@ -140,10 +145,32 @@ test('lottery-pki stops on SIGINT while it makes certificates, leaving only whol
   const files = await readdir(dir);
   t.false(files.includes('agency-2000.crt'), 'it stopped before the end');
   t.deepEqual(
-    files.filter((name) => !/^(ca|server|monitor|agency-\d+)\.(crt|key)$/.test(name)),
+    files.filter((name) => !/^(ca|server|monitor|results|agency-\d+)\.(crt|key)$/.test(name)),
     [],
     'no partial file left',
   );
   for (const name of files.filter((file) => file.endsWith('.crt')))
     t.notThrows(() => new X509Certificate(readFileSync(join(dir, name))), name);
+});
+
+test('lottery-pki refuses --days past 100 years, host names a certificate cannot hold, and closes an existing directory to 0700', async (t) => {
+  const root = await tempDir(t);
+  for (const flag of ['--days', '--ca-days']) {
+    const run = await pki(['--out', join(root, 'long'), flag, '3650000']);
+    t.is(run.code, 2, run.output);
+    t.regex(run.output, new RegExp(`^lottery-pki: ${flag} \\(PKI_(CA_)?DAYS\\): must be a number of days from 1 to 36500`));
+  }
+  t.false(existsSync(join(root, 'long')), 'nothing written');
+  for (const host of ['bad host', 'a..b', '-lead.example', 'x_y.example']) {
+    const run = await pki(['--out', join(root, 'hosts'), '--hosts', `localhost,${host}`]);
+    t.is(run.code, 2, run.output);
+    t.regex(run.output, /^lottery-pki: --hosts \(PKI_HOSTS\): .* is neither an IP address nor a host name/);
+  }
+  t.false(existsSync(join(root, 'hosts', 'ca.key')), 'nothing issued');
+  const existing = join(root, 'existing');
+  await mkdir(existing, { mode: 0o755 });
+  await chmod(existing, 0o755);
+  const made = await pki(['--out', existing, '--agencies', '1', '--hosts', 'lottery.example,*.lottery.example,10.0.0.5,::1']);
+  t.is(made.code, 0, made.output);
+  t.is((await stat(existing)).mode & 0o777, 0o700);
 });

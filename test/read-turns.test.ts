@@ -1,7 +1,7 @@
 import test from 'ava';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Mailbox } from '../src/actors/mailbox.ts';
-import { ReadTurns, TURN_BYTES, type ReadTurnsOptions } from '../src/transport/read-turns.ts';
+import { ReadTurns, TURN_BYTES, TURN_FRAMES, type ReadTurnsOptions } from '../src/transport/read-turns.ts';
 import { MAX_FRAME_SIZE, MAX_PAYLOAD_SIZE, type Frame } from '../src/wire/frame.ts';
 
 // The flow control of a connection's reads against a transport the test
@@ -136,6 +136,28 @@ test("a read is handled TURN_BYTES at a time, the worker's other connections get
     ...['frame 1', 'frame 2', 'frame 3', 'frame 4'],
     'another connection',
     ...['frame 5', 'frame 6', 'frame 7', 'frame 8'],
+    'read again',
+    'resume',
+  ]);
+});
+
+test("a read of many tiny frames (a PING flood) is handled TURN_FRAMES at a time, the worker's other connections getting a turn between", async (t) => {
+  t.is(TURN_FRAMES, 64);
+  const { reads, events, handled } = readTurns({
+    onFrame: (handledFrame) => {
+      if (handledFrame.type === 1) setImmediate(() => events.push('another connection'));
+    },
+  });
+  // 130 empty frames: 1 KiB, far below TURN_BYTES.
+  reads.take(Array.from({ length: 130 }, (_, index) => frame(index + 1, 0)));
+  await handled();
+  const frameEvents = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `frame ${from + i}`);
+  t.deepEqual(events, [
+    'pause',
+    ...frameEvents(1, 64),
+    'another connection',
+    ...frameEvents(65, 128),
+    ...frameEvents(129, 130),
     'read again',
     'resume',
   ]);

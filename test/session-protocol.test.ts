@@ -1,6 +1,12 @@
 import test from 'ava';
 import type { AgencyWelcome, AppendOutcome } from '../src/actors/store-api.ts';
-import { SessionProtocol, type BatchInHand, type SessionAction, type SessionProtocolOptions } from '../src/actors/session-protocol.ts';
+import {
+  MAX_PINGS_BEFORE_HELLO,
+  SessionProtocol,
+  type BatchInHand,
+  type SessionAction,
+  type SessionProtocolOptions,
+} from '../src/actors/session-protocol.ts';
 import { encodeCanonicalLines } from '../src/bets/canonical-bet.ts';
 import { uploadDigestOf } from '../src/bets/upload-digest.ts';
 import { decodeMessage, encodeMessage, packValue } from '../src/wire/codec.ts';
@@ -132,6 +138,20 @@ test('a payload of the wrong shape gets ERROR BAD_MESSAGE and the connection is 
   const actions = protocol().frame({ type: frameOf({ type: 'HELLO', agency: 1 }).type, payload: packValue({ agency: 'one' }) });
   t.like(said(actions), [{ type: 'ERROR', code: ErrorCode.BAD_MESSAGE }]);
   t.is(actions.at(-1)?.kind, 'close');
+});
+
+test('PINGs before HELLO are limited: past the limit the connection is told and closed; after HELLO they are not', (t) => {
+  const monitor = protocol({ identity: { kind: 'monitor' } });
+  for (let i = 0; i < MAX_PINGS_BEFORE_HELLO; i++) t.deepEqual(said(monitor.frame(frameOf({ type: 'PING' }))), [{ type: 'PONG' }]);
+  const actions = monitor.frame(frameOf({ type: 'PING' }));
+  t.like(said(actions), [{ type: 'ERROR', code: ErrorCode.UNEXPECTED_MESSAGE }]);
+  t.regex((said(actions)[0] as { message: string }).message, /more than 16 PINGs before HELLO/);
+  t.is(actions.at(-1)?.kind, 'close');
+
+  const agency = protocol({ agencies: 2 });
+  t.deepEqual(agency.frame(frameOf({ type: 'HELLO', agency: 2 })), [{ kind: 'welcome', agency: 2 }]);
+  agency.welcomed(FRESH);
+  for (let i = 0; i < 3 * MAX_PINGS_BEFORE_HELLO; i++) t.deepEqual(said(agency.frame(frameOf({ type: 'PING' }))), [{ type: 'PONG' }]);
 });
 
 test('the monitor certificate may only PING and ask STATUS: anything else is UNAUTHORIZED', (t) => {

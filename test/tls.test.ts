@@ -26,6 +26,7 @@ import { clientTlsOptions } from '../src/transport/client-tls.ts';
 import {
   agencyFor,
   GUARD_MS,
+  pollUntil,
   serverFor,
   sorted,
   storedRows,
@@ -187,6 +188,28 @@ for (const [label, validity] of [
   });
 }
 
+for (const commonName of ['agency-01', 'Agency-2', 'agency-']) {
+  test.serial(
+    `a certificate from the lottery's CA named ${commonName} is answered UNAUTHORIZED with why, and the agency stops`,
+    async (t) => {
+      const { pki } = shared;
+      const name = `odd-${commonName}`;
+      await issueOutOfDate(pki, name, commonName, { notBefore: new Date(Date.now() - DAY_MS), notAfter: new Date(Date.now() + DAY_MS) });
+      const { server, inputs, logs } = await refusingLottery();
+      const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki, name)]);
+      t.is(run.code, 1, run.output);
+      t.regex(
+        run.output,
+        new RegExp(
+          `UNAUTHORIZED: this server refused the client certificate: the client certificate's name "${commonName}" is neither agency-K`,
+        ),
+      );
+      t.false(/reintento_ms/.test(run.output), 'no retrying: another try would be refused alike');
+      await logs(new RegExp(`code: UNAUTHORIZED \\| error: the client certificate's name "${commonName}"`));
+    },
+  );
+}
+
 test.serial('a revoked agency certificate is refused when the server has the CRL', async (t) => {
   const pki = await makePki(t, { agencies: 2 }); // its own: revoking changes its CRL
   const revoke = startProgram('lottery-pki', ['--out', pki, '--revoke', '2']);
@@ -304,6 +327,18 @@ test.serial('TLS flags must come together and name readable files, or the progra
     mismatched.lines.join('\n'),
     /^lottery-agency: --tls-key \(CLI_TLS_KEY\): \S+\/monitor\.key is not the key of \S+\/agency-1\.crt/,
   );
+});
+
+test.serial("a CRL not signed by the server's CA stops the server at start, naming --tls-crl and the file", async (t) => {
+  const other = await makePki(t, { agencies: 1 });
+  const revoke = startProgram('lottery-pki', ['--out', other, '--revoke', '1']);
+  t.is(await revoke.exited, 0, revoke.lines.join('\n'));
+  const dir = await tempDir(t);
+  const server = startProgram('lottery-server', ['--data-dir', dir, ...serverTlsArgs(shared.pki), '--tls-crl', join(other, 'ca.crl')]);
+  t.is(await within(server.exited, 'the server'), 2);
+  const said = server.lines.join('\n');
+  t.regex(said, /--tls-crl \(LOTTERY_TLS_CRL\): .*ca\.crl was not signed by the CA in --tls-ca/);
+  t.false(/action: listen/.test(said));
 });
 
 /** A relay on 127.0.0.1 to `port` that keeps every byte it passes, both ways. */
@@ -461,7 +496,7 @@ test.serial('stalled TLS handshakes from one address hold at most a quarter of t
 });
 
 test.serial(
-  'a stalled TLS handshake is cut at --handshake-timeout and its turn passes on; the wait for a turn does not count',
+  'a stalled TLS handshake is cut at --handshake-timeout and its turn passes on; the wait for a turn counts against it',
   async (t) => {
     const { pki } = shared;
     const TIMEOUT_MS = 500;
@@ -476,12 +511,16 @@ test.serial(
     const [first, second] = await stalledHandshakes(t, server.port, await clientHello(t, pki), 2);
     await within(Promise.all([first.closed, second.closed]), 'the server cutting both stalled handshakes');
 
-    const [earlier, later] = [first, second].sort((a, b) => a.closedAt! - b.closedAt!);
+    const [earlier] = [first, second].sort((a, b) => a.closedAt! - b.closedAt!);
     t.true(earlier.closedAt! - earlier.openedAt >= TIMEOUT_MS, 'the first to get the turn had the whole timeout');
-    t.true(later.closedAt! - later.openedAt >= 2 * TIMEOUT_MS - 50, 'the other waited for the turn, then had its own whole timeout');
-    // The server logs each cut as it closes the connection: the line may come after the close.
+    // The server logs each cut as it closes the connection: the line may come after the close. The
+    // other connection's deadline ran while it waited: it was cut in its turn, or told the server was busy.
     const cut = () =>
-      server.lines.filter((line) => /peer: 127\.0\.0\.2.*code: TIMEOUT \| error: no TLS handshake within the handshake timeout/.test(line));
+      server.lines.filter((line) =>
+        /peer: 127\.0\.0\.2.*(code: TIMEOUT \| error: no TLS handshake within the handshake timeout|code: TOO_MANY_CONNECTIONS \| error: no TLS handshake turn within the handshake timeout)/.test(
+          line,
+        ),
+      );
     await server.waitUntil(() => cut().length >= 2, 'a line for each cut', { timeoutMs: GUARD_MS });
     t.is(cut().length, 2, server.lines.join('\n'));
 
@@ -545,4 +584,148 @@ test.serial('a client that leaves while it waits for a handshake turn, or sends 
   flooder.write(Buffer.alloc(70 * 1024, 0x16));
   const flooded = await refusal(2, 'the client that sent too much');
   t.regex(flooded.message, /more than 65536 bytes before the TLS handshake began/);
+});
+
+/** An in-process TLS transport on a listening socket; `limits(i)` gives connection i its handshake timeout. */
+async function transportOnPort(t: ExecutionContext, maxHandshakes: number, maxBytesWaiting?: number, timeoutOf = (_i: number) => 300_000) {
+  const transport = tlsTransport(await serverTlsFilesIn(shared.pki), maxHandshakes, maxBytesWaiting);
+  const stopped = new AbortController();
+  t.teardown(() => stopped.abort());
+  const accepted: Promise<AcceptedConnection>[] = [];
+  const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+    const attempt = transport.accept(socket, { timeoutMs: timeoutOf(accepted.length), stopped: stopped.signal });
+    attempt.catch(() => undefined);
+    accepted.push(attempt);
+  });
+  t.teardown(() => server.close());
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  /** A raw connection with every byte the server sends it gathered, and its close awaited. */
+  const connect = async (bytes: Buffer) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    const received: Buffer[] = [];
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    t.teardown(() => socket.destroy());
+    await once(socket, 'connect');
+    socket.write(bytes);
+    return { socket, received, closed: once(socket, 'close').then(() => Buffer.concat(received)) };
+  };
+  /** How the transport ended connection `index`: its error, within a guard. */
+  const refusal = (index: number, what: string) =>
+    within(
+      (async () => {
+        while (accepted[index] === undefined) await new Promise((resolve) => setImmediate(resolve));
+        return accepted[index].then(
+          () => new Error(`${what} was accepted`),
+          (error: Error) => error,
+        );
+      })(),
+      what,
+      10_000,
+    );
+  return { connect, refusal, accepted };
+}
+
+/** The TLS alert, sent in the clear, that a TLS client reads as "busy, try again": fatal user_canceled. */
+const BUSY_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 90]);
+
+test.serial('a connection still waiting for a handshake turn at its deadline is told, in TLS, that the server is busy', async (t) => {
+  const hello = await clientHello(t, shared.pki);
+  // The only turn goes to a handshake that stalls with all the time in the world; the second has 300 ms.
+  const { connect, refusal } = await transportOnPort(t, 1, undefined, (i) => (i === 0 ? 300_000 : 300));
+  await connect(hello);
+  const waiter = await connect(hello);
+  const refused = await refusal(1, 'the connection that waited');
+  t.true(refused instanceof ConnectionRefused);
+  t.is((refused as ConnectionRefused).code, 'TOO_MANY_CONNECTIONS');
+  t.regex(refused.message, /no TLS handshake turn within the handshake timeout/);
+  t.deepEqual(await within(waiter.closed, 'the refused connection closing', 10_000), BUSY_ALERT);
+});
+
+test.serial('a connection that sends one byte of a ClientHello and stalls never takes a turn from a whole one', async (t) => {
+  const hello = await clientHello(t, shared.pki);
+  const { connect, refusal } = await transportOnPort(t, 1, undefined, (i) => (i === 0 ? 300 : 300_000));
+  const staller = await connect(Buffer.from([0x16]));
+  // A whole ClientHello gets the turn at once: the server's first flight (a TLS handshake record) comes back.
+  const honest = await connect(hello);
+  await within(once(honest.socket, 'data'), 'the ServerHello', 10_000);
+  t.is(honest.received[0][0], 0x16);
+  const cut = await refusal(0, 'the stalled one');
+  t.regex(cut.message, /no whole ClientHello within the handshake timeout/);
+  t.deepEqual(await within(staller.closed, 'the stalled one closing', 10_000), Buffer.alloc(0), 'closed without a word');
+});
+
+test.serial('what the connections waiting for a turn hold is bounded in total: past it, one is told the server is busy', async (t) => {
+  const hello = await clientHello(t, shared.pki);
+  const { connect, refusal } = await transportOnPort(t, 1, 100 * 1024);
+  await connect(hello);
+  // A record header announcing 60,000 bytes, and 40 KiB of them: each waits for the rest, holding 40 KiB.
+  const partial = Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0xea, 0x60]), Buffer.alloc(40 * 1024 - 5)]);
+  await connect(partial);
+  await connect(partial);
+  const third = await connect(partial);
+  const refused = await refusal(3, 'the connection past the total');
+  t.is((refused as ConnectionRefused).code, 'TOO_MANY_CONNECTIONS');
+  t.regex(refused.message, /hold more than 102400 bytes/);
+  t.deepEqual(await within(third.closed, 'the refused connection closing', 10_000), BUSY_ALERT);
+});
+
+test.serial('a TLS agency that finds the server full is told it is busy, tries again, and finishes once a place frees', async (t) => {
+  const { pki } = shared;
+  const { server, inputs } = await tlsLottery(t, pki, 1, ['--max-connections', '2', '--handshake-timeout', '60']);
+  const held = await Promise.all(
+    [0, 1].map(async () => {
+      const socket = net.connect({ host: '127.0.0.1', port: server.port });
+      socket.on('error', () => undefined);
+      await once(socket, 'connect');
+      return socket;
+    }),
+  );
+  t.teardown(() => held.forEach((socket) => socket.destroy()));
+  const agency = agencyFor(t, 1, server.port, ['--retry-timeout', '60', '--data-file', inputs[0].file, ...clientTlsArgs(pki, 'agency-1')]);
+  // The agency is refused for load, and says it will try again.
+  await agency.waitUntil(() => agency.lines.some((line) => /code: TOO_MANY_CONNECTIONS.*reintento_ms/.test(line)), 'a retry', {
+    timeoutMs: GUARD_MS,
+  });
+  held.forEach((socket) => socket.destroy());
+  const run = await within(agency.result, 'the agency');
+  t.is(run.code, 0, run.lines.join('\n'));
+  t.regex(run.lines.join('\n'), /the server at .* is busy/);
+});
+
+test.serial('64 addresses × 2 stalled ClientHellos, reopened as they are cut, do not keep an agency from finishing', async (t) => {
+  const { pki } = shared;
+  const { server, inputs } = await tlsLottery(t, pki, 1, ['--workers', '1', '--max-handshakes', '8', '--handshake-timeout', '1']);
+  const hello = await clientHello(t, pki);
+  let attacking = true;
+  let reopened = 0;
+  const open = new Set<net.Socket>();
+  const stall = (address: string) => {
+    if (!attacking) return;
+    const socket = net.connect({ host: '127.0.0.1', port: server.port, localAddress: address });
+    open.add(socket);
+    socket.on('error', () => undefined);
+    socket.resume();
+    socket.once('connect', () => socket.write(hello));
+    socket.once('close', () => {
+      open.delete(socket);
+      reopened++;
+      stall(address);
+    });
+  };
+  t.teardown(() => {
+    attacking = false;
+    open.forEach((socket) => socket.destroy());
+  });
+  for (let i = 0; i < 64; i++) for (let j = 0; j < 2; j++) stall(`127.0.1.${i + 1}`);
+  // The stallers hold every turn before the agency starts: the first round has been cut and reopened.
+  await pollUntil(() => reopened >= 128, 'a round of stalled handshakes cut and reopened', { everyMs: 50, ms: GUARD_MS });
+  const run = await within(
+    agencyFor(t, 1, server.port, ['--retry-timeout', '20', '--data-file', inputs[0].file, ...clientTlsArgs(pki, 'agency-1')]).result,
+    'the agency',
+  );
+  t.is(run.code, 0, run.lines.join('\n'));
+  t.is(open.size, 128, 'the attack was kept up to the end: 128 stalled connections open');
 });

@@ -9,8 +9,11 @@
 import net, { type AddressInfo, type Socket } from 'node:net';
 import type { Logger } from '../log/logger.ts';
 import { RateLimitedLog } from '../log/rate-limited-log.ts';
-import { encodeMessage } from '../wire/codec.ts';
+import { loadRefusal } from '../transport/load-refusal.ts';
 import { ErrorCode } from '../errors.ts';
+
+/** How long a refused connection is given to send its first bytes, which say how to tell it (TLS or not). */
+const REFUSAL_WAIT_MS = 1000;
 
 export type AcceptorOptions = {
   host: string;
@@ -97,8 +100,20 @@ export class Acceptor {
       error: reason,
     });
     socket.on('error', () => undefined);
-    // An ERROR frame a plaintext client can read; a TLS client reads a closed connection, and retries.
-    socket.end(encodeMessage({ type: 'ERROR', code: ErrorCode.TOO_MANY_CONNECTIONS, message: reason }));
-    setTimeout(() => socket.destroy(), 1000).unref();
+    // Told in a way it can read, TLS or plaintext (load-refusal.ts): so it is
+    // told once its first bytes say which, or as plaintext if none come soon.
+    let answered = false;
+    const answer = (first: Buffer | undefined) => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(silent);
+      socket.pause();
+      socket.end(loadRefusal(first, reason));
+      setTimeout(() => socket.destroy(), 1000).unref();
+    };
+    const silent = setTimeout(() => answer(undefined), REFUSAL_WAIT_MS).unref();
+    socket.once('data', answer);
+    socket.once('close', () => clearTimeout(silent));
+    socket.resume();
   }
 }

@@ -84,6 +84,14 @@ export type SessionProtocolOptions = {
   today?: () => string;
 };
 
+/**
+ * PINGs a connection may send before HELLO: enough for a monitor or a
+ * health check to ask a few times, not a flood from anyone holding the
+ * monitor's certificate (or none, on a plaintext server), which never says
+ * HELLO and would otherwise be answered PONG for as long as it liked.
+ */
+export const MAX_PINGS_BEFORE_HELLO = 16;
+
 /** Every PONG is the same frame: written from one copy, never encoded again. */
 const PONG_FRAME = encodeMessage({ type: 'PONG' });
 const NOTHING: readonly SessionAction[] = [];
@@ -92,6 +100,7 @@ export class SessionProtocol {
   readonly #options: SessionProtocolOptions;
   readonly #today: () => string;
   #agency: number | undefined;
+  #pingsBeforeHello = 0;
   #finished = false;
   /** Sales were closed when the agency said HELLO: it may ask its winners from what was stored without FINISH. */
   #salesClosed = false;
@@ -342,6 +351,12 @@ export class SessionProtocol {
     }
     switch (message.type) {
       case 'PING':
+        if (this.#agency === undefined && ++this.#pingsBeforeHello > MAX_PINGS_BEFORE_HELLO) {
+          throw new ProtocolError(
+            ErrorCode.UNEXPECTED_MESSAGE,
+            `more than ${MAX_PINGS_BEFORE_HELLO} PINGs before HELLO: a monitor asks on a new connection`,
+          );
+        }
         return [{ kind: 'write', frame: PONG_FRAME }];
       case 'STATUS':
         // Over TLS only the monitor is told; in plaintext anyone is, as anyone may PING.

@@ -104,7 +104,14 @@ export class Supervisor {
     const config = this.#config;
     // Before anything touches the data dir: a second server stops here. A
     // database is shared by design: its transactions keep front-ends apart.
-    this.#lock = config.store === '' ? await lockDataDir(config.dataDir) : { release: async () => undefined };
+    if (config.store === '') {
+      const lock = await lockDataDir(config.dataDir);
+      this.#lock = lock;
+      void lock.lost.then((error) => {
+        logEvent(this.#log, 'error', 'data_dir_lock', 'fail', { error: error.message, fatal: true });
+        this.#failure.resolve(error);
+      });
+    } else this.#lock = { release: async () => undefined };
     // Before the store recovers, so that /livez answers and /readyz says 503 meanwhile.
     if (config.httpPort !== null) await this.#startMonitor(config.httpPort);
     const storeData: StoreWorkerData = {

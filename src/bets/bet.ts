@@ -25,10 +25,18 @@ const FORBIDDEN_IN_NAME: ReadonlyArray<[RegExp, string]> = [
 ];
 /** All of the above in one test, for the common case of a name that has none. */
 const ANY_FORBIDDEN_IN_NAME = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufffd]|\p{Cs}/u;
-/** Characters that show as nothing: a name of only these (and spaces) is blank. */
-const ZERO_WIDTH = /[\u200b-\u200d\u2060\ufeff]/gu;
+/**
+ * Characters that show as nothing, or as a blank: zero-width ones, the soft
+ * hyphen, Hangul fillers, the blank braille pattern, variation selectors,
+ * invisible operators, tag characters, and combining marks, which have
+ * nothing to sit on in a name made only of them. A name of only these (and
+ * white space) is blank.
+ */
+const INVISIBLE =
+  /[\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200d\u2060-\u2064\u2800\u3164\ufe00-\ufe0f\uffa0\ufeff\u{e0000}-\u{e007f}]|\p{M}/gu;
 /** The same, to test for: most names have none, and removing them would copy the name. */
-const ANY_ZERO_WIDTH = /[\u200b-\u200d\u2060\ufeff]/u;
+const ANY_INVISIBLE =
+  /[\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200d\u2060-\u2064\u2800\u3164\ufe00-\ufe0f\uffa0\ufeff\u{e0000}-\u{e007f}]|\p{M}/u;
 /** A spreadsheet reads a cell that starts with one of these as a formula. */
 const FORMULA_START = /^\s*[=+\-@]/u;
 const DASH = 0x2d;
@@ -82,7 +90,7 @@ export function betFromFields(fields: readonly string[], today: string = todayUt
 
 function checkName(field: string, value: unknown): void {
   if (typeof value === 'string' && plainLatinName(value)) return;
-  if (typeof value !== 'string' || value.trim() === '' || (ANY_ZERO_WIDTH.test(value) && value.replace(ZERO_WIDTH, '').trim() === '')) {
+  if (typeof value !== 'string' || value.trim() === '' || (ANY_INVISIBLE.test(value) && value.replace(INVISIBLE, '').trim() === '')) {
     throw new InvalidBetError(field, `${field} must be a non-empty string, got ${excerpt(value)}`);
   }
   if (ANY_FORBIDDEN_IN_NAME.test(value)) {
@@ -123,7 +131,8 @@ function plainLatinName(value: string): boolean {
   for (let at = 0; at < value.length; at++) {
     const code = value.charCodeAt(at);
     if (code === 0x20 || code === 0xa0) continue;
-    if ((code > 0x20 && code < 0x7f) || (code > 0xa0 && code <= 0xff)) {
+    // The soft hyphen (U+00AD) shows as nothing: checkName judges a name with one.
+    if ((code > 0x20 && code < 0x7f) || (code > 0xa0 && code <= 0xff && code !== 0xad)) {
       if (!visible && (code === 0x3d || code === 0x2b || code === 0x2d || code === 0x40)) return false;
       visible = true;
     } else {
@@ -143,7 +152,8 @@ function checkBirthdate(value: unknown, today: string): void {
   if (day < 0) {
     throw new InvalidBetError('birthdate', `birthdate must be a date as YYYY-MM-DD, got ${excerpt(value)}`);
   }
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) {
+  // Year 0000 is in no calendar a birthdate is written in (1 BC is followed by AD 1).
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) {
     throw new InvalidBetError('birthdate', `birthdate ${value} is not a real date`);
   }
   if ((value as string) > today) {

@@ -6,7 +6,7 @@ prepareRuntime('lottery-pki');
 
 const { PkiError } = await import('../errors.ts');
 const { configFileSetting, configOrExit, loadProgramConfig, usageError } = await import('../config/program-config.ts');
-const { makePkiDirectory, removePartialFiles, revokeCertificates } = await import('../pki/pki-directory.ts');
+const { isHostName, makePkiDirectory, removePartialFiles, revokeCertificates } = await import('../pki/pki-directory.ts');
 const { namesInCertificate, revokedIn } = await import('../pki/certificates.ts');
 const { existsSync, readFileSync, statSync } = await import('node:fs');
 const { join } = await import('node:path');
@@ -37,13 +37,13 @@ const schema = {
     arg: 'hosts',
   },
   days: {
-    doc: 'days the server, agency and monitor certificates are valid',
-    format: 'positive-integer',
+    doc: 'days the server, agency and monitor certificates are valid (at most 36500)',
+    format: 'certificate-days',
     default: 825,
     env: 'PKI_DAYS',
     arg: 'days',
   },
-  caDays: { doc: 'days a new CA is valid', format: 'positive-integer', default: 3650, env: 'PKI_CA_DAYS', arg: 'ca-days' },
+  caDays: { doc: 'days a new CA is valid (at most 36500)', format: 'certificate-days', default: 3650, env: 'PKI_CA_DAYS', arg: 'ca-days' },
   force: {
     doc: 'replace an existing CA, and so every certificate in the directory (on|off; a bare --force means on)',
     format: 'on-off',
@@ -87,10 +87,17 @@ const badRevoke = revoking.find((item) => !/^\d+$/.test(item) && item !== 'monit
 const hosts = list(config.hosts);
 configOrExit(() => {
   if (config.revoke !== '' && revoking.length === 0) throw usageError(program, ['--revoke (PKI_REVOKE): names no certificate']);
+  if (badRevoke === 'ca')
+    throw usageError(program, ['--revoke (PKI_REVOKE): the CA cannot be revoked: make a new one with --force, which reissues everything']);
   if (badRevoke !== undefined)
     throw usageError(program, [`--revoke (PKI_REVOKE): "${badRevoke}" is neither an agency id (1, 2, …) nor "monitor"`]);
   if (hosts.length === 0)
     throw usageError(program, ['--hosts (PKI_HOSTS): names no host; give the names and addresses agencies reach the server by']);
+  const badHost = hosts.find((host) => !isHostName(host));
+  if (badHost !== undefined)
+    throw usageError(program, [
+      `--hosts (PKI_HOSTS): ${JSON.stringify(badHost)} is neither an IP address nor a host name (letters, digits and hyphens, in dot-separated labels)`,
+    ]);
   if (existsSync(config.out) && !statSync(config.out).isDirectory())
     throw usageError(program, [`--out (PKI_OUT): ${config.out} exists and is not a directory`]);
 });

@@ -87,6 +87,40 @@ export const workerCount = {
   coerce: digits,
 } satisfies ValueFormat;
 
+/**
+ * The most agencies a lottery may have. The draw waits for every one of
+ * them to finish, so a count far past any real lottery's is a typo that
+ * would leave it waiting for ever; each agency also has its state kept.
+ */
+export const MAX_AGENCIES = 100_000;
+
+export const agencyCount = {
+  name: 'agency-count',
+  validate(value: unknown) {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_AGENCIES) {
+      throw new Error(`must be an integer from 1 to ${MAX_AGENCIES}`);
+    }
+  },
+  coerce: digits,
+} satisfies ValueFormat;
+
+/**
+ * The most days a certificate may be valid: 100 years. X.509 writes dates
+ * only up to 9999-12-31, and OpenSSL cannot read a certificate that claims
+ * to outlive that; long before it, a key outlives the algorithm it uses.
+ */
+export const MAX_CERTIFICATE_DAYS = 36_500;
+
+export const certificateDays = {
+  name: 'certificate-days',
+  validate(value: unknown) {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_CERTIFICATE_DAYS) {
+      throw new Error(`must be a number of days from 1 to ${MAX_CERTIFICATE_DAYS} (100 years)`);
+    }
+  },
+  coerce: digits,
+} satisfies ValueFormat;
+
 export const onOff = {
   name: 'on-off',
   validate(value: unknown) {
@@ -188,6 +222,8 @@ export const FORMATS = {
   'whole-number': wholeNumber,
   seconds,
   'worker-count': workerCount,
+  'agency-count': agencyCount,
+  'certificate-days': certificateDays,
   'on-off': onOff,
   'host-port': hostPort,
   'host-port-list': hostPortList,

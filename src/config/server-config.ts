@@ -61,8 +61,8 @@ export const serverSchema = {
   port: { doc: 'TCP port to listen on', format: 'tcp-port', default: 12345, env: 'SERVER_PORT', arg: 'port' },
   host: { doc: 'address to listen on', format: String, default: '0.0.0.0', env: 'SERVER_HOST', arg: 'host' },
   agencies: {
-    doc: 'number of agencies (ids 1..N); the draw runs when all of them have finished',
-    format: 'positive-integer',
+    doc: 'number of agencies (ids 1..N, at most 100000); the draw runs when all of them have finished',
+    format: 'agency-count',
     default: 5,
     env: 'LOTTERY_AGENCIES',
     arg: 'agencies',
@@ -125,7 +125,7 @@ export const serverSchema = {
     arg: 'max-unauthenticated-per-address',
   },
   handshakeTimeout: {
-    doc: 'seconds a new connection has to finish its TLS handshake and say HELLO (PING is allowed meanwhile), not counting its wait for a turn (--max-handshakes)',
+    doc: 'seconds a new connection has to finish its TLS handshake and say HELLO (PING is allowed meanwhile), its wait for a handshake turn (--max-handshakes) included',
     format: 'seconds',
     default: 10,
     env: 'LOTTERY_HANDSHAKE_TIMEOUT',
@@ -134,7 +134,8 @@ export const serverSchema = {
   maxHandshakes: {
     doc:
       'TLS handshakes each session worker runs at once, at most a quarter of them for one address; other connections\n' +
-      '      wait their turn once they have sent their ClientHello, and the wait does not count against --handshake-timeout',
+      '      wait their turn once they have sent their whole ClientHello, addresses whose last handshake failed behind the\n' +
+      '      others; one still waiting at --handshake-timeout is told the server is busy, and its agency tries again',
     format: 'positive-integer',
     default: 32,
     env: 'LOTTERY_MAX_HANDSHAKES',

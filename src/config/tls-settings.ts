@@ -3,6 +3,7 @@
 // server, a revocation list), and their reading at start, so that a missing
 // or mismatched file stops the program with a message that names its flag.
 
+import { X509Certificate, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { loadTls } from '../transport/tls-module.ts';
 import { tlsFileProblem } from './tls-checks.ts';
@@ -53,7 +54,81 @@ export function loadServerTls(program: ProgramInfo, schema: Schema, config: Serv
   };
   checkFiles(program, schema, files, 'server', config);
   check(program, () => loadTls().createSecureContext(files));
+  if (files.crl !== undefined) checkCrlSigner(program, schema, config.tlsCrl, files.crl, files.ca);
   return files;
+}
+
+/**
+ * A CRL that the given CA did not sign makes OpenSSL refuse every client
+ * ("unable to get certificate CRL"), and every lottery-pki run names its CA
+ * alike, so a CRL from another run looks right by name: its signature is
+ * checked against the CA's key at start.
+ */
+function checkCrlSigner(program: ProgramInfo, schema: Schema, path: string, crlPem: string, caPem: string): void {
+  let signed: boolean;
+  try {
+    const { tbs, algorithm, signature } = signedParts(crlDer(crlPem));
+    const hash = HASH_OF_SIGNATURE[algorithm];
+    if (hash === undefined) throw new Error(`its signature algorithm (OID bytes ${algorithm}) is not one lottery-pki uses`);
+    signed = verify(hash, tbs, new X509Certificate(caPem).publicKey, signature);
+  } catch (error) {
+    fail(program, schema, 'tlsCrl', `${path} is not a revocation list this server can read: ${(error as Error).message}`);
+  }
+  if (!signed) {
+    fail(
+      program,
+      schema,
+      'tlsCrl',
+      `${path} was not signed by the CA in --${schema.tlsCa.arg} (a CRL from another lottery-pki run?): with it every client would be refused`,
+    );
+  }
+}
+
+/** The hash of each signature algorithm a CRL may be signed with, by its OID's content bytes in hex (null: none, Ed25519). */
+const HASH_OF_SIGNATURE: Record<string, string | null> = {
+  '2a8648ce3d040302': 'sha256', // ecdsa-with-SHA256
+  '2a8648ce3d040303': 'sha384',
+  '2a8648ce3d040304': 'sha512',
+  '2a864886f70d01010b': 'sha256', // sha256WithRSAEncryption
+  '2a864886f70d01010c': 'sha384',
+  '2a864886f70d01010d': 'sha512',
+  '2b6570': null, // Ed25519
+};
+
+/** The DER of the first X509 CRL block of a PEM file. */
+function crlDer(pem: string): Buffer {
+  const body = /-----BEGIN X509 CRL-----([^-]*)-----END X509 CRL-----/.exec(pem)?.[1];
+  if (body === undefined) throw new Error('it holds no X509 CRL block');
+  return Buffer.from(body.replace(/\s+/g, ''), 'base64');
+}
+
+/** The signed bytes (tbsCertList, header included), the signature algorithm's OID and the signature of a DER CertificateList. */
+function signedParts(der: Buffer): { tbs: Buffer; algorithm: string; signature: Buffer } {
+  const outer = derElement(der, 0);
+  const tbs = derElement(der, outer.contentStart);
+  const algorithm = derElement(der, tbs.end);
+  const oid = derElement(der, algorithm.contentStart);
+  const bits = derElement(der, algorithm.end);
+  // A BIT STRING's first content byte counts the unused bits: 0 for a signature.
+  return {
+    tbs: der.subarray(tbs.start, tbs.end),
+    algorithm: der.subarray(oid.contentStart, oid.end).toString('hex'),
+    signature: der.subarray(bits.contentStart + 1, bits.end),
+  };
+}
+
+function derElement(der: Buffer, start: number): { start: number; contentStart: number; end: number } {
+  let at = start + 1;
+  let length = der[at++];
+  if (length === undefined) throw new Error('a DER element is cut short');
+  if (length & 0x80) {
+    const count = length & 0x7f;
+    if (count === 0 || count > 4) throw new Error('a DER length is malformed');
+    length = 0;
+    for (let i = 0; i < count; i++) length = length * 256 + der[at++];
+  }
+  if (at + length > der.length) throw new Error('a DER element is cut short');
+  return { start, contentStart: at, end: at + length };
 }
 
 /** A client's TLS files, or undefined for plaintext. --tls-ca turns TLS on; --tls-cert and --tls-key go together. */

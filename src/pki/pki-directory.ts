@@ -9,6 +9,7 @@
 // replaced unless asked (--force): every certificate it signed would stop
 // working. Run again against an existing CA, only what is missing is made.
 
+import { isIP } from 'node:net';
 import { chmod, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -44,6 +45,14 @@ export type PkiRequest = {
 export type PkiOutcome = { made: string[]; kept: string[]; removed: string[]; newCa: boolean };
 
 const KEY_MODE = 0o600;
+const DIRECTORY_MODE = 0o700;
+
+/** An IP address, or a DNS name a certificate's subject alternative name can hold (a leading `*.` for a wildcard). */
+export function isHostName(host: string): boolean {
+  if (isIP(host) !== 0) return true;
+  const name = host.startsWith('*.') ? host.slice(2) : host;
+  return name.length <= 253 && name.split('.').every((label) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i.test(label));
+}
 const CERTIFICATE_MODE = 0o644;
 
 /** Files being written, under their temporary names: removed if the program is stopped meanwhile. */
@@ -101,7 +110,16 @@ export async function makeDirectory(dir: string): Promise<void> {
 
 export async function makePkiDirectory(request: PkiRequest): Promise<PkiOutcome> {
   const { dir } = request;
+  for (const host of request.hosts) {
+    if (!isHostName(host)) {
+      throw new PkiError(
+        `--hosts: ${JSON.stringify(host)} is neither an IP address nor a host name (letters, digits and hyphens, in dot-separated labels)`,
+      );
+    }
+  }
   await makeDirectory(dir);
+  // mkdir's mode is for a directory it makes: one that was there (0755, say) is closed too, as it will hold ca.key.
+  await chmod(dir, DIRECTORY_MODE);
   const outcome: PkiOutcome = { made: [], kept: [], removed: [], newCa: false };
   const caCert = join(dir, 'ca.crt');
   const caKey = join(dir, 'ca.key');
@@ -168,6 +186,9 @@ export async function revokeCertificates(dir: string, names: readonly string[]):
       throw new PkiError(`cannot read the CA in ${dir}: ${error.message}`);
     },
   );
+  // A CRL naming the CA itself makes OpenSSL refuse every client as revoked.
+  if (names.includes('ca'))
+    throw new PkiError('the CA cannot be revoked: make a new one with lottery-pki --force, which reissues everything');
   const crlFile = join(dir, 'ca.crl');
   const serials = new Set(existsSync(crlFile) ? serialsInCrl(await readFile(crlFile, 'utf8')) : []);
   for (const name of names) {

@@ -7,7 +7,7 @@
 
 import type { ConnectionOptions } from 'node:tls';
 import { isIP } from 'node:net';
-import { TlsFailure } from '../errors.ts';
+import { ErrorCode, TlsFailure } from '../errors.ts';
 
 export type ClientTlsFiles = { ca: string; cert?: string; key?: string };
 
@@ -56,12 +56,25 @@ const NOT_TLS = new Set([
   'ERR_SSL_UNEXPECTED_EOF_WHILE_READING',
 ]);
 
+/** The alert the server sends in the clear when it refuses a connection for load (load-refusal.ts). */
+const SERVER_BUSY = 'ERR_SSL_TLSV1_ALERT_USER_CANCELLED';
+
 /**
  * A TLS error as the code and sentence the agency reports, or undefined when
  * the error is not about TLS (a refused or reset connection, which may pass).
+ * TOO_MANY_CONNECTIONS is the server refusing for load: worth trying again.
  */
-export function describeTlsError(error: Error & { code?: string }, server: string): { code: TlsFailure; message: string } | undefined {
+export function describeTlsError(
+  error: Error & { code?: string },
+  server: string,
+): { code: TlsFailure | typeof ErrorCode.TOO_MANY_CONNECTIONS; message: string } | undefined {
   const code = error.code ?? '';
+  if (code === SERVER_BUSY) {
+    return {
+      code: ErrorCode.TOO_MANY_CONNECTIONS,
+      message: `the server at ${server} is busy: it refused the connection for load (too many connections, or no TLS handshake turn in time)`,
+    };
+  }
   if (SERVER_UNTRUSTED.has(code)) {
     return {
       code: TlsFailure.SERVER_UNTRUSTED,

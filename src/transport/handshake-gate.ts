@@ -8,11 +8,21 @@
 // Turns are fair between addresses: one address holds at most a quarter of
 // the turns, and waiting addresses are served in rotation, so a flood of
 // stalled handshakes from one address cannot make an agency connecting from
-// another wait behind all of it.
+// another wait behind all of it. An address whose last handshake failed or
+// ran out of time is served only when no other address waits, until one of
+// its handshakes completes or SUSPECT_MS passes: stalled handshakes from
+// many addresses, each holding a turn until the timeout, then cannot keep an
+// agency from a clean address waiting behind all of them.
 
 import { GateClosed } from '../errors.ts';
-/** Gives the turn back; calling it again does nothing. */
-export type Release = () => void;
+/** Gives the turn back, saying whether the handshake completed; calling it again does nothing. */
+export type Release = (outcome?: HandshakeOutcome) => void;
+
+export const HandshakeOutcome = { COMPLETED: 'completed', FAILED: 'failed' } as const;
+export type HandshakeOutcome = (typeof HandshakeOutcome)[keyof typeof HandshakeOutcome];
+
+/** How long an address whose handshake failed waits behind the others, unless one of its handshakes completes first. */
+export const SUSPECT_MS = 60_000;
 
 type Waiter = { resolve: (release: Release) => void };
 
@@ -25,8 +35,12 @@ export class HandshakeGate {
   readonly #waiting = new Map<string, Set<Waiter>>();
   /** Addresses with waiters that may start one now, in the order they will be served. */
   readonly #ready = new Set<string>();
+  /** Addresses whose last handshake failed, with when that stops counting. */
+  readonly #suspectUntil = new Map<string, number>();
+  readonly #now: () => number;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, now: () => number = () => performance.now()) {
+    this.#now = now;
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`a gate needs at least one turn, not ${capacity}`);
     this.capacity = capacity;
     this.perAddress = Math.max(1, Math.floor(capacity / 4));
@@ -75,9 +89,11 @@ export class HandshakeGate {
     this.#running++;
     this.#runningByAddress.set(address, this.#runningFor(address) + 1);
     let released = false;
-    return () => {
+    return (outcome = HandshakeOutcome.COMPLETED) => {
       if (released) return;
       released = true;
+      if (outcome === HandshakeOutcome.COMPLETED) this.#suspectUntil.delete(address);
+      else this.#suspectUntil.set(address, this.#now() + SUSPECT_MS);
       this.#finish(address);
     };
   }
@@ -94,7 +110,7 @@ export class HandshakeGate {
   /** Starts waiters while there are turns, one address at a time in rotation. */
   #admit(): void {
     while (this.#running < this.capacity && this.#ready.size > 0) {
-      const address = this.#ready.values().next().value!;
+      const address = this.#next();
       this.#ready.delete(address);
       const waiters = this.#waiting.get(address)!;
       const waiter = waiters.values().next().value!;
@@ -102,6 +118,20 @@ export class HandshakeGate {
       if (this.#waiting.has(address) && this.#runningFor(address) + 1 < this.perAddress) this.#ready.add(address);
       waiter.resolve(this.#start(address));
     }
+  }
+
+  /** The first ready address in rotation that is not suspect, else the first ready address. */
+  #next(): string {
+    const now = this.#now();
+    for (const address of this.#ready) {
+      const until = this.#suspectUntil.get(address);
+      if (until === undefined) return address;
+      if (until <= now) {
+        this.#suspectUntil.delete(address);
+        return address;
+      }
+    }
+    return this.#ready.values().next().value!;
   }
 
   #forget(address: string, waiter: Waiter): void {

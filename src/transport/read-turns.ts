@@ -3,8 +3,10 @@
 // - The frames of one read are handled together, one at a time through the
 //   actor's mailbox, with the transport paused: what the peer sends
 //   meanwhile waits in the kernel, not in memory.
-// - They are handled at most TURN_BYTES at a time, yielding to the worker's
-//   other connections between turns.
+// - They are handled at most TURN_BYTES or TURN_FRAMES at a time, whichever
+//   comes first, yielding to the worker's other connections between turns:
+//   a frame costs work whatever its size (a PING is answered with a write),
+//   so a flood of tiny frames gets no more turns than a few big ones.
 // - No frame is handled, and the connection is not read, while the peer's
 //   unsent replies fill the write buffer (a socket's high-water mark, 64
 //   KiB); a peer that leaves them unread for the idle timeout is cut off: it
@@ -20,6 +22,9 @@ import type { Transport } from './transport.ts';
 
 /** Frame bytes handled in one turn of the worker's event loop before other connections get theirs. */
 export const TURN_BYTES = 4 * MAX_FRAME_SIZE;
+
+/** Frames handled in one turn, however small: 4,096 PINGs fit TURN_BYTES, and each is a reply to write. */
+export const TURN_FRAMES = 64;
 
 export type ReadTurnsOptions = {
   transport: Pick<Transport, 'pause' | 'resume' | 'full' | 'drained' | 'destroy' | 'destroyed'>;
@@ -96,15 +101,18 @@ export class ReadTurns {
    */
   async #handleRead(frames: Frame[]): Promise<void> {
     let turn = 0;
+    let turnFrames = 0;
     for (const frame of frames) {
       if (this.#over()) break;
-      if (turn >= TURN_BYTES) {
+      if (turn >= TURN_BYTES || turnFrames >= TURN_FRAMES) {
         // The worker's other connections get a turn.
         await nextTurn();
         turn = 0;
+        turnFrames = 0;
       }
       await this.#options.handle(frame);
       turn += HEADER_SIZE + frame.payload.length;
+      turnFrames++;
       await this.#drained();
     }
     await this.#options.answered();

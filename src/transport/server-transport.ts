@@ -14,10 +14,14 @@
 // retry); here the refusal is logged with its reason and the client is
 // told it in an ERROR frame over the TLS connection it has just opened.
 //
-// A worker runs only so many handshakes at once (handshake-gate.ts); a
-// connection that has sent its ClientHello and waits for a turn waits on
-// the server, not the other way round, so that wait does not count against
-// the handshake timeout.
+// A worker runs only so many handshakes at once (handshake-gate.ts). A
+// connection asks for a turn only once its whole first TLS record (the
+// ClientHello) is in: one that sends a byte and stalls never holds a turn.
+// The wait for a turn counts against the handshake timeout, so nothing
+// waits unbounded; a connection still waiting at its deadline, or one whose
+// bytes would take the worker's waiting connections past MAX_BYTES_WAITING,
+// is refused for load in a way its TLS library reads (load-refusal.ts),
+// and the agency tries again later.
 
 import type { Socket } from 'node:net';
 import type { TLSSocket, TlsOptions } from 'node:tls';
@@ -25,11 +29,9 @@ import { loadTls } from './tls-module.ts';
 import { encodeMessage } from '../wire/codec.ts';
 import { MAGIC } from '../wire/frame.ts';
 import { identityFromCommonName, type Identity } from '../pki/identity.ts';
-import { HandshakeGate, type Release } from './handshake-gate.ts';
+import { HandshakeGate, HandshakeOutcome, type Release } from './handshake-gate.ts';
+import { TLS_BUSY_ALERT, TLS_HANDSHAKE_RECORD } from './load-refusal.ts';
 import { CLOSED_UNSPOKEN, CodedError, ConnectionRefused, ErrorCode, GateClosed } from '../errors.ts';
-
-/** The first byte of a TLS handshake record, as every ClientHello starts. */
-const TLS_HANDSHAKE_RECORD = 0x16;
 
 export type ServerTlsFiles = { ca: string; cert: string; key: string; crl?: string };
 
@@ -83,26 +85,32 @@ export const plaintextTransport: ServerTransport = {
   },
 };
 
-/** `maxHandshakes`: TLS handshakes run at once (see handshake-gate.ts). */
-export function tlsTransport(files: ServerTlsFiles, maxHandshakes: number): ServerTransport {
+/**
+ * `maxHandshakes`: TLS handshakes run at once (see handshake-gate.ts);
+ * `maxBytesWaiting`: what the connections waiting for a turn may hold together.
+ */
+export function tlsTransport(files: ServerTlsFiles, maxHandshakes: number, maxBytesWaiting = MAX_BYTES_WAITING): ServerTransport {
   const server = loadTls().createServer(serverTlsOptions(files));
   const gate = new HandshakeGate(maxHandshakes);
+  const waiting = { bytes: 0, limit: maxBytesWaiting };
   // The TLS sockets this server makes, by the peer address of the socket handed in.
-  const waiting = new Map<string, { resolve: (socket: TLSSocket) => void; reject: (error: Error) => void }>();
+  const handshaking = new Map<string, { resolve: (socket: TLSSocket) => void; reject: (error: Error) => void }>();
   const key = (socket: Socket) => `${socket.remoteAddress}:${socket.remotePort}`;
   server.on('secureConnection', (socket: TLSSocket) => {
-    const pending = waiting.get(key(socket));
+    const pending = handshaking.get(key(socket));
     if (pending === undefined) return void socket.destroy();
     pending.resolve(socket);
   });
   server.on('tlsClientError', (error: Error & { code?: string }, socket: TLSSocket) => {
-    waiting.get(key(socket))?.reject(new ConnectionRefused(ErrorCode.TLS_HANDSHAKE, handshakeFailure(error)));
+    handshaking.get(key(socket))?.reject(new ConnectionRefused(ErrorCode.TLS_HANDSHAKE, handshakeFailure(error)));
   });
   return {
     secure: true,
     async accept(socket, { timeoutMs, stopped }) {
       const started = performance.now();
-      const first = await firstChunk(socket, withTimeout(stopped, timeoutMs));
+      // One deadline for all of it: the first bytes, the wait for a turn, the handshake.
+      const deadline = withTimeout(stopped, timeoutMs);
+      const first = await firstChunk(socket, deadline);
       if (first === undefined) {
         socket.destroy();
         throw new ConnectionRefused(ErrorCode.TIMEOUT, 'nothing sent within the handshake timeout');
@@ -129,16 +137,13 @@ export function tlsTransport(files: ServerTlsFiles, maxHandshakes: number): Serv
             : `the first byte 0x${first[0].toString(16).padStart(2, '0')} starts neither TLS nor this protocol`,
         );
       }
-      const queued = performance.now();
-      const release = await waitForTurn(gate, socket, first, stopped);
-      const spentBeforeTurn = queued - started;
-      const turn = performance.now();
-      const signal = withTimeout(stopped, timeoutMs - spentBeforeTurn);
+      const release = await waitForTurn(gate, socket, first, { stopped, deadline, waiting });
       const id = key(socket);
       const { promise, resolve, reject } = Promise.withResolvers<TLSSocket>();
-      waiting.set(id, { resolve, reject });
+      handshaking.set(id, { resolve, reject });
       const onAbort = () => reject(new ConnectionRefused(ErrorCode.TIMEOUT, `no TLS handshake within the handshake timeout`));
-      signal.addEventListener('abort', onAbort, { once: true });
+      if (deadline.aborted) onAbort();
+      deadline.addEventListener('abort', onAbort, { once: true });
       const onClose = () =>
         reject(new ConnectionRefused(ErrorCode.TLS_HANDSHAKE, 'the client closed the connection during the TLS handshake'));
       socket.once('close', onClose);
@@ -147,15 +152,17 @@ export function tlsTransport(files: ServerTlsFiles, maxHandshakes: number): Serv
       try {
         secured = await promise;
       } catch (error) {
+        release(HandshakeOutcome.FAILED);
         socket.destroy();
         throw error;
       } finally {
-        release();
-        waiting.delete(id);
-        signal.removeEventListener('abort', onAbort);
+        handshaking.delete(id);
+        deadline.removeEventListener('abort', onAbort);
         socket.off('close', onClose);
       }
-      const spentMs = spentBeforeTurn + (performance.now() - turn);
+      // A client refused for its certificate counts as a failed handshake for its address, as a stalled one does.
+      release(secured.authorized ? HandshakeOutcome.COMPLETED : HandshakeOutcome.FAILED);
+      const spentMs = performance.now() - started;
       if (!secured.authorized) {
         const reason = unauthorizedCertificate(secured);
         secured.on('error', () => undefined);
@@ -168,59 +175,142 @@ export function tlsTransport(files: ServerTlsFiles, maxHandshakes: number): Serv
       const commonName = secured.getPeerCertificate().subject?.CN;
       const identity = identityFromCommonName(typeof commonName === 'string' ? commonName : undefined);
       if (identity === undefined) {
-        secured.destroy();
-        throw new ConnectionRefused(
-          ErrorCode.UNAUTHORIZED,
-          `the client certificate's name ${JSON.stringify(commonName)} is neither agency-K nor monitor`,
+        // Told why, as for a certificate that does not verify: an agency given the wrong file stops at once and says so.
+        const reason = `the client certificate's name ${JSON.stringify(commonName)} is neither agency-K (K from 1, no leading zero) nor monitor`;
+        secured.on('error', () => undefined);
+        secured.end(
+          encodeMessage({ type: 'ERROR', code: ErrorCode.UNAUTHORIZED, message: `this server refused the client certificate: ${reason}` }),
         );
+        setTimeout(() => secured.destroy(), 1000).unref();
+        throw new ConnectionRefused(ErrorCode.UNAUTHORIZED, reason);
       }
       return { stream: secured, identity, spentMs };
     },
   };
 }
 
-/** What a client may send before its handshake starts: a ClientHello, whatever TCP segments it comes in. */
+/** What one client may send before its handshake starts: a ClientHello, whatever TCP segments it comes in. */
 const MAX_BYTES_BEFORE_TURN = 64 * 1024;
 
 /**
- * Waits for a handshake turn. Meanwhile the socket is read, so that a client
- * that gives up waiting (its connect timeout) is dropped at once rather than
+ * What all the connections waiting for a turn on one worker may hold at
+ * once: a real ClientHello is 2 KiB or less, so this is thousands of
+ * honest ones, and a flood of big ones costs at most this much.
+ */
+export const MAX_BYTES_WAITING = 8 * 1024 * 1024;
+
+/** The TLS record header: type, version, length. */
+const RECORD_HEADER_BYTES = 5;
+
+type TurnLimits = { stopped: AbortSignal; deadline: AbortSignal; waiting: { bytes: number; readonly limit: number } };
+
+/**
+ * Waits for the whole first TLS record, then for a handshake turn, both
+ * within the deadline. Meanwhile the socket is read, so that a client that
+ * gives up waiting (its connect timeout) is dropped at once rather than
  * given a turn and a handshake; what it sent is put back for the handshake.
  */
-async function waitForTurn(gate: HandshakeGate, socket: Socket, first: Buffer, stopped: AbortSignal): Promise<Release> {
+async function waitForTurn(
+  gate: HandshakeGate,
+  socket: Socket,
+  first: Buffer,
+  { stopped, deadline, waiting }: TurnLimits,
+): Promise<Release> {
   const received = [first];
   let bytes = first.length;
+  waiting.bytes += bytes;
+  let ended: 'left' | 'too much' | 'over budget' | undefined;
   const gone = new AbortController();
+  const end = (why: NonNullable<typeof ended>) => {
+    ended ??= why;
+    gone.abort();
+  };
+  const wholeRecord = Promise.withResolvers<void>();
+  let whole = false;
+  const checkWhole = () => {
+    if (bytes < RECORD_HEADER_BYTES) return;
+    const head = received[0].length >= RECORD_HEADER_BYTES ? received[0] : Buffer.concat(received);
+    if (bytes < RECORD_HEADER_BYTES + head.readUInt16BE(3)) return;
+    whole = true;
+    wholeRecord.resolve();
+  };
   const onReadable = () => {
     for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null;) {
       received.push(chunk);
       bytes += chunk.length;
+      waiting.bytes += chunk.length;
     }
-    if (bytes > MAX_BYTES_BEFORE_TURN) gone.abort();
+    if (bytes > MAX_BYTES_BEFORE_TURN) end('too much');
+    else if (waiting.bytes > waiting.limit) end('over budget');
+    else checkWhole();
   };
-  const onGone = () => gone.abort();
+  const onGone = () => end('left');
   socket.on('readable', onReadable);
   socket.once('end', onGone);
   socket.once('close', onGone);
+  const signal = AbortSignal.any([deadline, gone.signal]);
+  let release: Release | undefined;
   try {
-    return await gate.enter(socket.remoteAddress ?? '', AbortSignal.any([stopped, gone.signal]));
+    if (waiting.bytes > waiting.limit) end('over budget');
+    checkWhole();
+    await untilAborted(wholeRecord.promise, signal);
+    release = await gate.enter(socket.remoteAddress ?? '', signal);
+    return release;
   } catch (error) {
     if (!(error instanceof GateClosed)) throw error;
-    socket.destroy();
-    if (stopped.aborted) throw new ConnectionRefused(CLOSED_UNSPOKEN, 'the server stopped before its TLS handshake');
-    if (bytes > MAX_BYTES_BEFORE_TURN) {
+    if (stopped.aborted) {
+      socket.destroy();
+      throw new ConnectionRefused(CLOSED_UNSPOKEN, 'the server stopped before its TLS handshake');
+    }
+    if (ended === 'too much') {
+      socket.destroy();
       throw new ConnectionRefused(ErrorCode.TLS_HANDSHAKE, `more than ${MAX_BYTES_BEFORE_TURN} bytes before the TLS handshake began`);
     }
+    if (ended === 'left') {
+      socket.destroy();
+      throw new ConnectionRefused(
+        ErrorCode.TLS_HANDSHAKE,
+        'the client left while it waited for a TLS handshake turn (the server was busy with others)',
+      );
+    }
+    if (ended === undefined && !whole) {
+      socket.destroy();
+      throw new ConnectionRefused(ErrorCode.TIMEOUT, 'no whole ClientHello within the handshake timeout');
+    }
+    refuseForLoad(socket);
     throw new ConnectionRefused(
-      ErrorCode.TLS_HANDSHAKE,
-      'the client left while it waited for a TLS handshake turn (the server was busy with others)',
+      ErrorCode.TOO_MANY_CONNECTIONS,
+      ended === 'over budget'
+        ? `the connections waiting for a TLS handshake turn hold more than ${waiting.limit} bytes: told to try again later`
+        : 'no TLS handshake turn within the handshake timeout (the server was busy with others): told to try again later',
     );
   } finally {
+    waiting.bytes -= bytes;
     socket.off('readable', onReadable);
     socket.off('end', onGone);
     socket.off('close', onGone);
-    if (!socket.destroyed) socket.unshift(received.length === 1 ? first : Buffer.concat(received));
+    if (release !== undefined) socket.unshift(received.length === 1 ? first : Buffer.concat(received));
   }
+}
+
+/** Resolves with `promise`, or rejects with GateClosed once `signal` aborts. */
+function untilAborted(promise: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(new GateClosed('stopped before its turn'));
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(new GateClosed('stopped before its turn'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    void promise.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
+}
+
+/** Ends a connection that sent a TLS record with the alert a TLS client reads as "busy, try again" (load-refusal.ts). */
+function refuseForLoad(socket: Socket): void {
+  socket.on('error', () => undefined);
+  socket.end(TLS_BUSY_ALERT);
+  setTimeout(() => socket.destroy(), 1000).unref();
 }
 
 function withTimeout(stopped: AbortSignal, ms: number): AbortSignal {
