@@ -358,14 +358,18 @@ export class PostgresStore implements StoreApi {
     const before = ids.map((agency) => this.#ledger.state(agency).next);
     const next = ids.map((agency) => record.agencies[agency].next);
     const stored = ids.map((agency) => record.agencies[agency].stored);
-    await tx`insert into agencies (lottery, agency) select ${lottery}, unnest(${ids}::integer[]) on conflict do nothing`;
-    const advanced = await tx`update agencies a set next = u.next, stored = u.stored
-                              from unnest(${ids}::integer[], ${before}::bigint[], ${next}::bigint[], ${stored}::bigint[]) as u(agency, before, next, stored)
-                              where a.lottery = ${lottery} and a.agency = u.agency and a.next = u.before`;
+    // One round trip for the rest: postgres.js pipelines what is sent without waiting, in order, on the
+    // transaction's connection. A check that fails after it still rolls all of it back.
+    const [, advanced] = await Promise.all([
+      tx`insert into agencies (lottery, agency) select ${lottery}, unnest(${ids}::integer[]) on conflict do nothing`,
+      tx`update agencies a set next = u.next, stored = u.stored
+         from unnest(${ids}::integer[], ${before}::bigint[], ${next}::bigint[], ${stored}::bigint[]) as u(agency, before, next, stored)
+         where a.lottery = ${lottery} and a.agency = u.agency and a.next = u.before`,
+      tx`insert into records (lottery, seq, kind, body, chain) values (${lottery}, ${seq}, 'commit', ${tx.json(record)}, ${chain})`,
+      tx`update lotteries set seq = ${seq}, chain = ${chain} where name = ${lottery}`,
+      tx`select pg_notify(${CHANNEL}, ${lottery})`,
+    ]);
     if (advanced.count !== ids.length) throw new Error(`agency offsets moved under commit ${seq} of lottery ${lottery}: it is not applied`);
-    await tx`insert into records (lottery, seq, kind, body, chain) values (${lottery}, ${seq}, 'commit', ${tx.json(record)}, ${chain})`;
-    await tx`update lotteries set seq = ${seq}, chain = ${chain} where name = ${lottery}`;
-    await tx`select pg_notify(${CHANNEL}, ${lottery})`;
     const applied = () => {
       this.#ledger.apply(record);
       for (const [agency, digest] of digests) this.#digests.set(agency, digest);
