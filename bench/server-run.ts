@@ -122,7 +122,8 @@ async function peakRssMb(pid: number): Promise<number> {
 async function countStored({ url, lottery }: { url: string; lottery: string }): Promise<number> {
   const sql = postgres(url, { max: 1, onnotice: () => undefined });
   try {
-    const [{ count }] = await sql`select count(*)::integer as count from bets where lottery = ${lottery}`;
+    const [{ count }] =
+      await sql`select count(*)::integer as count from bets where lottery = (select id from lotteries where name = ${lottery})`;
     return count;
   } finally {
     await sql.end({ timeout: 1 });

@@ -250,7 +250,7 @@ function registerTests(): void {
     t.is(
       await psql(
         url,
-        `select string_agg(lottery || ':' || n, ',' order by lottery) from (select lottery, count(*) n from bets group by lottery) x`,
+        `select string_agg(name || ':' || n, ',' order by name) from (select l.name, count(*) n from bets b join lotteries l on l.id = b.lottery group by l.name) x`,
       ),
       'autumn:5,spring:5',
     );

@@ -42,7 +42,7 @@ export async function* rowsFromPostgres(url: string, lottery: string): AsyncGene
     const [known] = await sql`select 1 from lotteries where name = ${lottery}`;
     if (known === undefined) throw new StoreRecoveryError(`the database holds no lottery named ${lottery} (--lottery)`);
     const cursor = sql`select agency, first_name, last_name, document, birthdate, number from bets
-                       where lottery = ${lottery} order by agency, "offset"`.cursor(5000);
+                       where lottery = (select id from lotteries where name = ${lottery}) order by agency, "offset"`.cursor(5000);
     for await (const chunk of cursor) {
       yield chunk
         .map((bet) => formatBetRow(bet.agency, [bet.first_name, bet.last_name, bet.document, bet.birthdate, Number(bet.number)]))

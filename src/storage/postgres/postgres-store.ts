@@ -73,6 +73,8 @@ const COPY_BETS = `copy bets (lottery, "offset", seq, position, agency, first_na
 export class PostgresStore implements StoreApi {
   readonly #sql: Sql;
   readonly #lottery: string;
+  /** The lottery's id, which keys its bets. */
+  #lotteryId = 0;
   readonly #log: Logger;
   readonly #mailbox = new Mailbox();
   readonly #ledger = new Ledger();
@@ -117,6 +119,8 @@ export class PostgresStore implements StoreApi {
       const store = new PostgresStore(sql, options);
       await sql`insert into lotteries (name, agencies, chain) values (${options.lottery}, ${options.agencies}, ${CHAIN_START})
                 on conflict (name) do nothing`;
+      const [{ id }] = await sql`select id from lotteries where name = ${options.lottery}`;
+      store.#lotteryId = Number(id);
       await sql.begin((tx) => store.#catchUp(tx, false));
       const [row] = await sql`select agencies from lotteries where name = ${options.lottery}`;
       store.storedAgencies = Number(row.agencies);
@@ -169,7 +173,7 @@ export class PostgresStore implements StoreApi {
     const records = await tx`select seq, kind, body, chain from records
                              where lottery = ${this.#lottery} and seq > ${this.#seq} and seq <= ${seq} order by seq`;
     const bets = await tx`select agency, first_name, last_name, document, birthdate, number from bets
-                          where lottery = ${this.#lottery} and seq > ${this.#seq} and seq <= ${seq} order by seq, position`;
+                          where lottery = ${this.#lotteryId} and seq > ${this.#seq} and seq <= ${seq} order by seq, position`;
     for (const bet of bets) {
       const line = Buffer.from(
         canonicalLine(bet.agency, [bet.first_name, bet.last_name, bet.document, bet.birthdate, Number(bet.number)]),
@@ -337,7 +341,7 @@ export class PostgresStore implements StoreApi {
       if (outcome.status === 'stored' && request.rows !== null) {
         const fresh = skipRows(request.rows, request.count - outcome.stored);
         lines.push(fresh);
-        rows = copyLines(copy, fresh, this.#lottery, outcome.next - outcome.stored, seq, rows);
+        rows = copyLines(copy, fresh, this.#lotteryId, outcome.next - outcome.stored, seq, rows);
         let digest = digests.get(request.agency);
         if (digest === undefined) digests.set(request.agency, (digest = this.#digestOf(request.agency).copy()));
         digest.add(fresh, outcome.stored);
@@ -529,7 +533,7 @@ export class PostgresStore implements StoreApi {
  * first line's offset is `offset`, its position `position`; returns the
  * position after the last.
  */
-function copyLines(copy: string[], lines: Uint8Array, lottery: string, offset: number, seq: number, position: number): number {
+function copyLines(copy: string[], lines: Uint8Array, lottery: number, offset: number, seq: number, position: number): number {
   let text = Buffer.from(lines.buffer, lines.byteOffset, lines.length).toString('utf8');
   if (text.includes('\\')) text = text.replaceAll('\\', '\\\\');
   let start = 0;

@@ -73,7 +73,7 @@ async function readSnapshot(sql: Sql, lottery: string): Promise<Snapshot> {
     const chunks: Uint8Array[] = [];
     let size = 0;
     const bets = tx`select seq, agency, first_name, last_name, document, birthdate, number from bets
-                    where lottery = ${lottery} order by seq, position`.cursor(10_000);
+                    where lottery = (select id from lotteries where name = ${lottery}) order by seq, position`.cursor(10_000);
     let text = '';
     let seq = 0;
     /** Ends the run of rows of commit `seq` gathered in `text`: its bets.csv rows, and where they end. */
