@@ -158,6 +158,25 @@ function registerTests(): void {
     });
   });
 
+  test('sales closed on one front-end are closed on every one: its close stands, a later batch elsewhere is refused SALES_CLOSED', async (t) => {
+    const url = await freshDatabase();
+    const a = await openPostgres(t, url);
+    const b = await openPostgres(t, url);
+    const bets = generateBets({ seed: 6, count: 20 });
+    t.deepEqual(await b.append(batch(2, bets, 0, 5)), { status: 'stored', next: 5, stored: 5 });
+    const closed = await a.closeSales(2);
+    t.truthy(closed);
+    t.deepEqual(closed!.unfinished, { 1: { next: 0, stored: 0 }, 2: { next: 5, stored: 5 } });
+    // b has not looked yet: it catches up inside its own commit, and so refuses what it would have stored.
+    const refused = await b.append(batch(2, bets, 5, 10));
+    t.is(refused.status, 'rejected');
+    t.is(refused.status === 'rejected' ? refused.code : undefined, 'SALES_CLOSED');
+    t.deepEqual(await b.closeSales(2), closed, 'the first close stands, whichever front-end asks again');
+    const drawn = await b.draw(2);
+    t.deepEqual(await a.draw(2), drawn);
+    t.is(a.chainHead, b.chainHead);
+  });
+
   test('two front-ends store each batch once, however it is resent to either, and the digests agree', async (t) => {
     const url = await freshDatabase();
     const a = await openPostgres(t, url);
