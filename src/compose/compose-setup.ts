@@ -101,7 +101,7 @@ export async function setUp(agencies: number, paths: SetupPaths): Promise<string
       const winnerRows = Array.from({ length: id }, (_, i) => Math.floor(((i + 0.5) * SAMPLE_BETS) / id));
       await writeAgencyFile(sample, generateBets({ seed: id, count: SAMPLE_BETS, winnerRows }));
     }
-    said.push(`setup: no ${paths.givenFiles.shown}/${agencyFile(id)}: agency${id} uploads a sample file (${SAMPLE_BETS} bets, ${id} winners)`);
+    said.push(`setup: no ${paths.givenFiles.shown}/${agencyFile(id)}: agency${id} uploads a sample file (${SAMPLE_BETS} bets, ${id === 1 ? '1 winner' : `${id} winners`})`);
     files.set(id, { from: sample, shown: `sample ${agencyFile(id)}`, name: agencyFile(id), secret: false });
   }
 
