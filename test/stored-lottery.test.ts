@@ -55,10 +55,17 @@ test('a restart says it serves a drawn lottery, and refuses another number of ag
     refused.lines.some((line) => /action: listen/.test(line)),
     'it never listened',
   );
+  // The failure is said first: the lines of the workers closing come after it.
+  const failure = refused.lines.findIndex((line) => /action: start \| result: fail/.test(line));
   t.regex(
-    refused.lines.at(-1)!,
+    refused.lines[failure],
     /ERROR +action: start \| result: fail \| error: .*server holds a lottery drawn for 2 agencies, but this server is set for 3/,
   );
+  t.false(
+    refused.lines.slice(0, failure).some((line) => /action: close_/.test(line)),
+    refused.lines.join('\n'),
+  );
+  t.is(refused.lines.filter((line) => /action: start \| result: fail/.test(line)).length, 1, 'said once');
 
   const again = await serverFor(t, dataDir, ['--agencies', '2']);
   t.true(
