@@ -17,7 +17,6 @@ import type { LotteryStatus } from '../ledger/lottery-status.ts';
 import { startMonitorServer, type MonitorServer } from '../http/monitor-server.ts';
 import { mainMetrics, type MetricsSnapshot } from '../metrics/lottery-metrics.ts';
 import { projectVersion } from '../config/program-config.ts';
-import type { StoreSnapshot } from './store-api.ts';
 import type { ServerTlsFiles } from '../transport/server-transport.ts';
 import type {
   FromSessionWorker,
@@ -169,7 +168,6 @@ export class Supervisor {
     }
     await sessionsStarted;
 
-    logStoredLottery(this.#log, started.snapshot, config.dataDir);
     this.#acceptor = new Acceptor({
       host: config.host,
       port: config.port,
@@ -428,25 +426,6 @@ export class Supervisor {
     }
     await this.#lock?.release();
     logEvent(log, 'info', 'shutdown', 'success');
-  }
-}
-
-/** One line at start that says which lottery is served: a new one, one under way, or one already drawn. */
-function logStoredLottery(log: Logger, snapshot: StoreSnapshot, dataDir: string): void {
-  const finished = Object.values(snapshot.agencies).filter((state) => state.finished).length;
-  if (snapshot.winners !== null) {
-    const winners = Object.values(snapshot.winners).reduce((sum, documents) => sum + documents.length, 0);
-    logEvent(log, 'warn', 'loteria', 'success', {
-      estado: 'sorteada',
-      agencias: Object.keys(snapshot.winners).length,
-      apuestas: snapshot.bets,
-      cant_ganadores: winners,
-      aviso: `the lottery in ${dataDir} was drawn already: agencies are answered its winners and no bets are taken; a new lottery needs an empty --data-dir`,
-    });
-  } else if (snapshot.bets > 0 || finished > 0) {
-    logEvent(log, 'info', 'loteria', 'success', { estado: 'en_curso', apuestas: snapshot.bets, finalizadas: finished, data_dir: dataDir });
-  } else {
-    logEvent(log, 'info', 'loteria', 'success', { estado: 'nueva', data_dir: dataDir });
   }
 }
 
