@@ -8,8 +8,7 @@ import { generateBets, seededRandom } from '../src/bets/bet-generator.ts';
 import { encodeCanonicalLines } from '../src/bets/canonical-bet.ts';
 import { uploadDigestOf } from '../src/bets/upload-digest.ts';
 import { Ledger } from '../src/ledger/index.ts';
-import { pino } from 'pino';
-import { createLogger, formatTextLine } from '../src/log/logger.ts';
+import { createLogger } from '../src/log/logger.ts';
 import type { Identity } from '../src/pki/identity.ts';
 import { encodeMessage, packValue } from '../src/wire/codec.ts';
 import { HEADER_SIZE, MAX_FRAME_SIZE, MAX_PAYLOAD_SIZE, PROTOCOL_VERSION } from '../src/wire/frame.ts';
@@ -28,10 +27,7 @@ const log = createLogger({ level: 'silent', format: 'text' });
 /** A logger whose text lines, as the server writes them, the test reads. */
 function linesLog() {
   const lines: string[] = [];
-  const logger = pino(
-    { level: 'info', base: null, timestamp: pino.stdTimeFunctions.epochTime },
-    { write: (json: string) => lines.push(formatTextLine(json)) },
-  );
+  const logger = createLogger({ level: 'info', format: 'text', color: false, write: (line) => lines.push(line) });
   return { logger, lines };
 }
 

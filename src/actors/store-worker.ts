@@ -17,6 +17,7 @@ import { Lottery } from './lottery.ts';
 import { exposeOnPort } from './port-remote.ts';
 import { STORE_API } from './store-api.ts';
 import { Store } from './store.ts';
+import { logStoredLottery } from './stored-lottery-line.ts';
 import type { FromStoreWorker, StoreWorkerData, ToStoreWorker } from './worker-messages.ts';
 
 const data = workerData as StoreWorkerData;
@@ -58,6 +59,9 @@ try {
   const snapshot = store.snapshot();
   // A stored lottery that contradicts --agencies gets no Lottery: it could draw for the wrong agencies on resume.
   const refused = contradictsStoredLottery(snapshot, data.agencies, data.dataDir);
+  // What was found, said before anything this start does with it: results.json
+  // written again, a draw pending since a restart (a refused start says only why).
+  if (refused === undefined) logStoredLottery(log, snapshot, data.dataDir);
   status = () =>
     lotteryStatus({
       agencies: data.agencies,
