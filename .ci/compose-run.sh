@@ -7,7 +7,8 @@
 #   build     the one image, with an override that only gives the build the
 #             host's network (npm ci needs the registry; the engine's bridge
 #             networks reach nothing outside), then once more, all cached;
-#   pki       certificates for mutual TLS, made by lottery-pki (LOTTERY_PKI);
+#   pki       an operator's certificates for mutual TLS, made by lottery-pki
+#             (LOTTERY_PKI), which the setup service must take over its own;
 #   run       `up` with the course's agency files (LOTTERY_AGENCY_FILES), then:
 #             the server healthy (its health check pings as the monitor) and
 #             speaking TLS only, each agency exit 0 with exactly the winners
@@ -80,8 +81,8 @@ say "project $project, $agencies agencies, $(cat "$LOTTERY_AGENCY_FILES"/agency-
 # The name agencies reach the server by (its service) and the one its health check uses.
 node_modules/.bin/node src/bin/lottery-pki.mjs --out "$LOTTERY_PKI" --agencies "$agencies" --hosts server,localhost,127.0.0.1 >"$work/logs/pki" 2>&1 \
   || { say "FAIL lottery-pki"; exit 1; }
-# The programs run as node (1000:1000); lottery-pki writes each key 0600 for whoever ran it.
-if [ "$(id -u)" != 1000 ]; then chown -R 1000:1000 "$LOTTERY_PKI" || { say "FAIL the keys must belong to 1000:1000: run as root or as uid 1000"; exit 1; }; fi
+# Left as lottery-pki wrote them (keys 0600, owned by whoever ran it): the
+# setup service copies them for the programs' user, 1000:1000.
 
 # --- build ---------------------------------------------------------------------------------------
 # --force-rm: a failed step leaves no container behind.
@@ -151,6 +152,10 @@ up_s=$(run_agencies first) || exit 1
 say "up -> last agency exit: ${up_s} s"
 check "server healthy" test "$(inspect server '{{if .State.Health}}{{.State.Health.Status}}{{end}}')" = healthy
 check_agencies first
+# The operator's PKI takes precedence over the one the setup would make.
+docker logs "$(container setup)" >"$work/logs/setup-first" 2>&1
+check "the setup took the operator's certificates" grep -q "^setup: certificates from \$LOTTERY_PKI ($LOTTERY_PKI)\$" "$work/logs/setup-first"
+check "the server's CA is the operator's" cmp -s "$LOTTERY_PKI/ca.crt" <(docker run --rm --network none -v "${project}_server-inputs:/input:ro" --entrypoint cat "$image" /input/ca.crt)
 docker logs "$(container server)" >"$work/logs/server-first" 2>&1
 check "server drew once" test "$(grep -c 'action: sorteo | result: success' "$work/logs/server-first")" = 1
 network=$(inspect server '{{range $name, $_ := .NetworkSettings.Networks}}{{$name}}{{end}}')
@@ -158,11 +163,11 @@ network=$(inspect server '{{range $name, $_ := .NetworkSettings.Networks}}{{$nam
 # monitor's certificate, refused without one (the same network, so the
 # refusal is the server's, not the network's).
 ping_from_network() {
-  docker run --rm --network "$network" -v "$LOTTERY_PKI:/pki:ro" "$image" \
+  docker run --rm --network "$network" -v "${project}_server-inputs:/input:ro" "$image" \
     node src/bin/lottery-ping.mjs --server server:12345 --timeout 5 "$@" >>"$work/logs/ping" 2>&1
 }
 refused() { ! "$@"; }
-check "a PING as the monitor, over TLS, is answered" ping_from_network --tls-ca /pki/ca.crt --tls-cert /pki/monitor.crt --tls-key /pki/monitor.key
+check "a PING as the monitor, over TLS, is answered" ping_from_network --tls-ca /input/ca.crt --tls-cert /input/monitor.crt --tls-key /input/monitor.key
 check "a plaintext PING is refused: mutual TLS only" refused ping_from_network
 volume=$(inspect server '{{range .Mounts}}{{if eq .Destination "/data"}}{{.Name}}{{end}}{{end}}')
 check "bets.csv owned by node, 1000:1000" test "$(read_bets stat -c %u:%g /data/bets.csv)" = 1000:1000

@@ -4,7 +4,7 @@
 // committed compose/dev.yaml matching the generator, and the program
 // refusing an N that is not a positive integer.
 import test from 'ava';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,6 +26,7 @@ type Service = {
   network_mode?: string;
   environment: Record<string, string>;
   volumes: Mount[];
+  user?: string;
   restart?: string;
   stop_grace_period?: string;
   healthcheck?: { test: string[]; interval: string; timeout: string; retries: number; start_period: string };
@@ -37,9 +38,8 @@ const parsed = (agencies: number) => parse(composeYaml({ agencies })) as Compose
 const agencyIds = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 const seconds = (duration: string) => Number(/^(\d+)s$/.exec(duration)?.[1]);
 const IMAGE = 'loteria-nacional:${LOTTERY_IMAGE_TAG:-latest}';
-const agencyFile = (id: number) => `\${LOTTERY_AGENCY_FILES:-../.data}/agency-${id}.csv`;
-const pkiFile = (name: string) => `\${LOTTERY_PKI:-../.data/pki}/${name}`;
 const mounted = (source: string, target: string) => ({ type: 'bind', source, target, read_only: true });
+const inputs = (service: string) => ({ type: 'volume', source: `${service}-inputs`, target: '/input', read_only: true });
 
 /** Service names in the order Compose starts them: each after what it depends on, ties in file order. */
 function startOrder(services: Record<string, Service>): string[] {
@@ -66,6 +66,8 @@ const PORTABLE_SERVICE_KEYS = new Set([
   'expose',
   'environment',
   'volumes',
+  // The setup runs as root to read an operator's keys whatever their owner.
+  'user',
   'restart',
   'stop_grace_period',
   'healthcheck',
@@ -75,13 +77,18 @@ const PORTABLE_SERVICE_KEYS = new Set([
 
 for (const n of [1, 5, 12]) {
   const agencies = n === 1 ? '1 agency' : `${n} agencies`;
-  test(`with ${agencies} there is the preflight check, a server and agency1..agency${n}, and nothing has a fixed name`, (t) => {
+  test(`with ${agencies} there is the setup, a server and agency1..agency${n}, and nothing has a fixed name`, (t) => {
     const file = parsed(n);
-    t.deepEqual(Object.keys(file.services), ['preflight', 'server', ...agencyIds(n).map((id) => `agency${id}`)]);
+    t.deepEqual(Object.keys(file.services), ['setup', 'server', ...agencyIds(n).map((id) => `agency${id}`)]);
     // Fixed names would collide between two projects on one engine: `-p` scopes them all.
     for (const service of Object.values(file.services)) t.false('container_name' in service);
     t.deepEqual(file.networks, { lottery: {} });
-    t.deepEqual(file.volumes, { bets: {} });
+    t.deepEqual(file.volumes, {
+      bets: {},
+      setup: {},
+      'server-inputs': {},
+      ...Object.fromEntries(agencyIds(n).map((id) => [`agency${id}-inputs`, {}])),
+    });
   });
 
   test(`with ${agencies} the one image is built once, by the first service to start, and every service runs it`, (t) => {
@@ -110,7 +117,7 @@ for (const n of [1, 5, 12]) {
     t.deepEqual(server.volumes, [
       mounted('../compose/server.json', server.environment.LOTTERY_CONFIG),
       { type: 'volume', source: 'bets', target: server.environment.LOTTERY_DATA_DIR },
-      ...['ca.crt', 'server.crt', 'server.key', 'monitor.crt', 'monitor.key'].map((name) => mounted(pkiFile(name), `/pki/${name}`)),
+      inputs('server'),
     ]);
     t.is(server.restart, 'on-failure', 'a server that dies comes back into recovery; a graceful stop stays stopped');
     t.true(seconds(server.stop_grace_period!) >= 20, 'room for a graceful shutdown under load');
@@ -118,9 +125,9 @@ for (const n of [1, 5, 12]) {
 
   test(`with ${agencies} the server speaks mutual TLS with lottery-pki's server certificate, and its health check pings as the monitor`, (t) => {
     const { environment, healthcheck } = parsed(n).services.server;
-    t.is(environment.LOTTERY_TLS_CA, '/pki/ca.crt');
-    t.is(environment.LOTTERY_TLS_CERT, '/pki/server.crt');
-    t.is(environment.LOTTERY_TLS_KEY, '/pki/server.key');
+    t.is(environment.LOTTERY_TLS_CA, '/input/ca.crt');
+    t.is(environment.LOTTERY_TLS_CERT, '/input/server.crt');
+    t.is(environment.LOTTERY_TLS_KEY, '/input/server.key');
     t.deepEqual(healthcheck!.test, [
       'CMD',
       'node',
@@ -130,11 +137,11 @@ for (const n of [1, 5, 12]) {
       '--timeout',
       '3',
       '--tls-ca',
-      '/pki/ca.crt',
+      '/input/ca.crt',
       '--tls-cert',
-      '/pki/monitor.crt',
+      '/input/monitor.crt',
       '--tls-key',
-      '/pki/monitor.key',
+      '/input/monitor.key',
     ]);
     t.true(seconds(healthcheck!.timeout) > 3, "the check outlives lottery-ping's own timeout");
   });
@@ -147,62 +154,51 @@ for (const n of [1, 5, 12]) {
       t.deepEqual(agency.networks, ['lottery']);
       t.is(agency.environment.CLI_ID, String(id));
       t.is(agency.environment.CLI_SERVER_ADDRESS, 'server:12345');
-      t.is(agency.environment.CLI_TLS_CA, '/pki/ca.crt');
-      t.is(agency.environment.CLI_TLS_CERT, `/pki/agency-${id}.crt`);
-      t.is(agency.environment.CLI_TLS_KEY, `/pki/agency-${id}.key`);
-      t.deepEqual(agency.volumes, [
-        mounted(agencyFile(id), agency.environment.CLI_DATA_FILE),
-        ...['ca.crt', `agency-${id}.crt`, `agency-${id}.key`].map((name) => mounted(pkiFile(name), `/pki/${name}`)),
-      ]);
+      t.is(agency.environment.CLI_DATA_FILE, `/input/agency-${id}.csv`);
+      t.is(agency.environment.CLI_TLS_CA, '/input/ca.crt');
+      t.is(agency.environment.CLI_TLS_CERT, `/input/agency-${id}.crt`);
+      t.is(agency.environment.CLI_TLS_KEY, `/input/agency-${id}.key`);
+      // Its own volume only: no agency sees another's key.
+      t.deepEqual(agency.volumes, [inputs(`agency${id}`)]);
       t.deepEqual(agency.depends_on, { server: { condition: 'service_healthy' } });
     }
   });
 
-  test(`with ${agencies} the server starts only once every file any service mounts has been checked`, (t) => {
+  test(`with ${agencies} the server starts only once the setup has given every service its files`, (t) => {
     const { services } = parsed(n);
-    const check = services.preflight;
-    t.deepEqual(services.server.depends_on, { preflight: { condition: 'service_completed_successfully' } });
-    t.is(check.depends_on, undefined);
-    t.is(check.network_mode, 'none');
-    // Every bind mount of every service, each file once, passed to the check.
-    const bound = new Set(
-      Object.values(services).flatMap((service) => service.volumes.filter((mount) => mount.type === 'bind').map((mount) => mount.source)),
-    );
-    t.deepEqual(new Set(check.volumes.map((mount) => mount.source)), bound);
-    t.is(check.volumes.length, bound.size);
-    t.is(bound.size, 1 + 5 + 3 * n, "server.json, the server's and monitor's files, and each agency's file, certificate and key");
-    t.true(check.volumes.every((mount) => mount.type === 'bind' && mount.read_only === true));
+    const setup = services.setup;
+    t.deepEqual(services.server.depends_on, { setup: { condition: 'service_completed_successfully' } });
+    t.is(setup.depends_on, undefined);
+    t.is(setup.network_mode, 'none');
+    t.is(setup.user, 'root');
+    t.deepEqual(setup.command, ['node', 'src/compose/compose-setup.ts']);
+    t.is(setup.environment.LOTTERY_AGENCIES, String(n));
+    // The operator's directories through variables whose default is the project, which a fresh clone has.
+    t.deepEqual(setup.volumes.slice(0, 2), [
+      mounted('${LOTTERY_PKI:-..}', '/given/pki'),
+      mounted('${LOTTERY_AGENCY_FILES:-..}', '/given/files'),
+    ]);
+    t.is(setup.environment.LOTTERY_PKI, '${LOTTERY_PKI:-}');
+    t.is(setup.environment.LOTTERY_AGENCY_FILES, '${LOTTERY_AGENCY_FILES:-}');
     t.deepEqual(
-      check.command.slice(4),
-      check.volumes.map((mount) => mount.target),
+      setup.volumes.slice(2).map((mount) => [mount.type, mount.source, mount.target]),
+      [
+        ['volume', 'setup', '/setup'],
+        ...['server', ...agencyIds(n).map((id) => `agency${id}`)].map((name) => ['volume', `${name}-inputs`, `/inputs/${name}`]),
+      ],
     );
   });
 
-  test(`with ${agencies} no key or certificate goes into the image: they are mounted read-only`, (t) => {
-    for (const service of Object.values(parsed(n).services)) {
-      for (const mount of service.volumes.filter((m) => /\.(key|crt)$/.test(m.source))) t.true(mount.read_only, mount.source);
+  test(`with ${agencies} no key or certificate goes into the image or is bound from the host into a program's container`, (t) => {
+    const { services } = parsed(n);
+    for (const [name, service] of Object.entries(services)) {
+      if (name === 'setup') continue;
+      for (const mount of service.volumes)
+        t.false(mount.type === 'bind' && mount.target !== '/config/server.json', `${name}: ${mount.source}`);
+      for (const mount of service.volumes.filter((m) => m.type === 'volume' && m.target === '/input')) t.true(mount.read_only, name);
     }
   });
 }
-
-/** The check's command as the container runs it: Compose turns `$$` into `$`. */
-function runAgencyFilesCheck(files: string[]) {
-  const [program, ...args] = parsed(1).services.preflight.command.map((arg) => arg.replaceAll('$$', '$'));
-  return spawnSync(program, [...args.slice(0, 3), ...files], { encoding: 'utf8' });
-}
-
-test('the preflight check passes when every file is there and names the first one that is not', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'preflight-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const files = [1, 2, 3].map((id) => join(dir, `agency-${id}.csv`));
-  await writeFile(files[0], 'a,b,1,2000-01-01,1\n');
-  await writeFile(files[2], '');
-  const missing = runAgencyFilesCheck(files);
-  t.is(missing.status, 1);
-  t.is(missing.stderr, `preflight: ${files[1]} is not a file the node user can read\n`);
-  await writeFile(files[1], 'a,b,1,2000-01-01,1\n');
-  t.is(runAgencyFilesCheck(files).status, 0);
-});
 
 test("compose/server.json sets nothing the Compose file sets in the server's environment", async (t) => {
   const json = JSON.parse(await readFile(join(projectRoot, 'compose/server.json'), 'utf8')) as Record<string, unknown>;
@@ -260,12 +256,9 @@ test('lottery-compose writes to --output with paths that lead from there to the 
   const projectDir = relative(dirname(output), projectRoot);
   t.is(text, composeYaml({ agencies: 3, projectDir }));
   const file = parse(text) as ComposeFile;
-  t.is(resolve(dir, file.services.preflight.build!.context), resolve(projectRoot));
+  t.is(resolve(dir, file.services.setup.build!.context), resolve(projectRoot));
   t.is(resolve(dir, file.services.server.volumes[0].source), join(projectRoot, 'compose/server.json'));
-  t.is(
-    resolve(dir, file.services.agency3.volumes[0].source.replace(/^\$\{LOTTERY_AGENCY_FILES:-(.*)\}/, '$1')),
-    join(projectRoot, '.data/agency-3.csv'),
-  );
+  t.is(resolve(dir, file.services.setup.volumes[1].source.replace(/^\$\{LOTTERY_AGENCY_FILES:-(.*)\}/, '$1')), resolve(projectRoot));
 });
 
 test('lottery-compose without --output writes compose/agencies-N.yaml and leaves the tracked dev.yaml alone', async (t) => {

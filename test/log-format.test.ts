@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PER_BATCH_ACTIONS, colorWanted, createLogger, formatTextLine, logConfig, logEvent } from '../src/log/logger.ts';
+import { PER_BATCH_ACTIONS, colorWanted, createLogger, formatTextLine, logConfig, logEvent, withFields } from '../src/log/logger.ts';
 
 // Local time, as the text line shows it: 2026-11-22 13:21:05 wherever the test runs.
 const time = new Date(2026, 10, 22, 13, 21, 5).getTime();
@@ -191,4 +191,31 @@ test("an agency's JSON lines carry its id; its text lines keep the course's form
   }
   t.like(JSON.parse(lines.json), { agencia: 4, action: 'consulta_ganadores', result: 'success', cant_ganadores: 1 });
   t.regex(lines.text, /INFO {5}action: consulta_ganadores \| result: success \| cant_ganadores: 1\n$/);
+});
+
+test("a session's lines carry its agency: in JSON after the event's fields, action first; in text right after result", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'lottery-log-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const lines: Record<string, string> = {};
+  for (const format of ['text', 'json'] as const) {
+    const path = join(dir, `session.${format}`);
+    const file = await open(path, 'w');
+    try {
+      const session = withFields(createLogger({ level: 'info', format, fd: file.fd }), { agencia: 3 });
+      logEvent(session, 'info', 'apuesta_recibida', 'success', { cantidad: 64 });
+      // The event's own value wins over the logger's.
+      logEvent(session, 'warn', 'conexion', 'fail', { agencia: 5, code: 'REPLACED' });
+    } finally {
+      await file.close();
+    }
+    lines[format] = await readFile(path, 'utf8');
+  }
+  const [first, second] = lines.json.trimEnd().split('\n');
+  t.deepEqual(Object.keys(JSON.parse(first)), ['level', 'time', 'action', 'result', 'cantidad', 'agencia']);
+  t.like(JSON.parse(first), { action: 'apuesta_recibida', agencia: 3 });
+  t.deepEqual(Object.keys(JSON.parse(second)), ['level', 'time', 'action', 'result', 'agencia', 'code']);
+  t.is(JSON.parse(second).agencia, 5);
+  const [text1, text2] = lines.text.trimEnd().split('\n');
+  t.regex(text1, /INFO {5}action: apuesta_recibida \| result: success \| agencia: 3 \| cantidad: 64$/);
+  t.regex(text2, /WARNING  action: conexion \| result: fail \| agencia: 5 \| code: REPLACED$/);
 });

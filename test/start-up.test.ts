@@ -91,3 +91,24 @@ test('lottery-ping sent SIGTERM while it waits says so and exits 1', async (t) =
     ['lottery-ping: stopped by SIGTERM before a PONG'],
   );
 });
+
+test('a server whose port is taken says so before it makes its data dir or names a lottery, and exits 1', async (t) => {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => taken.close());
+  const { port } = taken.address() as net.AddressInfo;
+  const dataDir = join(await tempDir(t), 'never-made');
+  const server = startProgram('lottery-server', ['--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir]);
+  t.is(await within(server.exited, 'the server'), 1);
+  t.false(existsSync(dataDir), 'the data dir was not made');
+  t.false(
+    server.lines.some((line) => /action: loteria/.test(line)),
+    server.lines.join('\n'),
+  );
+  const failures = server.lines.filter((line) => /action: start \| result: fail/.test(line));
+  t.is(failures.length, 1, server.lines.join('\n'));
+  t.regex(
+    failures[0],
+    new RegExp(`ERROR +action: start \\| result: fail \\| error: listen EADDRINUSE: address already in use 127\\.0\\.0\\.1:${port}$`),
+  );
+});

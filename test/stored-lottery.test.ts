@@ -6,7 +6,14 @@ import { join } from 'node:path';
 import { contradictsStoredLottery } from '../src/ledger/index.ts';
 import type { StoreSnapshot } from '../src/actors/store-api.ts';
 import { startProgram } from '../src/harness/lottery-processes.ts';
-import { agencyFiles, agencyFor, serverFor, within } from './helpers/lottery-fixtures.ts';
+import { agencyFiles, agencyFor, serverFor, tempDir, within } from './helpers/lottery-fixtures.ts';
+import { Store } from '../src/actors/store.ts';
+import { generateBets } from '../src/bets/bet-generator.ts';
+import { encodeCanonicalLines } from '../src/bets/canonical-bet.ts';
+import { uploadDigestOf } from '../src/bets/upload-digest.ts';
+import { createLogger } from '../src/log/logger.ts';
+
+const silent = createLogger({ level: 'silent', format: 'text' });
 
 const state = (next: number, finished = false) => ({ next, stored: next, finished });
 const snapshot = (agencies: StoreSnapshot['agencies'], winners: StoreSnapshot['winners'] = null): StoreSnapshot => ({
@@ -55,10 +62,17 @@ test('a restart says it serves a drawn lottery, and refuses another number of ag
     refused.lines.some((line) => /action: listen/.test(line)),
     'it never listened',
   );
+  // The failure is said first: the lines of the workers closing come after it.
+  const failure = refused.lines.findIndex((line) => /action: start \| result: fail/.test(line));
   t.regex(
-    refused.lines.at(-1)!,
+    refused.lines[failure],
     /ERROR +action: start \| result: fail \| error: .*server holds a lottery drawn for 2 agencies, but this server is set for 3/,
   );
+  t.false(
+    refused.lines.slice(0, failure).some((line) => /action: close_/.test(line)),
+    refused.lines.join('\n'),
+  );
+  t.is(refused.lines.filter((line) => /action: start \| result: fail/.test(line)).length, 1, 'said once');
 
   const again = await serverFor(t, dataDir, ['--agencies', '2']);
   t.true(
@@ -69,4 +83,26 @@ test('a restart says it serves a drawn lottery, and refuses another number of ag
     ),
     again.lines.join('\n'),
   );
+});
+
+test('a restart that finds every agency finished but no draw says what it found, then draws, then listens', async (t) => {
+  const dataDir = await tempDir(t);
+  const store = await Store.open({ dataDir, fsync: true, log: silent });
+  for (const agency of [1, 2]) {
+    const bets = generateBets({ seed: 40 + agency, count: 5, winnerRows: [agency] });
+    await store.append({ agency, offset: 0, count: bets.length, rows: encodeCanonicalLines(agency, bets) });
+    await store.finish(agency, bets.length, uploadDigestOf(agency, bets));
+  }
+  t.is(store.snapshot().winners, null, 'as a crash between the last FINISH and the draw leaves it');
+  await store.close();
+
+  const server = await serverFor(t, dataDir, ['--agencies', '2']);
+  const at = (pattern: RegExp) => server.lines.findIndex((line) => pattern.test(line));
+  await server.waitForLine(/action: resultados \| result: success/);
+  const found = at(/action: loteria \| result: success \| estado: en_curso \| apuestas: 10 \| finalizadas: 2/);
+  const drawn = at(/action: sorteo \| result: success \| cant_ganadores: 2/);
+  const listening = at(/action: listen \| result: success/);
+  t.true(found !== -1 && drawn !== -1 && listening !== -1, server.lines.join('\n'));
+  t.true(found < drawn && drawn < listening, server.lines.join('\n'));
+  t.is(at(/action: loteria/), found, 'one loteria line');
 });

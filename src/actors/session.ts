@@ -12,7 +12,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Remote } from 'comlink';
-import { logEvent, type Logger } from '../log/logger.ts';
+import { logEvent, withFields, type Logger } from '../log/logger.ts';
 import type { Identity } from '../pki/identity.ts';
 import { encodeMessage } from '../wire/codec.ts';
 import { PeerClocks, type PeerClockLimits } from '../transport/peer-clocks.ts';
@@ -183,7 +183,7 @@ export class Session {
     close: () => this.#close(),
     welcome: async ({ agency }) => {
       this.#clocks.helloAccepted();
-      this.#log = this.#options.log.child({ agencia: agency });
+      this.#log = withFields(this.#options.log, { agencia: agency });
       // The generation stays here: the Store fences this connection's appends by it; the agency is not told it.
       const { generation, ...welcome } = await this.#options.store.welcome(agency);
       this.#generation = generation;

@@ -18,6 +18,7 @@ import { Lottery } from './lottery.ts';
 import { exposeOnPort } from './port-remote.ts';
 import { STORE_API } from './store-api.ts';
 import { Store } from './store.ts';
+import { logStoredLottery } from './stored-lottery-line.ts';
 import type { FromStoreWorker, StoreWorkerData, ToStoreWorker } from './worker-messages.ts';
 
 const data = workerData as StoreWorkerData;
@@ -73,6 +74,9 @@ try {
     store instanceof PostgresStore
       ? contradictsStoredAgencies(store.storedAgencies, data.agencies, data.store!.lottery)
       : contradictsStoredLottery(snapshot, data.agencies, data.dataDir);
+  // What was found, said before anything this start does with it: results.json
+  // written again, a draw pending since a restart (a refused start says only why).
+  if (refused === undefined) logStoredLottery(log, snapshot, data.store === undefined ? data.dataDir : `lottery ${data.store.lottery} of --store`);
   status = () =>
     lotteryStatus({
       agencies: data.agencies,

@@ -6,7 +6,7 @@
 
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { ServerConfig } from '../config/server-config.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
@@ -17,7 +17,6 @@ import type { LotteryStatus } from '../ledger/lottery-status.ts';
 import { startMonitorServer, type MonitorServer } from '../http/monitor-server.ts';
 import { mainMetrics, type MetricsSnapshot } from '../metrics/lottery-metrics.ts';
 import { projectVersion } from '../config/program-config.ts';
-import type { StoreSnapshot } from './store-api.ts';
 import type { ServerTlsFiles } from '../transport/server-transport.ts';
 import type {
   FromSessionWorker,
@@ -64,6 +63,7 @@ export class Supervisor {
   readonly #failure = Promise.withResolvers<Error>();
   #monitor: MonitorServer | undefined;
   #listening = false;
+  #startFailureLogged = false;
   #nextRequest = 1;
   /** Answers awaited from the workers (metrics, the store's status), by request id. */
   readonly #requests = new Map<number, (answer: unknown) => void>();
@@ -75,9 +75,15 @@ export class Supervisor {
   }
 
   /** `tls`: the files already read (see loadServerTls); without them the server speaks plaintext. */
+  /** Starts the server; a failure is logged here (`start | fail`, before any line its clean-up writes), then thrown. */
   static async start(config: ServerConfig, log: Logger, tls?: ServerTlsFiles): Promise<Supervisor> {
     const supervisor = new Supervisor(config, log, tls);
-    await supervisor.#start();
+    try {
+      await supervisor.#start();
+    } catch (error) {
+      if (!supervisor.#startFailureLogged) logEvent(log, 'error', 'start', 'fail', { error: (error as Error).message });
+      throw error;
+    }
     return supervisor;
   }
 
@@ -102,6 +108,11 @@ export class Supervisor {
 
   async #start(): Promise<void> {
     const config = this.#config;
+    // A port in use (another server, often) stops the start before the data
+    // dir is made or locked and before any line says which lottery this is.
+    // The real listen comes once the Store is up and can fail still, if
+    // another program takes the port meanwhile.
+    if (config.port !== 0) await portIsFree(config.host, config.port);
     // Before anything touches the data dir: a second server stops here. A
     // database is shared by design: its transactions keep front-ends apart.
     if (config.store === '') {
@@ -157,13 +168,15 @@ export class Supervisor {
       this.#failure.resolve(new Error(reason));
     });
     if (started.refused !== undefined) {
+      // Said first: the workers' own lines as they close come after.
+      logEvent(this.#log, 'error', 'start', 'fail', { error: started.refused });
+      this.#startFailureLogged = true;
       await sessionsStarted.catch(() => undefined);
       await this.stop('refused to start', { quiet: true });
       throw new Error(started.refused);
     }
     await sessionsStarted;
 
-    logStoredLottery(this.#log, started.snapshot, config.store === '' ? config.dataDir : `lottery ${config.lottery} of --store`);
     this.#acceptor = new Acceptor({
       host: config.host,
       port: config.port,
@@ -425,23 +438,14 @@ export class Supervisor {
   }
 }
 
-/** One line at start that says which lottery is served: a new one, one under way, or one already drawn. */
-function logStoredLottery(log: Logger, snapshot: StoreSnapshot, dataDir: string): void {
-  const finished = Object.values(snapshot.agencies).filter((state) => state.finished).length;
-  if (snapshot.winners !== null) {
-    const winners = Object.values(snapshot.winners).reduce((sum, documents) => sum + documents.length, 0);
-    logEvent(log, 'warn', 'loteria', 'success', {
-      estado: 'sorteada',
-      agencias: Object.keys(snapshot.winners).length,
-      apuestas: snapshot.bets,
-      cant_ganadores: winners,
-      aviso: `the lottery in ${dataDir} was drawn already: agencies are answered its winners and no bets are taken; a new lottery needs an empty --data-dir`,
-    });
-  } else if (snapshot.bets > 0 || finished > 0) {
-    logEvent(log, 'info', 'loteria', 'success', { estado: 'en_curso', apuestas: snapshot.bets, finalizadas: finished, data_dir: dataDir });
-  } else {
-    logEvent(log, 'info', 'loteria', 'success', { estado: 'nueva', data_dir: dataDir });
-  }
+/** Resolves if host:port can be listened on now; rejects with the error a listen there gives (EADDRINUSE, EACCES). */
+async function portIsFree(host: string, port: number): Promise<void> {
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen({ host, port, exclusive: true }, resolve);
+  });
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
 }
 
 async function finishesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {

@@ -50,8 +50,9 @@ const program = {
   name: 'lottery-compose',
   usage: 'lottery-compose --agencies N [--scale on] [--output FILE]',
   summary:
-    'Writes a Compose file with the lottery server and agencies 1..N, each agency reading .data/agency-K.csv,\n' +
-    'all built from compose/Dockerfile. The file is generated: change this program, not the file.',
+    'Writes a Compose file with the lottery server and agencies 1..N over mutual TLS, all built from compose/Dockerfile.\n' +
+    'Its setup service gives each agency .data/agency-K.csv and each service the certificates in .data/pki, or\n' +
+    'makes sample files and certificates where there are none. The file is generated: change this program, not it.',
 };
 
 const config = configOrExit(() =>

@@ -79,8 +79,8 @@ onStopSignal((signal, count) => {
 
 try {
   supervisor = await Supervisor.start(config, log, tls);
-} catch (error) {
-  logEvent(log, 'error', 'start', 'fail', { error: (error as Error).message });
+} catch {
+  // Supervisor.start has said why (`start | fail`).
   process.exit(1);
 }
 void supervisor.failure.then((error) => {

@@ -35,6 +35,8 @@ const DATABASE = 'db';
 const DATABASE_VOLUME = 'database';
 /** The store URL the front-ends are given: the trust between them and the database is the Compose network's. */
 const STORE_URL = `postgres://lottery@${DATABASE}:5432/lottery`;
+/** The variable that tells the setup which server services to give the server's files (and name in certificates it makes). */
+export const SETUP_SERVERS = 'LOTTERY_COMPOSE_SERVERS';
 
 /** Variables the file reads when Compose runs it, and what they default to. */
 export const composeVariables = {
@@ -42,7 +44,7 @@ export const composeVariables = {
   imageTag: { name: 'LOTTERY_IMAGE_TAG', default: 'latest' },
   /** Where agency-K.csv are, if not in the project's .data (absolute, or relative to the file's directory). */
   agencyFiles: { name: 'LOTTERY_AGENCY_FILES' },
-  /** Where lottery-pki's certificates and keys are, if not in the project's .data/pki. */
+  /** Where the operator's lottery-pki certificates and keys are, if not in the project's .data/pki. */
   pki: { name: 'LOTTERY_PKI' },
 } as const;
 
@@ -50,15 +52,19 @@ const IMAGE = `loteria-nacional:\${${composeVariables.imageTag.name}:-${composeV
 const NETWORK = 'lottery';
 const BETS_VOLUME = 'bets';
 const SERVER = 'server';
-/** Checks every file the services mount before anything else starts. */
-export const PREFLIGHT = 'preflight';
+/** Gives every other service its files, before anything else starts. */
+export const SETUP = 'setup';
+/** The setup's own volume: the certificates it made, the sample files it made. */
+const SETUP_VOLUME = 'setup';
+/** Each service's volume of inputs, filled by the setup. */
+const inputsVolume = (service: string) => `${service}-inputs`;
 const SERVER_PORT = serverSchema.port.default;
 /** The operator's HTTPS endpoint (metrics, status page): reachable inside the Compose network, with the monitor certificate. */
 export const HTTP_PORT = 9464;
 const CONFIG_FILE = '/config/server.json';
 const DATA_DIR = '/data';
-const PREFLIGHT_DIR = '/preflight';
-const PKI_DIR = '/pki';
+/** Where a service finds its inputs: the CA certificate, its certificate and key, an agency's bets file. */
+const INPUTS_DIR = '/input';
 
 type Service = Record<string, unknown>;
 export type ComposeFile = {
@@ -73,42 +79,81 @@ const agencyFileName = (id: number) => `agency-${id}.csv`;
 /** A mounted file: where it comes from on the host, where it goes in the container. */
 type FileMount = { source: string; target: string };
 const readOnly = ({ source, target }: FileMount) => ({ type: 'bind', source, target, read_only: true });
+const inputs = (service: string) => ({ type: 'volume', source: inputsVolume(service), target: INPUTS_DIR, read_only: true });
 
-/** The CA, certificate and key of one identity lottery-pki made (server, monitor, agency-K), as mounts. */
-function identityFiles(pkiFile: (name: string) => string, identity: string): { ca: FileMount; cert: FileMount; key: FileMount } {
-  const file = (name: string) => ({ source: pkiFile(name), target: `${PKI_DIR}/${name}` });
-  return { ca: file('ca.crt'), cert: file(`${identity}.crt`), key: file(`${identity}.key`) };
+/** The CA, certificate and key of one identity lottery-pki made (server, monitor, agency-K), where a service reads them. */
+function identityFiles(identity: string): { ca: string; cert: string; key: string } {
+  return { ca: `${INPUTS_DIR}/ca.crt`, cert: `${INPUTS_DIR}/${identity}.crt`, key: `${INPUTS_DIR}/${identity}.key` };
 }
 
-export function composeFile(options: ComposeOptions): ComposeFile {
-  const { agencies, projectDir = '..' } = options;
+export function composeFile({ agencies, projectDir = '..', scale = false }: ComposeOptions): ComposeFile {
   if (!Number.isSafeInteger(agencies) || agencies < 1) throw new RangeError(`agencies must be a positive integer, got ${agencies}`);
   const fromProject: FromProject = (path) => {
     const joined = posix.join(projectDir, path);
     // Compose reads a bare name as a named volume: a path must start with . or ..
     return joined === '.' || joined === '..' || joined.startsWith('../') ? joined : `./${joined}`;
   };
-  const variable = (setting: { name: string }, fallback: string) => `\${${setting.name}:-${fallback}}`;
-  const agencyFile = (id: number): FileMount => ({
-    source: `${variable(composeVariables.agencyFiles, fromProject('.data'))}/${agencyFileName(id)}`,
-    target: `${DATA_DIR}/${agencyFileName(id)}`,
-  });
-  const pkiFile = (name: string) => `${variable(composeVariables.pki, fromProject('.data/pki'))}/${name}`;
   const ids = Array.from({ length: agencies }, (_, i) => i + 1);
-  const server = serverService(agencies, fromProject, identityFiles(pkiFile, 'server'), identityFiles(pkiFile, 'monitor'));
-  const agencyServices = ids.map((id) => agencyService(id, agencyFile(id), identityFiles(pkiFile, `agency-${id}`)));
+  if (scale) return scaleFile(agencies, fromProject, ids);
   const services: Record<string, Service> = {
-    [PREFLIGHT]: preflight([server, ...agencyServices], fromProject),
-    [SERVER]: server,
+    [SETUP]: setup(agencies, fromProject, [SERVER]),
+    [SERVER]: serverService(agencies, fromProject, SERVER),
   };
-  if (options.scale === true) return scaleFile(options.agencies, fromProject, pkiFile, agencyFile, ids);
-  ids.forEach((id, i) => (services[agencyName(id)] = agencyServices[i]));
-  return {
-    services,
-    networks: { [NETWORK]: {} },
+  for (const id of ids) services[agencyName(id)] = agencyService(id);
+  const volumes: Record<string, unknown> = {
     // Outlives `down` (not `down -v`), so a restarted server finds its bets.
-    volumes: { [BETS_VOLUME]: {} },
+    [BETS_VOLUME]: {},
+    [SETUP_VOLUME]: {},
   };
+  for (const name of [SERVER, ...ids.map(agencyName)]) volumes[inputsVolume(name)] = {};
+  return { services, networks: { [NETWORK]: {} }, volumes };
+}
+
+/**
+ * The scale file: the database, the front-ends (each the server service
+ * with --store in place of the data dir's volume, waiting for the
+ * database), and the agencies, each given every front-end, its own first.
+ */
+function scaleFile(agencies: number, fromProject: FromProject, ids: number[]): ComposeFile {
+  const fronts = Array.from({ length: FRONT_ENDS }, (_, i) => `${SERVER}${i + 1}`);
+  const services: Record<string, Service> = {
+    [SETUP]: setup(agencies, fromProject, fronts),
+    [DATABASE]: {
+      image: 'postgres:15',
+      environment: { POSTGRES_USER: 'lottery', POSTGRES_DB: 'lottery', POSTGRES_HOST_AUTH_METHOD: 'trust' },
+      volumes: [{ type: 'volume', source: DATABASE_VOLUME, target: '/var/lib/postgresql/data' }],
+      networks: [NETWORK],
+      healthcheck: { test: ['CMD', 'pg_isready', '-U', 'lottery', '-d', 'lottery'], interval: '2s', timeout: '5s', retries: 30 },
+    },
+  };
+  for (const name of fronts) {
+    const base = serverService(agencies, fromProject, name);
+    const environment = { ...(base.environment as Record<string, string>), [serverSchema.store.env]: STORE_URL };
+    delete environment[serverSchema.dataDir.env];
+    services[name] = {
+      ...base,
+      environment,
+      // No bets volume: the lottery is in the database.
+      volumes: (base.volumes as Array<{ source: string }>).filter((mount) => mount.source !== BETS_VOLUME),
+      depends_on: { ...(base.depends_on as object), [DATABASE]: { condition: 'service_healthy' } },
+    };
+  }
+  for (const id of ids) {
+    const base = agencyService(id);
+    // Each agency starts on its own front-end and moves to the next on a failure.
+    const order = fronts.map((_, i) => fronts[(id - 1 + i) % fronts.length]);
+    services[agencyName(id)] = {
+      ...base,
+      environment: {
+        ...(base.environment as Record<string, string>),
+        [agencySchema.server.env]: order.map((name) => `${name}:${SERVER_PORT}`).join(','),
+      },
+      depends_on: Object.fromEntries(fronts.map((name) => [name, { condition: 'service_healthy' }])),
+    };
+  }
+  const volumes: Record<string, unknown> = { [DATABASE_VOLUME]: {}, [SETUP_VOLUME]: {} };
+  for (const name of [...fronts, ...ids.map(agencyName)]) volumes[inputsVolume(name)] = {};
+  return { services, networks: { [NETWORK]: {} }, volumes };
 }
 
 /** The file as lottery-compose writes it: a header saying where it comes from, then the YAML. */
@@ -116,10 +161,10 @@ export function composeYaml(options: ComposeOptions): string {
   const last = options.agencies === 1 ? '' : ` … agency-${options.agencies}.csv`;
   const header =
     `# Generated by \`lottery-compose --agencies ${options.agencies}${options.scale === true ? ' --scale on' : ''}\`: do not edit by hand, run it again instead.\n` +
-    `# Reads .data/agency-1.csv${last} (or those in $${composeVariables.agencyFiles.name}); ${options.scale === true ? 'the bets go to the database' : 'bets.csv goes to the volume'}.\n` +
-    `# Mutual TLS with the certificates in .data/pki (or $${composeVariables.pki.name}): npx lottery-pki --out .data/pki --agencies ${options.agencies} --hosts ${options.scale === true ? Array.from({ length: FRONT_ENDS }, (_, i) => `${SERVER}${i + 1}`).join(',') : SERVER},localhost,127.0.0.1\n` +
+    `# Agencies read .data/agency-1.csv${last} (or those in $${composeVariables.agencyFiles.name}), else sample files; ${options.scale === true ? 'the bets go to the database' : 'bets.csv goes to the volume'}.\n` +
+    `# Mutual TLS with the certificates in .data/pki (or $${composeVariables.pki.name}), else with ones the setup service makes.\n` +
     (options.scale === true ? `# Past one machine: postgres:15, ${FRONT_ENDS} front-ends on it (--store), each agency given every front-end.\n` : '') +
-    '# Run it as a project: docker compose -p loteria-nacional -f FILE up --build\n';
+    '# Run it as a project: docker compose -p loteria-nacional -f FILE up --build (docker-compose for Compose v1)\n';
   // Each service spells out its own settings: a reader should not have to resolve anchors.
   const document = new Document(composeFile(options), { aliasDuplicateObjects: false });
   // Lists of plain values on one line, as commands are usually written.
@@ -149,42 +194,47 @@ function programSettings(program: string): Service {
 }
 
 /**
- * Runs first and only checks that every file the other services mount (the
- * agencies' bets, the certificates and keys) is there and readable by the
- * programs' user. Docker refuses a bind mount whose source is missing (the
- * long syntax never creates it), naming the path; the server waits for this
- * check to succeed and the agencies for the server, so a missing file stops
- * `up` before anything starts, not after four agencies have uploaded.
+ * Runs first, as root, with no network: fills each service's volume with
+ * its files (src/compose/compose-setup.ts says from where: the operator's
+ * PKI and agency files when there, else certificates and sample files made
+ * here), owned by the programs' user. The server waits for it to succeed and
+ * the agencies for the server, so a missing or unreadable file stops `up`
+ * before anything starts, not after four agencies have uploaded.
+ * The operator's directories are mounted through a variable whose default
+ * is the project itself, which always exists: Docker refuses (long syntax)
+ * or makes as root (short syntax) a bind source that is missing, and a
+ * fresh clone has no .data. The variable itself tells the setup which.
  * Being first in start order, it is also the one service that builds the
  * image: Compose v1 makes each service's image in that order, and would try
  * to pull the image for a service without `build:` that came first.
  */
-function preflight(services: Service[], fromProject: FromProject): Service {
-  // Each file once, where the services see it, under /preflight.
-  const mounts = new Map<string, FileMount>();
-  for (const service of services) {
-    for (const mount of service.volumes as Array<FileMount & { type: string }>) {
-      if (mount.type === 'bind') mounts.set(mount.source, { source: mount.source, target: `${PREFLIGHT_DIR}${mount.target}` });
-    }
-  }
+function setup(agencies: number, fromProject: FromProject, servers: readonly string[]): Service {
+  const given = (setting: { name: string }) => `\${${setting.name}:-${fromProject('.')}}`;
+  const services = [...servers, ...Array.from({ length: agencies }, (_, i) => agencyName(i + 1))];
   return {
     image: IMAGE,
     build: build(fromProject),
-    command: [
-      'sh',
-      '-c',
-      'for f in "$$@"; do [ -f "$$f" ] && [ -r "$$f" ] || { echo "preflight: $$f is not a file the node user can read" >&2; exit 1; }; done',
-      PREFLIGHT,
-      ...[...mounts.values()].map((mount) => mount.target),
-    ],
+    command: ['node', 'src/compose/compose-setup.ts'],
+    user: 'root',
     network_mode: 'none',
-    volumes: [...mounts.values()].map(readOnly),
+    environment: {
+      [serverSchema.agencies.env]: String(agencies),
+      [composeVariables.pki.name]: `\${${composeVariables.pki.name}:-}`,
+      [composeVariables.agencyFiles.name]: `\${${composeVariables.agencyFiles.name}:-}`,
+      ...(servers.length === 1 && servers[0] === SERVER ? {} : { [SETUP_SERVERS]: servers.join(',') }),
+    },
+    volumes: [
+      readOnly({ source: given(composeVariables.pki), target: '/given/pki' }),
+      readOnly({ source: given(composeVariables.agencyFiles), target: '/given/files' }),
+      { type: 'volume', source: SETUP_VOLUME, target: '/setup' },
+      ...services.map((service) => ({ type: 'volume', source: inputsVolume(service), target: `/inputs/${service}` })),
+    ],
   };
 }
 
-type Identity = ReturnType<typeof identityFiles>;
-
-function serverService(agencies: number, fromProject: FromProject, tls: Identity, monitor: Identity): Service {
+function serverService(agencies: number, fromProject: FromProject, name: string): Service {
+  const tls = identityFiles('server');
+  const monitor = identityFiles('monitor');
   return {
     ...programSettings('lottery-server'),
     environment: {
@@ -194,9 +244,9 @@ function serverService(agencies: number, fromProject: FromProject, tls: Identity
       [serverSchema.agencies.env]: String(agencies),
       [serverSchema.dataDir.env]: DATA_DIR,
       // Mutual TLS: only holders of a certificate of this CA get in.
-      [serverSchema.tlsCa.env]: tls.ca.target,
-      [serverSchema.tlsCert.env]: tls.cert.target,
-      [serverSchema.tlsKey.env]: tls.key.target,
+      [serverSchema.tlsCa.env]: tls.ca,
+      [serverSchema.tlsCert.env]: tls.cert,
+      [serverSchema.tlsKey.env]: tls.key,
       // HTTPS with the same CA: only the monitor certificate is answered.
       [serverSchema.httpPort.env]: String(HTTP_PORT),
       [serverSchema.httpHost.env]: '0.0.0.0',
@@ -207,8 +257,8 @@ function serverService(agencies: number, fromProject: FromProject, tls: Identity
     volumes: [
       readOnly({ source: fromProject('compose/server.json'), target: CONFIG_FILE }),
       { type: 'volume', source: BETS_VOLUME, target: DATA_DIR },
-      // Read-only mounts, never in the image: the keys stay on the host.
-      ...[tls.ca, tls.cert, tls.key, monitor.cert, monitor.key].map(readOnly),
+      // Its certificates, from the setup; never in the image.
+      inputs(name),
     ],
     // A server that dies (a failed Store exits non-zero) comes back and
     // recovers from its journal; a graceful stop (exit 0) or `docker compose
@@ -222,86 +272,31 @@ function serverService(agencies: number, fromProject: FromProject, tls: Identity
       // As the monitor, the identity that may only PING.
       test: [
         'CMD', 'node', 'src/bin/lottery-ping.mjs', '--server', `127.0.0.1:${SERVER_PORT}`, '--timeout', '3',
-        '--tls-ca', monitor.ca.target, '--tls-cert', monitor.cert.target, '--tls-key', monitor.key.target,
+        '--tls-ca', monitor.ca, '--tls-cert', monitor.cert, '--tls-key', monitor.key,
       ],
       interval: '5s',
       timeout: '5s',
       retries: 3,
       start_period: '30s',
     },
-    depends_on: { [PREFLIGHT]: { condition: 'service_completed_successfully' } },
+    depends_on: { [SETUP]: { condition: 'service_completed_successfully' } },
   };
 }
 
-function agencyService(id: number, file: FileMount, tls: Identity): Service {
+function agencyService(id: number): Service {
+  const tls = identityFiles(`agency-${id}`);
   return {
     ...programSettings('lottery-agency'),
     environment: {
       [agencySchema.id.env]: String(id),
       [agencySchema.server.env]: `${SERVER}:${SERVER_PORT}`,
-      [agencySchema.dataFile.env]: file.target,
-      [agencySchema.tlsCa.env]: tls.ca.target,
-      [agencySchema.tlsCert.env]: tls.cert.target,
-      [agencySchema.tlsKey.env]: tls.key.target,
+      [agencySchema.dataFile.env]: `${INPUTS_DIR}/${agencyFileName(id)}`,
+      [agencySchema.tlsCa.env]: tls.ca,
+      [agencySchema.tlsCert.env]: tls.cert,
+      [agencySchema.tlsKey.env]: tls.key,
     },
-    volumes: [file, tls.ca, tls.cert, tls.key].map(readOnly),
+    volumes: [inputs(agencyName(id))],
     // An agency gives up after --retry-timeout; it starts once the server answers PING.
     depends_on: { [SERVER]: { condition: 'service_healthy' } },
   };
-}
-
-/**
- * The scale file: the database, the front-ends (each the server service
- * with --store in place of a data volume, waiting for the database), and
- * the agencies, each given every front-end in turn from its own.
- */
-function scaleFile(
-  agencies: number,
-  fromProject: FromProject,
-  pkiFile: (name: string) => string,
-  agencyFile: (id: number) => FileMount,
-  ids: number[],
-): ComposeFile {
-  const fronts = Array.from({ length: FRONT_ENDS }, (_, i) => `${SERVER}${i + 1}`);
-  const servers = fronts.map((name) => {
-    const base = serverService(agencies, fromProject, identityFiles(pkiFile, 'server'), identityFiles(pkiFile, 'monitor'));
-    const environment = { ...(base.environment as Record<string, string>), [serverSchema.store.env]: STORE_URL };
-    delete environment[serverSchema.dataDir.env];
-    return [
-      name,
-      {
-        ...base,
-        environment,
-        volumes: (base.volumes as Array<{ type: string }>).filter((mount) => mount.type === 'bind'),
-        depends_on: { ...(base.depends_on as object), [DATABASE]: { condition: 'service_healthy' } },
-      },
-    ] as const;
-  });
-  const agencyServices = ids.map((id) => {
-    const base = agencyService(id, agencyFile(id), identityFiles(pkiFile, `agency-${id}`));
-    // Each agency starts on its own front-end and moves to the next on a failure.
-    const order = fronts.map((_, i) => fronts[(id - 1 + i) % fronts.length]);
-    return [
-      agencyName(id),
-      {
-        ...base,
-        environment: { ...(base.environment as Record<string, string>), [agencySchema.server.env]: order.map((name) => `${name}:${SERVER_PORT}`).join(',') },
-        depends_on: Object.fromEntries(fronts.map((name) => [name, { condition: 'service_healthy' }])),
-      },
-    ] as const;
-  });
-  const database: Service = {
-    image: 'postgres:15',
-    environment: { POSTGRES_USER: 'lottery', POSTGRES_DB: 'lottery', POSTGRES_HOST_AUTH_METHOD: 'trust' },
-    volumes: [{ type: 'volume', source: DATABASE_VOLUME, target: '/var/lib/postgresql/data' }],
-    networks: [NETWORK],
-    healthcheck: { test: ['CMD', 'pg_isready', '-U', 'lottery', '-d', 'lottery'], interval: '2s', timeout: '5s', retries: 30 },
-  };
-  const services: Record<string, Service> = {
-    [PREFLIGHT]: preflight([...servers.map(([, service]) => service), ...agencyServices.map(([, service]) => service)], fromProject),
-    [DATABASE]: database,
-    ...Object.fromEntries(servers),
-    ...Object.fromEntries(agencyServices),
-  };
-  return { services, networks: { [NETWORK]: {} }, volumes: { [DATABASE_VOLUME]: {} } };
 }

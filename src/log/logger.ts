@@ -20,6 +20,8 @@ export type LoggerOptions = {
   level: LogLevel;
   format: LogFormat;
   fd?: number;
+  /** Where whole lines go in place of `fd` (a test reading what a component logs). */
+  write?: (line: string) => void;
   /** Colour the level of text lines; default: when `fd` is a terminal and NO_COLOR is not set. */
   color?: boolean;
   /** Actions whose `success` lines are not written (their failures still are): per-batch lines an operator drops. */
@@ -35,11 +37,46 @@ export const PER_BATCH_ACTIONS = ['apuesta_recibida'] as const;
 
 export function createLogger(options: LoggerOptions): Logger {
   const log = createBaseLogger(options);
-  if (options.format === 'json' && options.jsonFields !== undefined) return log.child(options.jsonFields);
+  if (options.format === 'json' && options.jsonFields !== undefined) return withFields(log, options.jsonFields);
   return log;
 }
 
-function createBaseLogger({ level, format, fd = 1, color = colorWanted(fd), around, dropSuccessOf = [] }: LoggerOptions): Logger {
+/** The fields a logger made by withFields adds to each of its lines. */
+const FIELDS = Symbol('fields');
+type FieldsLogger = Logger & { [FIELDS]?: Record<string, unknown> };
+
+/**
+ * A logger whose every line also carries `fields` (the session's agency),
+ * after the event's own: `action` stays first in JSON as in text. Pino's
+ * child bindings would be written before every field of the line.
+ */
+export function withFields(log: Logger, fields: Record<string, unknown>): Logger {
+  const child = log.child({}) as FieldsLogger;
+  child[FIELDS] = { ...(log as FieldsLogger)[FIELDS], ...fields };
+  return child;
+}
+
+/**
+ * Pino options that add withFields's fields to each line (an event's own
+ * value wins). JSON: after the event's fields, so `action` comes first. Text:
+ * before them, since the text line puts `action` and `result` first anyway
+ * and the agency reads best right after them.
+ */
+const withFieldsAt = (place: 'after' | 'before') => ({
+  mixin: (_event: object, _level: number, logger: Logger) => (logger as FieldsLogger)[FIELDS] ?? {},
+  mixinMergeStrategy: (event: object, fields: object) =>
+    place === 'after' ? Object.assign({}, event, fields, event) : Object.assign({}, fields, event),
+});
+
+function createBaseLogger({
+  level,
+  format,
+  fd = 1,
+  write: writeLine,
+  color = colorWanted(fd),
+  around,
+  dropSuccessOf = [],
+}: LoggerOptions): Logger {
   const dropped = new Set(dropSuccessOf);
   const hooks =
     dropped.size === 0
@@ -53,7 +90,7 @@ function createBaseLogger({ level, format, fd = 1, color = colorWanted(fd), arou
             },
           },
         };
-  const destination = pino.destination({ fd, sync: true });
+  const destination = writeLine === undefined ? pino.destination({ fd, sync: true }) : { write: writeLine };
   const write = (line: string) => {
     around?.clear();
     destination.write(line);
@@ -61,13 +98,20 @@ function createBaseLogger({ level, format, fd = 1, color = colorWanted(fd), arou
   };
   if (format === 'json') {
     return pino(
-      { level, base: null, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) }, ...hooks },
-      around === undefined ? destination : { write },
+      {
+        level,
+        base: null,
+        timestamp: pino.stdTimeFunctions.isoTime,
+        formatters: { level: (label) => ({ level: label }) },
+        ...withFieldsAt('after'),
+        ...hooks,
+      },
+      around === undefined ? (destination as DestinationStream) : { write },
     );
   }
   // The text line is made from pino's own JSON, whose level is a number and time an epoch.
   const stream: DestinationStream = { write: (line) => write(formatTextLine(line, { color })) };
-  return pino({ level, base: null, timestamp: pino.stdTimeFunctions.epochTime, ...hooks }, stream);
+  return pino({ level, base: null, timestamp: pino.stdTimeFunctions.epochTime, ...withFieldsAt('before'), ...hooks }, stream);
 }
 
 /** https://no-color.org: any non-empty NO_COLOR turns colour off. */
