@@ -185,6 +185,25 @@ test('a bad header after good frames in the same chunk throws', (t) => {
   throwsBadFrame(t, () => decoder.push(Buffer.concat([encodeMessage({ type: 'PING' }), header({ magic: 0 })])), /magic/);
 });
 
+test('pushLazily gives the frames push gives, counted up front, every header checked before any frame is taken', (t) => {
+  for (const seed of [7, 8, 9]) {
+    const random = seededRandom(seed);
+    const decoder = new FrameDecoder();
+    const out: ReturnType<typeof plain> = [];
+    for (const chunk of chunksOf(stream, () => 1 + Math.floor(random() * 3 * MAX_FRAME_SIZE))) {
+      const lazy = decoder.pushLazily(chunk);
+      const taken = [...lazy];
+      t.is(lazy.length, taken.length);
+      // Taken again, the same frames: they are made from the chunk, not consumed.
+      t.deepEqual(plain([...lazy]), plain(taken));
+      out.push(...plain(taken));
+    }
+    t.deepEqual(out, expected, `seed ${seed}`);
+  }
+  const decoder = new FrameDecoder();
+  throwsBadFrame(t, () => decoder.pushLazily(Buffer.concat([encodeMessage({ type: 'PING' }), header({ magic: 0 })])), /magic/);
+});
+
 test('a payload length of exactly 8184 bytes is accepted', (t) => {
   const decoder = new FrameDecoder();
   t.deepEqual(decoder.push(header({ type: 0x07, length: MAX_PAYLOAD_SIZE })), []);

@@ -323,36 +323,36 @@ async function committedDir(t: ExecutionContext) {
   return { dir, bets, csv: await csvOf(dir), journal: await readFile(join(dir, JOURNAL_FILE)) };
 }
 
-test('recovery cuts a bets.csv row cut in half after the last commit', async (t) => {
-  const { dir, bets, csv } = await committedDir(t);
-  await appendFile(join(dir, BETS_FILE), rowsText(1, bets.slice(20, 21)).slice(0, 15));
-  const store = await openStore(t, dir);
-  t.is(await csvOf(dir), csv);
-  t.deepEqual(store.status(1), { next: 20, stored: 20, finished: false });
-  // And goes on from the committed end.
-  t.deepEqual(await store.append(batch(1, bets, 20, 30)), { status: 'stored', next: 30, stored: 10 });
-  t.is(await csvOf(dir), rowsText(1, bets));
-});
+/** The journal's lines, each with its newline, and where each starts. */
+const journalLines = (journal: Buffer) => journal.toString('utf8').split(/(?<=\n)/);
 
-test("recovery cuts whole rows in bets.csv past the journal's csvEnd", async (t) => {
-  const { dir, bets, csv } = await committedDir(t);
-  await appendFile(join(dir, BETS_FILE), rowsText(1, bets.slice(20, 25)));
-  const store = await openStore(t, dir);
-  t.is(await csvOf(dir), csv);
-  t.deepEqual(store.status(1), { next: 20, stored: 20, finished: false });
-  t.deepEqual(await store.append(batch(1, bets, 20, 30)), { status: 'stored', next: 30, stored: 10 });
-  t.is(await csvOf(dir), rowsText(1, bets));
-});
-
-test('recovery cuts a journal record cut in half, and the bets it would have committed', async (t) => {
+test('recovery cuts a last commit record whose bets were cut short, and those bets: that group was never answered', async (t) => {
   const { dir, bets, csv, journal } = await committedDir(t);
-  // A group that wrote its rows and half its record when the power went.
-  const rows = rowsText(1, bets.slice(20, 30));
-  await appendFile(join(dir, BETS_FILE), rows);
+  // The record is written and synced before its bets; the power went half way through the bets.
+  const lines = journalLines(journal);
+  const lastRecord = lines.at(-1)!;
+  const before = journal.subarray(0, journal.length - Buffer.byteLength(lastRecord));
+  const secondBatch = rowsText(1, bets.slice(10, 20));
+  await truncate(join(dir, BETS_FILE), Buffer.byteLength(csv) - Buffer.byteLength(secondBatch) + 15);
+  const store = await openStore(t, dir);
+  t.deepEqual(store.status(1), { next: 10, stored: 10, finished: false });
+  t.is(await csvOf(dir), rowsText(1, bets.slice(0, 10)));
+  t.deepEqual(await readFile(join(dir, JOURNAL_FILE)), before);
+  // The agency resends and the store takes it.
+  t.deepEqual(await store.append(batch(1, bets, 10, 30)), { status: 'stored', next: 30, stored: 20 });
+  await store.close();
+  const again = await openStore(t, dir);
+  t.deepEqual(again.status(1), { next: 30, stored: 30, finished: false });
+  t.is(await csvOf(dir), rowsText(1, bets));
+});
+
+test('recovery cuts a journal record cut in half: its bets were never written', async (t) => {
+  const { dir, bets, csv, journal } = await committedDir(t);
+  // A group that wrote half its record when the power went: its bets come after it.
   const record = encodeRecord({
     kind: 'commit',
     at: '2026-12-04T21:00:00.000Z',
-    csvEnd: Buffer.byteLength(csv + rows),
+    csvEnd: Buffer.byteLength(csv + rowsText(1, bets.slice(20, 30))),
     chain: '0'.repeat(64),
     agencies: { '1': { next: 30, stored: 30 } },
   });
@@ -361,7 +361,6 @@ test('recovery cuts a journal record cut in half, and the bets it would have com
   t.deepEqual(store.status(1), { next: 20, stored: 20, finished: false });
   t.is(await csvOf(dir), csv);
   t.deepEqual(await readFile(join(dir, JOURNAL_FILE)), journal);
-  // The agency resends and the store takes it.
   t.deepEqual(await store.append(batch(1, bets, 20, 30)), { status: 'stored', next: 30, stored: 10 });
   await store.close();
   const again = await openStore(t, dir);
@@ -369,12 +368,41 @@ test('recovery cuts a journal record cut in half, and the bets it would have com
   t.is(await csvOf(dir), rowsText(1, bets));
 });
 
-test('bets.csv shorter than the journal says makes Store.open reject with StoreRecoveryError', async (t) => {
-  const { dir, csv } = await committedDir(t);
-  await truncate(join(dir, BETS_FILE), Buffer.byteLength(csv) - 1);
-  await t.throwsAsync(Store.open({ dataDir: dir, fsync: true, log }), { instanceOf: StoreRecoveryError });
+test('whole journal records removed from its end are refused, not taken for a torn tail: acknowledged bets stay', async (t) => {
+  const { dir, csv, journal } = await committedDir(t);
+  const lines = journalLines(journal);
+  for (const removed of [1, 2]) {
+    await writeFile(join(dir, JOURNAL_FILE), lines.slice(0, lines.length - removed).join(''));
+    const error = await t.throwsAsync(Store.open({ dataDir: dir, fsync: true, log }), { instanceOf: StoreRecoveryError });
+    t.regex(
+      error!.message,
+      /bets\.csv holds \d+ bytes past byte \d+, where the journal's last commit ends it; .*records that committed them were removed/,
+    );
+    // The evidence is left alone.
+    t.is(await csvOf(dir), csv);
+  }
+});
+
+test('rows added to bets.csv past the last commit are refused, whole or torn: the server never writes bets before their record', async (t) => {
+  const { dir, bets, csv, journal } = await committedDir(t);
+  for (const added of [rowsText(1, bets.slice(20, 25)), rowsText(1, bets.slice(20, 21)).slice(0, 15)]) {
+    await writeFile(join(dir, BETS_FILE), csv + added);
+    const error = await t.throwsAsync(Store.open({ dataDir: dir, fsync: true, log }), { instanceOf: StoreRecoveryError });
+    t.regex(error!.message, new RegExp(`holds ${Buffer.byteLength(added)} bytes past byte ${Buffer.byteLength(csv)}`));
+    t.is(await csvOf(dir), csv + added);
+    t.deepEqual(await readFile(join(dir, JOURNAL_FILE)), journal);
+  }
+});
+
+test('bets.csv shorter than the journal says, past its last group, makes Store.open reject with StoreRecoveryError', async (t) => {
+  const { dir, bets, csv } = await committedDir(t);
+  // Into the group before the last: no crash leaves that, as the last group's bets are written only after the group before was answered.
+  const cut = Buffer.byteLength(rowsText(1, bets.slice(0, 10))) - 1;
+  await truncate(join(dir, BETS_FILE), cut);
+  const error = await t.throwsAsync(Store.open({ dataDir: dir, fsync: true, log }), { instanceOf: StoreRecoveryError });
+  t.regex(error!.message, new RegExp(`has ${cut} bytes but the journal records ${Buffer.byteLength(csv)}: acknowledged bets are missing`));
   // The evidence is left alone.
-  t.is((await stat(join(dir, BETS_FILE))).size, Buffer.byteLength(csv) - 1);
+  t.is((await stat(join(dir, BETS_FILE))).size, cut);
 });
 
 test('bets.csv whose last committed bytes were changed makes Store.open reject with StoreRecoveryError', async (t) => {

@@ -192,7 +192,10 @@ test('a truncated file and reordered groups are caught', async (t) => {
   const { ca } = await sharedPki();
   const csvSize = (await stat(join(dir, BETS_FILE))).size;
   await truncate(join(dir, BETS_FILE), csvSize - 3);
-  t.regex((await verify(dir, ca)).problem!, /bets\.csv ends at byte/);
+  t.regex(
+    (await verify(dir, ca)).problem!,
+    new RegExp(`bets\\.csv has ${csvSize - 3} bytes but the journal records ${csvSize}: acknowledged bets are missing`),
+  );
   await truncate(join(dir, BETS_FILE), 0);
   t.false((await verify(dir, ca)).ok);
   const other = await drawnLottery(t);
@@ -204,6 +207,39 @@ test('a truncated file and reordered groups are caught', async (t) => {
   const whole = await readFile(join(cut, JOURNAL_FILE));
   await writeFile(join(cut, JOURNAL_FILE), whole.subarray(0, whole.length - 5));
   t.regex((await verify(cut, ca)).problem!, /cut short/);
+});
+
+test('whole journal records removed from its end are reported as recovery refuses them; a last group whose bets are short is noted, the rest checked', async (t) => {
+  const { ca } = await sharedPki();
+  const dir = await drawnLottery(t);
+  const lines = (await readFile(join(dir, JOURNAL_FILE), 'utf8')).split(/(?<=\n)/);
+  // Up to and including the last record that committed bets: the draw, the close and the FINISH-only commit after it go too.
+  const last = lines.findLastIndex((line) => line.includes('"kind":"commit"') && line.includes('"3":'));
+  await writeFile(join(dir, JOURNAL_FILE), lines.slice(0, last).join(''));
+  const report = await verify(dir, ca);
+  t.false(report.ok);
+  t.regex(
+    report.problem!,
+    /bets\.csv holds \d+ bytes past byte \d+, where the journal's last commit ends it; .*records that committed them were removed/,
+  );
+  const store = Store.open({ dataDir: dir, fsync: false, log });
+  t.is((await t.throwsAsync(store))!.message, `${report.problem}; refusing to start rather than cut or take again acknowledged bets`);
+  // The last commit kept, its bets short by a byte: what a crash while writing them leaves, never answered.
+  const csvSize = (await stat(join(dir, BETS_FILE))).size;
+  await writeFile(join(dir, JOURNAL_FILE), lines.slice(0, last + 1).join(''));
+  await truncate(join(dir, BETS_FILE), csvSize - 1);
+  const torn = await verify(dir, ca);
+  t.is(torn.problem, undefined);
+  t.is(torn.state, 'open');
+  t.is(torn.bets, 4);
+  t.true(
+    torn.notes.some((note) =>
+      /the last commit record, \d+ of whose \d+ bytes of bets reached .*bets\.csv \(never answered\), not checked: a server writing it/.test(
+        note,
+      ),
+    ),
+    torn.notes.join('\n'),
+  );
 });
 
 test('a forger who rewrites bets.csv, recomputes the chain, the FINISH digest, the draw and results.json is caught by the signature', async (t) => {

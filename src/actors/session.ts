@@ -19,7 +19,7 @@ import { PeerClocks, type PeerClockLimits } from '../transport/peer-clocks.ts';
 import { ReadTurns } from '../transport/read-turns.ts';
 import type { Transport } from '../transport/transport.ts';
 import { writesTogether } from '../transport/writes-together.ts';
-import { FrameDecoder } from '../wire/frame-decoder.ts';
+import { type ChunkFrames, FrameDecoder } from '../wire/frame-decoder.ts';
 import type { Frame } from '../wire/frame.ts';
 import type { LotteryApi } from './lottery-api.ts';
 import { Mailbox } from './mailbox.ts';
@@ -129,9 +129,9 @@ export class Session {
 
   #receive(chunk: Buffer): void {
     const wasBuffered = this.#decoder.buffered;
-    let frames: Frame[];
+    let frames: ChunkFrames;
     try {
-      frames = this.#decoder.push(chunk);
+      frames = this.#decoder.pushLazily(chunk);
     } catch (error) {
       this.#fail(error);
       return;

@@ -237,12 +237,17 @@ export class Store implements StoreApi {
     if (decided !== undefined) {
       const chain = nextChain(this.#chain, lines, commitTail(decided.agencies, decided.finished, decided.at));
       const record: JournalCommit = { ...decided, csvEnd: this.#csvEnd + bytes, chain };
+      const journalEnd = this.#journalEnd;
       try {
-        // bets.csv first, synced, then the record that commits it, synced:
-        // a record on disk always means its bets are too.
-        if (bytes > 0) await this.#write(this.#csv, rows, this.#csvEnd, 'bets.csv');
+        // The record first, synced, then the bets it commits, synced, and
+        // only then an answer: bets.csv never holds bytes past the last
+        // record, so such bytes mean records were removed, and a last record
+        // whose bets are not all there is a write that was never answered
+        // (recovery tells the two apart: settleEnds in data-replay.ts).
         await this.#writeRecord(record);
+        if (bytes > 0) await this.#write(this.#csv, rows, this.#csvEnd, 'bets.csv');
       } catch (error) {
+        this.#journalEnd = journalEnd;
         for (const { reject } of group) reject(error);
         logEvent(this.#log, 'error', 'commit', 'fail', { error: (error as Error).message });
         await this.#undoGroup();

@@ -10,7 +10,7 @@
 import { X509Certificate } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { replayDataDir, type ReadBets, type Replayed } from '../storage/data-replay.ts';
+import { checkFormat, replayDataDir, settleEnds, type ReadBets, type Replayed } from '../storage/data-replay.ts';
 import { parseJournal, type JournalRecord } from '../storage/journal.ts';
 import { buildResults, encodeResults, RESULTS_FILE, SIGNATURE_FILE, SIGNER_CERT_FILE, verifyResults } from './results.ts';
 import { RESULTS_COMMON_NAME } from '../pki/identity.ts';
@@ -100,28 +100,33 @@ export async function verifyStoredLottery(reader: StoredLotteryReader, ca?: stri
     signature: 'not checked',
   };
   const fail = (problem: string) => ({ ...report, ok: false, problem });
-  let journal;
-  try {
-    journal = await reader.journal();
-  } catch (error) {
-    return fail(`${reader.names.journal}: ${(error as Error).message}`);
-  }
-  if (journal.cut !== undefined)
-    return fail(`${reader.names.journal}: ${journal.cut} at its end (a server writing it at this instant: run again)`);
-  let replayed: Replayed;
+  // bets.csv's size before the journal: a running server writes each
+  // commit record before its bets, so every byte counted here has its
+  // record in the journal read after (see settleEnds).
   const bets = await reader.bets().catch((error: Error) => error);
   if (bets instanceof Error) return fail(`${reader.names.bets}: ${bets.message}`);
+  let replayed: Replayed;
   try {
-    replayed = await replayDataDir(journal.records, journal.starts, bets.read, reader.names.bets, journal.where);
+    let journal;
+    try {
+      journal = await reader.journal();
+    } catch (error) {
+      return fail(`${reader.names.journal}: ${(error as Error).message}`);
+    }
+    if (journal.cut !== undefined)
+      return fail(`${reader.names.journal}: ${journal.cut} at its end (a server writing it at this instant: run again)`);
+    checkFormat(journal.records);
+    const settled = settleEnds(journal.records, journal.starts, bets.size, reader.names.bets, false);
+    if (settled.dropped !== undefined)
+      report.notes.push(
+        `${reader.names.journal}: ${settled.dropped}, not checked: a server writing it at this instant, or one stopped by a crash, which cuts it at start`,
+      );
+    replayed = await replayDataDir(settled.records, settled.starts, bets.read, reader.names.bets, journal.where);
   } catch (error) {
     return fail((error as Error).message);
   } finally {
     await bets.close();
   }
-  if (bets.size > replayed.csvEnd)
-    report.notes.push(
-      `${reader.names.bets} holds ${bets.size - replayed.csvEnd} bytes after its last commit, not yet committed (a server writing), not checked`,
-    );
   const { ledger } = replayed;
   const times = ledger.times();
   report.groups = replayed.groups;

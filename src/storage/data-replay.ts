@@ -68,6 +68,59 @@ export function committedCsvEnd(records: readonly JournalRecord[]): number {
   return end;
 }
 
+/** The journal's records as far as they commit bets that are all in bets.csv. */
+export type SettledEnds = {
+  records: JournalRecord[];
+  starts: number[];
+  /** Where the journal's kept records end, if a record was dropped: the start of the first one dropped. */
+  droppedFrom?: number;
+  /** The record dropped, for the log, if one was. */
+  dropped?: string;
+};
+
+/**
+ * Tells an interrupted write from records removed, given the journal's
+ * complete records and bets.csv's size (taken before the journal was read).
+ * The Store writes and syncs a commit's record before the bets it commits,
+ * and answers only once both are on disk; so a crash leaves at most the
+ * last record's bets short (never answered: its record is dropped, and
+ * bets.csv cut back to the record before), and never bytes of bets.csv past
+ * the last record. Such bytes, or a bets.csv short of more than the last
+ * record, mean what was acknowledged is not what the files hold: whole
+ * records were removed from the journal's end, or bets.csv was cut or
+ * added to. Throws StoredDataError naming which.
+ */
+export function settleEnds(
+  records: readonly JournalRecord[],
+  starts: readonly number[],
+  csvSize: number,
+  csvName: string,
+  /** Whether the journal's last line was cut short (and is not among `records`). */
+  tornLine: boolean,
+): SettledEnds {
+  const last = records.at(-1);
+  const before = committedCsvEnd(records.slice(0, -1));
+  if (!tornLine && last?.kind === 'commit' && Number.isSafeInteger(last.csvEnd) && csvSize < last.csvEnd && csvSize >= before) {
+    return {
+      records: records.slice(0, -1),
+      starts: starts.slice(0, -1),
+      droppedFrom: starts.at(-1)!,
+      dropped: `the last commit record, ${csvSize - before} of whose ${last.csvEnd - before} bytes of bets reached ${csvName} (never answered)`,
+    };
+  }
+  const end = committedCsvEnd(records);
+  if (csvSize < end) {
+    throw new StoredDataError(`${csvName} has ${csvSize} bytes but the journal records ${end}: acknowledged bets are missing from it`);
+  }
+  if (csvSize > end) {
+    throw new StoredDataError(
+      `${csvName} holds ${csvSize - end} bytes past byte ${end}, where the journal's last commit ends it; ` +
+        'the server writes each commit record before its bets, so records that committed them were removed from the journal, or bets.csv was added to',
+    );
+  }
+  return { records: [...records], starts: [...starts] };
+}
+
 /**
  * Replays `records` (starting at byte `starts[i]` of the journal) against
  * bets.csv read by `read`. `recordAt` names record i in a message; a store

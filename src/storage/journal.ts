@@ -7,8 +7,10 @@ import { JournalCorruptError } from '../errors.ts';
 // agency's offsets and the FINISHes of the group; the draw's outcome. One
 // record per line:
 //   <crc32 of the JSON, 8 hex digits> <JSON>\n
-// A record is committed once its newline is on disk. A last line with no
-// newline is an interrupted write and is cut. A line that has its newline
+// A record is committed once its newline is on disk and, for a commit, the
+// bets it commits (written after it) are all in bets.csv. A last line with
+// no newline is an interrupted write and is cut (as is a last commit whose
+// bets are not all there: see settleEnds in data-replay.ts). A line that has its newline
 // but fails its CRC, wherever it is, means the file was damaged after it
 // was written, and recovery stops rather than guess (a cut there could drop
 // acknowledged bets).

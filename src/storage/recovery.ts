@@ -1,8 +1,9 @@
 // Recovery: the data dir read back when the Store starts, before it takes
 // any call. It replays the journal (see journal.ts) and checks bets.csv
 // against it with the check lottery-verify makes (data-replay.ts: the hash
-// chain, every FINISH's digest, the draw's winners), and cuts what was
-// written but never committed. Whatever contradicts what was
+// chain, every FINISH's digest, the draw's winners), and cuts the torn tail
+// of a write never answered (settleEnds: a last record cut short, or the
+// last commit whose bets were not all written). Whatever contradicts what was
 // acknowledged stops the start (StoreRecoveryError) rather than drop or take
 // again acknowledged bets. Runs on the store worker.
 import { constants } from 'node:fs';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import type { UploadDigest } from '../bets/upload-digest.ts';
 import type { Ledger } from '../ledger/index.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
-import { checkFormat, committedCsvEnd, replayDataDir } from './data-replay.ts';
+import { checkFormat, replayDataDir, settleEnds } from './data-replay.ts';
 import { exists, syncDirectory, writeFully } from './file-io.ts';
 import { encodeRecord, JOURNAL_FORMAT, parseJournal } from './journal.ts';
 import type { WinnersFromLines } from './winners-from-lines.ts';
@@ -85,18 +86,22 @@ async function recover(
   } catch (error) {
     throw new StoreRecoveryError(`${(error as Error).message}; refusing to start rather than drop or take again acknowledged bets`);
   }
-  const { records, starts, validLength, cut } = replay;
+  const { cut } = replay;
+  let records, starts, validLength, dropped;
   try {
-    checkFormat(records);
+    checkFormat(replay.records);
   } catch (error) {
     throw new StoreRecoveryError((error as Error).message);
   }
-  const committedEnd = committedCsvEnd(records);
-  if (csvSize < committedEnd) {
-    throw new StoreRecoveryError(
-      `${csvPath} has ${csvSize} bytes but the journal records ${committedEnd}: acknowledged bets are missing from it; ` +
-        'refusing to start rather than take bets again on top of a damaged file',
-    );
+  try {
+    ({
+      records,
+      starts,
+      droppedFrom: validLength = replay.validLength,
+      dropped,
+    } = settleEnds(replay.records, replay.starts, csvSize, csvPath, cut !== undefined));
+  } catch (error) {
+    throw new StoreRecoveryError(`${(error as Error).message}; refusing to start rather than cut or take again acknowledged bets`);
   }
   let replayed;
   try {
@@ -119,13 +124,20 @@ async function recover(
     csvEnd: replayed.csvEnd,
     journalEnd: validLength,
   };
-  if (cut !== undefined) {
-    await journal.truncate(validLength);
-    logEvent(log, 'warn', 'recover_journal', 'fail', { cut });
-  }
+  // bets.csv first, then the record that committed its tail: cut the other
+  // way round, a crash between the two would leave bytes past the last
+  // record, which the next start takes for records removed.
   if (csvSize > state.csvEnd) {
     await csv.truncate(state.csvEnd);
-    logEvent(log, 'warn', 'recover_bets', 'fail', { cut_bytes: csvSize - state.csvEnd, reason: 'written but never committed' });
+    if (fsync) await csv.sync();
+    logEvent(log, 'warn', 'recover_bets', 'fail', {
+      cut_bytes: csvSize - state.csvEnd,
+      reason: 'the last commit, cut short by a crash: never answered',
+    });
+  }
+  if (cut !== undefined || dropped !== undefined) {
+    await journal.truncate(validLength);
+    logEvent(log, 'warn', 'recover_journal', 'fail', { cut: cut ?? dropped });
   }
   if (records.length === 0) {
     // A new journal (or one that never committed anything) starts with the format it is written in.
@@ -133,7 +145,7 @@ async function recover(
     await writeFully(journal, [format], 0);
     state.journalEnd = format.length;
   }
-  if (fsync && (cut !== undefined || csvSize > state.csvEnd || records.length === 0)) {
+  if (fsync && (cut !== undefined || dropped !== undefined || csvSize > state.csvEnd || records.length === 0)) {
     await csv.sync();
     await journal.sync();
   }

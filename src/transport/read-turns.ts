@@ -46,10 +46,13 @@ export type ReadTurnsOptions = {
   readAgain(): void;
 };
 
+/** Frames of one chunk: an array, or frames made as they are taken (FrameDecoder.pushLazily). */
+export type ReadFrames = Iterable<Frame> & { readonly length: number };
+
 export class ReadTurns {
   readonly #options: ReadTurnsOptions;
   /** Frames received this tick and not yet handed to #handleRead. */
-  #gathered: Frame[] | undefined;
+  #gathered: ReadFrames[] | undefined;
   /** Frames of a read in hand: the server is working for the peer. */
   #inHand = false;
   /** Set by stop(), or when the peer is cut off: the connection is not read again. */
@@ -65,15 +68,15 @@ export class ReadTurns {
   }
 
   /** Takes the frames decoded from a chunk; says whether a read is now in hand. */
-  take(frames: Frame[]): boolean {
+  take(frames: ReadFrames): boolean {
     if (this.#gathered !== undefined) {
       // More of the same read, delivered before it is handled (a TLS stream
       // gives each record of one socket read on its own): handled with it.
-      for (const frame of frames) this.#gathered.push(frame);
+      if (frames.length > 0) this.#gathered.push(frames);
       return true;
     }
     if (frames.length === 0) return false;
-    this.#gathered = frames;
+    this.#gathered = [frames];
     this.#inHand = true;
     // Runs before this tick ends: the transport is paused within the tick.
     void this.#options.mailbox.post(() => {
@@ -99,10 +102,10 @@ export class ReadTurns {
    * Handles the frames of one read, a fair share at a time, then reads again
    * once every answer is out and the peer has taken its replies.
    */
-  async #handleRead(frames: Frame[]): Promise<void> {
+  async #handleRead(reads: ReadFrames[]): Promise<void> {
     let turn = 0;
     let turnFrames = 0;
-    for (const frame of frames) {
+    for (const frame of framesOf(reads)) {
       if (this.#over()) break;
       if (turn >= TURN_BYTES || turnFrames >= TURN_FRAMES) {
         // The worker's other connections get a turn.
@@ -139,4 +142,9 @@ export class ReadTurns {
       transport.destroy();
     }
   }
+}
+
+/** The frames of a read's chunks, in order, each made as it is taken. */
+function* framesOf(reads: readonly ReadFrames[]): Generator<Frame> {
+  for (const frames of reads) yield* frames;
 }

@@ -23,26 +23,39 @@ export class FrameDecoder {
 
   /** Feeds one chunk; returns the frames it completes, in order. */
   push(chunk: Uint8Array): Frame[] {
-    const frames: Frame[] = [];
+    return [...this.pushLazily(chunk)];
+  }
+
+  /**
+   * As push, every header checked now, but each frame made only as it is
+   * taken: a 64 KiB chunk of PINGs is 8,192 frames, which, made at once and
+   * held while they are handled a few at a time, outlive the young
+   * generation and leave the old one full of garbage.
+   */
+  pushLazily(chunk: Uint8Array): ChunkFrames {
+    const completed: Frame[] = [];
     let at = 0;
     if (this.#pendingLength > 0) {
-      at = this.#fillPending(chunk, frames);
-      if (this.#pendingLength > 0) return frames;
+      at = this.#fillPending(chunk, completed);
+      if (this.#pendingLength > 0) return new ChunkFrames(completed[0], chunk, at, at, completed.length);
     }
+    const from = at;
+    let count = completed.length;
     while (chunk.length - at >= HEADER_SIZE) {
-      const { type, length } = readHeader(chunk, at);
+      const { length } = readHeader(chunk, at);
       const end = at + HEADER_SIZE + length;
       if (end > chunk.length) break;
-      frames.push({ type, payload: chunk.subarray(at + HEADER_SIZE, end) });
+      count++;
       at = end;
     }
+    const to = at;
     if (at < chunk.length) {
       // What is left is less than one frame; the header is checked as soon as it is whole.
       this.#pendingLength = 0;
       this.#pendingPayload = -1;
-      this.#fillPending(chunk.subarray(at), frames);
+      this.#fillPending(chunk.subarray(at), completed);
     }
-    return frames;
+    return new ChunkFrames(completed[0], chunk, from, to, count);
   }
 
   /** Moves bytes from `chunk` into the pending frame; returns how many it took. */
@@ -69,5 +82,35 @@ export class FrameDecoder {
       this.#pendingPayload = -1;
     }
     return taken;
+  }
+}
+
+/** The frames one chunk completes: one finished from earlier chunks, then those wholly inside it, each made as it is taken. */
+export class ChunkFrames implements Iterable<Frame> {
+  readonly #first: Frame | undefined;
+  readonly #chunk: Uint8Array;
+  readonly #from: number;
+  readonly #to: number;
+  /** How many frames. */
+  readonly length: number;
+
+  constructor(first: Frame | undefined, chunk: Uint8Array, from: number, to: number, length: number) {
+    this.#first = first;
+    this.#chunk = chunk;
+    this.#from = from;
+    this.#to = to;
+    this.length = length;
+  }
+
+  *[Symbol.iterator](): Iterator<Frame> {
+    if (this.#first !== undefined) yield this.#first;
+    const chunk = this.#chunk;
+    let at = this.#from;
+    while (at < this.#to) {
+      const { type, length } = readHeader(chunk, at);
+      const end = at + HEADER_SIZE + length;
+      yield { type, payload: chunk.subarray(at + HEADER_SIZE, end) };
+      at = end;
+    }
   }
 }
