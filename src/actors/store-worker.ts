@@ -76,7 +76,8 @@ try {
       : contradictsStoredLottery(snapshot, data.agencies, data.dataDir);
   // What was found, said before anything this start does with it: results.json
   // written again, a draw pending since a restart (a refused start says only why).
-  if (refused === undefined) logStoredLottery(log, snapshot, data.store === undefined ? data.dataDir : `lottery ${data.store.lottery} of --store`);
+  if (refused === undefined)
+    logStoredLottery(log, snapshot, data.store === undefined ? data.dataDir : `lottery ${data.store.lottery} of --store`);
   status = () =>
     lotteryStatus({
       agencies: data.agencies,
