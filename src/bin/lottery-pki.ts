@@ -6,18 +6,22 @@ prepareRuntime('lottery-pki');
 
 const { PkiError } = await import('../errors.ts');
 const { configFileSetting, configOrExit, loadProgramConfig, usageError } = await import('../config/program-config.ts');
-const { isHostName, makePkiDirectory, removePartialFiles, revokeCertificates } = await import('../pki/pki-directory.ts');
+const { isHostName, makePkiDirectory, revokeCertificates, stopWriting } = await import('../pki/pki-directory.ts');
 const { namesInCertificate, revokedIn } = await import('../pki/certificates.ts');
 const { existsSync, readFileSync, statSync } = await import('node:fs');
 const { join } = await import('node:path');
 
 // Every file is written whole under a temporary name and then renamed, so a
-// stop at any instant leaves whole files and, once the partial one is
-// removed, nothing else: the program can stop at once.
+// stop at any instant leaves whole files and, once the writes under way have
+// settled and their temporary names are removed, nothing else: the program
+// stops within a write's time (milliseconds), and in any case within a second.
 onStopSignal((signal) => {
-  removePartialFiles();
-  process.stderr.write(`lottery-pki: stopped by ${signal}; the files made so far are whole, run again to make the rest\n`);
-  process.exit(signal === 'SIGINT' ? 130 : 143);
+  const exit = () => {
+    process.stderr.write(`lottery-pki: stopped by ${signal}; the files made so far are whole, run again to make the rest\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  setTimeout(exit, 900).unref();
+  void stopWriting().finally(exit);
 });
 
 const schema = {

@@ -57,29 +57,43 @@ const CERTIFICATE_MODE = 0o644;
 
 /** Files being written, under their temporary names: removed if the program is stopped meanwhile. */
 const partialFiles = new Set<string>();
+/** The writes under way: a stop waits for them, since a write the thread pool has begun may create its file after any removal. */
+const writesUnderWay = new Set<Promise<void>>();
+let stopping = false;
 
 /**
- * Removes what a stop cut short. Every file is written under a temporary
- * name and renamed when whole, so only those names can be partial; the
- * files already renamed are whole and kept.
+ * Stops writing and removes what a stop cut short. Every file is written
+ * under a temporary name and renamed when whole, so only those names can be
+ * partial; the files already renamed are whole and kept. No write starts
+ * once this is called, and it resolves once the writes under way have
+ * settled and their temporary names are gone.
  */
-export function removePartialFiles(): void {
+export async function stopWriting(): Promise<void> {
+  stopping = true;
+  await Promise.allSettled([...writesUnderWay]);
   for (const file of partialFiles) rmSync(file, { force: true });
   partialFiles.clear();
 }
 
 /** Writes `data` to `file` whole or not at all: a temporary name, then a rename. */
-async function writeWhole(file: string, data: string, mode: number): Promise<void> {
+function writeWhole(file: string, data: string, mode: number): Promise<void> {
+  // Stopping: nothing more is written, and the work that asked waits for the exit rather than fail.
+  if (stopping) return new Promise(() => undefined);
   const partial = `${file}.${process.pid}.partial`;
   partialFiles.add(partial);
-  try {
-    await writeFile(partial, data, { mode });
-    await chmod(partial, mode);
-    await rename(partial, file);
-  } finally {
-    partialFiles.delete(partial);
-    await rm(partial, { force: true });
-  }
+  const write = (async () => {
+    try {
+      await writeFile(partial, data, { mode });
+      await chmod(partial, mode);
+      await rename(partial, file);
+    } finally {
+      partialFiles.delete(partial);
+      await rm(partial, { force: true });
+    }
+  })();
+  writesUnderWay.add(write);
+  void write.catch(() => undefined).finally(() => writesUnderWay.delete(write));
+  return write;
 }
 
 /**
