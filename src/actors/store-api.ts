@@ -6,14 +6,7 @@ import type { AgencyState, AppendOutcome, FinishOutcome, Rejection, Winners } fr
 export type { AgencyState, AppendOutcome, FinishOutcome, Rejection, Winners };
 
 /** A batch for the Store: `rows` are its bets as canonical lines, or null for a batch refused as invalid. */
-export type AppendRequest = {
-  agency: number;
-  offset: number;
-  count: number;
-  rows: Uint8Array | null;
-  /** The generation its connection was welcomed with (database Store): refused as REPLACED once a newer connection said HELLO. */
-  generation?: number;
-};
+export type AppendRequest = { agency: number; offset: number; count: number; rows: Uint8Array | null };
 
 /** What an agency is told when it says HELLO; once it has finished, what its FINISH was checked against. */
 export type AgencyWelcome = {
@@ -24,8 +17,6 @@ export type AgencyWelcome = {
   digest?: string;
   closedAt?: string;
   stored?: number;
-  /** The database Store: the generation this connection is welcomed with, handed back with its batches. */
-  generation?: number;
 };
 
 /** The draw's outcome and the hash chain of the bets it was drawn from. */
@@ -46,8 +37,7 @@ export interface StoreApi {
   /** Records an agency's FINISH in the next group commit. */
   finish(agency: number, total: number, digest: string): Promise<FinishOutcome>;
   status(agency: number): AgencyState;
-  /** Answered at once by the file Store; by a database Store once it has caught up on other front-ends' commits. */
-  welcome(agency: number): AgencyWelcome | Promise<AgencyWelcome>;
+  welcome(agency: number): AgencyWelcome;
   snapshot(): StoreSnapshot;
   /** Runs the draw once; later calls answer its recorded outcome. */
   draw(agencies: number): Promise<DrawOutcome>;

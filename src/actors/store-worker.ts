@@ -5,9 +5,8 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildResults, loadResultsSigner, RESULTS_FILE, resultsFiles, writeResults } from '../audit/results.ts';
-import { contradictsStoredAgencies, contradictsStoredLottery } from '../ledger/index.ts';
-import { PostgresStore } from '../storage/postgres/postgres-store.ts';
+import { buildResults, loadResultsSigner, RESULTS_FILE, writeResults } from '../audit/results.ts';
+import { contradictsStoredLottery } from '../ledger/index.ts';
 import { BetRate, lotteryStatus, type LotteryStatus } from '../ledger/lottery-status.ts';
 import { storeMetrics } from '../metrics/lottery-metrics.ts';
 import { createLogger, logEvent } from '../log/logger.ts';
@@ -36,48 +35,33 @@ let status: () => LotteryStatus = () => {
 const metrics = storeMetrics(() => status());
 
 try {
-  // Told when this front-end learns of another's commit: the Lottery answers or draws if that is now due.
-  let refreshed = () => {};
-  const onCommit =
-    data.metrics === true
-      ? (seconds: number, bets: number) => {
-          metrics.commitSeconds.observe(seconds);
-          metrics.commitBets.observe(bets);
+  const store = await Store.open({
+    dataDir: data.dataDir,
+    fsync: data.fsync,
+    log,
+    ...(data.metrics === true
+      ? {
+          onCommit: (seconds: number, bets: number) => {
+            metrics.commitSeconds.observe(seconds);
+            metrics.commitBets.observe(bets);
+          },
         }
-      : undefined;
-  const store =
-    data.store === undefined
-      ? await Store.open({
-          dataDir: data.dataDir,
-          fsync: data.fsync,
-          log,
-          ...(onCommit === undefined ? {} : { onCommit }),
-          // Uncaught on purpose: the worker dies of it, and the supervisor takes the server down into recovery.
-          onFailure: (error) =>
-            setImmediate(() => {
-              throw error;
-            }),
-        })
-      : await PostgresStore.open({
-          ...data.store,
-          agencies: data.agencies,
-          log,
-          onRefresh: () => refreshed(),
-          ...(onCommit === undefined ? {} : { onCommit }),
-        });
+      : {}),
+    // Uncaught on purpose: the worker dies of it, and the supervisor takes the server down into recovery.
+    onFailure: (error) =>
+      setImmediate(() => {
+        throw error;
+      }),
+  });
   const connected: MessagePort[] = [];
   const face = actorFace(store, STORE_API);
   const exposed = (await loadFaultHooks()).store?.(face) ?? face;
   const snapshot = store.snapshot();
   // A stored lottery that contradicts --agencies gets no Lottery: it could draw for the wrong agencies on resume.
-  const refused =
-    store instanceof PostgresStore
-      ? contradictsStoredAgencies(store.storedAgencies, data.agencies, data.store!.lottery)
-      : contradictsStoredLottery(snapshot, data.agencies, data.dataDir);
+  const refused = contradictsStoredLottery(snapshot, data.agencies, data.dataDir);
   // What was found, said before anything this start does with it: results.json
   // written again, a draw pending since a restart (a refused start says only why).
-  if (refused === undefined)
-    logStoredLottery(log, snapshot, data.store === undefined ? data.dataDir : `lottery ${data.store.lottery} of --store`);
+  if (refused === undefined) logStoredLottery(log, snapshot, data.dataDir);
   status = () =>
     lotteryStatus({
       agencies: data.agencies,
@@ -95,9 +79,7 @@ try {
   const signer = data.resultsCert === '' ? undefined : await loadResultsSigner(data.resultsCert, data.resultsKey);
   const onDrawn = async ({ chain }: { chain: string }) => {
     const results = buildResults(store.ledger, data.agencies, (agency) => store.uploadDigest(agency), chain, store.chainHead);
-    // With a database, beside the lottery's other rows, where every front-end and lottery-verify --store find them.
-    if (store instanceof PostgresStore) await store.publish(resultsFiles(results, signer));
-    else await writeResults(data.dataDir, results, signer);
+    await writeResults(data.dataDir, results, signer);
     logEvent(log, 'info', 'resultados', 'success', { archivo: RESULTS_FILE, firmado: signer === undefined ? 'no' : 'si' });
   };
   const lottery =
@@ -112,14 +94,9 @@ try {
         })
       : undefined;
   // A draw recorded before a restart whose results.json was never written gets it now.
-  const published =
-    store instanceof PostgresStore
-      ? async () => (await store.published(RESULTS_FILE)) !== undefined
-      : async () => existsSync(join(data.dataDir, RESULTS_FILE));
-  if (lottery !== undefined && store.ledger.drawn && !(await published())) {
+  if (lottery !== undefined && store.ledger.drawn && !existsSync(join(data.dataDir, RESULTS_FILE))) {
     await onDrawn({ chain: snapshot.chain });
   }
-  refreshed = () => void lottery?.resume();
   const lotteryFace = lottery === undefined ? undefined : actorFace(lottery, LOTTERY_API);
   port.on('message', async (message: ToStoreWorker) => {
     switch (message.type) {
@@ -149,13 +126,7 @@ try {
         break;
       case 'close':
         await store.close();
-        logEvent(
-          log,
-          'info',
-          'close_store',
-          'success',
-          data.store === undefined ? { archivo: 'bets.csv' } : { lottery: data.store.lottery },
-        );
+        logEvent(log, 'info', 'close_store', 'success', { archivo: 'bets.csv' });
         for (const open of connected) open.close();
         port.close();
         break;

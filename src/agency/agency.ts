@@ -19,8 +19,6 @@ export type AgencyOptions = {
   id: number;
   host: string;
   port: number;
-  /** Other front-ends of the same lottery: after a failure the agency moves to the next, host:port first. */
-  others?: ReadonlyArray<{ host: string; port: number }>;
   dataFile: string;
   batchMaxAmount: number;
   winnersTimeoutMs: number;
@@ -104,17 +102,6 @@ export class Agency {
    */
   #progressed = false;
 
-  /** The front-ends in the order tried, and the count of failures that moved on from one to the next. */
-  get #servers(): ReadonlyArray<{ host: string; port: number }> {
-    return [{ host: this.#options.host, port: this.#options.port }, ...(this.#options.others ?? [])];
-  }
-  #turn = 0;
-
-  get #server(): { host: string; port: number } {
-    const servers = this.#servers;
-    return servers[this.#turn % servers.length];
-  }
-
   constructor(options: AgencyOptions) {
     this.#options = options;
     this.#log = options.log;
@@ -153,16 +140,7 @@ export class Agency {
           );
         }
         const delay = backoff.next();
-        const failed = this.#server;
-        this.#turn++;
-        logEvent(this.#log, 'warn', 'conexion', 'fail', {
-          code: error.code,
-          error: error.message,
-          reintento_ms: Math.round(delay),
-          ...(this.#servers.length > 1
-            ? { servidor: `${failed.host}:${failed.port}`, siguiente: `${this.#server.host}:${this.#server.port}` }
-            : {}),
-        });
+        logEvent(this.#log, 'warn', 'conexion', 'fail', { code: error.code, error: error.message, reintento_ms: Math.round(delay) });
         this.#options.onStatus?.({ phase: 'retrying', inMs: Math.round(delay), error: error.message });
         await sleep(Math.min(delay, retryTimeoutMs - waited), undefined, { signal });
       }
@@ -176,8 +154,7 @@ export class Agency {
 
   /** One connection's worth of work: resume, finish, ask the winners. */
   async #session(): Promise<AgencyResult> {
-    const { id } = this.#options;
-    const { host, port } = this.#server;
+    const { id, host, port } = this.#options;
     const connection = await ServerConnection.connect(host, port, undefined, this.#options.tls);
     this.#connection = connection;
     const { onStatus } = this.#options;
