@@ -2,22 +2,15 @@
 // with: the only methods the store worker exposes (see actor-face.ts). The
 // Store implements this face; the threads that do not run it see only this.
 import type { AgencyState, AppendOutcome, FinishOutcome, Rejection, Winners } from '../ledger/index.ts';
+import type { Welcome } from '../wire/messages.ts';
 
 export type { AgencyState, AppendOutcome, FinishOutcome, Rejection, Winners };
 
 /** A batch for the Store: `rows` are its bets as canonical lines, or null for a batch refused as invalid. */
 export type AppendRequest = { agency: number; offset: number; count: number; rows: Uint8Array | null };
 
-/** What an agency is told when it says HELLO; once it has finished, what its FINISH was checked against. */
-export type AgencyWelcome = {
-  offset: number;
-  finished: boolean;
-  drawn: boolean;
-  total?: number;
-  digest?: string;
-  closedAt?: string;
-  stored?: number;
-};
+/** What an agency is told when it says HELLO (the WELCOME message, which the wire catalogue defines). */
+export type AgencyWelcome = Omit<Welcome, 'type'>;
 
 /** The draw's outcome and the hash chain of the bets it was drawn from. */
 export type DrawOutcome = { winners: Winners; chain: string };
