@@ -3,22 +3,13 @@
 // by state, who is missing, bets stored, the draw and its digest. For an
 // operator without a browser. Exit 0 when answered, 1 when not, 2 on a
 // usage error.
-import { ServerConnection } from '../agency/server-connection.ts';
-import { parseHostPort } from '../config/formats.ts';
-import { configFileSetting, configOrExit, loadProgramConfig, type Schema } from '../config/program-config.ts';
-import { loadClientTls, tlsSettings } from '../config/tls-settings.ts';
-import { ClientFailure } from '../errors.ts';
+import { configOrExit, loadProgramConfig, type Schema } from '../config/program-config.ts';
+import { loadClientTls } from '../config/tls-settings.ts';
 import type { MessageOf } from '../wire/messages.ts';
+import { adminSettings, askServer, type AdminConfig } from './ask-server.ts';
 
 const schema = {
-  server: { doc: 'the server as host:port', format: 'host-port', default: 'localhost:12345', env: 'CLI_SERVER_ADDRESS', arg: 'server' },
-  timeout: {
-    doc: 'seconds to wait for the connection and for the answer',
-    format: 'seconds',
-    default: 5,
-    env: 'LOTTERY_ADMIN_TIMEOUT',
-    arg: 'timeout',
-  },
+  ...adminSettings,
   json: {
     doc: 'print the answer as one JSON object, for machines',
     format: 'on-off',
@@ -28,8 +19,6 @@ const schema = {
     env: 'LOTTERY_ADMIN_JSON',
     arg: 'json',
   },
-  ...tlsSettings('CLI', 'client'),
-  config: configFileSetting('LOTTERY_ADMIN_CONFIG'),
 } satisfies Schema;
 
 const program = {
@@ -40,31 +29,19 @@ const program = {
     'bets stored, and the draw with its digest. With TLS, only the monitor certificate is answered.',
 };
 
-type StatusConfig = { server: string; timeout: number; json: boolean; tlsCa: string; tlsCert: string; tlsKey: string };
+type StatusConfig = AdminConfig & { json: boolean };
 export type StatusReport = MessageOf<'STATUS_REPORT'>;
 
 export async function run(argv: string[]): Promise<number> {
   const config = configOrExit(() => loadProgramConfig<StatusConfig>(program, schema, argv, process.env));
   const tls = configOrExit(() => loadClientTls(program, schema, config));
-  const { host, port } = parseHostPort(config.server)!;
-  const deadline = Date.now() + config.timeout * 1000;
-  let connection: ServerConnection | undefined;
   try {
-    connection = await ServerConnection.connect(host, port, config.timeout * 1000, tls);
-    await connection.send({ type: 'STATUS' });
-    const answer = await connection.receive(Math.max(1, deadline - Date.now()));
-    if (answer.type === 'ERROR') throw new Error(`the server at ${config.server} answered ERROR ${answer.code}: ${answer.message}`);
-    if (answer.type !== 'STATUS_REPORT') throw new Error(`the server at ${config.server} answered ${answer.type} instead of STATUS_REPORT`);
+    const answer = await askServer(config, tls, { type: 'STATUS' }, 'STATUS_REPORT');
     process.stdout.write(config.json ? `${JSON.stringify(withoutType(answer))}\n` : describeStatus(answer));
     return 0;
   } catch (error) {
-    const timedOut = (error as { code?: string }).code === ClientFailure.TIMEOUT;
-    process.stderr.write(
-      `lottery-admin status: ${timedOut ? `no answer from ${config.server} within ${config.timeout} s` : (error as Error).message}\n`,
-    );
+    process.stderr.write(`lottery-admin status: ${(error as Error).message}\n`);
     return 1;
-  } finally {
-    connection?.close();
   }
 }
 
