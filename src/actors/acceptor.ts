@@ -14,6 +14,13 @@ import { ErrorCode } from '../errors.ts';
 
 /** How long a refused connection is given to send its first bytes, which say how to tell it (TLS or not). */
 const REFUSAL_WAIT_MS = 1000;
+/**
+ * Refused connections kept open at once while they are told (each up to
+ * REFUSAL_WAIT_MS, then a linger): past it, a refused connection is reset at
+ * once, so that a flood past the limit cannot hold more sockets than this
+ * on top of the connections the server serves.
+ */
+export const REFUSALS_AT_ONCE = 256;
 
 export type AcceptorOptions = {
   host: string;
@@ -34,6 +41,8 @@ export class Acceptor {
   readonly #unauthenticated = new Map<number, string>();
   readonly #unauthenticatedByAddress = new Map<string, number>();
   readonly #refusals: RateLimitedLog;
+  /** Refused connections still open while they are told why. */
+  #refusing = 0;
   #nextConnection = 1;
 
   constructor(options: AcceptorOptions) {
@@ -51,6 +60,11 @@ export class Acceptor {
         resolve(this.#server.address() as AddressInfo);
       });
     });
+  }
+
+  /** Refused connections still open while they are told why: never more than REFUSALS_AT_ONCE. */
+  get refusing(): number {
+    return this.#refusing;
   }
 
   /** A session worker says this connection has closed. */
@@ -100,6 +114,12 @@ export class Acceptor {
       error: reason,
     });
     socket.on('error', () => undefined);
+    if (this.#refusing >= REFUSALS_AT_ONCE) {
+      socket.destroy();
+      return;
+    }
+    this.#refusing++;
+    socket.once('close', () => this.#refusing--);
     // Told in a way it can read, TLS or plaintext (load-refusal.ts): so it is
     // told once its first bytes say which, or as plaintext if none come soon.
     let answered = false;
