@@ -104,6 +104,18 @@ for (const [name, flags, schema] of [
   });
 }
 
+/** A refusal's lines: one names the program and the key at fault, and one points at --help. */
+function refusalNames(t: ExecutionContext, name: string, key: string, lines: readonly string[], output: string): void {
+  t.true(
+    lines.some((line) => line.startsWith(`${name}: `) && line.includes(key)),
+    `a line names ${key}:\n${output}`,
+  );
+  t.true(
+    lines.some((line) => line.includes(`--help`)),
+    'it points at --help',
+  );
+}
+
 for (const [name, args, key] of [
   ['lottery-server', ['--port', '70000'], '--port'],
   ['lottery-server', ['--agencies', '0'], '--agencies'],
@@ -120,14 +132,7 @@ for (const [name, args, key] of [
   test(`${name} with ${described} exits 2 with a message naming ${key}`, (t) => {
     const { code, lines, output } = loaded(t, name, [...args]);
     t.is(code, 2, output);
-    t.true(
-      lines.some((line) => line.startsWith(`${name}: `) && line.includes(key)),
-      `a line names ${key}:\n${output}`,
-    );
-    t.true(
-      lines.some((line) => line.includes(`--help`)),
-      'it points at --help',
-    );
+    refusalNames(t, name, key, lines, output);
   });
 }
 
@@ -148,14 +153,7 @@ for (const [name, args, key] of [
         : ['--server', '127.0.0.1:9', '--retry-timeout', '1', '--data-file', join(dir, 'none.csv')];
     const { code, lines, output } = await run(t, name, [...base, ...args]);
     t.is(code, 2, output);
-    t.true(
-      lines.some((line) => line.startsWith(`${name}: `) && line.includes(key)),
-      `a line names ${key}:\n${output}`,
-    );
-    t.true(
-      lines.some((line) => line.includes(`--help`)),
-      'it points at --help',
-    );
+    refusalNames(t, name, key, lines, output);
     t.false(
       lines.some((line) => line.includes('action:')),
       'nothing was started, not even logging',
