@@ -1,11 +1,12 @@
 // The session's per-batch work, alone and single-threaded: BETS payloads the
-// real agency would send, turned into bets.csv rows by the fast path
+// real agency would send, turned into canonical bet lines by the fast path
 // (bet-rows-from-payload.ts) and by the general one (msgpackr, validateBet,
-// encodeBetRows). Prints bets/s for each.
+// encodeCanonicalLines), as the session hands them to the Store. Prints
+// bets/s for each.
 //   node bench/bet-rows.ts [BETS]   (default 1000000)
 import { todayUtc, validateBet } from '../src/bets/bet.ts';
 import { betRowsFromPayload } from '../src/bets/bet-rows-from-payload.ts';
-import { encodeBetRows } from '../src/bets/bets-csv.ts';
+import { encodeCanonicalLines } from '../src/bets/canonical-bet.ts';
 import { decodeAs } from '../src/wire/codec.ts';
 import { HEADER_SIZE } from '../src/wire/frame.ts';
 import { MessageType } from '../src/wire/message-type.ts';
@@ -36,6 +37,6 @@ time('fast path', (payload) => betRowsFromPayload(payload, 1, today)!.count);
 time('general path', (payload) => {
   const message = decodeAs({ type: MessageType.BETS, payload }, 'BETS');
   const valid = message.bets.map((bet) => validateBet(bet, today));
-  encodeBetRows(1, valid);
+  encodeCanonicalLines(1, valid);
   return valid.length;
 });
