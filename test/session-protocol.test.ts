@@ -140,6 +140,15 @@ test('a payload of the wrong shape gets ERROR BAD_MESSAGE and the connection is 
   t.is(actions.at(-1)?.kind, 'close');
 });
 
+test('STATUS is limited per connection: past the limit the connection is told and closed, so one peer cannot keep the store worker counting', (t) => {
+  const monitor = protocol({ identity: { kind: 'monitor' } });
+  for (let i = 0; i < MAX_PINGS_BEFORE_HELLO; i++) t.deepEqual(monitor.frame(frameOf({ type: 'STATUS' })), [{ kind: 'status' }]);
+  const actions = monitor.frame(frameOf({ type: 'STATUS' }));
+  t.like(said(actions), [{ type: 'ERROR', code: ErrorCode.UNEXPECTED_MESSAGE }]);
+  t.regex((said(actions)[0] as { message: string }).message, /more than 16 STATUS on one connection/);
+  t.is(actions.at(-1)?.kind, 'close');
+});
+
 test('PINGs before HELLO are limited: past the limit the connection is told and closed; after HELLO they are not', (t) => {
   const monitor = protocol({ identity: { kind: 'monitor' } });
   for (let i = 0; i < MAX_PINGS_BEFORE_HELLO; i++) t.deepEqual(said(monitor.frame(frameOf({ type: 'PING' }))), [{ type: 'PONG' }]);

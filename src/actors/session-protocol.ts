@@ -101,6 +101,8 @@ export class SessionProtocol {
   readonly #today: () => string;
   #agency: number | undefined;
   #pingsBeforeHello = 0;
+  /** STATUS asked on this connection: each costs the store worker a pass over every agency. */
+  #statusAsked = 0;
   #finished = false;
   /** Sales were closed when the agency said HELLO: it may ask its winners from what was stored without FINISH. */
   #salesClosed = false;
@@ -361,6 +363,12 @@ export class SessionProtocol {
       case 'STATUS':
         // Over TLS only the monitor is told; in plaintext anyone is, as anyone may PING.
         if (identity?.kind === 'agency') throw new ProtocolError(ErrorCode.UNAUTHORIZED, 'only the monitor certificate may ask STATUS');
+        if (++this.#statusAsked > MAX_PINGS_BEFORE_HELLO) {
+          throw new ProtocolError(
+            ErrorCode.UNEXPECTED_MESSAGE,
+            `more than ${MAX_PINGS_BEFORE_HELLO} STATUS on one connection: a monitor asks on a new connection`,
+          );
+        }
         return [{ kind: 'status' }];
       case 'HELLO':
         return this.#hello(message);
