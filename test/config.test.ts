@@ -51,6 +51,7 @@ test('the server has the documented defaults', (t) => {
     logLevel: 'info',
     logFormat: 'text',
     logBatches: true,
+    logRefusals: 5,
     config: '',
   });
 });
@@ -126,6 +127,8 @@ test('every server setting can be set by flag and by environment variable', (t) 
       'json',
       '--log-batches',
       'off',
+      '--log-refusals',
+      '50',
     ],
     {},
   );
@@ -155,6 +158,7 @@ test('every server setting can be set by flag and by environment variable', (t) 
     LOGGING_LEVEL: 'debug',
     LOG_FORMAT: 'json',
     LOG_BATCHES: 'off',
+    LOG_REFUSALS: '50',
   });
   const expected = {
     port: 2000,
@@ -171,6 +175,7 @@ test('every server setting can be set by flag and by environment variable', (t) 
     httpHost: '::1',
     httpPlain: true,
     logBatches: false,
+    logRefusals: 50,
     idleTimeout: 2,
     frameTimeout: 0.5,
     closeAt: '2026-12-24T21:00:00-03:00',

@@ -68,9 +68,13 @@ async function refusingLottery() {
       { count: 150, winnerRows: [7] },
       { count: 150, winnerRows: [7] },
     ]);
-    const server = await startServer(['--data-dir', join(dir, 'server'), '--agencies', '2', ...serverTlsArgs(shared.pki)], {
-      startTimeoutMs: GUARD_MS,
-    });
+    // Each of its tests looks for its own refusal's line: none may be counted instead.
+    const server = await startServer(
+      ['--data-dir', join(dir, 'server'), '--agencies', '2', '--log-refusals', '1000', ...serverTlsArgs(shared.pki)],
+      {
+        startTimeoutMs: GUARD_MS,
+      },
+    );
     return { server, inputs };
   })();
   const lottery = await refusing;

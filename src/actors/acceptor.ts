@@ -29,6 +29,8 @@ export type AcceptorOptions = {
   /** Connections from one address that may be open at once before they say HELLO. */
   maxUnauthenticatedPerAddress: number;
   log: Logger;
+  /** Refused connections logged one by one each second (see RateLimitedLog). */
+  logRefusals?: number;
   /** Takes ownership of an accepted socket. */
   dispatch: (socket: Socket, connection: number) => void;
 };
@@ -47,7 +49,7 @@ export class Acceptor {
 
   constructor(options: AcceptorOptions) {
     this.#options = options;
-    this.#refusals = new RateLimitedLog(options.log);
+    this.#refusals = new RateLimitedLog(options.log, options.logRefusals);
     // pauseOnConnect: not one byte is read here; the session worker reads them all.
     this.#server = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => this.#accept(socket));
   }

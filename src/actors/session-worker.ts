@@ -35,7 +35,7 @@ const sessions = new Map<number, Session>();
 const transport = data.tls === undefined ? plaintextTransport : tlsTransport(data.tls, data.maxHandshakes);
 /** Connections still in their handshake; aborted when the worker stops. */
 const handshakes = new Set<AbortController>();
-const refusals = new RateLimitedLog(log);
+const refusals = new RateLimitedLog(log, data.logRefusals);
 let stopping = false;
 const reply = (message: FromSessionWorker) => port.postMessage(message);
 const metrics = sessionMetrics();

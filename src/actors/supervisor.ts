@@ -178,6 +178,7 @@ export class Supervisor {
       maxConnections: config.maxConnections,
       maxUnauthenticatedPerAddress: config.maxUnauthenticatedPerAddress,
       log: this.#log,
+      logRefusals: config.logRefusals,
       dispatch: (socket, connection) => this.#dispatch(socket, connection),
     });
     this.#address = await this.#acceptor.listen();
@@ -292,6 +293,7 @@ export class Supervisor {
       logLevel: this.#config.logLevel,
       logFormat: this.#config.logFormat,
       logBatches: this.#config.logBatches,
+      logRefusals: this.#config.logRefusals,
       storePort,
       lotteryPort,
       metrics: this.#config.httpPort !== null,

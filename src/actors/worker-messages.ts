@@ -9,8 +9,11 @@ import type { LotteryStatus } from '../ledger/lottery-status.ts';
 import type { MetricsSnapshot } from '../metrics/lottery-metrics.ts';
 import type { ServerTlsFiles } from '../transport/server-transport.ts';
 
-/** `logBatches`: false drops the success lines of per-batch events (see PER_BATCH_ACTIONS). */
-export type LogSettings = { logLevel: LogLevel; logFormat: LogFormat; logBatches?: boolean };
+/**
+ * `logBatches`: false drops the success lines of per-batch events (see PER_BATCH_ACTIONS).
+ * `logRefusals`: refused connections logged one by one each second (see RateLimitedLog).
+ */
+export type LogSettings = { logLevel: LogLevel; logFormat: LogFormat; logBatches?: boolean; logRefusals?: number };
 
 export type StoreWorkerData = LogSettings & {
   dataDir: string;

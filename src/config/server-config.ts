@@ -38,6 +38,7 @@ export type ServerConfig = ServerTlsPaths & {
   httpHost: string;
   httpPlain: boolean;
   logBatches: boolean;
+  logRefusals: number;
   closeAt: string;
   resultsCert: string;
   resultsKey: string;
@@ -196,6 +197,13 @@ export const serverSchema = {
     shownDefault: 'on',
     env: 'LOG_BATCHES',
     arg: 'log-batches',
+  },
+  logRefusals: {
+    doc: 'refused connections logged one by one each second (by the acceptor and by each session worker); past it they are counted on one line, so a flood cannot fill the disk',
+    format: 'positive-integer',
+    default: 5,
+    env: 'LOG_REFUSALS',
+    arg: 'log-refusals',
   },
   config: configFileSetting('LOTTERY_CONFIG'),
 } satisfies Schema;
