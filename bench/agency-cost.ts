@@ -1,10 +1,11 @@
 // An agency's cost, as CPU time (user + sys, from the kernel through
 // /usr/bin/time), with a bare `node -e 0` as the yardstick in the same run:
-//   fixed cost  an agency on an empty file against an idle server
-//               (start, config, connect, HELLO/WELCOME, FINISH, WINNERS, exit)
-//   per row     (agency on N rows - agency on an empty file) / N
+//   fixed cost  an agency on a file of one bet against an idle server
+//               (start, config, connect, HELLO/WELCOME, FINISH, WINNERS, exit;
+//               an empty file is refused before it connects)
+//   per row     (agency on N rows - agency on one row) / (N - 1)
 // Also the wall time from spawning the agency to its `conexion` line (its
-// first WELCOME). Rounds are interleaved (node -e 0, empty, N rows, ...) so
+// first WELCOME). Rounds are interleaved (node -e 0, one row, N rows, ...) so
 // that a busy machine weighs on all three alike; medians are printed.
 // With --instructions each process runs under valgrind's callgrind and the
 // figures are instructions executed, which another process's load does not
@@ -14,7 +15,7 @@
 // its start is not counted) so that its draw answers at once.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -39,8 +40,8 @@ if (!existsSync(TIME)) {
 }
 const rounds = Number(values.rounds ?? (instructions ? 1 : 7));
 const work = await mkdtemp(join(tmpdir(), 'lottery-agency-cost-'));
-const empty = join(work, 'empty.csv');
-await writeFile(empty, '');
+const oneRow = join(work, 'one-row.csv');
+await writeAgencyFile(oneRow, generateBets({ seed: 7, count: 1 }));
 let file = values.file;
 if (file === undefined) {
   file = join(work, 'rows.csv');
@@ -105,12 +106,10 @@ const full: Sample[] = [];
 try {
   for (let round = 1; round <= rounds; round++) {
     bare.push(await timed([process.execPath, '-e', '0']));
-    fixed.push(await agencyRun(empty));
+    fixed.push(await agencyRun(oneRow));
     full.push(await agencyRun(file));
     const cost = (samples: Sample[]) => samples.at(-1)!.cpuMs.toFixed(0);
-    process.stderr.write(
-      `round ${round}/${rounds}: node -e 0 ${cost(bare)}, empty file ${cost(fixed)}, ${rows} rows ${cost(full)} ${unit}\n`,
-    );
+    process.stderr.write(`round ${round}/${rounds}: node -e 0 ${cost(bare)}, one row ${cost(fixed)}, ${rows} rows ${cost(full)} ${unit}\n`);
   }
 } finally {
   await rm(work, { recursive: true, force: true });
@@ -119,7 +118,7 @@ try {
 const m = (samples: Sample[], key: keyof Sample) => median(samples.map((s) => s[key] ?? NaN));
 const bareCpu = m(bare, 'cpuMs');
 const bareWall = m(bare, 'wallMs');
-const perRowUs = ((m(full, 'cpuMs') - m(fixed, 'cpuMs')) / rows) * 1000;
+const perRowUs = ((m(full, 'cpuMs') - m(fixed, 'cpuMs')) / (rows - 1)) * 1000;
 const fmt = (value: number, unit = instructions ? 'M' : 'ms') => `${value.toFixed(0).padStart(5)} ${unit}`;
 const ms = (value: number) => fmt(value, 'ms');
 const what = instructions ? 'instructions' : 'CPU';
@@ -127,7 +126,7 @@ console.log(`agency cost, ${rounds} interleaved round(s), medians (Node ${proces
 |                                   | ${what.padEnd(12)} | × node -e 0 |   wall   | × node -e 0 |
 |-----------------------------------|-------------:|------------:|---------:|------------:|
 | node -e 0                         | ${fmt(bareCpu).padStart(12)} |        1.00 | ${ms(bareWall)} |        1.00 |
-| agency, empty file (whole run)    | ${fmt(m(fixed, 'cpuMs')).padStart(12)} | ${(m(fixed, 'cpuMs') / bareCpu).toFixed(2).padStart(11)} | ${ms(m(fixed, 'wallMs'))} | ${(m(fixed, 'wallMs') / bareWall).toFixed(2).padStart(11)} |
+| agency, one row (whole run)       | ${fmt(m(fixed, 'cpuMs')).padStart(12)} | ${(m(fixed, 'cpuMs') / bareCpu).toFixed(2).padStart(11)} | ${ms(m(fixed, 'wallMs'))} | ${(m(fixed, 'wallMs') / bareWall).toFixed(2).padStart(11)} |
 | agency, start to first WELCOME    |              |             | ${ms(m(fixed, 'welcomeMs'))} | ${(m(fixed, 'welcomeMs') / bareWall).toFixed(2).padStart(11)} |
 | agency, ${String(rows).padEnd(6)} rows (whole run)  | ${fmt(m(full, 'cpuMs')).padStart(12)} |             | ${ms(m(full, 'wallMs'))} |             |
 per row: ${perRowUs.toFixed(2)} ${instructions ? 'thousand instructions' : 'µs of CPU'} (read, check, batch, encode, send, acknowledgements)${instructions ? ' (wall times under valgrind mean nothing)' : ''}`);

@@ -4,24 +4,29 @@
 // lottery-server and five lottery-agency processes, every outcome checked)
 // and each competitor once, in an order that rotates from round to round,
 // so that a machine that gets busier or quieter weighs on all alike. Prints
-// each one's median and range and the ratio of this project's time to each
-// competitor's, both as the ratio of medians and as the median of per-round
-// ratios.
+// each one's median wall time and CPU time and the ratios of this project's
+// to each competitor's, both as the ratio of medians and as the median of
+// per-round ratios.
 //   node bench/versus-peers.ts [--runs R] [--peers fdelu,gabokatta] [--checkout DIR ...] [--json]
-// The peers are run by a run-peer.sh found in shared/peers/ beside this
-// checkout or above it (or PEERS_RUN=path/to/run-peer.sh): it prints
-// `NAME median_s=…` after each run. Without it, no peer is timed. A
-// checkout DIR runs with its own programs (`bench/bench.ts --mode course
-// --runs 1 --json` there) and needs its node_modules, e.g. made with
+// CPU is user + system time of the implementation's own processes alone
+// (server, its workers or worker processes, agencies), from the kernel's
+// count for this process's reaped children before and after each run: every
+// program is spawned from here, with no shell or helper in between.
+// The peers are run as shared/peers/run-peer.sh runs them (bench/peer-run.ts),
+// from the trees shared/peers/build-peers.sh makes in PEERS_DIR (/tmp/peers);
+// a peer not built there is left out with one line saying so. A checkout DIR
+// runs its own programs (its src/bin) under this harness and needs its
+// node_modules, e.g. made with
 //   git worktree add --detach ../before <commit> && (cd ../before && npm ci)
 // `--peers ''` times the checkouts alone.
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readCourseDataset, runCourseDataset } from '../src/harness/course-dataset.ts';
-import { datasetDir, findShared } from './course-mode.ts';
+import { datasetDir } from './course-mode.ts';
+import { PEER_NAMES, runPeer, type PeerName } from './peer-run.ts';
+import { reapedChildrenCpuMs } from './process-cpu.ts';
 import { median } from './stats.ts';
 
 const { values } = parseArgs({
@@ -38,14 +43,21 @@ if (!Number.isInteger(runs) || runs < 1) {
   process.exit(2);
 }
 
-const runPeer = process.env.PEERS_RUN ?? findShared('peers/run-peer.sh');
-const peers = runPeer === undefined ? [] : values.peers.split(',').filter((name) => name !== '');
-if (runPeer === undefined) console.error('versus-peers: no shared/peers/run-peer.sh found (set PEERS_RUN): timing this project only');
+const peersDir = process.env.PEERS_DIR ?? '/tmp/peers';
+const peers: PeerName[] = [];
+for (const name of values.peers.split(',').filter((name) => name !== '')) {
+  if (!PEER_NAMES.includes(name as PeerName)) {
+    console.error(`versus-peers: --peers: no peer named ${name} (${PEER_NAMES.join(', ')})`);
+    process.exit(2);
+  }
+  if (existsSync(join(peersDir, name, 'bin', 'client'))) peers.push(name as PeerName);
+  else console.error(`versus-peers: ${name} is not built in ${peersDir} (shared/peers/build-peers.sh ${name}): left out`);
+}
 
 const checkouts = new Map(values.checkout.map((dir) => [`checkout ${resolve(dir)}`, resolve(dir)]));
 for (const dir of checkouts.values()) {
-  if (!existsSync(join(dir, 'bench', 'bench.ts'))) {
-    console.error(`versus-peers: ${dir} has no bench/bench.ts`);
+  if (!existsSync(join(dir, 'src', 'bin', 'lottery-server.mjs'))) {
+    console.error(`versus-peers: ${dir} has no src/bin/lottery-server.mjs`);
     process.exit(2);
   }
 }
@@ -53,39 +65,24 @@ for (const dir of checkouts.values()) {
 const OURS = 'this project';
 const names = [OURS, ...peers, ...checkouts.keys()];
 const seconds = new Map<string, number[]>(names.map((name) => [name, []]));
+const cpuSeconds = new Map<string, number[]>(names.map((name) => [name, []]));
 const failures: string[] = [];
 
-async function runOnce(name: string, dataset: Awaited<ReturnType<typeof readCourseDataset>>): Promise<number> {
-  if (name === OURS) {
-    const run = await runCourseDataset(dataset);
-    failures.push(...run.failures.map((failure) => `${OURS}: ${failure}`));
-    return run.seconds;
+/** One course run of `name`: its wall time, and the CPU of its processes from the kernel's count for reaped children. */
+async function runOnce(
+  name: string,
+  dataset: Awaited<ReturnType<typeof readCourseDataset>>,
+): Promise<{ seconds: number; cpuSeconds: number }> {
+  if (peers.includes(name as PeerName)) {
+    const run = await runPeer(name as PeerName, { peersDir });
+    failures.push(...run.failures);
+    return { seconds: run.seconds, cpuSeconds: run.cpuMs / 1000 };
   }
+  const cpuBefore = await reapedChildrenCpuMs();
   const checkout = checkouts.get(name);
-  if (checkout !== undefined) return checkoutCourseRun(name, checkout);
-  const { stdout } = await new Promise<{ stdout: string }>((resolve, reject) =>
-    execFile(runPeer!, [name, '1'], { maxBuffer: 1 << 20 }, (error, stdout) => (error ? reject(error) : resolve({ stdout }))),
-  );
-  if (!/check: rows=OK stored_winners=OK/.test(stdout)) failures.push(`${name}: ${stdout.trim().split('\n')[0]}`);
-  const match = /median_s=([0-9.]+)/.exec(stdout);
-  if (match === null) throw new Error(`${name}: run-peer.sh printed no median_s:\n${stdout}`);
-  return Number(match[1]);
-}
-
-/** One course run of the checkout at `dir`, with its own programs, in seconds. */
-async function checkoutCourseRun(name: string, dir: string): Promise<number> {
-  const { stdout, stderr, failed } = await new Promise<{ stdout: string; stderr: string; failed: boolean }>((done) =>
-    execFile(
-      process.execPath,
-      [join(dir, 'bench', 'bench.ts'), '--mode', 'course', '--runs', '1', '--json'],
-      { cwd: dir, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => done({ stdout, stderr, failed: error !== null }),
-    ),
-  );
-  if (failed) throw new Error(`${name}: its course run failed:\n${stderr.slice(-2000)}`);
-  const report = JSON.parse(stdout.trim().split('\n').at(-1)!) as { seconds: number; ok: boolean };
-  if (!report.ok) failures.push(`${name}: a wrong outcome:\n${stderr.slice(-2000)}`);
-  return report.seconds;
+  const run = await runCourseDataset(dataset, checkout === undefined ? {} : { binDir: join(checkout, 'src', 'bin') });
+  failures.push(...run.failures.map((failure) => `${name}: ${failure}`));
+  return { seconds: run.seconds, cpuSeconds: ((await reapedChildrenCpuMs()) - cpuBefore) / 1000 };
 }
 
 const { dir, source, cleanup } = await datasetDir(undefined);
@@ -95,39 +92,53 @@ try {
   for (let round = 0; round < runs; round++) {
     const order = names.map((_, i) => names[(i + round) % names.length]);
     for (const name of order) {
-      const s = await runOnce(name, dataset);
-      seconds.get(name)!.push(s);
-      process.stderr.write(`round ${round + 1}/${runs}: ${name} ${s.toFixed(3)} s\n`);
+      const run = await runOnce(name, dataset);
+      seconds.get(name)!.push(run.seconds);
+      cpuSeconds.get(name)!.push(run.cpuSeconds);
+      process.stderr.write(`round ${round + 1}/${runs}: ${name} ${run.seconds.toFixed(3)} s, CPU ${run.cpuSeconds.toFixed(2)} s\n`);
     }
   }
 } finally {
   await cleanup();
 }
 
-const ours = seconds.get(OURS)!;
-const rows = names.map((name) => {
-  const each = seconds.get(name)!;
-  const perRound = each.map((s, i) => ours[i] / s);
-  return {
-    name,
-    median: median(each),
-    min: Math.min(...each),
-    max: Math.max(...each),
-    ratioOfMedians: median(ours) / median(each),
-    medianOfRatios: median(perRound),
-  };
-});
+/** Each implementation's median, range and this project's ratio to it, of wall time or of CPU time. */
+function figures(of: Map<string, number[]>) {
+  const ours = of.get(OURS)!;
+  return new Map(
+    names.map((name) => {
+      const each = of.get(name)!;
+      return [
+        name,
+        {
+          median: median(each),
+          min: Math.min(...each),
+          max: Math.max(...each),
+          ratioOfMedians: median(ours) / median(each),
+          medianOfRatios: median(each.map((s, i) => ours[i] / s)),
+        },
+      ];
+    }),
+  );
+}
+const wall = figures(seconds);
+const cpu = figures(cpuSeconds);
+const rows = names.map((name) => ({ name, ...wall.get(name)!, cpu: cpu.get(name)! }));
 const f = (n: number) => n.toFixed(2);
 const lines = [
   `course dataset (${source}), server start to the last agency's exit, ${runs} interleaved rounds; ` +
     `${availableParallelism()} cpus (${cpus()[0]?.model.trim()}), load average ${loadBefore.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at end; Node ${process.versions.node}`,
+  "CPU: user + system of the implementation's own processes, from the kernel's count for reaped children",
   '',
-  '| implementation | median s | range s | this project ÷ it (medians) | this project ÷ it (median of rounds) |',
-  '|---|---:|---:|---:|---:|',
-  ...rows.map(
-    (r) =>
-      `| ${r.name} | ${f(r.median)} | ${f(r.min)}–${f(r.max)} | ${r.name === OURS ? '' : f(r.ratioOfMedians)} | ${r.name === OURS ? '' : f(r.medianOfRatios)} |`,
-  ),
+  '| implementation | median s | range s | ÷ (medians) | ÷ (median of rounds) | CPU median s | CPU range s | CPU ÷ (medians) | CPU ÷ (median of rounds) |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ...rows.map((r) => {
+    const ratios = (x: { ratioOfMedians: number; medianOfRatios: number }) =>
+      r.name === OURS ? ' | ' : `${f(x.ratioOfMedians)} | ${f(x.medianOfRatios)}`;
+    return `| ${r.name} | ${f(r.median)} | ${f(r.min)}–${f(r.max)} | ${ratios(r)} | ${f(r.cpu.median)} | ${f(r.cpu.min)}–${f(r.cpu.max)} | ${ratios(r.cpu)} |`;
+  }),
+  '',
+  "÷: this project's figure over the implementation's (below 1: this project is faster, or cheaper)",
 ];
 console.log(lines.join('\n'));
 if (failures.length > 0) console.error(`versus-peers: WRONG OUTCOMES\n${failures.join('\n')}`);

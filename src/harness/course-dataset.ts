@@ -64,6 +64,8 @@ export type CourseRunOptions = {
   agencyArgs?: string[];
   /** A directory made by lottery-pki: the run goes over mutual TLS, each agency with its own certificate. */
   pkiDir?: string;
+  /** Another checkout's src/bin: its programs are run (see ProgramOptions). */
+  binDir?: string;
 };
 
 /**
@@ -78,16 +80,14 @@ export async function runCourseDataset(dataset: CourseDataset, options: CourseRu
     const { pkiDir } = options;
     const serverTls = pkiDir === undefined ? [] : serverTlsArgs(pkiDir);
     const agencyTls = (id: number) => (pkiDir === undefined ? [] : clientTlsArgs(pkiDir, `agency-${id}`));
-    const server = await startServer([
-      '--data-dir',
-      dataDir,
-      '--agencies',
-      String(dataset.files.length),
-      ...serverTls,
-      ...(options.serverArgs ?? []),
-    ]);
+    const server = await startServer(
+      ['--data-dir', dataDir, '--agencies', String(dataset.files.length), ...serverTls, ...(options.serverArgs ?? [])],
+      { binDir: options.binDir },
+    );
     const agencies = dataset.files.map((file, i) =>
-      startAgency(i + 1, server.port, ['--data-file', file, ...agencyTls(i + 1), ...(options.agencyArgs ?? [])]),
+      startAgency(i + 1, server.port, ['--data-file', file, ...agencyTls(i + 1), ...(options.agencyArgs ?? [])], {
+        binDir: options.binDir,
+      }),
     );
     const finished = Promise.all(agencies.map((agency) => agency.result));
     let runs: AgencyRun[];

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 // The .mjs entry points, as npx and npm run them.
-const binPath = (name: string) => new URL(`../bin/${name}.mjs`, import.meta.url).pathname;
+const BIN_DIR = new URL('../bin/', import.meta.url).pathname;
 
 export type RunningProgram = {
   child: ChildProcess;
@@ -36,6 +36,8 @@ export type ProgramOptions = {
   cwd?: string;
   /** Told the child process as soon as it exists, before the program is ready. */
   onSpawn?: (child: ChildProcess) => void;
+  /** Where the programs' .mjs entries are: another checkout's src/bin, to time it with this harness. Default: this checkout's. */
+  binDir?: string;
 };
 
 const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
@@ -58,7 +60,7 @@ export async function stopAllPrograms(graceMs = 8000): Promise<void> {
 }
 
 export function startProgram(name: string, args: string[], options: ProgramOptions = {}): RunningProgram {
-  const child = spawn(process.execPath, [binPath(name), ...args], {
+  const child = spawn(process.execPath, [join(options.binDir ?? BIN_DIR, `${name}.mjs`), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     // It stops, as on SIGTERM, if this process dies without stopping it.
     env: { ...(options.env ?? process.env), LOTTERY_EXIT_WITH_PARENT: '1' },
