@@ -1,14 +1,20 @@
 // How the programs start: the version check an older Node gets instead of a
-// stack trace, and SIGTERM caught from a program's first instants, so that a
-// program stopped while it loads still logs and exits as it would later on.
+// stack trace, SIGTERM caught from a program's first instants, so that a
+// program stopped while it loads still logs and exits as it would later on,
+// and a server that listens first and serves once its Store is open.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { delimiter, join } from 'node:path';
 import { runtimeIsSupported, runtimeMessage } from '../src/runtime.mjs';
 import { CLOSED_PORT, startProgram, type RunningProgram } from '../src/harness/lottery-processes.ts';
-import { tempDir, within, writeAgencies } from './helpers/lottery-fixtures.ts';
+import { lockDataDir } from '../src/storage/data-dir-lock.ts';
+import { faultsEnv } from './helpers/fault-hooks.ts';
+import { agencyFiles, agencyFor, pollUntil, sorted, storedRows, tempDir, within, writeAgencies } from './helpers/lottery-fixtures.ts';
+import { connectRaw } from './helpers/raw-connection.ts';
+import { fetchMonitor, monitorPortOf } from './helpers/monitor-client.ts';
 
 const binDir = new URL('../src/bin/', import.meta.url).pathname;
 
@@ -111,4 +117,78 @@ test('a server whose port is taken says so before it makes its data dir or names
     failures[0],
     new RegExp(`ERROR +action: start \\| result: fail \\| error: listen EADDRINUSE: address already in use 127\\.0\\.0\\.1:${port}$`),
   );
+});
+
+const BIND = /action: bind \| result: success \| host: 127\.0\.0\.1 \| port: (\d+)/;
+
+test('a server accepts while its Store is still opening, holds those connections unanswered, and serves them once it is open', async (t) => {
+  const { dir, files, rows } = await agencyFiles(t, [{ count: 500, winnerRows: [7] }]);
+  const dataDir = join(dir, 'server');
+  const storeMayOpen = join(dir, 'store-may-open');
+  const server = startProgram(
+    'lottery-server',
+    ['--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--agencies', '1', '--http-port', '0'],
+    { env: faultsEnv({ storeOpensWhen: storeMayOpen }) },
+  );
+  t.teardown(() => server.child.kill('SIGKILL'));
+  const port = Number((await server.waitForLine(BIND, { timeoutMs: 60_000 }))[1]);
+
+  // A monitor's PING and a whole agency, both accepted before the Store is open.
+  const early = await connectRaw(port);
+  t.teardown(() => early.destroy());
+  let answeredBeforeOpen = false;
+  early.socket.on('data', () => (answeredBeforeOpen ||= !existsSync(storeMayOpen)));
+  early.send({ type: 'PING' });
+  const agency = agencyFor(t, 1, port, ['--data-file', files[0]]);
+  await agency.waitForLine(/action: config \| result: success/);
+
+  // The session worker is up and the supervisor knows it (its figures are in
+  // /metrics): a connection handed to it now would be answered. Still none is.
+  await server.waitForLine(/action: listen_http \| result: success/);
+  const monitor = monitorPortOf(server);
+  await pollUntil(async () => /^lottery_batches_total/m.test((await fetchMonitor(monitor, '/metrics')).body), 'a session worker up', {
+    everyMs: 50,
+  });
+  t.is((await fetchMonitor(monitor, '/readyz')).status, 503, 'not ready while the Store is closed');
+  t.false(answeredBeforeOpen, 'the PING was not answered before the Store opened');
+  t.false(
+    server.lines.some((line) => /action: (listen|loteria) /.test(line)),
+    server.lines.join('\n'),
+  );
+  t.false(
+    agency.lines.some((line) => /action: conexion \| result: success/.test(line)),
+    'the agency was not welcomed before the Store opened',
+  );
+
+  await writeFile(storeMayOpen, '');
+  t.deepEqual(await early.receive(), { type: 'PONG' });
+  t.false(answeredBeforeOpen);
+  t.is(await within(agency.exited, 'the agency'), 0, agency.lines.join('\n'));
+  t.deepEqual(sorted(await storedRows(t, dataDir)), sorted(rows));
+  const at = (pattern: RegExp) => server.lines.findIndex((line) => pattern.test(line));
+  t.true(at(BIND) < at(/action: loteria /) && at(/action: loteria /) < at(/action: listen \| result: success/), server.lines.join('\n'));
+  server.child.kill('SIGTERM');
+  t.is(await within(server.exited, 'the server'), 0);
+});
+
+test('a server whose data dir is locked by another has listened, but exits 1 before it touches a file there', async (t) => {
+  const dataDir = join(await tempDir(t), 'server');
+  const lock = await lockDataDir(dataDir);
+  t.teardown(() => lock.release());
+  const before = sorted(await readdir(dataDir));
+  const server = startProgram('lottery-server', ['--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir]);
+  t.is(await within(server.exited, 'the server'), 1);
+  t.true(
+    server.lines.some((line) => BIND.test(line)),
+    server.lines.join('\n'),
+  );
+  t.regex(
+    server.lines.find((line) => /action: start \| result: fail/.test(line)) ?? '',
+    new RegExp(`is in use by the server with pid ${process.pid} .*: one server per data dir$`),
+  );
+  t.false(
+    server.lines.some((line) => /action: (listen|loteria) /.test(line)),
+    server.lines.join('\n'),
+  );
+  t.deepEqual(sorted(await readdir(dataDir)), before, 'no file made in the data dir');
 });

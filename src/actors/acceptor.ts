@@ -1,6 +1,9 @@
 // Acceptor actor. Runs on the supervisor thread: owns the listening socket
 // and hands every accepted connection, paused and unread, to a session
-// worker. It also holds the line on how many connections are open at once,
+// worker. It listens before the server can serve (the store still
+// recovering, the session workers still booting): what it accepts meanwhile
+// it holds, unread and unanswered, and hands over once told to serve. It
+// also holds the line on how many connections are open at once,
 // and on how many from one address have not yet shown who they are (TLS
 // handshake and HELLO): one address flooding the server with connections
 // cannot then crowd out an agency connecting from another. Refusals are
@@ -46,6 +49,13 @@ export class Acceptor {
   /** Refused connections still open while they are told why. */
   #refusing = 0;
   #nextConnection = 1;
+  /**
+   * Connections accepted before serve(): paused, so not a byte is read or
+   * written until a session worker has them. They count against the limits
+   * like any other, so a flood while the server starts is bounded alike.
+   */
+  readonly #held: Array<{ socket: Socket; connection: number }> = [];
+  #serving = false;
 
   constructor(options: AcceptorOptions) {
     this.#options = options;
@@ -62,6 +72,17 @@ export class Acceptor {
         resolve(this.#server.address() as AddressInfo);
       });
     });
+  }
+
+  /** Connections accepted and held until serve(). */
+  get held(): number {
+    return this.#held.length;
+  }
+
+  /** From now on every accepted connection goes to `dispatch`, those held first, in the order they came. */
+  serve(): void {
+    this.#serving = true;
+    for (const { socket, connection } of this.#held.splice(0)) this.#options.dispatch(socket, connection);
   }
 
   /** Refused connections still open while they are told why: never more than REFUSALS_AT_ONCE. */
@@ -85,8 +106,12 @@ export class Acceptor {
     else this.#unauthenticatedByAddress.set(address, left);
   }
 
-  /** Stops accepting; connections already handed over are the workers' to close. */
+  /** Stops accepting and resets the connections still held; those handed over are the workers' to close. */
   close(): Promise<void> {
+    for (const { socket, connection } of this.#held.splice(0)) {
+      socket.destroy();
+      this.released(connection);
+    }
     return new Promise((resolve) => {
       if (!this.#server.listening) return resolve();
       this.#server.close(() => resolve());
@@ -106,7 +131,8 @@ export class Acceptor {
     this.#open.add(connection);
     this.#unauthenticated.set(connection, address);
     this.#unauthenticatedByAddress.set(address, pending + 1);
-    this.#options.dispatch(socket, connection);
+    if (this.#serving) this.#options.dispatch(socket, connection);
+    else this.#held.push({ socket, connection });
   }
 
   #refuse(socket: Socket, reason: string): void {

@@ -9,6 +9,8 @@ import type { StoreApi } from './store-api.ts';
 import type { SessionStore } from './store-client.ts';
 
 export type FaultHooks = {
+  /** Awaited by the store worker before it opens the Store: a Store slow to recover. */
+  beforeStoreOpens?: () => Promise<void>;
   /** Wraps the Store's face, as the store worker exposes it. */
   store?: (store: StoreApi) => StoreApi;
   /** Wraps session worker `worker`'s handle on the Store. */

@@ -35,6 +35,8 @@ let status: () => LotteryStatus = () => {
 const metrics = storeMetrics(() => status());
 
 try {
+  const hooks = await loadFaultHooks();
+  await hooks.beforeStoreOpens?.();
   const store = await Store.open({
     dataDir: data.dataDir,
     fsync: data.fsync,
@@ -55,7 +57,7 @@ try {
   });
   const connected: MessagePort[] = [];
   const face = actorFace(store, STORE_API);
-  const exposed = (await loadFaultHooks()).store?.(face) ?? face;
+  const exposed = hooks.store?.(face) ?? face;
   const snapshot = store.snapshot();
   // A stored lottery that contradicts --agencies gets no Lottery: it could draw for the wrong agencies on resume.
   const refused = contradictsStoredLottery(snapshot, data.agencies, data.dataDir);

@@ -1,21 +1,22 @@
-// Supervisor. Runs on the main thread of lottery-server: starts the store
-// worker (which runs the Store and the Lottery), the Acceptor here, and W
-// session workers; wires the session workers' MessagePorts to the store
-// worker; replaces a session worker that dies; and on stop closes
-// everything in order, logging one line per resource closed.
+// Supervisor. Runs on the main thread of lottery-server: starts the
+// Acceptor here first of all (agencies may connect while the rest boots),
+// then takes the data dir's lock and starts the store worker (which runs the
+// Store and the Lottery) and W session workers; wires the session workers'
+// MessagePorts to the store worker; lets the Acceptor hand its connections
+// over once all of them are up; replaces a session worker that dies; and on
+// stop closes everything in order, logging one line per resource closed.
 
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { ServerConfig } from '../config/server-config.ts';
 import { logEvent, type Logger } from '../log/logger.ts';
 import { lockDataDir, type DataDirLock } from '../storage/data-dir-lock.ts';
 import { Acceptor } from './acceptor.ts';
-import { AggregatorRegistry } from 'prom-client';
 import type { LotteryStatus } from '../ledger/lottery-status.ts';
-import { startMonitorServer, type MonitorServer } from '../http/monitor-server.ts';
-import { mainMetrics, type MetricsSnapshot } from '../metrics/lottery-metrics.ts';
+import type { MonitorServer } from '../http/monitor-server.ts';
+import type { MetricsSnapshot } from '../metrics/lottery-metrics.ts';
 import { projectVersion } from '../config/program-config.ts';
 import type { ServerTlsFiles } from '../transport/server-transport.ts';
 import type {
@@ -108,11 +109,41 @@ export class Supervisor {
 
   async #start(): Promise<void> {
     const config = this.#config;
-    // A port in use (another server, often) stops the start before the data
-    // dir is made or locked and before any line says which lottery this is.
-    // The real listen comes once the Store is up and can fail still, if
-    // another program takes the port meanwhile.
-    if (config.port !== 0) await portIsFree(config.host, config.port);
+    // Listen first: agencies may connect from now on, while the rest boots;
+    // the Acceptor holds what it accepts, unread and unanswered, until the
+    // Store is open and the session workers are up. A port in use stops the
+    // start here, before the data dir is made or locked and before any line
+    // says which lottery this is.
+    this.#acceptor = new Acceptor({
+      host: config.host,
+      port: config.port,
+      maxConnections: config.maxConnections,
+      maxUnauthenticatedPerAddress: config.maxUnauthenticatedPerAddress,
+      log: this.#log,
+      logRefusals: config.logRefusals,
+      dispatch: (socket, connection) => this.#dispatch(socket, connection),
+    });
+    this.#address = await this.#acceptor.listen();
+    logEvent(this.#log, 'info', 'bind', 'success', {
+      host: this.#address.address,
+      port: this.#address.port,
+      tls: this.#tls === undefined ? 'off' : 'on',
+      aviso: 'connections wait until the store is open',
+    });
+    try {
+      await this.#boot();
+    } catch (error) {
+      // Whatever it held is reset unread: nothing was answered, nothing stored.
+      await this.#acceptor.close();
+      throw error;
+    }
+    this.#acceptor.serve();
+    this.#listening = true;
+  }
+
+  /** Everything but the Acceptor: the lock, the HTTP endpoint, the store worker and the session workers. */
+  async #boot(): Promise<void> {
+    const config = this.#config;
     // Before anything touches the data dir: a second server stops here.
     this.#lock = await lockDataDir(config.dataDir);
     void this.#lock.lost.then((error) => {
@@ -171,18 +202,8 @@ export class Supervisor {
       throw new Error(started.refused);
     }
     await sessionsStarted;
-
-    this.#acceptor = new Acceptor({
-      host: config.host,
-      port: config.port,
-      maxConnections: config.maxConnections,
-      maxUnauthenticatedPerAddress: config.maxUnauthenticatedPerAddress,
-      log: this.#log,
-      logRefusals: config.logRefusals,
-      dispatch: (socket, connection) => this.#dispatch(socket, connection),
-    });
-    this.#address = await this.#acceptor.listen();
-    this.#listening = true;
+    // Said once the server serves: what `listen` has always meant to an
+    // operator (and to a health check) is that the lottery is open.
     logEvent(this.#log, 'info', 'listen', 'success', {
       host: this.#address.address,
       port: this.#address.port,
@@ -192,6 +213,12 @@ export class Supervisor {
   }
 
   async #startMonitor(port: number): Promise<void> {
+    // Loaded only for --http-port: prom-client alone costs a Node start's worth of the main thread.
+    const [{ AggregatorRegistry }, { startMonitorServer }, { mainMetrics }] = await Promise.all([
+      import('prom-client'),
+      import('../http/monitor-server.ts'),
+      import('../metrics/lottery-metrics.ts'),
+    ]);
     const config = this.#config;
     const tls = config.httpPlain ? undefined : this.#tls;
     const info = { version: projectVersion(), agencies: config.agencies, store: 'file' };
@@ -433,16 +460,6 @@ export class Supervisor {
     await this.#lock?.release();
     logEvent(log, 'info', 'shutdown', 'success');
   }
-}
-
-/** Resolves if host:port can be listened on now; rejects with the error a listen there gives (EADDRINUSE, EACCES). */
-async function portIsFree(host: string, port: number): Promise<void> {
-  const probe = createServer();
-  await new Promise<void>((resolve, reject) => {
-    probe.once('error', reject);
-    probe.listen({ host, port, exclusive: true }, resolve);
-  });
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
 }
 
 async function finishesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {

@@ -5,11 +5,20 @@
 //   LOTTERY_FAULT_SESSION_CRASH_AFTER_BATCHES=N  each of session workers
 //     1..LOTTERY_FAULT_CRASHING_SESSION_WORKERS dies the same way once it has
 //     passed N batches on; their replacements serve on.
+//   LOTTERY_FAULT_STORE_OPENS_WHEN=FILE  the store worker does not open the
+//     Store until FILE exists: a Store slow to recover, for as long as a test likes.
 import type { StoreApi } from '../../src/actors/store-api.ts';
 import type { SessionStore } from '../../src/actors/store-client.ts';
+import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FAULT_HOOKS_VARIABLE } from '../../src/actors/fault-hooks.ts';
 
-export type Faults = { storeCrashAfterBatches?: number; sessionCrashAfterBatches?: number; crashingSessionWorkers?: number };
+export type Faults = {
+  storeCrashAfterBatches?: number;
+  sessionCrashAfterBatches?: number;
+  crashingSessionWorkers?: number;
+  storeOpensWhen?: string;
+};
 
 /** The environment that gives lottery-server's workers these faults. */
 export function faultsEnv(faults: Faults): NodeJS.ProcessEnv {
@@ -18,6 +27,7 @@ export function faultsEnv(faults: Faults): NodeJS.ProcessEnv {
   if (faults.sessionCrashAfterBatches !== undefined)
     env.LOTTERY_FAULT_SESSION_CRASH_AFTER_BATCHES = String(faults.sessionCrashAfterBatches);
   if (faults.crashingSessionWorkers !== undefined) env.LOTTERY_FAULT_CRASHING_SESSION_WORKERS = String(faults.crashingSessionWorkers);
+  if (faults.storeOpensWhen !== undefined) env.LOTTERY_FAULT_STORE_OPENS_WHEN = faults.storeOpensWhen;
   return env;
 }
 
@@ -29,6 +39,17 @@ function crash(message: string): Promise<never> {
     throw new Error(`injected fault: ${message}`);
   });
   return new Promise(() => undefined);
+}
+
+/** Waits, at most a minute (then the store fails to start), for the file that lets the Store open. */
+export async function beforeStoreOpens(): Promise<void> {
+  const file = process.env.LOTTERY_FAULT_STORE_OPENS_WHEN;
+  if (file === undefined) return;
+  const deadline = performance.now() + 60_000;
+  while (!existsSync(file)) {
+    if (performance.now() >= deadline) throw new Error(`injected fault: ${file} did not appear within a minute`);
+    await sleep(20);
+  }
 }
 
 export function store(face: StoreApi): StoreApi {
