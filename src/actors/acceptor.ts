@@ -9,8 +9,9 @@
 // cannot then crowd out an agency connecting from another. Refusals are
 // logged at a bounded rate, since a peer can cause as many as it likes.
 
-import net, { type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../log/logger.ts';
+import { listenEarly, type EarlyListener } from '../transport/early-listener.ts';
 import { RateLimitedLog } from '../log/rate-limited-log.ts';
 import { loadRefusal } from '../transport/load-refusal.ts';
 import { ErrorCode } from '../errors.ts';
@@ -36,11 +37,13 @@ export type AcceptorOptions = {
   logRefusals?: number;
   /** Takes ownership of an accepted socket. */
   dispatch: (socket: Socket, connection: number) => void;
+  /** The listening socket lottery-server opened before it loaded the rest (see early-listener.ts); without it the Acceptor opens one on host:port. */
+  listening?: EarlyListener;
 };
 
 export class Acceptor {
   readonly #options: AcceptorOptions;
-  readonly #server: net.Server;
+  #listener: EarlyListener | undefined;
   readonly #open = new Set<number>();
   /** Connections not yet authenticated, with their address, and how many each address has. */
   readonly #unauthenticated = new Map<number, string>();
@@ -60,18 +63,14 @@ export class Acceptor {
   constructor(options: AcceptorOptions) {
     this.#options = options;
     this.#refusals = new RateLimitedLog(options.log, options.logRefusals);
-    // pauseOnConnect: not one byte is read here; the session worker reads them all.
-    this.#server = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => this.#accept(socket));
   }
 
-  listen(): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen({ host: this.#options.host, port: this.#options.port, backlog: 4096 }, () => {
-        this.#server.off('error', reject);
-        resolve(this.#server.address() as AddressInfo);
-      });
-    });
+  /** Listens (or takes over the early listener), then accepts: what came before is counted now, in the order it came. */
+  async listen(): Promise<AddressInfo> {
+    // pauseOnConnect: not one byte is read here; the session worker reads them all.
+    this.#listener = this.#options.listening ?? (await listenEarly(this.#options.host, this.#options.port));
+    for (const socket of this.#listener.handOver((socket) => this.#accept(socket))) this.#accept(socket);
+    return this.#listener.address;
   }
 
   /** Connections accepted and held until serve(). */
@@ -113,8 +112,9 @@ export class Acceptor {
       this.released(connection);
     }
     return new Promise((resolve) => {
-      if (!this.#server.listening) return resolve();
-      this.#server.close(() => resolve());
+      const server = this.#listener?.server ?? this.#options.listening?.server;
+      if (server === undefined || !server.listening) return resolve();
+      server.close(() => resolve());
     });
   }
 

@@ -19,6 +19,7 @@ import type { MonitorServer } from '../http/monitor-server.ts';
 import type { MetricsSnapshot } from '../metrics/lottery-metrics.ts';
 import { projectVersion } from '../config/program-config.ts';
 import type { ServerTlsFiles } from '../transport/server-transport.ts';
+import type { EarlyListener } from '../transport/early-listener.ts';
 import type {
   FromSessionWorker,
   FromStoreWorker,
@@ -75,12 +76,18 @@ export class Supervisor {
     this.#tls = tls;
   }
 
-  /** `tls`: the files already read (see loadServerTls); without them the server speaks plaintext. */
-  /** Starts the server; a failure is logged here (`start | fail`, before any line its clean-up writes), then thrown. */
-  static async start(config: ServerConfig, log: Logger, tls?: ServerTlsFiles): Promise<Supervisor> {
+  /**
+   * Starts the server; a failure is logged here (`start | fail`, before any
+   * line its clean-up writes), then thrown. `tls`: the files already read
+   * (see loadServerTls); without them the server speaks plaintext.
+   * `listening`: the socket lottery-server opened first of all, or the
+   * error that listen met; without it the server listens here.
+   */
+  static async start(config: ServerConfig, log: Logger, tls?: ServerTlsFiles, listening?: EarlyListener | Error): Promise<Supervisor> {
     const supervisor = new Supervisor(config, log, tls);
     try {
-      await supervisor.#start();
+      if (listening instanceof Error) throw listening;
+      await supervisor.#start(listening);
     } catch (error) {
       if (!supervisor.#startFailureLogged) logEvent(log, 'error', 'start', 'fail', { error: (error as Error).message });
       throw error;
@@ -107,7 +114,7 @@ export class Supervisor {
     return this.#failure.promise;
   }
 
-  async #start(): Promise<void> {
+  async #start(listening: EarlyListener | undefined): Promise<void> {
     const config = this.#config;
     // Listen first: agencies may connect from now on, while the rest boots;
     // the Acceptor holds what it accepts, unread and unanswered, until the
@@ -122,6 +129,7 @@ export class Supervisor {
       log: this.#log,
       logRefusals: config.logRefusals,
       dispatch: (socket, connection) => this.#dispatch(socket, connection),
+      ...(listening === undefined ? {} : { listening }),
     });
     this.#address = await this.#acceptor.listen();
     logEvent(this.#log, 'info', 'bind', 'success', {

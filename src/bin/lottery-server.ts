@@ -6,12 +6,20 @@ prepareRuntime('lottery-server');
 const { configOrExit } = await import('../config/program-config.ts');
 const { checkHttpSettings, loadResultsSignerOrExit, loadServerConfig, serverProgram, serverSchema } =
   await import('../config/server-config.ts');
+const config = configOrExit(() => loadServerConfig(process.argv.slice(2), process.env));
+
+// Listen first, before the logger, TLS and the actors load: an agency
+// started beside the server connects at once, and is held until the server
+// serves (see Supervisor). A failure (the port taken) is said by
+// Supervisor.start, after the config line.
+const { listenEarly } = await import('../transport/early-listener.ts');
+const listening = await listenEarly(config.host, config.port).catch((error: unknown) => error as Error);
+
 const { loadServerTls } = await import('../config/tls-settings.ts');
 const { certificateNames, certificateNamesHost } = await import('../config/tls-checks.ts');
 const { createLogger, logConfig, logEvent } = await import('../log/logger.ts');
 const { Supervisor } = await import('../actors/supervisor.ts');
 
-const config = configOrExit(() => loadServerConfig(process.argv.slice(2), process.env));
 const tls = configOrExit(() => loadServerTls(serverProgram, serverSchema, config));
 configOrExit(() => checkHttpSettings(config, tls !== undefined));
 const signer = await loadResultsSignerOrExit(config).catch((error: unknown) =>
@@ -74,7 +82,7 @@ onStopSignal((signal, count) => {
 });
 
 try {
-  supervisor = await Supervisor.start(config, log, tls);
+  supervisor = await Supervisor.start(config, log, tls, listening);
 } catch {
   // Supervisor.start has said why (`start | fail`).
   process.exit(1);

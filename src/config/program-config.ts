@@ -1,6 +1,6 @@
 import convict from 'convict';
 import { readFileSync } from 'node:fs';
-import { LOG_FORMATS, LOG_LEVELS } from '../log/logger.ts';
+import { LOG_FORMATS, LOG_LEVELS } from '../log/log-settings.ts';
 import { readFlags, type KnownFlags } from './command-line.ts';
 import { readConfigFile, type ConfigFile } from './config-file.ts';
 import { validatorOf, type SettingFormat } from './formats.ts';

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
-import { loadResultsSigner, ResultsSignerFileError, type ResultsSigner } from '../audit/results.ts';
+import type { ResultsSigner } from '../audit/results.ts';
 import {
   configFileSetting,
   flagAndVariable,
@@ -220,6 +220,8 @@ export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv): Server
 /** The results signer's files checked at start: exits 2 naming the flag and the file when they do not read or pair. */
 export async function loadResultsSignerOrExit(config: ServerConfig): Promise<ResultsSigner | undefined> {
   if (config.resultsCert === '') return undefined;
+  // Loaded only when asked for: node:crypto's keys and certificates are no part of a plain start.
+  const { loadResultsSigner, ResultsSignerFileError } = await import('../audit/results.ts');
   try {
     return await loadResultsSigner(config.resultsCert, config.resultsKey);
   } catch (error) {

@@ -5,7 +5,10 @@
 // what its flag says it is, and the first problem is told with the flag's
 // key. Pure functions of the files' text.
 
-import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
+
+// node:crypto is loaded on the first check: a plaintext start makes none.
+const crypto = () => process.getBuiltinModule('node:crypto');
 
 export type TlsFileKey = 'tlsCa' | 'tlsCert' | 'tlsKey';
 export type TlsFileProblem = { key: TlsFileKey; problem: string };
@@ -21,7 +24,7 @@ function certificateIn(text: string): X509Certificate | string {
   if (holdsPrivateKey(text) && !holdsCertificate(text)) return 'holds a private key where a certificate is expected';
   if (!holdsCertificate(text)) return 'holds no PEM certificate (-----BEGIN CERTIFICATE-----)';
   try {
-    return new X509Certificate(text);
+    return new (crypto().X509Certificate)(text);
   } catch (error) {
     return `holds no readable certificate: ${(error as Error).message}`;
   }
@@ -68,12 +71,12 @@ export function tlsFileProblem(
   }
   let key;
   try {
-    key = createPrivateKey(files.key);
+    key = crypto().createPrivateKey(files.key);
   } catch (error) {
     return { key: 'tlsKey', problem: `${paths.tlsKey} holds no readable private key: ${(error as Error).message}` };
   }
-  const der = (of: ReturnType<typeof createPublicKey>) => of.export({ type: 'spki', format: 'der' });
-  if (!der(createPublicKey(key)).equals(der(cert.publicKey))) {
+  const der = (of: import('node:crypto').KeyObject) => of.export({ type: 'spki', format: 'der' });
+  if (!der(crypto().createPublicKey(key)).equals(der(cert.publicKey))) {
     return { key: 'tlsKey', problem: `${paths.tlsKey} is not the key of ${paths.tlsCert}: give the .key made with that .crt` };
   }
   return undefined;
@@ -88,11 +91,11 @@ const ANY_ADDRESS = new Set(['0.0.0.0', '::', '']);
  */
 export function certificateNamesHost(certPem: string, host: string): boolean {
   if (ANY_ADDRESS.has(host)) return true;
-  const cert = new X509Certificate(certPem);
+  const cert = new (crypto().X509Certificate)(certPem);
   return /^[\d.]+$|:/.test(host) ? cert.checkIP(host) !== undefined : cert.checkHost(host) !== undefined;
 }
 
 /** The names a certificate is for, as a person reads them. */
 export function certificateNames(certPem: string): string {
-  return new X509Certificate(certPem).subjectAltName ?? '(none)';
+  return new (crypto().X509Certificate)(certPem).subjectAltName ?? '(none)';
 }

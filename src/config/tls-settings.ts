@@ -3,7 +3,6 @@
 // server, a revocation list), and their reading at start, so that a missing
 // or mismatched file stops the program with a message that names its flag.
 
-import { X509Certificate, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { loadTls } from '../transport/tls-module.ts';
 import { tlsFileProblem } from './tls-checks.ts';
@@ -70,6 +69,8 @@ function checkCrlSigner(program: ProgramInfo, schema: Schema, path: string, crlP
     const { tbs, algorithm, signature } = signedParts(crlDer(crlPem));
     const hash = HASH_OF_SIGNATURE[algorithm];
     if (hash === undefined) throw new Error(`its signature algorithm (OID bytes ${algorithm}) is not one lottery-pki uses`);
+    // node:crypto only where TLS is configured: a plaintext start does without it.
+    const { X509Certificate, verify } = process.getBuiltinModule('node:crypto');
     signed = verify(hash, tbs, new X509Certificate(caPem).publicKey, signature);
   } catch (error) {
     fail(program, schema, 'tlsCrl', `${path} is not a revocation list this server can read: ${(error as Error).message}`);

@@ -10,10 +10,8 @@ import { pino, type Logger, type DestinationStream } from 'pino';
 // NO_COLOR) the text line's level is coloured, so warnings and errors stand out.
 
 export type { Logger };
-export type LogFormat = 'text' | 'json';
-export const LOG_FORMATS = ['text', 'json'] as const;
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log-settings.ts';
+import type { LogFormat, LogLevel } from './log-settings.ts';
 export type EventResult = 'success' | 'fail' | 'in_progress';
 
 export type LoggerOptions = {
