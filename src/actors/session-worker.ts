@@ -19,7 +19,6 @@ import type { StoreApi } from './store-api.ts';
 import { StoreClient } from './store-client.ts';
 import type { FromSessionWorker, SessionWorkerData, ToSessionWorker } from './worker-messages.ts';
 import { CLOSED_UNSPOKEN, ConnectionRefused } from '../errors.ts';
-import { BatchOutcome, sessionMetrics } from '../metrics/lottery-metrics.ts';
 
 const data = workerData as SessionWorkerData;
 const log = createLogger({
@@ -38,14 +37,22 @@ const handshakes = new Set<AbortController>();
 const refusals = new RateLimitedLog(log, data.logRefusals);
 let stopping = false;
 const reply = (message: FromSessionWorker) => port.postMessage(message);
-const metrics = sessionMetrics();
-/** Each outcome's counter, bound once: the ledger's outcomes as the metrics name them (a gap, or bets after FINISH or the draw, is `refused`). */
-const batchCounters = {
-  stored: metrics.batches.labels(BatchOutcome.STORED),
-  duplicate: metrics.batches.labels(BatchOutcome.DUPLICATE),
-  invalid: metrics.batches.labels(BatchOutcome.INVALID),
-  rejected: metrics.batches.labels(BatchOutcome.REFUSED),
-} as const;
+// Measured only with --http-port, where someone can read it: prom-client is
+// not even loaded otherwise (it costs a thread's start a Node start's worth).
+const measured = data.metrics === true ? await sessionMeasures() : undefined;
+
+async function sessionMeasures() {
+  const { BatchOutcome, sessionMetrics } = await import('../metrics/lottery-metrics.ts');
+  const metrics = sessionMetrics();
+  /** Each outcome's counter, bound once: the ledger's outcomes as the metrics name them (a gap, or bets after FINISH or the draw, is `refused`). */
+  const batchCounters = {
+    stored: metrics.batches.labels(BatchOutcome.STORED),
+    duplicate: metrics.batches.labels(BatchOutcome.DUPLICATE),
+    invalid: metrics.batches.labels(BatchOutcome.INVALID),
+    rejected: metrics.batches.labels(BatchOutcome.REFUSED),
+  } as const;
+  return { metrics, batchCounters };
+}
 
 port.on('message', async (message: ToSessionWorker) => {
   switch (message.type) {
@@ -69,7 +76,7 @@ port.on('message', async (message: ToSessionWorker) => {
       break;
     }
     case 'metrics':
-      reply({ type: 'metrics', id: message.id, metrics: await metrics.registry.getMetricsAsJSON() });
+      if (measured !== undefined) reply({ type: 'metrics', id: message.id, metrics: await measured.metrics.registry.getMetricsAsJSON() });
       break;
     case 'replace':
       sessions.get(message.connection)?.replace(message.by);
@@ -105,11 +112,11 @@ function startSession(connection: number, stream: Socket, identity: Identity | u
     frameTimeoutMs: data.frameTimeoutMs,
     onHello: (agency) => reply({ type: 'hello', connection, agency }),
     // Measured only where someone can read it: without --http-port a batch costs nothing more.
-    ...(data.metrics === true
+    ...(measured !== undefined
       ? {
-          onAnswered: (outcome: keyof typeof batchCounters, seconds: number) => {
-            batchCounters[outcome].inc();
-            metrics.ack.observe(seconds);
+          onAnswered: (outcome: keyof typeof measured.batchCounters, seconds: number) => {
+            measured.batchCounters[outcome].inc();
+            measured.metrics.ack.observe(seconds);
           },
         }
       : {}),

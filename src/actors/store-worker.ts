@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { buildResults, loadResultsSigner, RESULTS_FILE, writeResults } from '../audit/results.ts';
 import { contradictsStoredLottery } from '../ledger/index.ts';
 import { BetRate, lotteryStatus, type LotteryStatus } from '../ledger/lottery-status.ts';
-import { storeMetrics } from '../metrics/lottery-metrics.ts';
 import { createLogger, logEvent } from '../log/logger.ts';
 import { actorFace } from './actor-face.ts';
 import { loadFaultHooks } from './fault-hooks.ts';
@@ -32,7 +31,8 @@ let betsPerSecond = 0;
 let status: () => LotteryStatus = () => {
   throw new Error('the store is not open');
 };
-const metrics = storeMetrics(() => status());
+// prom-client only with --http-port, where someone can read the figures: it costs a thread's start a Node start's worth.
+const metrics = data.metrics === true ? (await import('../metrics/lottery-metrics.ts')).storeMetrics(() => status()) : undefined;
 
 try {
   const hooks = await loadFaultHooks();
@@ -41,7 +41,7 @@ try {
     dataDir: data.dataDir,
     fsync: data.fsync,
     log,
-    ...(data.metrics === true
+    ...(metrics !== undefined
       ? {
           onCommit: (seconds: number, bets: number) => {
             metrics.commitSeconds.observe(seconds);
@@ -119,7 +119,7 @@ try {
           type: 'observed',
           id: message.id,
           ...(lottery === undefined ? {} : { status: status() }),
-          metrics: await metrics.registry.getMetricsAsJSON(),
+          metrics: metrics === undefined ? [] : await metrics.registry.getMetricsAsJSON(),
         });
         break;
       case 'stop-lottery':
