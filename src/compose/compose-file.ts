@@ -232,7 +232,10 @@ function agencyService(id: number): Service {
       [agencySchema.tlsKey.env]: tls.key,
     },
     volumes: [inputs(agencyName(id))],
-    // An agency gives up after --retry-timeout; it starts once the server answers PING.
-    depends_on: { [SERVER]: { condition: 'service_healthy' } },
+    // With the server, not after its health check: the server listens first
+    // thing and holds connections until it serves, and an agency retries a
+    // refused one (up to --retry-timeout), so waiting for a check interval
+    // would only add to the run. Its files come from the setup.
+    depends_on: { [SETUP]: { condition: 'service_completed_successfully' }, [SERVER]: { condition: 'service_started' } },
   };
 }

@@ -70,8 +70,10 @@ export type CourseRunOptions = {
 
 /**
  * Runs the real programs on the dataset once: a server on a fresh data dir
- * (removed afterwards), agencies 1..N on their files, all at once. Checks the
- * outcome against the dataset and times server start to the last agency's exit.
+ * (removed afterwards), agencies 1..N on their files, all at once as soon as
+ * the server accepts connections (its `bind` line: it holds them until its
+ * Store is open). Checks the outcome against the dataset and times server
+ * start to the last agency's exit.
  */
 export async function runCourseDataset(dataset: CourseDataset, options: CourseRunOptions = {}): Promise<CourseRun> {
   const dataDir = await mkdtemp(join(tmpdir(), 'lottery-course-'));
@@ -82,13 +84,15 @@ export async function runCourseDataset(dataset: CourseDataset, options: CourseRu
     const agencyTls = (id: number) => (pkiDir === undefined ? [] : clientTlsArgs(pkiDir, `agency-${id}`));
     const server = await startServer(
       ['--data-dir', dataDir, '--agencies', String(dataset.files.length), ...serverTls, ...(options.serverArgs ?? [])],
-      { binDir: options.binDir },
+      { binDir: options.binDir, ready: 'bind' },
     );
     const agencies = dataset.files.map((file, i) =>
       startAgency(i + 1, server.port, ['--data-file', file, ...agencyTls(i + 1), ...(options.agencyArgs ?? [])], {
         binDir: options.binDir,
       }),
     );
+    // A server that stops before the agencies are done (it could not open its Store) stops them too.
+    void server.exited.then(() => agencies.forEach((agency) => agency.child.kill('SIGTERM')));
     const finished = Promise.all(agencies.map((agency) => agency.result));
     let runs: AgencyRun[];
     let seconds: number;

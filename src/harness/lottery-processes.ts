@@ -146,10 +146,13 @@ export type ServerOptions = ProgramOptions & {
   startTimeoutMs?: number;
   /**
    * How to tell that the server listens, and on which port: its `listen` log
-   * line (the default), or, for a log level that hides that line (warn and
-   * above), its listening socket as the kernel lists it (Linux).
+   * line (the default: it serves), its `bind` line (it accepts, and holds
+   * connections until it serves: agencies may start; a server older than
+   * that line is ready at `listen`), or, for a log level
+   * that hides those lines (warn and above), its listening socket as the
+   * kernel lists it (Linux).
    */
-  ready?: 'log' | 'socket';
+  ready?: 'log' | 'bind' | 'socket';
 };
 
 /**
@@ -164,7 +167,15 @@ export async function startServer(args: string[], options: ServerOptions = {}): 
   let port: number;
   try {
     if (ready === 'socket') port = await waitForListening(program, timeoutMs);
-    else {
+    else if (ready === 'bind') {
+      const match = await program.waitForLine(
+        /action: (?:bind|listen) \| result: success .*\| port: (\d+)|"action":"(?:bind|listen)","result":"success".*"port":(\d+)/,
+        {
+          timeoutMs,
+        },
+      );
+      port = Number(match[1] ?? match[2]);
+    } else {
       // The text line or the JSON one, whichever format the environment asks for.
       const match = await program.waitForLine(
         /action: listen \| result: success .*\| port: (\d+)|"action":"listen","result":"success".*"port":(\d+)/,
