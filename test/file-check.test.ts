@@ -1,8 +1,11 @@
 // The agency's check of its whole file before it connects: a pure tally of
 // the rows, the summary --check prints and the rule for uploading.
 import test from 'ava';
-import { FileTally, describeCheck, reasonOf, uploadRefusal } from '../src/agency/file-check.ts';
-import type { BetRow } from '../src/agency/bet-source.ts';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileTally, KEEP_ROWS_MAX_BYTES, checkBetFile, describeCheck, reasonOf, uploadRefusal } from '../src/agency/file-check.ts';
+import { keptBetRows, readBetRows, type BetRow } from '../src/agency/bet-source.ts';
 import { betFromFields } from '../src/bets/bet.ts';
 import { CsvSyntaxError, InvalidBetError } from '../src/errors.ts';
 
@@ -93,4 +96,47 @@ test('rows of one field holding ; or a tab suggest the separator', (t) => {
       .hints.some((hint) => /separated by tabs/.test(hint)),
   );
   t.deepEqual(tally([['Ana', 'Paz']]).result().hints, []);
+});
+
+test('the check keeps the rows it read, as readBetRows gives them, for the upload to send from, from any offset', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'file-check-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'agency-1.csv');
+  await writeFile(file, 'Ana,Paz,1001,1990-01-01,1\r\nBad,Row,x,1990-01-01,2\r\n"Quoted, Name",Paz,1003,1990-01-01,3\r\n');
+  const read: BetRow[] = [];
+  for await (const chunk of readBetRows(file)) read.push(...chunk);
+
+  const check = await checkBetFile(file, { keepRows: true });
+  t.is(check.rows, 3);
+  t.deepEqual(check.keptRows, read);
+  t.deepEqual(
+    check.keptRows!.map((row) => row.offset),
+    [0, 1, 2],
+  );
+  const from = async (skip: number) => {
+    const rows: BetRow[] = [];
+    for await (const chunk of keptBetRows(check.keptRows!, skip)) rows.push(...chunk);
+    return rows;
+  };
+  t.deepEqual(await from(0), read);
+  t.deepEqual(await from(2), read.slice(2));
+  t.deepEqual(await from(3), []);
+  t.is((await checkBetFile(file)).keptRows, undefined, 'only when asked for');
+});
+
+test('the check keeps no rows of a file it cannot read to its end, nor of one past the size bound', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'file-check-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const broken = join(dir, 'broken.csv');
+  await writeFile(broken, 'Ana,Paz,1001,1990-01-01,1\n"unterminated,Paz,1002,1990-01-01,2\n');
+  const check = await checkBetFile(broken, { keepRows: true });
+  t.not(check.syntaxError, undefined);
+  t.is(check.keptRows, undefined);
+
+  const large = join(dir, 'large.csv');
+  const line = 'Ana,Paz,1001,1990-01-01,1\n';
+  await writeFile(large, line.repeat(Math.ceil((KEEP_ROWS_MAX_BYTES + 1) / line.length)));
+  const big = await checkBetFile(large, { keepRows: true });
+  t.true(big.rows > 0 && big.invalid === 0);
+  t.is(big.keptRows, undefined, 'read again as it is sent');
 });

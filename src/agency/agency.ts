@@ -10,7 +10,7 @@ import type { Message, WireBet } from '../wire/messages.ts';
 import { encodeCanonicalLines } from '../bets/canonical-bet.ts';
 import { UploadDigest } from '../bets/upload-digest.ts';
 import { Batcher, type BetsBatch } from './batcher.ts';
-import { checkDataFile, fieldsAsSent, readBetRows } from './bet-source.ts';
+import { checkDataFile, fieldsAsSent, keptBetRows, readBetRows, type BetRow } from './bet-source.ts';
 import { ServerConnection } from './server-connection.ts';
 import type { ClientTlsFiles } from '../transport/client-tls.ts';
 import { AgencyError, ClientFailure, ConnectionError, CsvSyntaxError, ErrorCode, TlsFailure } from '../errors.ts';
@@ -20,6 +20,8 @@ export type AgencyOptions = {
   host: string;
   port: number;
   dataFile: string;
+  /** The file's rows as its check read them (checkBetFile's `rows`): sent from, instead of reading the file again. */
+  rows?: readonly BetRow[];
   batchMaxAmount: number;
   winnersTimeoutMs: number;
   retryTimeoutMs: number;
@@ -259,7 +261,8 @@ export class Agency {
       this.#sent += batch.count;
     };
     const batcher = new Batcher(batchMaxAmount, offset);
-    const rows = readBetRows(dataFile, { skip: offset });
+    const kept = this.#options.rows;
+    const rows = kept === undefined ? readBetRows(dataFile, { skip: offset }) : keptBetRows(kept, offset);
     try {
       for await (const chunk of rows) {
         for (const row of chunk) {

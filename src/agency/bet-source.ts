@@ -91,6 +91,12 @@ export async function* readBetRows(path: string, options: BetSourceOptions = {})
   }
 }
 
+/** Rows kept from the file's check (offset = index), from offset `skip` on, in chunks as readBetRows yields them. */
+export async function* keptBetRows(rows: readonly BetRow[], skip = 0): AsyncGenerator<BetRow[]> {
+  const CHUNK = 4096;
+  for (let from = skip; from < rows.length; from += CHUNK) yield rows.slice(from, from + CHUNK);
+}
+
 /**
  * A row this agency refuses, as it is sent for the server's verdict: its
  * fields as read, a number field of digits as a number, each cut to 200

@@ -52,12 +52,15 @@ onStopSignal((signal, count) => {
 let acknowledged = 0;
 let finished = false;
 let fileRows: number | undefined;
+/** The rows as the check read them, for the upload to send from (a small file's: see checkBetFile). */
+let checkedRows: Awaited<ReturnType<typeof checkBetFile>>['keptRows'];
 // The whole file is read and checked before the agency connects: a file the
 // server would refuse row by row is not uploaded, and never finished.
 try {
   await checkDataFile(config.dataFile);
-  const check = await checkBetFile(config.dataFile);
+  const check = await checkBetFile(config.dataFile, { keepRows: true });
   fileRows = check.rows;
+  checkedRows = check.keptRows;
   if (status !== undefined) status.rows = check.rows;
   const refusal = uploadRefusal(config.dataFile, check, config.skipInvalid);
   if (refusal !== undefined) throw new DataFileError(refusal);
@@ -80,6 +83,7 @@ agency = new Agency({
   host,
   port,
   dataFile: config.dataFile,
+  ...(checkedRows === undefined ? {} : { rows: checkedRows }),
   batchMaxAmount: config.batchMaxAmount,
   winnersTimeoutMs: config.winnersTimeout * 1000,
   retryTimeoutMs: config.retryTimeout * 1000,
