@@ -9,8 +9,9 @@
 //   const run = await runPeer('fdelu', { peersDir: '/tmp/peers' });
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { closeSync, openSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { reapedChildrenCpuMs } from './process-cpu.ts';
@@ -59,30 +60,55 @@ export async function runPeer(name: PeerName, { peersDir }: { peersDir: string }
         await symlink(join(dataset, `agency-${id}.csv`), join(dir, '.data', `agency-${id}.csv`));
       }
     }
-    const port = await freePort();
-    const serverEnv = {
-      ...process.env,
-      PYTHONUNBUFFERED: '1',
-      SERVER_PORT: String(port),
-      SERVER_LISTEN_BACKLOG: '5',
-      LOGGING_LEVEL: 'INFO',
-      ...(name === 'fdelu' ? { NUMBER_OF_AGENCIES: String(AGENCIES) } : { AGENCY_AMOUNT: String(AGENCIES) }),
-    };
-    const cpuBefore = await reapedChildrenCpuMs();
-    const started = performance.now();
-    const server = spawn(python, [join(tree, 'server', 'main.py')], { cwd: join(run, 'server'), env: serverEnv, stdio: 'ignore' });
+    // A port from below the kernel's range for outgoing connections: one
+    // there can still be in TIME_WAIT from an earlier run's client, which a
+    // Python bind without SO_REUSEADDR refuses. Another program may take it
+    // first all the same: then another port, and the attempt is not counted.
+    let port = 0;
+    let cpuBefore = 0;
+    let started = 0;
+    let server: ChildProcess | undefined;
+    for (let attempt = 1; server === undefined; attempt++) {
+      port = await freePort();
+      const serverEnv = {
+        ...process.env,
+        PYTHONUNBUFFERED: '1',
+        SERVER_PORT: String(port),
+        SERVER_LISTEN_BACKLOG: '5',
+        LOGGING_LEVEL: 'INFO',
+        ...(name === 'fdelu' ? { NUMBER_OF_AGENCIES: String(AGENCIES) } : { AGENCY_AMOUNT: String(AGENCIES) }),
+      };
+      cpuBefore = await reapedChildrenCpuMs();
+      started = performance.now();
+      const serverLog = openSync(join(run, 'server.log'), 'w');
+      const child = spawn(python, [join(tree, 'server', 'main.py')], {
+        cwd: join(run, 'server'),
+        env: serverEnv,
+        stdio: ['ignore', serverLog, serverLog],
+      });
+      closeSync(serverLog);
+      // Never by connecting: fdelu's server would count a probe as an agency.
+      while (!(await listening(port))) {
+        if (child.exitCode !== null) break;
+        if (performance.now() - started > 30_000) {
+          child.kill('SIGKILL');
+          throw new Error(`${name}: its server did not listen within 30 s`);
+        }
+        await sleep(5);
+      }
+      if (child.exitCode === null) {
+        server = child;
+        break;
+      }
+      const said = (await readFile(join(run, 'server.log'), 'utf8')).trim().split('\n').slice(-5).join('\n');
+      if (!/Address already in use/.test(said) || attempt === 5)
+        throw new Error(`${name}: its server exited (${child.exitCode}) before it listened:\n${said}`);
+    }
+    const listenSeconds = (performance.now() - started) / 1000;
     const serverExit = exitCode(server);
-    let listenSeconds: number;
     let clientCodes: number[];
     let seconds: number;
     try {
-      // Never by connecting: fdelu's server would count a probe as an agency.
-      while (!(await listening(port))) {
-        if (server.exitCode !== null) throw new Error(`${name}: its server exited (${server.exitCode}) before it listened`);
-        if (performance.now() - started > 30_000) throw new Error(`${name}: its server did not listen within 30 s`);
-        await sleep(5);
-      }
-      listenSeconds = (performance.now() - started) / 1000;
       const clients = Array.from({ length: AGENCIES }, (_, i) => {
         const id = i + 1;
         const env =
@@ -141,13 +167,20 @@ function exitCode(child: ChildProcess): Promise<number> {
   return once(child, 'exit').then(([code, signal]) => (code as number | null) ?? 128 + (signal === 'SIGKILL' ? 9 : 15));
 }
 
-/** A port on 127.0.0.1 that was free a moment ago, as run-peer.sh picks one. */
+/** A port below the kernel's range for outgoing connections (32768 on) that was free on every address a moment ago. */
 async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen({ host: '127.0.0.1', port: 0 }, resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
+  while (true) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const probe = createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      probe.once('error', () => resolve(false));
+      probe.listen({ port }, () => resolve(true));
+    });
+    if (free) {
+      await new Promise((resolve) => probe.close(resolve));
+      return port;
+    }
+  }
 }
 
 /** Whether something listens on TCP `port` (IPv4 or IPv6), from /proc alone. */

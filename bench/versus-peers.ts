@@ -7,7 +7,10 @@
 // each one's median wall time and CPU time and the ratios of this project's
 // to each competitor's, both as the ratio of medians and as the median of
 // per-round ratios.
-//   node bench/versus-peers.ts [--runs R] [--peers fdelu,gabokatta] [--checkout DIR ...] [--json]
+//   node bench/versus-peers.ts [--runs R] [--peers fdelu,gabokatta] [--checkout DIR ...] [--tls] [--json]
+// --tls also runs this project over mutual TLS (certificates made once, as
+// lottery-pki makes them) in each round, and prints its ratios to each
+// competitor (which run as they are: the peers speak plaintext).
 // CPU is user + system time of the implementation's own processes alone
 // (server, its workers or worker processes, agencies), from the kernel's
 // count for this process's reaped children before and after each run: every
@@ -20,10 +23,12 @@
 //   git worktree add --detach ../before <commit> && (cd ../before && npm ci)
 // `--peers ''` times the checkouts alone.
 import { existsSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readCourseDataset, runCourseDataset } from '../src/harness/course-dataset.ts';
+import { makePkiDirectory } from '../src/pki/pki-directory.ts';
 import { datasetDir } from './course-mode.ts';
 import { PEER_NAMES, runPeer, type PeerName } from './peer-run.ts';
 import { reapedChildrenCpuMs } from './process-cpu.ts';
@@ -34,6 +39,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '5' },
     peers: { type: 'string', default: 'fdelu,gabokatta' },
     checkout: { type: 'string', multiple: true, default: [] },
+    tls: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
@@ -63,7 +69,12 @@ for (const dir of checkouts.values()) {
 }
 
 const OURS = 'this project';
-const names = [OURS, ...peers, ...checkouts.keys()];
+const OURS_TLS = 'this project, mutual TLS';
+const names = [OURS, ...(values.tls ? [OURS_TLS] : []), ...peers, ...checkouts.keys()];
+const pkiDir = values.tls ? await mkdtemp(join(tmpdir(), 'versus-peers-pki-')) : undefined;
+if (pkiDir !== undefined) {
+  await makePkiDirectory({ dir: pkiDir, agencies: 5, hosts: ['localhost', '127.0.0.1'], days: 1, caDays: 1, force: false });
+}
 const seconds = new Map<string, number[]>(names.map((name) => [name, []]));
 const cpuSeconds = new Map<string, number[]>(names.map((name) => [name, []]));
 const failures: string[] = [];
@@ -80,7 +91,10 @@ async function runOnce(
   }
   const cpuBefore = await reapedChildrenCpuMs();
   const checkout = checkouts.get(name);
-  const run = await runCourseDataset(dataset, checkout === undefined ? {} : { binDir: join(checkout, 'src', 'bin') });
+  const run = await runCourseDataset(
+    dataset,
+    name === OURS_TLS ? { pkiDir } : checkout === undefined ? {} : { binDir: join(checkout, 'src', 'bin') },
+  );
   failures.push(...run.failures.map((failure) => `${name}: ${failure}`));
   return { seconds: run.seconds, cpuSeconds: ((await reapedChildrenCpuMs()) - cpuBefore) / 1000 };
 }
@@ -100,11 +114,12 @@ try {
   }
 } finally {
   await cleanup();
+  if (pkiDir !== undefined) await rm(pkiDir, { recursive: true, force: true });
 }
 
-/** Each implementation's median, range and this project's ratio to it, of wall time or of CPU time. */
-function figures(of: Map<string, number[]>) {
-  const ours = of.get(OURS)!;
+/** Each implementation's median, range and `by`'s ratio to it (this project's by default), of wall time or of CPU time. */
+function figures(of: Map<string, number[]>, by = OURS) {
+  const ours = of.get(by)!;
   return new Map(
     names.map((name) => {
       const each = of.get(name)!;
@@ -138,7 +153,20 @@ const lines = [
     return `| ${r.name} | ${f(r.median)} | ${f(r.min)}–${f(r.max)} | ${ratios(r)} | ${f(r.cpu.median)} | ${f(r.cpu.min)}–${f(r.cpu.max)} | ${ratios(r.cpu)} |`;
   }),
   '',
-  "÷: this project's figure over the implementation's (below 1: this project is faster, or cheaper)",
+  "÷: this project's figure (plaintext) over the implementation's (below 1: this project is faster, or cheaper)",
+  ...(values.tls
+    ? (() => {
+        const tlsWall = figures(seconds, OURS_TLS);
+        const tlsCpu = figures(cpuSeconds, OURS_TLS);
+        return names
+          .filter((name) => name !== OURS && name !== OURS_TLS)
+          .map(
+            (name) =>
+              `${OURS_TLS} ÷ ${name}: time ${f(tlsWall.get(name)!.ratioOfMedians)} (medians), ${f(tlsWall.get(name)!.medianOfRatios)} (median of rounds); ` +
+              `CPU ${f(tlsCpu.get(name)!.ratioOfMedians)}, ${f(tlsCpu.get(name)!.medianOfRatios)}`,
+          );
+      })()
+    : []),
 ];
 console.log(lines.join('\n'));
 if (failures.length > 0) console.error(`versus-peers: WRONG OUTCOMES\n${failures.join('\n')}`);
