@@ -11,7 +11,7 @@
 #            (npm ci needs the registry; this engine's bridge networks reach
 #            nothing outside: see ../shared/containers/setup-engine.sh);
 #   checks   the setup made the certificates and the five sample files, the
-#            server was healthy, each agency exit 0 with k winners, the
+#            server became healthy, each agency exit 0 with k winners, the
 #            clone unchanged (nothing written into it, as root or otherwise).
 #
 # Its own project name, image tag and temporary directory; all removed on
@@ -82,7 +82,17 @@ for _ in $(seq 1 "$AGENCY_TIMEOUT"); do
   if ! kill -0 "$up_pid" 2>/dev/null; then break; fi
   sleep 1
 done
-check "server healthy" test "$(inspect server '{{if .State.Health}}{{.State.Health.Status}}{{end}}')" = healthy
+# The agencies start with the server, not after its health check, and may be
+# done before its first check (an interval after the start): waited for, bounded.
+healthy() {
+  local i
+  for i in $(seq 1 120); do
+    [ "$(inspect server '{{if .State.Health}}{{.State.Health.Status}}{{end}}')" = healthy ] && return 0
+    sleep 0.5
+  done
+  return 1
+}
+check "server healthy (within 60 s of the agencies' exit)" healthy
 compose stop >/dev/null 2>&1
 wait "$up_pid"
 up_code=$?
