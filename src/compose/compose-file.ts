@@ -232,10 +232,12 @@ function agencyService(id: number): Service {
       [agencySchema.tlsKey.env]: tls.key,
     },
     volumes: [inputs(agencyName(id))],
-    // With the server, not after its health check: the server listens first
-    // thing and holds connections until it serves, and an agency retries a
-    // refused one (up to --retry-timeout), so waiting for a check interval
-    // would only add to the run. Its files come from the setup.
-    depends_on: { [SETUP]: { condition: 'service_completed_successfully' }, [SERVER]: { condition: 'service_started' } },
+    // Started with the server, not after it nor after its health check: the
+    // server listens first thing and holds connections until it serves, and
+    // an agency retries a connection refused or a name not yet known (up to
+    // --retry-timeout), so waiting on the server would only add Compose's
+    // own start-up, or a check interval, to the run. Its files come from the
+    // setup.
+    depends_on: { [SETUP]: { condition: 'service_completed_successfully' } },
   };
 }
