@@ -1,6 +1,8 @@
 // Where a course run's wall time goes: the real lottery-server and five
 // lottery-agency processes on the course dataset, as `--mode course` runs
-// them, with the time (ms from spawning the server) at which each program
+// them but for one thing: the agencies start once the server serves (its
+// `listen` line), not at its `bind` line, so that its start-up CPU is read
+// alone. With the time (ms from spawning the server) at which each program
 // first logs each of its actions, the server's CPU time by thread name (read
 // from /proc when it listens, before any agency starts, and once the last
 // agency has exited) and the agencies' (the kernel's count for reaped
@@ -49,6 +51,7 @@ async function oneRun(dataset: CourseDataset): Promise<{ figures: Figures; failu
     onLine: actionClock(t0, serverMarks),
   });
   // Read as soon as it listens, before any agency starts: its start-up alone.
+  // (The course run starts the agencies earlier, at the server's bind line.)
   const cpuAtListen = await threadsCpuNs(server.child.pid!);
   const agencyMarks = files.map(() => new Map<string, number>());
   const agencies = files.map((file, i) =>
@@ -63,7 +66,8 @@ async function oneRun(dataset: CourseDataset): Promise<{ figures: Figures; failu
   const agenciesCpu = (await reapedChildrenCpuMs()) - reapedBefore;
   await server.stop();
   const figures: Figures = new Map();
-  figures.set('server listen', serverMarks.get('listen') ?? NaN);
+  figures.set('server bind (accepts)', serverMarks.get('bind') ?? NaN);
+  figures.set('server listen (serves)', serverMarks.get('listen') ?? NaN);
   const sumMs = (byName: Map<string, number>) => [...byName.values()].reduce((sum, ns) => sum + ns, 0) / 1e6;
   figures.set('server CPU ms at listen', sumMs(cpuAtListen));
   figures.set('server CPU ms from listen to the last exit', sumMs(cpuAtEnd) - sumMs(cpuAtListen));
