@@ -10,6 +10,7 @@ const { loadServerTls } = await import('../config/tls-settings.ts');
 const { certificateNames, certificateNamesHost } = await import('../config/tls-checks.ts');
 const { createLogger, logConfig, logEvent } = await import('../log/logger.ts');
 const { Supervisor } = await import('../actors/supervisor.ts');
+const { maskedStoreUrl } = await import('../storage/postgres/store-url.ts');
 
 const config = configOrExit(() => loadServerConfig(process.argv.slice(2), process.env));
 const tls = configOrExit(() => loadServerTls(serverProgram, serverSchema, config));
@@ -20,7 +21,10 @@ const signer = await loadResultsSignerOrExit(config).catch((error: unknown) =>
   }),
 );
 const log = createLogger({ level: config.logLevel, format: config.logFormat });
-logConfig(log, config, config.fsync ? {} : { warning: 'fsync off: acknowledged bets may be lost on a crash' });
+// The store URL's password never reaches a log line.
+const { store, lottery, ...settings } = config;
+const where = store === '' ? {} : { store: maskedStoreUrl(store), lottery };
+logConfig(log, { ...settings, ...where }, config.fsync ? {} : { warning: 'fsync off: acknowledged bets may be lost on a crash' });
 if (tls !== undefined && !certificateNamesHost(tls.cert, config.host)) {
   logEvent(log, 'warn', 'transport', 'success', {
     tls: 'on',
