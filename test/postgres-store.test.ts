@@ -5,16 +5,18 @@ import test, { type ExecutionContext } from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import postgres from 'postgres';
 import { Store } from '../src/actors/store.ts';
 import type { AppendRequest } from '../src/actors/store-api.ts';
 import { generateBets } from '../src/bets/bet-generator.ts';
 import { encodeCanonicalLines } from '../src/bets/canonical-bet.ts';
 import { uploadDigestOf } from '../src/bets/upload-digest.ts';
+import { StoreUnavailableError } from '../src/errors.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { PostgresStore } from '../src/storage/postgres/postgres-store.ts';
 import { buildResults, encodeResults } from '../src/audit/results.ts';
 import type { WireBet } from '../src/wire/messages.ts';
-import { within } from './helpers/lottery-fixtures.ts';
+import { pollUntil, within } from './helpers/lottery-fixtures.ts';
 import { PostgresCluster, postgresMissing } from './helpers/postgres-cluster.ts';
 
 const log = createLogger({ level: 'silent', format: 'text' });
@@ -29,6 +31,13 @@ else {
   });
   test.after.always(() => cluster?.remove());
   registerTests();
+}
+
+/** A logger whose text lines the test reads. */
+function linesLog() {
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'info', format: 'text', color: false, write: (line) => lines.push(line) });
+  return { logger, lines };
 }
 
 /** A database of the test's own. */
@@ -273,6 +282,73 @@ function registerTests(): void {
       ),
       'autumn:5,spring:5',
     );
+  });
+
+  test('a server that takes no writes is STORE_UNAVAILABLE, logged once; the connections that met it are dropped, and the next connects afresh', async (t) => {
+    const url = await freshDatabase();
+    const name = new URL(url).pathname.slice(1);
+    const { logger, lines } = linesLog();
+    const store = await PostgresStore.open({ url, lottery: 'default', agencies: 2, log: logger, pollMs: 600_000, listen: false });
+    t.teardown(() => store.close());
+    const bets = generateBets({ seed: 3, count: 20 });
+    t.deepEqual(await store.append(batch(1, bets, 0, 5)), { status: 'stored', next: 5, stored: 5 });
+    // From now on a new session on this database is read-only, as on a standby in recovery; the store's are shut down (57P01).
+    await psql(url, `alter database ${name} set default_transaction_read_only = on`);
+    await psql(url, `select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = '${name}' and pid <> pg_backend_pid()`);
+    await t.throwsAsync(store.append(batch(1, bets, 5, 10)), { instanceOf: StoreUnavailableError });
+    // A fresh connection, read-only: the writes of HELLO and of a batch fail (25006), each on a connection then dropped.
+    await t.throwsAsync(store.welcome(1), { instanceOf: StoreUnavailableError });
+    await t.throwsAsync(store.append(batch(1, bets, 5, 10)), { instanceOf: StoreUnavailableError });
+    await cluster.sql(`alter database ${name} reset default_transaction_read_only`);
+    // Nothing is terminated this time: a pool that kept its read-only connection would fail again here.
+    t.deepEqual(await store.append(batch(1, bets, 5, 10)), { status: 'stored', next: 10, stored: 5 });
+    t.like(await store.welcome(1), { offset: 10, generation: 1 });
+    t.is(lines.filter((line) => /action: store_db \| result: fail/.test(line)).length, 1, 'the outage is logged once');
+    t.is(lines.filter((line) => /action: store_db \| result: success/.test(line)).length, 1, 'and its end once');
+    t.is(await psql(url, `select count(*) from bets`), '10');
+  });
+
+  test('a transaction the database does not answer within its bound is STORE_UNAVAILABLE; the store goes on once it answers', async (t) => {
+    const url = await freshDatabase();
+    const store = await PostgresStore.open({
+      url,
+      lottery: 'default',
+      agencies: 2,
+      log,
+      pollMs: 600_000,
+      listen: false,
+      transactionTimeoutMs: 2000,
+    });
+    t.teardown(() => store.close());
+    const bets = generateBets({ seed: 4, count: 10 });
+    // Another session holds the lottery's row, as a front-end stuck mid-commit would.
+    const holder = postgres(url, { max: 1, onnotice: () => undefined });
+    t.teardown(() => holder.end({ timeout: 1 }));
+    const held = await holder.reserve();
+    await held`begin`;
+    await held`select 1 from lotteries for update`;
+    await t.throwsAsync(store.append(batch(1, bets, 0, 5)), { instanceOf: StoreUnavailableError });
+    await held`rollback`;
+    held.release();
+    t.deepEqual(await store.append(batch(1, bets, 0, 5)), { status: 'stored', next: 5, stored: 5 });
+  });
+
+  test('with target_session_attrs=read-write, a hot standby named first is passed over for the primary', async (t) => {
+    const pair = await PostgresCluster.start({ synchronousStandby: true });
+    t.teardown(() => pair.remove());
+    await pair.sql('create database pair');
+    // A synchronous commit waits for the standby's flush, not its replay: the database is there once replayed.
+    await pollUntil(
+      async () => (await pair.sql(`select count(*) from pg_database where datname = 'pair'`, 'postgres', pair.standby)) === '1',
+      'the standby replaying the new database',
+    );
+    const url = `postgres://lottery@127.0.0.1:${pair.standby!.port},127.0.0.1:${pair.primary.port}/pair?target_session_attrs=read-write`;
+    const store = await PostgresStore.open({ url, lottery: 'default', agencies: 2, log, pollMs: 600_000 });
+    t.teardown(() => store.close());
+    const bets = generateBets({ seed: 5, count: 10 });
+    t.like(await store.welcome(1), { offset: 0, generation: 1 });
+    t.deepEqual(await store.append(batch(1, bets, 0, 5)), { status: 'stored', next: 5, stored: 5 });
+    t.is(await pair.sql('select count(*) from bets', 'pair'), '5');
   });
 
   test('a database whose schema is newer than the server is refused with a message that says so', async (t) => {

@@ -9,6 +9,7 @@ import { formatBetRow } from '../bets/bets-csv.ts';
 import { StoreRecoveryError } from '../errors.ts';
 import { parseJournal } from './journal.ts';
 import { BETS_FILE, JOURNAL_FILE } from './recovery.ts';
+import { connectionOptions } from './postgres/store-url.ts';
 
 export const EXPORT_HEADER = 'agency,first_name,last_name,document,birthdate,number\n';
 
@@ -37,7 +38,7 @@ export async function* rowsFromDataDir(dataDir: string): AsyncGenerator<string> 
  * cursor: one query, so one snapshot, however long the writing takes.
  */
 export async function* rowsFromPostgres(url: string, lottery: string): AsyncGenerator<string> {
-  const sql = postgres(url, { max: 1, onnotice: () => undefined, connection: { application_name: 'lottery-export' } });
+  const sql = postgres(url, { ...connectionOptions(url, 'lottery-export'), max: 1 });
   try {
     const [known] = await sql`select 1 from lotteries where name = ${lottery}`;
     if (known === undefined) throw new StoreRecoveryError(`the database holds no lottery named ${lottery} (--lottery)`);

@@ -3,8 +3,9 @@
 // socket in that dir, never the machine's shared cluster; optionally a
 // synchronous standby made by pg_basebackup. Run as the `postgres` user when
 // the tests run as root (PostgreSQL refuses to run as root).
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -22,6 +23,15 @@ export function postgresMissing(): string | undefined {
 }
 
 const asRoot = userInfo().uid === 0;
+
+/** The clusters started and not yet removed: stopped when the test process exits, however it ends. */
+const running = new Set<PostgresCluster>();
+
+// A test that times out never runs its teardown: ava ends the worker, and
+// its exit stops every cluster still running, so that none outlives the run.
+process.once('exit', () => {
+  for (const cluster of running) cluster.removeNow();
+});
 
 /** Runs a PostgreSQL program, as the postgres user when this process is root. */
 async function pg(program: string, args: string[]): Promise<string> {
@@ -62,8 +72,24 @@ export class PostgresCluster {
       await chown(root, Number(stdout), Number(group));
     }
     const dir = join(root, 'primary');
-    await pg('initdb', ['-D', dir, '-A', 'trust', '-U', 'lottery', '--no-sync', '-E', 'UTF8']);
     const cluster = new PostgresCluster(root, { dir, port: 0, url: '', options: '' });
+    running.add(cluster);
+    try {
+      await cluster.#init(synchronousStandby);
+    } catch (error) {
+      await cluster.remove();
+      throw error;
+    }
+    return cluster;
+  }
+
+  async #init(synchronousStandby: boolean): Promise<void> {
+    const {
+      root,
+      primary: { dir },
+    } = this;
+    const cluster = this;
+    await pg('initdb', ['-D', dir, '-A', 'trust', '-U', 'lottery', '--no-sync', '-E', 'UTF8']);
     const settings = ['-c', 'wal_level=replica', '-c', 'max_wal_senders=4'];
     if (synchronousStandby) settings.push('-c', "synchronous_standby_names='standby'");
     Object.assign(cluster.primary, await cluster.#startNode(dir, settings));
@@ -93,7 +119,6 @@ export class PostgresCluster {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
-    return cluster;
   }
 
   async #startNode(dir: string, settings: string[]): Promise<{ port: number; url: string; options: string }> {
@@ -143,9 +168,26 @@ export class PostgresCluster {
 
   /** Stops every node and removes the cluster's files. */
   async remove(): Promise<void> {
+    running.delete(this);
     for (const node of [this.standby, this.primary]) {
       if (node !== undefined) await this.stop(node, 'immediate').catch(() => undefined);
     }
     await rm(this.root, { recursive: true, force: true });
+  }
+
+  /** remove(), synchronously: for the process's exit, when nothing asynchronous runs any more. */
+  removeNow(): void {
+    running.delete(this);
+    for (const node of [this.standby, this.primary]) {
+      if (node === undefined || !existsSync(join(node.dir, 'postmaster.pid'))) continue;
+      const args = ['stop', '-w', '-D', node.dir, '-m', 'immediate'];
+      try {
+        if (asRoot) execFileSync('runuser', ['-u', 'postgres', '--', join(PG_BIN, 'pg_ctl'), ...args], { stdio: 'ignore' });
+        else execFileSync(join(PG_BIN, 'pg_ctl'), args, { stdio: 'ignore' });
+      } catch {
+        // Stopped already, or never started: nothing of it runs.
+      }
+    }
+    rmSync(this.root, { recursive: true, force: true });
   }
 }

@@ -15,8 +15,16 @@
 // each a link of the chain as with files, and a unique index allows one
 // draw record per lottery. Other front-ends learn of a
 // commit by NOTIFY, or by polling if a notification is lost.
+//
+// Every statement runs inside one of the Store's transactions, one at a
+// time through its mailbox, so no two share a connection's pipeline, and a
+// transaction counts as committed only when COMMIT answers COMMIT. A
+// transaction that fails, or is not done within a bound, costs the whole
+// pool its connections: the next one connects afresh, to whichever host now
+// takes writes. A connection that landed on a standby, or that saw its
+// server go, is never used again (see docs/storage.md, "Failover").
 import { finished } from 'node:stream/promises';
-import postgres, { type Sql, type TransactionSql } from 'postgres';
+import postgres, { type Sql } from 'postgres';
 import { skipRows } from '../../bets/bets-csv.ts';
 import { canonicalLine, closeBytes, commitTail, drawBytes } from '../../bets/canonical-bet.ts';
 import { UploadDigest } from '../../bets/upload-digest.ts';
@@ -37,6 +45,7 @@ import type { AgencyWelcome, AppendRequest, DrawOutcome, StoreApi, StoreSnapshot
 import { CHAIN_START, nextChain } from '../hash-chain.ts';
 import { WinnersFromLines } from '../winners-from-lines.ts';
 import { ensureSchema } from './schema.ts';
+import { connectionOptions } from './store-url.ts';
 import { StoreUnavailableError } from '../../errors.ts';
 
 export type PostgresStoreOptions = {
@@ -57,7 +66,12 @@ export type PostgresStoreOptions = {
   onCommit?: (seconds: number, bets: number) => void;
   /** The wall clock records are stamped with; Date.now unless a test holds it. */
   now?: () => number;
+  /** Milliseconds one transaction may take, connecting included, before it is given up as failed (default 10 s). */
+  transactionTimeoutMs?: number;
 };
+
+/** How long a transaction may take before its connections are dropped and the agencies told to come back. */
+const TRANSACTION_TIMEOUT_MS = 10_000;
 
 /** The NOTIFY channel a commit announces itself on; the payload is the lottery's name. */
 const CHANNEL = 'lottery_commit';
@@ -71,7 +85,10 @@ type PendingWork =
 const COPY_BETS = `copy bets (lottery, "offset", seq, position, agency, first_name, last_name, document, birthdate, number) from stdin`;
 
 export class PostgresStore implements StoreApi {
-  readonly #sql: Sql;
+  /** The pool in use; replaced by a fresh one after any failure (see #transaction). */
+  #sql: Sql;
+  readonly #connect: () => Sql;
+  readonly #transactionTimeoutMs: number;
   readonly #lottery: string;
   /** The lottery's id, which keys its bets. */
   #lotteryId = 0;
@@ -96,10 +113,12 @@ export class PostgresStore implements StoreApi {
   /** Set while the database cannot be reached or refuses commits: logged once, not per batch. */
   #unreachable = false;
   #poll: NodeJS.Timeout | undefined;
-  #unlisten: (() => Promise<void>) | undefined;
+  #listening = false;
 
-  private constructor(sql: Sql, options: PostgresStoreOptions) {
+  private constructor(connect: () => Sql, sql: Sql, options: PostgresStoreOptions) {
+    this.#connect = connect;
     this.#sql = sql;
+    this.#transactionTimeoutMs = options.transactionTimeoutMs ?? TRANSACTION_TIMEOUT_MS;
     this.#lottery = options.lottery;
     this.#log = options.log;
     this.#onRefresh = options.onRefresh;
@@ -109,38 +128,86 @@ export class PostgresStore implements StoreApi {
 
   /** Connects, makes or checks the schema and the lottery's row, and replays its records into the ledger. */
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
-    const sql = postgres(options.url, {
-      max: 4,
-      onnotice: () => undefined,
-      connection: { application_name: 'lottery-server' },
-    });
+    // One statement at a time goes through the pool (the mailbox), so a few connections are plenty.
+    const connect = () => postgres(options.url, { ...connectionOptions(options.url, 'lottery-server'), max: 2 });
+    const sql = connect();
+    const store = new PostgresStore(connect, sql, options);
     try {
       await ensureSchema(sql);
-      const store = new PostgresStore(sql, options);
-      await sql`insert into lotteries (name, agencies, chain) values (${options.lottery}, ${options.agencies}, ${CHAIN_START})
-                on conflict (name) do nothing`;
-      const [{ id }] = await sql`select id from lotteries where name = ${options.lottery}`;
-      store.#lotteryId = Number(id);
-      await sql.begin((tx) => store.#catchUp(tx, false));
-      const [row] = await sql`select agencies from lotteries where name = ${options.lottery}`;
-      store.storedAgencies = Number(row.agencies);
-      await store.#listen(options.pollMs ?? 1000, options.listen ?? true);
+      await store.#transaction(async (tx) => {
+        await tx`insert into lotteries (name, agencies, chain) values (${options.lottery}, ${options.agencies}, ${CHAIN_START})
+                  on conflict (name) do nothing`;
+        const [row] = await tx`select id, agencies from lotteries where name = ${options.lottery}`;
+        store.#lotteryId = Number(row.id);
+        store.storedAgencies = Number(row.agencies);
+        await store.#catchUp(tx, false);
+      });
+      store.#listening = options.listen ?? true;
+      if (store.#listening) await store.#listen(store.#sql);
+      store.#poll = setInterval(() => store.refresh(), options.pollMs ?? 1000);
+      store.#poll.unref();
       return store;
     } catch (error) {
-      await sql.end({ timeout: 1 });
+      await store.#sql.end({ timeout: 1 });
       throw error;
     }
   }
 
-  async #listen(pollMs: number, listen: boolean): Promise<void> {
-    if (listen) {
-      const { unlisten } = await this.#sql.listen(CHANNEL, (lottery) => {
-        if (lottery === this.#lottery) this.refresh();
-      });
-      this.#unlisten = unlisten;
+  /** Listens on `sql`'s pool for other front-ends' commits (a pool that is dropped takes its LISTEN with it). */
+  async #listen(sql: Sql): Promise<void> {
+    await sql.listen(CHANNEL, (lottery) => {
+      if (lottery === this.#lottery) this.refresh();
+    });
+  }
+
+  /**
+   * Runs `work` as one transaction on a connection of its own, within the
+   * transaction bound; it counts only if COMMIT answers COMMIT. On any
+   * failure the pool is dropped, its connections with it, and a fresh one
+   * connects for the next transaction: a connection that found itself on a
+   * read-only server (25006), was shut down (57P01) or lost, or whose
+   * pipeline a failure left in doubt, is never used again. Only through the
+   * mailbox, one at a time.
+   */
+  async #transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T> {
+    const pool = this.#sql;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`the database did not answer within ${this.#transactionTimeoutMs / 1000} s`)),
+        this.#transactionTimeoutMs,
+      );
+    });
+    const attempt = async () => {
+      const tx = await pool.reserve();
+      try {
+        await tx`begin`;
+        const result = await work(tx);
+        // An aborted transaction answers COMMIT with ROLLBACK, not an error: nothing of it is stored.
+        const committed = await tx`commit`;
+        if (committed.command !== 'COMMIT') throw new Error(`the database answered ${committed.command} to COMMIT`);
+        return result;
+      } finally {
+        tx.release();
+      }
+    };
+    try {
+      return await Promise.race([attempt(), timeout]);
+    } catch (error) {
+      this.#dropPool(pool);
+      throw error;
+    } finally {
+      clearTimeout(timer);
     }
-    this.#poll = setInterval(() => this.refresh(), pollMs);
-    this.#poll.unref();
+  }
+
+  /** Replaces `pool` (if it is still the one in use) by a fresh one, and ends it without waiting for what it holds. */
+  #dropPool(pool: Sql): void {
+    if (this.#sql !== pool) return;
+    this.#sql = this.#connect();
+    void pool.end({ timeout: 0 }).catch(() => undefined);
+    // Polling finds what a lost notification would have told meanwhile.
+    if (this.#listening && !this.#closed) void this.#listen(this.#sql).catch(() => undefined);
   }
 
   /** Catches up on other front-ends' commits, outside any group; tells onRefresh if there were any. */
@@ -153,7 +220,7 @@ export class PostgresStore implements StoreApi {
   #lookAround(): Promise<void> {
     return this.#mailbox.post(async () => {
       const before = this.#seq;
-      await this.#sql.begin((tx) => this.#catchUp(tx, false));
+      await this.#transaction((tx) => this.#catchUp(tx, false));
       if (this.#seq !== before) this.#onRefresh?.();
     });
   }
@@ -164,7 +231,7 @@ export class PostgresStore implements StoreApi {
    * lottery's row until the transaction ends: no other commit or draw can
    * come between this look and this transaction's own record.
    */
-  async #catchUp(tx: TransactionSql, lock: boolean): Promise<void> {
+  async #catchUp(tx: Sql, lock: boolean): Promise<void> {
     const [head] = lock
       ? await tx`select seq, chain from lotteries where name = ${this.#lottery} for update`
       : await tx`select seq, chain from lotteries where name = ${this.#lottery}`;
@@ -228,15 +295,20 @@ export class PostgresStore implements StoreApi {
    * resend bets of an upload that another front-end has since seen finish.
    */
   async welcome(agency: number): Promise<AgencyWelcome> {
-    await this.#lookAround().catch((error: unknown) => {
-      this.#troubled(error as Error);
-      throw new StoreUnavailableError({ cause: error });
+    const generation = await this.#mailbox.post(async () => {
+      const before = this.#seq;
+      const generation = await this.#guarded(async (tx) => {
+        await this.#catchUp(tx, false);
+        // This connection's generation: every older connection of the agency, on any front-end, is fenced from now on.
+        const [row] = await tx`insert into agencies (lottery, agency, generation) values (${this.#lottery}, ${agency}, 1)
+          on conflict (lottery, agency) do update set generation = agencies.generation + 1 returning generation`;
+        return generationOf(row);
+      });
+      if (this.#seq !== before) this.#onRefresh?.();
+      return generation;
     });
-    // This connection's generation: every older connection of the agency, on any front-end, is fenced from now on.
-    const [{ generation }] = await this.#sql`insert into agencies (lottery, agency, generation) values (${this.#lottery}, ${agency}, 1)
-      on conflict (lottery, agency) do update set generation = agencies.generation + 1 returning generation`;
     const { next, finished } = this.#ledger.state(agency);
-    const welcome: AgencyWelcome = { offset: next, finished, drawn: this.#ledger.drawn, generation: Number(generation) };
+    const welcome: AgencyWelcome = { offset: next, finished, drawn: this.#ledger.drawn, generation };
     const closedAt = this.#ledger.closedAt;
     if (closedAt !== null) {
       welcome.closedAt = closedAt;
@@ -290,7 +362,7 @@ export class PostgresStore implements StoreApi {
     let outcomes: Array<AppendOutcome | FinishDecided> = [];
     let applied: (() => void) | undefined;
     try {
-      await this.#sql.begin(async (tx) => {
+      await this.#transaction(async (tx) => {
         await this.#catchUp(tx, true);
         ({ outcomes, applied } = await this.#decideAndWrite(tx, group));
       });
@@ -310,7 +382,7 @@ export class PostgresStore implements StoreApi {
   }
 
   /** Decides the group against the caught-up ledger and writes it in `tx`; `applied` makes it this front-end's state once committed. */
-  async #decideAndWrite(tx: TransactionSql, group: PendingWork[]) {
+  async #decideAndWrite(tx: Sql, group: PendingWork[]) {
     const draft = this.#ledger.draft();
     const seq = this.#seq + 1;
     const digests = new Map<number, UploadDigest>();
@@ -385,7 +457,7 @@ export class PostgresStore implements StoreApi {
   }
 
   /** The current generation of each agency the group's appends carry one for. */
-  async #generations(tx: TransactionSql, group: PendingWork[]): Promise<Map<number, number>> {
+  async #generations(tx: Sql, group: PendingWork[]): Promise<Map<number, number>> {
     const ids = [
       ...new Set(group.flatMap((work) => (work.kind === 'append' && work.request.generation !== undefined ? [work.request.agency] : []))),
     ];
@@ -416,7 +488,7 @@ export class PostgresStore implements StoreApi {
    * the draw) as the next seq, in `tx`, under the lottery's lock; answers
    * the chain after it.
    */
-  async #appendLink(tx: TransactionSql, record: LedgerRecord, link: Uint8Array): Promise<{ seq: number; chain: string }> {
+  async #appendLink(tx: Sql, record: LedgerRecord, link: Uint8Array): Promise<{ seq: number; chain: string }> {
     const seq = this.#seq + 1;
     const chain = nextChain(this.#chain, [], link);
     await tx`insert into records (lottery, seq, kind, body, chain) values (${this.#lottery}, ${seq}, ${record.kind}, ${tx.json(record)}, ${chain})`;
@@ -425,21 +497,27 @@ export class PostgresStore implements StoreApi {
     return { seq, chain };
   }
 
-  /** Runs `work` in a transaction under the lottery's lock, caught up; a database failure is STORE_UNAVAILABLE, logged once. */
-  async #locked<T>(work: (tx: TransactionSql) => Promise<{ result: T; applied?: () => void }>): Promise<T> {
-    let done: { result: T; applied?: () => void } | undefined;
+  /** Runs `work` as a transaction (see #transaction); a database failure is STORE_UNAVAILABLE, logged once per outage. */
+  async #guarded<T>(work: (tx: Sql) => Promise<T>): Promise<T> {
+    let result: T;
     try {
-      await this.#sql.begin(async (tx) => {
-        await this.#catchUp(tx, true);
-        done = await work(tx);
-      });
+      result = await this.#transaction(work);
     } catch (error) {
       this.#troubled(error as Error);
       throw new StoreUnavailableError({ cause: error });
     }
-    done!.applied?.();
     this.#recovered();
-    return done!.result;
+    return result;
+  }
+
+  /** Runs `work` in a transaction under the lottery's lock, caught up; a database failure is STORE_UNAVAILABLE, logged once. */
+  async #locked<T>(work: (tx: Sql) => Promise<{ result: T; applied?: () => void }>): Promise<T> {
+    const done = await this.#guarded(async (tx) => {
+      await this.#catchUp(tx, true);
+      return work(tx);
+    });
+    done.applied?.();
+    return done.result;
   }
 
   /**
@@ -501,17 +579,23 @@ export class PostgresStore implements StoreApi {
    * Stores the files the draw publishes (see resultsFiles), all or none, in
    * one transaction; a lottery that has them already keeps the first ones.
    */
-  async publish(files: ReadonlyArray<{ name: string; data: Uint8Array }>): Promise<void> {
-    await this.#sql.begin(async (tx) => {
-      for (const { name, data } of files)
-        await tx`insert into published (lottery, name, data) values (${this.#lottery}, ${name}, ${Buffer.from(data)}) on conflict do nothing`;
-    });
+  publish(files: ReadonlyArray<{ name: string; data: Uint8Array }>): Promise<void> {
+    return this.#mailbox.post(() =>
+      this.#guarded(async (tx) => {
+        for (const { name, data } of files)
+          await tx`insert into published (lottery, name, data) values (${this.#lottery}, ${name}, ${Buffer.from(data)}) on conflict do nothing`;
+      }),
+    );
   }
 
   /** A file the draw published, or undefined. */
-  async published(name: string): Promise<Buffer | undefined> {
-    const [row] = await this.#sql`select data from published where lottery = ${this.#lottery} and name = ${name}`;
-    return row === undefined ? undefined : Buffer.from(row.data);
+  published(name: string): Promise<Buffer | undefined> {
+    return this.#mailbox.post(() =>
+      this.#guarded(async (tx) => {
+        const [row] = await tx`select data from published where lottery = ${this.#lottery} and name = ${name}`;
+        return row === undefined ? undefined : Buffer.from(row.data);
+      }),
+    );
   }
 
   close(): Promise<void> {
@@ -520,10 +604,18 @@ export class PostgresStore implements StoreApi {
     clearInterval(this.#poll);
     return this.#mailbox.post(async () => {
       if (this.#queue.length > 0) await this.#commitGroup();
-      await this.#unlisten?.().catch(() => undefined);
       await this.#sql.end({ timeout: 5 });
     });
   }
+}
+
+/** The generation HELLO's insert answered: a positive integer, or the transaction fails rather than fence on a wrong one. */
+function generationOf(row: { generation?: unknown } | undefined): number {
+  const generation = Number(row?.generation);
+  if (!Number.isSafeInteger(generation) || generation < 1) {
+    throw new Error(`the database answered HELLO's generation as ${JSON.stringify(row)}`);
+  }
+  return generation;
 }
 
 /**

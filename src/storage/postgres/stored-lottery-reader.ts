@@ -13,7 +13,7 @@ import type { LedgerRecord } from '../../ledger/index.ts';
 import { JOURNAL_FORMAT, type JournalRecord } from '../journal.ts';
 import type { ReadBets } from '../data-replay.ts';
 import { SCHEMA_VERSION } from './schema.ts';
-import { maskedStoreUrl } from './store-url.ts';
+import { connectionOptions, maskedStoreUrl } from './store-url.ts';
 
 /** What lottery-verify reads of a stored lottery (the shape of StoredLotteryReader in src/audit/verify.ts). */
 export type PostgresLotteryReader = {
@@ -29,7 +29,7 @@ type Snapshot = { records: JournalRecord[]; seqs: number[]; csv: Buffer; publish
 
 /** A reader of lottery `lottery` in the database at `url`; reads nothing until asked, and only once. */
 export function postgresLotteryReader(url: string, lottery: string): PostgresLotteryReader {
-  const sql = postgres(url, { max: 1, onnotice: () => undefined, connection: { application_name: 'lottery-verify' } });
+  const sql = postgres(url, { ...connectionOptions(url, 'lottery-verify'), max: 1 });
   const where = `lottery ${lottery} in ${maskedStoreUrl(url)}`;
   let snapshot: Promise<Snapshot> | undefined;
   const read = () => (snapshot ??= readSnapshot(sql, lottery));
