@@ -61,7 +61,12 @@ async function everyRowOnce(
   input: Awaited<ReturnType<typeof agencyFiles>>,
   url: string,
 ) {
-  const codes = await within(Promise.all(running.map((agency) => agency.exited)), 'the agencies to finish', 120_000);
+  // Within ava's 120 s for the whole test, so that a hang is reported with the agencies' last lines.
+  const codes = await within(Promise.all(running.map((agency) => agency.exited)), 'the agencies to finish', 90_000).catch(
+    (error: Error) => {
+      throw new Error(`${error.message}\n${running.map((agency) => agency.lines.slice(-5).join('\n')).join('\n---\n')}`);
+    },
+  );
   t.deepEqual(
     codes,
     running.map(() => 0),
