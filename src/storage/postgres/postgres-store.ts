@@ -23,6 +23,7 @@
 // pool its connections: the next one connects afresh, to whichever host now
 // takes writes. A connection that landed on a standby, or that saw its
 // server go, is never used again (see docs/storage.md, "Failover").
+import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import postgres, { type Sql } from 'postgres';
 import { skipRows } from '../../bets/bets-csv.ts';
@@ -389,9 +390,7 @@ export class PostgresStore implements StoreApi {
     let winners: WinnersFromLines | undefined;
     const outcomes: Array<AppendOutcome | FinishDecided> = [];
     const lines: Uint8Array[] = [];
-    /** The group's stored bets as COPY text lines; `rows` of them. */
-    const copy: string[] = [];
-    let rows = 0;
+    const copy = new CopyIn(tx);
     const generations = await this.#generations(tx, group);
     for (const work of group) {
       if (work.kind === 'append') {
@@ -413,23 +412,19 @@ export class PostgresStore implements StoreApi {
       if (outcome.status === 'stored' && request.rows !== null) {
         const fresh = skipRows(request.rows, request.count - outcome.stored);
         lines.push(fresh);
-        rows = copyLines(copy, fresh, this.#lotteryId, outcome.next - outcome.stored, seq, rows);
         let digest = digests.get(request.agency);
         if (digest === undefined) digests.set(request.agency, (digest = this.#digestOf(request.agency).copy()));
         digest.add(fresh, outcome.stored);
         (winners ??= this.#winners.copy()).add(fresh);
+        // Last, so that the database inserts this chunk while the next batches are decided.
+        await copy.add(fresh, this.#lotteryId, outcome.next - outcome.stored, seq);
       }
     }
+    await copy.end();
     const record = draft.record(this.#time());
     if (record === undefined) return { outcomes, applied: undefined };
     const chain = nextChain(this.#chain, lines, commitTail(record.agencies, record.finished, record.at));
     const lottery = this.#lottery;
-    if (rows > 0) {
-      // COPY: the bulk path, several times the rows per second of an INSERT of arrays.
-      const stream = await tx.unsafe(COPY_BETS).writable();
-      stream.end(copy.join(''));
-      await finished(stream);
-    }
     const ids = Object.keys(record.agencies).map(Number);
     const before = ids.map((agency) => this.#ledger.state(agency).next);
     const next = ids.map((agency) => record.agencies[agency].next);
@@ -616,6 +611,55 @@ function generationOf(row: { generation?: unknown } | undefined): number {
     throw new Error(`the database answered HELLO's generation as ${JSON.stringify(row)}`);
   }
   return generation;
+}
+
+/** Rows of COPY text sent at once: about 150 kB, a dozen or more chunks in a busy group. */
+const COPY_CHUNK_ROWS = 2048;
+
+/**
+ * A group's stored bets, sent by COPY (the bulk path, several times the
+ * rows per second of an INSERT of arrays) as they are decided: once a chunk
+ * of rows is formatted it goes to the database, which inserts it while the
+ * next batches are decided and formatted, instead of the database waiting
+ * for the whole group and the front-end then waiting for the database.
+ * Nothing is stored before the transaction commits.
+ */
+class CopyIn {
+  readonly #tx: Sql;
+  #stream: Writable | undefined;
+  #text: string[] = [];
+  #pending = 0;
+  /** Rows added so far: the next one's position in the commit. */
+  #rows = 0;
+
+  constructor(tx: Sql) {
+    this.#tx = tx;
+  }
+
+  /** Adds a batch's canonical lines, the first at `offset`; sends what is held once it makes a chunk. */
+  async add(lines: Uint8Array, lottery: number, offset: number, seq: number): Promise<void> {
+    const before = this.#rows;
+    this.#rows = copyLines(this.#text, lines, lottery, offset, seq, this.#rows);
+    this.#pending += this.#rows - before;
+    if (this.#pending >= COPY_CHUNK_ROWS) await this.#send();
+  }
+
+  /** Sends the rest; resolves once the database has taken every row (COPY's CommandComplete). */
+  async end(): Promise<void> {
+    if (this.#pending > 0) await this.#send();
+    if (this.#stream === undefined) return;
+    this.#stream.end();
+    await finished(this.#stream);
+  }
+
+  async #send(): Promise<void> {
+    const stream = (this.#stream ??= await this.#tx.unsafe(COPY_BETS).writable());
+    const text = this.#text.join('');
+    this.#text = [];
+    this.#pending = 0;
+    // Its callback comes once the chunk is with the socket, not the database: the next is formatted meanwhile.
+    await new Promise<void>((resolve, reject) => stream.write(text, (error) => (error ? reject(error) : resolve())));
+  }
 }
 
 /**
