@@ -6,7 +6,7 @@ import { loadAgencyConfig } from '../src/config/agency-config.ts';
 import { parseServerList } from '../src/config/formats.ts';
 import { loadServerConfig } from '../src/config/server-config.ts';
 import { ConfigExit } from '../src/errors.ts';
-import { maskedStoreUrl } from '../src/storage/postgres/store-url.ts';
+import { connectionOptions, maskedStoreUrl } from '../src/storage/postgres/store-url.ts';
 
 test('the store URL is shown with its password masked, wherever the password is', (t) => {
   t.is(
@@ -62,4 +62,13 @@ test('a server whose database cannot be reached exits 1 saying so, and its passw
   t.true(server.lines.some((line) => line.includes(`store: postgres://lottery:***@127.0.0.1:${CLOSED_PORT}/lottery`)));
   t.true(server.lines.some((line) => /action: start \| result: fail \| error: the store could not start: connect ECONNREFUSED/.test(line)));
   t.false(server.lines.some((line) => line.includes('hunter2')));
+});
+
+test("read-write in the URL asks postgres.js for a primary, as libpq's read-write passes over a hot standby; other attributes are its own", (t) => {
+  const attrs = (url: string) => (connectionOptions(url, 'test') as { target_session_attrs?: string }).target_session_attrs;
+  t.is(attrs('postgres://lottery@h1:5432,h2:5432/db?target_session_attrs=read-write'), 'primary');
+  t.is(attrs('postgres://lottery@h1,h2/db?sslmode=require&target_session_attrs=read-write'), 'primary');
+  t.is(attrs('postgres://lottery@h1,h2/db?target_session_attrs=prefer-standby'), undefined);
+  t.is(attrs('postgres://lottery@h1/db'), undefined);
+  t.is(connectionOptions('postgres://h1/db', 'lottery-server').connection.application_name, 'lottery-server');
 });
