@@ -308,6 +308,24 @@ function registerTests(): void {
     t.is(await psql(url, `select count(*) from bets`), '10');
   });
 
+  test('what a failed transaction caught up on is still told: a held WINNERS is not left for the next commit to answer', async (t) => {
+    const url = await freshDatabase();
+    const name = new URL(url).pathname.slice(1);
+    let refreshed = 0;
+    const a = await openPostgres(t, url, 'default', 2, undefined, 600_000, false);
+    const b = await openPostgres(t, url, 'default', 2, () => refreshed++, 600_000, false);
+    const bets = generateBets({ seed: 6, count: 10 });
+    await a.append(batch(1, bets, 0, 5));
+    await psql(url, `alter database ${name} set default_transaction_read_only = on`);
+    await psql(url, `select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = '${name}' and pid <> pg_backend_pid()`);
+    // Read-only sessions: HELLO catches up (or, on a connection already gone, fails first), then its write fails.
+    await t.throwsAsync(b.welcome(1), { instanceOf: StoreUnavailableError });
+    await t.throwsAsync(b.welcome(1), { instanceOf: StoreUnavailableError });
+    await cluster.sql(`alter database ${name} reset default_transaction_read_only`);
+    t.deepEqual(b.status(1), { next: 5, stored: 5, finished: false });
+    t.is(refreshed, 1);
+  });
+
   test('a transaction the database does not answer within its bound is STORE_UNAVAILABLE; the store goes on once it answers', async (t) => {
     const url = await freshDatabase();
     const store = await PostgresStore.open({

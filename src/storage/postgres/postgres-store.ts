@@ -211,19 +211,15 @@ export class PostgresStore implements StoreApi {
     if (this.#listening && !this.#closed) void this.#listen(this.#sql).catch(() => undefined);
   }
 
-  /** Catches up on other front-ends' commits, outside any group; tells onRefresh if there were any. */
+  /** Catches up on other front-ends' commits, outside any group (catching up tells onRefresh if there were any). */
   refresh(): void {
     if (this.#closed) return;
     void this.#lookAround().catch(() => undefined);
   }
 
-  /** One catch-up in the mailbox, without the lottery's lock; onRefresh is told if it found anything. */
+  /** One catch-up in the mailbox, without the lottery's lock. */
   #lookAround(): Promise<void> {
-    return this.#mailbox.post(async () => {
-      const before = this.#seq;
-      await this.#transaction((tx) => this.#catchUp(tx, false));
-      if (this.#seq !== before) this.#onRefresh?.();
-    });
+    return this.#mailbox.post(() => this.#transaction((tx) => this.#catchUp(tx, false)));
   }
 
   /**
@@ -259,6 +255,9 @@ export class PostgresStore implements StoreApi {
     }
     this.#seq = seq;
     this.#chain = head.chain;
+    // Told whether or not the transaction that caught up goes on to commit:
+    // the records are others', committed, and a held WINNERS may be owed now.
+    queueMicrotask(() => this.#onRefresh?.());
   }
 
   #digestOf(agency: number): UploadDigest {
@@ -296,18 +295,15 @@ export class PostgresStore implements StoreApi {
    * resend bets of an upload that another front-end has since seen finish.
    */
   async welcome(agency: number): Promise<AgencyWelcome> {
-    const generation = await this.#mailbox.post(async () => {
-      const before = this.#seq;
-      const generation = await this.#guarded(async (tx) => {
+    const generation = await this.#mailbox.post(() =>
+      this.#guarded(async (tx) => {
         await this.#catchUp(tx, false);
         // This connection's generation: every older connection of the agency, on any front-end, is fenced from now on.
         const [row] = await tx`insert into agencies (lottery, agency, generation) values (${this.#lottery}, ${agency}, 1)
           on conflict (lottery, agency) do update set generation = agencies.generation + 1 returning generation`;
         return generationOf(row);
-      });
-      if (this.#seq !== before) this.#onRefresh?.();
-      return generation;
-    });
+      }),
+    );
     const { next, finished } = this.#ledger.state(agency);
     const welcome: AgencyWelcome = { offset: next, finished, drawn: this.#ledger.drawn, generation };
     const closedAt = this.#ledger.closedAt;
