@@ -11,6 +11,7 @@ import { loadReport, loadTable } from './report.ts';
 import { stopAllPrograms } from '../src/harness/lottery-processes.ts';
 import { runServer, stopRunningServer } from './server-run.ts';
 import { benchPki, compareTls } from './tls-load.ts';
+import { compareStores } from './store-load.ts';
 
 let options;
 try {
@@ -67,6 +68,11 @@ async function loadMode(options: LoadOptions): Promise<number> {
   const size = loadSize(load);
   const pki = options.tls === 'off' ? undefined : await benchPki(options.agencies);
   try {
+    if (options.store !== undefined) {
+      const comparison = await compareStores(load, options, options.store, say);
+      if (options.json) console.log(JSON.stringify(comparison));
+      return comparison.ok ? 0 : 1;
+    }
     if (options.tls === 'both') {
       const comparison = await compareTls(load, options, pki!, say);
       if (options.json) console.log(JSON.stringify(comparison));

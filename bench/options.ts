@@ -17,6 +17,8 @@ export type LoadOptions = {
   tls: 'on' | 'off' | 'both';
   /** Runs of each for --tls both. */
   rounds: number;
+  /** A PostgreSQL URL: the load runs on the data dir and on this database, interleaved, and their ratio is printed. */
+  store: string | undefined;
   timeoutSeconds: number;
 };
 
@@ -27,7 +29,7 @@ export type HostileBenchOptions = { mode: 'hostile'; rounds: number; json: boole
 export type BenchOptions = LoadOptions | CourseOptions | HostileBenchOptions;
 
 export const HELP = `Usage:
-  npm run bench -- --agencies K --bets N [--fsync on|off] [--tls on|off|both] [--json]
+  npm run bench -- --agencies K --bets N [--fsync on|off] [--tls on|off|both] [--store URL [--rounds R]] [--json]
   npm run bench -- --mode course [--dir DIR] [--runs R] [--json]
   npm run bench -- --mode hostile [--rounds R] [--json]
 
@@ -48,7 +50,11 @@ of this machine and this load generator. It checks that bets.csv holds N rows.
   --tls both       R runs with TLS and R without, interleaved (off, on, on, off, …), and the
                    raw sink the same way, plaintext and over the same mutual TLS; prints each
                    run, the ratios of the medians, and the CPU per bet of both sides
-  --rounds R       runs of each for --tls both (default 3)
+  --rounds R       runs of each for --tls both or --store (default 3)
+  --store URL      R runs on a data dir and R on this PostgreSQL database (each its own lottery,
+                   left in it), interleaved; prints each run, the database's bets/s as a share
+                   of the files', and where the database's time goes (pg_stat_statements-free:
+                   the server's CPU by thread against the run's seconds)
   --cpu-prof DIR   run the server with node --cpu-prof, one .cpuprofile per thread in DIR
                    (summarise them with: node_modules/.bin/node bench/profile-summary.ts DIR)
 
@@ -82,6 +88,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       seed: { type: 'string', default: '1' },
       'cpu-prof': { type: 'string' },
       tls: { type: 'string', default: 'off' },
+      store: { type: 'string' },
       dir: { type: 'string' },
       runs: { type: 'string', default: '5' },
       rounds: { type: 'string', default: '3' },
@@ -112,6 +119,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     cpuProf: values['cpu-prof'],
     tls: values.tls,
     rounds: positive('rounds', values.rounds),
+    store: values.store,
     timeoutSeconds,
   };
 }

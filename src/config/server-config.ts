@@ -26,6 +26,9 @@ export type ServerConfig = ServerTlsPaths & {
   host: string;
   agencies: number;
   dataDir: string;
+  /** A PostgreSQL URL, or empty for the data dir. */
+  store: string;
+  lottery: string;
   workers: number;
   fsync: boolean;
   maxConnections: number;
@@ -71,6 +74,23 @@ export const serverSchema = {
     default: '.data',
     env: 'LOTTERY_DATA_DIR',
     arg: 'data-dir',
+  },
+  store: {
+    doc:
+      'store the lottery in PostgreSQL instead of the data dir: a connection URL as libpq reads it, several hosts allowed\n' +
+      '      (postgres://user@h1:5432,h2:5432/db?target_session_attrs=read-write); every front-end given it serves one lottery',
+    format: 'store-url',
+    default: '',
+    shownDefault: 'none: the data dir',
+    env: 'LOTTERY_STORE',
+    arg: 'store',
+  },
+  lottery: {
+    doc: "the lottery's name in the --store database, which may hold several",
+    format: 'lottery-name',
+    default: 'default',
+    env: 'LOTTERY_NAME',
+    arg: 'lottery',
   },
   workers: {
     doc: 'session worker threads, 1 to 256',
