@@ -4,6 +4,7 @@
 import { courseMode } from './course-mode.ts';
 import { hostileMode } from './hostile.ts';
 import { encodeLoad, loadSize } from './load-frames.ts';
+import { latencyMode } from './latency-mode.ts';
 import { runLoad } from './load-run.ts';
 import { HELP, parseBenchOptions, type LoadOptions } from './options.ts';
 import { startRawSink } from './raw-sink.ts';
@@ -48,6 +49,13 @@ try {
       if (options.json) console.log(JSON.stringify(report));
       process.exitCode = failures.length > 0 ? 1 : 0;
     }
+  } else if (options.mode === 'latency') {
+    const { report, table } = await latencyMode(options, givingUp.signal, say);
+    if (!givingUp.signal.aborted) {
+      say(table);
+      if (options.json) console.log(JSON.stringify(report));
+      process.exitCode = report.ok ? 0 : 1;
+    }
   } else if (options.mode === 'hostile') {
     const { results, table } = await hostileMode(options, say);
     say(table);
@@ -76,7 +84,7 @@ async function loadMode(options: LoadOptions): Promise<number> {
     const sink = await startRawSink(load);
     let limit;
     try {
-      limit = await runLoad(sink.port, load, options.window);
+      limit = await runLoad(sink.port, load, options.window, undefined, options.rate);
     } finally {
       await sink.stop();
     }

@@ -9,6 +9,8 @@ export type LoadOptions = {
   bets: number;
   fsync: boolean;
   window: number;
+  /** The open loop: the agencies offer this many bets a second together, whatever is acknowledged; `window` is then unused. */
+  rate: number | undefined;
   seed: number;
   json: boolean;
   /** Start the server with --cpu-prof into this directory. */
@@ -24,10 +26,17 @@ export type CourseOptions = { mode: 'course'; dir: string | undefined; runs: num
 
 export type HostileBenchOptions = { mode: 'hostile'; rounds: number; json: boolean; timeoutSeconds: number };
 
-export type BenchOptions = LoadOptions | CourseOptions | HostileBenchOptions;
+/**
+ * Latency mode: the load mode's options (closed loop, TLS on or off) for the
+ * run that measures the maximum, then open-loop runs at `loads` percent of it.
+ */
+export type LatencyOptions = Omit<LoadOptions, 'mode' | 'rate' | 'tls'> & { mode: 'latency'; tls: 'on' | 'off'; loads: number[] };
+
+export type BenchOptions = LoadOptions | CourseOptions | HostileBenchOptions | LatencyOptions;
 
 export const HELP = `Usage:
-  npm run bench -- --agencies K --bets N [--fsync on|off] [--tls on|off|both] [--json]
+  npm run bench -- --agencies K --bets N [--fsync on|off] [--tls on|off|both] [--rate R] [--json]
+  npm run bench -- --mode latency --agencies K --bets N [--loads 50,90] [--rounds R] [--json]
   npm run bench -- --mode course [--dir DIR] [--runs R] [--json]
   npm run bench -- --mode hostile [--rounds R] [--json]
 
@@ -41,6 +50,11 @@ of this machine and this load generator. It checks that bets.csv holds N rows.
   --bets N         bets in TOTAL, split evenly over the K agencies (default 100000)
   --fsync on|off   passed to the server (default on)
   --window W       batches in flight per agency, as the real agency (default 8)
+  --rate R         the open loop: the agencies offer R bets a second together, each batch
+                   sent when an agency offering its share would have filled it, whatever is
+                   acknowledged; ack latency runs from when a batch was due, so time spent
+                   queueing is counted; prints p50, p99 and p99.9 (the raw sink takes the
+                   same schedule: the load generator's own latency)
   --seed S         seed of the generated bets; agency k uses S + k (default 1)
   --tls on|off     mutual TLS 1.3 between the agencies and the server, each agency with its
                    own certificate made as lottery-pki makes them (default off; the raw
@@ -51,6 +65,13 @@ of this machine and this load generator. It checks that bets.csv holds N rows.
   --rounds R       runs of each for --tls both (default 3)
   --cpu-prof DIR   run the server with node --cpu-prof, one .cpuprofile per thread in DIR
                    (summarise them with: node_modules/.bin/node bench/profile-summary.ts DIR)
+
+Latency mode measures, in each of R rounds (default 3), the server's maximum
+(the closed loop above, --window 8), then the open loop (--rate) at each of
+--loads percent of that round's maximum (default 50,90), each on a fresh
+server, and the raw sink on the same schedules; prints each run and the
+medians of the ack p50, p99 and p99.9 at each load. Takes --agencies, --bets,
+--fsync, --tls on|off, --seed.
 
 Hostile mode measures the server's CPU per frame (all its threads, from /proc)
 for the worst frames under 8 KiB a peer can build (src/harness/hostile-frames.ts)
@@ -79,6 +100,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       bets: { type: 'string', default: '100000' },
       fsync: { type: 'string', default: 'on' },
       window: { type: 'string', default: '8' },
+      rate: { type: 'string' },
+      loads: { type: 'string', default: '50,90' },
       seed: { type: 'string', default: '1' },
       'cpu-prof': { type: 'string' },
       tls: { type: 'string', default: 'off' },
@@ -97,12 +120,12 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     return { mode: 'course', dir: values.dir, runs: positive('runs', values.runs), json: values.json, timeoutSeconds };
   }
   if (values.mode === 'hostile') return { mode: 'hostile', rounds: positive('rounds', values.rounds), json: values.json, timeoutSeconds };
-  if (values.mode !== 'load') throw new TypeError(`--mode must be load, course or hostile, got ${values.mode}`);
+  if (values.mode !== 'load' && values.mode !== 'latency')
+    throw new TypeError(`--mode must be load, latency, course or hostile, got ${values.mode}`);
   if (values.fsync !== 'on' && values.fsync !== 'off') throw new TypeError(`--fsync must be on or off, got ${values.fsync}`);
   if (values.tls !== 'on' && values.tls !== 'off' && values.tls !== 'both')
     throw new TypeError(`--tls must be on, off or both, got ${values.tls}`);
-  return {
-    mode: 'load',
+  const common = {
     agencies: positive('agencies', values.agencies),
     bets: positive('bets', values.bets),
     fsync: values.fsync === 'on',
@@ -110,10 +133,18 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     seed: natural('seed', values.seed),
     json: values.json,
     cpuProf: values['cpu-prof'],
-    tls: values.tls,
     rounds: positive('rounds', values.rounds),
     timeoutSeconds,
   };
+  if (values.mode === 'latency') {
+    if (values.tls === 'both') throw new TypeError('--tls must be on or off in latency mode, got both');
+    if (values.rate !== undefined) throw new TypeError('--rate is for load mode: latency mode sets its rates from --loads');
+    const loads = values.loads.split(',').map((load) => positive('loads', load.trim()));
+    return { ...common, mode: 'latency', tls: values.tls, loads };
+  }
+  const rate = values.rate === undefined ? undefined : positive('rate', values.rate);
+  if (rate !== undefined && values.tls === 'both') throw new TypeError('--rate goes with --tls on or off, not both');
+  return { ...common, mode: 'load', rate, tls: values.tls };
 }
 
 function natural(name: string, text: string, least = 0): number {

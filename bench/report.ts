@@ -13,6 +13,7 @@ export type LoadReport = {
   betsPerSecond: number;
   ackP50Ms: number;
   ackP99Ms: number;
+  ackP999Ms: number;
   ackMaxMs: number;
   /** Connections the load agencies tried again because they failed before WELCOME. */
   retries: number;
@@ -21,9 +22,12 @@ export type LoadReport = {
   limitBetsPerSecond: number;
   limitAckP50Ms: number;
   limitAckP99Ms: number;
+  limitAckP999Ms: number;
   fsync: 'on' | 'off';
   tls: 'on' | 'off';
   window: number;
+  /** The open loop's offered bets/s (--rate); null for the closed loop, `window` in flight. */
+  rate: number | null;
   frames: number;
   bytes: number;
   node: string;
@@ -45,6 +49,7 @@ export function loadReport(
     betsPerSecond: Math.round(options.bets / server.seconds),
     ackP50Ms: round(server.ackP50Ms, 2),
     ackP99Ms: round(server.ackP99Ms, 2),
+    ackP999Ms: round(server.ackP999Ms, 2),
     ackMaxMs: round(server.ackMaxMs, 2),
     retries: server.retries,
     serverPeakRssMb: round(server.serverPeakRssMb, 1),
@@ -52,9 +57,11 @@ export function loadReport(
     limitBetsPerSecond: Math.round(options.bets / limit.seconds),
     limitAckP50Ms: round(limit.ackP50Ms, 2),
     limitAckP99Ms: round(limit.ackP99Ms, 2),
+    limitAckP999Ms: round(limit.ackP999Ms, 2),
     fsync: options.fsync ? 'on' : 'off',
     tls: options.tls === 'on' ? 'on' : 'off',
     window: options.window,
+    rate: options.rate ?? null,
     frames: size.frames,
     bytes: size.bytes,
     node: process.versions.node,
@@ -63,13 +70,21 @@ export function loadReport(
 }
 
 export function loadTable(r: LoadReport): string {
-  const row = (name: string, seconds: number, perSecond: number, p50: number, p99: number) =>
-    `${name.padEnd(18)}${seconds.toFixed(3).padStart(9)}${perSecond.toLocaleString('en-US').padStart(13)}${p50.toFixed(2).padStart(12)}${p99.toFixed(2).padStart(12)}`;
+  const row = (name: string, seconds: number, perSecond: number, p50: number, p99: number, p999: number) =>
+    `${name.padEnd(18)}${seconds.toFixed(3).padStart(9)}${perSecond.toLocaleString('en-US').padStart(13)}${p50.toFixed(2).padStart(12)}${p99.toFixed(2).padStart(12)}${p999.toFixed(2).padStart(14)}`;
+  const pace = r.rate === null ? `window ${r.window}` : `open loop at ${r.rate.toLocaleString('en-US')} bets/s offered`;
   return [
-    `bench: ${r.bets} bets from ${r.agencies} agencies (${r.frames} frames, ${(r.bytes / 1e6).toFixed(1)} MB), fsync ${r.fsync}, tls ${r.tls}, window ${r.window}, node ${r.node}, ${r.cpus} cpus`,
-    `${''.padEnd(18)}${'seconds'.padStart(9)}${'bets/s'.padStart(13)}${'ack p50 ms'.padStart(12)}${'ack p99 ms'.padStart(12)}`,
-    row('lottery-server', r.seconds, r.betsPerSecond, r.ackP50Ms, r.ackP99Ms),
-    row('raw sink (limit)', r.limitSeconds, r.limitBetsPerSecond, r.limitAckP50Ms, r.limitAckP99Ms),
+    `bench: ${r.bets} bets from ${r.agencies} agencies (${r.frames} frames, ${(r.bytes / 1e6).toFixed(1)} MB), fsync ${r.fsync}, tls ${r.tls}, ${pace}, node ${r.node}, ${r.cpus} cpus`,
+    `${''.padEnd(18)}${'seconds'.padStart(9)}${'bets/s'.padStart(13)}${'ack p50 ms'.padStart(12)}${'ack p99 ms'.padStart(12)}${'ack p99.9 ms'.padStart(14)}`,
+    row('lottery-server', r.seconds, r.betsPerSecond, r.ackP50Ms, r.ackP99Ms, r.ackP999Ms),
+    row(
+      r.rate === null ? 'raw sink (limit)' : 'raw sink',
+      r.limitSeconds,
+      r.limitBetsPerSecond,
+      r.limitAckP50Ms,
+      r.limitAckP99Ms,
+      r.limitAckP999Ms,
+    ),
     `server at ${((100 * r.betsPerSecond) / r.limitBetsPerSecond).toFixed(1)}% of the limit; slowest ack ${r.ackMaxMs.toFixed(1)} ms; server peak RSS ${r.serverPeakRssMb.toFixed(1)} MiB; ${r.retries} connections tried again before WELCOME`,
     `bets.csv: ${r.stored} rows, expected ${r.bets}: ${r.stored === r.bets ? 'OK' : 'WRONG'}`,
   ].join('\n');

@@ -16,6 +16,8 @@ export type ServerRunOptions = {
   agencies: number;
   fsync: boolean;
   window: number;
+  /** The open loop: the agencies offer this many bets a second together (load-run.ts). */
+  rate?: number | undefined;
   cpuProf: string | undefined;
   /** A lottery-pki directory: the run goes over mutual TLS. */
   pki?: { dir: string; tlsFor: (agency: number) => ClientTlsFiles };
@@ -70,7 +72,7 @@ export async function runServer(load: readonly AgencyFrames[], options: ServerRu
       const cpuBefore = await threadsCpuNs(server.child.pid!);
       const beside = options.beside?.(server);
       try {
-        result = await runLoad(server.port, load, options.window, options.pki?.tlsFor);
+        result = await runLoad(server.port, load, options.window, options.pki?.tlsFor, options.rate);
       } finally {
         await beside?.stop();
       }
