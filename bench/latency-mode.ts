@@ -1,18 +1,25 @@
 // Latency mode: ack latency at a given offered load, against the most this
-// server takes in the same round. Each round measures the maximum with the
-// closed loop (--window in flight per agency, as the real agency), then runs
-// the open loop (load-schedule.ts) at each of --loads percent of that
-// maximum, each on a fresh server, and the raw sink on the same schedule:
-// what the load generator, loopback and timers add whatever a server does.
-import type { AgencyFrames } from './load-frames.ts';
-import { encodeLoad } from './load-frames.ts';
-import { runLoad } from './load-run.ts';
+// server takes in the same round. Each round starts one server and runs on
+// it, one after another, each with agency ids of its own: a closed-loop
+// warm-up (a server that has run for a while, its code compiled, as an
+// operator's is), the closed loop again for the maximum (--window in flight
+// per agency, as the real agency), then the open loop (load-schedule.ts) at
+// each of --loads percent of that maximum. After each open-loop run, the raw
+// sink takes the same schedule: what the load generator, loopback and
+// timers add whatever a server does.
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer } from '../src/harness/lottery-processes.ts';
+import { serverTlsArgs, serverTlsFilesIn } from '../src/harness/tls-args.ts';
+import { encodeLoad, type AgencyFrames } from './load-frames.ts';
+import { runLoad, type LoadRunResult } from './load-run.ts';
 import type { LatencyOptions } from './options.ts';
 import { startRawSink } from './raw-sink.ts';
-import { runServer } from './server-run.ts';
+import { countLines } from './server-run.ts';
 import { median } from './stats.ts';
 import { benchPki, type BenchPki } from './tls-load.ts';
-import { serverTlsFilesIn } from '../src/harness/tls-args.ts';
 
 type OpenLoopRun = {
   round: number;
@@ -24,7 +31,6 @@ type OpenLoopRun = {
   ackP99Ms: number;
   ackP999Ms: number;
   ackMaxMs: number;
-  stored: number;
   sink: { betsPerSecond: number; ackP50Ms: number; ackP99Ms: number; ackP999Ms: number };
 };
 
@@ -56,18 +62,21 @@ export async function latencyMode(
   signal: AbortSignal,
   say: (line: string) => void,
 ): Promise<{ report: LatencyReport; table: string }> {
-  say(`bench latency: encoding ${options.bets} bets for ${options.agencies} agencies…`);
-  const load = encodeLoad(options.bets, options.agencies, options.seed);
-  const pki = options.tls === 'on' ? await benchPki(options.agencies) : undefined;
+  const K = options.agencies;
+  // Warm-up, maximum, then one phase per load: each phase's agencies are ids of their own.
+  const phases = 2 + options.loads.length;
+  say(`bench latency: encoding ${options.bets} bets for ${K} agencies, ${phases} times…`);
+  const loads = Array.from({ length: phases }, (_, phase) => encodeLoad(options.bets, K, options.seed, phase * K + 1));
+  const pki = options.tls === 'on' ? await benchPki(K * phases) : undefined;
   try {
-    return await measure(load, options, pki, signal, say);
+    return await measure(loads, options, pki, signal, say);
   } finally {
     await pki?.remove();
   }
 }
 
 async function measure(
-  load: readonly AgencyFrames[],
+  loads: readonly AgencyFrames[][],
   options: LatencyOptions,
   pki: BenchPki | undefined,
   signal: AbortSignal,
@@ -77,49 +86,76 @@ async function measure(
   const maxima: number[] = [];
   const runs: OpenLoopRun[] = [];
   let ok = true;
-  const base = { ...options, ...(pki === undefined ? {} : { pki }) };
   const ms = (value: number) => value.toFixed(2).padStart(8);
+  const [warmUp, closedLoop, ...openLoops] = loads;
   for (let round = 1; round <= options.rounds && !signal.aborted; round++) {
-    const closed = await runServer(load, base);
-    ok &&= closed.stored === options.bets && closed.serverCode === 0;
-    const maximum = Math.round(options.bets / closed.seconds);
-    maxima.push(maximum);
-    say(
-      `bench latency: round ${round} maximum ${maximum.toLocaleString('en-US').padStart(10)} bets/s (closed loop, window ${options.window}, ack p99 ${closed.ackP99Ms.toFixed(1)} ms)`,
-    );
-    for (const percent of options.loads) {
-      if (signal.aborted) break;
-      const rate = Math.round((maximum * percent) / 100);
-      const server = await runServer(load, { ...base, rate });
-      ok &&= server.stored === options.bets && server.serverCode === 0;
-      const sinkServer = await startRawSink(load, sinkTls);
-      let sink;
-      try {
-        sink = await runLoad(sinkServer.port, load, options.window, pki?.tlsFor, rate);
-      } finally {
-        await sinkServer.stop();
-      }
-      const run: OpenLoopRun = {
-        round,
-        load: percent,
-        offeredBetsPerSecond: rate,
-        betsPerSecond: Math.round(options.bets / server.seconds),
-        ackP50Ms: server.ackP50Ms,
-        ackP99Ms: server.ackP99Ms,
-        ackP999Ms: server.ackP999Ms,
-        ackMaxMs: server.ackMaxMs,
-        stored: server.stored,
-        sink: {
-          betsPerSecond: Math.round(options.bets / sink.seconds),
-          ackP50Ms: sink.ackP50Ms,
-          ackP99Ms: sink.ackP99Ms,
-          ackP999Ms: sink.ackP999Ms,
-        },
-      };
-      runs.push(run);
-      say(
-        `bench latency: round ${round} at ${String(percent).padStart(3)}% ${rate.toLocaleString('en-US').padStart(10)} bets/s offered, ${run.betsPerSecond.toLocaleString('en-US').padStart(10)} taken; ack ms p50 ${ms(run.ackP50Ms)} p99 ${ms(run.ackP99Ms)} p99.9 ${ms(run.ackP999Ms)} max ${ms(run.ackMaxMs)}; raw sink p50 ${ms(sink.ackP50Ms)} p99 ${ms(sink.ackP99Ms)} p99.9 ${ms(sink.ackP999Ms)}`,
+    const dataDir = await mkdtemp(join(tmpdir(), 'lottery-bench-latency-'));
+    try {
+      const server = await startServer(
+        [
+          ...['--agencies', String(options.agencies * loads.length), '--data-dir', dataDir, '--fsync', options.fsync ? 'on' : 'off'],
+          ...['--log-level', 'warn', '--max-unauthenticated-per-address', String(Math.max(1024, options.agencies))],
+          ...(pki === undefined ? [] : serverTlsArgs(pki.dir)),
+        ],
+        { startTimeoutMs: 60_000, ready: 'socket' },
       );
+      const run = (load: readonly AgencyFrames[], rate?: number): Promise<LoadRunResult> =>
+        runLoad(server.port, load, options.window, pki?.tlsFor, rate);
+      try {
+        await run(warmUp);
+        const closed = await run(closedLoop);
+        const maximum = Math.round(options.bets / closed.seconds);
+        maxima.push(maximum);
+        say(
+          `bench latency: round ${round} maximum ${maximum.toLocaleString('en-US').padStart(10)} bets/s (closed loop, window ${options.window}, after as many bets to warm up; ack p99 ${closed.ackP99Ms.toFixed(1)} ms)`,
+        );
+        for (const [i, percent] of options.loads.entries()) {
+          if (signal.aborted) break;
+          const rate = Math.round((maximum * percent) / 100);
+          const result = await run(openLoops[i], rate);
+          const sinkServer = await startRawSink(warmUp, sinkTls);
+          let sink;
+          try {
+            sink = await runLoad(sinkServer.port, warmUp, options.window, pki?.tlsFor, rate);
+          } finally {
+            await sinkServer.stop();
+          }
+          const entry: OpenLoopRun = {
+            round,
+            load: percent,
+            offeredBetsPerSecond: rate,
+            betsPerSecond: Math.round(options.bets / result.seconds),
+            ackP50Ms: result.ackP50Ms,
+            ackP99Ms: result.ackP99Ms,
+            ackP999Ms: result.ackP999Ms,
+            ackMaxMs: result.ackMaxMs,
+            sink: {
+              betsPerSecond: Math.round(options.bets / sink.seconds),
+              ackP50Ms: sink.ackP50Ms,
+              ackP99Ms: sink.ackP99Ms,
+              ackP999Ms: sink.ackP999Ms,
+            },
+          };
+          runs.push(entry);
+          say(
+            `bench latency: round ${round} at ${String(percent).padStart(3)}% ${rate.toLocaleString('en-US').padStart(10)} bets/s offered, ${entry.betsPerSecond.toLocaleString('en-US').padStart(10)} taken; ack ms p50 ${ms(entry.ackP50Ms)} p99 ${ms(entry.ackP99Ms)} p99.9 ${ms(entry.ackP999Ms)} max ${ms(entry.ackMaxMs)}; raw sink p50 ${ms(sink.ackP50Ms)} p99 ${ms(sink.ackP99Ms)} p99.9 ${ms(sink.ackP999Ms)}`,
+          );
+        }
+      } finally {
+        const code = await server.stop();
+        if (code !== 0) {
+          ok = false;
+          console.error(`bench latency: the server exited ${code}:\n${server.lines.slice(-10).join('\n')}`);
+        }
+      }
+      const stored = await countLines(join(dataDir, 'bets.csv'));
+      const expected = options.bets * (2 + runs.filter((entry) => entry.round === round).length);
+      if (stored !== expected) {
+        ok = false;
+        console.error(`bench latency: round ${round}: bets.csv holds ${stored} rows, expected ${expected}`);
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
     }
   }
   const hundredths = (value: number) => Math.round(value * 100) / 100;

@@ -104,7 +104,7 @@ function connectOnce(port: number, load: AgencyFrames, pace: Pace, tlsFiles?: Cl
               timer = undefined;
               pump();
             },
-            welcomedAt + pace.schedule[sent] - performance.now(),
+            Math.max(0, welcomedAt + pace.schedule[sent] - performance.now()),
           );
         }
       }

@@ -35,7 +35,8 @@ export async function runLoad(
   tlsFor?: (agency: number) => ClientTlsFiles,
   rate?: number,
 ): Promise<LoadRunResult> {
-  const paceOf = (agency: AgencyFrames): Pace =>
+  // Phases by place in the load, not by id: a later phase of a run on one server has ids from K + 1 on.
+  const paces = load.map((agency, i): Pace =>
     rate === undefined
       ? { window }
       : {
@@ -43,10 +44,10 @@ export async function runLoad(
             agency.bets.map(({ end }) => end),
             rate,
             load.length,
-            agency.agency,
+            i + 1,
           ),
-        };
-  const paces = load.map(paceOf);
+        },
+  );
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
   const results = await Promise.all(load.map((agency, i) => runLoadAgency(port, agency, paces[i], tlsFor?.(agency.agency))));

@@ -66,12 +66,13 @@ of this machine and this load generator. It checks that bets.csv holds N rows.
   --cpu-prof DIR   run the server with node --cpu-prof, one .cpuprofile per thread in DIR
                    (summarise them with: node_modules/.bin/node bench/profile-summary.ts DIR)
 
-Latency mode measures, in each of R rounds (default 3), the server's maximum
-(the closed loop above, --window 8), then the open loop (--rate) at each of
---loads percent of that round's maximum (default 50,90), each on a fresh
-server, and the raw sink on the same schedules; prints each run and the
-medians of the ack p50, p99 and p99.9 at each load. Takes --agencies, --bets,
---fsync, --tls on|off, --seed.
+Latency mode runs, in each of R rounds (default 3), one server and on it, each
+with agency ids of its own: K agencies sending N bets in the closed loop to
+warm it up, the same again for the maximum, then the open loop (--rate) at
+each of --loads percent of that maximum (default 50,90); after each open-loop
+run, the raw sink takes the same schedule. Prints each run and the medians of
+the ack p50, p99 and p99.9 at each load. Takes --agencies, --bets, --fsync,
+--tls on|off, --window (the closed loop's), --seed.
 
 Hostile mode measures the server's CPU per frame (all its threads, from /proc)
 for the worst frames under 8 KiB a peer can build (src/harness/hostile-frames.ts)

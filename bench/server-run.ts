@@ -115,7 +115,7 @@ async function peakRssMb(pid: number): Promise<number> {
   return match === null ? Number.NaN : Number(match[1]) / 1024;
 }
 
-async function countLines(path: string): Promise<number> {
+export async function countLines(path: string): Promise<number> {
   let lines = 0;
   for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
     for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) lines++;
