@@ -75,7 +75,9 @@ function writeText(target: Buffer, at: number, text: string): number {
  * either goes through rowsFromCanonical.
  */
 export function csvFromCanonical(lines: Uint8Array): Uint8Array {
-  if (lines.indexOf(QUOTE) !== -1 || lines.indexOf(COMMA) !== -1) return rowsFromCanonical(lines);
+  // Buffer#indexOf is memchr; a Uint8Array's own indexOf costs ten times as much.
+  const bytes = Buffer.from(lines.buffer, lines.byteOffset, lines.length);
+  if (bytes.indexOf(QUOTE) !== -1 || bytes.indexOf(COMMA) !== -1) return rowsFromCanonical(lines);
   // A copy of its own, at offset 0 of its own buffer, so that it can be read as 32-bit words.
   const out = new Uint8Array(lines);
   const words = new Uint32Array(out.buffer, 0, out.length >>> 2);
