@@ -18,6 +18,10 @@ export type LoadReport = {
   /** Connections the load agencies tried again because they failed before WELCOME. */
   retries: number;
   serverPeakRssMb: number;
+  /** CPU time of all the server's threads while the load ran, per bet: what holds on a machine shared with other work. */
+  serverCpuMicrosPerBet: number;
+  /** The load agencies' (this process's) CPU per bet meanwhile. */
+  clientCpuMicrosPerBet: number;
   limitSeconds: number;
   limitBetsPerSecond: number;
   limitAckP50Ms: number;
@@ -53,6 +57,8 @@ export function loadReport(
     ackMaxMs: round(server.ackMaxMs, 2),
     retries: server.retries,
     serverPeakRssMb: round(server.serverPeakRssMb, 1),
+    serverCpuMicrosPerBet: round((server.serverCpuMs * 1000) / options.bets, 3),
+    clientCpuMicrosPerBet: round((server.clientCpuMs * 1000) / options.bets, 3),
     limitSeconds: round(limit.seconds, 3),
     limitBetsPerSecond: Math.round(options.bets / limit.seconds),
     limitAckP50Ms: round(limit.ackP50Ms, 2),
@@ -85,7 +91,7 @@ export function loadTable(r: LoadReport): string {
       r.limitAckP99Ms,
       r.limitAckP999Ms,
     ),
-    `server at ${((100 * r.betsPerSecond) / r.limitBetsPerSecond).toFixed(1)}% of the limit; slowest ack ${r.ackMaxMs.toFixed(1)} ms; server peak RSS ${r.serverPeakRssMb.toFixed(1)} MiB; ${r.retries} connections tried again before WELCOME`,
+    `server at ${((100 * r.betsPerSecond) / r.limitBetsPerSecond).toFixed(1)}% of the limit; slowest ack ${r.ackMaxMs.toFixed(1)} ms; server peak RSS ${r.serverPeakRssMb.toFixed(1)} MiB; server CPU ${r.serverCpuMicrosPerBet.toFixed(2)} µs/bet, agencies ${r.clientCpuMicrosPerBet.toFixed(2)}; ${r.retries} connections tried again before WELCOME`,
     `bets.csv: ${r.stored} rows, expected ${r.bets}: ${r.stored === r.bets ? 'OK' : 'WRONG'}`,
   ].join('\n');
 }
