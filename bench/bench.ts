@@ -12,6 +12,7 @@ import { loadReport, loadTable } from './report.ts';
 import { stopAllPrograms } from '../src/harness/lottery-processes.ts';
 import { runServer, stopRunningServer } from './server-run.ts';
 import { benchPki, compareTls } from './tls-load.ts';
+import { serverTlsFilesIn } from '../src/harness/tls-args.ts';
 
 let options;
 try {
@@ -81,14 +82,18 @@ async function loadMode(options: LoadOptions): Promise<number> {
       return comparison.ok ? 0 : 1;
     }
     const server = await runServer(load, { ...options, ...(pki === undefined ? {} : { pki }) });
-    const sink = await startRawSink(load);
-    let limit;
-    try {
-      limit = await runLoad(sink.port, load, options.window, undefined, options.rate);
-    } finally {
-      await sink.stop();
-    }
-    const report = loadReport(options, size, server, limit);
+    const sinkRun = async (tls: boolean) => {
+      const sink = await startRawSink(load, tls ? await serverTlsFilesIn(pki!.dir) : undefined);
+      try {
+        return await runLoad(sink.port, load, options.window, tls ? pki!.tlsFor : undefined, options.rate);
+      } finally {
+        await sink.stop();
+      }
+    };
+    const limit = await sinkRun(false);
+    // Over TLS, the sink over the same mutual TLS too: the least the handshakes and records cost here, whatever a server does.
+    const tlsLimit = pki === undefined ? undefined : await sinkRun(true);
+    const report = loadReport(options, size, server, limit, tlsLimit);
     say(loadTable(report));
     if (options.json) console.log(JSON.stringify(report));
     return report.stored === report.bets && server.serverCode === 0 ? 0 : 1;

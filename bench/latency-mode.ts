@@ -94,7 +94,7 @@ async function measure(
       const server = await startServer(
         [
           ...['--agencies', String(options.agencies * loads.length), '--data-dir', dataDir, '--fsync', options.fsync ? 'on' : 'off'],
-          ...['--log-level', 'warn', '--max-unauthenticated-per-address', String(Math.max(1024, options.agencies))],
+          ...['--log-level', 'warn'],
           ...(pki === undefined ? [] : serverTlsArgs(pki.dir)),
         ],
         { startTimeoutMs: 60_000, ready: 'socket' },

@@ -42,12 +42,18 @@ class NotWelcomed extends Error {}
 export type Pace = { window: number } | { schedule: Float64Array };
 
 /** With `tlsFiles`, over mutual TLS as the real agency connects. */
-export async function runLoadAgency(port: number, load: AgencyFrames, pace: Pace, tlsFiles?: ClientTlsFiles): Promise<AgencyLoadResult> {
+export async function runLoadAgency(
+  port: number,
+  load: AgencyFrames,
+  pace: Pace,
+  tlsFiles?: ClientTlsFiles,
+  localAddress?: string,
+): Promise<AgencyLoadResult> {
   const backoff = new Backoff(RECONNECT_BACKOFF);
   const giveUpAt = performance.now() + RETRY_FOR_MS;
   while (true) {
     try {
-      return { ...(await connectOnce(port, load, pace, tlsFiles)), retries: backoff.failures };
+      return { ...(await connectOnce(port, load, pace, tlsFiles, localAddress)), retries: backoff.failures };
     } catch (error) {
       if (!(error instanceof NotWelcomed) || performance.now() > giveUpAt) throw error;
       await sleep(backoff.next());
@@ -55,10 +61,19 @@ export async function runLoadAgency(port: number, load: AgencyFrames, pace: Pace
   }
 }
 
-function connectOnce(port: number, load: AgencyFrames, pace: Pace, tlsFiles?: ClientTlsFiles): Promise<Omit<AgencyLoadResult, 'retries'>> {
+function connectOnce(
+  port: number,
+  load: AgencyFrames,
+  pace: Pace,
+  tlsFiles: ClientTlsFiles | undefined,
+  localAddress: string | undefined,
+): Promise<Omit<AgencyLoadResult, 'retries'>> {
   return new Promise((resolve, reject) => {
+    const from = localAddress === undefined ? {} : { localAddress };
     const socket =
-      tlsFiles === undefined ? net.connect({ host: '127.0.0.1', port }) : tls.connect(clientTlsOptions('127.0.0.1', port, tlsFiles));
+      tlsFiles === undefined
+        ? net.connect({ host: '127.0.0.1', port, ...from })
+        : tls.connect({ ...clientTlsOptions('127.0.0.1', port, tlsFiles), ...from });
     socket.setNoDelay(true);
     const decoder = new FrameDecoder();
     const sentAt = new Float64Array(load.bets.length);

@@ -23,6 +23,17 @@ export type LoadRunResult = {
 };
 
 /**
+ * The address the load agency at place `place` (from 1) connects from: one
+ * of its own, as agencies spread over a country have (Linux answers every
+ * 127.0.0.0/8 address on loopback), so that the server's limits per address
+ * see what they would see in the field.
+ */
+export function loopbackAddressOf(place: number): string {
+  if (!Number.isInteger(place) || place < 1 || place > 0xffffff) throw new RangeError(`no loopback address for place ${place}`);
+  return `127.${(place >> 16) & 0xff}.${(place >> 8) & 0xff}.${place & 0xff}`;
+}
+
+/**
  * `tlsFor`: each agency's certificate for mutual TLS; plaintext without.
  * `rate`: the open loop, the agencies offering this many bets a second
  * together, each batch sent when due (load-schedule.ts); without, each
@@ -50,7 +61,9 @@ export async function runLoad(
   );
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
-  const results = await Promise.all(load.map((agency, i) => runLoadAgency(port, agency, paces[i], tlsFor?.(agency.agency))));
+  const results = await Promise.all(
+    load.map((agency, i) => runLoadAgency(port, agency, paces[i], tlsFor?.(agency.agency), loopbackAddressOf(i + 1))),
+  );
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   const latencies = latencySummary(results.map(({ latencies }) => latencies));

@@ -27,6 +27,9 @@ export type LoadReport = {
   limitAckP50Ms: number;
   limitAckP99Ms: number;
   limitAckP999Ms: number;
+  /** With TLS, the raw sink over the same mutual TLS (null without): what the handshakes and records alone cost here. */
+  tlsLimitSeconds: number | null;
+  tlsLimitBetsPerSecond: number | null;
   fsync: 'on' | 'off';
   tls: 'on' | 'off';
   window: number;
@@ -43,6 +46,7 @@ export function loadReport(
   size: { frames: number; bytes: number },
   server: ServerRunResult,
   limit: LoadRunResult,
+  tlsLimit?: LoadRunResult,
 ): LoadReport {
   return {
     mode: 'load',
@@ -64,6 +68,8 @@ export function loadReport(
     limitAckP50Ms: round(limit.ackP50Ms, 2),
     limitAckP99Ms: round(limit.ackP99Ms, 2),
     limitAckP999Ms: round(limit.ackP999Ms, 2),
+    tlsLimitSeconds: tlsLimit === undefined ? null : round(tlsLimit.seconds, 3),
+    tlsLimitBetsPerSecond: tlsLimit === undefined ? null : Math.round(options.bets / tlsLimit.seconds),
     fsync: options.fsync ? 'on' : 'off',
     tls: options.tls === 'on' ? 'on' : 'off',
     window: options.window,
@@ -91,6 +97,11 @@ export function loadTable(r: LoadReport): string {
       r.limitAckP99Ms,
       r.limitAckP999Ms,
     ),
+    ...(r.tlsLimitSeconds === null || r.tlsLimitBetsPerSecond === null
+      ? []
+      : [
+          `${'raw sink, TLS'.padEnd(18)}${r.tlsLimitSeconds.toFixed(3).padStart(9)}${r.tlsLimitBetsPerSecond.toLocaleString('en-US').padStart(13)}   (the same mutual TLS: server at ${((100 * r.betsPerSecond) / r.tlsLimitBetsPerSecond).toFixed(1)}% of it)`,
+        ]),
     `server at ${((100 * r.betsPerSecond) / r.limitBetsPerSecond).toFixed(1)}% of the limit; slowest ack ${r.ackMaxMs.toFixed(1)} ms; server peak RSS ${r.serverPeakRssMb.toFixed(1)} MiB; server CPU ${r.serverCpuMicrosPerBet.toFixed(2)} µs/bet, agencies ${r.clientCpuMicrosPerBet.toFixed(2)}; ${r.retries} connections tried again before WELCOME`,
     `bets.csv: ${r.stored} rows, expected ${r.bets}: ${r.stored === r.bets ? 'OK' : 'WRONG'}`,
   ].join('\n');

@@ -56,8 +56,6 @@ export async function runServer(load: readonly AgencyFrames[], options: ServerRu
       [
         ...['--agencies', String(options.agencies), '--data-dir', dataDir, '--fsync', options.fsync ? 'on' : 'off'],
         ...(options.serverArgs ?? ['--log-level', 'warn']),
-        // Every load agency connects from 127.0.0.1 at once.
-        ...['--max-unauthenticated-per-address', String(Math.max(1024, options.agencies))],
         ...(options.pki === undefined ? [] : serverTlsArgs(options.pki.dir)),
       ],
       // At warn the server does not log that it listens: its listening socket tells instead.
