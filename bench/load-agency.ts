@@ -10,7 +10,7 @@
 // again with backoff; any failure after WELCOME fails the run.
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import tls from 'node:tls';
+import tls, { type SecureContext } from 'node:tls';
 import { Backoff } from '../src/timing/backoff.ts';
 import { clientTlsOptions, type ClientTlsFiles } from '../src/transport/client-tls.ts';
 import { decodeMessage } from '../src/wire/codec.ts';
@@ -41,19 +41,32 @@ class NotWelcomed extends Error {}
  */
 export type Pace = { window: number } | { schedule: Float64Array };
 
-/** With `tlsFiles`, over mutual TLS as the real agency connects. */
+/**
+ * An agency's TLS: its files, and the SecureContext made from them before
+ * the clock starts (see agencyTls), as the real agency makes its own once
+ * before it connects. Made anew for each connection, it cost the load
+ * agencies 0.8 ms of the 1.9 ms of CPU a connection took them.
+ */
+export type AgencyTls = { files: ClientTlsFiles; context: SecureContext };
+
+export function agencyTls(files: ClientTlsFiles): AgencyTls {
+  const { ca, cert, key, minVersion } = clientTlsOptions('127.0.0.1', 0, files);
+  return { files, context: tls.createSecureContext({ ca, cert, key, minVersion }) };
+}
+
+/** With `agencyTls`, over mutual TLS as the real agency connects. */
 export async function runLoadAgency(
   port: number,
   load: AgencyFrames,
   pace: Pace,
-  tlsFiles?: ClientTlsFiles,
+  agencyTls?: AgencyTls,
   localAddress?: string,
 ): Promise<AgencyLoadResult> {
   const backoff = new Backoff(RECONNECT_BACKOFF);
   const giveUpAt = performance.now() + RETRY_FOR_MS;
   while (true) {
     try {
-      return { ...(await connectOnce(port, load, pace, tlsFiles, localAddress)), retries: backoff.failures };
+      return { ...(await connectOnce(port, load, pace, agencyTls, localAddress)), retries: backoff.failures };
     } catch (error) {
       if (!(error instanceof NotWelcomed) || performance.now() > giveUpAt) throw error;
       await sleep(backoff.next());
@@ -65,15 +78,15 @@ function connectOnce(
   port: number,
   load: AgencyFrames,
   pace: Pace,
-  tlsFiles: ClientTlsFiles | undefined,
+  agencyTls: AgencyTls | undefined,
   localAddress: string | undefined,
 ): Promise<Omit<AgencyLoadResult, 'retries'>> {
   return new Promise((resolve, reject) => {
     const from = localAddress === undefined ? {} : { localAddress };
     const socket =
-      tlsFiles === undefined
+      agencyTls === undefined
         ? net.connect({ host: '127.0.0.1', port, ...from })
-        : tls.connect({ ...clientTlsOptions('127.0.0.1', port, tlsFiles), ...from });
+        : tls.connect({ ...clientTlsOptions('127.0.0.1', port, agencyTls.files), secureContext: agencyTls.context, ...from });
     socket.setNoDelay(true);
     const decoder = new FrameDecoder();
     const sentAt = new Float64Array(load.bets.length);
@@ -159,7 +172,7 @@ function connectOnce(
       }
     };
 
-    socket.on(tlsFiles === undefined ? 'connect' : 'secureConnect', () => socket.write(load.hello));
+    socket.on(agencyTls === undefined ? 'connect' : 'secureConnect', () => socket.write(load.hello));
     socket.on('drain', () => {
       draining = false;
       if (phase === 'bets') pump();

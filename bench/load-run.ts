@@ -1,6 +1,6 @@
 // Runs every load agency at once against a port and times the whole: from
 // the first connect to the last FINISH acknowledged.
-import { runLoadAgency, type Pace } from './load-agency.ts';
+import { agencyTls, runLoadAgency, type Pace } from './load-agency.ts';
 import type { AgencyFrames } from './load-frames.ts';
 import { agencySchedule } from './load-schedule.ts';
 import { latencySummary } from './stats.ts';
@@ -59,10 +59,11 @@ export async function runLoad(
           ),
         },
   );
+  const contexts = tlsFor === undefined ? undefined : load.map((agency) => agencyTls(tlsFor(agency.agency)));
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
   const results = await Promise.all(
-    load.map((agency, i) => runLoadAgency(port, agency, paces[i], tlsFor?.(agency.agency), loopbackAddressOf(i + 1))),
+    load.map((agency, i) => runLoadAgency(port, agency, paces[i], contexts?.[i], loopbackAddressOf(i + 1))),
   );
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
