@@ -41,10 +41,12 @@ export const HELP = `Usage:
   npm run bench -- --mode hostile [--rounds R] [--json]
 
 Load mode (the default) times the real lottery-server (src/bin/lottery-server.ts,
---log-level warn, a fresh temp data dir) under K concurrent load agencies in
-this process that send pre-encoded BETS frames, then the same frames against a
-raw sink that only reads frame headers and answers pre-encoded ACKs: the limit
-of this machine and this load generator. It checks that bets.csv holds N rows.
+--log-level warn, every limit at its default, a fresh temp data dir) under K
+concurrent load agencies in this process, each from a loopback address of its
+own (127.0.0.1, 127.0.0.2, …), that send pre-encoded BETS frames, then the
+same frames against a raw sink that only reads frame headers and answers
+pre-encoded ACKs: the limit of this machine and this load generator. It
+checks that bets.csv holds N rows, and prints the server's CPU per bet.
 
   --agencies K     concurrent agencies, ids 1..K (default 5)
   --bets N         bets in TOTAL, split evenly over the K agencies (default 100000)
@@ -57,12 +59,12 @@ of this machine and this load generator. It checks that bets.csv holds N rows.
                    same schedule: the load generator's own latency)
   --seed S         seed of the generated bets; agency k uses S + k (default 1)
   --tls on|off     mutual TLS 1.3 between the agencies and the server, each agency with its
-                   own certificate made as lottery-pki makes them (default off; the raw
-                   sink stays plaintext)
+                   own certificate made as lottery-pki makes them (default off); the raw
+                   sink runs plaintext, then over the same mutual TLS
   --tls both       R runs with TLS and R without, interleaved (off, on, on, off, …), and the
                    raw sink the same way, plaintext and over the same mutual TLS; prints each
                    run, the ratios of the medians, and the CPU per bet of both sides
-  --rounds R       runs of each for --tls both (default 3)
+  --rounds R       runs of each for --tls both, rounds of latency mode (default 3)
   --cpu-prof DIR   run the server with node --cpu-prof, one .cpuprofile per thread in DIR
                    (summarise them with: node_modules/.bin/node bench/profile-summary.ts DIR)
 
