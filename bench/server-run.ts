@@ -17,6 +17,8 @@ export type ServerRunOptions = {
   agencies: number;
   fsync: boolean;
   window: number;
+  /** The open loop: the agencies offer this many bets a second together (load-run.ts). */
+  rate?: number | undefined;
   cpuProf: string | undefined;
   /** A PostgreSQL URL and a lottery name: the server stores there instead of the data dir. */
   postgres?: { url: string; lottery: string };
@@ -57,8 +59,6 @@ export async function runServer(load: readonly AgencyFrames[], options: ServerRu
       [
         ...['--agencies', String(options.agencies), '--data-dir', dataDir, '--fsync', options.fsync ? 'on' : 'off'],
         ...(options.serverArgs ?? ['--log-level', 'warn']),
-        // Every load agency connects from 127.0.0.1 at once.
-        ...['--max-unauthenticated-per-address', String(Math.max(1024, options.agencies))],
         ...(options.pki === undefined ? [] : serverTlsArgs(options.pki.dir)),
         ...(options.postgres === undefined ? [] : ['--store', options.postgres.url, '--lottery', options.postgres.lottery]),
       ],
@@ -74,7 +74,7 @@ export async function runServer(load: readonly AgencyFrames[], options: ServerRu
       const cpuBefore = await threadsCpuNs(server.child.pid!);
       const beside = options.beside?.(server);
       try {
-        result = await runLoad(server.port, load, options.window, options.pki?.tlsFor);
+        result = await runLoad(server.port, load, options.window, options.pki?.tlsFor, options.rate);
       } finally {
         await beside?.stop();
       }
@@ -130,7 +130,7 @@ async function countStored({ url, lottery }: { url: string; lottery: string }): 
   }
 }
 
-async function countLines(path: string): Promise<number> {
+export async function countLines(path: string): Promise<number> {
   let lines = 0;
   for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
     for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) lines++;
