@@ -29,22 +29,13 @@ FILE=compose/scale.yaml
 AGENCY_TIMEOUT=600
 STORE=postgres://lottery@db:5432/lottery
 
-say() { printf 'compose-scale-run: %s\n' "$*"; }
-failures=0
-check() {
-  local what=$1; shift
-  if "$@"; then say "ok   $what"; else say "FAIL $what"; failures=$((failures + 1)); fi
-}
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="${2:-$(now)}" 'BEGIN { printf "%.1f", b - a }'; }
+NAME=compose-scale-run
+. .ci/compose-lib.sh
 
 if [ ! -f "$DATASET" ]; then say "no course dataset at $DATASET: skipped"; exit 0; fi
 
 # --- engine --------------------------------------------------------------------------------------
-if ! docker info >/dev/null 2>&1 || ! docker image inspect node:26-slim >/dev/null 2>&1 || ! command -v docker-compose >/dev/null; then
-  say "no engine or no node:26-slim: running $SHARED/containers/setup-engine.sh"
-  "$SHARED/containers/setup-engine.sh" || { say "FAIL setup-engine.sh"; exit 1; }
-fi
+need_engine
 if ! docker image inspect postgres:15 >/dev/null 2>&1; then
   say "no postgres:15: running $SHARED/containers/postgres-image.sh"
   "$SHARED/containers/postgres-image.sh" || { say "FAIL postgres-image.sh"; exit 1; }
@@ -93,10 +84,7 @@ compose -f "$work/build-host.yaml" build --force-rm >"$work/logs/build" 2>&1 || 
 say "built in $(since "$t") s"
 
 # --- helpers -------------------------------------------------------------------------------------
-container() { docker ps -aq --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$1"; }
-inspect() { docker inspect -f "$2" "$(container "$1")"; }
 agency_names() { seq 1 "$agencies" | sed 's/^/agency/'; }
-health() { inspect "$1" '{{if .State.Health}}{{.State.Health.Status}}{{end}}'; }
 
 run_agencies() {
   local label=$1 t; t=$(now)
