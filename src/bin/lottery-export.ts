@@ -7,7 +7,7 @@ prepareRuntime('lottery-export');
 
 const { createWriteStream } = await import('node:fs');
 const { once } = await import('node:events');
-const { configOrExit, loadProgramConfig, usageError } = await import('../config/program-config.ts');
+const { configOrExit, loadProgramConfig, storeSettings, usageError } = await import('../config/program-config.ts');
 const { EXPORT_HEADER, rowsFromDataDir, rowsFromPostgres } = await import('../storage/export-bets.ts');
 const { maskedStoreUrl } = await import('../storage/postgres/store-url.ts');
 
@@ -20,21 +20,7 @@ const program = {
 };
 
 const schema = {
-  store: {
-    doc: 'the PostgreSQL URL the servers were given as --store',
-    format: 'store-url',
-    default: '',
-    shownDefault: '(none)',
-    env: 'LOTTERY_STORE',
-    arg: 'store',
-  },
-  lottery: {
-    doc: "the lottery's name in the --store database",
-    format: 'lottery-name',
-    default: 'default',
-    env: 'LOTTERY_NAME',
-    arg: 'lottery',
-  },
+  ...storeSettings('the PostgreSQL URL the servers were given as --store'),
   dataDir: { doc: 'a data dir to read instead of a database', format: String, default: '', env: 'LOTTERY_DATA_DIR', arg: 'data-dir' },
   out: {
     doc: 'file to write; standard output without it',

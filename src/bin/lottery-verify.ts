@@ -13,26 +13,12 @@ onStopSignal((signal) => {
 });
 
 const { readFileSync } = await import('node:fs');
-const { configOrExit, flagAndVariable, loadProgramConfig, usageError } = await import('../config/program-config.ts');
+const { configOrExit, flagAndVariable, loadProgramConfig, storeSettings, usageError } = await import('../config/program-config.ts');
 const { dataDirReader, formatReport, verifyStoredLottery } = await import('../audit/verify.ts');
 const { postgresLotteryReader } = await import('../storage/postgres/stored-lottery-reader.ts');
 
 const schema = {
-  store: {
-    doc: 'the PostgreSQL URL the servers were given as --store: checks a lottery stored there instead of a data dir',
-    format: 'store-url',
-    default: '',
-    shownDefault: '(none)',
-    env: 'LOTTERY_STORE',
-    arg: 'store',
-  },
-  lottery: {
-    doc: "the lottery's name in the --store database",
-    format: 'lottery-name',
-    default: 'default',
-    env: 'LOTTERY_NAME',
-    arg: 'lottery',
-  },
+  ...storeSettings('the PostgreSQL URL the servers were given as --store: checks a lottery stored there instead of a data dir'),
   dataDir: {
     doc: 'the data dir to check (bets.csv, bets.journal, results.json)',
     format: String,

@@ -45,6 +45,23 @@ export const loggingSettings = {
   },
 } satisfies Schema;
 
+/**
+ * The PostgreSQL store and the lottery in it, as the server, lottery-verify
+ * and lottery-export take them: `store` says what the URL is for there.
+ */
+export function storeSettings(store: string, shownDefault = '(none)') {
+  return {
+    store: { doc: store, format: 'store-url', default: '', shownDefault, env: 'LOTTERY_STORE', arg: 'store' },
+    lottery: {
+      doc: "the lottery's name in the --store database, which may hold several",
+      format: 'lottery-name',
+      default: 'default',
+      env: 'LOTTERY_NAME',
+      arg: 'lottery',
+    },
+  } satisfies Schema;
+}
+
 /** The config file flag every program has. */
 export const configFileSetting = (env: string): Setting => ({
   doc: 'config file to read (JSON, or YAML if named .yaml or .yml); environment and flags override it',

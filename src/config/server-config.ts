@@ -6,6 +6,7 @@ import {
   flagAndVariable,
   loadProgramConfig,
   loggingSettings,
+  storeSettings,
   usageError,
   type ProgramInfo,
   type Schema,
@@ -75,23 +76,11 @@ export const serverSchema = {
     env: 'LOTTERY_DATA_DIR',
     arg: 'data-dir',
   },
-  store: {
-    doc:
-      'store the lottery in PostgreSQL instead of the data dir: a connection URL as libpq reads it, several hosts allowed\n' +
+  ...storeSettings(
+    'store the lottery in PostgreSQL instead of the data dir: a connection URL as libpq reads it, several hosts allowed\n' +
       '      (postgres://user@h1:5432,h2:5432/db?target_session_attrs=read-write); every front-end given it serves one lottery',
-    format: 'store-url',
-    default: '',
-    shownDefault: 'none: the data dir',
-    env: 'LOTTERY_STORE',
-    arg: 'store',
-  },
-  lottery: {
-    doc: "the lottery's name in the --store database, which may hold several",
-    format: 'lottery-name',
-    default: 'default',
-    env: 'LOTTERY_NAME',
-    arg: 'lottery',
-  },
+    'none: the data dir',
+  ),
   workers: {
     doc: 'session worker threads, 1 to 256',
     format: 'worker-count',
