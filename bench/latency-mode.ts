@@ -45,15 +45,9 @@ export type LatencyReport = {
   maxima: number[];
   runs: OpenLoopRun[];
   /** Per load, the medians over the rounds. */
-  medians: Array<{
-    load: number;
-    offeredBetsPerSecond: number;
-    betsPerSecond: number;
-    ackP50Ms: number;
-    ackP99Ms: number;
-    ackP999Ms: number;
-    sinkAckP99Ms: number;
-  }>;
+  medians: Array<
+    Pick<OpenLoopRun, 'load' | 'offeredBetsPerSecond' | 'betsPerSecond' | 'ackP50Ms' | 'ackP99Ms' | 'ackP999Ms'> & { sinkAckP99Ms: number }
+  >;
   ok: boolean;
 };
 
