@@ -25,6 +25,7 @@ import { nextChain } from '../storage/hash-chain.ts';
 import { encodeRecord, type JournalCommit, type JournalRecord } from '../storage/journal.ts';
 import { openDataDir, type RecoveredState, type RecoveryOptions } from '../storage/recovery.ts';
 import type { WinnersFromLines } from '../storage/winners-from-lines.ts';
+import { answerGroup, GroupQueue, welcomeFrom, type GroupWork } from './group-commit.ts';
 import { Mailbox } from './mailbox.ts';
 import type { AgencyWelcome, AppendRequest, DrawOutcome, StoreApi, StoreSnapshot } from './store-api.ts';
 import { StoreFailedError } from '../errors.ts';
@@ -39,11 +40,6 @@ export type StoreOptions = RecoveryOptions & {
   /** The wall clock records are stamped with; Date.now unless a test holds it. */
   now?: () => number;
 };
-
-type Pending<T> = { resolve: (outcome: T) => void; reject: (error: unknown) => void };
-type PendingWork =
-  | ({ kind: 'append'; request: AppendRequest } & Pending<AppendOutcome>)
-  | ({ kind: 'finish'; agency: number; total: number; digest: string } & Pending<FinishDecided>);
 
 export class Store implements StoreApi {
   readonly #mailbox = new Mailbox();
@@ -66,8 +62,11 @@ export class Store implements StoreApi {
   #chain: string;
   #csvEnd: number;
   #journalEnd: number;
-  #queue: PendingWork[] = [];
-  #flushPosted = false;
+  readonly #group = new GroupQueue(
+    this.#mailbox,
+    () => this.#commitGroup(),
+    () => this.#failed ?? (this.#closed ? new Error('the store is closed') : undefined),
+  );
   #closed = false;
   /** Set when the files may no longer match what the Store believes: every call fails from then on. */
   #failed: StoreFailedError | undefined;
@@ -126,15 +125,7 @@ export class Store implements StoreApi {
 
   /** What an agency is told when it says HELLO. */
   welcome(agency: number): AgencyWelcome {
-    const { next, finished } = this.#ledger.state(agency);
-    const welcome: AgencyWelcome = { offset: next, finished, drawn: this.#ledger.drawn };
-    const closedAt = this.#ledger.closedAt;
-    if (closedAt !== null) {
-      welcome.closedAt = closedAt;
-      welcome.stored = this.#ledger.state(agency).stored;
-    }
-    const finish = this.#ledger.finishOf(agency);
-    return finish === undefined ? welcome : { ...welcome, ...finish };
+    return welcomeFrom(this.#ledger, agency);
   }
 
   /** The hash chain the draw was made at (the `sorteo` line's digest), once drawn. */
@@ -157,7 +148,7 @@ export class Store implements StoreApi {
    * only then answers it all (group commit).
    */
   append(request: AppendRequest): Promise<AppendOutcome> {
-    return this.#enqueue((pending) => ({ kind: 'append', request, ...pending }));
+    return this.#group.append(request);
   }
 
   /** Takes several batches, in order, as that many append calls would; the outcomes in the same order. */
@@ -176,26 +167,12 @@ export class Store implements StoreApi {
 
   /** As finish; for the Lottery beside the Store, also how many agencies have finished once this FINISH did (see LedgerDraft#finish). */
   finishCounted(agency: number, total: number, digest: string): Promise<FinishDecided> {
-    return this.#enqueue((pending) => ({ kind: 'finish', agency, total, digest, ...pending }));
-  }
-
-  #enqueue<T>(work: (pending: Pending<T>) => PendingWork): Promise<T> {
-    if (this.#failed !== undefined) return Promise.reject(this.#failed);
-    if (this.#closed) return Promise.reject(new Error('the store is closed'));
-    return new Promise<T>((resolve, reject) => {
-      this.#queue.push(work({ resolve, reject } as Pending<T>));
-      if (!this.#flushPosted) {
-        this.#flushPosted = true;
-        void this.#mailbox.post(() => this.#commitGroup());
-      }
-    });
+    return this.#group.finish(agency, total, digest);
   }
 
   async #commitGroup(): Promise<void> {
     const started = performance.now();
-    this.#flushPosted = false;
-    const group = this.#queue;
-    this.#queue = [];
+    const group = this.#group.take();
     if (this.#failed !== undefined) {
       for (const { reject } of group) reject(this.#failed);
       return;
@@ -261,7 +238,7 @@ export class Store implements StoreApi {
       this.#onCommit?.((performance.now() - started) / 1000, this.#ledger.bets - betsBefore);
       if (winners !== undefined) this.#winners = winners;
     }
-    group.forEach(({ resolve }, i) => (resolve as (outcome: AppendOutcome | FinishDecided) => void)(outcomes[i]));
+    answerGroup(group, outcomes);
   }
 
   /**
@@ -285,7 +262,7 @@ export class Store implements StoreApi {
   #fail(reason: string): void {
     if (this.#failed !== undefined) return;
     this.#failed = new StoreFailedError(`the store failed and must restart into recovery: ${reason}`);
-    for (const { reject } of this.#queue.splice(0)) reject(this.#failed);
+    this.#group.rejectAll(this.#failed);
     logEvent(this.#log, 'error', 'store', 'fail', { error: this.#failed.message });
     this.#onFailure?.(this.#failed);
   }
@@ -321,7 +298,7 @@ export class Store implements StoreApi {
   closeSales(agencies: number): Promise<CloseRecord | null> {
     return this.#mailbox.post(async () => {
       if (this.#failed !== undefined) throw this.#failed;
-      if (this.#queue.length > 0) await this.#commitGroup();
+      if (this.#group.waiting > 0) await this.#commitGroup();
       const decided = this.#ledger.decideClose(this.#time(), agencies);
       if (decided === undefined) return this.#ledger.close;
       const chain = nextChain(this.#chain, [], closeBytes(decided.at, decided.unfinished));
@@ -371,7 +348,7 @@ export class Store implements StoreApi {
     if (this.#closed) return this.#mailbox.idle();
     this.#closed = true;
     return this.#mailbox.post(async () => {
-      if (this.#queue.length > 0) await this.#commitGroup();
+      if (this.#group.waiting > 0) await this.#commitGroup();
       if (this.#failed === undefined) {
         await this.#csv.sync();
         await this.#journal.sync();

@@ -41,6 +41,7 @@ import {
   type LedgerRecord,
 } from '../../ledger/index.ts';
 import { logEvent, type Logger } from '../../log/logger.ts';
+import { answerGroup, GroupQueue, welcomeFrom, type GroupWork } from '../../actors/group-commit.ts';
 import { Mailbox } from '../../actors/mailbox.ts';
 import type { AgencyWelcome, AppendRequest, DrawOutcome, StoreApi, StoreSnapshot } from '../../actors/store-api.ts';
 import { CHAIN_START, nextChain } from '../hash-chain.ts';
@@ -77,11 +78,6 @@ const TRANSACTION_TIMEOUT_MS = 10_000;
 /** The NOTIFY channel a commit announces itself on; the payload is the lottery's name. */
 const CHANNEL = 'lottery_commit';
 
-type Pending<T> = { resolve: (outcome: T) => void; reject: (error: unknown) => void };
-type PendingWork =
-  | ({ kind: 'append'; request: AppendRequest } & Pending<AppendOutcome>)
-  | ({ kind: 'finish'; agency: number; total: number; digest: string } & Pending<FinishDecided>);
-
 /** The columns COPY fills, in the order of copyLines' fields: the canonical line's six come last. */
 const COPY_BETS = `copy bets (lottery, "offset", seq, position, agency, first_name, last_name, document, birthdate, number) from stdin`;
 
@@ -108,8 +104,11 @@ export class PostgresStore implements StoreApi {
   #seq = 0;
   #chain = CHAIN_START;
   #drawChain: string | null = null;
-  #queue: PendingWork[] = [];
-  #flushPosted = false;
+  readonly #group = new GroupQueue(
+    this.#mailbox,
+    () => this.#commitGroup(),
+    () => (this.#closed ? new Error('the store is closed') : undefined),
+  );
   #closed = false;
   /** Set while the database cannot be reached or refuses commits: logged once, not per batch. */
   #unreachable = false;
@@ -304,15 +303,7 @@ export class PostgresStore implements StoreApi {
         return generationOf(row);
       }),
     );
-    const { next, finished } = this.#ledger.state(agency);
-    const welcome: AgencyWelcome = { offset: next, finished, drawn: this.#ledger.drawn, generation };
-    const closedAt = this.#ledger.closedAt;
-    if (closedAt !== null) {
-      welcome.closedAt = closedAt;
-      welcome.stored = this.#ledger.state(agency).stored;
-    }
-    const finish = this.#ledger.finishOf(agency);
-    return finish === undefined ? welcome : { ...welcome, ...finish };
+    return welcomeFrom(this.#ledger, agency, { generation });
   }
 
   snapshot(): StoreSnapshot {
@@ -325,7 +316,7 @@ export class PostgresStore implements StoreApi {
   }
 
   append(request: AppendRequest): Promise<AppendOutcome> {
-    return this.#enqueue((pending) => ({ kind: 'append', request, ...pending }));
+    return this.#group.append(request);
   }
 
   appendAll(requests: readonly AppendRequest[]): Promise<AppendOutcome[]> {
@@ -337,25 +328,12 @@ export class PostgresStore implements StoreApi {
   }
 
   finishCounted(agency: number, total: number, digest: string): Promise<FinishDecided> {
-    return this.#enqueue((pending) => ({ kind: 'finish', agency, total, digest, ...pending }));
-  }
-
-  #enqueue<T>(work: (pending: Pending<T>) => PendingWork): Promise<T> {
-    if (this.#closed) return Promise.reject(new Error('the store is closed'));
-    return new Promise<T>((resolve, reject) => {
-      this.#queue.push(work({ resolve, reject } as Pending<T>));
-      if (!this.#flushPosted) {
-        this.#flushPosted = true;
-        void this.#mailbox.post(() => this.#commitGroup());
-      }
-    });
+    return this.#group.finish(agency, total, digest);
   }
 
   async #commitGroup(): Promise<void> {
     const started = performance.now();
-    this.#flushPosted = false;
-    const group = this.#queue;
-    this.#queue = [];
+    const group = this.#group.take();
     let outcomes: Array<AppendOutcome | FinishDecided> = [];
     let applied: (() => void) | undefined;
     try {
@@ -375,11 +353,11 @@ export class PostgresStore implements StoreApi {
     applied?.();
     if (applied !== undefined) this.#onCommit?.((performance.now() - started) / 1000, this.#ledger.bets - betsBefore);
     this.#recovered();
-    group.forEach(({ resolve }, i) => (resolve as (outcome: AppendOutcome | FinishDecided) => void)(outcomes[i]));
+    answerGroup(group, outcomes);
   }
 
   /** Decides the group against the caught-up ledger and writes it in `tx`; `applied` makes it this front-end's state once committed. */
-  async #decideAndWrite(tx: Sql, group: PendingWork[]) {
+  async #decideAndWrite(tx: Sql, group: GroupWork[]) {
     const draft = this.#ledger.draft();
     const seq = this.#seq + 1;
     const digests = new Map<number, UploadDigest>();
@@ -448,7 +426,7 @@ export class PostgresStore implements StoreApi {
   }
 
   /** The current generation of each agency the group's appends carry one for. */
-  async #generations(tx: Sql, group: PendingWork[]): Promise<Map<number, number>> {
+  async #generations(tx: Sql, group: GroupWork[]): Promise<Map<number, number>> {
     const ids = [
       ...new Set(group.flatMap((work) => (work.kind === 'append' && work.request.generation !== undefined ? [work.request.agency] : []))),
     ];
@@ -520,7 +498,7 @@ export class PostgresStore implements StoreApi {
    */
   closeSales(agencies: number): Promise<CloseRecord | null> {
     return this.#mailbox.post(async () => {
-      if (this.#queue.length > 0) await this.#commitGroup();
+      if (this.#group.waiting > 0) await this.#commitGroup();
       return this.#locked<CloseRecord | null>(async (tx) => {
         const decided = this.#ledger.decideClose(this.#time(), agencies);
         if (decided === undefined) return { result: this.#ledger.close };
@@ -594,7 +572,7 @@ export class PostgresStore implements StoreApi {
     this.#closed = true;
     clearInterval(this.#poll);
     return this.#mailbox.post(async () => {
-      if (this.#queue.length > 0) await this.#commitGroup();
+      if (this.#group.waiting > 0) await this.#commitGroup();
       await this.#sql.end({ timeout: 5 });
     });
   }
