@@ -111,8 +111,7 @@ export function plainFileBatches(bytes: Uint8Array, agency: number, maxAmount: n
         encoded[encodedEnd++] = 0xd9;
         encoded[encodedEnd++] = length;
       }
-      encoded.set(bytes.subarray(starts[f], ends[f]), encodedEnd);
-      encodedEnd += length;
+      encodedEnd = copy(bytes, starts[f], ends[f], encoded, encodedEnd);
     }
     if (number < 0x80) {
       encoded[encodedEnd++] = number;
@@ -131,15 +130,16 @@ export function plainFileBatches(bytes: Uint8Array, agency: number, maxAmount: n
       canonical.copy(larger, 0, 0, canonicalEnd);
       canonical = larger;
     }
-    prefix.copy(canonical, canonicalEnd);
-    canonicalEnd += prefix.length;
+    canonicalEnd = copy(prefix, 0, prefix.length, canonical, canonicalEnd);
     for (let f = 0; f < 4; f++) {
-      canonical.set(bytes.subarray(starts[f], ends[f]), canonicalEnd);
-      canonicalEnd += ends[f] - starts[f];
+      canonicalEnd = copy(bytes, starts[f], ends[f], canonical, canonicalEnd);
       canonical[canonicalEnd++] = TAB;
     }
     // The number in plain decimal: "0042" is 42.
-    canonicalEnd += canonical.write(String(number), canonicalEnd, 'latin1');
+    if (number >= 1000) canonical[canonicalEnd++] = ZERO + Math.floor(number / 1000);
+    if (number >= 100) canonical[canonicalEnd++] = ZERO + (Math.floor(number / 100) % 10);
+    if (number >= 10) canonical[canonicalEnd++] = ZERO + (Math.floor(number / 10) % 10);
+    canonical[canonicalEnd++] = ZERO + (number % 10);
     canonical[canonicalEnd++] = NEWLINE;
 
     rows++;
@@ -149,6 +149,16 @@ export function plainFileBatches(bytes: Uint8Array, agency: number, maxAmount: n
   }
   if (count > 0) close();
   return { rows, batches };
+}
+
+/**
+ * Copies bytes `start` to `end` of `source` to `target` at `at`; where they
+ * end. A field is a few bytes: a loop costs less than a subarray (an object)
+ * and a copy in C++.
+ */
+function copy(source: Uint8Array, start: number, end: number, target: Uint8Array, at: number): number {
+  for (let i = start; i < end; i++) target[at++] = source[i];
+  return at;
 }
 
 /**
