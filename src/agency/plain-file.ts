@@ -46,17 +46,6 @@ export function plainFileBatches(bytes: Uint8Array, agency: number, maxAmount: n
   const batches: BetsBatch[] = [];
   let count = 0;
   let rows = 0;
-  const close = () => {
-    const offset = rows - count;
-    batches.push({
-      offset,
-      count,
-      bets: [],
-      frame: betsFrame(offset, count, encoded.subarray(0, encodedEnd)),
-      canonical: Uint8Array.prototype.slice.call(canonical, 0, canonicalEnd),
-    });
-    count = encodedEnd = canonicalEnd = 0;
-  };
   // Where each of a row's five fields starts and ends.
   const starts = [0, 0, 0, 0, 0];
   const ends = [0, 0, 0, 0, 0];
@@ -101,7 +90,10 @@ export function plainFileBatches(bytes: Uint8Array, agency: number, maxAmount: n
     // msgpack: an array of five, four strings (fixstr, or str8 from 32 bytes) and the number.
     let size = 1 + (number < 0x80 ? 1 : number < 0x100 ? 2 : 3);
     for (let f = 0; f < 4; f++) size += (ends[f] - starts[f] < 32 ? 1 : 2) + ends[f] - starts[f];
-    if (count > 0 && encodedEnd + size > BETS_BUDGET) close();
+    if (count > 0 && encodedEnd + size > BETS_BUDGET) {
+      batches.push(batchOf(rows - count, count, encoded, encodedEnd, canonical, canonicalEnd));
+      count = encodedEnd = canonicalEnd = 0;
+    }
     encoded[encodedEnd++] = 0x95;
     for (let f = 0; f < 4; f++) {
       const length = ends[f] - starts[f];
@@ -144,11 +136,30 @@ export function plainFileBatches(bytes: Uint8Array, agency: number, maxAmount: n
 
     rows++;
     count++;
-    if (count === maxAmount) close();
+    if (count === maxAmount) {
+      batches.push(batchOf(rows - count, count, encoded, encodedEnd, canonical, canonicalEnd));
+      count = encodedEnd = canonicalEnd = 0;
+    }
     at = next;
   }
-  if (count > 0) close();
+  if (count > 0) batches.push(batchOf(rows - count, count, encoded, encodedEnd, canonical, canonicalEnd));
   return { rows, batches };
+}
+
+/**
+ * A batch of the `count` bets from `offset` whose encodings and canonical
+ * lines the buffers hold up to their ends: copies, for the buffers go on.
+ * (Not a closure over the scan's variables: those would live on the heap,
+ * and the scan would load and store each of them there a byte at a time.)
+ */
+function batchOf(offset: number, count: number, encoded: Buffer, encodedEnd: number, canonical: Buffer, canonicalEnd: number): BetsBatch {
+  return {
+    offset,
+    count,
+    bets: [],
+    frame: betsFrame(offset, count, encoded.subarray(0, encodedEnd)),
+    canonical: Uint8Array.prototype.slice.call(canonical, 0, canonicalEnd),
+  };
 }
 
 /**
