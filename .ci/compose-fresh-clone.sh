@@ -22,17 +22,10 @@ cd "$(dirname "$0")/.."
 SHARED=${SHARED:-../shared}
 AGENCY_TIMEOUT=300
 
-say() { printf 'compose-fresh-clone: %s\n' "$*"; }
-failures=0
-check() {
-  local what=$1; shift
-  if "$@"; then say "ok   $what"; else say "FAIL $what"; failures=$((failures + 1)); fi
-}
+NAME=compose-fresh-clone
+. .ci/compose-lib.sh
 
-if ! docker info >/dev/null 2>&1 || ! docker image inspect node:26-slim >/dev/null 2>&1 || ! command -v docker-compose >/dev/null; then
-  say "no engine or no node:26-slim: running $SHARED/containers/setup-engine.sh"
-  "$SHARED/containers/setup-engine.sh" || { say "FAIL setup-engine.sh"; exit 1; }
-fi
+need_engine
 
 work=$(mktemp -d /tmp/lottery-fresh-clone.XXXXXX)
 project=lottery-fresh-$(basename "$work" | cut -d. -f2 | tr 'A-Z' 'a-z')
@@ -65,8 +58,6 @@ services:
 EOF
 compose -f "$work/build-host.yaml" build --force-rm >"$work/build.log" 2>&1 || { say "FAIL build"; tail -n 20 "$work/build.log"; exit 1; }
 
-container() { docker ps -aq --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$1"; }
-inspect() { docker inspect -f "$2" "$(container "$1")"; }
 
 # `up` as a user runs it, in the foreground; it returns once the agencies are
 # done and the server is stopped below.
@@ -82,17 +73,7 @@ for _ in $(seq 1 "$AGENCY_TIMEOUT"); do
   if ! kill -0 "$up_pid" 2>/dev/null; then break; fi
   sleep 1
 done
-# The agencies start with the server, not after its health check, and may be
-# done before its first check (an interval after the start): waited for, bounded.
-healthy() {
-  local i
-  for i in $(seq 1 120); do
-    [ "$(inspect server '{{if .State.Health}}{{.State.Health.Status}}{{end}}')" = healthy ] && return 0
-    sleep 0.5
-  done
-  return 1
-}
-check "server healthy (within 60 s of the agencies' exit)" healthy
+check "server healthy (within 60 s of the agencies' exit)" healthy server
 compose stop >/dev/null 2>&1
 wait "$up_pid"
 up_code=$?

@@ -35,22 +35,13 @@ DATASET=$SHARED/data/tp0-dataset.zip
 FILE=compose/dev.yaml
 AGENCY_TIMEOUT=600   # seconds for the agencies of one `up` to finish
 
-say() { printf 'compose-run: %s\n' "$*"; }
-failures=0
-check() { # check DESCRIPTION COMMAND...: runs the command; a failure is counted and said
-  local what=$1; shift
-  if "$@"; then say "ok   $what"; else say "FAIL $what"; failures=$((failures + 1)); fi
-}
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="${2:-$(now)}" 'BEGIN { printf "%.1f", b - a }'; }
+NAME=compose-run
+. .ci/compose-lib.sh
 
 if [ ! -f "$DATASET" ]; then say "no course dataset at $DATASET: skipped"; exit 0; fi
 
 # --- engine --------------------------------------------------------------------------------------
-if ! docker info >/dev/null 2>&1 || ! docker image inspect node:26-slim >/dev/null 2>&1 || ! command -v docker-compose >/dev/null; then
-  say "no engine or no node:26-slim: running $SHARED/containers/setup-engine.sh"
-  "$SHARED/containers/setup-engine.sh" || { say "FAIL setup-engine.sh"; exit 1; }
-fi
+need_engine
 
 work=$(mktemp -d /tmp/lottery-compose-run.XXXXXX)
 project=lottery-run-$(basename "$work" | cut -d. -f2 | tr 'A-Z' 'a-z')
@@ -106,8 +97,6 @@ check "one image built, by $builds service (build ${build_s} s, again ${rebuild_
 
 # --- helpers for the checks ----------------------------------------------------------------------
 # The docker CLI, not docker-compose, for the many small look-ups: it answers in milliseconds.
-container() { docker ps -aq --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$1"; }
-inspect() { docker inspect -f "$2" "$(container "$1")"; }
 agency_names() { seq 1 "$agencies" | sed 's/^/agency/'; }
 
 # up, then wait for every agency to exit; prints seconds from `up` to the last exit.
@@ -167,18 +156,7 @@ say "native course run (mutual TLS) -> last agency exit: ${native_s} s (median o
 # --- run -----------------------------------------------------------------------------------------
 up_s=$(run_agencies first) || exit 1
 say "up -> last agency exit: ${up_s} s, native ${native_s} s: $(awk -v u="$up_s" -v n="$native_s" 'BEGIN { printf "%.2f", u / n }')× the native run"
-# The agencies did not wait for it, but the health check stays, for operators
-# and restarts: its first check comes an interval after the start, so it is
-# waited for here, bounded.
-healthy() {
-  local i
-  for i in $(seq 1 120); do
-    [ "$(inspect server '{{if .State.Health}}{{.State.Health.Status}}{{end}}')" = healthy ] && return 0
-    sleep 0.5
-  done
-  return 1
-}
-check "server healthy (within 60 s of the agencies' exit)" healthy
+check "server healthy (within 60 s of the agencies' exit)" healthy server
 check_agencies first
 # The operator's PKI takes precedence over the one the setup would make.
 docker logs "$(container setup)" >"$work/logs/setup-first" 2>&1

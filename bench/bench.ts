@@ -4,6 +4,7 @@
 import { courseMode } from './course-mode.ts';
 import { hostileMode } from './hostile.ts';
 import { encodeLoad, loadSize } from './load-frames.ts';
+import { latencyMode } from './latency-mode.ts';
 import { runLoad } from './load-run.ts';
 import { HELP, parseBenchOptions, type LoadOptions } from './options.ts';
 import { startRawSink } from './raw-sink.ts';
@@ -11,6 +12,8 @@ import { loadReport, loadTable } from './report.ts';
 import { stopAllPrograms } from '../src/harness/lottery-processes.ts';
 import { runServer, stopRunningServer } from './server-run.ts';
 import { benchPki, compareTls } from './tls-load.ts';
+import { compareStores } from './store-load.ts';
+import { serverTlsFilesIn } from '../src/harness/tls-args.ts';
 
 let options;
 try {
@@ -48,6 +51,13 @@ try {
       if (options.json) console.log(JSON.stringify(report));
       process.exitCode = failures.length > 0 ? 1 : 0;
     }
+  } else if (options.mode === 'latency') {
+    const { report, table } = await latencyMode(options, givingUp.signal, say);
+    if (!givingUp.signal.aborted) {
+      say(table);
+      if (options.json) console.log(JSON.stringify(report));
+      process.exitCode = report.ok ? 0 : 1;
+    }
   } else if (options.mode === 'hostile') {
     const { results, table } = await hostileMode(options, say);
     say(table);
@@ -67,20 +77,29 @@ async function loadMode(options: LoadOptions): Promise<number> {
   const size = loadSize(load);
   const pki = options.tls === 'off' ? undefined : await benchPki(options.agencies);
   try {
+    if (options.store !== undefined) {
+      const comparison = await compareStores(load, options, options.store, say);
+      if (options.json) console.log(JSON.stringify(comparison));
+      return comparison.ok ? 0 : 1;
+    }
     if (options.tls === 'both') {
       const comparison = await compareTls(load, options, pki!, say);
       if (options.json) console.log(JSON.stringify(comparison));
       return comparison.ok ? 0 : 1;
     }
     const server = await runServer(load, { ...options, ...(pki === undefined ? {} : { pki }) });
-    const sink = await startRawSink(load);
-    let limit;
-    try {
-      limit = await runLoad(sink.port, load, options.window);
-    } finally {
-      await sink.stop();
-    }
-    const report = loadReport(options, size, server, limit);
+    const sinkRun = async (tls: boolean) => {
+      const sink = await startRawSink(load, tls ? await serverTlsFilesIn(pki!.dir) : undefined);
+      try {
+        return await runLoad(sink.port, load, options.window, tls ? pki!.tlsFor : undefined, options.rate);
+      } finally {
+        await sink.stop();
+      }
+    };
+    const limit = await sinkRun(false);
+    // Over TLS, the sink over the same mutual TLS too: the least the handshakes and records cost here, whatever a server does.
+    const tlsLimit = pki === undefined ? undefined : await sinkRun(true);
+    const report = loadReport(options, size, server, limit, tlsLimit);
     say(loadTable(report));
     if (options.json) console.log(JSON.stringify(report));
     return report.stored === report.bets && server.serverCode === 0 ? 0 : 1;

@@ -34,8 +34,9 @@ export function encodeAgencyFrames(agency: number, count: number, seed: number):
   };
 }
 
-export function encodeLoad(totalBets: number, agencies: number, seed: number): AgencyFrames[] {
-  return Array.from({ length: agencies }, (_, i) => encodeAgencyFrames(i + 1, shareOf(totalBets, agencies, i + 1), seed));
+/** `firstAgency`: the agencies are firstAgency.. firstAgency + agencies - 1 (a later phase of a run on the same server). */
+export function encodeLoad(totalBets: number, agencies: number, seed: number, firstAgency = 1): AgencyFrames[] {
+  return Array.from({ length: agencies }, (_, i) => encodeAgencyFrames(firstAgency + i, shareOf(totalBets, agencies, i + 1), seed));
 }
 
 /** Frames and bytes that go to the server, for the report. */

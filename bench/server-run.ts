@@ -2,6 +2,7 @@
 // with the real CLI, on a fresh data dir, run, measured, stopped, and its
 // bets.csv counted.
 import { createReadStream } from 'node:fs';
+import postgres from 'postgres';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,11 @@ export type ServerRunOptions = {
   agencies: number;
   fsync: boolean;
   window: number;
+  /** The open loop: the agencies offer this many bets a second together (load-run.ts). */
+  rate?: number | undefined;
   cpuProf: string | undefined;
+  /** A PostgreSQL URL and a lottery name: the server stores there instead of the data dir. */
+  postgres?: { url: string; lottery: string };
   /** A lottery-pki directory: the run goes over mutual TLS. */
   pki?: { dir: string; tlsFor: (agency: number) => ClientTlsFiles };
   /** More flags for the server; with them the log level is left to the caller, and the `listen` line tells the port. */
@@ -54,9 +59,8 @@ export async function runServer(load: readonly AgencyFrames[], options: ServerRu
       [
         ...['--agencies', String(options.agencies), '--data-dir', dataDir, '--fsync', options.fsync ? 'on' : 'off'],
         ...(options.serverArgs ?? ['--log-level', 'warn']),
-        // Every load agency connects from 127.0.0.1 at once.
-        ...['--max-unauthenticated-per-address', String(Math.max(1024, options.agencies))],
         ...(options.pki === undefined ? [] : serverTlsArgs(options.pki.dir)),
+        ...(options.postgres === undefined ? [] : ['--store', options.postgres.url, '--lottery', options.postgres.lottery]),
       ],
       // At warn the server does not log that it listens: its listening socket tells instead.
       { env, startTimeoutMs: 60_000, ready: options.serverArgs === undefined ? 'socket' : 'log' },
@@ -70,7 +74,7 @@ export async function runServer(load: readonly AgencyFrames[], options: ServerRu
       const cpuBefore = await threadsCpuNs(server.child.pid!);
       const beside = options.beside?.(server);
       try {
-        result = await runLoad(server.port, load, options.window, options.pki?.tlsFor);
+        result = await runLoad(server.port, load, options.window, options.pki?.tlsFor, options.rate);
       } finally {
         await beside?.stop();
       }
@@ -87,7 +91,8 @@ export async function runServer(load: readonly AgencyFrames[], options: ServerRu
       if (notable.length > 0) console.error(`bench: the server said:\n${notable.slice(0, 10).join('\n')}`);
     }
     const serverCpuMs = Object.values(serverThreadsCpuMs).reduce((sum, ms) => sum + ms, 0);
-    return { ...result, stored: await countLines(join(dataDir, 'bets.csv')), serverPeakRssMb, serverCpuMs, serverThreadsCpuMs, serverCode };
+    const stored = options.postgres === undefined ? await countLines(join(dataDir, 'bets.csv')) : await countStored(options.postgres);
+    return { ...result, stored, serverPeakRssMb, serverCpuMs, serverThreadsCpuMs, serverCode };
   } finally {
     current = undefined;
     await rm(dataDir, { recursive: true, force: true });
@@ -113,7 +118,19 @@ async function peakRssMb(pid: number): Promise<number> {
   return match === null ? Number.NaN : Number(match[1]) / 1024;
 }
 
-async function countLines(path: string): Promise<number> {
+/** The bets the database holds for the run's lottery. */
+async function countStored({ url, lottery }: { url: string; lottery: string }): Promise<number> {
+  const sql = postgres(url, { max: 1, onnotice: () => undefined });
+  try {
+    const [{ count }] =
+      await sql`select count(*)::integer as count from bets where lottery = (select id from lotteries where name = ${lottery})`;
+    return count;
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}
+
+export async function countLines(path: string): Promise<number> {
   let lines = 0;
   for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
     for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) lines++;

@@ -11,3 +11,21 @@ export function median(values: readonly number[]): number {
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
+
+export type LatencySummary = { p50: number; p99: number; p999: number; max: number };
+
+/**
+ * The quantiles of latencies given in several arrays (one per agency),
+ * nearest rank. A p99.9 from fewer than 1,000 values is the maximum.
+ */
+export function latencySummary(parts: readonly ArrayLike<number>[]): LatencySummary {
+  const count = parts.reduce((sum, part) => sum + part.length, 0);
+  const all = new Float64Array(count);
+  let at = 0;
+  for (const part of parts) {
+    all.set(part, at);
+    at += part.length;
+  }
+  all.sort();
+  return { p50: percentile(all, 0.5), p99: percentile(all, 0.99), p999: percentile(all, 0.999), max: all.at(-1) ?? 0 };
+}

@@ -76,6 +76,8 @@ export const CLOSED_UNSPOKEN = 'CLOSED';
 export const LocalFailure = {
   /** The Store can no longer trust its files while running: the server must restart into recovery. */
   STORE_FAILED: 'STORE_FAILED',
+  /** The Store's database cannot be reached or refused a commit: nothing of it was acknowledged; the agency tries again. */
+  STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
   /** What is on disk contradicts what was acknowledged: the Store does not start. */
   STORE_RECOVERY: 'STORE_RECOVERY',
   /** A journal line fails its check where no interrupted write can explain it. */
@@ -182,6 +184,14 @@ export class CsvSyntaxError extends CodedError<typeof LocalFailure.CSV_SYNTAX> {
 
 /** The Store failed in a way it cannot recover from while running: the server must restart into recovery. */
 export class StoreFailedError extends ErrorOf(LocalFailure.STORE_FAILED, 'StoreFailedError') {}
+
+/** A group commit or draw the database did not take; its cause stays in the server's log, not in the agency's ERROR. */
+export class StoreUnavailableError extends CodedError<typeof LocalFailure.STORE_UNAVAILABLE> {
+  override name = 'StoreUnavailableError';
+  constructor(options?: ErrorOptions) {
+    super(LocalFailure.STORE_UNAVAILABLE, "the lottery's database did not take this: nothing of it was stored; try again shortly", options);
+  }
+}
 
 /** The Store cannot start: what is on disk contradicts what was acknowledged. */
 export class StoreRecoveryError extends ErrorOf(LocalFailure.STORE_RECOVERY, 'StoreRecoveryError') {}

@@ -86,6 +86,35 @@ test('canonical lines become the bets.csv rows formatBetRow writes, quotes and c
   );
 });
 
+// Names with no quote or comma, the batches csvFromCanonical turns a word at a time: bytes that
+// differ from a TAB in one bit (0x08, 0x0b, 0x19, 0x49, 0x89: the last inside 'É' and 'ɉ') beside it.
+const plainUnit = fc.oneof(
+  fc.constantFrom('É', 'ɉ', 'I', ')', '\u0089', '🎲', 'ñ'),
+  fc.integer({ min: 0x20, max: 0x7e }).map((code) => (code === 0x22 || code === 0x2c ? 'x' : String.fromCharCode(code))),
+);
+const plainName = fc.string({ unit: plainUnit, minLength: 1, maxLength: 30 });
+const plainBet = fc.tuple(
+  plainName,
+  plainName,
+  fc.stringMatching(/^[0-9]{1,12}$/),
+  fc.constant('2000-02-29'),
+  fc.nat(9999),
+) as fc.Arbitrary<WireBet>;
+
+test('a batch with no quote or comma becomes its rows from any offset of any buffer, and is left as it was', (t) => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 100_000 }), fc.array(plainBet, { maxLength: 40 }), fc.nat(7), (agency, some, offset) => {
+      const lines = encodeCanonicalLines(agency, some);
+      const within = Buffer.alloc(offset + lines.length + 3, 0x09);
+      within.set(lines, offset);
+      const given = within.subarray(offset, offset + lines.length);
+      t.deepEqual(Buffer.from(csvFromCanonical(given)), Buffer.from(encodeBetRows(agency, some)));
+      t.deepEqual(Buffer.from(given), Buffer.from(lines));
+    }),
+    { numRuns: 1000, seed: 20261205 },
+  );
+});
+
 test('bets.csv rows read back in chunks of any size are the canonical lines they were written from', (t) => {
   fc.assert(
     fc.property(

@@ -4,6 +4,7 @@
 // holds only its own files, owned by the programs' user, keys 0600; a file
 // it cannot use is named with the fix.
 import test from 'ava';
+import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,6 +62,18 @@ rootTest('from a fresh clone it makes the certificates and sample files, and eac
   t.regex(again[0], /the certificates made before are kept/);
   t.is(await readFile(join(paths.outputs('server'), 'ca.crt'), 'utf8'), ca);
   t.is(await readFile(join(paths.outputs('agency2'), 'agency-2.csv'), 'utf8'), sample);
+});
+
+rootTest("for compose/scale.yaml each front-end gets the server's files, and the certificates made name every front-end", async (t) => {
+  const { paths } = await directories(t);
+  const said = await setUp(1, paths, ['server1', 'server2']);
+  t.regex(said[0], /made \d+ certificate files for server1, server2, localhost, 127\.0\.0\.1/);
+  t.regex(said.at(-1)!, /ready for server1, server2 and agency1/);
+  for (const server of ['server1', 'server2'])
+    await expectVolume(t, paths.outputs(server), ['ca.crt', 'server.crt', 'server.key', 'monitor.crt', 'monitor.key']);
+  const names = new X509Certificate(await readFile(join(paths.outputs('server2'), 'server.crt'))).subjectAltName ?? '';
+  t.regex(names, /DNS:server1/);
+  t.regex(names, /DNS:server2/);
 });
 
 rootTest("an operator's PKI and agency files take precedence over what the setup would make", async (t) => {

@@ -18,6 +18,7 @@ const samples: Error[] = [
   new errors.DataFileError('x'),
   new errors.CsvSyntaxError(3, 'x'),
   new errors.StoreFailedError('x'),
+  new errors.StoreUnavailableError(),
   new errors.StoreRecoveryError('x'),
   new errors.StoredDataError('x'),
   new errors.JournalCorruptError('x'),

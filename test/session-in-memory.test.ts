@@ -15,7 +15,7 @@ import { HEADER_SIZE, MAX_FRAME_SIZE, MAX_PAYLOAD_SIZE, PROTOCOL_VERSION } from 
 import { MessageType } from '../src/wire/message-type.ts';
 import type { Message, WireBet } from '../src/wire/messages.ts';
 import { MemoryTransport } from './helpers/memory-transport.ts';
-import { ErrorCode } from '../src/errors.ts';
+import { ErrorCode, StoreUnavailableError } from '../src/errors.ts';
 
 // The Session alone, in this thread, over an in-memory transport: no socket,
 // no worker. The test is the agency on the other end; a Store and a Lottery
@@ -51,6 +51,8 @@ type Decisions = ReturnType<typeof decisionsStandIn>;
 /** A Store that answers as decided; every request kept. */
 class StoreStandIn implements SessionStore {
   readonly requests: AppendRequest[] = [];
+  /** What fails as a database Store fails when its database is away. */
+  failing: 'welcome' | 'append' | undefined;
   readonly #decisions: Decisions;
 
   constructor(decisions: Decisions) {
@@ -58,11 +60,13 @@ class StoreStandIn implements SessionStore {
   }
 
   async welcome(agency: number) {
+    if (this.failing === 'welcome') throw new StoreUnavailableError();
     return { offset: this.#decisions.next(agency), finished: false, drawn: false };
   }
 
   async append(request: AppendRequest): Promise<AppendOutcome> {
     this.requests.push(request);
+    if (this.failing === 'append') throw new StoreUnavailableError();
     return this.#decisions.append(request);
   }
 }
@@ -386,3 +390,16 @@ test('a connection replaced by a newer one for its agency is told REPLACED and c
   });
   await transport.closed;
 });
+
+for (const failing of ['welcome', 'append'] as const) {
+  test(`a Store that fails at ${failing === 'welcome' ? 'HELLO' : 'a batch'} has the agency told so with an ERROR it retries on, and the connection closed`, async (t) => {
+    const { transport, send, store } = startSession(t);
+    store.failing = failing;
+    send({ type: 'HELLO', agency: AGENCY }, { type: 'BETS', ...batches[0] }, { type: 'BETS', ...batches[1] });
+    if (failing === 'append') t.like(await transport.receive(), { type: 'WELCOME' });
+    // INTERNAL is not among the codes the agency gives up on: it reconnects with its backoff and resends from its WELCOME.
+    t.deepEqual(await transport.receive(), { type: 'ERROR', code: ErrorCode.INTERNAL, message: new StoreUnavailableError().message });
+    await transport.closed;
+    t.true(transport.destroyed);
+  });
+}

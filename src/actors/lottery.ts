@@ -169,7 +169,10 @@ export class Lottery implements LotteryApi {
   }
 
   async #drawIfAllFinished(): Promise<void> {
-    if (this.#stopping || !this.#store.ledger.drawDue(this.#agencies)) return;
+    if (this.#stopping) return;
+    // Drawn by another front-end on the same database: the waiting agencies are answered its outcome.
+    const drawnElsewhere = this.#store.ledger.drawn && this.#waiting.size > 0;
+    if (!drawnElsewhere && !this.#store.ledger.drawDue(this.#agencies)) return;
     let draw;
     try {
       draw = await this.#store.draw(this.#agencies);

@@ -172,6 +172,9 @@ export class Session {
     return undefined;
   }
 
+  /** The generation the Store welcomed this connection with, if it fences (a database Store). */
+  #generation: number | undefined;
+
   /** How each kind of action is carried out. */
   readonly #handlers: ActionHandlers = {
     send: ({ message }) => this.#write(encodeMessage(message)),
@@ -181,7 +184,10 @@ export class Session {
     welcome: async ({ agency }) => {
       this.#clocks.helloAccepted();
       this.#log = withFields(this.#options.log, { agencia: agency });
-      await this.#carryOut(this.#protocol.welcomed(await this.#options.store.welcome(agency)));
+      // The generation stays here: the Store fences this connection's appends by it; the agency is not told it.
+      const { generation, ...welcome } = await this.#options.store.welcome(agency);
+      this.#generation = generation;
+      await this.#carryOut(this.#protocol.welcomed(welcome));
     },
     admitted: ({ agency }) => void this.#options.onHello?.(agency),
     append: ({ batch }) => this.#append(batch),
@@ -216,7 +222,8 @@ export class Session {
   /** Hands a batch to the Store now and queues its answer behind the earlier ones. */
   #append(batch: BatchInHand): void {
     const received = performance.now();
-    const decided = this.#options.store.append(batch.request);
+    const generation = this.#generation;
+    const decided = this.#options.store.append(generation === undefined ? batch.request : { ...batch.request, generation });
     this.#answers = this.#answers.then(async () => {
       try {
         const outcome = await decided;

@@ -7,10 +7,20 @@ import type { Welcome } from '../wire/messages.ts';
 export type { AgencyState, AppendOutcome, FinishOutcome, Rejection, Winners };
 
 /** A batch for the Store: `rows` are its bets as canonical lines, or null for a batch refused as invalid. */
-export type AppendRequest = { agency: number; offset: number; count: number; rows: Uint8Array | null };
+export type AppendRequest = {
+  agency: number;
+  offset: number;
+  count: number;
+  rows: Uint8Array | null;
+  /** The generation its connection was welcomed with (database Store): refused as REPLACED once a newer connection said HELLO. */
+  generation?: number;
+};
 
 /** What an agency is told when it says HELLO (the WELCOME message, which the wire catalogue defines). */
-export type AgencyWelcome = Omit<Welcome, 'type'>;
+export type AgencyWelcome = Omit<Welcome, 'type'> & {
+  /** The database Store: the generation this connection is welcomed with, handed back with its batches. */
+  generation?: number;
+};
 
 /** The draw's outcome and the hash chain of the bets it was drawn from. */
 export type DrawOutcome = { winners: Winners; chain: string };
@@ -30,7 +40,8 @@ export interface StoreApi {
   /** Records an agency's FINISH in the next group commit. */
   finish(agency: number, total: number, digest: string): Promise<FinishOutcome>;
   status(agency: number): AgencyState;
-  welcome(agency: number): AgencyWelcome;
+  /** Answered at once by the file Store; by a database Store once it has caught up on other front-ends' commits. */
+  welcome(agency: number): AgencyWelcome | Promise<AgencyWelcome>;
   snapshot(): StoreSnapshot;
   /** Runs the draw once; later calls answer its recorded outcome. */
   draw(agencies: number): Promise<DrawOutcome>;

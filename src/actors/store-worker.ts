@@ -5,8 +5,9 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildResults, loadResultsSigner, RESULTS_FILE, writeResults } from '../audit/results.ts';
-import { contradictsStoredLottery } from '../ledger/index.ts';
+import { buildResults, loadResultsSigner, RESULTS_FILE, resultsFiles, writeResults } from '../audit/results.ts';
+import { contradictsStoredAgencies, contradictsStoredLottery } from '../ledger/index.ts';
+import { PostgresStore } from '../storage/postgres/postgres-store.ts';
 import { BetRate, lotteryStatus, type LotteryStatus } from '../ledger/lottery-status.ts';
 import { createLogger, logEvent } from '../log/logger.ts';
 import { actorFace } from './actor-face.ts';
@@ -37,33 +38,48 @@ const metrics = data.metrics === true ? (await import('../metrics/lottery-metric
 try {
   const hooks = await loadFaultHooks();
   await hooks.beforeStoreOpens?.();
-  const store = await Store.open({
-    dataDir: data.dataDir,
-    fsync: data.fsync,
-    log,
-    ...(metrics !== undefined
-      ? {
-          onCommit: (seconds: number, bets: number) => {
-            metrics.commitSeconds.observe(seconds);
-            metrics.commitBets.observe(bets);
-          },
+  // Told when this front-end learns of another's commit: the Lottery answers or draws if that is now due.
+  let refreshed = () => {};
+  const onCommit =
+    metrics !== undefined
+      ? (seconds: number, bets: number) => {
+          metrics.commitSeconds.observe(seconds);
+          metrics.commitBets.observe(bets);
         }
-      : {}),
-    // Uncaught on purpose: the worker dies of it, and the supervisor takes the server down into recovery.
-    onFailure: (error) =>
-      setImmediate(() => {
-        throw error;
-      }),
-  });
+      : undefined;
+  const store =
+    data.store === undefined
+      ? await Store.open({
+          dataDir: data.dataDir,
+          fsync: data.fsync,
+          log,
+          ...(onCommit === undefined ? {} : { onCommit }),
+          // Uncaught on purpose: the worker dies of it, and the supervisor takes the server down into recovery.
+          onFailure: (error) =>
+            setImmediate(() => {
+              throw error;
+            }),
+        })
+      : await PostgresStore.open({
+          ...data.store,
+          agencies: data.agencies,
+          log,
+          onRefresh: () => refreshed(),
+          ...(onCommit === undefined ? {} : { onCommit }),
+        });
   const connected: MessagePort[] = [];
   const face = actorFace(store, STORE_API);
   const exposed = hooks.store?.(face) ?? face;
   const snapshot = store.snapshot();
   // A stored lottery that contradicts --agencies gets no Lottery: it could draw for the wrong agencies on resume.
-  const refused = contradictsStoredLottery(snapshot, data.agencies, data.dataDir);
+  const refused =
+    store instanceof PostgresStore
+      ? contradictsStoredAgencies(store.storedAgencies, data.agencies, data.store!.lottery)
+      : contradictsStoredLottery(snapshot, data.agencies, data.dataDir);
   // What was found, said before anything this start does with it: results.json
   // written again, a draw pending since a restart (a refused start says only why).
-  if (refused === undefined) logStoredLottery(log, snapshot, data.dataDir);
+  if (refused === undefined)
+    logStoredLottery(log, snapshot, data.store === undefined ? data.dataDir : `lottery ${data.store.lottery} of --store`);
   status = () =>
     lotteryStatus({
       agencies: data.agencies,
@@ -81,7 +97,9 @@ try {
   const signer = data.resultsCert === '' ? undefined : await loadResultsSigner(data.resultsCert, data.resultsKey);
   const onDrawn = async ({ chain }: { chain: string }) => {
     const results = buildResults(store.ledger, data.agencies, (agency) => store.uploadDigest(agency), chain, store.chainHead);
-    await writeResults(data.dataDir, results, signer);
+    // With a database, beside the lottery's other rows, where every front-end and lottery-verify --store find them.
+    if (store instanceof PostgresStore) await store.publish(resultsFiles(results, signer));
+    else await writeResults(data.dataDir, results, signer);
     logEvent(log, 'info', 'resultados', 'success', { archivo: RESULTS_FILE, firmado: signer === undefined ? 'no' : 'si' });
   };
   const lottery =
@@ -96,9 +114,14 @@ try {
         })
       : undefined;
   // A draw recorded before a restart whose results.json was never written gets it now.
-  if (lottery !== undefined && store.ledger.drawn && !existsSync(join(data.dataDir, RESULTS_FILE))) {
+  const published =
+    store instanceof PostgresStore
+      ? async () => (await store.published(RESULTS_FILE)) !== undefined
+      : async () => existsSync(join(data.dataDir, RESULTS_FILE));
+  if (lottery !== undefined && store.ledger.drawn && !(await published())) {
     await onDrawn({ chain: snapshot.chain });
   }
+  refreshed = () => void lottery?.resume();
   const lotteryFace = lottery === undefined ? undefined : actorFace(lottery, LOTTERY_API);
   port.on('message', async (message: ToStoreWorker) => {
     switch (message.type) {
@@ -128,7 +151,13 @@ try {
         break;
       case 'close':
         await store.close();
-        logEvent(log, 'info', 'close_store', 'success', { archivo: 'bets.csv' });
+        logEvent(
+          log,
+          'info',
+          'close_store',
+          'success',
+          data.store === undefined ? { archivo: 'bets.csv' } : { lottery: data.store.lottery },
+        );
         for (const open of connected) open.close();
         port.close();
         break;

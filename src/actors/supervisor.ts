@@ -44,7 +44,7 @@ type SessionWorker = { id: number; worker: Worker; ready: boolean; connections: 
 export class Supervisor {
   readonly #config: ServerConfig;
   readonly #log: Logger;
-  #lock: DataDirLock | undefined;
+  #lock: Pick<DataDirLock, 'release'> | undefined;
   readonly #tls: ServerTlsFiles | undefined;
   #storeWorker!: Worker;
   #acceptor!: Acceptor;
@@ -152,16 +152,21 @@ export class Supervisor {
   /** Everything but the Acceptor: the lock, the HTTP endpoint, the store worker and the session workers. */
   async #boot(): Promise<void> {
     const config = this.#config;
-    // Before anything touches the data dir: a second server stops here.
-    this.#lock = await lockDataDir(config.dataDir);
-    void this.#lock.lost.then((error) => {
-      logEvent(this.#log, 'error', 'data_dir_lock', 'fail', { error: error.message, fatal: true });
-      this.#failure.resolve(error);
-    });
+    // Before anything touches the data dir: a second server stops here. A
+    // database is shared by design: its transactions keep front-ends apart.
+    if (config.store === '') {
+      const lock = await lockDataDir(config.dataDir);
+      this.#lock = lock;
+      void lock.lost.then((error) => {
+        logEvent(this.#log, 'error', 'data_dir_lock', 'fail', { error: error.message, fatal: true });
+        this.#failure.resolve(error);
+      });
+    } else this.#lock = { release: async () => undefined };
     // Before the store recovers, so that /livez answers and /readyz says 503 meanwhile.
     if (config.httpPort !== null) await this.#startMonitor(config.httpPort);
     const storeData: StoreWorkerData = {
       dataDir: config.dataDir,
+      ...(config.store === '' ? {} : { store: { url: config.store, lottery: config.lottery } }),
       fsync: config.fsync,
       agencies: config.agencies,
       closeAt: config.closeAt,

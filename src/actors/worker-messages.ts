@@ -17,6 +17,8 @@ export type LogSettings = { logLevel: LogLevel; logFormat: LogFormat; logBatches
 
 export type StoreWorkerData = LogSettings & {
   dataDir: string;
+  /** A PostgreSQL URL to store the lottery in instead of the data dir, and the lottery's name there. */
+  store?: { url: string; lottery: string };
   fsync: boolean;
   /** The agencies of the lottery: the Lottery beside the Store draws once 1..agencies have finished. */
   agencies: number;

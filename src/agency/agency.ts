@@ -19,6 +19,8 @@ export type AgencyOptions = {
   id: number;
   host: string;
   port: number;
+  /** Other front-ends of the same lottery: after a failure the agency moves to the next, host:port first. */
+  others?: ReadonlyArray<{ host: string; port: number }>;
   dataFile: string;
   /** The file's rows as its check read them (checkBetFile's `rows`): sent from, instead of reading the file again. */
   rows?: readonly BetRow[];
@@ -106,6 +108,17 @@ export class Agency {
    */
   #progressed = false;
 
+  /** The front-ends in the order tried, and the count of failures that moved on from one to the next. */
+  get #servers(): ReadonlyArray<{ host: string; port: number }> {
+    return [{ host: this.#options.host, port: this.#options.port }, ...(this.#options.others ?? [])];
+  }
+  #turn = 0;
+
+  get #server(): { host: string; port: number } {
+    const servers = this.#servers;
+    return servers[this.#turn % servers.length];
+  }
+
   constructor(options: AgencyOptions) {
     this.#options = options;
     this.#log = options.log;
@@ -144,7 +157,16 @@ export class Agency {
           );
         }
         const delay = backoff.next();
-        logEvent(this.#log, 'warn', 'conexion', 'fail', { code: error.code, error: error.message, reintento_ms: Math.round(delay) });
+        const failed = this.#server;
+        this.#turn++;
+        logEvent(this.#log, 'warn', 'conexion', 'fail', {
+          code: error.code,
+          error: error.message,
+          reintento_ms: Math.round(delay),
+          ...(this.#servers.length > 1
+            ? { servidor: `${failed.host}:${failed.port}`, siguiente: `${this.#server.host}:${this.#server.port}` }
+            : {}),
+        });
         this.#options.onStatus?.({ phase: 'retrying', inMs: Math.round(delay), error: error.message });
         await sleep(Math.min(delay, retryTimeoutMs - waited), undefined, { signal });
       }
@@ -158,7 +180,8 @@ export class Agency {
 
   /** One connection's worth of work: resume, finish, ask the winners. */
   async #session(): Promise<AgencyResult> {
-    const { id, host, port } = this.#options;
+    const { id } = this.#options;
+    const { host, port } = this.#server;
     const connection = await ServerConnection.connect(host, port, undefined, this.#options.tls);
     this.#connection = connection;
     const { onStatus } = this.#options;

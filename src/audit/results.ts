@@ -143,18 +143,24 @@ export function verifyResults(bytes: Uint8Array, signature: Uint8Array, certific
 }
 
 /** Writes results.json (and its signature, and the signing certificate as results.crt, if there is a signer) into `dataDir`, each file whole or not at all. */
-export async function writeResults(dataDir: string, results: Results, signer: ResultsSigner | undefined): Promise<void> {
+/** The files published at the draw, in the order they are written: the signature and its certificate first, results.json last. */
+export function resultsFiles(results: Results, signer: ResultsSigner | undefined): Array<{ name: string; data: Uint8Array }> {
   const bytes = encodeResults(results);
-  const put = async (name: string, data: Uint8Array | string) => {
+  const files: Array<{ name: string; data: Uint8Array }> = [];
+  if (signer !== undefined) {
+    files.push({ name: SIGNATURE_FILE, data: signResults(bytes, signer) });
+    files.push({ name: SIGNER_CERT_FILE, data: Buffer.from(signer.certificate, 'utf8') });
+  }
+  files.push({ name: RESULTS_FILE, data: bytes });
+  return files;
+}
+
+export async function writeResults(dataDir: string, results: Results, signer: ResultsSigner | undefined): Promise<void> {
+  for (const { name, data } of resultsFiles(results, signer)) {
     const path = join(dataDir, name);
     await writeFile(`${path}.tmp`, data);
     await rename(`${path}.tmp`, path);
-  };
-  if (signer !== undefined) {
-    await put(SIGNATURE_FILE, signResults(bytes, signer));
-    await put(SIGNER_CERT_FILE, signer.certificate);
   }
-  await put(RESULTS_FILE, bytes);
 }
 
 /** The signing certificate, copied beside the results so that an auditor holding only the data dir and the CA can check them. */

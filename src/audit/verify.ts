@@ -19,7 +19,8 @@ import { RESULTS_COMMON_NAME } from '../pki/identity.ts';
 export type StoredLotteryReader = {
   /** Where the data is, for the report. */
   describe: string;
-  journal(): Promise<{ records: JournalRecord[]; starts: number[]; cut?: string }>;
+  /** `where` names record i in a report, where the records are not a journal file's bytes. */
+  journal(): Promise<{ records: JournalRecord[]; starts: number[]; cut?: string; where?: (index: number) => string }>;
   bets(): Promise<{ read: ReadBets; size: number; close(): Promise<void> }>;
   /** A published file beside the data (results.json, its signature, its certificate), or undefined if absent. */
   published(name: string): Promise<Buffer | undefined>;
@@ -120,7 +121,7 @@ export async function verifyStoredLottery(reader: StoredLotteryReader, ca?: stri
       report.notes.push(
         `${reader.names.journal}: ${settled.dropped}, not checked: a server writing it at this instant, or one stopped by a crash, which cuts it at start`,
       );
-    replayed = await replayDataDir(settled.records, settled.starts, bets.read, reader.names.bets);
+    replayed = await replayDataDir(settled.records, settled.starts, bets.read, reader.names.bets, journal.where);
   } catch (error) {
     return fail((error as Error).message);
   } finally {

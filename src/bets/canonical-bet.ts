@@ -80,11 +80,38 @@ function writeText(target: Buffer, at: number, text: string): number {
 }
 
 /**
- * Canonical lines as bets.csv rows (src/bets/bets-csv.ts), in one pass: each
- * TAB becomes a comma. A line whose names hold a `"` or `,` (which a CSV
- * field must quote) is written again from its start as formatBetRow would.
+ * Canonical lines as bets.csv rows (src/bets/bets-csv.ts): each TAB becomes
+ * a comma. Nearly every batch has no `"` or `,` (which a CSV field must
+ * quote): its bytes are copied and the TABs turned into commas four bytes at
+ * a time, which costs the Store less than half what a loop over bytes does. A batch with
+ * either goes through rowsFromCanonical.
  */
 export function csvFromCanonical(lines: Uint8Array): Uint8Array {
+  // Buffer#indexOf is memchr; a Uint8Array's own indexOf costs ten times as much.
+  const bytes = Buffer.from(lines.buffer, lines.byteOffset, lines.length);
+  if (bytes.indexOf(QUOTE) !== -1 || bytes.indexOf(COMMA) !== -1) return rowsFromCanonical(lines);
+  // A copy of its own, at offset 0 of its own buffer, so that it can be read as 32-bit words.
+  const out = new Uint8Array(lines);
+  const words = new Uint32Array(out.buffer, 0, out.length >>> 2);
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i];
+    // Per byte, with no carry between bytes: the high bit of `tabs` is set
+    // where the byte is a TAB (x ^ TAB is zero), and only there.
+    const x = word ^ 0x09090909;
+    const tabs = ~(((x & 0x7f7f7f7f) + 0x7f7f7f7f) | x) & 0x80808080;
+    // TAB ^ 0x25 is a comma.
+    words[i] = word ^ ((tabs >>> 7) * 0x25);
+  }
+  for (let i = words.length << 2; i < out.length; i++) if (out[i] === TAB) out[i] = COMMA;
+  return out;
+}
+
+/**
+ * csvFromCanonical's general path, in one pass: each TAB becomes a comma. A
+ * line whose names hold a `"` or `,` is written again from its start as
+ * formatBetRow would.
+ */
+function rowsFromCanonical(lines: Uint8Array): Uint8Array {
   // Quoting adds 2 bytes per name and one per `"`: sized for the plain case, grown if a line needs more.
   let out = new Uint8Array(lines.length);
   let w = 0;

@@ -7,7 +7,7 @@ const { DataFileError } = await import('../errors.ts');
 const { configOrExit } = await import('../config/program-config.ts');
 const { agencyProgram, agencySchema, loadAgencyConfig } = await import('../config/agency-config.ts');
 const { loadClientTls } = await import('../config/tls-settings.ts');
-const { parseHostPort } = await import('../config/formats.ts');
+const { parseServerList } = await import('../config/formats.ts');
 const { createLogger, logConfig, logEvent } = await import('../log/logger.ts');
 const { Agency } = await import('../agency/agency.ts');
 const { StatusLine } = await import('../agency/status-line.ts');
@@ -34,7 +34,7 @@ const status = process.stderr.isTTY ? new StatusLine(process.stderr, `agency ${c
 const log = createLogger({ level: config.logLevel, format: config.logFormat, around: status, jsonFields: { agencia: config.id } });
 logConfig(log, config);
 
-const { host, port } = parseHostPort(config.server)!;
+const [{ host, port }, ...others] = parseServerList(config.server);
 const stopping = new AbortController();
 let agency: InstanceType<typeof Agency> | undefined;
 // A signal that came while the program loaded is acted on now: run() sees
@@ -88,6 +88,7 @@ agency = new Agency({
   id: config.id,
   host,
   port,
+  others,
   dataFile: config.dataFile,
   ...(checkedRows === undefined ? {} : { rows: checkedRows }),
   ...(plainBatches === undefined ? {} : { batches: plainBatches }),

@@ -35,12 +35,20 @@ const schema = {
     env: 'LOTTERY_COMPOSE_OUTPUT',
     arg: 'output',
   },
+  scale: {
+    doc: 'past one machine: postgres:15, two front-ends on it (--store) and every agency given both',
+    format: 'on-off',
+    default: false,
+    shownDefault: 'off',
+    env: 'LOTTERY_COMPOSE_SCALE',
+    arg: 'scale',
+  },
   config: configFileSetting('LOTTERY_COMPOSE_CONFIG'),
 } satisfies Schema;
 
 const program = {
   name: 'lottery-compose',
-  usage: 'lottery-compose --agencies N [--output FILE]',
+  usage: 'lottery-compose --agencies N [--scale on] [--output FILE]',
   summary:
     'Writes a Compose file with the lottery server and agencies 1..N over mutual TLS, all built from compose/Dockerfile.\n' +
     'Its setup service gives each agency .data/agency-K.csv and each service the certificates in .data/pki, or\n' +
@@ -48,17 +56,18 @@ const program = {
 };
 
 const config = configOrExit(() =>
-  loadProgramConfig<{ agencies: number; output: string }>(program, schema, process.argv.slice(2), process.env),
+  loadProgramConfig<{ agencies: number; output: string; scale: boolean }>(program, schema, process.argv.slice(2), process.env),
 );
 // Never compose/dev.yaml unless asked: it is tracked, and a try with another
 // N must not leave the checkout changed.
-const output = config.output === '' ? resolve(projectRoot, 'compose', `agencies-${config.agencies}.yaml`) : resolve(config.output);
+const defaultName = config.scale ? 'scale.yaml' : `agencies-${config.agencies}.yaml`;
+const output = config.output === '' ? resolve(projectRoot, 'compose', defaultName) : resolve(config.output);
 const projectDir = relative(dirname(output), projectRoot).split(sep).join('/') || '.';
 
 try {
   const partial = `${output}.${process.pid}.partial`;
   try {
-    writeFileSync(partial, composeYaml({ agencies: config.agencies, projectDir }));
+    writeFileSync(partial, composeYaml({ agencies: config.agencies, projectDir, scale: config.scale }));
     renameSync(partial, output);
   } finally {
     rmSync(partial, { force: true });

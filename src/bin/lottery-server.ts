@@ -19,6 +19,7 @@ const { loadServerTls } = await import('../config/tls-settings.ts');
 const { certificateNames, certificateNamesHost } = await import('../config/tls-checks.ts');
 const { createLogger, logConfig, logEvent } = await import('../log/logger.ts');
 const { Supervisor } = await import('../actors/supervisor.ts');
+const { maskedStoreUrl } = await import('../storage/postgres/store-url.ts');
 
 const tls = configOrExit(() => loadServerTls(serverProgram, serverSchema, config));
 configOrExit(() => checkHttpSettings(config, tls !== undefined));
@@ -28,7 +29,10 @@ const signer = await loadResultsSignerOrExit(config).catch((error: unknown) =>
   }),
 );
 const log = createLogger({ level: config.logLevel, format: config.logFormat });
-logConfig(log, config, config.fsync ? {} : { warning: 'fsync off: acknowledged bets may be lost on a crash' });
+// The store URL's password never reaches a log line.
+const { store, lottery, ...settings } = config;
+const where = store === '' ? {} : { store: maskedStoreUrl(store), lottery };
+logConfig(log, { ...settings, ...where }, config.fsync ? {} : { warning: 'fsync off: acknowledged bets may be lost on a crash' });
 if (tls !== undefined && !certificateNamesHost(tls.cert, config.host)) {
   logEvent(log, 'warn', 'transport', 'success', {
     tls: 'on',

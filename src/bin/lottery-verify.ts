@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// lottery-verify: checks a data dir without changing it (safe while a server
-// runs): the journal, the hash chain, bets.csv, every FINISH, the close, the
+// lottery-verify: checks a data dir, or a lottery in a --store database,
+// without changing it (safe while servers run): the journal, the hash chain, bets.csv, every FINISH, the close, the
 // draw and results.json, and with --tls-ca results.json's signature. Exit 0
 // when everything holds, 1 naming the first place that differs, 2 on usage
 // errors. See --help.
@@ -13,10 +13,12 @@ onStopSignal((signal) => {
 });
 
 const { readFileSync } = await import('node:fs');
-const { configOrExit, flagAndVariable, loadProgramConfig, usageError } = await import('../config/program-config.ts');
+const { configOrExit, flagAndVariable, loadProgramConfig, storeSettings, usageError } = await import('../config/program-config.ts');
 const { dataDirReader, formatReport, verifyStoredLottery } = await import('../audit/verify.ts');
+const { postgresLotteryReader } = await import('../storage/postgres/stored-lottery-reader.ts');
 
 const schema = {
+  ...storeSettings('the PostgreSQL URL the servers were given as --store: checks a lottery stored there instead of a data dir'),
   dataDir: {
     doc: 'the data dir to check (bets.csv, bets.journal, results.json)',
     format: String,
@@ -36,17 +38,21 @@ const schema = {
 
 const program = {
   name: 'lottery-verify',
-  usage: 'lottery-verify --data-dir DIR [--tls-ca ca.crt] [--json]',
+  usage: 'lottery-verify (--data-dir DIR | --store URL [--lottery NAME]) [--tls-ca ca.crt] [--json]',
   summary:
-    'Checks a lottery data dir from the stored data alone, reading only: every journal record, the hash chain, bets.csv,\n' +
+    'Checks a lottery data dir, or a lottery in a PostgreSQL --store, from the stored data alone, reading only: every record,\n' +
+    'the hash chain, the bets,\n' +
     "each agency's count and upload digest, the close, the draw and results.json (and, with --tls-ca, its signature).\n" +
     'Exit 0 when everything holds, 1 naming the first place that differs, 2 on usage errors.',
 };
 
-type VerifyConfig = { dataDir: string; tlsCa: string; json: boolean };
+type VerifyConfig = { store: string; lottery: string; dataDir: string; tlsCa: string; json: boolean };
 const config = configOrExit(() => {
   const loaded = loadProgramConfig<VerifyConfig>(program, schema, process.argv.slice(2), process.env);
-  if (loaded.dataDir === '') throw usageError(program, [`${flagAndVariable(schema.dataDir)}: the data dir to check is required`]);
+  if ((loaded.dataDir === '') === (loaded.store === ''))
+    throw usageError(program, [
+      `${flagAndVariable(schema.dataDir)} or ${flagAndVariable(schema.store)}: give exactly one, the data dir or the database to check`,
+    ]);
   return loaded;
 });
 const ca = configOrExit(() => {
@@ -59,6 +65,8 @@ const ca = configOrExit(() => {
     ]);
   }
 });
-const report = await verifyStoredLottery(dataDirReader(config.dataDir), ca);
+const database = config.store === '' ? undefined : postgresLotteryReader(config.store, config.lottery);
+const report = await verifyStoredLottery(database ?? dataDirReader(config.dataDir), ca);
+await database?.close();
 process.stdout.write(config.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
 process.exit(report.ok ? 0 : 1);

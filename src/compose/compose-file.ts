@@ -22,7 +22,21 @@ export type ComposeOptions = {
    * the file's directory. Default `..`, for compose/dev.yaml.
    */
   projectDir?: string;
+  /**
+   * Past one machine: a PostgreSQL database (`postgres:15`), FRONT_ENDS
+   * front-ends on it with --store, and each agency given every front-end.
+   */
+  scale?: boolean;
 };
+
+/** The front-ends of a scale file: services server1, server2. */
+export const FRONT_ENDS = 2;
+const DATABASE = 'db';
+const DATABASE_VOLUME = 'database';
+/** The store URL the front-ends are given: the trust between them and the database is the Compose network's. */
+const STORE_URL = `postgres://lottery@${DATABASE}:5432/lottery`;
+/** The variable that tells the setup which server services to give the server's files (and name in certificates it makes). */
+export const SETUP_SERVERS = 'LOTTERY_COMPOSE_SERVERS';
 
 /** Variables the file reads when Compose runs it, and what they default to. */
 export const composeVariables = {
@@ -72,7 +86,7 @@ function identityFiles(identity: string): { ca: string; cert: string; key: strin
   return { ca: `${INPUTS_DIR}/ca.crt`, cert: `${INPUTS_DIR}/${identity}.crt`, key: `${INPUTS_DIR}/${identity}.key` };
 }
 
-export function composeFile({ agencies, projectDir = '..' }: ComposeOptions): ComposeFile {
+export function composeFile({ agencies, projectDir = '..', scale = false }: ComposeOptions): ComposeFile {
   if (!Number.isSafeInteger(agencies) || agencies < 1) throw new RangeError(`agencies must be a positive integer, got ${agencies}`);
   const fromProject: FromProject = (path) => {
     const joined = posix.join(projectDir, path);
@@ -80,9 +94,10 @@ export function composeFile({ agencies, projectDir = '..' }: ComposeOptions): Co
     return joined === '.' || joined === '..' || joined.startsWith('../') ? joined : `./${joined}`;
   };
   const ids = Array.from({ length: agencies }, (_, i) => i + 1);
+  if (scale) return scaleFile(agencies, fromProject, ids);
   const services: Record<string, Service> = {
-    [SETUP]: setup(agencies, fromProject),
-    [SERVER]: serverService(agencies, fromProject),
+    [SETUP]: setup(agencies, fromProject, [SERVER]),
+    [SERVER]: serverService(agencies, fromProject, SERVER),
   };
   for (const id of ids) services[agencyName(id)] = agencyService(id);
   const volumes: Record<string, unknown> = {
@@ -94,13 +109,61 @@ export function composeFile({ agencies, projectDir = '..' }: ComposeOptions): Co
   return { services, networks: { [NETWORK]: {} }, volumes };
 }
 
+/**
+ * The scale file: the database, the front-ends (each the server service
+ * with --store in place of the data dir's volume, waiting for the
+ * database), and the agencies, each given every front-end, its own first.
+ */
+function scaleFile(agencies: number, fromProject: FromProject, ids: number[]): ComposeFile {
+  const fronts = Array.from({ length: FRONT_ENDS }, (_, i) => `${SERVER}${i + 1}`);
+  const services: Record<string, Service> = {
+    [SETUP]: setup(agencies, fromProject, fronts),
+    [DATABASE]: {
+      image: 'postgres:15',
+      environment: { POSTGRES_USER: 'lottery', POSTGRES_DB: 'lottery', POSTGRES_HOST_AUTH_METHOD: 'trust' },
+      volumes: [{ type: 'volume', source: DATABASE_VOLUME, target: '/var/lib/postgresql/data' }],
+      networks: [NETWORK],
+      healthcheck: { test: ['CMD', 'pg_isready', '-U', 'lottery', '-d', 'lottery'], interval: '2s', timeout: '5s', retries: 30 },
+    },
+  };
+  for (const name of fronts) {
+    const base = serverService(agencies, fromProject, name);
+    const environment = { ...(base.environment as Record<string, string>), [serverSchema.store.env]: STORE_URL };
+    delete environment[serverSchema.dataDir.env];
+    services[name] = {
+      ...base,
+      environment,
+      // No bets volume: the lottery is in the database.
+      volumes: (base.volumes as Array<{ source: string }>).filter((mount) => mount.source !== BETS_VOLUME),
+      depends_on: { ...(base.depends_on as object), [DATABASE]: { condition: 'service_healthy' } },
+    };
+  }
+  for (const id of ids) {
+    const base = agencyService(id);
+    // Each agency starts on its own front-end and moves to the next on a failure.
+    const order = fronts.map((_, i) => fronts[(id - 1 + i) % fronts.length]);
+    services[agencyName(id)] = {
+      ...base,
+      environment: {
+        ...(base.environment as Record<string, string>),
+        [agencySchema.server.env]: order.map((name) => `${name}:${SERVER_PORT}`).join(','),
+      },
+      depends_on: Object.fromEntries(fronts.map((name) => [name, { condition: 'service_healthy' }])),
+    };
+  }
+  const volumes: Record<string, unknown> = { [DATABASE_VOLUME]: {}, [SETUP_VOLUME]: {} };
+  for (const name of [...fronts, ...ids.map(agencyName)]) volumes[inputsVolume(name)] = {};
+  return { services, networks: { [NETWORK]: {} }, volumes };
+}
+
 /** The file as lottery-compose writes it: a header saying where it comes from, then the YAML. */
 export function composeYaml(options: ComposeOptions): string {
   const last = options.agencies === 1 ? '' : ` … agency-${options.agencies}.csv`;
   const header =
-    `# Generated by \`lottery-compose --agencies ${options.agencies}\`: do not edit by hand, run it again instead.\n` +
-    `# Agencies read .data/agency-1.csv${last} (or those in $${composeVariables.agencyFiles.name}), else sample files; bets.csv goes to the volume.\n` +
+    `# Generated by \`lottery-compose --agencies ${options.agencies}${options.scale === true ? ' --scale on' : ''}\`: do not edit by hand, run it again instead.\n` +
+    `# Agencies read .data/agency-1.csv${last} (or those in $${composeVariables.agencyFiles.name}), else sample files; ${options.scale === true ? 'the bets go to the database' : 'bets.csv goes to the volume'}.\n` +
     `# Mutual TLS with the certificates in .data/pki (or $${composeVariables.pki.name}), else with ones the setup service makes.\n` +
+    (options.scale === true ? `# Past one machine: postgres:15, ${FRONT_ENDS} front-ends on it (--store), each agency given every front-end.\n` : '') +
     '# Run it as a project: docker compose -p loteria-nacional -f FILE up --build (docker-compose for Compose v1)\n';
   // Each service spells out its own settings: a reader should not have to resolve anchors.
   const document = new Document(composeFile(options), { aliasDuplicateObjects: false });
@@ -145,9 +208,9 @@ function programSettings(program: string): Service {
  * image: Compose v1 makes each service's image in that order, and would try
  * to pull the image for a service without `build:` that came first.
  */
-function setup(agencies: number, fromProject: FromProject): Service {
+function setup(agencies: number, fromProject: FromProject, servers: readonly string[]): Service {
   const given = (setting: { name: string }) => `\${${setting.name}:-${fromProject('.')}}`;
-  const services = [SERVER, ...Array.from({ length: agencies }, (_, i) => agencyName(i + 1))];
+  const services = [...servers, ...Array.from({ length: agencies }, (_, i) => agencyName(i + 1))];
   return {
     image: IMAGE,
     build: build(fromProject),
@@ -158,6 +221,7 @@ function setup(agencies: number, fromProject: FromProject): Service {
       [serverSchema.agencies.env]: String(agencies),
       [composeVariables.pki.name]: `\${${composeVariables.pki.name}:-}`,
       [composeVariables.agencyFiles.name]: `\${${composeVariables.agencyFiles.name}:-}`,
+      ...(servers.length === 1 && servers[0] === SERVER ? {} : { [SETUP_SERVERS]: servers.join(',') }),
     },
     volumes: [
       readOnly({ source: given(composeVariables.pki), target: '/given/pki' }),
@@ -168,7 +232,7 @@ function setup(agencies: number, fromProject: FromProject): Service {
   };
 }
 
-function serverService(agencies: number, fromProject: FromProject): Service {
+function serverService(agencies: number, fromProject: FromProject, name: string): Service {
   const tls = identityFiles('server');
   const monitor = identityFiles('monitor');
   return {
@@ -194,7 +258,7 @@ function serverService(agencies: number, fromProject: FromProject): Service {
       readOnly({ source: fromProject('compose/server.json'), target: CONFIG_FILE }),
       { type: 'volume', source: BETS_VOLUME, target: DATA_DIR },
       // Its certificates, from the setup; never in the image.
-      inputs(SERVER),
+      inputs(name),
     ],
     // A server that dies (a failed Store exits non-zero) comes back and
     // recovers from its journal; a graceful stop (exit 0) or `docker compose

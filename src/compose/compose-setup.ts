@@ -22,6 +22,7 @@ import { chmod, chown, copyFile, mkdir, readdir, rm, stat } from 'node:fs/promis
 import { join } from 'node:path';
 import { generateBets, writeAgencyFile } from '../bets/bet-generator.ts';
 import { makePkiDirectory } from '../pki/pki-directory.ts';
+import { SETUP_SERVERS } from './compose-file.ts';
 
 /** The programs' user in the image (node:26-slim's `node`). */
 export const PROGRAM_USER = { uid: 1000, gid: 1000 } as const;
@@ -67,8 +68,14 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** Fills every service's volume; returns the lines it says. Throws with the one-line reason when it cannot. */
-export async function setUp(agencies: number, paths: SetupPaths): Promise<string[]> {
+/**
+ * Fills every service's volume; returns the lines it says. Throws with the
+ * one-line reason when it cannot. `servers`: the server services (several
+ * front-ends in compose/scale.yaml), each given the server's files and named
+ * in the certificates made here.
+ */
+export async function setUp(agencies: number, paths: SetupPaths, servers: readonly string[] = ['server']): Promise<string[]> {
+  const hosts = [...servers, ...SERVER_HOSTS.filter((host) => host !== 'server')];
   const said: string[] = [];
   const ids = Array.from({ length: agencies }, (_, i) => i + 1);
 
@@ -77,11 +84,11 @@ export async function setUp(agencies: number, paths: SetupPaths): Promise<string
     said.push(`setup: certificates from ${pki.shown}`);
   } else {
     pki = { dir: join(paths.state, 'pki'), shown: 'the certificates made here' };
-    const outcome = await makePkiDirectory({ dir: pki.dir, agencies, hosts: SERVER_HOSTS, days: 825, caDays: 3650, force: false });
+    const outcome = await makePkiDirectory({ dir: pki.dir, agencies, hosts, days: 825, caDays: 3650, force: false });
     said.push(
       `setup: no ca.crt in ${paths.givenPki.shown}: ` +
         (outcome.made.length > 0 ? `made ${outcome.made.length} certificate files` : 'the certificates made before are kept') +
-        ` for ${SERVER_HOSTS.join(', ')} (the setup's volume)`,
+        ` for ${hosts.join(', ')} (the setup's volume)`,
     );
   }
   const fromPki = (name: string): Input => ({ from: join(pki.dir, name), shown: `${pki.shown}/${name}`, name, secret: name.endsWith('.key') });
@@ -106,11 +113,11 @@ export async function setUp(agencies: number, paths: SetupPaths): Promise<string
   }
 
   const services: Array<[string, Input[]]> = [
-    ['server', ['ca.crt', 'server.crt', 'server.key', 'monitor.crt', 'monitor.key'].map(fromPki)],
+    ...servers.map((server): [string, Input[]] => [server, ['ca.crt', 'server.crt', 'server.key', 'monitor.crt', 'monitor.key'].map(fromPki)]),
     ...ids.map((id): [string, Input[]] => [`agency${id}`, [...['ca.crt', `agency-${id}.crt`, `agency-${id}.key`].map(fromPki), files.get(id)!]]),
   ];
   for (const [service, inputs] of services) await fillVolume(paths.outputs(service), inputs);
-  said.push(`setup: ready for server and ${agencies === 1 ? 'agency1' : `agency1..agency${agencies}`}`);
+  said.push(`setup: ready for ${servers.join(', ')} and ${agencies === 1 ? 'agency1' : `agency1..agency${agencies}`}`);
   return said;
 }
 
@@ -146,7 +153,7 @@ if (import.meta.main) {
       givenFiles: given('LOTTERY_AGENCY_FILES', '/given/files', '.data'),
       state: '/setup',
       outputs: (service) => `/inputs/${service}`,
-    });
+    }, (process.env[SETUP_SERVERS] ?? 'server').split(','));
     for (const line of said) process.stdout.write(`${line}\n`);
   } catch (error) {
     process.stderr.write(`${(error as Error).message.startsWith('setup:') ? '' : 'setup: '}${(error as Error).message}\n`);

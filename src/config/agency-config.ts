@@ -33,7 +33,13 @@ export const agencySchema = {
     arg: 'id',
     shownDefault: '(required)',
   },
-  server: { doc: 'the server as host:port', format: 'host-port', default: 'localhost:12345', env: 'CLI_SERVER_ADDRESS', arg: 'server' },
+  server: {
+    doc: 'the server as host:port; or several front-ends of one lottery as host:port,host:port, each tried in turn when the one in use fails',
+    format: 'host-port-list',
+    default: 'localhost:12345',
+    env: 'CLI_SERVER_ADDRESS',
+    arg: 'server',
+  },
   dataFile: {
     doc: 'bets file: first_name,last_name,document,birthdate,number per line',
     format: String,

@@ -1,12 +1,16 @@
 import convict from 'convict';
+import { isPostgresUrl } from '../storage/postgres/store-url.ts';
 
 // Value formats shared by the programs' schemas, registered with convict by
 // name: convict coerces a variable's or a flag's text with `coerce` and checks
 // the value with `validate`. Each `validate` throws a message that says what
 // the value must be; the loader puts the flag, variable or file before it.
 
-/** A format as convict takes it, with the parts every format here has. */
-export type ValueFormat = { name: string; validate(value: unknown): void; coerce?(value: unknown): unknown };
+/**
+ * A format as convict takes it, with the parts every format here has.
+ * `secret`: a value that may hold a password, which no message repeats.
+ */
+export type ValueFormat = { name: string; validate(value: unknown): void; coerce?(value: unknown): unknown; secret?: boolean };
 
 /** Whole decimal digits, as a number; anything else is left for `validate` to refuse. */
 const digits = (value: unknown) => (typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value);
@@ -145,6 +149,20 @@ export const hostPort = {
   },
 } satisfies ValueFormat;
 
+/** The front-ends an agency may use, in the order it tries them: host:port[,host:port...]. */
+export const hostPortList = {
+  name: 'host-port-list',
+  validate(value: unknown) {
+    if (typeof value !== 'string') throw new Error('must be host:port, or several as host:port,host:port');
+    for (const server of value.split(',')) hostPort.validate(server);
+  },
+} satisfies ValueFormat;
+
+/** Each host:port of a list that hostPortList took, in order. */
+export function parseServerList(value: string): Array<{ host: string; port: number }> {
+  return value.split(',').map((server) => parseHostPort(server)!);
+}
+
 /** A count that may be 0 (convict's own `nat` says "positive integer" of it). */
 export const wholeNumber = {
   name: 'whole-number',
@@ -152,6 +170,25 @@ export const wholeNumber = {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new Error('must be a whole number, 0 or more');
   },
   coerce: digits,
+} satisfies ValueFormat;
+
+/** --store: empty for the data dir, or a PostgreSQL URL. The message never repeats the value: it may hold a password. */
+export const storeUrl = {
+  name: 'store-url',
+  secret: true,
+  validate(value: unknown) {
+    if (typeof value !== 'string' || (value !== '' && !isPostgresUrl(value)))
+      throw new Error('must be a PostgreSQL URL, postgres://user@host:port[,host:port...]/database[?options]');
+  },
+} satisfies ValueFormat;
+
+/** A lottery's name in a --store database: short, and plain enough for a log line and a NOTIFY payload. */
+export const lotteryName = {
+  name: 'lottery-name',
+  validate(value: unknown) {
+    if (typeof value !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(value))
+      throw new Error('must be 1 to 63 letters, digits, "_", "." or "-", starting with a letter or digit');
+  },
 } satisfies ValueFormat;
 
 /**
@@ -189,10 +226,18 @@ export const FORMATS = {
   'certificate-days': certificateDays,
   'on-off': onOff,
   'host-port': hostPort,
+  'host-port-list': hostPortList,
+  'store-url': storeUrl,
+  'lottery-name': lotteryName,
   instant,
 } as const satisfies Record<string, ValueFormat>;
 
 export type FormatName = keyof typeof FORMATS;
+
+/** Whether a setting of this format may hold a password, so that no message repeats its value. */
+export function isSecretFormat(format: SettingFormat): boolean {
+  return typeof format === 'string' && (FORMATS as Record<string, ValueFormat>)[format]?.secret === true;
+}
 
 /** What a setting's value may be: a format named here, one of a list of words, or any text. */
 export type SettingFormat = FormatName | readonly string[] | StringConstructor;

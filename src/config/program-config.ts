@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { LOG_FORMATS, LOG_LEVELS } from '../log/log-settings.ts';
 import { readFlags, type KnownFlags } from './command-line.ts';
 import { readConfigFile, type ConfigFile } from './config-file.ts';
-import { validatorOf, type SettingFormat } from './formats.ts';
+import { isSecretFormat, validatorOf, type SettingFormat } from './formats.ts';
 import { CommandLineError, ConfigExit, ConfigFileError } from '../errors.ts';
 
 // One convict schema per program; this module turns a schema into a
@@ -44,6 +44,23 @@ export const loggingSettings = {
     arg: 'log-format',
   },
 } satisfies Schema;
+
+/**
+ * The PostgreSQL store and the lottery in it, as the server, lottery-verify
+ * and lottery-export take them: `store` says what the URL is for there.
+ */
+export function storeSettings(store: string, shownDefault = '(none)') {
+  return {
+    store: { doc: store, format: 'store-url', default: '', shownDefault, env: 'LOTTERY_STORE', arg: 'store' },
+    lottery: {
+      doc: "the lottery's name in the --store database, which may hold several",
+      format: 'lottery-name',
+      default: 'default',
+      env: 'LOTTERY_NAME',
+      arg: 'lottery',
+    },
+  } satisfies Schema;
+}
 
 /** The config file flag every program has. */
 export const configFileSetting = (env: string): Setting => ({
@@ -129,6 +146,8 @@ function problemsIn(schema: Schema, values: Record<string, unknown>, sources: So
     const problem = formatProblem(setting, values[key]);
     if (problem === undefined) return [];
     const origin = originOf(schema, sources, key);
+    if (isSecretFormat(setting.format))
+      return [origin === 'file' ? `"${key}" in config file ${file!.path}: ${problem}` : `${flagAndVariable(setting)}: ${problem}`];
     if (origin === 'file') return [`"${key}" in config file ${file!.path}: ${withValue(problem, file!.settings[key])}`];
     if (origin === 'default' && setting.default === null) return [`${flagAndVariable(setting)} is required`];
     const given = origin === 'flag' ? sources.flags.get(key) : origin === 'env' ? sources.env[setting.env] : undefined;

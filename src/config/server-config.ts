@@ -6,6 +6,7 @@ import {
   flagAndVariable,
   loadProgramConfig,
   loggingSettings,
+  storeSettings,
   usageError,
   type ProgramInfo,
   type Schema,
@@ -26,6 +27,9 @@ export type ServerConfig = ServerTlsPaths & {
   host: string;
   agencies: number;
   dataDir: string;
+  /** A PostgreSQL URL, or empty for the data dir. */
+  store: string;
+  lottery: string;
   workers: number;
   fsync: boolean;
   maxConnections: number;
@@ -72,6 +76,11 @@ export const serverSchema = {
     env: 'LOTTERY_DATA_DIR',
     arg: 'data-dir',
   },
+  ...storeSettings(
+    'store the lottery in PostgreSQL instead of the data dir: a connection URL as libpq reads it, several hosts allowed\n' +
+      '      (postgres://user@h1:5432,h2:5432/db?target_session_attrs=read-write); every front-end given it serves one lottery',
+    'none: the data dir',
+  ),
   workers: {
     doc: 'session worker threads, 1 to 256',
     format: 'worker-count',

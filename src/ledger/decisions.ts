@@ -125,3 +125,13 @@ export function drawDue(drawn: boolean, agencies: number, finished: (agency: num
   for (let agency = 1; agency <= agencies; agency++) if (!finished(agency)) return false;
   return true;
 }
+
+/**
+ * Whether a batch from a connection welcomed as `generation` is fenced off:
+ * a newer connection of its agency (`current`, on any front-end) has said
+ * HELLO since. "The newest connection wins" across front-ends.
+ */
+export function decideFenced(agency: number, generation: number | undefined, current: number, next: number): Rejection | undefined {
+  if (generation === undefined || generation >= current) return undefined;
+  return { status: 'rejected', code: ErrorCode.REPLACED, message: `a newer connection for agency ${agency} took over`, next };
+}

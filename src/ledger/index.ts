@@ -1,6 +1,7 @@
 // The ledger: what decides a bet's fate and a lottery's state (see ledger.ts).
 export {
   decideAppend,
+  decideFenced,
   decideClose,
   salesClosedMessage,
   decideFinish,
@@ -13,4 +14,4 @@ export {
 } from './decisions.ts';
 export { Ledger, LedgerDraft, type LedgerReader, type LedgerTimes } from './ledger.ts';
 export type { AgencyState, CloseRecord, CommitRecord, DrawRecord, RecordTime, FinishRecorded, LedgerRecord, Winners } from './records.ts';
-export { contradictsStoredLottery, type StoredLottery } from './stored-lottery.ts';
+export { contradictsStoredAgencies, contradictsStoredLottery, type StoredLottery } from './stored-lottery.ts';

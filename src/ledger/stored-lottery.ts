@@ -28,3 +28,12 @@ export function contradictsStoredLottery(stored: StoredLottery, agencies: number
   }
   return undefined;
 }
+
+/**
+ * Why a lottery kept in a database, made for `stored` agencies, cannot be
+ * served with `agencies`, if it cannot: its agency count is stored with it.
+ */
+export function contradictsStoredAgencies(stored: number, agencies: number, lottery: string): string | undefined {
+  if (stored === agencies) return undefined;
+  return `lottery ${lottery} in --store was made for ${stored} agencies, but this server is set for ${agencies} (--agencies): start with --agencies ${stored}, or name a new lottery with --lottery`;
+}

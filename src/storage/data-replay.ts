@@ -121,12 +121,17 @@ export function settleEnds(
   return { records: [...records], starts: [...starts] };
 }
 
-/** Replays `records` (starting at byte `starts[i]` of the journal) against bets.csv read by `read`. */
+/**
+ * Replays `records` (starting at byte `starts[i]` of the journal) against
+ * bets.csv read by `read`. `recordAt` names record i in a message; a store
+ * with no journal file names its records its own way.
+ */
 export async function replayDataDir(
   records: readonly JournalRecord[],
   starts: readonly number[],
   read: ReadBets,
   csvName: string,
+  recordAt: (index: number) => string = (index) => `the journal record at byte ${starts[index]}`,
 ): Promise<Replayed> {
   checkFormat(records);
   const ledger = new Ledger();
@@ -141,8 +146,7 @@ export async function replayDataDir(
   let position = 0;
   let group = 0;
   for (const [i, record] of records.entries()) {
-    const at = starts[i];
-    const where = `the journal record at byte ${at}`;
+    const where = recordAt(i);
     switch (record.kind) {
       case 'format':
         if (i !== 0) throw new StoredDataError(`${where} names a format, which only the first record does`);

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# The Compose run past one machine: compose/scale.yaml, exactly as committed,
+# under a real Docker engine, on the course dataset.
+#
+#   engine    a Docker engine, node:26-slim and a stand-in for postgres:15
+#             (../shared/containers/setup-engine.sh, then postgres-image.sh,
+#             when any is missing: there is no Docker Hub here);
+#   build     the one image, the build given the host's network (as in
+#             compose-run.sh);
+#   pki       certificates for mutual TLS naming both front-ends;
+#   run       `up` with the course's agency files: PostgreSQL healthy, both
+#             front-ends healthy, each agency exit 0 with exactly the winners
+#             of its own file, agencies served by both front-ends, one draw
+#             between them; then, from a container on the project's network,
+#             lottery-export --store holding every input row exactly once and
+#             lottery-verify --store exit 0;
+#   failover  server1 killed (SIGKILL) and `up` again: every agency, those
+#             that list server1 first included, gets its winners again
+#             through server2, and nothing is stored twice.
+#
+# Like compose-run.sh it disturbs nothing else on the engine (its own project,
+# image tag and temporary directory) and removes what it made on exit.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+SHARED=${SHARED:-../shared}
+DATASET=$SHARED/data/tp0-dataset.zip
+FILE=compose/scale.yaml
+AGENCY_TIMEOUT=600
+STORE=postgres://lottery@db:5432/lottery
+
+NAME=compose-scale-run
+. .ci/compose-lib.sh
+
+if [ ! -f "$DATASET" ]; then say "no course dataset at $DATASET: skipped"; exit 0; fi
+
+# --- engine --------------------------------------------------------------------------------------
+need_engine
+if ! docker image inspect postgres:15 >/dev/null 2>&1; then
+  say "no postgres:15: running $SHARED/containers/postgres-image.sh"
+  "$SHARED/containers/postgres-image.sh" || { say "FAIL postgres-image.sh"; exit 1; }
+fi
+
+work=$(mktemp -d /tmp/lottery-compose-scale.XXXXXX)
+project=lottery-scale-$(basename "$work" | cut -d. -f2 | tr 'A-Z' 'a-z')
+export LOTTERY_IMAGE_TAG=$project
+export LOTTERY_AGENCY_FILES=$work/agency-files
+export LOTTERY_PKI=$work/pki
+image=loteria-nacional:$LOTTERY_IMAGE_TAG
+compose() { docker-compose -p "$project" -f "$FILE" "$@"; }
+
+cleanup() {
+  local code=$?
+  if [ "$code" != 0 ] && [ -d "$work/logs" ]; then
+    for log in "$work"/logs/*; do say "--- last lines of $(basename "$log")"; tail -n 15 "$log"; done
+  fi
+  compose down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1
+  docker image rm --no-prune "$image" >/dev/null 2>&1
+  rm -rf "$work"
+  exit "$code"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+mkdir -p "$work/logs" "$LOTTERY_AGENCY_FILES"
+python3 -m zipfile -e "$DATASET" "$LOTTERY_AGENCY_FILES" || { say "FAIL cannot unzip $DATASET"; exit 1; }
+chmod 0644 "$LOTTERY_AGENCY_FILES"/*.csv
+agencies=$(compose config --services | grep -c '^agency[0-9]')
+say "project $project, $agencies agencies, $(cat "$LOTTERY_AGENCY_FILES"/agency-*.csv | grep -c .) bets in the course dataset"
+
+# --- pki -----------------------------------------------------------------------------------------
+node_modules/.bin/node src/bin/lottery-pki.mjs --out "$LOTTERY_PKI" --agencies "$agencies" --hosts server1,server2,localhost,127.0.0.1 \
+  >"$work/logs/pki" 2>&1 || { say "FAIL lottery-pki"; exit 1; }
+if [ "$(id -u)" != 1000 ]; then chown -R 1000:1000 "$LOTTERY_PKI" || { say "FAIL the keys must belong to 1000:1000"; exit 1; }; fi
+
+# --- build ---------------------------------------------------------------------------------------
+compose config | python3 -c '
+import sys, yaml
+built = [name for name, service in yaml.safe_load(sys.stdin)["services"].items() if "build" in service]
+print(yaml.safe_dump({"services": {name: {"build": {"network": "host"}} for name in built}}))
+' >"$work/build-host.yaml" || { say "FAIL cannot read $FILE"; exit 1; }
+t=$(now)
+compose -f "$work/build-host.yaml" build --force-rm >"$work/logs/build" 2>&1 || { say "FAIL build"; exit 1; }
+say "built in $(since "$t") s"
+
+# --- helpers -------------------------------------------------------------------------------------
+agency_names() { seq 1 "$agencies" | sed 's/^/agency/'; }
+
+run_agencies() {
+  local label=$1 t; t=$(now)
+  compose up -d --no-build >"$work/logs/up-$label" 2>&1 || { say "FAIL up ($label)" >&2; return 1; }
+  local ids; ids=$(for a in $(agency_names); do container "$a"; done)
+  timeout "$AGENCY_TIMEOUT" docker wait $ids >/dev/null || { say "FAIL agencies not done within $AGENCY_TIMEOUT s ($label)" >&2; return 1; }
+  since "$t"
+}
+
+check_agencies() {
+  local label=$1 a id
+  for a in $(agency_names); do
+    id=${a#agency}
+    docker logs --since "$(inspect "$a" '{{.State.StartedAt}}')" "$(container "$a")" >"$work/logs/$a-$label" 2>&1
+    check "$a exit 0 ($label)" test "$(inspect "$a" '{{.State.ExitCode}}')" = 0
+    check "$a winners are its file's ($label)" python3 - "$LOTTERY_AGENCY_FILES/agency-$id.csv" "$work/logs/$a-$label" <<'EOF'
+import csv, re, sys
+with open(sys.argv[1], newline='', encoding='utf-8') as f:
+    want = sorted(row[2] for row in csv.reader(f) if row and row[4].strip() == '7574')
+lines = [re.sub(r'\x1b\[[0-9;]*m', '', l) for l in open(sys.argv[2], encoding='utf-8')]
+said = [l for l in lines if 'action: ganadores | result: success' in l]
+if len(said) != 1:
+    sys.exit(f'  {len(said)} winners lines')
+m = re.search(r'cant_ganadores: (\d+)(?: \| dnis: (\S*))?', said[0])
+got = sorted(d for d in (m.group(2) or '').split(',') if d)
+if got != want or int(m.group(1)) != len(want):
+    sys.exit(f'  said {m.group(1)} {got}, its file has {len(want)} {want}')
+EOF
+  done
+}
+
+# A program of the image on the project's network, as an operator would run it beside the front-ends.
+on_network() { docker run --rm --network "$network" -v "$LOTTERY_PKI:/pki:ro" "$image" node "$@"; }
+
+check_export() {
+  local label=$1
+  on_network src/bin/lottery-export.mjs --store "$STORE" >"$work/export-$label.csv" 2>"$work/logs/export-$label" \
+    || { say "FAIL lottery-export ($label)"; failures=$((failures + 1)); return; }
+  check "lottery-export --store holds every input row exactly once ($label)" python3 - "$LOTTERY_AGENCY_FILES" "$agencies" "$work/export-$label.csv" <<'EOF'
+import csv, sys
+from collections import Counter
+files, agencies, stored_file = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+sent = Counter()
+for a in range(1, agencies + 1):
+    with open(f'{files}/agency-{a}.csv', newline='', encoding='utf-8') as f:
+        sent.update(tuple([str(a)] + row) for row in csv.reader(f) if row)
+with open(stored_file, newline='', encoding='utf-8') as f:
+    rows = list(csv.reader(f))
+stored = Counter(tuple(row) for row in rows[1:] if row)
+missing, extra = sent - stored, stored - sent
+print(f'compose-scale-run:      {sum(stored.values())} rows stored, {sum(sent.values())} sent, {sum(missing.values())} missing, {sum(extra.values())} extra or repeated')
+sys.exit(1 if missing or extra or rows[0] != ['agency', 'first_name', 'last_name', 'document', 'birthdate', 'number'] else 0)
+EOF
+}
+
+# --- run -----------------------------------------------------------------------------------------
+up_s=$(run_agencies first) || exit 1
+say "up -> last agency exit: ${up_s} s"
+check "db healthy" test "$(health db)" = healthy
+check "server1 healthy" test "$(health server1)" = healthy
+check "server2 healthy" test "$(health server2)" = healthy
+check_agencies first
+for s in server1 server2; do docker logs "$(container "$s")" >"$work/logs/$s-first" 2>&1; done
+# The database holds the one draw; a front-end that learned of it from the other logs it too, with the same digest.
+draws=$(docker exec "$(container db)" psql -U lottery -d lottery -Atc "select count(*) from records where kind = 'draw'")
+check "one draw between the two front-ends (draw records: $draws)" test "$draws" = 1
+digests=$(cat "$work/logs/server1-first" "$work/logs/server2-first" | grep 'action: sorteo | result: success' | grep -o 'digest: [0-9a-f]*' | sort -u | wc -l)
+check "every front-end that logged the draw logged the same digest" test "$digests" = 1
+for s in server1 server2; do
+  check "$s stored batches" grep -q 'action: apuesta_recibida | result: success' "$work/logs/$s-first"
+done
+network=$(inspect server1 '{{range $name, $_ := .NetworkSettings.Networks}}{{$name}}{{end}}')
+check_export first
+verify() { on_network src/bin/lottery-verify.mjs --store "$STORE" >"$work/logs/verify-$1" 2>&1; }
+check "lottery-verify --store: exit 0" verify first
+
+# --- failover ------------------------------------------------------------------------------------
+# server1 gone for good (SIGKILL, then its container removed, so that its
+# name resolves to nothing): every agency, half of them listing server1
+# first, reaches the lottery through server2 alone.
+docker kill --signal KILL "$(container server1)" >/dev/null
+compose rm -fsv server1 >"$work/logs/rm-server1" 2>&1
+t=$(now)
+compose up -d --no-build --no-deps $(agency_names) >"$work/logs/up-again" 2>&1 || { say "FAIL up again"; exit 1; }
+ids=$(for a in $(agency_names); do container "$a"; done)
+timeout "$AGENCY_TIMEOUT" docker wait $ids >/dev/null || { say "FAIL agencies not done within $AGENCY_TIMEOUT s (again)"; exit 1; }
+say "server1 killed, up again -> last agency exit: $(since "$t") s"
+check "server1 is gone" test -z "$(container server1)"
+check_agencies again
+docker logs --since "$(inspect agency1 '{{.State.StartedAt}}')" "$(container server2)" >"$work/logs/server2-again" 2>&1
+check "no second draw, and nothing stored again" python3 - "$work/logs/server2-again" <<'EOF'
+import re, sys
+lines = [re.sub(r'\x1b\[[0-9;]*m', '', l) for l in open(sys.argv[1], encoding='utf-8')]
+again = [l for l in lines if ('action: apuesta_recibida' in l and 'cantidad: 0' not in l) or 'action: sorteo' in l]
+sys.exit(0 if not again else f'  {len(again)} new batches or draws')
+EOF
+check_export again
+check "the export is unchanged by the second run" cmp -s "$work/export-first.csv" "$work/export-again.csv"
+
+say "in ${SECONDS} s"
+if [ "$failures" = 0 ]; then say "PASS"; exit 0; fi
+say "FAIL: $failures checks"
+exit 1

@@ -1,0 +1,34 @@
+// The --store URL: a PostgreSQL connection URL as libpq reads it, several
+// hosts included. Its password must never reach a log line, so what is
+// shown of it is always masked here.
+
+/** Whether `value` is a PostgreSQL URL (postgres:// or postgresql://). */
+export function isPostgresUrl(value: string): boolean {
+  return /^postgres(ql)?:\/\/[^\s]*$/.test(value);
+}
+
+/** `url` with its password, if any, shown as ***: for the config line and every message. */
+export function maskedStoreUrl(url: string): string {
+  // The userinfo ends at the last @ before the hosts; a password in the query (?password=) is masked too.
+  return url.replace(/^(postgres(?:ql)?:\/\/[^:@/]*):[^@/]*@/, '$1:***@').replace(/([?&]password=)[^&]*/i, '$1***');
+}
+
+/**
+ * postgres.js's options for a --store URL, the session attributes as libpq
+ * means them. libpq's target_session_attrs=read-write refuses a server in
+ * hot standby; postgres.js judges read-write by default_transaction_read_only
+ * alone, which a standby of PostgreSQL 14 or later reports as off at
+ * connect, so it would settle on a standby still in recovery (every write
+ * then fails with 25006 until it is promoted, and failing writes left a
+ * pooled connection's answers out of step). It is asked for `primary`
+ * instead: not in hot standby. A primary that is read-only by default is
+ * still found out, by its first write, which costs the pool its connections.
+ */
+export function connectionOptions(url: string, applicationName: string) {
+  const attrs = /[?&]target_session_attrs=([^&]*)/.exec(url)?.[1];
+  return {
+    onnotice: () => undefined,
+    connection: { application_name: applicationName },
+    ...(attrs === 'read-write' ? { target_session_attrs: 'primary' as const } : {}),
+  };
+}

@@ -1,0 +1,135 @@
+// Several lottery-server front-ends on one PostgreSQL lottery, as real
+// processes, through the faults a deployment past one machine meets: a
+// front-end killed mid-upload, the database gone for a while, the primary
+// crashed and its synchronous standby promoted. After each, lottery-export
+// must show every agency's rows exactly once, and each agency its winners.
+import test, { type ExecutionContext } from 'ava';
+import { startProgram } from '../src/harness/lottery-processes.ts';
+import { agencyFiles, serverFor, sorted, tempDir, within } from './helpers/lottery-fixtures.ts';
+import { PostgresCluster, postgresMissing } from './helpers/postgres-cluster.ts';
+
+const missing = postgresMissing();
+if (missing !== undefined) test.skip(missing, () => undefined);
+else registerTests();
+
+const AGENCIES = 4;
+/** Enough batches of 10 that the fault lands mid-upload. */
+const SPEC = Array.from({ length: AGENCIES }, (_, i) => ({ count: 3000 + 100 * i, winnerRows: [i, 1500 + i] }));
+
+async function clusterFor(t: ExecutionContext, synchronousStandby = false): Promise<PostgresCluster> {
+  const cluster = await PostgresCluster.start({ synchronousStandby });
+  t.teardown(() => cluster.remove());
+  return cluster;
+}
+
+async function frontEnd(t: ExecutionContext, url: string) {
+  return serverFor(t, await tempDir(t), ['--store', url, '--agencies', String(AGENCIES), '--workers', '1']);
+}
+
+/** Agencies 1..N, each given `servers(id)` as its --server list. */
+function agencies(t: ExecutionContext, files: string[], servers: (id: number) => string) {
+  return files.map((file, i) => {
+    const agency = startProgram('lottery-agency', [
+      '--id',
+      String(i + 1),
+      '--server',
+      servers(i + 1),
+      '--data-file',
+      file,
+      '--batch-max-amount',
+      '10',
+      '--retry-timeout',
+      '60',
+    ]);
+    t.teardown(() => void agency.child.kill('SIGKILL'));
+    return agency;
+  });
+}
+
+/** What lottery-export writes for the lottery at `url`. */
+async function exported(url: string): Promise<string[]> {
+  const program = startProgram('lottery-export', ['--store', url]);
+  const code = await program.exited;
+  if (code !== 0) throw new Error(`lottery-export exited ${code}`);
+  return program.lines;
+}
+
+/** Every agency exits 0 with exactly its winners, and the export holds every row once, by agency then offset. */
+async function everyRowOnce(
+  t: ExecutionContext,
+  running: ReturnType<typeof agencies>,
+  input: Awaited<ReturnType<typeof agencyFiles>>,
+  url: string,
+) {
+  // Within ava's 120 s for the whole test, so that a hang is reported with the agencies' last lines.
+  const codes = await within(Promise.all(running.map((agency) => agency.exited)), 'the agencies to finish', 90_000).catch(
+    (error: Error) => {
+      throw new Error(`${error.message}\n${running.map((agency) => agency.lines.slice(-5).join('\n')).join('\n---\n')}`);
+    },
+  );
+  t.deepEqual(
+    codes,
+    running.map(() => 0),
+    running.map((agency) => agency.lines.slice(-5).join('\n')).join('\n---\n'),
+  );
+  const { winnersIn } = await import('../src/harness/lottery-processes.ts');
+  t.deepEqual(
+    running.map((agency) => sorted(winnersIn(agency.lines) ?? [])),
+    input.winners,
+  );
+  t.deepEqual(await exported(url), ['agency,first_name,last_name,document,birthdate,number', ...input.rows]);
+}
+
+/** Resolves once `server` has acknowledged `count` batches. */
+const stored = (
+  server: { waitForLine: (pattern: RegExp, options: { count: number; timeoutMs: number }) => Promise<unknown> },
+  count: number,
+) => server.waitForLine(/action: apuesta_recibida \| result: success \| agencia: \d+ \| cantidad: [1-9]/, { count, timeoutMs: 60_000 });
+
+function registerTests(): void {
+  test.serial('a front-end killed mid-upload: its agencies move to the other, every row stored once, winners exact', async (t) => {
+    const cluster = await clusterFor(t);
+    const url = await cluster.database('lottery');
+    const input = await agencyFiles(t, SPEC);
+    const [a, b] = [await frontEnd(t, url), await frontEnd(t, url)];
+    const list = [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`];
+    const running = agencies(t, input.files, (id) => (id % 2 === 1 ? list.join(',') : [...list].reverse().join(',')));
+    await stored(a, 40);
+    a.child.kill('SIGKILL');
+    await everyRowOnce(t, running, input, url);
+    t.true(
+      running.some((agency) => agency.lines.some((line) => line.includes(`siguiente: 127.0.0.1:${b.port}`))),
+      'an agency moved to the other front-end',
+    );
+  });
+
+  test.serial('the database gone for a while: the front-end stays up, logs it once, and resumes when it is back', async (t) => {
+    const cluster = await clusterFor(t);
+    const url = await cluster.database('lottery');
+    const input = await agencyFiles(t, SPEC, 2);
+    const server = await frontEnd(t, url);
+    const running = agencies(t, input.files, () => `127.0.0.1:${server.port}`);
+    await stored(server, 40);
+    await cluster.stop(cluster.primary, 'fast');
+    await server.waitForLine(/action: store_db \| result: fail/, { timeoutMs: 30_000 });
+    await cluster.restart(cluster.primary);
+    await server.waitForLine(/action: store_db \| result: success/, { timeoutMs: 60_000 });
+    await everyRowOnce(t, running, input, url);
+    t.is(server.lines.filter((line) => /action: store_db \| result: fail/.test(line)).length, 1, 'the outage is logged once');
+    t.is(server.child.exitCode, null, 'the front-end stayed up');
+  });
+
+  test.serial('the primary crashed and its synchronous standby promoted: every row once, winners exact', async (t) => {
+    const cluster = await clusterFor(t, true);
+    await cluster.database('lottery');
+    const url = cluster.failoverUrl.replace('/postgres?', '/lottery?');
+    const input = await agencyFiles(t, SPEC, 3);
+    const [a, b] = [await frontEnd(t, url), await frontEnd(t, url)];
+    const list = `127.0.0.1:${a.port},127.0.0.1:${b.port}`;
+    const running = agencies(t, input.files, () => list);
+    await stored(a, 40);
+    await cluster.stop(cluster.primary, 'immediate');
+    await cluster.promoteStandby();
+    await everyRowOnce(t, running, input, url);
+  });
+}

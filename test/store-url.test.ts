@@ -1,0 +1,74 @@
+// The --store URL, --lottery and the agency's --server list, as the
+// programs read them: a password never shown, bad values refused in one line
+// that names the flag.
+import test from 'ava';
+import { loadAgencyConfig } from '../src/config/agency-config.ts';
+import { parseServerList } from '../src/config/formats.ts';
+import { loadServerConfig } from '../src/config/server-config.ts';
+import { ConfigExit } from '../src/errors.ts';
+import { connectionOptions, maskedStoreUrl } from '../src/storage/postgres/store-url.ts';
+
+test('the store URL is shown with its password masked, wherever the password is', (t) => {
+  t.is(
+    maskedStoreUrl('postgres://lottery:s3cr%40t@h1:5432,h2:5432/db?target_session_attrs=read-write'),
+    'postgres://lottery:***@h1:5432,h2:5432/db?target_session_attrs=read-write',
+  );
+  t.is(
+    maskedStoreUrl('postgresql://lottery@h1/db?sslmode=require&password=hunter2'),
+    'postgresql://lottery@h1/db?sslmode=require&password=***',
+  );
+  t.is(maskedStoreUrl('postgres://h1/db'), 'postgres://h1/db');
+});
+
+test('a --store that is not a PostgreSQL URL is refused naming the flag, without repeating the value', (t) => {
+  const error = t.throws(() => loadServerConfig(['--store', 'mysql://root:hunter2@db/lottery'], {}), { instanceOf: ConfigExit });
+  t.regex(error!.message, /--store \(LOTTERY_STORE\): must be a PostgreSQL URL/);
+  t.notRegex(error!.message, /hunter2/);
+});
+
+test('--lottery must be a plain name', (t) => {
+  t.is(loadServerConfig(['--lottery', 'spring_2026.a'], {}).lottery, 'spring_2026.a');
+  for (const bad of ['', 'two words', "o'clock", 'x'.repeat(64), '-leading']) {
+    t.throws(() => loadServerConfig(['--lottery', bad], {}), { instanceOf: ConfigExit, message: /--lottery/ }, bad);
+  }
+});
+
+test('an agency takes several front-ends in --server or CLI_SERVER_ADDRESS, in order, and refuses a list with a bad one', (t) => {
+  const flag = loadAgencyConfig(['--id', '1', '--server', 'fe1:12345,[::1]:7,fe3:1'], {});
+  t.deepEqual(parseServerList(flag.server), [
+    { host: 'fe1', port: 12345 },
+    { host: '::1', port: 7 },
+    { host: 'fe3', port: 1 },
+  ]);
+  const env = loadAgencyConfig(['--id', '1'], { CLI_SERVER_ADDRESS: 'a:1,b:2' });
+  t.deepEqual(parseServerList(env.server), [
+    { host: 'a', port: 1 },
+    { host: 'b', port: 2 },
+  ]);
+  for (const bad of ['a:1,', 'a:1,b', 'a:1,,b:2', 'a:1,b:70000']) {
+    t.throws(() => loadAgencyConfig(['--id', '1', '--server', bad], {}), { instanceOf: ConfigExit, message: /--server/ }, bad);
+  }
+});
+
+test('a server whose database cannot be reached exits 1 saying so, and its password is in none of its lines', async (t) => {
+  const { startProgram, CLOSED_PORT } = await import('../src/harness/lottery-processes.ts');
+  const { tempDir } = await import('./helpers/lottery-fixtures.ts');
+  const dir = await tempDir(t);
+  const server = startProgram('lottery-server', [
+    ...['--host', '127.0.0.1', '--port', '0', '--data-dir', dir],
+    ...['--store', `postgres://lottery:hunter2@127.0.0.1:${CLOSED_PORT}/lottery`],
+  ]);
+  t.is(await server.exited, 1);
+  t.true(server.lines.some((line) => line.includes(`store: postgres://lottery:***@127.0.0.1:${CLOSED_PORT}/lottery`)));
+  t.true(server.lines.some((line) => /action: start \| result: fail \| error: the store could not start: connect ECONNREFUSED/.test(line)));
+  t.false(server.lines.some((line) => line.includes('hunter2')));
+});
+
+test("read-write in the URL asks postgres.js for a primary, as libpq's read-write passes over a hot standby; other attributes are its own", (t) => {
+  const attrs = (url: string) => (connectionOptions(url, 'test') as { target_session_attrs?: string }).target_session_attrs;
+  t.is(attrs('postgres://lottery@h1:5432,h2:5432/db?target_session_attrs=read-write'), 'primary');
+  t.is(attrs('postgres://lottery@h1,h2/db?sslmode=require&target_session_attrs=read-write'), 'primary');
+  t.is(attrs('postgres://lottery@h1,h2/db?target_session_attrs=prefer-standby'), undefined);
+  t.is(attrs('postgres://lottery@h1/db'), undefined);
+  t.is(connectionOptions('postgres://h1/db', 'lottery-server').connection.application_name, 'lottery-server');
+});
