@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { logEvent, type Logger } from '../log/logger.ts';
 import { Backoff } from '../timing/backoff.ts';
 import type { Message, WireBet } from '../wire/messages.ts';
-import { encodeCanonicalLines } from '../bets/canonical-bet.ts';
+import { betsOfCanonicalLines, encodeCanonicalLines } from '../bets/canonical-bet.ts';
 import { UploadDigest } from '../bets/upload-digest.ts';
 import { Batcher, type BetsBatch } from './batcher.ts';
 import { checkDataFile, fieldsAsSent, keptBetRows, readBetRows, type BetRow } from './bet-source.ts';
@@ -24,6 +24,8 @@ export type AgencyOptions = {
   dataFile: string;
   /** The file's rows as its check read them (checkBetFile's `rows`): sent from, instead of reading the file again. */
   rows?: readonly BetRow[];
+  /** The file's batches from offset 0 on, made from its bytes for batchMaxAmount (checkBetFile's `plain`): sent as they are. */
+  batches?: readonly BetsBatch[];
   batchMaxAmount: number;
   winnersTimeoutMs: number;
   retryTimeoutMs: number;
@@ -236,6 +238,14 @@ export class Agency {
       this.#digestedTo = 0;
     }
     if (upTo === this.#digestedTo) return;
+    // The prepared batches' canonical lines, as far as they go whole; the file for the rest.
+    for (const batch of this.#options.batches ?? []) {
+      if (batch.offset < this.#digestedTo) continue;
+      if (batch.offset !== this.#digestedTo || batch.offset + batch.count > upTo) break;
+      this.#digest.add(batch.canonical!, batch.count);
+      this.#digestedTo += batch.count;
+    }
+    if (upTo === this.#digestedTo) return;
     for await (const chunk of readBetRows(this.#options.dataFile, { skip: this.#digestedTo })) {
       for (const row of chunk) {
         if (this.#digestedTo >= upTo) return;
@@ -279,10 +289,19 @@ export class Agency {
       inFlight.push(batch);
       // A row this agency refused goes alone for the server's verdict: it was reported as invalid, not as a bet sent.
       if (this.#log.isLevelEnabled('debug') && !this.#doubted.has(batch.offset)) {
-        for (const bet of batch.bets) logEvent(this.#log, 'debug', 'apuesta_enviada', 'success', { dni: bet[2], numero: bet[4] });
+        for (const bet of batch.canonical === undefined ? batch.bets : betsOfCanonicalLines(batch.canonical))
+          logEvent(this.#log, 'debug', 'apuesta_enviada', 'success', { dni: bet[2], numero: bet[4] });
       }
       this.#sent += batch.count;
     };
+    const prepared = this.#options.batches;
+    const first = prepared?.findIndex((batch) => batch.offset === offset) ?? -1;
+    if (prepared !== undefined && first >= 0) {
+      for (let i = first; i < prepared.length; i++) await send(prepared[i]);
+      while (inFlight.length > 0) await settle();
+      const last = prepared.at(-1)!;
+      return last.offset + last.count;
+    }
     const batcher = new Batcher(batchMaxAmount, offset);
     const kept = this.#options.rows;
     const rows = kept === undefined ? readBetRows(dataFile, { skip: offset }) : keptBetRows(kept, offset);
@@ -356,7 +375,7 @@ export class Agency {
     if (batch.offset + batch.count <= this.#digestedTo) return;
     if (batch.offset !== this.#digestedTo)
       throw new AgencyError(`the server answered the batch at offset ${batch.offset} before the one at ${this.#digestedTo}`);
-    if (stored) this.#digest.add(encodeCanonicalLines(this.#options.id, batch.bets as WireBet[]), batch.count);
+    if (stored) this.#digest.add(batch.canonical ?? encodeCanonicalLines(this.#options.id, batch.bets as WireBet[]), batch.count);
     this.#digestedTo = batch.offset + batch.count;
   }
 

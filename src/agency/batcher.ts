@@ -9,8 +9,12 @@ import type { WireBet } from '../wire/messages.ts';
 const ENVELOPE_BYTES = 1 + 7 + 9 + 5 + 3;
 export const BETS_BUDGET = MAX_PAYLOAD_SIZE - ENVELOPE_BYTES;
 
-/** A batch ready to send: its bets, numbered from `offset`, and its whole BETS frame. */
-export type BetsBatch = { offset: number; count: number; bets: readonly unknown[][]; frame: Uint8Array };
+/**
+ * A batch ready to send: its bets, numbered from `offset`, and its whole BETS
+ * frame. A batch made from a file's bytes (plain-file.ts) has no bets as
+ * values but their canonical lines, which the upload digest is over.
+ */
+export type BetsBatch = { offset: number; count: number; bets: readonly unknown[][]; frame: Uint8Array; canonical?: Uint8Array };
 
 const MAP_OF_TWO = 0x82;
 const KEY_OFFSET = packValue('offset');
@@ -93,29 +97,7 @@ export class Batcher {
 
   /** The frame of the bets encoded in #scratch up to `end`. */
   #close(end: number, bets: unknown[][], offset = this.#next - bets.length): BetsBatch {
-    const offsetBytes = packValue(offset);
-    const count = bets.length;
-    const arrayHeader = count < 16 ? 1 : 3;
-    const payloadLength = 1 + KEY_OFFSET.length + offsetBytes.length + KEY_BETS.length + arrayHeader + end;
-    const frame = new Uint8Array(HEADER_SIZE + payloadLength);
-    writeHeader(frame, 0, MessageType.BETS, payloadLength);
-    let at = HEADER_SIZE;
-    frame[at++] = MAP_OF_TWO;
-    frame.set(KEY_OFFSET, at);
-    at += KEY_OFFSET.length;
-    frame.set(offsetBytes, at);
-    at += offsetBytes.length;
-    frame.set(KEY_BETS, at);
-    at += KEY_BETS.length;
-    if (count < 16) {
-      frame[at++] = 0x90 | count;
-    } else {
-      frame[at++] = 0xdc;
-      frame[at++] = count >> 8;
-      frame[at++] = count & 0xff;
-    }
-    frame.set(this.#scratch.subarray(0, end), at);
-    return { offset, count, bets, frame };
+    return { offset, count: bets.length, bets, frame: betsFrame(offset, bets.length, this.#scratch.subarray(0, end)) };
   }
 
   /** Encodes a bet at `at` in #scratch as msgpack writes it; returns where it ends. */
@@ -160,6 +142,32 @@ export class Batcher {
     this.#scratch.copy(larger, 0, 0, this.#bytes);
     this.#scratch = larger;
   }
+}
+
+/** The BETS frame of `count` bets from `offset`, whose msgpack encodings are `encodedBets`, one after another. */
+export function betsFrame(offset: number, count: number, encodedBets: Uint8Array): Uint8Array {
+  const offsetBytes = packValue(offset);
+  const arrayHeader = count < 16 ? 1 : 3;
+  const payloadLength = 1 + KEY_OFFSET.length + offsetBytes.length + KEY_BETS.length + arrayHeader + encodedBets.length;
+  const frame = new Uint8Array(HEADER_SIZE + payloadLength);
+  writeHeader(frame, 0, MessageType.BETS, payloadLength);
+  let at = HEADER_SIZE;
+  frame[at++] = MAP_OF_TWO;
+  frame.set(KEY_OFFSET, at);
+  at += KEY_OFFSET.length;
+  frame.set(offsetBytes, at);
+  at += offsetBytes.length;
+  frame.set(KEY_BETS, at);
+  at += KEY_BETS.length;
+  if (count < 16) {
+    frame[at++] = 0x90 | count;
+  } else {
+    frame[at++] = 0xdc;
+    frame[at++] = count >> 8;
+    frame[at++] = count & 0xff;
+  }
+  frame.set(encodedBets, at);
+  return frame;
 }
 
 /**

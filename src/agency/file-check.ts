@@ -4,8 +4,10 @@
 // pure fold over the rows (FileTally), the reading a thin shell (checkBetFile),
 // and the words for a person (describeCheck) a pure function of the tally.
 
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { todayUtc } from '../bets/bet.ts';
 import { readBetRows, type BetRow } from './bet-source.ts';
+import { plainFileBatches, type PlainFile } from './plain-file.ts';
 import { CsvSyntaxError } from '../errors.ts';
 
 /** Line numbers kept per reason: enough to find the problem, bounded for a file of millions of rows. */
@@ -123,12 +125,27 @@ export const KEEP_ROWS_MAX_BYTES = 8 * 1024 * 1024;
 export type CheckedFile = FileCheck & {
   /** Every row as read and checked, in file order (offset = index), when asked for and the file is small enough and readable to its end. */
   keptRows?: BetRow[];
+  /** The file's batches, when asked for and the file is small enough and plain (plain-file.ts); then there are no keptRows. */
+  plain?: PlainFile;
+};
+
+export type CheckOptions = {
+  /** Keep the rows read, for the upload to send from (a file up to KEEP_ROWS_MAX_BYTES). */
+  keepRows?: boolean;
+  /** Make the upload's batches straight from the bytes of a plain file up to KEEP_ROWS_MAX_BYTES, for this agency and this cap. */
+  batchesFor?: { agency: number; maxAmount: number };
 };
 
 /** Reads the whole file and tallies it. Throws only what makes the file unreadable (DataFileError from the caller's check). */
-export async function checkBetFile(path: string, { keepRows = false } = {}): Promise<CheckedFile> {
+export async function checkBetFile(path: string, { keepRows = false, batchesFor }: CheckOptions = {}): Promise<CheckedFile> {
+  const small = (keepRows || batchesFor !== undefined) && (await stat(path)).size <= KEEP_ROWS_MAX_BYTES;
+  if (small && batchesFor !== undefined) {
+    // A plain file holds only valid rows: its tally is its count.
+    const plain = plainFileBatches(await readFile(path), batchesFor.agency, batchesFor.maxAmount, todayUtc());
+    if (plain !== undefined) return { rows: plain.rows, valid: plain.rows, invalid: 0, reasons: [], hints: [], plain };
+  }
   const tally = new FileTally();
-  let kept = keepRows && (await stat(path)).size <= KEEP_ROWS_MAX_BYTES ? ([] as BetRow[]) : undefined;
+  let kept = keepRows && small ? ([] as BetRow[]) : undefined;
   try {
     for await (const chunk of readBetRows(path)) {
       for (const row of chunk) tally.add(row);

@@ -57,6 +57,18 @@ export function encodeCanonicalLines(agency: number, bets: readonly WireBet[]): 
   return lines;
 }
 
+/** The bets of canonical lines (one agency's), as encodeCanonicalLines had them: for a log that names each. */
+export function betsOfCanonicalLines(lines: Uint8Array): WireBet[] {
+  const text = Buffer.from(lines.buffer, lines.byteOffset, lines.byteLength).toString('utf8');
+  return text
+    .split('\n')
+    .slice(0, -1)
+    .map((line) => {
+      const [, first, last, document, birthdate, number] = line.split('\t');
+      return [first, last, document, birthdate, Number(number)];
+    });
+}
+
 /** `text` at `at` as UTF-8; where it ends. */
 function writeText(target: Buffer, at: number, text: string): number {
   for (let i = 0; i < text.length; i++) {

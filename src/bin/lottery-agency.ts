@@ -54,13 +54,19 @@ let finished = false;
 let fileRows: number | undefined;
 /** The rows as the check read them, for the upload to send from (a small file's: see checkBetFile). */
 let checkedRows: Awaited<ReturnType<typeof checkBetFile>>['keptRows'];
+/** Or, for a plain file, the upload's batches made from its bytes. */
+let plainBatches: NonNullable<Awaited<ReturnType<typeof checkBetFile>>['plain']>['batches'] | undefined;
 // The whole file is read and checked before the agency connects: a file the
 // server would refuse row by row is not uploaded, and never finished.
 try {
   await checkDataFile(config.dataFile);
-  const check = await checkBetFile(config.dataFile, { keepRows: true });
+  const check = await checkBetFile(config.dataFile, {
+    keepRows: true,
+    batchesFor: { agency: config.id, maxAmount: config.batchMaxAmount },
+  });
   fileRows = check.rows;
   checkedRows = check.keptRows;
+  plainBatches = check.plain?.batches;
   if (status !== undefined) status.rows = check.rows;
   const refusal = uploadRefusal(config.dataFile, check, config.skipInvalid);
   if (refusal !== undefined) throw new DataFileError(refusal);
@@ -85,6 +91,7 @@ agency = new Agency({
   others,
   dataFile: config.dataFile,
   ...(checkedRows === undefined ? {} : { rows: checkedRows }),
+  ...(plainBatches === undefined ? {} : { batches: plainBatches }),
   batchMaxAmount: config.batchMaxAmount,
   winnersTimeoutMs: config.winnersTimeout * 1000,
   retryTimeoutMs: config.retryTimeout * 1000,
