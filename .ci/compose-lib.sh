@@ -36,3 +36,36 @@ healthy() { # healthy SERVICE
   done
   return 1
 }
+
+# A run of $FILE on the course dataset ($DATASET), its own in everything:
+# a temporary directory ($work, with logs/ and the agency files), a project
+# name, an image tag and a PKI directory. On exit, whatever happens, the
+# project's containers, network and volumes, the image's tag and $work are
+# removed (with each log's last lines first if the run failed); the image's
+# layers stay, untagged, as the next build's cache.
+start_dataset_run() { # start_dataset_run KIND (run, scale)
+  work=$(mktemp -d "/tmp/lottery-compose-$1.XXXXXX")
+  project=lottery-$1-$(basename "$work" | cut -d. -f2 | tr 'A-Z' 'a-z')
+  export LOTTERY_IMAGE_TAG=$project
+  export LOTTERY_AGENCY_FILES=$work/agency-files
+  export LOTTERY_PKI=$work/pki
+  image=loteria-nacional:$LOTTERY_IMAGE_TAG
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM HUP
+  mkdir -p "$work/logs" "$LOTTERY_AGENCY_FILES"
+  python3 -m zipfile -e "$DATASET" "$LOTTERY_AGENCY_FILES" || { say "FAIL cannot unzip $DATASET"; exit 1; }
+  chmod 0644 "$LOTTERY_AGENCY_FILES"/*.csv
+  agencies=$(compose config --services | grep -c '^agency[0-9]')
+  say "project $project, $agencies agencies, $(cat "$LOTTERY_AGENCY_FILES"/agency-*.csv | grep -c .) bets in the course dataset"
+}
+compose() { docker-compose -p "$project" -f "$FILE" "$@"; }
+cleanup() {
+  local code=$?
+  if [ "$code" != 0 ] && [ -d "$work/logs" ]; then
+    for log in "$work"/logs/*; do say "--- last lines of $(basename "$log")"; tail -n 15 "$log"; done
+  fi
+  compose down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1
+  docker image rm --no-prune "$image" >/dev/null 2>&1
+  rm -rf "$work"
+  exit "$code"
+}

@@ -41,32 +41,7 @@ if ! docker image inspect postgres:15 >/dev/null 2>&1; then
   "$SHARED/containers/postgres-image.sh" || { say "FAIL postgres-image.sh"; exit 1; }
 fi
 
-work=$(mktemp -d /tmp/lottery-compose-scale.XXXXXX)
-project=lottery-scale-$(basename "$work" | cut -d. -f2 | tr 'A-Z' 'a-z')
-export LOTTERY_IMAGE_TAG=$project
-export LOTTERY_AGENCY_FILES=$work/agency-files
-export LOTTERY_PKI=$work/pki
-image=loteria-nacional:$LOTTERY_IMAGE_TAG
-compose() { docker-compose -p "$project" -f "$FILE" "$@"; }
-
-cleanup() {
-  local code=$?
-  if [ "$code" != 0 ] && [ -d "$work/logs" ]; then
-    for log in "$work"/logs/*; do say "--- last lines of $(basename "$log")"; tail -n 15 "$log"; done
-  fi
-  compose down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1
-  docker image rm --no-prune "$image" >/dev/null 2>&1
-  rm -rf "$work"
-  exit "$code"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-mkdir -p "$work/logs" "$LOTTERY_AGENCY_FILES"
-python3 -m zipfile -e "$DATASET" "$LOTTERY_AGENCY_FILES" || { say "FAIL cannot unzip $DATASET"; exit 1; }
-chmod 0644 "$LOTTERY_AGENCY_FILES"/*.csv
-agencies=$(compose config --services | grep -c '^agency[0-9]')
-say "project $project, $agencies agencies, $(cat "$LOTTERY_AGENCY_FILES"/agency-*.csv | grep -c .) bets in the course dataset"
+start_dataset_run scale
 
 # --- pki -----------------------------------------------------------------------------------------
 node_modules/.bin/node src/bin/lottery-pki.mjs --out "$LOTTERY_PKI" --agencies "$agencies" --hosts server1,server2,localhost,127.0.0.1 \
