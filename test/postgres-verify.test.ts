@@ -4,21 +4,20 @@
 // results.json is caught and named; the program itself exits 0, 1 and 2.
 import test, { type ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { buildResults, loadResultsSigner, resultsFiles, type ResultsSigner } from '../src/audit/results.ts';
+import { buildResults, resultsFiles } from '../src/audit/results.ts';
 import { verifyStoredLottery } from '../src/audit/verify.ts';
 import { encodeCanonicalLines } from '../src/bets/canonical-bet.ts';
 import { uploadDigestOf } from '../src/bets/upload-digest.ts';
 import { createLogger } from '../src/log/logger.ts';
-import { certificatePem, createCa, issueCertificate, privateKeyPem, validityFor } from '../src/pki/certificates.ts';
-import { RESULTS_COMMON_NAME } from '../src/pki/identity.ts';
 import { PostgresStore } from '../src/storage/postgres/postgres-store.ts';
 import { postgresLotteryReader } from '../src/storage/postgres/stored-lottery-reader.ts';
 import type { WireBet } from '../src/wire/messages.ts';
 import { PostgresCluster, postgresMissing } from './helpers/postgres-cluster.ts';
+import { makeResultsPki, type ResultsPki } from './helpers/pki-fixtures.ts';
 
 const run = promisify(execFile);
 type Failed = Error & { code?: number; stdout: string; stderr: string };
@@ -26,26 +25,13 @@ const log = createLogger({ level: 'silent', format: 'text' });
 const missing = postgresMissing();
 let cluster: PostgresCluster;
 let databases = 0;
-let pki: { dir: string; ca: string; other: string; signer: ResultsSigner };
+let pki: ResultsPki;
 
 if (missing !== undefined) test.skip(missing, () => undefined);
 else {
   test.before(async () => {
     cluster = await PostgresCluster.start();
-    const dir = await mkdtemp(join(tmpdir(), 'lottery-pg-verify-pki-'));
-    const validity = validityFor(30);
-    const ca = await createCa('Loteria Nacional CA', validity);
-    const results = await issueCertificate(ca, { commonName: RESULTS_COMMON_NAME, usage: 'signing', validity });
-    await writeFile(join(dir, 'results.crt'), certificatePem(results));
-    await writeFile(join(dir, 'results.key'), await privateKeyPem(results));
-    await writeFile(join(dir, 'ca.crt'), certificatePem(ca));
-    const other = await createCa('Loteria Nacional CA', validity);
-    pki = {
-      dir,
-      ca: certificatePem(ca),
-      other: certificatePem(other),
-      signer: await loadResultsSigner(join(dir, 'results.crt'), join(dir, 'results.key')),
-    };
+    pki = await makeResultsPki(await mkdtemp(join(tmpdir(), 'lottery-pg-verify-pki-')));
   });
   test.after.always(async () => {
     await cluster?.remove();

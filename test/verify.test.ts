@@ -12,19 +12,19 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Lottery } from '../src/actors/lottery.ts';
 import { BETS_FILE, JOURNAL_FILE, Store } from '../src/actors/store.ts';
-import { buildResults, RESULTS_FILE, SIGNATURE_FILE, SIGNER_CERT_FILE, writeResults, type ResultsSigner } from '../src/audit/results.ts';
+import { buildResults, RESULTS_FILE, SIGNATURE_FILE, SIGNER_CERT_FILE, writeResults } from '../src/audit/results.ts';
 import { dataDirReader, verifyStoredLottery } from '../src/audit/verify.ts';
 import { encodeCanonicalLines } from '../src/bets/canonical-bet.ts';
 import { uploadDigestOf } from '../src/bets/upload-digest.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { certificatePem, createCa, issueCertificate, privateKeyPem, validityFor } from '../src/pki/certificates.ts';
 import { RESULTS_COMMON_NAME } from '../src/pki/identity.ts';
-import { loadResultsSigner } from '../src/audit/results.ts';
 import { encodeRecord, parseJournal } from '../src/storage/journal.ts';
 import { closeBytes, commitTail, drawBytes, CanonicalFromCsv } from '../src/bets/canonical-bet.ts';
 import { CHAIN_START, nextChain } from '../src/storage/hash-chain.ts';
 import type { WireBet } from '../src/wire/messages.ts';
 import { ErrorCode } from '../src/errors.ts';
+import { makeResultsPki, type ResultsPki } from './helpers/pki-fixtures.ts';
 
 const run = promisify(execFile);
 const log = createLogger({ level: 'silent', format: 'text' });
@@ -41,22 +41,8 @@ const bets: Record<number, WireBet[]> = {
   3: [['Luis', 'Sosa', '31', '1980-01-01', 7574]],
 };
 
-async function makePki(dir: string): Promise<{ ca: string; results: ResultsSigner; other: string }> {
-  const validity = validityFor(30);
-  const ca = await createCa('Loteria Nacional CA', validity);
-  const results = await issueCertificate(ca, { commonName: RESULTS_COMMON_NAME, usage: 'signing', validity });
-  await writeFile(join(dir, 'results.crt'), certificatePem(results));
-  await writeFile(join(dir, 'results.key'), await privateKeyPem(results));
-  const other = await createCa('Loteria Nacional CA', validity);
-  return {
-    ca: certificatePem(ca),
-    results: await loadResultsSigner(join(dir, 'results.crt'), join(dir, 'results.key')),
-    other: certificatePem(other),
-  };
-}
-
-let pki: Promise<{ ca: string; results: ResultsSigner; other: string; dir: string }> | undefined;
-const sharedPki = () => (pki ??= mkdtemp(join(tmpdir(), 'lottery-verify-pki-')).then(async (dir) => ({ ...(await makePki(dir)), dir })));
+let pki: Promise<ResultsPki> | undefined;
+const sharedPki = () => (pki ??= mkdtemp(join(tmpdir(), 'lottery-verify-pki-')).then(makeResultsPki));
 test.after.always(async () => {
   if (pki !== undefined) await rm((await pki).dir, { recursive: true, force: true });
 });
@@ -73,7 +59,7 @@ async function tempDir(t: ExecutionContext): Promise<string> {
  */
 async function drawnLottery(t: ExecutionContext, signed = true): Promise<string> {
   const dir = await tempDir(t);
-  const { results } = await sharedPki();
+  const { signer: results } = await sharedPki();
   const store = await Store.open({ dataDir: dir, fsync: false, log });
   const lottery = new Lottery({
     agencies: 3,

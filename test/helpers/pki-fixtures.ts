@@ -6,11 +6,41 @@
 import type { ExecutionContext } from 'ava';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { certificatePem, issueCertificate, loadCa, privateKeyPem, type Validity } from '../../src/pki/certificates.ts';
+import { loadResultsSigner, type ResultsSigner } from '../../src/audit/results.ts';
+import {
+  certificatePem,
+  createCa,
+  issueCertificate,
+  loadCa,
+  privateKeyPem,
+  validityFor,
+  type Validity,
+} from '../../src/pki/certificates.ts';
+import { RESULTS_COMMON_NAME } from '../../src/pki/identity.ts';
 import { makePkiDirectory } from '../../src/pki/pki-directory.ts';
 import { tempDir } from './lottery-fixtures.ts';
 
 export { clientTlsArgs, clientTlsFilesIn, serverTlsArgs, serverTlsFilesIn } from '../../src/harness/tls-args.ts';
+
+/** A CA and the results identity it certifies, for signing and checking results.json, and another CA that certifies nothing here. */
+export type ResultsPki = { dir: string; ca: string; other: string; signer: ResultsSigner };
+
+/** Writes ca.crt, results.crt and results.key into `dir` (which must exist) and loads the signer. */
+export async function makeResultsPki(dir: string): Promise<ResultsPki> {
+  const validity = validityFor(30);
+  const ca = await createCa('Loteria Nacional CA', validity);
+  const results = await issueCertificate(ca, { commonName: RESULTS_COMMON_NAME, usage: 'signing', validity });
+  await writeFile(join(dir, 'results.crt'), certificatePem(results));
+  await writeFile(join(dir, 'results.key'), await privateKeyPem(results));
+  await writeFile(join(dir, 'ca.crt'), certificatePem(ca));
+  const other = await createCa('Loteria Nacional CA', validity);
+  return {
+    dir,
+    ca: certificatePem(ca),
+    other: certificatePem(other),
+    signer: await loadResultsSigner(join(dir, 'results.crt'), join(dir, 'results.key')),
+  };
+}
 
 /** What lottery-pki is asked for: --agencies and --hosts; the rest as its defaults. */
 export type PkiAsked = { agencies?: number; hosts?: readonly string[] };
