@@ -71,7 +71,6 @@ check "one image built, by $builds service (build ${build_s} s, again ${rebuild_
 
 # --- helpers for the checks ----------------------------------------------------------------------
 # The docker CLI, not docker-compose, for the many small look-ups: it answers in milliseconds.
-agency_names() { seq 1 "$agencies" | sed 's/^/agency/'; }
 
 # up, then wait for every agency to exit; prints seconds from `up` to the last exit.
 run_agencies() {
@@ -86,30 +85,6 @@ run_agencies() {
   since "$t" "$(date -d "$last" +%s.%N)"
 }
 
-# Each agency: exit 0, and the winners it logged are exactly the documents of
-# its own file's bets on 7574 (the file read as CSV, not trusted to be tidy).
-check_agencies() {
-  local label=$1 a id
-  for a in $(agency_names); do
-    id=${a#agency}
-    # This run's lines only: `up` again restarts the same containers.
-    docker logs --since "$(inspect "$a" '{{.State.StartedAt}}')" "$(container "$a")" >"$work/logs/$a-$label" 2>&1
-    check "$a exit 0 ($label)" test "$(inspect "$a" '{{.State.ExitCode}}')" = 0
-    check "$a winners are its file's ($label)" python3 - "$LOTTERY_AGENCY_FILES/agency-$id.csv" "$work/logs/$a-$label" <<'EOF'
-import csv, re, sys
-with open(sys.argv[1], newline='', encoding='utf-8') as f:
-    want = sorted(row[2] for row in csv.reader(f) if row and row[4].strip() == '7574')
-lines = [re.sub(r'\x1b\[[0-9;]*m', '', l) for l in open(sys.argv[2], encoding='utf-8')]
-said = [l for l in lines if 'action: ganadores | result: success' in l]
-if len(said) != 1:
-    sys.exit(f'  {len(said)} winners lines')
-m = re.search(r'cant_ganadores: (\d+)(?: \| dnis: (\S*))?', said[0])
-got = sorted(d for d in (m.group(2) or '').split(',') if d)
-if got != want or int(m.group(1)) != len(want):
-    sys.exit(f'  said {m.group(1)} {got}, its file has {len(want)} {want}')
-EOF
-  done
-}
 
 # bets.csv as the server wrote it, read through the image from the volume.
 read_bets() {

@@ -59,7 +59,6 @@ compose -f "$work/build-host.yaml" build --force-rm >"$work/logs/build" 2>&1 || 
 say "built in $(since "$t") s"
 
 # --- helpers -------------------------------------------------------------------------------------
-agency_names() { seq 1 "$agencies" | sed 's/^/agency/'; }
 
 run_agencies() {
   local label=$1 t; t=$(now)
@@ -69,27 +68,6 @@ run_agencies() {
   since "$t"
 }
 
-check_agencies() {
-  local label=$1 a id
-  for a in $(agency_names); do
-    id=${a#agency}
-    docker logs --since "$(inspect "$a" '{{.State.StartedAt}}')" "$(container "$a")" >"$work/logs/$a-$label" 2>&1
-    check "$a exit 0 ($label)" test "$(inspect "$a" '{{.State.ExitCode}}')" = 0
-    check "$a winners are its file's ($label)" python3 - "$LOTTERY_AGENCY_FILES/agency-$id.csv" "$work/logs/$a-$label" <<'EOF'
-import csv, re, sys
-with open(sys.argv[1], newline='', encoding='utf-8') as f:
-    want = sorted(row[2] for row in csv.reader(f) if row and row[4].strip() == '7574')
-lines = [re.sub(r'\x1b\[[0-9;]*m', '', l) for l in open(sys.argv[2], encoding='utf-8')]
-said = [l for l in lines if 'action: ganadores | result: success' in l]
-if len(said) != 1:
-    sys.exit(f'  {len(said)} winners lines')
-m = re.search(r'cant_ganadores: (\d+)(?: \| dnis: (\S*))?', said[0])
-got = sorted(d for d in (m.group(2) or '').split(',') if d)
-if got != want or int(m.group(1)) != len(want):
-    sys.exit(f'  said {m.group(1)} {got}, its file has {len(want)} {want}')
-EOF
-  done
-}
 
 # A program of the image on the project's network, as an operator would run it beside the front-ends.
 on_network() { docker run --rm --network "$network" -v "$LOTTERY_PKI:/pki:ro" "$image" node "$@"; }
