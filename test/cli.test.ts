@@ -55,6 +55,7 @@ const SERVER_FLAGS = [
   'fsync',
   'max-connections',
   'handshake-timeout',
+  'handshake-queue-timeout',
   'max-handshakes',
   'idle-timeout',
   'log-level',

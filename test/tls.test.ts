@@ -35,8 +35,9 @@ import {
   writeAgencies,
   type AgencyInput,
 } from './helpers/lottery-fixtures.ts';
-import { tlsTransport, type AcceptedConnection } from '../src/transport/server-transport.ts';
-import { ConnectionRefused } from '../src/errors.ts';
+import { serverTlsOptions, tlsTransport, type AcceptedConnection } from '../src/transport/server-transport.ts';
+import { ServerConnection } from '../src/agency/server-connection.ts';
+import { ClientFailure, ConnectionError, ConnectionRefused } from '../src/errors.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -500,7 +501,7 @@ test.serial('stalled TLS handshakes from one address hold at most a quarter of t
 });
 
 test.serial(
-  'a stalled TLS handshake is cut at --handshake-timeout and its turn passes on; the wait for a turn counts against it',
+  'a stalled TLS handshake is cut at --handshake-timeout and its turn passes on; the wait for a turn does not count against it',
   async (t) => {
     const { pki } = shared;
     const TIMEOUT_MS = 500;
@@ -515,18 +516,23 @@ test.serial(
     const [first, second] = await stalledHandshakes(t, server.port, await clientHello(t, pki), 2);
     await within(Promise.all([first.closed, second.closed]), 'the server cutting both stalled handshakes');
 
-    const [earlier] = [first, second].sort((a, b) => a.closedAt! - b.closedAt!);
+    const [earlier, later] = [first, second].sort((a, b) => a.closedAt! - b.closedAt!);
     t.true(earlier.closedAt! - earlier.openedAt >= TIMEOUT_MS, 'the first to get the turn had the whole timeout');
-    // The server logs each cut as it closes the connection: the line may come after the close. The
-    // other connection's deadline ran while it waited: it was cut in its turn, or told the server was busy.
+    // The other waited a whole timeout in line, then had its own in its turn (less the moment its ClientHello took).
+    t.true(
+      later.closedAt! - later.openedAt >= 1.5 * TIMEOUT_MS,
+      `the second was cut ${Math.round(later.closedAt! - later.openedAt)} ms after it connected`,
+    );
+    // The server logs each cut as it closes the connection: the line may come after the close. Both
+    // were cut in their turn, neither told the server was busy.
     const cut = () =>
-      server.lines.filter((line) =>
-        /peer: 127\.0\.0\.2.*(code: TIMEOUT \| error: no TLS handshake within the handshake timeout|code: TOO_MANY_CONNECTIONS \| error: no TLS handshake turn within the handshake timeout)/.test(
-          line,
-        ),
-      );
+      server.lines.filter((line) => /peer: 127\.0\.0\.2.*code: TIMEOUT \| error: no TLS handshake within the handshake timeout/.test(line));
     await server.waitUntil(() => cut().length >= 2, 'a line for each cut', { timeoutMs: GUARD_MS });
     t.is(cut().length, 2, server.lines.join('\n'));
+    t.false(
+      server.lines.some((line) => /TOO_MANY_CONNECTIONS/.test(line)),
+      server.lines.join('\n'),
+    );
 
     const run = await runAgency(t, 1, server.port, ['--data-file', inputs[0].file, ...clientTlsArgs(pki, 'agency-1')]);
     t.is(run.code, 0, run.output);
@@ -542,7 +548,7 @@ test.serial('a client that leaves while it waits for a handshake turn, or sends 
   /** Resolves each time the transport has read a connection's first bytes, its ClientHello. */
   let helloRead = Promise.withResolvers<void>();
   const server = net.createServer({ pauseOnConnect: true }, (socket) => {
-    const attempt = transport.accept(socket, { timeoutMs: 300_000, stopped: stopped.signal });
+    const attempt = transport.accept(socket, { timeoutMs: 300_000, queueTimeoutMs: 300_000, stopped: stopped.signal });
     attempt.catch(() => undefined);
     accepted.push(attempt);
     // After the transport's own listener, which takes the bytes; this one only learns they came.
@@ -590,14 +596,17 @@ test.serial('a client that leaves while it waits for a handshake turn, or sends 
   t.regex(flooded.message, /more than 65536 bytes before the TLS handshake began/);
 });
 
-/** An in-process TLS transport on a listening socket; `limits(i)` gives connection i its handshake timeout. */
-async function transportOnPort(t: ExecutionContext, maxHandshakes: number, maxBytesWaiting?: number, timeoutOf = (_i: number) => 300_000) {
+type Timeouts = { timeoutMs: number; queueTimeoutMs: number };
+const LONG: Timeouts = { timeoutMs: 300_000, queueTimeoutMs: 300_000 };
+
+/** An in-process TLS transport on a listening socket; `timeoutsOf(i)` gives connection i its handshake and queue timeouts. */
+async function transportOnPort(t: ExecutionContext, maxHandshakes: number, maxBytesWaiting?: number, timeoutsOf = (_i: number) => LONG) {
   const transport = tlsTransport(await serverTlsFilesIn(shared.pki), maxHandshakes, maxBytesWaiting);
   const stopped = new AbortController();
   t.teardown(() => stopped.abort());
   const accepted: Promise<AcceptedConnection>[] = [];
   const server = net.createServer({ pauseOnConnect: true }, (socket) => {
-    const attempt = transport.accept(socket, { timeoutMs: timeoutOf(accepted.length), stopped: stopped.signal });
+    const attempt = transport.accept(socket, { ...timeoutsOf(accepted.length), stopped: stopped.signal });
     attempt.catch(() => undefined);
     accepted.push(attempt);
   });
@@ -629,28 +638,54 @@ async function transportOnPort(t: ExecutionContext, maxHandshakes: number, maxBy
       what,
       10_000,
     );
-  return { connect, refusal, accepted };
+  return { port, connect, refusal, accepted };
 }
 
 /** The TLS alert, sent in the clear, that a TLS client reads as "busy, try again": fatal user_canceled. */
 const BUSY_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 90]);
 
-test.serial('a connection still waiting for a handshake turn at its deadline is told, in TLS, that the server is busy', async (t) => {
+test.serial('a connection still waiting for a handshake turn at its queue timeout is told, in TLS, that the server is busy', async (t) => {
   const hello = await clientHello(t, shared.pki);
-  // The only turn goes to a handshake that stalls with all the time in the world; the second has 300 ms.
-  const { connect, refusal } = await transportOnPort(t, 1, undefined, (i) => (i === 0 ? 300_000 : 300));
+  // The only turn goes to a handshake that stalls with all the time in the world; the second may wait 300 ms in line.
+  const { connect, refusal } = await transportOnPort(t, 1, undefined, (i) => (i === 0 ? LONG : { ...LONG, queueTimeoutMs: 300 }));
   await connect(hello);
   const waiter = await connect(hello);
   const refused = await refusal(1, 'the connection that waited');
   t.true(refused instanceof ConnectionRefused);
   t.is((refused as ConnectionRefused).code, 'TOO_MANY_CONNECTIONS');
-  t.regex(refused.message, /no TLS handshake turn within the handshake timeout/);
+  t.regex(refused.message, /no TLS handshake turn within the queue timeout of 0\.3 s/);
   t.deepEqual(await within(waiter.closed, 'the refused connection closing', 10_000), BUSY_ALERT);
+});
+
+test.serial('a connection that waited in line past its handshake timeout gets its turn and then the whole timeout', async (t) => {
+  const hello = await clientHello(t, shared.pki);
+  // The only turn goes to a handshake that stalls until its 2 s run out; the agency behind it has a handshake timeout of 1 s.
+  const { port, connect, refusal, accepted } = await transportOnPort(t, 1, undefined, (i) =>
+    i === 0 ? { ...LONG, timeoutMs: 2000 } : { ...LONG, timeoutMs: 1000 },
+  );
+  const staller = await connect(hello);
+  // The server's first flight: the staller holds the turn.
+  await within(once(staller.socket, 'data'), 'the ServerHello', 10_000);
+  const agency = tls.connect(clientTlsOptions('127.0.0.1', port, await clientTlsFilesIn(shared.pki, 'agency-1')));
+  agency.on('error', () => undefined);
+  t.teardown(() => agency.destroy());
+  const cut = await refusal(0, 'the stalled handshake');
+  t.regex(cut.message, /no TLS handshake within the handshake timeout/);
+  const admitted = await within(
+    (async () => {
+      while (accepted[1] === undefined) await new Promise((resolve) => setImmediate(resolve));
+      return accepted[1];
+    })(),
+    'the agency in line',
+    10_000,
+  );
+  t.deepEqual(admitted.identity, { kind: 'agency', agency: 1 });
+  t.true(admitted.spentMs < 1000, `${admitted.spentMs} ms of the handshake timeout used, the wait in line not counted`);
 });
 
 test.serial('a connection that sends one byte of a ClientHello and stalls never takes a turn from a whole one', async (t) => {
   const hello = await clientHello(t, shared.pki);
-  const { connect, refusal } = await transportOnPort(t, 1, undefined, (i) => (i === 0 ? 300 : 300_000));
+  const { connect, refusal } = await transportOnPort(t, 1, undefined, (i) => (i === 0 ? { ...LONG, timeoutMs: 300 } : LONG));
   const staller = await connect(Buffer.from([0x16]));
   // A whole ClientHello gets the turn at once: the server's first flight (a TLS handshake record) comes back.
   const honest = await connect(hello);
@@ -732,4 +767,45 @@ test.serial('64 addresses × 2 stalled ClientHellos, reopened as they are cut, d
   );
   t.is(run.code, 0, run.lines.join('\n'));
   t.is(open.size, 128, 'the attack was kept up to the end: 128 stalled connections open');
+});
+
+/** A TLS server of the lottery's that takes a connection and holds its ClientHello until `release()`, then handshakes. */
+async function serverThatHoldsTheLine(t: ExecutionContext) {
+  const real = tls.createServer(serverTlsOptions(await serverTlsFilesIn(shared.pki)));
+  const held = Promise.withResolvers<void>();
+  const front = net.createServer((socket) => {
+    socket.on('error', () => undefined);
+    socket.pause();
+    void held.promise.then(() => real.emit('connection', socket));
+  });
+  t.teardown(() => front.close());
+  front.listen(0, '127.0.0.1');
+  await once(front, 'listening');
+  return { port: (front.address() as net.AddressInfo).port, release: () => held.resolve() };
+}
+
+test.serial('an agency kept in line by a busy TLS server waits past its connect timeout: the server took the connection', async (t) => {
+  const { port, release } = await serverThatHoldsTheLine(t);
+  const connecting = ServerConnection.connect('127.0.0.1', port, 100, await clientTlsFilesIn(shared.pki, 'agency-1'));
+  // The server keeps the agency in line for longer than its connect timeout.
+  setTimeout(release, 400);
+  const connection = await within(connecting, 'the handshake after the wait in line');
+  connection.close();
+  t.pass();
+});
+
+test.serial('an agency gives up a TLS handshake the server never answers at its handshake wait, and may try again', async (t) => {
+  const { port } = await serverThatHoldsTheLine(t);
+  const started = performance.now();
+  const error = await within(
+    ServerConnection.connect('127.0.0.1', port, 5000, await clientTlsFilesIn(shared.pki, 'agency-1'), 300).then(
+      () => new Error('connected'),
+      (error: Error) => error,
+    ),
+    'the agency giving up',
+  );
+  t.true(error instanceof ConnectionError);
+  t.is((error as ConnectionError).code, ClientFailure.CONNECT_TIMEOUT);
+  t.regex(error.message, /no TLS handshake with 127\.0\.0\.1:\d+ within 0\.3 s of connecting/);
+  t.true(performance.now() - started >= 300);
 });

@@ -3,7 +3,8 @@
 // Before a Session sees a connection, the transport makes it ready: a TLS
 // handshake that verifies the client's certificate, or a look at the first
 // bytes on a plaintext server (see server-transport.ts), within the
-// handshake timeout, whose rest the Session then has for HELLO.
+// handshake timeout (a TLS connection's wait for a handshake turn apart,
+// bounded by the queue timeout), whose rest the Session then has for HELLO.
 import type { Socket } from 'node:net';
 import type { Identity } from '../pki/identity.ts';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -62,7 +63,11 @@ port.on('message', async (message: ToSessionWorker) => {
       const stopped = new AbortController();
       handshakes.add(stopped);
       try {
-        const accepted = await transport.accept(socket, { timeoutMs: data.handshakeTimeoutMs, stopped: stopped.signal });
+        const accepted = await transport.accept(socket, {
+          timeoutMs: data.handshakeTimeoutMs,
+          queueTimeoutMs: data.handshakeQueueTimeoutMs,
+          stopped: stopped.signal,
+        });
         startSession(connection, accepted.stream, accepted.identity, accepted.spentMs);
       } catch (error) {
         if (!(error instanceof ConnectionRefused)) throw error;

@@ -327,6 +327,7 @@ export class Supervisor {
       worker: id,
       agencies: this.#config.agencies,
       handshakeTimeoutMs: this.#config.handshakeTimeout * 1000,
+      handshakeQueueTimeoutMs: this.#config.handshakeQueueTimeout * 1000,
       maxHandshakes: this.#config.maxHandshakes,
       idleTimeoutMs: this.#config.idleTimeout * 1000,
       frameTimeoutMs: this.#config.frameTimeout * 1000,

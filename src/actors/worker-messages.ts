@@ -54,6 +54,8 @@ export type SessionWorkerData = LogSettings & {
   worker: number;
   agencies: number;
   handshakeTimeoutMs: number;
+  /** How long a whole ClientHello may wait for a handshake turn, apart from handshakeTimeoutMs (TLS only). */
+  handshakeQueueTimeoutMs: number;
   /** TLS handshakes run at once (TLS only). */
   maxHandshakes: number;
   idleTimeoutMs: number;

@@ -12,6 +12,16 @@ import { writesTogether } from '../transport/writes-together.ts';
 import type { Message } from '../wire/messages.ts';
 import { ClientFailure, ConnectionError } from '../errors.ts';
 
+/**
+ * How long a TLS client waits for its handshake once the server has taken
+ * the connection: longer than a server with default settings keeps a
+ * connection in line for a handshake turn and then in its handshake (60 s
+ * and 10 s, --handshake-queue-timeout and --handshake-timeout), so that the
+ * server always answers first, with a handshake or with "busy, try again",
+ * and an agency in line never gives up its place to start again at the back.
+ */
+export const TLS_HANDSHAKE_WAIT_MS = 90_000;
+
 export class ServerConnection {
   readonly #socket: Socket;
   readonly #decoder = new FrameDecoder();
@@ -45,17 +55,42 @@ export class ServerConnection {
     socket.on('close', () => this.#fail(new ConnectionError(ClientFailure.CONNECTION_LOST, 'the server closed the connection')));
   }
 
-  /** Connects over TLS when `tls` is given (see client-tls.ts), else in plaintext. */
-  static connect(host: string, port: number, timeoutMs = 5000, tlsFiles?: ClientTlsFiles): Promise<ServerConnection> {
+  /**
+   * Connects over TLS when `tls` is given (see client-tls.ts), else in
+   * plaintext. The server must take the connection within `timeoutMs`; over
+   * TLS the handshake must then be done within `handshakeTimeoutMs` of the
+   * start, as a busy server may keep the connection in line for a turn.
+   */
+  static connect(
+    host: string,
+    port: number,
+    timeoutMs = 5000,
+    tlsFiles?: ClientTlsFiles,
+    handshakeTimeoutMs = TLS_HANDSHAKE_WAIT_MS,
+  ): Promise<ServerConnection> {
     return new Promise((resolve, reject) => {
       const server = `${host}:${port}`;
       const socket = tlsFiles === undefined ? net.connect({ host, port }) : loadTls().connect(clientTlsOptions(host, port, tlsFiles));
-      const timer = setTimeout(() => {
+      const giveUp = (message: string) => {
         socket.destroy();
-        reject(new ConnectionError(ClientFailure.CONNECT_TIMEOUT, `no answer from ${host}:${port} within ${timeoutMs / 1000} s`));
-      }, timeoutMs);
+        reject(new ConnectionError(ClientFailure.CONNECT_TIMEOUT, message));
+      };
+      const timer = setTimeout(() => giveUp(`no answer from ${host}:${port} within ${timeoutMs / 1000} s`), timeoutMs);
+      const handshakeTimer =
+        tlsFiles === undefined
+          ? undefined
+          : setTimeout(
+              () =>
+                giveUp(
+                  `no TLS handshake with ${host}:${port} within ${handshakeTimeoutMs / 1000} s of connecting (is the server overloaded, or not the lottery's?)`,
+                ),
+              handshakeTimeoutMs,
+            );
+      // Over TLS the server has answered once it takes the connection: from then on it is waited for in line.
+      if (tlsFiles !== undefined) socket.once('connect', () => clearTimeout(timer));
       socket.once('error', (error) => {
         clearTimeout(timer);
+        clearTimeout(handshakeTimer);
         const tlsFailure = describeTlsError(error, server);
         if (tlsFailure !== undefined) return reject(new ConnectionError(tlsFailure.code, tlsFailure.message, { cause: error }));
         if ((error as NodeJS.ErrnoException).code === 'ENOTFOUND') {
@@ -71,6 +106,7 @@ export class ServerConnection {
       });
       socket.once(tlsFiles === undefined ? 'connect' : 'secureConnect', () => {
         clearTimeout(timer);
+        clearTimeout(handshakeTimer);
         socket.removeAllListeners('error');
         resolve(new ServerConnection(socket, server));
       });

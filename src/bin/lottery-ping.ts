@@ -50,7 +50,7 @@ function fail(reason: string): never {
 
 let connection: Connection;
 try {
-  connection = await ServerConnection.connect(host, port, config.timeout * 1000, tls);
+  connection = await ServerConnection.connect(host, port, config.timeout * 1000, tls, config.timeout * 1000);
 } catch (error) {
   fail((error as Error).message);
 }

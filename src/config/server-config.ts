@@ -35,6 +35,7 @@ export type ServerConfig = ServerTlsPaths & {
   maxConnections: number;
   maxUnauthenticatedPerAddress: number;
   handshakeTimeout: number;
+  handshakeQueueTimeout: number;
   maxHandshakes: number;
   idleTimeout: number;
   frameTimeout: number;
@@ -115,17 +116,28 @@ export const serverSchema = {
     arg: 'max-unauthenticated-per-address',
   },
   handshakeTimeout: {
-    doc: 'seconds a new connection has to finish its TLS handshake and say HELLO (PING is allowed meanwhile), its wait for a handshake turn (--max-handshakes) included',
+    doc:
+      'seconds a new connection has to finish its TLS handshake and say HELLO (PING is allowed meanwhile), its wait\n' +
+      '      for a handshake turn (--handshake-queue-timeout) apart',
     format: 'seconds',
     default: 10,
     env: 'LOTTERY_HANDSHAKE_TIMEOUT',
     arg: 'handshake-timeout',
   },
+  handshakeQueueTimeout: {
+    doc:
+      'seconds a TLS connection that has sent its whole ClientHello may wait for a handshake turn (--max-handshakes);\n' +
+      '      one still waiting then is told the server is busy, and its agency tries again',
+    format: 'seconds',
+    default: 60,
+    env: 'LOTTERY_HANDSHAKE_QUEUE_TIMEOUT',
+    arg: 'handshake-queue-timeout',
+  },
   maxHandshakes: {
     doc:
       'TLS handshakes each session worker runs at once, at most a quarter of them for one address; other connections\n' +
       '      wait their turn once they have sent their whole ClientHello, addresses whose last handshake failed behind the\n' +
-      '      others; one still waiting at --handshake-timeout is told the server is busy, and its agency tries again',
+      '      others, at most --handshake-queue-timeout',
     format: 'positive-integer',
     default: 32,
     env: 'LOTTERY_MAX_HANDSHAKES',

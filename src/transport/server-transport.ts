@@ -16,12 +16,19 @@
 //
 // A worker runs only so many handshakes at once (handshake-gate.ts). A
 // connection asks for a turn only once its whole first TLS record (the
-// ClientHello) is in: one that sends a byte and stalls never holds a turn.
-// The wait for a turn counts against the handshake timeout, so nothing
-// waits unbounded; a connection still waiting at its deadline, or one whose
-// bytes would take the worker's waiting connections past MAX_BYTES_WAITING,
-// is refused for load in a way its TLS library reads (load-refusal.ts),
-// and the agency tries again later.
+// ClientHello) is in, within the handshake timeout: one that sends a byte
+// and stalls never holds a turn. Then it waits in line, at most the queue
+// timeout, and the handshake timeout stops counting meanwhile: a client
+// that has sent its ClientHello has done its part, and told to come back
+// after its deadline ran out in line it would cost the server a new
+// connection, ClientHello and refusal, and go to the back of the line. What
+// the waiting connections hold is bounded by MAX_BYTES_WAITING a worker
+// (and their number by --max-connections); one still waiting at the queue
+// timeout, or one whose bytes would take the worker's waiting connections
+// past that bound, is refused for load in a way its TLS library reads
+// (load-refusal.ts), and the agency tries again later. Once its turn comes,
+// the handshake and HELLO have what the connection has left of the
+// handshake timeout: a turn is held at most that long.
 
 import type { Socket } from 'node:net';
 import type { TLSSocket, TlsOptions } from 'node:tls';
@@ -37,12 +44,17 @@ export type ServerTlsFiles = { ca: string; cert: string; key: string; crl?: stri
 
 /**
  * A connection ready for a Session: the stream, who its certificate says it
- * is (TLS only), and how much of the handshake timeout it has used.
+ * is (TLS only), and how much of the handshake timeout it has used (its wait
+ * for a handshake turn not counted).
  */
 export type AcceptedConnection = { stream: Socket; identity: Identity | undefined; spentMs: number };
 
-/** The handshake timeout, and the signal that the worker is stopping. */
-export type AcceptLimits = { timeoutMs: number; stopped: AbortSignal };
+/**
+ * The handshake timeout; how long a whole ClientHello may wait for a
+ * handshake turn (TLS only; that wait does not count against the handshake
+ * timeout); and the signal that the worker is stopping.
+ */
+export type AcceptLimits = { timeoutMs: number; queueTimeoutMs: number; stopped: AbortSignal };
 
 export interface ServerTransport {
   readonly secure: boolean;
@@ -106,11 +118,11 @@ export function tlsTransport(files: ServerTlsFiles, maxHandshakes: number, maxBy
   });
   return {
     secure: true,
-    async accept(socket, { timeoutMs, stopped }) {
+    async accept(socket, { timeoutMs, queueTimeoutMs, stopped }) {
       const started = performance.now();
-      // One deadline for all of it: the first bytes, the wait for a turn, the handshake.
-      const deadline = withTimeout(stopped, timeoutMs);
-      const first = await firstChunk(socket, deadline);
+      // The first bytes and the whole ClientHello within the handshake timeout.
+      const beforeTurn = withTimeout(stopped, timeoutMs);
+      const first = await firstChunk(socket, beforeTurn);
       if (first === undefined) {
         socket.destroy();
         throw new ConnectionRefused(ErrorCode.TIMEOUT, 'nothing sent within the handshake timeout');
@@ -137,7 +149,9 @@ export function tlsTransport(files: ServerTlsFiles, maxHandshakes: number, maxBy
             : `the first byte 0x${first[0].toString(16).padStart(2, '0')} starts neither TLS nor this protocol`,
         );
       }
-      const release = await waitForTurn(gate, socket, first, { stopped, deadline, waiting });
+      const { release, waitedMs } = await waitForTurn(gate, socket, first, { stopped, beforeTurn, queueTimeoutMs, waiting });
+      // The handshake has what is left of the handshake timeout, the wait in line not counted.
+      const deadline = withTimeout(stopped, timeoutMs - (performance.now() - started - waitedMs));
       const id = key(socket);
       const { promise, resolve, reject } = Promise.withResolvers<TLSSocket>();
       handshaking.set(id, { resolve, reject });
@@ -162,7 +176,7 @@ export function tlsTransport(files: ServerTlsFiles, maxHandshakes: number, maxBy
       }
       // A client refused for its certificate counts as a failed handshake for its address, as a stalled one does.
       release(secured.authorized ? HandshakeOutcome.COMPLETED : HandshakeOutcome.FAILED);
-      const spentMs = performance.now() - started;
+      const spentMs = performance.now() - started - waitedMs;
       if (!secured.authorized) {
         const reason = unauthorizedCertificate(secured);
         secured.on('error', () => undefined);
@@ -202,20 +216,29 @@ export const MAX_BYTES_WAITING = 8 * 1024 * 1024;
 /** The TLS record header: type, version, length. */
 const RECORD_HEADER_BYTES = 5;
 
-type TurnLimits = { stopped: AbortSignal; deadline: AbortSignal; waiting: { bytes: number; readonly limit: number } };
+type TurnLimits = {
+  stopped: AbortSignal;
+  /** Aborts when the handshake timeout runs out: the whole ClientHello must be in by then. */
+  beforeTurn: AbortSignal;
+  /** How long a whole ClientHello may then wait for a turn. */
+  queueTimeoutMs: number;
+  waiting: { bytes: number; readonly limit: number };
+};
 
 /**
- * Waits for the whole first TLS record, then for a handshake turn, both
- * within the deadline. Meanwhile the socket is read, so that a client that
- * gives up waiting (its connect timeout) is dropped at once rather than
- * given a turn and a handshake; what it sent is put back for the handshake.
+ * Waits for the whole first TLS record within the handshake timeout, then
+ * for a handshake turn within the queue timeout; resolves with the turn and
+ * how long the connection waited in line. Meanwhile the socket is read, so
+ * that a client that gives up waiting (its connect timeout) is dropped at
+ * once rather than given a turn and a handshake; what it sent is put back
+ * for the handshake.
  */
 async function waitForTurn(
   gate: HandshakeGate,
   socket: Socket,
   first: Buffer,
-  { stopped, deadline, waiting }: TurnLimits,
-): Promise<Release> {
+  { stopped, beforeTurn, queueTimeoutMs, waiting }: TurnLimits,
+): Promise<{ release: Release; waitedMs: number }> {
   const received = [first];
   let bytes = first.length;
   waiting.bytes += bytes;
@@ -248,14 +271,14 @@ async function waitForTurn(
   socket.on('readable', onReadable);
   socket.once('end', onGone);
   socket.once('close', onGone);
-  const signal = AbortSignal.any([deadline, gone.signal]);
   let release: Release | undefined;
   try {
     if (waiting.bytes > waiting.limit) end('over budget');
     checkWhole();
-    await untilAborted(wholeRecord.promise, signal);
-    release = await gate.enter(socket.remoteAddress ?? '', signal);
-    return release;
+    await untilAborted(wholeRecord.promise, AbortSignal.any([beforeTurn, gone.signal]));
+    const queued = performance.now();
+    release = await gate.enter(socket.remoteAddress ?? '', AbortSignal.any([withTimeout(stopped, queueTimeoutMs), gone.signal]));
+    return { release, waitedMs: performance.now() - queued };
   } catch (error) {
     if (!(error instanceof GateClosed)) throw error;
     if (stopped.aborted) {
@@ -282,7 +305,7 @@ async function waitForTurn(
       ErrorCode.TOO_MANY_CONNECTIONS,
       ended === 'over budget'
         ? `the connections waiting for a TLS handshake turn hold more than ${waiting.limit} bytes: told to try again later`
-        : 'no TLS handshake turn within the handshake timeout (the server was busy with others): told to try again later',
+        : `no TLS handshake turn within the queue timeout of ${queueTimeoutMs / 1000} s (the server was busy with others): told to try again later`,
     );
   } finally {
     waiting.bytes -= bytes;
