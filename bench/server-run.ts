@@ -123,7 +123,7 @@ async function countStored({ url, lottery }: { url: string; lottery: string }): 
   const sql = postgres(url, { max: 1, onnotice: () => undefined });
   try {
     const [{ count }] =
-      await sql`select count(*)::integer as count from bets where lottery = (select id from lotteries where name = ${lottery})`;
+      await sql`select coalesce(sum(count), 0)::integer as count from batches where lottery = (select id from lotteries where name = ${lottery})`;
     return count;
   } finally {
     await sql.end({ timeout: 1 });

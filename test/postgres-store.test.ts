@@ -148,6 +148,38 @@ function registerTests(): void {
     t.true(commits.files.length > 0);
   });
 
+  test('a batch is one row holding its canonical lines, and the bets view shows each bet once at its offset, as sent', async (t) => {
+    const url = await freshDatabase();
+    const store = await openPostgres(t, url, 'default', 3);
+    const one = awkwardBets(1, 20);
+    const two = awkwardBets(2, 25);
+    await upload(store, one, two);
+    // The resent batch adds no row, and the overlapping one only its fresh bets, from offset 7.
+    t.is(
+      await psql(url, `select string_agg(agency || '@' || "offset" || '+' || count, ' ' order by seq, position) from batches`),
+      '1@0+7 2@0+10 1@7+13 2@13+12',
+    );
+    // Each row's lines are the very bytes hashed: the batch's canonical lines as sent.
+    const stored = [
+      ...one.slice(0, 20).map((bet) => [1, bet] as const),
+      ...[...two.slice(0, 10), ...two.slice(13, 25)].map((bet) => [2, bet] as const),
+    ];
+    t.is(
+      await psql(url, `select string_agg(encode(lines, 'hex'), '' order by agency, "offset") from batches`),
+      Buffer.concat(stored.map(([agency, bet]) => encodeCanonicalLines(agency, [bet]))).toString('hex'),
+    );
+    const viewed = await psql(
+      url,
+      `select string_agg(concat_ws('|', lottery, agency, "offset", first_name, last_name, document, birthdate, number), E'\\n' order by agency, "offset") from bets`,
+    );
+    const expected = [
+      ...one.slice(0, 20).map((bet, offset) => ['default', 1, offset, ...bet].join('|')),
+      ...two.slice(0, 10).map((bet, offset) => ['default', 2, offset, ...bet].join('|')),
+      ...two.slice(13, 25).map((bet, at) => ['default', 2, 13 + at, ...bet].join('|')),
+    ];
+    t.is(viewed, expected.join('\n'));
+  });
+
   test('a reopened store replays the records into the same state and refuses nothing it took', async (t) => {
     const url = await freshDatabase();
     const bets = generateBets({ seed: 3, count: 30, winnerRows: [4] });
@@ -278,7 +310,7 @@ function registerTests(): void {
     t.is(
       await psql(
         url,
-        `select string_agg(name || ':' || n, ',' order by name) from (select l.name, count(*) n from bets b join lotteries l on l.id = b.lottery group by l.name) x`,
+        `select string_agg(lottery || ':' || n, ',' order by lottery) from (select lottery, count(*) n from bets group by lottery) x`,
       ),
       'autumn:5,spring:5',
     );
@@ -374,7 +406,17 @@ function registerTests(): void {
     await (await openPostgres(t, url)).close();
     await psql(url, `update lottery_schema set version = 99`);
     await t.throwsAsync(PostgresStore.open({ url, lottery: 'default', agencies: 2, log }), {
-      message: /schema is at version 99, this server knows version 1: start a newer lottery-server/,
+      message: /schema is at version 99, this lottery-server knows version 2: start a newer lottery-server$/,
+    });
+  });
+
+  test('a database at schema version 1 (a row per bet) is refused, saying to give the lottery a new database', async (t) => {
+    const url = await freshDatabase();
+    await (await openPostgres(t, url)).close();
+    await psql(url, `update lottery_schema set version = 1`);
+    await t.throwsAsync(PostgresStore.open({ url, lottery: 'default', agencies: 2, log }), {
+      message:
+        /^the database's lottery schema is at version 1, this lottery-server knows version 2: version 1 kept a row per bet and there is no migration from it \(none was ever deployed\): give the lottery a new, empty database$/,
     });
   });
 }

@@ -109,7 +109,7 @@ function registerTests(): void {
   test('a bet, a record, a chain value or results.json changed in the database is caught and named', async (t) => {
     const edits = [
       {
-        sql: `update bets set document = '99' where agency = 2 and "offset" = 1`,
+        sql: `update batches set lines = convert_to(replace(convert_from(lines, 'UTF8'), E'\\t22\\t', E'\\t99\\t'), 'UTF8') where agency = 2 and "offset" = 1`,
         problem: /the bets of lottery spring in .* \(as bets\.csv rows\) bytes \d+ to \d+ \(group \d of \d.*do not match the hash chain/,
       },
       {
@@ -151,5 +151,22 @@ function registerTests(): void {
     const usage = await t.throwsAsync(run(process.execPath, program));
     t.is((usage as Failed).code, 2);
     t.regex((usage as Failed).stderr, /--data-dir .* or --store .*: give exactly one/);
+  });
+
+  test('a database at schema version 1 (a row per bet) is refused by lottery-verify and lottery-export, saying what to do', async (t) => {
+    const { url, database } = await drawnLottery(t);
+    await cluster.sql('update lottery_schema set version = 1', database);
+    const refused =
+      "the database's lottery schema is at version 1, this lottery-{program} knows version 2: version 1 kept a row per bet and there is no migration from it (none was ever deployed): give the lottery a new, empty database";
+    const report = await verify(url, pki.ca);
+    t.false(report.ok);
+    t.is(report.problem, `the bets of lottery spring in ${url} (as bets.csv rows): ${refused.replace('{program}', 'verify')}`);
+    const exported = await t.throwsAsync(run(process.execPath, ['src/bin/lottery-export.mjs', '--store', url, '--lottery', 'spring']));
+    t.is((exported as Failed).code, 1);
+    t.is((exported as Failed).stdout, '', 'nothing that looks like an export');
+    t.is(
+      (exported as Failed).stderr,
+      `lottery-export: cannot read the lottery spring of ${url}: ${refused.replace('{program}', 'export')}\n`,
+    );
   });
 }

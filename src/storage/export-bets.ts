@@ -5,10 +5,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { formatBetRow } from '../bets/bets-csv.ts';
+import { csvFromCanonical } from '../bets/canonical-bet.ts';
 import { StoreRecoveryError } from '../errors.ts';
 import { parseJournal } from './journal.ts';
 import { BETS_FILE, JOURNAL_FILE } from './recovery.ts';
+import { checkSchema } from './postgres/schema.ts';
 import { connectionOptions } from './postgres/store-url.ts';
 
 export const EXPORT_HEADER = 'agency,first_name,last_name,document,birthdate,number\n';
@@ -40,14 +41,13 @@ export async function* rowsFromDataDir(dataDir: string): AsyncGenerator<string> 
 export async function* rowsFromPostgres(url: string, lottery: string): AsyncGenerator<string> {
   const sql = postgres(url, { ...connectionOptions(url, 'lottery-export'), max: 1 });
   try {
+    await checkSchema(sql, 'lottery-export');
     const [known] = await sql`select 1 from lotteries where name = ${lottery}`;
     if (known === undefined) throw new StoreRecoveryError(`the database holds no lottery named ${lottery} (--lottery)`);
-    const cursor = sql`select agency, first_name, last_name, document, birthdate, number from bets
-                       where lottery = (select id from lotteries where name = ${lottery}) order by agency, "offset"`.cursor(5000);
+    const cursor = sql`select lines from batches
+                       where lottery = (select id from lotteries where name = ${lottery}) order by agency, "offset"`.cursor(500);
     for await (const chunk of cursor) {
-      yield chunk
-        .map((bet) => formatBetRow(bet.agency, [bet.first_name, bet.last_name, bet.document, bet.birthdate, Number(bet.number)]))
-        .join('');
+      yield Buffer.from(csvFromCanonical(Buffer.concat(chunk.map((batch) => batch.lines as Buffer)))).toString('utf8');
     }
   } finally {
     await sql.end({ timeout: 1 });

@@ -7,8 +7,9 @@
 // One group commit is one transaction. It first locks the lottery's row and
 // catches up on the records other front-ends committed since this one last
 // looked (their bets feed the upload digests), so every front-end decides
-// against the committed state; then it inserts the group's bets (each
-// (lottery, agency, offset) once: the primary key), advances the agencies'
+// against the committed state; then it inserts the group's batches, a row
+// each holding its canonical lines (each (lottery, agency, offset) once: the
+// primary key), advances the agencies'
 // offsets only from the values it decided against, appends the ledger's
 // record and moves the chain's head. Nothing is answered before COMMIT
 // returns. The close and the draw are transactions under the same lock,
@@ -27,7 +28,7 @@ import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import postgres, { type Sql } from 'postgres';
 import { skipRows } from '../../bets/bets-csv.ts';
-import { canonicalLine, closeBytes, commitTail, drawBytes } from '../../bets/canonical-bet.ts';
+import { closeBytes, commitTail, drawBytes } from '../../bets/canonical-bet.ts';
 import { UploadDigest } from '../../bets/upload-digest.ts';
 import {
   decideFenced,
@@ -78,8 +79,8 @@ const TRANSACTION_TIMEOUT_MS = 10_000;
 /** The NOTIFY channel a commit announces itself on; the payload is the lottery's name. */
 const CHANNEL = 'lottery_commit';
 
-/** The columns COPY fills, in the order of copyLines' fields: the canonical line's six come last. */
-const COPY_BETS = `copy bets (lottery, "offset", seq, position, agency, first_name, last_name, document, birthdate, number) from stdin`;
+/** The columns COPY fills, in the order of copyRow's fields. */
+const COPY_BATCHES = `copy batches (lottery, agency, "offset", count, seq, position, lines) from stdin`;
 
 export class PostgresStore implements StoreApi {
   /** The pool in use; replaced by a fresh one after any failure (see #transaction). */
@@ -235,15 +236,12 @@ export class PostgresStore implements StoreApi {
     if (seq === this.#seq) return;
     const records = await tx`select seq, kind, body, chain from records
                              where lottery = ${this.#lottery} and seq > ${this.#seq} and seq <= ${seq} order by seq`;
-    const bets = await tx`select agency, first_name, last_name, document, birthdate, number from bets
-                          where lottery = ${this.#lotteryId} and seq > ${this.#seq} and seq <= ${seq} order by seq, position`;
-    for (const bet of bets) {
-      const line = Buffer.from(
-        canonicalLine(bet.agency, [bet.first_name, bet.last_name, bet.document, bet.birthdate, Number(bet.number)]),
-        'utf8',
-      );
-      this.#digestOf(bet.agency).add(line, 1);
-      this.#winners.add(line);
+    const batches = await tx`select agency, count, lines from batches
+                             where lottery = ${this.#lotteryId} and seq > ${this.#seq} and seq <= ${seq} order by seq, position`;
+    for (const batch of batches) {
+      const lines = batch.lines as Buffer;
+      this.#digestOf(batch.agency).add(lines, batch.count);
+      this.#winners.add(lines);
     }
     // Each record's chain is the chain after it; the draw is made at the chain before its own link.
     let running = this.#chain;
@@ -391,7 +389,10 @@ export class PostgresStore implements StoreApi {
         digest.add(fresh, outcome.stored);
         (winners ??= this.#winners.copy()).add(fresh);
         // Last, so that the database inserts this chunk while the next batches are decided.
-        await copy.add(fresh, this.#lotteryId, outcome.next - outcome.stored, seq);
+        await copy.add(
+          { lottery: this.#lotteryId, agency: request.agency, offset: outcome.next - outcome.stored, count: outcome.stored, seq },
+          fresh,
+        );
       }
     }
     await copy.end();
@@ -587,16 +588,19 @@ function generationOf(row: { generation?: unknown } | undefined): number {
   return generation;
 }
 
-/** Rows of COPY text sent at once: about 150 kB, a dozen or more chunks in a busy group. */
-const COPY_CHUNK_ROWS = 2048;
+/** COPY text sent at once: about 256 kB, several chunks in a busy group. */
+const COPY_CHUNK_CHARS = 256 * 1024;
+
+/** Where a stored batch goes: its lottery's id, agency, first offset, bet count and commit. */
+type BatchPlace = { lottery: number; agency: number; offset: number; count: number; seq: number };
 
 /**
- * A group's stored bets, sent by COPY (the bulk path, several times the
- * rows per second of an INSERT of arrays) as they are decided: once a chunk
- * of rows is formatted it goes to the database, which inserts it while the
- * next batches are decided and formatted, instead of the database waiting
- * for the whole group and the front-end then waiting for the database.
- * Nothing is stored before the transaction commits.
+ * A group's stored batches, one row each, sent by COPY (the bulk path) as
+ * they are decided: once a chunk of rows is formatted it goes to the
+ * database, which inserts it while the next batches are decided and
+ * formatted, instead of the database waiting for the whole group and the
+ * front-end then waiting for the database. Nothing is stored before the
+ * transaction commits.
  */
 class CopyIn {
   readonly #tx: Sql;
@@ -610,12 +614,12 @@ class CopyIn {
     this.#tx = tx;
   }
 
-  /** Adds a batch's canonical lines, the first at `offset`; sends what is held once it makes a chunk. */
-  async add(lines: Uint8Array, lottery: number, offset: number, seq: number): Promise<void> {
-    const before = this.#rows;
-    this.#rows = copyLines(this.#text, lines, lottery, offset, seq, this.#rows);
-    this.#pending += this.#rows - before;
-    if (this.#pending >= COPY_CHUNK_ROWS) await this.#send();
+  /** Adds a batch's row; sends what is held once it makes a chunk. */
+  async add(place: BatchPlace, lines: Uint8Array): Promise<void> {
+    const row = copyRow(place, this.#rows++, lines);
+    this.#text.push(row);
+    this.#pending += row.length;
+    if (this.#pending >= COPY_CHUNK_CHARS) await this.#send();
   }
 
   /** Sends the rest; resolves once the database has taken every row (COPY's CommandComplete). */
@@ -627,7 +631,7 @@ class CopyIn {
   }
 
   async #send(): Promise<void> {
-    const stream = (this.#stream ??= await this.#tx.unsafe(COPY_BETS).writable());
+    const stream = (this.#stream ??= await this.#tx.unsafe(COPY_BATCHES).writable());
     const text = this.#text.join('');
     this.#text = [];
     this.#pending = 0;
@@ -637,20 +641,12 @@ class CopyIn {
 }
 
 /**
- * Adds a batch's canonical lines to `copy` as COPY text lines: the lottery,
- * offset, seq and position, then the canonical line as it is (its TABs and
- * newline are COPY's own; a backslash, COPY's escape, is doubled). The
- * first line's offset is `offset`, its position `position`; returns the
- * position after the last.
+ * One batch as a COPY text row: its place, its position in the commit, and
+ * its canonical lines as bytea in hex (`\x` then two digits a byte; the
+ * backslash doubled, COPY's escape), which holds any bytes as they are and
+ * needs no escaping of the lines' TABs and newlines.
  */
-function copyLines(copy: string[], lines: Uint8Array, lottery: number, offset: number, seq: number, position: number): number {
-  let text = Buffer.from(lines.buffer, lines.byteOffset, lines.length).toString('utf8');
-  if (text.includes('\\')) text = text.replaceAll('\\', '\\\\');
-  let start = 0;
-  while (start < text.length) {
-    const end = text.indexOf('\n', start) + 1;
-    copy.push(`${lottery}\t${offset++}\t${seq}\t${position++}\t`, text.slice(start, end));
-    start = end;
-  }
-  return position;
+function copyRow({ lottery, agency, offset, count, seq }: BatchPlace, position: number, lines: Uint8Array): string {
+  const hex = Buffer.from(lines.buffer, lines.byteOffset, lines.length).toString('hex');
+  return `${lottery}\t${agency}\t${offset}\t${count}\t${seq}\t${position}\t\\\\x${hex}\n`;
 }

@@ -2,11 +2,15 @@
 // row is keyed by its lottery, so one database holds many. Created on first
 // start inside one transaction, under an advisory lock so that front-ends
 // starting together create it once; checked on every start.
-import type { Sql } from 'postgres';
+import type { Sql, TransactionSql } from 'postgres';
 import { StoreRecoveryError } from '../../errors.ts';
 
-/** The schema this code reads and writes; a database at a newer one is refused. */
-export const SCHEMA_VERSION = 1;
+/**
+ * The schema this code reads and writes; a database at any other is
+ * refused. Version 1 kept a row per bet; no deployment of it exists, so
+ * there is no migration from it: such a database is made afresh.
+ */
+export const SCHEMA_VERSION = 2;
 
 /** The advisory lock key that serialises creating the schema (any constant; "lottery" in ASCII). */
 const SCHEMA_LOCK = 0x6c6f7474657279;
@@ -32,23 +36,35 @@ const CREATE = [
      chain text not null,
      primary key (lottery, seq))`,
   `create unique index records_one_draw on records (lottery) where kind = 'draw'`,
-  // Each stored bet once per (lottery, agency, offset); seq and position
-  // place it in the commit that stored it, in the order the chain hashes it.
-  // Keyed by the lottery's id, not its name: a narrower key for the two
-  // indexes every stored bet adds to (measured in bench/README.md).
-  `create table bets (
+  // Each stored batch once per (lottery, agency, offset): a row per batch,
+  // not per bet, so that a commit adds one heap row and one index entry for
+  // each batch it stores (measured in bench/README.md). offset: the batch's
+  // first bet's; count: its bets; seq and position place it in the commit
+  // that stored it, in the order the chain hashes it; lines: its canonical
+  // lines (src/bets/canonical-bet.ts), the very bytes the upload digests and
+  // the chain are over. Keyed by the lottery's id, not its name: a narrower key.
+  `create table batches (
      lottery integer not null,
      agency integer not null,
-     "offset" bigint not null,
+     "offset" bigint not null check ("offset" >= 0),
+     count integer not null check (count > 0),
      seq bigint not null,
      position integer not null,
-     first_name text not null,
-     last_name text not null,
-     document text not null,
-     birthdate text not null,
-     number bigint not null,
+     lines bytea not null,
      primary key (lottery, agency, "offset"))`,
-  `create index bets_by_commit on bets using brin (seq)`,
+  `create index batches_by_commit on batches using brin (seq)`,
+  // The stored bets one per row, as operators query them: each batch's lines
+  // unnested (a line's n-th bet is at the batch's offset + n - 1).
+  `create view bets as
+     select l.name as lottery, b.agency, b."offset" + line.n - 1 as "offset", b.seq,
+            split_part(line.text, E'\\t', 2) as first_name,
+            split_part(line.text, E'\\t', 3) as last_name,
+            split_part(line.text, E'\\t', 4) as document,
+            split_part(line.text, E'\\t', 5) as birthdate,
+            split_part(line.text, E'\\t', 6)::bigint as number
+     from batches b
+     join lotteries l on l.id = b.lottery
+     cross join lateral string_to_table(rtrim(convert_from(b.lines, 'UTF8'), E'\\n'), E'\\n') with ordinality as line(text, n)`,
   // Each agency's offsets as the last commit left them: a commit advances
   // them only from the values it decided against. generation: bumped by each
   // HELLO, so that an older connection on another front-end is fenced.
@@ -81,13 +97,29 @@ export async function ensureSchema(sql: Sql): Promise<void> {
     }
     const [row] = await tx`select version from lottery_schema`;
     const version = row === undefined ? undefined : Number(row.version);
-    if (version !== SCHEMA_VERSION) {
-      throw new StoreRecoveryError(
-        `the database's lottery schema is at version ${version ?? 'none'}, this server knows version ${SCHEMA_VERSION}: ` +
-          (version !== undefined && version > SCHEMA_VERSION
-            ? 'start a newer lottery-server'
-            : 'the database was not made by lottery-server'),
-      );
-    }
+    if (version !== SCHEMA_VERSION) throw schemaRefused(version, 'lottery-server');
   });
+}
+
+/**
+ * Why a database whose lottery schema is at `version` (undefined: none
+ * recorded) is refused by `program`, in one line that says what to do.
+ */
+export function schemaRefused(version: number | undefined, program: string): StoreRecoveryError {
+  const what = `the database's lottery schema is at version ${version ?? 'none'}, this ${program} knows version ${SCHEMA_VERSION}: `;
+  if (version !== undefined && version > SCHEMA_VERSION) return new StoreRecoveryError(`${what}start a newer ${program}`);
+  if (version !== undefined && version >= 1)
+    return new StoreRecoveryError(
+      `${what}version ${version} kept a row per bet and there is no migration from it (none was ever deployed): give the lottery a new, empty database`,
+    );
+  return new StoreRecoveryError(`${what}the database was not made by lottery-server`);
+}
+
+/** Refuses, for `program`, which only reads, a database with no lottery schema or one at another version. */
+export async function checkSchema(sql: Sql | TransactionSql, program: string): Promise<void> {
+  const [schema] = await sql`select to_regclass('lottery_schema') is not null as exists`;
+  if (!schema.exists) throw new StoreRecoveryError('the database holds no lottery schema: no lottery-server has used it');
+  const [row] = await sql`select version from lottery_schema`;
+  const version = row === undefined ? undefined : Number(row.version);
+  if (version !== SCHEMA_VERSION) throw schemaRefused(version, program);
 }

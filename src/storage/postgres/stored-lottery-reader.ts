@@ -3,16 +3,16 @@
 // recovery uses too (src/storage/data-replay.ts), covers both stores. The
 // `records` rows become journal records (a commit with where its bets end,
 // a draw with the chain it was drawn at and the chain after it), and the
-// `bets` rows, in commit then position order, become the bytes bets.csv
-// would hold. Everything is read in one read-only transaction at one
+// `batches` rows' canonical lines, in commit then position order, become the
+// bytes bets.csv would hold. Everything is read in one read-only transaction at one
 // snapshot, so it is safe, and consistent, while front-ends run.
 import postgres, { type Sql } from 'postgres';
-import { canonicalLine, csvFromCanonical } from '../../bets/canonical-bet.ts';
+import { csvFromCanonical } from '../../bets/canonical-bet.ts';
 import { StoreRecoveryError } from '../../errors.ts';
 import type { LedgerRecord } from '../../ledger/index.ts';
 import { JOURNAL_FORMAT, type JournalRecord } from '../journal.ts';
 import type { ReadBets } from '../data-replay.ts';
-import { SCHEMA_VERSION } from './schema.ts';
+import { checkSchema } from './schema.ts';
 import { connectionOptions, maskedStoreUrl } from './store-url.ts';
 
 /** What lottery-verify reads of a stored lottery (the shape of StoredLotteryReader in src/audit/verify.ts). */
@@ -58,13 +58,7 @@ export function postgresLotteryReader(url: string, lottery: string): PostgresLot
 
 async function readSnapshot(sql: Sql, lottery: string): Promise<Snapshot> {
   return sql.begin('isolation level repeatable read read only', async (tx) => {
-    const [schema] = await tx`select to_regclass('lottery_schema') is not null as exists`;
-    if (!schema.exists) throw new StoreRecoveryError('the database holds no lottery schema: no lottery-server has used it');
-    const [version] = await tx`select version from lottery_schema`;
-    if (Number(version?.version) !== SCHEMA_VERSION)
-      throw new StoreRecoveryError(
-        `the database's lottery schema is at version ${version?.version ?? 'none'}, this program reads ${SCHEMA_VERSION}`,
-      );
+    await checkSchema(tx, 'lottery-verify');
     const [known] = await tx`select 1 from lotteries where name = ${lottery}`;
     if (known === undefined) throw new StoreRecoveryError(`the database holds no lottery named ${lottery} (--lottery)`);
     const rows = await tx`select seq, kind, body, chain from records where lottery = ${lottery} order by seq`;
@@ -72,26 +66,26 @@ async function readSnapshot(sql: Sql, lottery: string): Promise<Snapshot> {
     const ends = new Map<number, number>();
     const chunks: Uint8Array[] = [];
     let size = 0;
-    const bets = tx`select seq, agency, first_name, last_name, document, birthdate, number from bets
-                    where lottery = (select id from lotteries where name = ${lottery}) order by seq, position`.cursor(10_000);
-    let text = '';
+    const batches = tx`select seq, lines from batches
+                    where lottery = (select id from lotteries where name = ${lottery}) order by seq, position`.cursor(1000);
+    let lines: Uint8Array[] = [];
     let seq = 0;
-    /** Ends the run of rows of commit `seq` gathered in `text`: its bets.csv rows, and where they end. */
+    /** Ends the run of batches of commit `seq` gathered in `lines`: its bets.csv rows, and where they end. */
     const flush = () => {
-      if (text === '') return;
-      const csv = csvFromCanonical(Buffer.from(text, 'utf8'));
+      if (lines.length === 0) return;
+      const csv = csvFromCanonical(Buffer.concat(lines));
       chunks.push(csv);
       size += csv.length;
       ends.set(seq, size);
-      text = '';
+      lines = [];
     };
-    for await (const batch of bets) {
-      for (const bet of batch) {
-        if (Number(bet.seq) !== seq) {
+    for await (const chunk of batches) {
+      for (const row of chunk) {
+        if (Number(row.seq) !== seq) {
           flush();
-          seq = Number(bet.seq);
+          seq = Number(row.seq);
         }
-        text += canonicalLine(bet.agency, [bet.first_name, bet.last_name, bet.document, bet.birthdate, Number(bet.number)]);
+        lines.push(row.lines as Buffer);
       }
     }
     flush();
