@@ -72,3 +72,27 @@ test("read-write in the URL asks postgres.js for a primary, as libpq's read-writ
   t.is(attrs('postgres://lottery@h1/db'), undefined);
   t.is(connectionOptions('postgres://h1/db', 'lottery-server').connection.application_name, 'lottery-server');
 });
+
+test("postgres.js's sockets go to the URL's hosts in turn, each named as postgres.js names a host", async (t) => {
+  const { once } = await import('node:events');
+  const net = await import('node:net');
+  const servers = [net.createServer((socket) => socket.destroy()), net.createServer((socket) => socket.destroy())];
+  const accepted = [0, 0];
+  servers.forEach((server, i) => server.on('connection', () => accepted[i]++));
+  for (const server of servers) server.listen(0, '127.0.0.1');
+  await Promise.all(servers.map((server) => once(server, 'listening')));
+  t.teardown(() => servers.forEach((server) => server.close()));
+  const ports = servers.map((server) => (server.address() as import('node:net').AddressInfo).port);
+  const { socket } = connectionOptions(`postgres://lottery@127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}/db`, 'test');
+  const sockets = [0, 1, 2].map(() => socket({ host: ['127.0.0.1', '127.0.0.1'], port: ports }));
+  t.deepEqual(
+    sockets.map((s) => [s.host, s.port]),
+    [
+      ['127.0.0.1', ports[0]],
+      ['127.0.0.1', ports[1]],
+      ['127.0.0.1', ports[0]],
+    ],
+  );
+  await Promise.all(sockets.map((s) => once(s, 'close')));
+  t.deepEqual(accepted, [2, 1]);
+});

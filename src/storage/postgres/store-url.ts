@@ -1,6 +1,7 @@
 // The --store URL: a PostgreSQL connection URL as libpq reads it, several
 // hosts included. Its password must never reach a log line, so what is
 // shown of it is always masked here.
+import net from 'node:net';
 
 /** Whether `value` is a PostgreSQL URL (postgres:// or postgresql://). */
 export function isPostgresUrl(value: string): boolean {
@@ -29,6 +30,32 @@ export function connectionOptions(url: string, applicationName: string) {
   return {
     onnotice: () => undefined,
     connection: { application_name: applicationName },
+    socket: noDelaySockets(),
     ...(attrs === 'read-write' ? { target_session_attrs: 'primary' as const } : {}),
+  };
+}
+
+/** What postgres.js hands its `socket` option: the URL's hosts and ports, or a Unix socket's path. */
+type SocketTarget = { host: string[]; port: number[]; path?: string | false };
+
+/**
+ * postgres.js's sockets as libpq makes them: TCP with Nagle's algorithm off.
+ * postgres.js leaves it on, and then a small message sent after a large one
+ * (the next statement after a COPY) waits for the server's delayed ACK, 40
+ * ms on Linux, once per group commit (measured in bench/README.md). Each
+ * socket goes to the next of the URL's hosts in turn, as postgres.js's own
+ * would: a connection refused, or a server that is not the one asked for
+ * (target_session_attrs), makes postgres.js ask for another. The socket is
+ * handed over still connecting; what postgres.js writes meanwhile waits for
+ * the connection.
+ */
+function noDelaySockets(): (target: SocketTarget) => net.Socket & { host?: string; port?: number } {
+  let next = 0;
+  return ({ host, port, path }) => {
+    if (typeof path === 'string' && path !== '') return net.connect(path);
+    const at = next++ % host.length;
+    const socket = net.connect({ host: host[at], port: port[at], noDelay: true });
+    // postgres.js names the host in its errors, and checks a TLS certificate against it.
+    return Object.assign(socket, { host: host[at], port: port[at] });
   };
 }
