@@ -52,9 +52,9 @@ const CREATE = [
      position integer not null,
      lines bytea not null,
      primary key (lottery, agency, "offset"))`,
-  // A batch's lines (some 12 kB for 256 bets) are kept out of line as they
-  // are: compressing them (pglz, the default) cost the COPY more than twice
-  // its time, for space the lottery does not need.
+  // A batch's lines (some 9 kB for the 186 bets of a full frame) are kept
+  // out of line as they are: compressing them (pglz, the default) cost the
+  // COPY more than twice its time, for space the lottery does not need.
   `alter table batches alter column lines set storage external`,
   `create index batches_by_commit on batches using brin (seq)`,
   // The stored bets one per row, as operators query them: each batch's lines
