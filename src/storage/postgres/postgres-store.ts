@@ -9,13 +9,12 @@
 // looked (their bets feed the upload digests), so every front-end decides
 // against the committed state; then it inserts the group's batches, a row
 // each holding its canonical lines (each (lottery, agency, offset) once: the
-// primary key), advances the agencies'
-// offsets only from the values it decided against, appends the ledger's
-// record and moves the chain's head. Nothing is answered before COMMIT
-// returns. The close and the draw are transactions under the same lock,
-// each a link of the chain as with files, and a unique index allows one
-// draw record per lottery. Other front-ends learn of a
-// commit by NOTIFY, or by polling if a notification is lost.
+// primary key), advances the agencies' offsets only from the values it
+// decided against, appends the ledger's record and moves the chain's head.
+// Nothing is answered before COMMIT returns. The close and the draw are
+// transactions under the same lock, each a link of the chain as with files,
+// and a unique index allows one draw record per lottery. Other front-ends
+// learn of a commit by NOTIFY, or by polling if a notification is lost.
 //
 // Every statement runs inside one of the Store's transactions, one at a
 // time through its mailbox, so no two share a connection's pipeline, and a

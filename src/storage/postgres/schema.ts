@@ -112,7 +112,7 @@ export async function ensureSchema(sql: Sql): Promise<void> {
 export function schemaRefused(version: number | undefined, program: string): StoreRecoveryError {
   const what = `the database's lottery schema is at version ${version ?? 'none'}, this ${program} knows version ${SCHEMA_VERSION}: `;
   if (version !== undefined && version > SCHEMA_VERSION) return new StoreRecoveryError(`${what}start a newer ${program}`);
-  if (version !== undefined && version >= 1)
+  if (version === 1)
     return new StoreRecoveryError(
       `${what}version ${version} kept a row per bet and there is no migration from it (none was ever deployed): give the lottery a new, empty database`,
     );
