@@ -95,3 +95,26 @@ if got != want or int(m.group(1)) != len(want):
 EOF
   done
 }
+
+# A CSV of stored bets (bets.csv, or lottery-export's output with its header
+# when HEADER is given) holds every row of the agencies' files exactly once,
+# the agency's id before each; prints the counts.
+holds_every_row_once() { # holds_every_row_once FILE [HEADER]
+  python3 - "$LOTTERY_AGENCY_FILES" "$agencies" "$1" "${2:-}" "$NAME" <<'EOF_PY'
+import csv, sys
+from collections import Counter
+files, agencies, stored_file, header, name = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+sent = Counter()
+for a in range(1, agencies + 1):
+    with open(f'{files}/agency-{a}.csv', newline='', encoding='utf-8') as f:
+        sent.update(tuple([str(a)] + row) for row in csv.reader(f) if row)
+with open(stored_file, newline='', encoding='utf-8') as f:
+    rows = [row for row in csv.reader(f) if row]
+if header and (not rows or rows[0] != header.split(',')):
+    sys.exit(f'{name}:      the first line is {rows[0] if rows else None}, not the header {header}')
+stored = Counter(tuple(row) for row in (rows[1:] if header else rows))
+missing, extra = sent - stored, stored - sent
+print(f'{name}:      {sum(stored.values())} rows stored, {sum(sent.values())} sent, {sum(missing.values())} missing, {sum(extra.values())} extra or repeated')
+sys.exit(1 if missing or extra else 0)
+EOF_PY
+}

@@ -127,20 +127,7 @@ check "a plaintext PING is refused: mutual TLS only" refused ping_from_network
 volume=$(inspect server '{{range .Mounts}}{{if eq .Destination "/data"}}{{.Name}}{{end}}{{end}}')
 check "bets.csv owned by node, 1000:1000" test "$(read_bets stat -c %u:%g /data/bets.csv)" = 1000:1000
 read_bets cat /data/bets.csv >"$work/bets-first.csv"
-check "bets.csv holds every input row exactly once" python3 - "$LOTTERY_AGENCY_FILES" "$agencies" "$work/bets-first.csv" <<'EOF'
-import csv, sys
-from collections import Counter
-files, agencies, stored_file = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-sent = Counter()
-for a in range(1, agencies + 1):
-    with open(f'{files}/agency-{a}.csv', newline='', encoding='utf-8') as f:
-        sent.update(tuple([str(a)] + row) for row in csv.reader(f) if row)
-with open(stored_file, newline='', encoding='utf-8') as f:
-    stored = Counter(tuple(row) for row in csv.reader(f) if row)
-missing, extra = sent - stored, stored - sent
-print(f'compose-run:      {sum(stored.values())} rows stored, {sum(sent.values())} sent, {sum(missing.values())} missing, {sum(extra.values())} extra or repeated')
-sys.exit(1 if missing or extra else 0)
-EOF
+check "bets.csv holds every input row exactly once" holds_every_row_once "$work/bets-first.csv"
 
 # --- graceful stop -------------------------------------------------------------------------------
 grace=$(compose config | python3 -c 'import sys, yaml; print(yaml.safe_load(sys.stdin)["services"]["server"]["stop_grace_period"].rstrip("s"))')

@@ -76,21 +76,8 @@ check_export() {
   local label=$1
   on_network src/bin/lottery-export.mjs --store "$STORE" >"$work/export-$label.csv" 2>"$work/logs/export-$label" \
     || { say "FAIL lottery-export ($label)"; failures=$((failures + 1)); return; }
-  check "lottery-export --store holds every input row exactly once ($label)" python3 - "$LOTTERY_AGENCY_FILES" "$agencies" "$work/export-$label.csv" <<'EOF'
-import csv, sys
-from collections import Counter
-files, agencies, stored_file = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-sent = Counter()
-for a in range(1, agencies + 1):
-    with open(f'{files}/agency-{a}.csv', newline='', encoding='utf-8') as f:
-        sent.update(tuple([str(a)] + row) for row in csv.reader(f) if row)
-with open(stored_file, newline='', encoding='utf-8') as f:
-    rows = list(csv.reader(f))
-stored = Counter(tuple(row) for row in rows[1:] if row)
-missing, extra = sent - stored, stored - sent
-print(f'compose-scale-run:      {sum(stored.values())} rows stored, {sum(sent.values())} sent, {sum(missing.values())} missing, {sum(extra.values())} extra or repeated')
-sys.exit(1 if missing or extra or rows[0] != ['agency', 'first_name', 'last_name', 'document', 'birthdate', 'number'] else 0)
-EOF
+  check "lottery-export --store holds every input row exactly once ($label)" \
+    holds_every_row_once "$work/export-$label.csv" agency,first_name,last_name,document,birthdate,number
 }
 
 # --- run -----------------------------------------------------------------------------------------
