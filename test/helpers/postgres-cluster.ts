@@ -6,7 +6,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { rmSync } from 'node:fs';
-import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -62,8 +62,15 @@ export class PostgresCluster {
     this.primary = primary;
   }
 
-  /** initdb and start a cluster; `synchronousStandby`: also a standby that every commit waits for. */
-  static async start({ synchronousStandby = false } = {}): Promise<PostgresCluster> {
+  /**
+   * initdb and start a cluster; `synchronousStandby`: also a standby that
+   * every commit waits for; `tls`: the primary also speaks TLS (ssl=on) with
+   * this certificate and key, in PEM.
+   */
+  static async start({
+    synchronousStandby = false,
+    tls,
+  }: { synchronousStandby?: boolean; tls?: { cert: string; key: string } } = {}): Promise<PostgresCluster> {
     const root = await mkdtemp(join(tmpdir(), 'lottery-pg-'));
     await chmod(root, 0o755);
     if (asRoot) {
@@ -75,7 +82,7 @@ export class PostgresCluster {
     const cluster = new PostgresCluster(root, { dir, port: 0, url: '', options: '' });
     running.add(cluster);
     try {
-      await cluster.#init(synchronousStandby);
+      await cluster.#init(synchronousStandby, tls === undefined ? [] : await cluster.#tlsSettings(tls));
     } catch (error) {
       await cluster.remove();
       throw error;
@@ -83,7 +90,21 @@ export class PostgresCluster {
     return cluster;
   }
 
-  async #init(synchronousStandby: boolean): Promise<void> {
+  /** The server's certificate and key where PostgreSQL may read them (its own, the key 0600), and the settings that use them. */
+  async #tlsSettings({ cert, key }: { cert: string; key: string }): Promise<string[]> {
+    const certFile = join(this.root, 'server.crt');
+    const keyFile = join(this.root, 'server.key');
+    await writeFile(certFile, cert);
+    await writeFile(keyFile, key, { mode: 0o600 });
+    if (asRoot) {
+      const { stdout } = await run('id', ['-u', 'postgres']);
+      const { stdout: group } = await run('id', ['-g', 'postgres']);
+      for (const file of [certFile, keyFile]) await chown(file, Number(stdout), Number(group));
+    }
+    return ['-c', 'ssl=on', '-c', `ssl_cert_file=${certFile}`, '-c', `ssl_key_file=${keyFile}`];
+  }
+
+  async #init(synchronousStandby: boolean, primarySettings: string[]): Promise<void> {
     const {
       root,
       primary: { dir },
@@ -92,7 +113,7 @@ export class PostgresCluster {
     await pg('initdb', ['-D', dir, '-A', 'trust', '-U', 'lottery', '--no-sync', '-E', 'UTF8']);
     const settings = ['-c', 'wal_level=replica', '-c', 'max_wal_senders=4'];
     if (synchronousStandby) settings.push('-c', "synchronous_standby_names='standby'");
-    Object.assign(cluster.primary, await cluster.#startNode(dir, settings));
+    Object.assign(cluster.primary, await cluster.#startNode(dir, [...settings, ...primarySettings]));
     if (synchronousStandby) {
       const standbyDir = join(root, 'standby');
       await pg('pg_basebackup', [
