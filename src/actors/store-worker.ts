@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildResults, loadResultsSigner, RESULTS_FILE, resultsFiles, writeResults } from '../audit/results.ts';
 import { contradictsStoredAgencies, contradictsStoredLottery } from '../ledger/index.ts';
-import { PostgresStore } from '../storage/postgres/postgres-store.ts';
+import type { PostgresStore } from '../storage/postgres/postgres-store.ts';
 import { BetRate, lotteryStatus, type LotteryStatus } from '../ledger/lottery-status.ts';
 import { createLogger, logEvent } from '../log/logger.ts';
 import { actorFace } from './actor-face.ts';
@@ -47,34 +47,40 @@ try {
           metrics.commitBets.observe(bets);
         }
       : undefined;
-  const store =
+  // The database's client loads only for a server given --store.
+  const database: PostgresStore | undefined =
     data.store === undefined
-      ? await Store.open({
-          dataDir: data.dataDir,
-          fsync: data.fsync,
-          log,
-          ...(onCommit === undefined ? {} : { onCommit }),
-          // Uncaught on purpose: the worker dies of it, and the supervisor takes the server down into recovery.
-          onFailure: (error) =>
-            setImmediate(() => {
-              throw error;
-            }),
-        })
-      : await PostgresStore.open({
+      ? undefined
+      : await (
+          await import('../storage/postgres/postgres-store.ts')
+        ).PostgresStore.open({
           ...data.store,
           agencies: data.agencies,
           log,
           onRefresh: () => refreshed(),
           ...(onCommit === undefined ? {} : { onCommit }),
         });
+  const store =
+    database ??
+    (await Store.open({
+      dataDir: data.dataDir,
+      fsync: data.fsync,
+      log,
+      ...(onCommit === undefined ? {} : { onCommit }),
+      // Uncaught on purpose: the worker dies of it, and the supervisor takes the server down into recovery.
+      onFailure: (error) =>
+        setImmediate(() => {
+          throw error;
+        }),
+    }));
   const connected: MessagePort[] = [];
   const face = actorFace(store, STORE_API);
   const exposed = hooks.store?.(face) ?? face;
   const snapshot = store.snapshot();
   // A stored lottery that contradicts --agencies gets no Lottery: it could draw for the wrong agencies on resume.
   const refused =
-    store instanceof PostgresStore
-      ? contradictsStoredAgencies(store.storedAgencies, data.agencies, data.store!.lottery)
+    database !== undefined
+      ? contradictsStoredAgencies(database.storedAgencies, data.agencies, data.store!.lottery)
       : contradictsStoredLottery(snapshot, data.agencies, data.dataDir);
   // What was found, said before anything this start does with it: results.json
   // written again, a draw pending since a restart (a refused start says only why).
@@ -98,7 +104,7 @@ try {
   const onDrawn = async ({ chain }: { chain: string }) => {
     const results = buildResults(store.ledger, data.agencies, (agency) => store.uploadDigest(agency), chain, store.chainHead);
     // With a database, beside the lottery's other rows, where every front-end and lottery-verify --store find them.
-    if (store instanceof PostgresStore) await store.publish(resultsFiles(results, signer));
+    if (database !== undefined) await database.publish(resultsFiles(results, signer));
     else await writeResults(data.dataDir, results, signer);
     logEvent(log, 'info', 'resultados', 'success', { archivo: RESULTS_FILE, firmado: signer === undefined ? 'no' : 'si' });
   };
@@ -115,8 +121,8 @@ try {
       : undefined;
   // A draw recorded before a restart whose results.json was never written gets it now.
   const published =
-    store instanceof PostgresStore
-      ? async () => (await store.published(RESULTS_FILE)) !== undefined
+    database !== undefined
+      ? async () => (await database.published(RESULTS_FILE)) !== undefined
       : async () => existsSync(join(data.dataDir, RESULTS_FILE));
   if (lottery !== undefined && store.ledger.drawn && !(await published())) {
     await onDrawn({ chain: snapshot.chain });
