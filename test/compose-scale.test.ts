@@ -40,4 +40,7 @@ test('the front-ends share the database and no data volume; each agency is given
   t.is(servers(1), 'server1:12345,server2:12345');
   t.is(servers(2), 'server2:12345,server1:12345');
   t.is(servers(3), 'server1:12345,server2:12345');
+  // Started once the setup is done, as in the dev file: a front-end down or unhealthy keeps no agency from starting.
+  for (const id of [1, 2, 3])
+    t.deepEqual(services[`agency${id}`].depends_on, { setup: { condition: 'service_completed_successfully' } }, `agency${id}`);
 });

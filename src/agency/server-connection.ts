@@ -60,6 +60,10 @@ export class ServerConnection {
    * plaintext. The server must take the connection within `timeoutMs`; over
    * TLS the handshake must then be done within `handshakeTimeoutMs` of the
    * start, as a busy server may keep the connection in line for a turn.
+   * Whichever way the attempt ends, its clocks end with it: a clock left
+   * running would keep the program alive after its work is done, up to
+   * `handshakeTimeoutMs` after a connection that was never taken. `lookup`
+   * resolves the host (dns.lookup by default).
    */
   static connect(
     host: string,
@@ -67,11 +71,21 @@ export class ServerConnection {
     timeoutMs = 5000,
     tlsFiles?: ClientTlsFiles,
     handshakeTimeoutMs = TLS_HANDSHAKE_WAIT_MS,
+    lookup?: net.LookupFunction,
   ): Promise<ServerConnection> {
     return new Promise((resolve, reject) => {
       const server = `${host}:${port}`;
-      const socket = tlsFiles === undefined ? net.connect({ host, port }) : loadTls().connect(clientTlsOptions(host, port, tlsFiles));
+      const options = { ...(lookup === undefined ? {} : { lookup }) };
+      const socket =
+        tlsFiles === undefined
+          ? net.connect({ host, port, ...options })
+          : loadTls().connect({ ...clientTlsOptions(host, port, tlsFiles), ...options });
+      const stopClocks = () => {
+        clearTimeout(timer);
+        clearTimeout(handshakeTimer);
+      };
       const giveUp = (message: string) => {
+        stopClocks();
         socket.destroy();
         reject(new ConnectionError(ClientFailure.CONNECT_TIMEOUT, message));
       };
@@ -89,8 +103,7 @@ export class ServerConnection {
       // Over TLS the server has answered once it takes the connection: from then on it is waited for in line.
       if (tlsFiles !== undefined) socket.once('connect', () => clearTimeout(timer));
       socket.once('error', (error) => {
-        clearTimeout(timer);
-        clearTimeout(handshakeTimer);
+        stopClocks();
         const tlsFailure = describeTlsError(error, server);
         if (tlsFailure !== undefined) return reject(new ConnectionError(tlsFailure.code, tlsFailure.message, { cause: error }));
         if ((error as NodeJS.ErrnoException).code === 'ENOTFOUND') {
@@ -105,8 +118,7 @@ export class ServerConnection {
         );
       });
       socket.once(tlsFiles === undefined ? 'connect' : 'secureConnect', () => {
-        clearTimeout(timer);
-        clearTimeout(handshakeTimer);
+        stopClocks();
         socket.removeAllListeners('error');
         resolve(new ServerConnection(socket, server));
       });

@@ -112,7 +112,8 @@ export function composeFile({ agencies, projectDir = '..', scale = false }: Comp
 /**
  * The scale file: the database, the front-ends (each the server service
  * with --store in place of the data dir's volume, waiting for the
- * database), and the agencies, each given every front-end, its own first.
+ * database), and the agencies, each given every front-end, its own first,
+ * started once the setup is done, as in the dev file.
  */
 function scaleFile(agencies: number, fromProject: FromProject, ids: number[]): ComposeFile {
   const fronts = Array.from({ length: FRONT_ENDS }, (_, i) => `${SERVER}${i + 1}`);
@@ -148,7 +149,9 @@ function scaleFile(agencies: number, fromProject: FromProject, ids: number[]): C
         ...(base.environment as Record<string, string>),
         [agencySchema.server.env]: order.map((name) => `${name}:${SERVER_PORT}`).join(','),
       },
-      depends_on: Object.fromEntries(fronts.map((name) => [name, { condition: 'service_healthy' }])),
+      // depends_on stays the setup's alone, as in the dev file: waiting on
+      // every front-end's health would keep all agencies from starting while
+      // one front-end is down, though each is given them all and moves on.
     };
   }
   const volumes: Record<string, unknown> = { [DATABASE_VOLUME]: {}, [SETUP_VOLUME]: {} };
