@@ -1,6 +1,8 @@
 // lottery-admin status against a real server: what the status page shows,
 // over the protocol, for the monitor alone when the server has TLS.
 import test from 'ava';
+import net from 'node:net';
+import { once } from 'node:events';
 import { startProgram } from '../src/harness/lottery-processes.ts';
 import { agencyFiles, agencyFor, serverFor, tempDir, within } from './helpers/lottery-fixtures.ts';
 import { clientTlsArgs, makePki, serverTlsArgs } from './helpers/pki-fixtures.ts';
@@ -53,6 +55,34 @@ test('with TLS only the monitor certificate is answered: an agency certificate i
   const agency = await admin(['status', ...at, ...clientTlsArgs(pki, 'agency-1')]);
   t.is(agency.code, 1);
   t.regex(agency.output, /UNAUTHORIZED: only the monitor certificate may ask STATUS/);
+});
+
+test('over TLS, a server that takes the connection and never answers is given up at --timeout, not at the long wait an agency gives a handshake', async (t) => {
+  const pki = await makePki(t, { agencies: 1 });
+  // Takes every connection and never says a word: no TLS handshake, as a server still starting or stuck.
+  const held: net.Socket[] = [];
+  const silent = net.createServer((socket) => held.push(socket)).listen(0, '127.0.0.1');
+  t.teardown(() => {
+    held.forEach((socket) => socket.destroy());
+    silent.close();
+  });
+  await once(silent, 'listening');
+  const { port } = silent.address() as net.AddressInfo;
+  const started = performance.now();
+  // Bounded well below the 90 s an agency waits for a handshake once the server has taken its connection.
+  const run = startProgram('lottery-admin', [
+    'status',
+    '--server',
+    `localhost:${port}`,
+    '--timeout',
+    '1',
+    ...clientTlsArgs(pki, 'monitor'),
+  ]);
+  const code = await within(run.exited, 'lottery-admin', 30_000);
+  t.is(code, 1);
+  t.regex(run.lines.join('\n'), /no TLS handshake with localhost:\d+ within 1 s/);
+  t.true(held.length >= 1, 'the server took the connection');
+  t.true(performance.now() - started < 30_000);
 });
 
 test('lottery-admin lists its commands, and an unknown one is a usage error', async (t) => {

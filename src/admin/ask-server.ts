@@ -39,7 +39,8 @@ export async function askServer<N extends MessageName>(
   const deadline = Date.now() + config.timeout * 1000;
   let connection: ServerConnection | undefined;
   try {
-    connection = await ServerConnection.connect(host, port, config.timeout * 1000, tls);
+    // The TLS handshake within the timeout too: an agency waits longer, to keep its place in a busy server's line.
+    connection = await ServerConnection.connect(host, port, config.timeout * 1000, tls, config.timeout * 1000);
     await connection.send(request);
     const answer = await connection.receive(Math.max(1, deadline - Date.now()));
     if (answer.type === 'ERROR') throw new Error(`the server at ${config.server} answered ERROR ${answer.code}: ${answer.message}`);
