@@ -29,9 +29,19 @@ const running = new Set<PostgresCluster>();
 
 // A test that times out never runs its teardown: ava ends the worker, and
 // its exit stops every cluster still running, so that none outlives the run.
-process.once('exit', () => {
+const removeRunning = () => {
   for (const cluster of running) cluster.removeNow();
-});
+};
+process.once('exit', removeRunning);
+// A signal ends the process without its exit event (Ctrl-C, or npm test's
+// runner stopping the tests when a check fails): the clusters are stopped
+// first, then the signal is raised again to end the process as it would have.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    removeRunning();
+    process.kill(process.pid, signal);
+  });
+}
 
 /** Runs a PostgreSQL program, as the postgres user when this process is root. */
 async function pg(program: string, args: string[]): Promise<string> {
