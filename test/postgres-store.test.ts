@@ -304,6 +304,38 @@ function registerTests(): void {
     t.deepEqual(await b.append({ ...batch(1, bets, 5, 10), generation: newer }), { status: 'stored', next: 10, stored: 5 });
   });
 
+  test('HELLOs that come at once, on one front-end and on two, each get a generation of their own: the latest HELLO of an agency wins', async (t) => {
+    const url = await freshDatabase();
+    const a = await openPostgres(t, url);
+    const b = await openPostgres(t, url);
+    // On one front-end, in the order they came, whether or not they share a transaction.
+    const burst = await Promise.all(Array.from({ length: 30 }, () => a.welcome(1)));
+    t.deepEqual(
+      burst.map(({ generation }) => generation),
+      Array.from({ length: 30 }, (_, i) => i + 1),
+    );
+    // On two front-ends at once: every agency's generations distinct and none lost.
+    const agencies = [2, 3, 2, 4, 3, 2, 4, 2];
+    const welcomes = await Promise.all(agencies.map((agency, i) => (i % 2 === 0 ? a : b).welcome(agency)));
+    for (const agency of [2, 3, 4]) {
+      const generations = welcomes.filter((_, i) => agencies[i] === agency).map(({ generation }) => generation!);
+      t.deepEqual(
+        [...generations].sort((x, y) => x - y),
+        Array.from({ length: generations.length }, (_, i) => i + 1),
+        `agency ${agency}`,
+      );
+    }
+    // Only the newest may upload; an older one is REPLACED.
+    const bets = generateBets({ seed: 10, count: 10 });
+    t.deepEqual(await b.append({ ...batch(1, bets, 0, 5), generation: 29 }), {
+      status: 'rejected',
+      code: 'REPLACED',
+      message: 'a newer connection for agency 1 took over',
+      next: 0,
+    });
+    t.deepEqual(await b.append({ ...batch(1, bets, 0, 5), generation: 30 }), { status: 'stored', next: 5, stored: 5 });
+  });
+
   test('one database holds several lotteries, each with its own rows and agency count', async (t) => {
     const url = await freshDatabase();
     const spring = await openPostgres(t, url, 'spring', 2);

@@ -46,6 +46,7 @@ import { Mailbox } from '../../actors/mailbox.ts';
 import type { AgencyWelcome, AppendRequest, DrawOutcome, StoreApi, StoreSnapshot } from '../../actors/store-api.ts';
 import { CHAIN_START, nextChain } from '../hash-chain.ts';
 import { WinnersFromLines } from '../winners-from-lines.ts';
+import { connectionsPerAgency, generationsInOrder } from './generations.ts';
 import { ensureSchema } from './schema.ts';
 import { connectionOptions } from './store-url.ts';
 import { StoreUnavailableError } from '../../errors.ts';
@@ -110,6 +111,8 @@ export class PostgresStore implements StoreApi {
     () => (this.#closed ? new Error('the store is closed') : undefined),
   );
   #closed = false;
+  /** The HELLOs waiting for their generation, in the order they came (see #welcomeHellos). */
+  readonly #hellos: Array<{ agency: number; resolve: (generation: number) => void; reject: (error: Error) => void }> = [];
   /** Set while the database cannot be reached or refuses commits: logged once, not per batch. */
   #unreachable = false;
   #poll: NodeJS.Timeout | undefined;
@@ -291,16 +294,41 @@ export class PostgresStore implements StoreApi {
    * resend bets of an upload that another front-end has since seen finish.
    */
   async welcome(agency: number): Promise<AgencyWelcome> {
-    const generation = await this.#mailbox.post(() =>
-      this.#guarded(async (tx) => {
-        await this.#catchUp(tx, false);
-        // This connection's generation: every older connection of the agency, on any front-end, is fenced from now on.
-        const [row] = await tx`insert into agencies (lottery, agency, generation) values (${this.#lottery}, ${agency}, 1)
-          on conflict (lottery, agency) do update set generation = agencies.generation + 1 returning generation`;
-        return generationOf(row);
-      }),
-    );
+    const generation = await new Promise<number>((resolve, reject) => {
+      this.#hellos.push({ agency, resolve, reject });
+      // The first HELLO in waiting posts the transaction; those that come before it runs go with it.
+      if (this.#hellos.length === 1) void this.#mailbox.post(() => this.#welcomeHellos());
+    });
     return welcomeFrom(this.#ledger, agency, { generation });
+  }
+
+  /**
+   * One transaction for every HELLO waiting: catch up, then take a new
+   * generation for each connection. Every older connection of the agency, on
+   * any front-end, is fenced from then on; two HELLOs of one agency get two
+   * generations, the later the newer. After a front-end is lost, its
+   * agencies' HELLOs arrive at the others all at once: one at a time, each
+   * waited for a transaction of its own.
+   */
+  async #welcomeHellos(): Promise<void> {
+    const hellos = this.#hellos.splice(0);
+    const agencies = hellos.map(({ agency }) => agency);
+    const counts = connectionsPerAgency(agencies);
+    try {
+      const latest = await this.#guarded(async (tx) => {
+        await this.#catchUp(tx, false);
+        const rows = await tx`insert into agencies (lottery, agency, generation)
+          select ${this.#lottery}, agency, connections
+          from unnest(${[...counts.keys()]}::integer[], ${[...counts.values()]}::integer[]) as hello(agency, connections)
+          on conflict (lottery, agency) do update set generation = agencies.generation + excluded.generation
+          returning agency, generation`;
+        return new Map(rows.map((row) => [Number(row.agency), generationOf(row)]));
+      });
+      const generations = generationsInOrder(agencies, latest);
+      hellos.forEach(({ resolve }, i) => resolve(generations[i]!));
+    } catch (error) {
+      for (const { reject } of hellos) reject(error as Error);
+    }
   }
 
   snapshot(): StoreSnapshot {
