@@ -6,7 +6,7 @@ import { loadAgencyConfig } from '../src/config/agency-config.ts';
 import { parseServerList } from '../src/config/formats.ts';
 import { loadServerConfig } from '../src/config/server-config.ts';
 import { ConfigExit } from '../src/errors.ts';
-import { connectionOptions, maskedStoreUrl } from '../src/storage/postgres/store-url.ts';
+import { connectionOptions, HostOrder, maskedStoreUrl } from '../src/storage/postgres/store-url.ts';
 
 test('the store URL is shown with its password masked, wherever the password is', (t) => {
   t.is(
@@ -73,26 +73,62 @@ test("read-write in the URL asks postgres.js for a primary, as libpq's read-writ
   t.is(connectionOptions('postgres://h1/db', 'lottery-server').connection.application_name, 'lottery-server');
 });
 
-test("postgres.js's sockets go to the URL's hosts in turn, each named as postgres.js names a host", async (t) => {
+test("postgres.js's sockets go to the URL's first host while it holds, then to the next, each named as postgres.js names a host", async (t) => {
   const { once } = await import('node:events');
   const net = await import('node:net');
-  const servers = [net.createServer((socket) => socket.destroy()), net.createServer((socket) => socket.destroy())];
+  // The first host ends every connection at once (as a server that is lost, or not the one asked for); the second keeps them.
+  const kept: import('node:net').Socket[] = [];
+  const servers = [net.createServer((socket) => socket.destroy()), net.createServer((socket) => kept.push(socket))];
   const accepted = [0, 0];
   servers.forEach((server, i) => server.on('connection', () => accepted[i]++));
   for (const server of servers) server.listen(0, '127.0.0.1');
   await Promise.all(servers.map((server) => once(server, 'listening')));
-  t.teardown(() => servers.forEach((server) => server.close()));
+  t.teardown(() => {
+    kept.forEach((socket) => socket.destroy());
+    servers.forEach((server) => server.close());
+  });
   const ports = servers.map((server) => (server.address() as import('node:net').AddressInfo).port);
   const { socket } = connectionOptions(`postgres://lottery@127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}/db`, 'test');
-  const sockets = [0, 1, 2].map(() => socket({ host: ['127.0.0.1', '127.0.0.1'], port: ports }));
+  const connect = () => {
+    const made = socket({ host: ['127.0.0.1', '127.0.0.1'], port: ports });
+    made.on('error', () => undefined);
+    return made;
+  };
+  const first = connect();
+  t.deepEqual([first.host, first.port], ['127.0.0.1', ports[0]]);
+  await once(first, 'close');
+  const later = [connect(), connect()];
   t.deepEqual(
-    sockets.map((s) => [s.host, s.port]),
+    later.map((s) => [s.host, s.port]),
     [
-      ['127.0.0.1', ports[0]],
       ['127.0.0.1', ports[1]],
-      ['127.0.0.1', ports[0]],
+      ['127.0.0.1', ports[1]],
     ],
   );
-  await Promise.all(sockets.map((s) => once(s, 'close')));
-  t.deepEqual(accepted, [2, 1]);
+  // Both taken by the second host: its side of each connection is seen.
+  while (accepted[1] < 2) await once(servers[1], 'connection');
+  t.deepEqual(accepted, [1, 2]);
+  later.forEach((s) => s.destroy());
+});
+
+test('connections go to the first host until one to it ends, then to the next, and from the last back to the first', (t) => {
+  const order = new HostOrder(3);
+  const picks = [order.next(), order.next()];
+  t.deepEqual(picks, [0, 0], 'a healthy first host takes every connection');
+  order.ended(0);
+  t.is(order.next(), 1);
+  // Connections to a host already left end too (the rest of its pool): they move nothing.
+  order.ended(0);
+  order.ended(0);
+  t.is(order.next(), 1);
+  order.ended(1);
+  t.is(order.next(), 2);
+  order.ended(2);
+  t.is(order.next(), 0);
+});
+
+test('one host: every connection goes to it, whatever ends', (t) => {
+  const order = new HostOrder(1);
+  order.ended(0);
+  t.is(order.next(), 0);
 });

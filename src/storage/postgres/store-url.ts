@@ -39,22 +39,51 @@ export function connectionOptions(url: string, applicationName: string) {
 type SocketTarget = { host: string[]; port: number[]; path?: string | false };
 
 /**
+ * Which of a URL's hosts the next connection goes to, as libpq goes through
+ * them: each in the order given, the next only once the one before has
+ * failed. A connection to the host in use that fails or ends (refused,
+ * lost, the server not the one asked for, or without the database) moves
+ * the pool on to the next host, and from the last back to the first; one to
+ * a host the pool has already left changes nothing.
+ */
+export class HostOrder {
+  readonly #hosts: number;
+  #current = 0;
+
+  constructor(hosts: number) {
+    this.#hosts = hosts;
+  }
+
+  /** The host the next connection goes to. */
+  next(): number {
+    return this.#current;
+  }
+
+  /** A connection to host `at` failed or ended. */
+  ended(at: number): void {
+    if (at === this.#current) this.#current = (at + 1) % this.#hosts;
+  }
+}
+
+/**
  * postgres.js's sockets as libpq makes them: TCP with Nagle's algorithm off.
  * postgres.js leaves it on, and then a small message sent after a large one
  * (the next statement after a COPY) waits for the server's delayed ACK, 40
  * ms on Linux, once per group commit (measured in bench/README.md). Each
- * socket goes to the next of the URL's hosts in turn, as postgres.js's own
- * would: a connection refused, or a server that is not the one asked for
- * (target_session_attrs), makes postgres.js ask for another. The socket is
- * handed over still connecting; what postgres.js writes meanwhile waits for
- * the connection.
+ * socket goes to the host HostOrder names: a connection refused or lost, or
+ * a server that is not the one asked for (target_session_attrs: postgres.js
+ * ends it and asks for another), moves the pool on to the next. The socket
+ * is handed over still connecting; what postgres.js writes meanwhile waits
+ * for the connection.
  */
 function noDelaySockets(): (target: SocketTarget) => net.Socket & { host?: string; port?: number } {
-  let next = 0;
+  let order: HostOrder | undefined;
   return ({ host, port, path }) => {
     if (typeof path === 'string' && path !== '') return net.connect(path);
-    const at = next++ % host.length;
+    order ??= new HostOrder(host.length);
+    const at = order.next();
     const socket = net.connect({ host: host[at], port: port[at], noDelay: true });
+    socket.once('close', () => order!.ended(at));
     // postgres.js names the host in its errors, and checks a TLS certificate against it.
     return Object.assign(socket, { host: host[at], port: port[at] });
   };
