@@ -405,19 +405,27 @@ function registerTests(): void {
       log,
       pollMs: 600_000,
       listen: false,
-      transactionTimeoutMs: 2000,
+      // Long enough for a fresh connection's transaction on a busy machine; the held lock outlasts any bound.
+      transactionTimeoutMs: 5000,
     });
     t.teardown(() => store.close());
     const bets = generateBets({ seed: 4, count: 10 });
     // Another session holds the lottery's row, as a front-end stuck mid-commit would.
     const holder = postgres(url, { max: 1, onnotice: () => undefined });
-    t.teardown(() => holder.end({ timeout: 1 }));
+    t.teardown(() => holder.end({ timeout: 5 }));
     const held = await holder.reserve();
     await held`begin`;
     await held`select 1 from lotteries for update`;
     await t.throwsAsync(store.append(batch(1, bets, 0, 5)), { instanceOf: StoreUnavailableError });
     await held`rollback`;
     held.release();
+    // The timed-out transaction's server side ends once it notices its client gone, after the lock it waited
+    // for is freed; on a busy machine that may take longer than the next transaction's bound, which would then
+    // wait for the lock in turn. Its end is awaited, not guessed at.
+    await pollUntil(
+      async () => (await holder`select count(*)::int as n from pg_stat_activity where application_name = 'lottery-server'`)[0]!.n === 0,
+      'the timed-out transaction ending on the server',
+    );
     t.deepEqual(await store.append(batch(1, bets, 0, 5)), { status: 'stored', next: 5, stored: 5 });
   });
 
