@@ -307,24 +307,24 @@ export class PostgresStore implements StoreApi {
    * generation for each connection. Every older connection of the agency, on
    * any front-end, is fenced from then on; two HELLOs of one agency get two
    * generations, the later the newer. After a front-end is lost, its
-   * agencies' HELLOs arrive at the others all at once: one at a time, each
-   * waited for a transaction of its own.
+   * agencies' HELLOs arrive at the others all at once, and share one
+   * transaction instead of waiting for one each. An answer that cannot be
+   * right fails the transaction, as any database failure does.
    */
   async #welcomeHellos(): Promise<void> {
     const hellos = this.#hellos.splice(0);
     const agencies = hellos.map(({ agency }) => agency);
     const counts = connectionsPerAgency(agencies);
     try {
-      const latest = await this.#guarded(async (tx) => {
+      const generations = await this.#guarded(async (tx) => {
         await this.#catchUp(tx, false);
         const rows = await tx`insert into agencies (lottery, agency, generation)
           select ${this.#lottery}, agency, connections
           from unnest(${[...counts.keys()]}::integer[], ${[...counts.values()]}::integer[]) as hello(agency, connections)
           on conflict (lottery, agency) do update set generation = agencies.generation + excluded.generation
           returning agency, generation`;
-        return new Map(rows.map((row) => [Number(row.agency), generationOf(row)]));
+        return generationsInOrder(agencies, new Map(rows.map((row) => [Number(row.agency), generationOf(row)])));
       });
-      const generations = generationsInOrder(agencies, latest);
       hellos.forEach(({ resolve }, i) => resolve(generations[i]!));
     } catch (error) {
       for (const { reject } of hellos) reject(error as Error);
