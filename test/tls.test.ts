@@ -466,17 +466,22 @@ async function clientHello(t: ExecutionContext, pki: string): Promise<Buffer> {
   return captured;
 }
 
-/** Connections from 127.0.0.2 that send a ClientHello and then nothing, each with the time the server closed it. */
+/**
+ * Connections from 127.0.0.2 that send a ClientHello and then nothing, each with the time the server closed it.
+ * `openedAt` is taken before the connection is asked for, so it is never later than the moment the server
+ * starts its clock: taken at 'connect', a busy test process could see that event after the server's clock
+ * had started, and a server that kept its timeout exactly would seem to have cut it short.
+ */
 async function stalledHandshakes(t: ExecutionContext, port: number, hello: Buffer, count: number) {
   const stalled = await Promise.all(
     Array.from({ length: count }, async () => {
+      const openedAt = performance.now();
       const socket = net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' });
-      const entry = { socket, openedAt: 0, closedAt: undefined as number | undefined, closed: once(socket, 'close') };
+      const entry = { socket, openedAt, closedAt: undefined as number | undefined, closed: once(socket, 'close') };
       socket.on('error', () => undefined);
       socket.on('close', () => (entry.closedAt = performance.now()));
       socket.resume();
       await once(socket, 'connect');
-      entry.openedAt = performance.now();
       socket.write(hello);
       return entry;
     }),
@@ -517,7 +522,10 @@ test.serial(
     await within(Promise.all([first.closed, second.closed]), 'the server cutting both stalled handshakes');
 
     const [earlier, later] = [first, second].sort((a, b) => a.closedAt! - b.closedAt!);
-    t.true(earlier.closedAt! - earlier.openedAt >= TIMEOUT_MS, 'the first to get the turn had the whole timeout');
+    t.true(
+      earlier.closedAt! - earlier.openedAt >= TIMEOUT_MS,
+      `the first to get the turn had the whole timeout: cut ${Math.round(earlier.closedAt! - earlier.openedAt)} ms after it connected`,
+    );
     // The other waited a whole timeout in line, then had its own in its turn (less the moment its ClientHello took).
     t.true(
       later.closedAt! - later.openedAt >= 1.5 * TIMEOUT_MS,
