@@ -9,6 +9,7 @@ check() { # check DESCRIPTION COMMAND...: runs the command; a failure is counted
   if "$@"; then say "ok   $what"; else say "FAIL $what"; failures=$((failures + 1)); fi
 }
 now() { date +%s.%N; }
+log_time() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; } # for docker logs --since
 since() { awk -v a="$1" -v b="${2:-$(now)}" 'BEGIN { printf "%.1f", b - a }'; }
 
 # A Docker engine, docker-compose and the node:26-slim base image, made by

@@ -107,7 +107,7 @@ check "lottery-verify --store: exit 0" verify first
 # other, as it should.)
 # The answers are counted from before `up`: an agency whose container started
 # before another's may have had its answer before that one started.
-shared_from=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
+shared_from=$(log_time)
 shared_s=$(run_agencies shared) || exit 1
 say "both front-ends up, up again -> last agency exit: ${shared_s} s"
 check_agencies shared
@@ -126,14 +126,14 @@ check "server2 answered the agencies that list it first ($even; it answered ${by
 # first, reaches the lottery through server2 alone.
 docker kill --signal KILL "$(container server1)" >/dev/null
 compose rm -fsv server1 >"$work/logs/rm-server1" 2>&1
-t=$(now)
+t=$(now) again_from=$(log_time)
 compose up -d --no-build --no-deps $(agency_names) >"$work/logs/up-again" 2>&1 || { say "FAIL up again"; exit 1; }
 ids=$(for a in $(agency_names); do container "$a"; done)
 timeout "$AGENCY_TIMEOUT" docker wait $ids >/dev/null || { say "FAIL agencies not done within $AGENCY_TIMEOUT s (again)"; exit 1; }
 say "server1 killed, up again -> last agency exit: $(since "$t") s"
 check "server1 is gone" test -z "$(container server1)"
 check_agencies again
-docker logs --since "$(inspect agency1 '{{.State.StartedAt}}')" "$(container server2)" >"$work/logs/server2-again" 2>&1
+docker logs --since "$again_from" "$(container server2)" >"$work/logs/server2-again" 2>&1
 check "no second draw, and nothing stored again" python3 - "$work/logs/server2-again" <<'EOF'
 import re, sys
 lines = [re.sub(r'\x1b\[[0-9;]*m', '', l) for l in open(sys.argv[1], encoding='utf-8')]
