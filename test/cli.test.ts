@@ -68,6 +68,7 @@ const AGENCY_FLAGS = [
   'data-file',
   'batch-max-amount',
   'winners-timeout',
+  'reply-timeout',
   'retry-timeout',
   'log-level',
   'log-format',

@@ -68,6 +68,7 @@ test('the agency has the documented defaults once given its id', (t) => {
     check: false,
     skipInvalid: false,
     winnersTimeout: 300,
+    replyTimeout: 30,
     retryTimeout: 60,
     tlsCa: '',
     tlsCert: '',
@@ -593,6 +594,7 @@ test('bad agency values exit 2 naming the key', (t) => {
     [['--server', 'localhost:65536'], /--server/],
     [['--batch-max-amount', '-1'], /--batch-max-amount/],
     [['--winners-timeout', '0'], /--winners-timeout/],
+    [['--reply-timeout', '-3'], /--reply-timeout/],
     [['--retry-timeout', 'soon'], /--retry-timeout/],
   ];
   for (const [argv, names] of cases) {

@@ -28,6 +28,11 @@ export type AgencyOptions = {
   batches?: readonly BetsBatch[];
   batchMaxAmount: number;
   winnersTimeoutMs: number;
+  /**
+   * How long the server may leave a batch, FINISH or PING unanswered once it
+   * has welcomed the agency: past that the connection counts as lost.
+   */
+  replyTimeoutMs: number;
   retryTimeoutMs: number;
   /** The CA, certificate and key for mutual TLS; plaintext without. */
   tls?: ClientTlsFiles;
@@ -203,7 +208,7 @@ export class Agency {
       onStatus?.({ phase: 'uploading', acknowledged: welcome.offset });
       total = await this.#upload(connection, welcome.offset);
       await connection.send({ type: 'FINISH', total, digest: this.#digest.hex() });
-      const ack = expect(await connection.receive(this.#options.winnersTimeoutMs), 'ACK');
+      const ack = expect(await this.#reply(connection), 'ACK');
       if (ack.offset !== total) throw new AgencyError(`the server recorded ${ack.offset} bets at FINISH, the agency sent ${total}`);
       this.#progressed = true;
       onStatus?.({ phase: 'finished', total });
@@ -281,7 +286,7 @@ export class Agency {
   async #upload(connection: ServerConnection, offset: number): Promise<number> {
     const { dataFile, batchMaxAmount, signal } = this.#options;
     const inFlight: BetsBatch[] = [];
-    const settle = async () => this.#settle(inFlight, await connection.receive(this.#options.winnersTimeoutMs));
+    const settle = async () => this.#settle(inFlight, await this.#reply(connection));
     const send = async (batch: BetsBatch) => {
       while (inFlight.length >= WINDOW) await settle();
       signal?.throwIfAborted();
@@ -379,23 +384,70 @@ export class Agency {
     this.#digestedTo = batch.offset + batch.count;
   }
 
+  /**
+   * The server's answer to a request it answers at once (a batch, FINISH).
+   * A server that took the connection and then says nothing, not even the
+   * end of the connection, is a machine gone without a word (power lost, a
+   * network cut off): its TCP connection would wait for minutes. Past
+   * --reply-timeout it counts as lost, and the agency tries again, on the
+   * next front-end if it has several.
+   */
+  async #reply(connection: ServerConnection): Promise<Message> {
+    try {
+      return await connection.receive(this.#options.replyTimeoutMs);
+    } catch (error) {
+      if (error instanceof ConnectionError && error.code === ClientFailure.TIMEOUT) throw this.#silent('answer');
+      throw error;
+    }
+  }
+
+  #silent(what: string): ConnectionError {
+    const { host, port } = this.#server;
+    return new ConnectionError(
+      ClientFailure.TIMEOUT,
+      `no ${what} from ${host}:${port} within ${this.#options.replyTimeoutMs / 1000} s (--reply-timeout): the connection is taken as lost`,
+    );
+  }
+
+  /**
+   * The winners, once the draw has taken place: the server holds the
+   * request until then, up to --winners-timeout from the first time it was
+   * asked. Held, the connection may be silent for long; after half the
+   * reply timeout of silence the agency PINGs, which a live server answers
+   * at once, and one that leaves the PING unanswered for the whole reply
+   * timeout is taken as gone, as in #reply.
+   */
   async #receiveWinners(connection: ServerConnection): Promise<string[]> {
     const deadline = (this.#winnersDeadline ??= Date.now() + this.#options.winnersTimeoutMs);
     const gaveUp = () => new AgencyError(`no winners within ${this.#options.winnersTimeoutMs / 1000} s: the draw has not taken place`);
+    const { replyTimeoutMs } = this.#options;
     const winners: string[] = [];
+    /** When the PING now unanswered was sent. */
+    let pingedAt: number | undefined;
     while (true) {
-      const left = deadline - Date.now();
+      const now = Date.now();
+      const left = deadline - now;
       if (left <= 0) throw gaveUp();
+      const silence = pingedAt === undefined ? replyTimeoutMs / 2 : pingedAt + replyTimeoutMs - now;
       let message: Message;
       try {
-        message = await connection.receive(left);
+        message = await connection.receive(Math.max(0, Math.min(left, silence)));
       } catch (error) {
-        if (error instanceof ConnectionError && error.code === ClientFailure.TIMEOUT) throw gaveUp();
+        if (error instanceof ConnectionError && error.code === ClientFailure.TIMEOUT) {
+          if (Date.now() >= deadline) throw gaveUp();
+          if (pingedAt !== undefined) throw this.#silent('answer to PING, while it held the winners request,');
+          await connection.send({ type: 'PING' });
+          pingedAt = Date.now();
+          continue;
+        }
         // The server held the request until the connection was lost or it stopped: it was working.
         if (error instanceof ConnectionError && (error.code === ClientFailure.CONNECTION_LOST || error.code === ErrorCode.SERVER_STOPPING))
           this.#progressed = true;
         throw error;
       }
+      // Whatever the server says shows it is there.
+      pingedAt = undefined;
+      if (message.type === 'PONG') continue;
       if (message.type === 'WAITING') {
         this.#options.onStatus?.({ phase: 'waiting', finished: message.finished, agencies: message.agencies });
         continue;

@@ -94,6 +94,7 @@ agency = new Agency({
   ...(plainBatches === undefined ? {} : { batches: plainBatches }),
   batchMaxAmount: config.batchMaxAmount,
   winnersTimeoutMs: config.winnersTimeout * 1000,
+  replyTimeoutMs: config.replyTimeout * 1000,
   retryTimeoutMs: config.retryTimeout * 1000,
   tls,
   log,

@@ -10,6 +10,7 @@ export type AgencyConfig = TlsPaths & {
   check: boolean;
   skipInvalid: boolean;
   winnersTimeout: number;
+  replyTimeout: number;
   retryTimeout: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
@@ -77,6 +78,17 @@ export const agencySchema = {
     default: 300,
     env: 'CLI_WINNERS_TIMEOUT',
     arg: 'winners-timeout',
+  },
+  replyTimeout: {
+    doc:
+      'seconds the server may leave a batch, FINISH or PING unanswered once it has welcomed the agency; past that\n' +
+      '      the connection counts as lost (a machine gone without a word) and the agency tries again, on the next\n' +
+      '      front-end if --server names several. While the server holds its winners request the agency PINGs it\n' +
+      '      after half this time of silence',
+    format: 'seconds',
+    default: 30,
+    env: 'CLI_REPLY_TIMEOUT',
+    arg: 'reply-timeout',
   },
   retryTimeout: {
     doc: 'seconds to keep trying to reach the server before giving up',
