@@ -28,10 +28,7 @@ export type AgencyOptions = {
   batches?: readonly BetsBatch[];
   batchMaxAmount: number;
   winnersTimeoutMs: number;
-  /**
-   * How long the server may leave a batch, FINISH or PING unanswered once it
-   * has welcomed the agency: past that the connection counts as lost.
-   */
+  /** How long the server may leave a HELLO, batch, FINISH or PING unanswered: past that the connection counts as lost. */
   replyTimeoutMs: number;
   retryTimeoutMs: number;
   /** The CA, certificate and key for mutual TLS; plaintext without. */
@@ -192,7 +189,7 @@ export class Agency {
     const { onStatus } = this.#options;
     const progress = this.#options.progress ?? onStatus !== undefined;
     await connection.send({ type: 'HELLO', agency: id, ...(progress ? { progress: true } : {}) });
-    const welcome = expect(await connection.receive(this.#options.winnersTimeoutMs), 'WELCOME');
+    const welcome = expect(await this.#reply(connection), 'WELCOME');
     logEvent(this.#log, 'info', 'conexion', 'success', { offset: welcome.offset, finalizada: welcome.finished, sorteo: welcome.drawn });
     let total = welcome.offset;
     if (welcome.finished) {
@@ -385,7 +382,7 @@ export class Agency {
   }
 
   /**
-   * The server's answer to a request it answers at once (a batch, FINISH).
+   * The server's answer to a request it answers at once (HELLO, a batch, FINISH).
    * A server that took the connection and then says nothing, not even the
    * end of the connection, is a machine gone without a word (power lost, a
    * network cut off): its TCP connection would wait for minutes. Past
