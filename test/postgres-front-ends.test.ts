@@ -5,7 +5,8 @@
 // must show every agency's rows exactly once, and each agency its winners.
 import test, { type ExecutionContext } from 'ava';
 import { startProgram } from '../src/harness/lottery-processes.ts';
-import { agencyFiles, serverFor, sorted, tempDir, within } from './helpers/lottery-fixtures.ts';
+import postgres from 'postgres';
+import { agencyFiles, pollUntil, serverFor, sorted, tempDir, within } from './helpers/lottery-fixtures.ts';
 import { PostgresCluster, postgresMissing } from './helpers/postgres-cluster.ts';
 
 const missing = postgresMissing();
@@ -26,8 +27,8 @@ async function frontEnd(t: ExecutionContext, url: string) {
   return serverFor(t, await tempDir(t), ['--store', url, '--agencies', String(AGENCIES), '--workers', '1']);
 }
 
-/** Agencies 1..N, each given `servers(id)` as its --server list. */
-function agencies(t: ExecutionContext, files: string[], servers: (id: number) => string) {
+/** Agencies 1..N, each given `servers(id)` as its --server list, and `args`. */
+function agencies(t: ExecutionContext, files: string[], servers: (id: number) => string, args: string[] = []) {
   return files.map((file, i) => {
     const agency = startProgram('lottery-agency', [
       '--id',
@@ -40,6 +41,7 @@ function agencies(t: ExecutionContext, files: string[], servers: (id: number) =>
       '10',
       '--retry-timeout',
       '60',
+      ...args,
     ]);
     t.teardown(() => void agency.child.kill('SIGKILL'));
     return agency;
@@ -102,6 +104,38 @@ function registerTests(): void {
       'an agency moved to the other front-end',
     );
   });
+
+  test.serial(
+    "a front-end frozen mid-commit, the lottery's row held: its agencies move to the other, which commits once the database ends the frozen session",
+    async (t) => {
+      const cluster = await clusterFor(t);
+      const url = await cluster.database('lottery');
+      const input = await agencyFiles(t, SPEC, 4);
+      const [a, b] = [await frontEnd(t, url), await frontEnd(t, url)];
+      t.teardown(() => void a.child.kill('SIGKILL'));
+      // The test holds the lottery's row, so that a's first transaction waits for it...
+      const holder = postgres(url, { max: 1, onnotice: () => undefined });
+      t.teardown(() => holder.end({ timeout: 5 }));
+      const held = await holder.reserve();
+      await held`begin`;
+      await held`select 1 from lotteries for update`;
+      const running = agencies(t, input.files, () => `127.0.0.1:${a.port},127.0.0.1:${b.port}`, ['--reply-timeout', '3']);
+      const waiting = `select count(*) from pg_stat_activity where application_name = 'lottery-server' and wait_event_type = 'Lock'`;
+      await pollUntil(async () => (await cluster.sql(waiting, 'lottery')) !== '0', "front-end a's transaction waiting for the row");
+      // ...then a stops, as a machine does that loses power, and the row goes to it: its session is left
+      // idle in its transaction, holding the row, its process never to say another word.
+      a.child.kill('SIGSTOP');
+      await held`commit`;
+      held.release();
+      await everyRowOnce(t, running, input, url);
+      for (const agency of running) {
+        t.true(
+          agency.lines.some((line) => new RegExp(`code: TIMEOUT .*\\(--reply-timeout\\).*siguiente: 127\\.0\\.0\\.1:${b.port}`).test(line)),
+          agency.lines.join('\n'),
+        );
+      }
+    },
+  );
 
   test.serial('the database gone for a while: the front-end stays up, logs it once, and resumes when it is back', async (t) => {
     const cluster = await clusterFor(t);

@@ -76,6 +76,29 @@ export type PostgresStoreOptions = {
 /** How long a transaction may take before its connections are dropped and the agencies told to come back. */
 const TRANSACTION_TIMEOUT_MS = 10_000;
 
+/**
+ * The settings of every session a front-end's Store opens. The database
+ * itself ends a session whose front-end stops answering inside a
+ * transaction: a front-end frozen, or whose machine is lost, in the middle
+ * of a commit still holds the lottery's row, and would keep every other
+ * front-end from committing until TCP gave up on it, hours later. A live
+ * front-end sends a transaction's statements one after another, so half the
+ * transaction's bound between two of them is never its own; a statement may
+ * run no longer than the whole bound, past which the transaction has failed
+ * anyway.
+ */
+export function storeSessionOptions(url: string, transactionTimeoutMs: number) {
+  const options = connectionOptions(url, 'lottery-server');
+  return {
+    ...options,
+    connection: {
+      ...options.connection,
+      idle_in_transaction_session_timeout: Math.ceil(transactionTimeoutMs / 2),
+      statement_timeout: transactionTimeoutMs,
+    },
+  };
+}
+
 /** The NOTIFY channel a commit announces itself on; the payload is the lottery's name. */
 const CHANNEL = 'lottery_commit';
 
@@ -132,7 +155,8 @@ export class PostgresStore implements StoreApi {
   /** Connects, makes or checks the schema and the lottery's row, and replays its records into the ledger. */
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
     // One statement at a time goes through the pool (the mailbox), so a few connections are plenty.
-    const connect = () => postgres(options.url, { ...connectionOptions(options.url, 'lottery-server'), max: 2 });
+    const settings = storeSessionOptions(options.url, options.transactionTimeoutMs ?? TRANSACTION_TIMEOUT_MS);
+    const connect = () => postgres(options.url, { ...settings, max: 2 });
     const sql = connect();
     const store = new PostgresStore(connect, sql, options);
     try {
