@@ -11,7 +11,7 @@ import tls from 'node:tls';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startProgram, startServer, type RunningServer } from '../src/harness/lottery-processes.ts';
+import { startProgram, startServer, winnersIn, type RunningServer } from '../src/harness/lottery-processes.ts';
 import type { WireBet } from '../src/wire/messages.ts';
 import {
   clientTlsArgs,
@@ -817,3 +817,32 @@ test.serial('an agency gives up a TLS handshake the server never answers at its 
   t.regex(error.message, /no TLS handshake with 127\.0\.0\.1:\d+ within 0\.3 s of connecting/);
   t.true(performance.now() - started >= 300);
 });
+
+test.serial(
+  'an agency given several front-ends leaves one that takes its connection and never handshakes, after its reply timeout',
+  async (t) => {
+    const { pki } = shared;
+    const { dataDir, server, inputs } = await tlsLottery(t, pki, 1);
+    // Takes every connection and never answers its ClientHello: a front-end frozen, its kernel still accepting.
+    const { port: frozen } = await serverThatHoldsTheLine(t);
+    const agency = startProgram('lottery-agency', [
+      '--id',
+      '1',
+      '--server',
+      `127.0.0.1:${frozen},127.0.0.1:${server.port}`,
+      '--data-file',
+      inputs[0].file,
+      '--reply-timeout',
+      '2',
+      ...clientTlsArgs(pki, 'agency-1'),
+    ]);
+    t.teardown(() => void agency.child.kill('SIGKILL'));
+    t.is(await within(agency.exited, 'the agency done, long before its 90 s wait for a single server'), 0, agency.lines.join('\n'));
+    t.deepEqual(sorted(winnersIn(agency.lines) ?? []), inputs[0].winners);
+    t.deepEqual(sorted(await storedRows(t, dataDir)), sorted(inputs[0].rows));
+    t.regex(
+      agency.lines.find((line) => /action: conexion \| result: fail/.test(line)) ?? '',
+      new RegExp(`code: CONNECT_TIMEOUT \\| error: no TLS handshake with 127\\.0\\.0\\.1:${frozen} within 2 s of connecting`),
+    );
+  },
+);

@@ -11,7 +11,7 @@ import { betsOfCanonicalLines, encodeCanonicalLines } from '../bets/canonical-be
 import { UploadDigest } from '../bets/upload-digest.ts';
 import { Batcher, type BetsBatch } from './batcher.ts';
 import { checkDataFile, fieldsAsSent, keptBetRows, readBetRows, type BetRow } from './bet-source.ts';
-import { ServerConnection } from './server-connection.ts';
+import { ServerConnection, TLS_HANDSHAKE_WAIT_MS } from './server-connection.ts';
 import type { ClientTlsFiles } from '../transport/client-tls.ts';
 import { AgencyError, ClientFailure, ConnectionError, CsvSyntaxError, ErrorCode, TlsFailure } from '../errors.ts';
 
@@ -184,7 +184,11 @@ export class Agency {
   async #session(): Promise<AgencyResult> {
     const { id } = this.#options;
     const { host, port } = this.#server;
-    const connection = await ServerConnection.connect(host, port, undefined, this.#options.tls);
+    // A single server is waited for in its line for a handshake turn (see server-connection.ts). Given others,
+    // a front-end that takes the connection and never starts the handshake, frozen or busy, is left for the
+    // next after the reply timeout: another can serve at once.
+    const handshakeWaitMs = this.#servers.length > 1 ? Math.min(this.#options.replyTimeoutMs, TLS_HANDSHAKE_WAIT_MS) : undefined;
+    const connection = await ServerConnection.connect(host, port, undefined, this.#options.tls, handshakeWaitMs);
     this.#connection = connection;
     const { onStatus } = this.#options;
     const progress = this.#options.progress ?? onStatus !== undefined;

@@ -81,9 +81,10 @@ export const agencySchema = {
   },
   replyTimeout: {
     doc:
-      'seconds the server may leave a HELLO, batch, FINISH or PING unanswered; past that the connection counts as\n' +
-      '      lost (a machine gone without a word) and the agency tries again, on the next front-end if --server names\n' +
-      '      several. While the server holds its winners request the agency PINGs it after half this time of silence',
+      'seconds the server may leave a HELLO, batch, FINISH or PING unanswered, and with several front-ends a TLS\n' +
+      '      handshake; past that the connection counts as lost (a machine gone without a word) and the agency tries\n' +
+      '      again, on the next front-end if --server names several. While the server holds its winners request the\n' +
+      '      agency PINGs it after half this time of silence',
     format: 'seconds',
     default: 30,
     env: 'CLI_REPLY_TIMEOUT',
