@@ -15,6 +15,11 @@
 #             input row exactly once and lottery-verify --store exit 0;
 #   shared    `up` again with both front-ends up: each agency answered by the
 #             front-end it lists first;
+#   frozen    server2 frozen (docker pause: its processes stopped, its
+#             kernel still taking connections, as a machine that hangs) and
+#             `up` again: the agencies that list server2 first leave it after
+#             their reply timeout and server1 answers every agency; then
+#             server2 thawed;
 #   failover  server1 killed (SIGKILL) and `up` again: every agency, those
 #             that list server1 first included, gets its winners again
 #             through server2, and nothing is stored twice.
@@ -111,14 +116,37 @@ shared_from=$(log_time)
 shared_s=$(run_agencies shared) || exit 1
 say "both front-ends up, up again -> last agency exit: ${shared_s} s"
 check_agencies shared
-answered_by() { # front-end -> the agencies it gave winners to since shared_from, sorted
-  docker logs --since "$shared_from" "$(container "$1")" 2>&1 \
+answered_by() { # answered_by FRONT-END SINCE -> the agencies it gave winners to since then, sorted
+  docker logs --since "$2" "$(container "$1")" 2>&1 \
     | grep 'action: consulta_ganadores | result: success' | grep -o 'agencia: [0-9]*' | grep -o '[0-9]*' | sort -n | tr '\n' ' '
 }
 odd=$(seq 1 2 "$agencies" | tr '\n' ' ') even=$(seq 2 2 "$agencies" | tr '\n' ' ')
-by1=$(answered_by server1) by2=$(answered_by server2)
+by1=$(answered_by server1 "$shared_from") by2=$(answered_by server2 "$shared_from")
 check "server1 answered the agencies that list it first ($odd; it answered ${by1:-none})" test "$by1" = "$odd"
 check "server2 answered the agencies that list it first ($even; it answered ${by2:-none})" test "$by2" = "$even"
+
+# --- frozen --------------------------------------------------------------------------------------
+# server2 frozen: a connection to it is taken by its kernel and never answered, neither the TLS
+# handshake nor anything after. Each agency that lists it first waits its reply timeout (30 s by
+# default) and goes to server1; none waits the 90 s a single server is given for a handshake turn.
+docker pause "$(container server2)" >/dev/null
+frozen_from=$(log_time)
+frozen_s=$(run_agencies frozen) || { docker unpause "$(container server2)" >/dev/null; exit 1; }
+say "server2 frozen, up again -> last agency exit: ${frozen_s} s"
+check_agencies frozen
+all=$(seq 1 "$agencies" | tr '\n' ' ')
+by1=$(answered_by server1 "$frozen_from")
+check "server1 answered every agency ($all; it answered ${by1:-none})" test "$by1" = "$all"
+left_frozen() { # agency -> whether it logged leaving server2 for server1 after a handshake it never got
+  grep -q 'code: CONNECT_TIMEOUT | error: no TLS handshake with server2:12345 within 30 s .*siguiente: server1:12345' "$work/logs/$1-frozen"
+}
+for a in $(agency_names); do
+  id=${a#agency}
+  if [ $((id % 2)) -eq 0 ]; then check "$a left the frozen server2 after its reply timeout" left_frozen "$a"; fi
+done
+check "none waited a single server's 90 s handshake wait (${frozen_s} s < 90 s)" awk -v s="$frozen_s" 'BEGIN { exit !(s < 90) }'
+docker unpause "$(container server2)" >/dev/null
+check "server2 healthy again once thawed" healthy server2
 
 # --- failover ------------------------------------------------------------------------------------
 # server1 gone for good (SIGKILL, then its container removed, so that its
