@@ -66,6 +66,8 @@ cleanup() {
   if [ "$code" != 0 ] && [ -d "$work/logs" ]; then
     for log in "$work"/logs/*; do say "--- last lines of $(basename "$log")"; tail -n 15 "$log"; done
   fi
+  # A container left paused (a run stopped while one was frozen) cannot be stopped until thawed.
+  compose unpause >/dev/null 2>&1
   compose down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1
   docker image rm --no-prune "$image" >/dev/null 2>&1
   rm -rf "$work"
