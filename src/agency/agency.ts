@@ -437,7 +437,9 @@ export class Agency {
         if (error instanceof ConnectionError && error.code === ClientFailure.TIMEOUT) {
           if (Date.now() >= deadline) throw gaveUp();
           if (pingedAt !== undefined) throw this.#silent('answer to PING, while it held the winners request,');
-          await connection.send({ type: 'PING' });
+          // Not awaited: a connection that failed says so at the next receive, and one whose server stops
+          // reading (the PING never leaving) is silent like any other, within the reply timeout.
+          void connection.send({ type: 'PING' }).catch(() => undefined);
           pingedAt = Date.now();
           continue;
         }
