@@ -153,6 +153,26 @@ function registerTests(): void {
     t.is(server.child.exitCode, null, 'the front-end stayed up');
   });
 
+  test.serial('the primary frozen (its machine hangs) and its synchronous standby promoted: every row once, winners exact', async (t) => {
+    const cluster = await clusterFor(t, true);
+    await cluster.database('lottery');
+    const url = cluster.failoverUrl.replace('/postgres?', '/lottery?');
+    const input = await agencyFiles(t, SPEC, 5);
+    const [a, b] = [await frontEnd(t, url), await frontEnd(t, url)];
+    const list = `127.0.0.1:${a.port},127.0.0.1:${b.port}`;
+    const running = agencies(t, input.files, () => list);
+    await stored(a, 40);
+    await cluster.freeze(cluster.primary);
+    // A frozen node cannot be stopped; it is killed instead, whatever the test's outcome.
+    t.teardown(() => cluster.kill(cluster.primary).catch(() => undefined));
+    await cluster.promoteStandby();
+    // The front-ends find the new primary while the old one still takes connections and answers none.
+    await within(Promise.all(running.map((agency) => agency.exited)), 'the agencies to finish', 90_000);
+    // Then the old primary is fenced off for good, as an operator would before anyone reads the lottery.
+    await cluster.kill(cluster.primary);
+    await everyRowOnce(t, running, input, url);
+  });
+
   test.serial('the primary crashed and its synchronous standby promoted: every row once, winners exact', async (t) => {
     const cluster = await clusterFor(t, true);
     await cluster.database('lottery');

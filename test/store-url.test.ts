@@ -132,3 +132,36 @@ test('one host: every connection goes to it, whatever ends', (t) => {
   order.ended(0);
   t.is(order.next(), 0);
 });
+
+test('abandon destroys every connection still open, so that a host that never answers is left for the next at once', async (t) => {
+  const { once } = await import('node:events');
+  const net = await import('node:net');
+  // The first host takes connections and never answers nor closes them, as a server that has hung.
+  const hung: import('node:net').Socket[] = [];
+  const servers = [net.createServer((socket) => hung.push(socket)), net.createServer((socket) => socket.destroy())];
+  for (const server of servers) server.listen(0, '127.0.0.1');
+  await Promise.all(servers.map((server) => once(server, 'listening')));
+  t.teardown(() => {
+    hung.forEach((socket) => socket.destroy());
+    servers.forEach((server) => server.close());
+  });
+  const ports = servers.map((server) => (server.address() as import('node:net').AddressInfo).port);
+  const { socket } = connectionOptions(`postgres://lottery@127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}/db`, 'test');
+  const connect = () => {
+    const made = socket({ host: ['127.0.0.1', '127.0.0.1'], port: ports });
+    made.on('error', () => undefined);
+    return made;
+  };
+  const pool = [connect(), connect()];
+  await Promise.all(pool.map((made) => once(made, 'connect')));
+  // One already asked to close, as a pool's end asks: a hung server never answers that, and it stays open.
+  pool[0].end();
+  const closed = Promise.all(pool.map((made) => once(made, 'close')));
+  socket.abandon();
+  t.true(
+    pool.every((made) => made.destroyed),
+    'every connection is destroyed',
+  );
+  await closed;
+  t.is(connect().port, ports[1], 'the next connection goes to the next host');
+});

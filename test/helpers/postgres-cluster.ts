@@ -6,7 +6,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { rmSync } from 'node:fs';
-import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -191,6 +191,30 @@ export class PostgresCluster {
   /** Starts a stopped node again on its port, with its options. */
   async restart(node: PostgresNode): Promise<void> {
     await pg('pg_ctl', ['start', '-w', '-t', '60', '-D', node.dir, '-l', `${node.dir}.log`, '-o', node.options]);
+  }
+
+  /**
+   * Stops every process of `node` (SIGSTOP), as a machine that hangs: its
+   * kernel still takes connections, and nothing answers them. The postmaster
+   * first, so that it starts no process meanwhile.
+   */
+  async freeze(node: PostgresNode): Promise<void> {
+    await this.#signalAll(node, 'SIGSTOP');
+  }
+
+  /** Ends every process of `node` (SIGKILL), frozen or not: the node fenced off for good. */
+  async kill(node: PostgresNode): Promise<void> {
+    await this.#signalAll(node, 'SIGKILL');
+  }
+
+  async #signalAll(node: PostgresNode, signal: NodeJS.Signals): Promise<void> {
+    const postmaster = Number((await readFile(join(node.dir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    process.kill(postmaster, signal);
+    const children = await run('pgrep', ['-P', String(postmaster)]).then(
+      ({ stdout }) => stdout.split('\n').filter((line) => line !== ''),
+      () => [],
+    );
+    for (const child of children) process.kill(Number(child), signal);
   }
 
   promoteStandby(): Promise<string> {

@@ -109,6 +109,8 @@ export class PostgresStore implements StoreApi {
   /** The pool in use; replaced by a fresh one after any failure (see #transaction). */
   #sql: Sql;
   readonly #connect: () => Sql;
+  /** Destroys every connection the pools have open (see StoreSockets.abandon). */
+  readonly #abandonSockets: () => void;
   readonly #transactionTimeoutMs: number;
   readonly #lottery: string;
   /** The lottery's id, which keys its bets. */
@@ -141,8 +143,9 @@ export class PostgresStore implements StoreApi {
   #poll: NodeJS.Timeout | undefined;
   #listening = false;
 
-  private constructor(connect: () => Sql, sql: Sql, options: PostgresStoreOptions) {
+  private constructor(connect: () => Sql, sql: Sql, options: PostgresStoreOptions, abandonSockets: () => void) {
     this.#connect = connect;
+    this.#abandonSockets = abandonSockets;
     this.#sql = sql;
     this.#transactionTimeoutMs = options.transactionTimeoutMs ?? TRANSACTION_TIMEOUT_MS;
     this.#lottery = options.lottery;
@@ -155,10 +158,11 @@ export class PostgresStore implements StoreApi {
   /** Connects, makes or checks the schema and the lottery's row, and replays its records into the ledger. */
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
     // One statement at a time goes through the pool (the mailbox), so a few connections are plenty.
+    // One set of options for every pool: the hosts' order, and the sockets to abandon, hold across them.
     const settings = storeSessionOptions(options.url, options.transactionTimeoutMs ?? TRANSACTION_TIMEOUT_MS);
     const connect = () => postgres(options.url, { ...settings, max: 2 });
     const sql = connect();
-    const store = new PostgresStore(connect, sql, options);
+    const store = new PostgresStore(connect, sql, options, settings.socket.abandon);
     try {
       await ensureSchema(sql);
       await store.#transaction(async (tx) => {
@@ -228,11 +232,17 @@ export class PostgresStore implements StoreApi {
     }
   }
 
-  /** Replaces `pool` (if it is still the one in use) by a fresh one, and ends it without waiting for what it holds. */
+  /**
+   * Replaces `pool` (if it is still the one in use) by a fresh one, and ends
+   * it without waiting for what it holds: its connections are destroyed, not
+   * asked to close, so that a server that has hung is left at once for the
+   * URL's next host.
+   */
   #dropPool(pool: Sql): void {
     if (this.#sql !== pool) return;
     this.#sql = this.#connect();
     void pool.end({ timeout: 0 }).catch(() => undefined);
+    this.#abandonSockets();
     // Polling finds what a lost notification would have told meanwhile.
     if (this.#listening && !this.#closed) void this.#listen(this.#sql).catch(() => undefined);
   }

@@ -65,6 +65,18 @@ export class HostOrder {
   }
 }
 
+/** postgres.js's `socket` option, with a way to give up on every connection it has made. */
+export type StoreSockets = ((target: SocketTarget) => net.Socket & { host?: string; port?: number }) & {
+  /**
+   * Destroys every connection still open, as the Store does with a pool it
+   * drops after a failure: each counts as ended for HostOrder. A pool's own
+   * end would ask each server to close, and wait for it: a server that has
+   * hung never answers, its host would stay the one in use, and every new
+   * pool would go to it again.
+   */
+  abandon(): void;
+};
+
 /**
  * postgres.js's sockets as libpq makes them: TCP with Nagle's algorithm off.
  * postgres.js leaves it on, and then a small message sent after a large one
@@ -72,19 +84,30 @@ export class HostOrder {
  * ms on Linux, once per group commit (measured in bench/README.md). Each
  * socket goes to the host HostOrder names: a connection refused or lost, or
  * a server that is not the one asked for (target_session_attrs: postgres.js
- * ends it and asks for another), moves the pool on to the next. The socket
- * is handed over still connecting; what postgres.js writes meanwhile waits
- * for the connection.
+ * ends it and asks for another), moves the pool on to the next. The order
+ * holds across the pools made with the same options, as the Store makes a
+ * fresh pool after each failure. The socket is handed over still
+ * connecting; what postgres.js writes meanwhile waits for the connection.
  */
-function noDelaySockets(): (target: SocketTarget) => net.Socket & { host?: string; port?: number } {
+function noDelaySockets(): StoreSockets {
   let order: HostOrder | undefined;
-  return ({ host, port, path }) => {
+  const open = new Set<net.Socket>();
+  const make = ({ host, port, path }: SocketTarget) => {
     if (typeof path === 'string' && path !== '') return net.connect(path);
     order ??= new HostOrder(host.length);
     const at = order.next();
     const socket = net.connect({ host: host[at], port: port[at], noDelay: true });
-    socket.once('close', () => order!.ended(at));
+    open.add(socket);
+    socket.once('close', () => {
+      open.delete(socket);
+      order!.ended(at);
+    });
     // postgres.js names the host in its errors, and checks a TLS certificate against it.
     return Object.assign(socket, { host: host[at], port: port[at] });
   };
+  return Object.assign(make, {
+    abandon: () => {
+      for (const socket of open) socket.destroy();
+    },
+  });
 }
