@@ -169,4 +169,36 @@ function registerTests(): void {
       `lottery-export: cannot read the lottery spring of ${url}: ${refused.replace('{program}', 'export')}\n`,
     );
   });
+
+  test('lottery-verify and lottery-export given a first host that hangs go on to the next after the connect timeout', async (t) => {
+    const { url } = await drawnLottery(t);
+    // Takes connections and never answers them: a database machine frozen, its kernel still accepting.
+    const net = await import('node:net');
+    const { once } = await import('node:events');
+    const held: import('node:net').Socket[] = [];
+    const hung = net.createServer((socket) => held.push(socket));
+    hung.listen(0, '127.0.0.1');
+    await once(hung, 'listening');
+    t.teardown(() => {
+      held.forEach((socket) => socket.destroy());
+      hung.close();
+    });
+    const { port } = hung.address() as import('node:net').AddressInfo;
+    const twoHosts = url.replace('@127.0.0.1:', `@127.0.0.1:${port},127.0.0.1:`);
+    const [verified, exported] = await Promise.all([
+      run(process.execPath, [
+        'src/bin/lottery-verify.mjs',
+        '--store',
+        twoHosts,
+        '--lottery',
+        'spring',
+        '--tls-ca',
+        join(pki.dir, 'ca.crt'),
+      ]),
+      run(process.execPath, ['src/bin/lottery-export.mjs', '--store', twoHosts, '--lottery', 'spring']),
+    ]);
+    t.regex(verified.stdout, /drawn/);
+    t.is(exported.stdout.trim().split('\n').length, 1 + 5, 'the header and the five bets');
+    t.is(held.length, 2, 'each program tried the hung host first');
+  });
 }

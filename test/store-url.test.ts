@@ -6,7 +6,7 @@ import { loadAgencyConfig } from '../src/config/agency-config.ts';
 import { parseServerList } from '../src/config/formats.ts';
 import { loadServerConfig } from '../src/config/server-config.ts';
 import { ConfigExit } from '../src/errors.ts';
-import { connectionOptions, HostOrder, maskedStoreUrl } from '../src/storage/postgres/store-url.ts';
+import { connectionOptions, hostCount, HostOrder, maskedStoreUrl } from '../src/storage/postgres/store-url.ts';
 
 test('the store URL is shown with its password masked, wherever the password is', (t) => {
   t.is(
@@ -164,4 +164,11 @@ test('abandon destroys every connection still open, so that a host that never an
   );
   await closed;
   t.is(connect().port, ports[1], 'the next connection goes to the next host');
+});
+
+test('the hosts a URL names are counted as libpq lists them', (t) => {
+  t.is(hostCount('postgres://lottery@db1:5432,db2:5432/lottery?target_session_attrs=read-write'), 2);
+  t.is(hostCount('postgresql://lottery:secret@db1,db2,db3/lottery'), 3);
+  t.is(hostCount('postgres://db1/lottery'), 1);
+  t.is(hostCount('postgres:///lottery?host=/run/postgresql'), 1);
 });

@@ -10,7 +10,7 @@ import { StoreRecoveryError } from '../errors.ts';
 import { parseJournal } from './journal.ts';
 import { BETS_FILE, JOURNAL_FILE } from './recovery.ts';
 import { checkSchema } from './postgres/schema.ts';
-import { connectionOptions } from './postgres/store-url.ts';
+import { connectionOptions, reachable } from './postgres/store-url.ts';
 
 export const EXPORT_HEADER = 'agency,first_name,last_name,document,birthdate,number\n';
 
@@ -41,6 +41,7 @@ export async function* rowsFromDataDir(dataDir: string): AsyncGenerator<string> 
 export async function* rowsFromPostgres(url: string, lottery: string): AsyncGenerator<string> {
   const sql = postgres(url, { ...connectionOptions(url, 'lottery-export'), max: 1 });
   try {
+    await reachable(sql, url);
     await checkSchema(sql, 'lottery-export');
     const [known] = await sql`select 1 from lotteries where name = ${lottery}`;
     if (known === undefined) throw new StoreRecoveryError(`the database holds no lottery named ${lottery} (--lottery)`);

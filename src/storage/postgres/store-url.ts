@@ -2,6 +2,7 @@
 // hosts included. Its password must never reach a log line, so what is
 // shown of it is always masked here.
 import net from 'node:net';
+import type { Sql } from 'postgres';
 
 /** Whether `value` is a PostgreSQL URL (postgres:// or postgresql://). */
 export function isPostgresUrl(value: string): boolean {
@@ -12,6 +13,40 @@ export function isPostgresUrl(value: string): boolean {
 export function maskedStoreUrl(url: string): string {
   // The userinfo ends at the last @ before the hosts; a password in the query (?password=) is masked too.
   return url.replace(/^(postgres(?:ql)?:\/\/[^:@/]*):[^@/]*@/, '$1:***@').replace(/([?&]password=)[^&]*/i, '$1***');
+}
+
+/** Seconds a connection may take to be answered: a host that hangs is left for the next after it. */
+const CONNECT_TIMEOUT_S = 10;
+
+/** How many hosts `url` names (host:port,host:port…). */
+export function hostCount(url: string): number {
+  const hosts = /^postgres(?:ql)?:\/\/(?:[^@/]*@)?([^/?]*)/.exec(url)?.[1] ?? '';
+  return Math.max(1, hosts.split(',').length);
+}
+
+/**
+ * Resolves once `sql` reaches a server that answers, going through the
+ * URL's hosts in order as libpq does: one that refuses the connection, or
+ * takes it and hangs past the connect timeout, is left for the next (see
+ * HostOrder), and the last one's failure is the answer. For the programs
+ * that read a lottery (lottery-export, lottery-verify), before their first
+ * statement; the Store goes on to the next host by its own failures.
+ */
+export async function reachable(sql: Sql, url: string): Promise<void> {
+  for (let tried = 1; ; tried++) {
+    try {
+      await sql`select 1`;
+      return;
+    } catch (error) {
+      if (tried >= hostCount(url) || !connectionFailed(error)) throw error;
+    }
+  }
+}
+
+/** postgres.js's connection errors (CONNECT_TIMEOUT, CONNECTION_CLOSED…) and the system's (ECONNREFUSED…); not the server's own, by SQLSTATE. */
+function connectionFailed(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && (/^CONNECT/.test(code) || /^E[A-Z]+$/.test(code));
 }
 
 /**
@@ -29,6 +64,8 @@ export function connectionOptions(url: string, applicationName: string) {
   const attrs = /[?&]target_session_attrs=([^&]*)/.exec(url)?.[1];
   return {
     onnotice: () => undefined,
+    // A host that takes the connection and never answers (hung) is given what a transaction is, not 30 s.
+    connect_timeout: CONNECT_TIMEOUT_S,
     connection: { application_name: applicationName },
     socket: noDelaySockets(),
     ...(attrs === 'read-write' ? { target_session_attrs: 'primary' as const } : {}),

@@ -13,7 +13,7 @@ import type { LedgerRecord } from '../../ledger/index.ts';
 import { JOURNAL_FORMAT, type JournalRecord } from '../journal.ts';
 import type { ReadBets } from '../data-replay.ts';
 import { checkSchema } from './schema.ts';
-import { connectionOptions, maskedStoreUrl } from './store-url.ts';
+import { connectionOptions, maskedStoreUrl, reachable } from './store-url.ts';
 
 /** What lottery-verify reads of a stored lottery (the shape of StoredLotteryReader in src/audit/verify.ts). */
 export type PostgresLotteryReader = {
@@ -32,7 +32,7 @@ export function postgresLotteryReader(url: string, lottery: string): PostgresLot
   const sql = postgres(url, { ...connectionOptions(url, 'lottery-verify'), max: 1 });
   const where = `lottery ${lottery} in ${maskedStoreUrl(url)}`;
   let snapshot: Promise<Snapshot> | undefined;
-  const read = () => (snapshot ??= readSnapshot(sql, lottery));
+  const read = () => (snapshot ??= reachable(sql, url).then(() => readSnapshot(sql, lottery)));
   return {
     describe: where,
     names: { journal: `the records of ${where}`, bets: `the bets of ${where} (as bets.csv rows)` },
