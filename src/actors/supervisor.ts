@@ -36,6 +36,8 @@ import type {
  */
 const SESSIONS_STOP_MS = 6000;
 const STORE_STOP_MS = 3000;
+/** How long a halt waits for the workers to end (see halt). */
+const HALT_MS = 1000;
 /** A worker that does not hand over its figures (or the store its status) within this is left out, or not ready. */
 const OBSERVE_MS = 1000;
 
@@ -435,6 +437,18 @@ export class Supervisor {
   stop(reason: string, { quiet = false } = {}): Promise<void> {
     this.#stopping ??= this.#stop(reason, quiet ? this.#log.child({}, { level: 'silent' }) : this.#log);
     return this.#stopping;
+  }
+
+  /**
+   * For a failure the server cannot go on from (see `failure`): every
+   * worker ended at once, nothing answered or closed in order, so that none
+   * of their lines comes after the one that says why the server exits. At
+   * most `ms`: a thread stuck in a system call is left to the exit.
+   */
+  async halt(ms = HALT_MS): Promise<void> {
+    this.#stopping ??= Promise.resolve();
+    const workers = [...this.#workers.map(({ worker }) => worker), ...(this.#storeWorker === undefined ? [] : [this.#storeWorker])];
+    await finishesWithin(Promise.all(workers.map((worker) => worker.terminate())), ms);
   }
 
   async #stop(reason: string, log: Logger): Promise<void> {

@@ -91,7 +91,9 @@ try {
   // Supervisor.start has said why (`start | fail`).
   process.exit(1);
 }
-void supervisor.failure.then((error) => {
+void supervisor.failure.then(async (error) => {
+  // The workers first, so that this line is the server's last.
+  await supervisor!.halt();
   logEvent(log, 'error', 'shutdown', 'fail', {
     reason: `${error.message}: the server cannot go on; exiting so that it is restarted into recovery`,
   });
