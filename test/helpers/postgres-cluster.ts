@@ -195,26 +195,36 @@ export class PostgresCluster {
 
   /**
    * Stops every process of `node` (SIGSTOP), as a machine that hangs: its
-   * kernel still takes connections, and nothing answers them. The postmaster
-   * first, so that it starts no process meanwhile.
+   * kernel still takes connections, and nothing answers them.
    */
   async freeze(node: PostgresNode): Promise<void> {
     await this.#signalAll(node, 'SIGSTOP');
   }
 
-  /** Ends every process of `node` (SIGKILL), frozen or not: the node fenced off for good. */
+  /**
+   * Ends every process of `node` (SIGKILL), frozen or not: the node fenced
+   * off for good. Its postmaster.pid goes with it, so that a second kill
+   * finds nothing rather than a number another process may have by then.
+   */
   async kill(node: PostgresNode): Promise<void> {
     await this.#signalAll(node, 'SIGKILL');
+    await rm(join(node.dir, 'postmaster.pid'), { force: true });
   }
 
+  /**
+   * The postmaster is stopped first, so that it starts no process meanwhile,
+   * and its children are found while they are still its own: killed first,
+   * they would be left to init, running.
+   */
   async #signalAll(node: PostgresNode, signal: NodeJS.Signals): Promise<void> {
     const postmaster = Number((await readFile(join(node.dir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
-    process.kill(postmaster, signal);
+    process.kill(postmaster, 'SIGSTOP');
     const children = await run('pgrep', ['-P', String(postmaster)]).then(
       ({ stdout }) => stdout.split('\n').filter((line) => line !== ''),
       () => [],
     );
     for (const child of children) process.kill(Number(child), signal);
+    process.kill(postmaster, signal);
   }
 
   promoteStandby(): Promise<string> {
