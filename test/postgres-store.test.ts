@@ -429,6 +429,51 @@ function registerTests(): void {
     t.deepEqual(await store.append(batch(1, bets, 0, 5)), { status: 'stored', next: 5, stored: 5 });
   });
 
+  test("a lost front-end's session that the database does not end holds the row no longer than twice the bound: the next front-end ends it", async (t) => {
+    const url = await freshDatabase();
+    const { logger, lines } = linesLog();
+    const bound = 2000;
+    const store = await PostgresStore.open({
+      url,
+      lottery: 'default',
+      agencies: 2,
+      log: logger,
+      pollMs: 600_000,
+      listen: false,
+      transactionTimeoutMs: bound,
+    });
+    t.teardown(() => store.close());
+    const bets = generateBets({ seed: 6, count: 10 });
+    // A front-end's session, as a lost one leaves it: the lottery's row taken, then busy for good (not idle,
+    // so idle_in_transaction_session_timeout does not end it; without the Store's statement_timeout).
+    const lost = postgres(url, { max: 1, onnotice: () => undefined, connection: { application_name: 'lottery-server' } });
+    t.teardown(() => lost.end({ timeout: 1 }).catch(() => undefined));
+    const held = await lost.reserve();
+    await held`begin`;
+    await held`select 1 from lotteries for update`;
+    const sleeping = held`select pg_sleep(600)`.then(
+      () => 'slept',
+      (error: { code?: string }) => error.code,
+    );
+    const started = performance.now();
+    // Each append waits for the row its bound and fails; one after the lost session's transaction is twice the bound old ends it.
+    let outcome: unknown;
+    for (let attempt = 1; attempt <= 6 && outcome === undefined; attempt++) {
+      outcome = await store.append(batch(1, bets, 0, 5)).catch((error: Error) => {
+        if (!(error instanceof StoreUnavailableError)) throw error;
+        return undefined;
+      });
+    }
+    t.deepEqual(outcome, { status: 'stored', next: 5, stored: 5 });
+    t.not(await sleeping, 'slept', 'the lost session was ended, not left to sleep');
+    t.is(await cluster.sql(`select count(*) from pg_stat_activity where query like 'select pg_sleep%'`), '0');
+    t.true(performance.now() - started >= 2 * bound, 'not before its transaction was twice the bound old');
+    t.true(
+      lines.some((line) => /action: store_db_lost_sessions \| result: success \| ended: 1 /.test(line)),
+      lines.join('\n'),
+    );
+  });
+
   test('with target_session_attrs=read-write, a hot standby named first is passed over for the primary', async (t) => {
     const pair = await PostgresCluster.start({ synchronousStandby: true });
     t.teardown(() => pair.remove());

@@ -111,6 +111,8 @@ export class PostgresStore implements StoreApi {
   readonly #connect: () => Sql;
   /** Destroys every connection the pools have open (see StoreSockets.abandon). */
   readonly #abandonSockets: () => void;
+  /** Whether the next transaction first ends the sessions of lost front-ends (see #endLostSessions). */
+  #reapLost = false;
   readonly #transactionTimeoutMs: number;
   readonly #lottery: string;
   /** The lottery's id, which keys its bets. */
@@ -209,9 +211,12 @@ export class PostgresStore implements StoreApi {
         this.#transactionTimeoutMs,
       );
     });
+    const reap = this.#reapLost;
+    this.#reapLost = false;
     const attempt = async () => {
       const tx = await pool.reserve();
       try {
+        if (reap) await this.#endLostSessions(tx);
         await tx`begin`;
         const result = await work(tx);
         // An aborted transaction answers COMMIT with ROLLBACK, not an error: nothing of it is stored.
@@ -226,9 +231,44 @@ export class PostgresStore implements StoreApi {
       return await Promise.race([attempt(), timeout]);
     } catch (error) {
       this.#dropPool(pool);
+      this.#reapLost = true;
       throw error;
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Ends the sessions of front-ends lost in the middle of a transaction
+   * that the database does not end by itself. A front-end frozen between
+   * two messages of one statement (postgres.js describes a new statement
+   * before it binds it) leaves its session active, waiting on the client,
+   * the lottery's row held: neither idle_in_transaction_session_timeout nor
+   * statement_timeout applies to it. No live front-end keeps a transaction
+   * open past twice the bound (its own gives up at the bound, destroying its
+   * connections, and a statement left running ends within the bound), so a
+   * lottery-server session whose transaction is older than that is a lost
+   * one's. Run before the transaction after a failed one; a refusal (a role
+   * not allowed to end others' sessions) leaves the transaction to wait, as
+   * it would have.
+   */
+  async #endLostSessions(tx: Sql): Promise<void> {
+    try {
+      const [{ ended }] = await tx`
+        select count(*)::int as ended from (
+          select pg_terminate_backend(pid) from pg_stat_activity
+          where application_name = 'lottery-server' and datname = current_database() and pid <> pg_backend_pid()
+            and xact_start < now() - make_interval(secs => ${(2 * this.#transactionTimeoutMs) / 1000})
+        ) as lost`;
+      if (ended > 0) {
+        logEvent(this.#log, 'warn', 'store_db_lost_sessions', 'success', {
+          ended,
+          reason: `lottery-server sessions with a transaction open more than ${(2 * this.#transactionTimeoutMs) / 1000} s: a front-end lost mid-transaction`,
+          lottery: this.#lottery,
+        });
+      }
+    } catch {
+      // Not allowed, or the database gone: the transaction goes on and fails or not on its own.
     }
   }
 
