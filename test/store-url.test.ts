@@ -1,7 +1,9 @@
 // The --store URL, --lottery and the agency's --server list, as the
 // programs read them: a password never shown, bad values refused in one line
 // that names the flag.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
+import { once } from 'node:events';
+import net from 'node:net';
 import { loadAgencyConfig } from '../src/config/agency-config.ts';
 import { parseServerList } from '../src/config/formats.ts';
 import { loadServerConfig } from '../src/config/server-config.ts';
@@ -73,27 +75,40 @@ test("read-write in the URL asks postgres.js for a primary, as libpq's read-writ
   t.is(connectionOptions('postgres://h1/db', 'lottery-server').connection.application_name, 'lottery-server');
 });
 
-test("postgres.js's sockets go to the URL's first host while it holds, then to the next, each named as postgres.js names a host", async (t) => {
-  const { once } = await import('node:events');
-  const net = await import('node:net');
-  // The first host ends every connection at once (as a server that is lost, or not the one asked for); the second keeps them.
-  const kept: import('node:net').Socket[] = [];
-  const servers = [net.createServer((socket) => socket.destroy()), net.createServer((socket) => kept.push(socket))];
-  const accepted = [0, 0];
-  servers.forEach((server, i) => server.on('connection', () => accepted[i]++));
+/**
+ * Two listeners on 127.0.0.1, each handing its connections to its own
+ * handler, and the store's socket factory for a URL naming both, the first
+ * first. Every connection either side holds is destroyed after the test.
+ */
+async function twoHosts(t: ExecutionContext, handlers: [(socket: net.Socket) => void, (socket: net.Socket) => void]) {
+  const held: net.Socket[] = [];
+  const servers = handlers.map((handler) =>
+    net.createServer((socket) => {
+      held.push(socket);
+      handler(socket);
+    }),
+  );
   for (const server of servers) server.listen(0, '127.0.0.1');
   await Promise.all(servers.map((server) => once(server, 'listening')));
   t.teardown(() => {
-    kept.forEach((socket) => socket.destroy());
+    held.forEach((socket) => socket.destroy());
     servers.forEach((server) => server.close());
   });
-  const ports = servers.map((server) => (server.address() as import('node:net').AddressInfo).port);
+  const ports = servers.map((server) => (server.address() as net.AddressInfo).port);
   const { socket } = connectionOptions(`postgres://lottery@127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}/db`, 'test');
   const connect = () => {
     const made = socket({ host: ['127.0.0.1', '127.0.0.1'], port: ports });
     made.on('error', () => undefined);
     return made;
   };
+  return { servers, ports, socket, connect };
+}
+
+test("postgres.js's sockets go to the URL's first host while it holds, then to the next, each named as postgres.js names a host", async (t) => {
+  // The first host ends every connection at once (as a server that is lost, or not the one asked for); the second keeps them.
+  const { servers, ports, connect } = await twoHosts(t, [(socket) => socket.destroy(), () => undefined]);
+  const accepted = [0, 0];
+  servers.forEach((server, i) => server.on('connection', () => accepted[i]++));
   const first = connect();
   t.deepEqual([first.host, first.port], ['127.0.0.1', ports[0]]);
   await once(first, 'close');
@@ -134,24 +149,8 @@ test('one host: every connection goes to it, whatever ends', (t) => {
 });
 
 test('abandon destroys every connection still open, so that a host that never answers is left for the next at once', async (t) => {
-  const { once } = await import('node:events');
-  const net = await import('node:net');
   // The first host takes connections and never answers nor closes them, as a server that has hung.
-  const hung: import('node:net').Socket[] = [];
-  const servers = [net.createServer((socket) => hung.push(socket)), net.createServer((socket) => socket.destroy())];
-  for (const server of servers) server.listen(0, '127.0.0.1');
-  await Promise.all(servers.map((server) => once(server, 'listening')));
-  t.teardown(() => {
-    hung.forEach((socket) => socket.destroy());
-    servers.forEach((server) => server.close());
-  });
-  const ports = servers.map((server) => (server.address() as import('node:net').AddressInfo).port);
-  const { socket } = connectionOptions(`postgres://lottery@127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}/db`, 'test');
-  const connect = () => {
-    const made = socket({ host: ['127.0.0.1', '127.0.0.1'], port: ports });
-    made.on('error', () => undefined);
-    return made;
-  };
+  const { ports, socket, connect } = await twoHosts(t, [() => undefined, (socket) => socket.destroy()]);
   const pool = [connect(), connect()];
   await Promise.all(pool.map((made) => once(made, 'connect')));
   // One already asked to close, as a pool's end asks: a hung server never answers that, and it stays open.
