@@ -75,7 +75,7 @@ export class ServerConnection {
   ): Promise<ServerConnection> {
     return new Promise((resolve, reject) => {
       const server = `${host}:${port}`;
-      const options = { ...(lookup === undefined ? {} : { lookup }) };
+      const options = lookup === undefined ? {} : { lookup };
       const socket =
         tlsFiles === undefined
           ? net.connect({ host, port, ...options })
