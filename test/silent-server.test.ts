@@ -57,7 +57,7 @@ function acknowledging(message: Message): Message[] {
  * running. The reply timeout is seconds, not the default 30, yet long enough that a live server on a busy
  * machine is never taken for gone.
  */
-function agency(t: ExecutionContext, file: string, servers: number[], { replyTimeout = 3, id = 1 } = {}) {
+function agency(t: ExecutionContext, file: string, servers: number[], { replyTimeout = 3, id = 1, args = [] as string[] } = {}) {
   const program = startProgram('lottery-agency', [
     '--id',
     String(id),
@@ -69,6 +69,7 @@ function agency(t: ExecutionContext, file: string, servers: number[], { replyTim
     '10',
     '--reply-timeout',
     String(replyTimeout),
+    ...args,
   ]);
   t.teardown(() => void program.child.kill('SIGKILL'));
   return program;
@@ -170,4 +171,18 @@ test('a real server answers the PINGs of an agency whose winners it holds: the a
     t.deepEqual(failures(run.lines), [], 'the server answered every PING in time');
   }
   t.deepEqual(sorted(await storedRows(t, dataDir)), sorted(rows));
+});
+
+test('a front-end that answers every PING and never the winners keeps the agency no longer than --winners-timeout', async (t) => {
+  const { files } = await agencyFiles(t, [{ count: 30 }]);
+  // Alive by every sign the agency can see, and never drawing: each PING answered, a WAITING pushed with each.
+  const stalling = await scriptedFrontEnd(t, (message) =>
+    message.type === 'PING' ? [{ type: 'PONG' }, { type: 'WAITING', finished: 0, agencies: 2 }] : acknowledging(message),
+  );
+  const run = agency(t, files[0], [stalling.port], { replyTimeout: 2, args: ['--winners-timeout', '4'] });
+
+  t.is(await within(run.exited, 'the agency giving up'), 1, run.lines.join('\n'));
+  t.true(stalling.seen.pings >= 2, `it PINGed while it waited (${stalling.seen.pings})`);
+  t.regex(run.lines.at(-1) ?? '', /action: agencia \| result: fail \| error: no winners within 4 s: the draw has not taken place/);
+  t.deepEqual(failures(run.lines), [], 'a server that answers is not left for silence');
 });
